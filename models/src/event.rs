@@ -1,0 +1,167 @@
+//! Call events: what the engine publishes about every call. Tickets, CDRs and the call
+//! timeline are written by subscribers of these events (in `dispatch`), never by SIP or
+//! media code.
+
+use crate::{AccountId, BuildingId, CallId, OutageId, PhoneNumber, PremisesId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One thing that happened on a call, stamped with wall-clock time.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CallEvent {
+    /// The call it belongs to.
+    pub call_id: CallId,
+    /// When it happened (UTC).
+    pub at: DateTime<Utc>,
+    /// What happened.
+    pub kind: CallEventKind,
+}
+
+/// How a call ended, as the CDR `disposition` column stores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    /// Answered (2xx sent) and later ended by either side.
+    Answered,
+    /// The caller gave up before we answered (CANCEL → 487): a missed call.
+    Missed,
+    /// We refused it (no route, 488 no common codec, 503 overload…).
+    Rejected,
+    /// It broke: no ACK, media or internal failure.
+    Failed,
+}
+
+impl Disposition {
+    /// The stable snake_case name used in the CDR, metrics and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Answered => "answered",
+            Disposition::Missed => "missed",
+            Disposition::Rejected => "rejected",
+            Disposition::Failed => "failed",
+        }
+    }
+}
+
+/// What the dispatcher robot asks to be filed as a ticket (заявка).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TicketRequest {
+    /// The caller's number, when the trunk gave one.
+    pub caller: Option<PhoneNumber>,
+    /// Personal account (ЛС), when identified.
+    pub account_id: Option<AccountId>,
+    /// The building the request is about.
+    pub building_id: Option<BuildingId>,
+    /// The premises (apartment) the request is about.
+    pub premises_id: Option<PremisesId>,
+    /// The apartment number as the caller said it (`12а`), kept even if no premises matched.
+    pub apartment: Option<String>,
+    /// Topic code from the dialplan's topic list (`leak`, `electricity`, …).
+    pub topic: String,
+    /// Emergency (аварийная) request: leak, no electricity, gas smell, stuck lift.
+    pub emergency: bool,
+    /// What the caller said, as recognised.
+    pub description: String,
+    /// The outage this request is linked to, when the caller called about it.
+    pub outage_id: Option<OutageId>,
+    /// `true` when the call ended before the request was complete (unfinished request).
+    pub unfinished: bool,
+}
+
+/// A request to call the resident back (no operator was available).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CallbackRequest {
+    /// Number to call back.
+    pub caller: Option<PhoneNumber>,
+    /// Account, when identified.
+    pub account_id: Option<AccountId>,
+    /// What the robot heard before the caller asked for an operator.
+    pub heard: String,
+}
+
+/// The kinds of call events, in the order they usually happen.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CallEventKind {
+    /// An INVITE arrived and was routed.
+    Started {
+        /// Caller number (From/P-Asserted-Identity user part), normalised when possible.
+        caller: Option<PhoneNumber>,
+        /// Raw caller user part as received, for numbers that do not normalise.
+        caller_raw: String,
+        /// Dialled number (request-URI user part).
+        callee: String,
+        /// `udp` or `tcp`.
+        transport: String,
+        /// The call flow the dialplan chose.
+        flow: String,
+    },
+    /// We answered (200 OK sent).
+    Answered {
+        /// Where the recording is being written (relative to the recordings directory).
+        recording: String,
+    },
+    /// The robot spoke or played a prompt.
+    RobotSaid {
+        /// The text (or the file name for a recorded prompt).
+        text: String,
+    },
+    /// Caller speech recognised by ASR.
+    Recognised {
+        /// The text Whisper produced (after the no-speech gate).
+        text: String,
+        /// Mean token probability in 0..=1.
+        confidence: f32,
+        /// Duration of the utterance, ms.
+        audio_ms: u32,
+        /// Time spent recognising, ms.
+        asr_ms: u32,
+    },
+    /// An utterance was heard but rejected as non-speech (noise, silence, hallucination).
+    SpeechRejected {
+        /// Why (`no_speech`, `empty`, `low_confidence`).
+        reason: String,
+    },
+    /// DTMF digits (RFC 4733 or SIP INFO).
+    Digits {
+        /// The digits, `0-9*#`.
+        digits: String,
+        /// `rfc4733` or `info`.
+        via: String,
+    },
+    /// The robot identified the caller's account/premises.
+    Identified {
+        /// Account, when known.
+        account_id: Option<AccountId>,
+        /// Premises, when known.
+        premises_id: Option<PremisesId>,
+        /// How: `caller_id`, `speech`, `keypad`.
+        how: String,
+    },
+    /// The caller was told about an outage on their building.
+    OutageAnnounced {
+        /// Which outage.
+        outage_id: OutageId,
+    },
+    /// The robot asks for a ticket; dispatch files it and answers with the number.
+    TicketRequested(TicketRequest),
+    /// The robot asks for a callback.
+    CallbackRequested(CallbackRequest),
+    /// The flow ended with this outcome (`ticket_created`, `callback_requested`,
+    /// `outage_linked`, `silence`, `caller_hangup`…).
+    Outcome {
+        /// Stable outcome code.
+        outcome: String,
+    },
+    /// The call ended.
+    Ended {
+        /// How it ended.
+        disposition: Disposition,
+        /// Hangup cause: `caller_bye`, `robot_bye`, `cancel`, `no_ack`, SIP status, …
+        cause: String,
+        /// Recording path relative to the recordings directory, when anything was recorded.
+        recording: Option<String>,
+        /// Answered duration, ms (0 when not answered).
+        talk_ms: u64,
+    },
+}
