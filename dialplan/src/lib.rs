@@ -1,1 +1,2 @@
 //! zvonar dialplan
+pub mod numerals;

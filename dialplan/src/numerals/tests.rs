@@ -1,0 +1,184 @@
+use super::*;
+
+#[test]
+fn cardinals() {
+    let cases = [
+        ("ноль", 0),
+        ("один", 1),
+        ("двенадцать", 12),
+        ("двадцать", 20),
+        ("двадцать один", 21),
+        ("сорок два", 42),
+        ("девяносто девять", 99),
+        ("сто", 100),
+        ("сто двадцать три", 123),
+        ("двести пять", 205),
+        ("триста одиннадцать", 311),
+        ("девятьсот девяносто девять", 999),
+        ("тысяча", 1000),
+        ("тысяча сто", 1100),
+        ("две тысячи двадцать четыре", 2024),
+        ("пять тысяч", 5000),
+        ("сто двадцать тысяч триста", 120_300),
+    ];
+    for (text, want) in cases {
+        assert_eq!(parse_number(text), Some(want), "{text}");
+    }
+}
+
+#[test]
+fn ordinals_and_cases() {
+    let cases = [
+        ("двенадцатая", 12),
+        ("пятой", 5),
+        ("двух", 2),
+        ("трёх", 3),
+        ("трех", 3),
+        ("одиннадцатой", 11),
+        ("две тысячи двадцать четвёртый", 2024),
+        ("двухтысячный", 2000),
+        ("в сто двадцать третьей", 123),
+        ("первая", 1),
+        ("третьего", 3),
+        ("сороковой", 40),
+        ("восьмидесяти", 80),
+        ("пятисот", 500),
+        ("пятидесятая", 50),
+        ("седьмом", 7),
+        ("сотый", 100),
+        ("четырёхсот", 400),
+        ("девяностых", 90),
+        ("одной", 1),
+        ("восьми", 8),
+    ];
+    for (text, want) in cases {
+        assert_eq!(parse_number(text), Some(want), "{text}");
+    }
+}
+
+#[test]
+fn parts_in_wrong_order_are_separate_numbers() {
+    assert_eq!(normalize_numbers("два три"), "2 3");
+    assert_eq!(normalize_numbers("двенадцать пять"), "12 5");
+    assert_eq!(normalize_numbers("ноль пять"), "0 5");
+    assert_eq!(normalize_numbers("двадцать тринадцать"), "20 13");
+    // An ordinal ends the numeral.
+    assert_eq!(normalize_numbers("пятый два"), "5 2");
+}
+
+#[test]
+fn normalize_keeps_text_around_numbers() {
+    assert_eq!(normalize_numbers("дом пять корпус два"), "дом 5 корпус 2");
+    assert_eq!(normalize_numbers("Дом пять, корпус два."), "Дом 5, корпус 2.");
+    assert_eq!(
+        normalize_numbers("Квартира сто двадцать три, подъезд второй"),
+        "Квартира 123, подъезд 2"
+    );
+    assert_eq!(normalize_numbers("Двенадцать А"), "12 А");
+    assert_eq!(normalize_numbers("квартира 12"), "квартира 12");
+    assert_eq!(normalize_numbers("2 тысячи 24"), "2000 24");
+    assert_eq!(normalize_numbers("2 тысячи двадцать четыре"), "2024");
+    assert_eq!(normalize_numbers(""), "");
+    assert_eq!(normalize_numbers("у меня течёт кран"), "у меня течёт кран");
+}
+
+#[test]
+fn numbers_split_by_punctuation_do_not_merge() {
+    assert_eq!(normalize_numbers("сто, двадцать"), "100, 20");
+    assert_eq!(normalize_numbers("двадцать. Три"), "20. 3");
+}
+
+#[test]
+fn digits_in_text() {
+    assert_eq!(parse_number("Квартира 12."), Some(12));
+    assert_eq!(parse_number("№ 45"), Some(45));
+    assert_eq!(parse_number("нет чисел"), None);
+    assert_eq!(parse_number(""), None);
+    // Too long to be a number we speak.
+    assert_eq!(parse_number("12345678901234567890"), None);
+}
+
+#[test]
+fn words_that_look_like_numbers_are_not() {
+    for w in ["сторона", "стол", "трибуна", "пятно", "семья", "десятка", "одни раз"] {
+        let n = parse_number(w);
+        assert!(n.is_none() || w == "одни раз", "{w}: {n:?}");
+    }
+}
+
+#[test]
+fn apartments() {
+    let cases = [
+        ("двенадцать", "12"),
+        ("двенадцать а", "12а"),
+        ("Двенадцать А.", "12а"),
+        ("квартира 12", "12"),
+        ("12 а", "12а"),
+        ("12-а", "12а"),
+        ("12А", "12а"),
+        ("12а", "12а"),
+        ("двенадцать бэ", "12б"),
+        ("сто двадцать третья", "123"),
+        ("Квартира номер сорок пять.", "45"),
+        ("дом пять квартира двенадцать", "12"),
+        ("в двенадцатой квартире", "12"),
+        ("кв. 7", "7"),
+        ("Одиннадцатой", "11"),
+        ("Квартира 12 A", "12а"),
+    ];
+    for (text, want) in cases {
+        assert_eq!(parse_apartment(text).as_deref(), Some(want), "{text}");
+    }
+}
+
+#[test]
+fn apartment_letter_a_is_not_the_conjunction() {
+    assert_eq!(
+        parse_apartment("двенадцать а у меня течёт").as_deref(),
+        Some("12")
+    );
+    assert_eq!(parse_apartment("двенадцать, а дом пять").as_deref(), Some("12"));
+}
+
+#[test]
+fn no_apartment() {
+    assert_eq!(parse_apartment("не помню"), None);
+    assert_eq!(parse_apartment("ноль"), None);
+    assert_eq!(parse_apartment(""), None);
+    assert_eq!(parse_apartment("..."), None);
+}
+
+#[test]
+fn houses() {
+    let cases = [
+        ("дом пять корпус два", "5 корпус 2"),
+        ("улица Ленина, дом 5", "5"),
+        ("5к2", "5 корпус 2"),
+        ("5 корпус 2", "5 корпус 2"),
+        ("дом 12 а", "12а"),
+        ("пять дробь два", "5/2"),
+        ("5/2", "5/2"),
+        ("дом семь строение один", "7 строение 1"),
+        ("Ленина пять", "5"),
+        ("Ленина д. 5", "5"),
+        ("д 5, кв 12", "5"),
+    ];
+    for (text, want) in cases {
+        assert_eq!(parse_house(text).as_deref(), Some(want), "{text}");
+    }
+    assert_eq!(parse_house("улица Ленина"), None);
+}
+
+#[test]
+fn reading_digits_out() {
+    assert_eq!(digits_spoken("1234"), "один, два, три, четыре");
+    assert_eq!(digits_spoken("105"), "один, ноль, пять");
+    assert_eq!(digits_spoken("А-17"), "А, один, семь");
+    assert_eq!(digits_spoken(""), "");
+}
+
+#[test]
+fn fold_handles_yo_and_case() {
+    assert_eq!(fold("ТЕЧЁТ"), "течет");
+    assert_eq!(fold("Ёлка"), "елка");
+}
