@@ -1,2 +1,3 @@
 //! zvonar dialplan
+pub mod classify;
 pub mod numerals;
