@@ -1,1 +1,2 @@
 //! zvonar sip
+pub mod sdp;
