@@ -1,3 +1,4 @@
 //! zvonar dialplan
 pub mod classify;
+pub mod config;
 pub mod numerals;

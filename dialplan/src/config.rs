@@ -1,0 +1,239 @@
+//! The dialplan file (`deploy/dialplan.toml`): routes from dialled numbers and times of
+//! day to call flows, and the flows' settings.
+//!
+//! ```toml
+//! [[route]]
+//! number = "+74951234567"   # exact number or extension; "74951*" prefix; "*" any
+//! time = "08:00-20:00"      # optional, local time, may wrap midnight
+//! days = "mon-fri"          # optional
+//! flow = "dispatcher"
+//!
+//! [flow.dispatcher]
+//! kind = "dispatcher_robot"
+//! company = "управляющую компанию «Наш дом»"
+//! callback_promise = "в течение двух часов"
+//! no_input_ms = 6000
+//! prompts.greeting = { file = "sounds/greeting.wav" }
+//!
+//! [flow.bench]
+//! kind = "playback"
+//! prompt = { text = "Проверка связи." }
+//! ```
+//!
+//! The file is validated when loaded: every problem is a [`DialplanError`] naming the
+//! file and line. The first route that matches wins ([`Dialplan::route`]).
+
+use crate::classify::{default_topics, Topic, FALLBACK_TOPIC};
+use chrono::NaiveDateTime;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+mod error;
+mod raw;
+mod route;
+#[cfg(test)]
+mod tests;
+
+pub use error::DialplanError;
+pub use route::{Days, NumberPattern, Route, TimeWindow};
+
+/// A prompt: text to synthesise, or a recorded sound file to play.
+///
+/// In TOML: `{ text = "…" }` or `{ file = "sounds/greeting.wav" }` (path relative to the
+/// engine's sounds directory, as the engine resolves it). Texts may use `{company}` and
+/// `{promise}`, replaced by the flow's `company` and `callback_promise`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Prompt {
+    /// Russian text for the TTS.
+    Text(String),
+    /// A sound file path.
+    File(String),
+}
+
+impl Prompt {
+    fn text(s: &str) -> Self {
+        Prompt::Text(s.to_string())
+    }
+}
+
+/// The prompts of a dispatcher robot that may be overridden in the dialplan
+/// (`[flow.NAME.prompts]`); the rest are built from data (addresses, outages, numbers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prompts {
+    /// First thing said after answering.
+    pub greeting: Prompt,
+    /// Asks for street and house.
+    pub ask_building: Prompt,
+    /// Asks for the apartment (voice or keypad and `#`).
+    pub ask_apartment: Prompt,
+    /// Asks to describe the problem.
+    pub ask_problem: Prompt,
+    /// Said before a question is asked again because the answer was not understood.
+    pub not_understood: Prompt,
+    /// Said before a question is asked again because nothing was heard.
+    pub no_input: Prompt,
+    /// Ends a call where nothing was heard twice.
+    pub silence_goodbye: Prompt,
+    /// Ends a call where the problem could not be understood.
+    pub failed_goodbye: Prompt,
+    /// Said after a ticket number is read out.
+    pub goodbye: Prompt,
+    /// Said when the caller asks for a person: there are no operators yet.
+    pub no_operators: Prompt,
+    /// Said when the callback is recorded (use `{promise}`), ends the call.
+    pub callback_recorded: Prompt,
+}
+
+impl Default for Prompts {
+    fn default() -> Self {
+        Prompts {
+            greeting: Prompt::text(
+                "Здравствуйте! Вы позвонили в {company}. Я робот-диспетчер, приму вашу заявку.",
+            ),
+            ask_building: Prompt::text("Назовите, пожалуйста, улицу и номер дома."),
+            ask_apartment: Prompt::text(
+                "Назовите номер квартиры или наберите его на телефоне и нажмите решётку.",
+            ),
+            ask_problem: Prompt::text("Опишите, пожалуйста, что у вас случилось."),
+            not_understood: Prompt::text("Извините, я не поняла."),
+            no_input: Prompt::text("Вас не слышно."),
+            silence_goodbye: Prompt::text(
+                "Не удалось вас расслышать. Пожалуйста, перезвоните. До свидания.",
+            ),
+            failed_goodbye: Prompt::text(
+                "К сожалению, я не смогла принять заявку. Пожалуйста, перезвоните. До свидания.",
+            ),
+            goodbye: Prompt::text("Спасибо за обращение. До свидания."),
+            no_operators: Prompt::text(
+                "Сейчас свободных операторов нет. Я передам вашу просьбу, и вам перезвонят.",
+            ),
+            callback_recorded: Prompt::text(
+                "Ваша просьба записана. Мы перезвоним вам {promise}. До свидания.",
+            ),
+        }
+    }
+}
+
+/// Settings of a `kind = "dispatcher_robot"` flow (see [`crate::robot`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DispatcherSettings {
+    /// Company name as spoken after «Вы позвонили в …» (accusative: «управляющую компанию
+    /// „Наш дом“»).
+    pub company: String,
+    /// Request topics; [`default_topics`] when the file has none.
+    pub topics: Vec<Topic>,
+    /// Topic code used when nothing matches; must be one of `topics` (default `other`).
+    pub fallback_topic: String,
+    /// When the company calls back, spoken after «Мы перезвоним вам …» («в течение двух часов»).
+    pub callback_promise: String,
+    /// How long to wait for speech or a key after a question, ms (1000–60000, default 6000).
+    pub no_input_ms: u32,
+    /// Longest utterance recorded, ms (1000–120000, default 15000).
+    pub max_utterance_ms: u32,
+    /// Re-asks after no input or an answer not understood before the robot gives up or
+    /// falls back to the keypad menu (0–5, default 1).
+    pub max_retries: u8,
+    /// Utterances with a lower ASR confidence are treated as not understood (0–1, default 0.3).
+    pub min_confidence: f32,
+    /// Prompts, defaults overridden by `[flow.NAME.prompts]`.
+    pub prompts: Prompts,
+}
+
+impl Default for DispatcherSettings {
+    fn default() -> Self {
+        DispatcherSettings {
+            company: "управляющую компанию".to_string(),
+            topics: default_topics(),
+            fallback_topic: FALLBACK_TOPIC.to_string(),
+            callback_promise: "в течение двух часов".to_string(),
+            no_input_ms: 6000,
+            max_utterance_ms: 15000,
+            max_retries: 1,
+            min_confidence: 0.3,
+            prompts: Prompts::default(),
+        }
+    }
+}
+
+/// Settings of a `kind = "playback"` flow: play one prompt, then hang up (used by the load
+/// benchmark and for "we are closed" announcements).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlaybackSettings {
+    /// What to play.
+    pub prompt: Prompt,
+}
+
+/// What a flow does.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum FlowKind {
+    /// `dispatcher_robot`: the voice dispatcher robot.
+    DispatcherRobot(DispatcherSettings),
+    /// `playback`: play a prompt and hang up.
+    Playback(PlaybackSettings),
+}
+
+/// A named call flow (`[flow.NAME]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flow {
+    /// The name (the key under `[flow]`), reported in `CallEventKind::Started::flow`.
+    pub name: String,
+    /// What it does.
+    pub kind: FlowKind,
+}
+
+/// A loaded, validated dialplan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dialplan {
+    routes: Vec<Route>,
+    flows: BTreeMap<String, Flow>,
+}
+
+impl Dialplan {
+    /// Reads and validates a dialplan file.
+    ///
+    /// Errors: [`DialplanError::Read`] when it cannot be read; otherwise as [`Dialplan::parse`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, DialplanError> {
+        let path = path.as_ref();
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| DialplanError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Self::parse(&text, &file)
+    }
+
+    /// Parses and validates dialplan TOML; `file_name` is used in errors only.
+    ///
+    /// Errors: [`DialplanError::Syntax`] for TOML errors, unknown keys and wrong types;
+    /// the other variants for semantic problems, each with the 1-based line.
+    pub fn parse(text: &str, file_name: &str) -> Result<Self, DialplanError> {
+        let (routes, flows) = raw::build(text, file_name)?;
+        Ok(Dialplan { routes, flows })
+    }
+
+    /// The flow for a call to `dialled` (request-URI user part) arriving at `local_time`
+    /// (the company's local time): the first route that matches wins. `None` when no route
+    /// matches (the engine rejects the call).
+    pub fn route(&self, dialled: &str, local_time: NaiveDateTime) -> Option<&Flow> {
+        self.routes
+            .iter()
+            .find(|r| r.matches(dialled, &local_time))
+            .and_then(|r| self.flows.get(&r.flow))
+    }
+
+    /// A flow by name.
+    pub fn flow(&self, name: &str) -> Option<&Flow> {
+        self.flows.get(name)
+    }
+
+    /// All flows, by name.
+    pub fn flows(&self) -> impl Iterator<Item = &Flow> {
+        self.flows.values()
+    }
+
+    /// The routes in file order.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+}
