@@ -1,1 +1,18 @@
-//! zvonar voice
+//! zvonar voice: media primitives for calls.
+//!
+//! Sans-IO building blocks (they take packets, samples and explicit times, never sleep and never
+//! read the clock): [`codec`] (G.711), [`rtp`] (RTP/RTCP packets, symmetric latching),
+//! [`jitter`] (jitter buffer), [`dtmf`] (RFC 4733 and SIP INFO digits), [`vad`] (voice activity
+//! detection and end-pointing). With IO: [`recorder`] (blocking WAV writer; run it on its own
+//! thread) and [`rtp_socket`] (a tokio UDP RTP endpoint).
+//!
+//! All audio is 8000 Hz mono signed 16-bit PCM, in 20 ms frames of [`codec::FRAME_SAMPLES`]
+//! (160) samples.
+
+pub mod codec;
+pub mod rtp;
+pub mod rtp_socket;
+
+#[cfg(test)]
+mod test_util;
+// lead: asr, tts modules
