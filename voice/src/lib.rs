@@ -10,6 +10,8 @@
 //! (160) samples.
 
 pub mod codec;
+pub mod dtmf;
+pub mod jitter;
 pub mod rtp;
 pub mod rtp_socket;
 
