@@ -12,8 +12,10 @@
 pub mod codec;
 pub mod dtmf;
 pub mod jitter;
+pub mod recorder;
 pub mod rtp;
 pub mod rtp_socket;
+pub mod vad;
 
 #[cfg(test)]
 mod test_util;
