@@ -4,7 +4,8 @@
 //! read the clock): [`codec`] (G.711), [`rtp`] (RTP/RTCP packets, symmetric latching),
 //! [`jitter`] (jitter buffer), [`dtmf`] (RFC 4733 and SIP INFO digits), [`vad`] (voice activity
 //! detection and end-pointing). With IO: [`recorder`] (blocking WAV writer; run it on its own
-//! thread) and [`rtp_socket`] (a tokio UDP RTP endpoint).
+//! thread) and [`rtp_socket`] (a tokio UDP RTP endpoint). Speech: [`asr`] (whisper-rs on worker
+//! threads, with a no-speech gate) and [`tts`] (Piper or espeak-ng on one thread, cached).
 //!
 //! All audio is 8000 Hz mono signed 16-bit PCM, in 20 ms frames of [`codec::FRAME_SAMPLES`]
 //! (160) samples.
@@ -20,3 +21,7 @@ pub mod vad;
 #[cfg(test)]
 mod test_util;
 // lead: asr, tts modules
+pub mod asr;
+mod espeak;
+mod piper;
+pub mod tts;

@@ -1,0 +1,417 @@
+//! Speech recognition with whisper-rs (whisper.cpp), run on dedicated worker threads so
+//! that media never waits for it.
+//!
+//! Shape of the work: the engine hands over one utterance (8 kHz mono `i16`, as cut by the
+//! VAD) and awaits an [`AsrOutcome`]. The utterance is upsampled to 16 kHz `f32`, decoded
+//! greedily with the language fixed (Russian by default) and then gated: Whisper invents
+//! text on silence and noise («Продолжение следует…», «Субтитры сделал…»), so a result
+//! with a high no-speech probability, empty text, a known hallucination or a very low
+//! token probability is [`AsrOutcome::Rejected`] and never reaches a call flow as speech.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+
+/// How much of Whisper's 30 s encoder window to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AudioCtx {
+    /// The model's full window (1500 encoder frames = 30 s): most accurate, ~3× slower on
+    /// short phrases because the encoder always processes 30 s.
+    Full,
+    /// Only as many encoder frames as the utterance needs (50 frames per second of audio)
+    /// plus this many frames of margin; faster, at some accuracy cost.
+    Auto {
+        /// Extra encoder frames beyond the audio length (1 frame = 20 ms).
+        margin_frames: u32,
+    },
+}
+
+impl AudioCtx {
+    /// Encoder frames to request for `samples_16k` samples of 16 kHz audio; 0 means "model default".
+    pub fn frames_for(self, samples_16k: usize) -> i32 {
+        match self {
+            AudioCtx::Full => 0,
+            AudioCtx::Auto { margin_frames } => {
+                let frames = samples_16k.div_ceil(320) as u32 + margin_frames;
+                frames.min(1500) as i32
+            }
+        }
+    }
+}
+
+/// Settings of the recogniser.
+#[derive(Clone, Debug)]
+pub struct AsrConfig {
+    /// Path of a ggml Whisper model (e.g. `data/models/ggml-base.bin`).
+    pub model_path: PathBuf,
+    /// ISO 639-1 language, `ru` for residents' calls.
+    pub language: String,
+    /// Worker threads, each with its own Whisper state (decodes in parallel).
+    pub workers: usize,
+    /// CPU threads each worker's decode may use.
+    pub threads_per_worker: usize,
+    /// Encoder window.
+    pub audio_ctx: AudioCtx,
+    /// A segment whose no-speech probability is above this (0..1) is rejected.
+    pub no_speech_threshold: f32,
+    /// A result whose mean token probability is below this (0..1) is rejected.
+    pub min_confidence: f32,
+    /// Utterances waiting beyond this many are refused (back-pressure), so a flood of
+    /// calls degrades to keypad menus instead of unbounded delay.
+    pub max_queue: usize,
+}
+
+impl AsrConfig {
+    /// Defaults for a 2-core machine: one worker, two threads, auto window.
+    pub fn new(model_path: impl Into<PathBuf>) -> Self {
+        AsrConfig {
+            model_path: model_path.into(),
+            language: "ru".to_string(),
+            workers: 1,
+            threads_per_worker: 2,
+            audio_ctx: AudioCtx::Auto { margin_frames: 64 },
+            no_speech_threshold: 0.6,
+            min_confidence: 0.25,
+            max_queue: 64,
+        }
+    }
+}
+
+/// What was recognised in one utterance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transcript {
+    /// Text as Whisper produced it, trimmed.
+    pub text: String,
+    /// Mean probability of the text tokens, 0..1.
+    pub confidence: f32,
+    /// Highest no-speech probability over the segments, 0..1.
+    pub no_speech_prob: f32,
+    /// Utterance length, ms.
+    pub audio_ms: u32,
+    /// Time spent decoding, ms (excludes queueing).
+    pub asr_ms: u32,
+    /// Time spent waiting in the queue, ms.
+    pub queue_ms: u32,
+}
+
+/// The verdict on one utterance.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AsrOutcome {
+    /// Speech: pass it to the call flow.
+    Speech(Transcript),
+    /// Not speech (or not trustworthy); `reason` is `no_speech`, `empty`, `hallucination`
+    /// or `low_confidence`.
+    Rejected {
+        /// Stable reason code.
+        reason: &'static str,
+        /// What Whisper produced, for the call timeline.
+        transcript: Transcript,
+    },
+}
+
+/// Why recognition failed (as opposed to being rejected).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AsrError {
+    /// The model file is missing or not a Whisper ggml model.
+    #[error("cannot load Whisper model {path}: {reason}")]
+    Model {
+        /// Model path.
+        path: PathBuf,
+        /// What whisper.cpp said.
+        reason: String,
+    },
+    /// whisper.cpp failed on this utterance.
+    #[error("whisper decode failed: {0}")]
+    Decode(String),
+    /// Too many utterances are waiting; the caller should fall back to the keypad.
+    #[error("recogniser overloaded ({0} utterances waiting)")]
+    Overloaded(usize),
+    /// The workers are gone (shutdown).
+    #[error("recogniser stopped")]
+    Stopped,
+}
+
+struct Job {
+    pcm_8k: Vec<i16>,
+    queued: Instant,
+    reply: oneshot::Sender<Result<AsrOutcome, AsrError>>,
+}
+
+/// A running recogniser: cheap to clone, shared by all calls.
+#[derive(Clone)]
+pub struct Asr {
+    tx: mpsc::Sender<Job>,
+    depth: Arc<AtomicUsize>,
+    max_queue: usize,
+}
+
+impl Asr {
+    /// Loads the model once and starts `config.workers` worker threads.
+    ///
+    /// Errors: [`AsrError::Model`] when the file is missing or whisper.cpp rejects it.
+    pub fn start(config: AsrConfig) -> Result<Self, AsrError> {
+        let ctx = load_model(&config.model_path)?;
+        let ctx = Arc::new(ctx);
+        let (tx, rx) = mpsc::channel::<Job>(config.max_queue.max(1) * 2);
+        let rx = Arc::new(Mutex::new(rx));
+        let depth = Arc::new(AtomicUsize::new(0));
+        for n in 0..config.workers.max(1) {
+            let state = ctx.create_state().map_err(|e| AsrError::Model {
+                path: config.model_path.clone(),
+                reason: e.to_string(),
+            })?;
+            let rx = rx.clone();
+            let depth = depth.clone();
+            let worker_config = config.clone();
+            std::thread::Builder::new()
+                .name(format!("asr-{n}"))
+                .spawn(move || worker(state, rx, depth, worker_config))
+                .map_err(|e| AsrError::Model {
+                    path: config.model_path.clone(),
+                    reason: format!("cannot start worker thread: {e}"),
+                })?;
+        }
+        Ok(Asr {
+            tx,
+            depth,
+            max_queue: config.max_queue,
+        })
+    }
+
+    /// Utterances waiting for or in decoding now.
+    pub fn queue_depth(&self) -> usize {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Recognises one utterance of 8 kHz mono samples.
+    ///
+    /// Errors: [`AsrError::Overloaded`] at once when the queue is full;
+    /// [`AsrError::Decode`] when whisper.cpp fails; [`AsrError::Stopped`] after shutdown.
+    pub async fn recognise(&self, pcm_8k: Vec<i16>) -> Result<AsrOutcome, AsrError> {
+        let waiting = self.depth.fetch_add(1, Ordering::Relaxed);
+        if waiting >= self.max_queue {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            return Err(AsrError::Overloaded(waiting));
+        }
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            pcm_8k,
+            queued: Instant::now(),
+            reply,
+        };
+        if self.tx.send(job).await.is_err() {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            return Err(AsrError::Stopped);
+        }
+        rx.await.map_err(|_| AsrError::Stopped)?
+    }
+}
+
+fn load_model(path: &Path) -> Result<WhisperContext, AsrError> {
+    if !path.is_file() {
+        return Err(AsrError::Model {
+            path: path.to_path_buf(),
+            reason: "file not found (run deploy/fetch-models.sh)".to_string(),
+        });
+    }
+    whisper_rs::install_logging_hooks();
+    let path_str = path.to_str().ok_or_else(|| AsrError::Model {
+        path: path.to_path_buf(),
+        reason: "path is not UTF-8".to_string(),
+    })?;
+    WhisperContext::new_with_params(path_str, WhisperContextParameters::default()).map_err(|e| {
+        AsrError::Model {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }
+    })
+}
+
+fn worker(
+    mut state: whisper_rs::WhisperState,
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    depth: Arc<AtomicUsize>,
+    config: AsrConfig,
+) {
+    loop {
+        let job = {
+            let Ok(mut guard) = rx.lock() else { return };
+            match guard.blocking_recv() {
+                Some(job) => job,
+                None => return,
+            }
+        };
+        let queue_ms = job.queued.elapsed().as_millis() as u32;
+        let result = decode(&mut state, &config, &job.pcm_8k, queue_ms);
+        depth.fetch_sub(1, Ordering::Relaxed);
+        let _ = job.reply.send(result);
+    }
+}
+
+/// Upsamples 8 kHz `i16` to 16 kHz `f32` in -1..1, as Whisper expects.
+pub fn to_whisper_input(pcm_8k: &[i16]) -> Vec<f32> {
+    let up = audio_codec::resample(pcm_8k, 8000, 16000);
+    up.iter().map(|&s| s as f32 / 32768.0).collect()
+}
+
+fn decode(
+    state: &mut whisper_rs::WhisperState,
+    config: &AsrConfig,
+    pcm_8k: &[i16],
+    queue_ms: u32,
+) -> Result<AsrOutcome, AsrError> {
+    let started = Instant::now();
+    let audio = to_whisper_input(pcm_8k);
+    let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    params.set_language(Some(&config.language));
+    params.set_n_threads(config.threads_per_worker.max(1) as i32);
+    params.set_no_context(true);
+    params.set_no_timestamps(true);
+    params.set_single_segment(true);
+    params.set_print_progress(false);
+    params.set_print_realtime(false);
+    params.set_print_special(false);
+    params.set_print_timestamps(false);
+    params.set_suppress_blank(true);
+    params.set_suppress_nst(true);
+    params.set_no_speech_thold(config.no_speech_threshold);
+    // One pass only: the temperature fallback multiplies latency on noise.
+    params.set_temperature_inc(0.0);
+    let frames = config.audio_ctx.frames_for(audio.len());
+    if frames > 0 {
+        params.set_audio_ctx(frames);
+    }
+    // Whisper needs at least 1 s of input; pad short utterances with silence.
+    let mut input = audio;
+    if input.len() < 16_000 {
+        input.resize(16_000 + 1_600, 0.0);
+    }
+    state
+        .full(params, &input)
+        .map_err(|e| AsrError::Decode(e.to_string()))?;
+
+    let mut text = String::new();
+    let mut prob_sum = 0.0f32;
+    let mut prob_n = 0u32;
+    let mut no_speech = 0.0f32;
+    for i in 0..state.full_n_segments() {
+        let Some(seg) = state.get_segment(i) else { continue };
+        no_speech = no_speech.max(seg.no_speech_probability());
+        if let Ok(s) = seg.to_str_lossy() {
+            text.push_str(&s);
+        }
+        for t in 0..seg.n_tokens() {
+            if let Some(tok) = seg.get_token(t) {
+                let is_special = tok
+                    .to_str_lossy()
+                    .map(|s| s.starts_with("[_") || s.starts_with("<|"))
+                    .unwrap_or(true);
+                if !is_special {
+                    prob_sum += tok.token_probability();
+                    prob_n += 1;
+                }
+            }
+        }
+    }
+    let transcript = Transcript {
+        text: text.trim().to_string(),
+        confidence: if prob_n > 0 { prob_sum / prob_n as f32 } else { 0.0 },
+        no_speech_prob: no_speech,
+        audio_ms: (pcm_8k.len() / 8) as u32,
+        asr_ms: started.elapsed().as_millis() as u32,
+        queue_ms,
+    };
+    Ok(gate(transcript, config))
+}
+
+/// Phrases Whisper produces from silence and noise (subtitle credits learnt from its
+/// training data). Matched case-insensitively as substrings, ё folded to е.
+const HALLUCINATIONS: &[&str] = &[
+    "субтитр",
+    "продолжение следует",
+    "спасибо за просмотр",
+    "подписывайтесь",
+    "подпишись",
+    "dimatorzok",
+    "редактор субтитров",
+    "корректор",
+    "амара",
+    "amara.org",
+];
+
+/// Applies the no-speech gate to a transcript (pure; exposed for tests).
+pub fn gate(transcript: Transcript, config: &AsrConfig) -> AsrOutcome {
+    let folded = transcript.text.to_lowercase().replace('ё', "е");
+    let letters = folded.chars().filter(|c| c.is_alphanumeric()).count();
+    let reason = if letters == 0 {
+        Some("empty")
+    } else if HALLUCINATIONS.iter().any(|h| folded.contains(h)) {
+        Some("hallucination")
+    } else if transcript.no_speech_prob > config.no_speech_threshold {
+        Some("no_speech")
+    } else if transcript.confidence < config.min_confidence {
+        Some("low_confidence")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => AsrOutcome::Rejected { reason, transcript },
+        None => AsrOutcome::Speech(transcript),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(text: &str, conf: f32, ns: f32) -> Transcript {
+        Transcript {
+            text: text.into(),
+            confidence: conf,
+            no_speech_prob: ns,
+            audio_ms: 1000,
+            asr_ms: 10,
+            queue_ms: 0,
+        }
+    }
+
+    #[test]
+    fn gate_rejects_silence_artifacts_and_keeps_speech() {
+        let c = AsrConfig::new("x");
+        assert!(matches!(gate(t("Двенадцать", 0.8, 0.1), &c), AsrOutcome::Speech(_)));
+        for (text, conf, ns, why) in [
+            ("", 0.9, 0.0, "empty"),
+            (" ... ", 0.9, 0.0, "empty"),
+            ("Продолжение следует...", 0.9, 0.0, "hallucination"),
+            ("Субтитры сделал DimaTorzok", 0.9, 0.0, "hallucination"),
+            ("Да", 0.9, 0.95, "no_speech"),
+            ("Мама мыла раму", 0.05, 0.1, "low_confidence"),
+        ] {
+            match gate(t(text, conf, ns), &c) {
+                AsrOutcome::Rejected { reason, .. } => assert_eq!(reason, why, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn auto_window_covers_the_audio() {
+        let a = AudioCtx::Auto { margin_frames: 64 };
+        assert_eq!(a.frames_for(16_000), 50 + 64);
+        assert_eq!(a.frames_for(16_000 * 60), 1500);
+        assert_eq!(AudioCtx::Full.frames_for(16_000), 0);
+    }
+
+    #[test]
+    fn missing_model_is_a_clear_error() {
+        match Asr::start(AsrConfig::new("/nonexistent/ggml.bin")) {
+            Err(AsrError::Model { reason, .. }) => assert!(reason.contains("not found")),
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("started without a model"),
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Speech synthesis with the real engines on this machine: espeak-ng in-process with
+//! Debian's espeak-ng-data (installed by deploy/setup.sh).
+
+use std::path::PathBuf;
+use zvonar_voice::tts::{Backend, Tts, TtsConfig};
+
+fn debian_espeak_parent() -> Option<PathBuf> {
+    ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.join("espeak-ng-data/phontab").is_file())
+}
+
+fn rms(x: &[i16]) -> f64 {
+    (x.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / x.len().max(1) as f64).sqrt()
+}
+
+#[tokio::test]
+async fn espeak_speaks_russian_and_caches() {
+    let parent = debian_espeak_parent().expect("espeak-ng-data installed (apt install espeak-ng-data)");
+    let dir = std::env::temp_dir().join(format!("zvonar-tts-{}", std::process::id()));
+    let tts = Tts::start(TtsConfig {
+        espeak_data_parent: Some(parent),
+        espeak_rate_wpm: 150,
+        cache_dir: Some(dir.clone()),
+        ..Default::default()
+    })
+    .expect("tts starts");
+    assert_eq!(tts.backend("ru"), Backend::Espeak);
+    let text = "Здравствуйте! Вы позвонили в аварийно-диспетчерскую службу.";
+    let a = tts.synthesize(text, "ru").await.expect("speaks");
+    // About 3-5 s of speech at 8 kHz, clearly not silence.
+    assert!(a.len() > 8000 * 2 && a.len() < 8000 * 10, "{} samples", a.len());
+    assert!(rms(&a) > 300.0, "rms {}", rms(&a));
+    let b = tts.synthesize(text, "ru").await.expect("cached");
+    assert!(std::sync::Arc::ptr_eq(&a, &b), "same text, same audio, from the cache");
+    let other = tts.synthesize("Номер заявки: один, два, три.", "ru").await.expect("speaks");
+    assert_ne!(&a[..], &other[..]);
+    assert!(std::fs::read_dir(&dir).expect("cache dir").count() >= 2);
+    let _ = std::fs::remove_dir_all(dir);
+}
