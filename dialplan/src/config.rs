@@ -167,8 +167,8 @@ pub struct PlaybackSettings {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum FlowKind {
-    /// `dispatcher_robot`: the voice dispatcher robot.
-    DispatcherRobot(DispatcherSettings),
+    /// `dispatcher_robot`: the voice dispatcher robot (boxed: it is much larger than the others).
+    DispatcherRobot(Box<DispatcherSettings>),
     /// `playback`: play a prompt and hang up.
     Playback(PlaybackSettings),
 }

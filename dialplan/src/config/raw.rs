@@ -1,11 +1,11 @@
 //! The dialplan TOML as written ([`toml::Spanned`] keeps positions) and its validation
 //! into [`Route`]s and [`Flow`]s.
 
+use super::{Days, TimeWindow};
 use super::{
     DialplanError, DispatcherSettings, Flow, FlowKind, NumberPattern, PlaybackSettings, Prompt,
     Prompts, Route,
 };
-use super::{Days, TimeWindow};
 use crate::classify::{default_topics, Topic};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -147,11 +147,13 @@ pub(super) fn build(
         };
         let days = match &r.days {
             None => None,
-            Some(d) => Some(Days::parse(d.get_ref()).ok_or_else(|| DialplanError::BadDays {
-                file: cx.file(),
-                line: cx.line_of(d),
-                value: d.get_ref().clone(),
-            })?),
+            Some(d) => Some(
+                Days::parse(d.get_ref()).ok_or_else(|| DialplanError::BadDays {
+                    file: cx.file(),
+                    line: cx.line_of(d),
+                    value: d.get_ref().clone(),
+                })?,
+            ),
         };
         let flow = r.flow.get_ref().clone();
         if !flows.contains_key(&flow) {
@@ -186,7 +188,9 @@ fn build_flow(cx: &Ctx<'_>, name: &str, f: Spanned<RawFlow>) -> Result<Flow, Dia
     let line = cx.line_of(&f);
     let f = f.into_inner();
     let kind = match f.kind.get_ref().as_str() {
-        "dispatcher_robot" => FlowKind::DispatcherRobot(build_dispatcher(cx, name, line, f)?),
+        "dispatcher_robot" => {
+            FlowKind::DispatcherRobot(Box::new(build_dispatcher(cx, name, line, f)?))
+        }
         "playback" => FlowKind::Playback(build_playback(cx, name, line, f)?),
         other => {
             return Err(DialplanError::UnknownFlowKind {
@@ -405,7 +409,11 @@ fn build_topics(
         let t = t.into_inner();
         let code = t.code.get_ref().trim().to_string();
         let line = cx.line_of(&t.code);
-        if code.is_empty() || !code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+        if code.is_empty()
+            || !code
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
             return Err(DialplanError::BadValue {
                 file: cx.file(),
                 line,
@@ -425,7 +433,9 @@ fn build_topics(
         first_line.insert(code.clone(), line);
         let stems_line = cx.line_of(&t.stems);
         let stems = t.stems.into_inner();
-        let bad_stem = stems.iter().any(|s| s.trim().is_empty() || s.trim().contains(' '));
+        let bad_stem = stems
+            .iter()
+            .any(|s| s.trim().is_empty() || s.trim().contains(' '));
         let bad_emergency = t.emergency_stems.iter().any(|s| s.trim().is_empty());
         if bad_stem || bad_emergency {
             return Err(DialplanError::EmptyStems {

@@ -240,7 +240,10 @@ mod tests {
         assert!(!night.contains(&at(3, 12, 0)));
         let all = TimeWindow::parse("00:00-24:00").unwrap();
         assert!(all.contains(&at(3, 23, 59)));
-        assert_eq!(TimeWindow::parse("25:00-26:00"), Err("hours above 23 (only the end may be 24:00)"));
+        assert_eq!(
+            TimeWindow::parse("25:00-26:00"),
+            Err("hours above 23 (only the end may be 24:00)")
+        );
         assert!(TimeWindow::parse("08:00").is_err());
         assert!(TimeWindow::parse("08:60-09:00").is_err());
         assert!(TimeWindow::parse("8-9").is_err());

@@ -37,14 +37,21 @@ fn the_shipped_example_loads() {
     };
     assert_eq!(s.company, "управляющую компанию «Наш дом»");
     assert_eq!(s.callback_promise, "в течение двух часов");
-    assert_eq!(s.topics, crate::classify::default_topics(), "example lists the default topics");
+    assert_eq!(
+        s.topics,
+        crate::classify::default_topics(),
+        "example lists the default topics"
+    );
     assert_eq!(dp.route("999", mon_noon).unwrap().name, "bench");
     assert!(matches!(
         dp.route("999", mon_noon).unwrap().kind,
         FlowKind::Playback(_)
     ));
     // Night and weekend calls fall through to the catch-all.
-    assert_eq!(dp.route("84951234567", at(8, 3, 0)).unwrap().name, "dispatcher");
+    assert_eq!(
+        dp.route("84951234567", at(8, 3, 0)).unwrap().name,
+        "dispatcher"
+    );
     assert_eq!(dp.routes().len(), 3);
 }
 
@@ -143,12 +150,21 @@ stems = []
         panic!()
     };
     assert_eq!(s.callback_promise, "завтра");
-    assert_eq!((s.no_input_ms, s.max_utterance_ms, s.max_retries), (4000, 20000, 2));
+    assert_eq!(
+        (s.no_input_ms, s.max_utterance_ms, s.max_retries),
+        (4000, 20000, 2)
+    );
     assert!((s.min_confidence - 0.5).abs() < 1e-6);
     assert_eq!(s.fallback_topic, "misc");
     assert_eq!(s.topics.len(), 2);
-    assert_eq!(s.prompts.greeting, Prompt::File("sounds/greeting.wav".into()));
-    assert_eq!(s.prompts.goodbye, Prompt::Text("Всего доброго, {company}.".into()));
+    assert_eq!(
+        s.prompts.greeting,
+        Prompt::File("sounds/greeting.wav".into())
+    );
+    assert_eq!(
+        s.prompts.goodbye,
+        Prompt::Text("Всего доброго, {company}.".into())
+    );
     assert_eq!(s.prompts.ask_problem, Prompts::default().ask_problem);
 }
 
@@ -184,12 +200,18 @@ fn unknown_flow() {
 #[test]
 fn bad_route_fields() {
     let e = err(&MINIMAL.replace("number = \"*\"", "number = \"*\"\ntime = \"25:00-26:00\""));
-    assert!(matches!(e, DialplanError::BadTimeRange { line: 4, .. }), "{e}");
+    assert!(
+        matches!(e, DialplanError::BadTimeRange { line: 4, .. }),
+        "{e}"
+    );
     assert!(e.to_string().contains("25:00-26:00"), "{e}");
     let e = err(&MINIMAL.replace("number = \"*\"", "number = \"*\"\ndays = \"weekdays\""));
     assert!(matches!(e, DialplanError::BadDays { line: 4, .. }), "{e}");
     let e = err(&MINIMAL.replace("number = \"*\"", "number = \"8-495-x\""));
-    assert!(matches!(e, DialplanError::BadNumberPattern { line: 3, .. }), "{e}");
+    assert!(
+        matches!(e, DialplanError::BadNumberPattern { line: 3, .. }),
+        "{e}"
+    );
 }
 
 #[test]
@@ -210,25 +232,54 @@ fn no_routes_and_dead_routes() {
 #[test]
 fn flow_kind_errors() {
     let e = err(&MINIMAL.replace("dispatcher_robot", "ivr"));
-    assert!(matches!(e, DialplanError::UnknownFlowKind { line: 7, .. }), "{e}");
+    assert!(
+        matches!(e, DialplanError::UnknownFlowKind { line: 7, .. }),
+        "{e}"
+    );
     let e = err(&MINIMAL.replace("company = \"УК «Дом»\"", ""));
     assert!(
-        matches!(e, DialplanError::MissingSetting { setting: "company", line: 6, .. }),
+        matches!(
+            e,
+            DialplanError::MissingSetting {
+                setting: "company",
+                line: 6,
+                ..
+            }
+        ),
         "{e}"
     );
     let e = err(&MINIMAL.replace("dispatcher_robot", "playback"));
     assert!(
-        matches!(e, DialplanError::SettingNotForKind { setting: "company", .. }),
+        matches!(
+            e,
+            DialplanError::SettingNotForKind {
+                setting: "company",
+                ..
+            }
+        ),
         "{e}"
     );
     let e = err("[[route]]\nnumber = \"*\"\nflow = \"b\"\n[flow.b]\nkind = \"playback\"\n");
     assert!(
-        matches!(e, DialplanError::MissingSetting { setting: "prompt", line: 4, .. }),
+        matches!(
+            e,
+            DialplanError::MissingSetting {
+                setting: "prompt",
+                line: 4,
+                ..
+            }
+        ),
         "{e}"
     );
     let e = err(&format!("{MINIMAL}prompt = {{ text = \"x\" }}\n"));
     assert!(
-        matches!(e, DialplanError::SettingNotForKind { setting: "prompt", .. }),
+        matches!(
+            e,
+            DialplanError::SettingNotForKind {
+                setting: "prompt",
+                ..
+            }
+        ),
         "{e}"
     );
 }
@@ -237,15 +288,49 @@ fn flow_kind_errors() {
 fn out_of_range_values() {
     let e = err(&format!("{MINIMAL}no_input_ms = 10\n"));
     assert!(
-        matches!(e, DialplanError::BadValue { setting: "no_input_ms", line: 9, .. }),
+        matches!(
+            e,
+            DialplanError::BadValue {
+                setting: "no_input_ms",
+                line: 9,
+                ..
+            }
+        ),
         "{e}"
     );
     let e = err(&format!("{MINIMAL}max_retries = 9\n"));
-    assert!(matches!(e, DialplanError::BadValue { setting: "max_retries", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DialplanError::BadValue {
+                setting: "max_retries",
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = err(&format!("{MINIMAL}min_confidence = 1.5\n"));
-    assert!(matches!(e, DialplanError::BadValue { setting: "min_confidence", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DialplanError::BadValue {
+                setting: "min_confidence",
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = err(&MINIMAL.replace("\"УК «Дом»\"", "\" \""));
-    assert!(matches!(e, DialplanError::BadValue { setting: "company", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DialplanError::BadValue {
+                setting: "company",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 const TOPICS: &str = r#"
@@ -265,21 +350,51 @@ fn topic_errors() {
     let e = err(&format!("{MINIMAL}{}", TOPICS.replace("[\"теч\"]", "[]")));
     assert!(matches!(e, DialplanError::EmptyStems { .. }), "{e}");
     assert!(e.to_string().contains("\"leak\""), "{e}");
-    let e = err(&format!("{MINIMAL}{}", TOPICS.replace("[\"теч\"]", "[\"\"]")));
-    assert!(matches!(e, DialplanError::EmptyStems { line: 13, .. }), "{e}");
-    let e = err(&format!("{MINIMAL}{}", TOPICS.replace("\"other\"", "\"leak\"")));
+    let e = err(&format!(
+        "{MINIMAL}{}",
+        TOPICS.replace("[\"теч\"]", "[\"\"]")
+    ));
+    assert!(
+        matches!(e, DialplanError::EmptyStems { line: 13, .. }),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{MINIMAL}{}",
+        TOPICS.replace("\"other\"", "\"leak\"")
+    ));
     match e {
         DialplanError::DuplicateTopic {
             line, first_line, ..
         } => assert_eq!((line, first_line), (16, 11)),
         other => panic!("{other}"),
     }
-    let e = err(&format!("{MINIMAL}{}", TOPICS.replace("\"other\"", "\"misc\"")));
-    assert!(matches!(e, DialplanError::UnknownFallbackTopic { .. }), "{e}");
+    let e = err(&format!(
+        "{MINIMAL}{}",
+        TOPICS.replace("\"other\"", "\"misc\"")
+    ));
+    assert!(
+        matches!(e, DialplanError::UnknownFallbackTopic { .. }),
+        "{e}"
+    );
     let e = err(&format!("{MINIMAL}fallback_topic = \"nope\"\n"));
-    assert!(matches!(e, DialplanError::UnknownFallbackTopic { line: 9, .. }), "{e}");
-    let e = err(&format!("{MINIMAL}{}", TOPICS.replace("\"leak\"", "\"Протечка\"")));
-    assert!(matches!(e, DialplanError::BadValue { setting: "code", .. }), "{e}");
+    assert!(
+        matches!(e, DialplanError::UnknownFallbackTopic { line: 9, .. }),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{MINIMAL}{}",
+        TOPICS.replace("\"leak\"", "\"Протечка\"")
+    ));
+    assert!(
+        matches!(
+            e,
+            DialplanError::BadValue {
+                setting: "code",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]

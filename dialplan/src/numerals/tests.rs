@@ -69,7 +69,10 @@ fn parts_in_wrong_order_are_separate_numbers() {
 #[test]
 fn normalize_keeps_text_around_numbers() {
     assert_eq!(normalize_numbers("дом пять корпус два"), "дом 5 корпус 2");
-    assert_eq!(normalize_numbers("Дом пять, корпус два."), "Дом 5, корпус 2.");
+    assert_eq!(
+        normalize_numbers("Дом пять, корпус два."),
+        "Дом 5, корпус 2."
+    );
     assert_eq!(
         normalize_numbers("Квартира сто двадцать три, подъезд второй"),
         "Квартира 123, подъезд 2"
@@ -100,7 +103,15 @@ fn digits_in_text() {
 
 #[test]
 fn words_that_look_like_numbers_are_not() {
-    for w in ["сторона", "стол", "трибуна", "пятно", "семья", "десятка", "одни раз"] {
+    for w in [
+        "сторона",
+        "стол",
+        "трибуна",
+        "пятно",
+        "семья",
+        "десятка",
+        "одни раз",
+    ] {
         let n = parse_number(w);
         assert!(n.is_none() || w == "одни раз", "{w}: {n:?}");
     }
@@ -137,7 +148,10 @@ fn apartment_letter_a_is_not_the_conjunction() {
         parse_apartment("двенадцать а у меня течёт").as_deref(),
         Some("12")
     );
-    assert_eq!(parse_apartment("двенадцать, а дом пять").as_deref(), Some("12"));
+    assert_eq!(
+        parse_apartment("двенадцать, а дом пять").as_deref(),
+        Some("12")
+    );
 }
 
 #[test]

@@ -1,0 +1,393 @@
+//! The voice dispatcher robot: a sans-IO state machine (like quinn-proto or str0m).
+//!
+//! The engine feeds [`RobotInput`]s with [`DispatcherRobot::handle`] and drains
+//! [`RobotOutput`]s with [`DispatcherRobot::poll_output`]; the robot never reads a clock,
+//! never sleeps and does no IO, so a whole call runs in memory in tests.
+//!
+//! ```no_run
+//! # use zvonar_dialplan::robot::*;
+//! # use zvonar_dialplan::config::DispatcherSettings;
+//! # fn engine_input() -> RobotInput { RobotInput::CallerHangup }
+//! let mut robot = DispatcherRobot::new(&DispatcherSettings::default(), CallContext::default());
+//! robot.handle(RobotInput::Start);
+//! while !robot.is_finished() {
+//!     while let Some(out) = robot.poll_output() {
+//!         // Say/Play → TTS/playback queue; Listen → ASR + DTMF; LookupPremises → billing;
+//!         // CreateTicket/RequestCallback → dispatch; Event → event bus; Hangup → BYE.
+//!         let _ = out;
+//!     }
+//!     robot.handle(engine_input()); // PlaybackDone, Utterance, Digits, NoInput, …
+//! }
+//! ```
+//!
+//! The call, in Russian: greeting; a caller known by number confirms the address
+//! («Вы звоните по адресу …?», yes/no or keys 1/2); others name street and house (or pick
+//! from a keypad menu) and the apartment (voice, or keys and `#`); outages on the building
+//! are announced and a caller who calls about one gets a linked ticket; otherwise the
+//! caller describes the problem, which is classified into a topic and filed; the ticket
+//! number is read out digit by digit. «Оператор» or key 0 at any question: there are no
+//! operators yet, so a callback is requested. Silence and noise never file a normal ticket.
+
+use crate::classify::classify;
+use crate::config::DispatcherSettings;
+use crate::numerals::{digits_spoken, parse_apartment, parse_number};
+use std::collections::VecDeque;
+use zvonar_models::{AccountId, BuildingId, CallEventKind, PremisesId};
+
+mod questions;
+mod steps;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_unhappy;
+mod types;
+mod understand;
+
+pub use types::{
+    BuildingInfo, CallContext, FoundPremises, KnownPremises, OutageInfo, Outcome, RobotInput,
+    RobotOutput, State,
+};
+use understand::{is_garbage, match_building, only_fillers, wants_operator, yes_no, YesNo};
+
+/// Topic code of tickets linked to an outage.
+pub const OUTAGE_TOPIC: &str = "outage";
+/// Most entries a keypad menu offers (keys 1–9; 0 is the operator).
+const MENU_MAX: usize = 9;
+/// Keys an apartment number may take, `#` included.
+const APARTMENT_DIGITS: u8 = 5;
+
+/// The dispatcher robot for one call. See the [module docs](self).
+#[derive(Debug)]
+pub struct DispatcherRobot {
+    s: DispatcherSettings,
+    ctx: CallContext,
+    state: State,
+    out: VecDeque<RobotOutput>,
+    /// Barge-in flags of prompts sent and not yet reported done, in order.
+    playing: VecDeque<bool>,
+    /// Re-asks of the current question after no input / not understood.
+    no_input: u8,
+    not_understood: u8,
+    /// The current question is offered as a keypad menu.
+    menu: bool,
+    building: Option<BuildingId>,
+    apartment: Option<String>,
+    premises: Option<PremisesId>,
+    account: Option<AccountId>,
+    /// How the apartment was given: `speech` or `keypad`.
+    how: &'static str,
+    /// Everything understood so far, for the callback request.
+    heard: Vec<String>,
+    /// A problem description heard but not yet filed.
+    problem: Option<String>,
+    /// Outcome decided (Closing) or set when finishing.
+    outcome: Option<Outcome>,
+    /// The pending ticket request is linked to an outage.
+    ticket_outage: Option<usize>,
+    ticket_emergency: bool,
+}
+
+impl DispatcherRobot {
+    /// A robot for one call; it starts on [`RobotInput::Start`].
+    pub fn new(settings: &DispatcherSettings, ctx: CallContext) -> Self {
+        DispatcherRobot {
+            s: settings.clone(),
+            ctx,
+            state: State::AwaitingStart,
+            out: VecDeque::new(),
+            playing: VecDeque::new(),
+            no_input: 0,
+            not_understood: 0,
+            menu: false,
+            building: None,
+            apartment: None,
+            premises: None,
+            account: None,
+            how: "speech",
+            heard: Vec::new(),
+            problem: None,
+            outcome: None,
+            ticket_outage: None,
+            ticket_emergency: false,
+        }
+    }
+
+    /// Where the robot is.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The outcome, once decided (it is emitted as an event when the call ends).
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.outcome
+    }
+
+    /// Whether the robot is done: it will emit nothing more.
+    pub fn is_finished(&self) -> bool {
+        self.state == State::Finished && self.out.is_empty()
+    }
+
+    /// The next thing for the engine to do, if any.
+    pub fn poll_output(&mut self) -> Option<RobotOutput> {
+        self.out.pop_front()
+    }
+
+    /// Feeds one input. Inputs that make no sense in the current state are ignored.
+    pub fn handle(&mut self, input: RobotInput) {
+        if self.state == State::Finished {
+            return;
+        }
+        match input {
+            RobotInput::Start => self.on_start(),
+            RobotInput::Utterance { text, confidence } => self.on_utterance(&text, confidence),
+            RobotInput::SpeechStarted => {
+                if self.playing.front() == Some(&true) {
+                    self.stop_playback();
+                }
+            }
+            RobotInput::Digits(d) => self.on_digits(&d),
+            RobotInput::NoInput => self.on_no_input(),
+            RobotInput::PlaybackDone => {
+                self.playing.pop_front();
+                if self.state == State::Closing && self.playing.is_empty() {
+                    self.finish();
+                }
+            }
+            RobotInput::PremisesFound(found) => self.on_premises(found),
+            RobotInput::TicketCreated { number } => self.on_ticket(&number),
+            RobotInput::CallbackRecorded => {
+                if self.state == State::AwaitingCallbackRecorded {
+                    let p = self.s.prompts.callback_recorded.clone();
+                    self.prompt(&p, false);
+                    self.close(Outcome::CallbackRequested);
+                }
+            }
+            RobotInput::CallerHangup => self.on_hangup(),
+        }
+    }
+
+    // ----- inputs -----
+
+    fn on_start(&mut self) {
+        if self.state != State::AwaitingStart {
+            return;
+        }
+        let greeting = self.s.prompts.greeting.clone();
+        self.prompt(&greeting, false);
+        if self.ctx.known.is_some() {
+            self.enter(State::AwaitingAddressConfirmation);
+        } else {
+            self.ask_for_building();
+        }
+    }
+
+    fn ask_for_building(&mut self) {
+        match self.ctx.buildings.len() {
+            0 => self.enter(State::AwaitingProblem),
+            1 => {
+                self.building = Some(self.ctx.buildings[0].id);
+                self.enter(State::AwaitingApartment);
+            }
+            _ => self.enter(State::AwaitingBuilding),
+        }
+    }
+
+    fn on_utterance(&mut self, text: &str, confidence: f32) {
+        if !self.is_question() {
+            return;
+        }
+        if !self.playing.is_empty() {
+            self.stop_playback();
+        }
+        if confidence < self.s.min_confidence || is_garbage(text) {
+            return self.not_understood();
+        }
+        let text = text.trim();
+        self.heard.push(text.to_string());
+        if wants_operator(text) {
+            return self.operator();
+        }
+        match self.state {
+            State::AwaitingAddressConfirmation => match yes_no(text) {
+                Some(YesNo::Yes) => {
+                    self.remember_problem(text);
+                    self.address_confirmed();
+                }
+                Some(YesNo::No) => {
+                    self.remember_problem(text);
+                    self.ask_for_building();
+                }
+                None => self.not_understood_heard(text),
+            },
+            State::AwaitingBuilding => {
+                let picked = match_building(text, &self.ctx.buildings).or_else(|| {
+                    // In the menu, the entry number may be said: «два».
+                    let n = parse_number(text)? as usize;
+                    (self.menu && (1..=self.ctx.buildings.len().min(MENU_MAX)).contains(&n))
+                        .then(|| n - 1)
+                });
+                match picked {
+                    Some(i) => {
+                        self.building = Some(self.ctx.buildings[i].id);
+                        let words = crate::classify::words(text);
+                        let apt = if words.iter().any(|w| w.starts_with("квартир")) {
+                            parse_apartment(text)
+                        } else {
+                            None
+                        };
+                        match apt {
+                            Some(a) => self.lookup(a, "speech"),
+                            None => self.enter(State::AwaitingApartment),
+                        }
+                    }
+                    None => self.not_understood_heard(text),
+                }
+            }
+            State::AwaitingApartment => match parse_apartment(text) {
+                Some(a) => self.lookup(a, "speech"),
+                None => self.not_understood_heard(text),
+            },
+            State::AwaitingOutageAnswer { index } => match yes_no(text) {
+                Some(YesNo::Yes) => self.outage_ticket(index, text),
+                Some(YesNo::No) => {
+                    self.remember_problem(text);
+                    self.next_outage(index);
+                }
+                None => self.not_understood_heard(text),
+            },
+            State::AwaitingProblem => {
+                if only_fillers(text) {
+                    return self.not_understood();
+                }
+                let c = classify(text, &self.s.topics, &self.s.fallback_topic);
+                self.ticket(c.topic, c.emergency, text.to_string());
+            }
+            _ => {}
+        }
+    }
+
+    fn on_digits(&mut self, digits: &str) {
+        if !self.is_question() {
+            return;
+        }
+        if !self.playing.is_empty() {
+            self.stop_playback();
+        }
+        let d = digits.trim().trim_end_matches('#');
+        if d.starts_with('0') {
+            return self.operator();
+        }
+        if d == "*" {
+            return self.ask();
+        }
+        let n: Option<usize> = d.parse().ok();
+        match (self.state, n) {
+            (State::AwaitingAddressConfirmation, Some(1)) => self.address_confirmed(),
+            (State::AwaitingAddressConfirmation, Some(2)) => self.ask_for_building(),
+            (State::AwaitingBuilding, Some(n))
+                if (1..=self.ctx.buildings.len().min(MENU_MAX)).contains(&n) =>
+            {
+                self.building = Some(self.ctx.buildings[n - 1].id);
+                self.enter(State::AwaitingApartment);
+            }
+            (State::AwaitingApartment, Some(n)) if n > 0 => self.lookup(n.to_string(), "keypad"),
+            (State::AwaitingOutageAnswer { index }, Some(1)) => {
+                self.outage_ticket(index, "нажата 1")
+            }
+            (State::AwaitingOutageAnswer { index }, Some(2)) => self.next_outage(index),
+            (State::AwaitingProblem, Some(n))
+                if (1..=self.s.topics.len().min(MENU_MAX)).contains(&n) =>
+            {
+                let t = &self.s.topics[n - 1];
+                let (code, desc) = (t.code.clone(), format!("Выбрано в меню: {}", t.name));
+                self.ticket(code, false, desc);
+            }
+            _ => self.not_understood(),
+        }
+    }
+
+    fn on_no_input(&mut self) {
+        if !self.is_question() {
+            return;
+        }
+        self.no_input += 1;
+        if self.no_input <= self.s.max_retries {
+            let p = self.s.prompts.no_input.clone();
+            self.prompt(&p, true);
+            self.ask();
+        } else {
+            let p = self.s.prompts.silence_goodbye.clone();
+            self.end_incomplete(p, Outcome::Silence);
+        }
+    }
+
+    fn on_premises(&mut self, found: Option<FoundPremises>) {
+        if self.state != State::AwaitingPremisesLookup {
+            return;
+        }
+        if let Some(f) = found {
+            self.premises = Some(f.premises_id);
+            self.account = f.account_id;
+            self.event(CallEventKind::Identified {
+                account_id: f.account_id,
+                premises_id: Some(f.premises_id),
+                how: self.how.to_string(),
+            });
+        }
+        self.after_identified();
+    }
+
+    fn on_ticket(&mut self, number: &str) {
+        if self.state != State::AwaitingTicket {
+            return;
+        }
+        let mut text = format!(
+            "Ваша заявка принята. Номер заявки: {}.",
+            digits_spoken(number)
+        );
+        let outcome = match self
+            .ticket_outage
+            .and_then(|i| self.outages().get(i).cloned())
+        {
+            Some(o) => {
+                text.push_str(&format!(
+                    " Подачу {} планируют восстановить до {}.",
+                    o.what, o.until
+                ));
+                Outcome::OutageLinked
+            }
+            None => {
+                if self.ticket_emergency {
+                    text.push_str(" Заявка аварийная, она уже передана аварийной службе.");
+                }
+                Outcome::TicketCreated
+            }
+        };
+        self.say(text, false);
+        let p = self.s.prompts.goodbye.clone();
+        self.prompt(&p, false);
+        self.close(outcome);
+    }
+
+    fn on_hangup(&mut self) {
+        self.playing.clear();
+        let outcome = match (self.outcome, self.state) {
+            (Some(o), _) => o,
+            (None, State::AwaitingTicket) if self.ticket_outage.is_some() => Outcome::OutageLinked,
+            (None, State::AwaitingTicket) => Outcome::TicketCreated,
+            (None, State::AwaitingCallbackRecorded) => Outcome::CallbackRequested,
+            (None, _) => match self.problem.take() {
+                Some(p) => {
+                    self.unfinished_ticket(p);
+                    Outcome::Unfinished
+                }
+                None => Outcome::CallerHangup,
+            },
+        };
+        self.outcome = Some(outcome);
+        self.event(CallEventKind::Outcome {
+            outcome: outcome.as_str().to_string(),
+        });
+        self.state = State::Finished;
+    }
+}

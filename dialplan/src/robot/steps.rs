@@ -1,0 +1,189 @@
+//! Steps of the call: identification, outages, tickets, giving up, callbacks, the end.
+
+use super::{DispatcherRobot, Outcome, RobotOutput, State, OUTAGE_TOPIC};
+use crate::classify::classify;
+use crate::config::Prompt;
+use zvonar_models::{CallEventKind, CallbackRequest, TicketRequest};
+
+impl DispatcherRobot {
+    pub(super) fn address_confirmed(&mut self) {
+        if let Some(k) = self.ctx.known.clone() {
+            self.building = Some(k.building_id);
+            self.premises = Some(k.premises_id);
+            self.account = k.account_id;
+            self.apartment = None;
+            self.event(CallEventKind::Identified {
+                account_id: k.account_id,
+                premises_id: Some(k.premises_id),
+                how: "caller_id".to_string(),
+            });
+        }
+        self.after_identified();
+    }
+
+    pub(super) fn lookup(&mut self, apartment: String, how: &'static str) {
+        let Some(building_id) = self.building else {
+            return self.after_identified();
+        };
+        self.apartment = Some(apartment.clone());
+        self.how = how;
+        self.state = State::AwaitingPremisesLookup;
+        self.out.push_back(RobotOutput::LookupPremises {
+            building_id,
+            apartment,
+        });
+    }
+
+    pub(super) fn after_identified(&mut self) {
+        if self.outages().is_empty() {
+            self.enter(State::AwaitingProblem);
+        } else {
+            self.enter(State::AwaitingOutageAnswer { index: 0 });
+        }
+    }
+
+    pub(super) fn next_outage(&mut self, index: usize) {
+        if index + 1 < self.outages().len() {
+            self.enter(State::AwaitingOutageAnswer { index: index + 1 });
+        } else {
+            self.enter(State::AwaitingProblem);
+        }
+    }
+
+    pub(super) fn request(
+        &self,
+        topic: String,
+        emergency: bool,
+        description: String,
+    ) -> TicketRequest {
+        TicketRequest {
+            caller: self.ctx.caller.clone(),
+            account_id: self.account,
+            building_id: self.building,
+            premises_id: self.premises,
+            apartment: self.apartment.clone(),
+            topic,
+            emergency,
+            description,
+            outage_id: None,
+            unfinished: false,
+        }
+    }
+
+    pub(super) fn ticket(&mut self, topic: String, emergency: bool, description: String) {
+        self.problem = None;
+        self.ticket_emergency = emergency;
+        let req = self.request(topic, emergency, description);
+        self.out.push_back(RobotOutput::CreateTicket(req));
+        self.state = State::AwaitingTicket;
+    }
+
+    pub(super) fn outage_ticket(&mut self, index: usize, heard: &str) {
+        let Some(o) = self.outages().get(index).cloned() else {
+            return self.enter(State::AwaitingProblem);
+        };
+        let desc = format!("Звонок по поводу отключения {}: {}", o.what, heard);
+        let mut req = self.request(OUTAGE_TOPIC.to_string(), false, desc);
+        req.outage_id = Some(o.id);
+        self.problem = None;
+        self.ticket_outage = Some(index);
+        self.out.push_back(RobotOutput::CreateTicket(req));
+        self.state = State::AwaitingTicket;
+    }
+
+    pub(super) fn unfinished_ticket(&mut self, description: String) {
+        let c = classify(&description, &self.s.topics, &self.s.fallback_topic);
+        let mut req = self.request(c.topic, c.emergency, description);
+        req.unfinished = true;
+        self.out.push_back(RobotOutput::CreateTicket(req));
+    }
+
+    /// Keeps a problem description heard out of turn («нет, у меня течёт кран») so that it
+    /// is filed as unfinished if the call breaks off.
+    pub(super) fn remember_problem(&mut self, text: &str) {
+        let c = classify(text, &self.s.topics, &self.s.fallback_topic);
+        if c.topic != self.s.fallback_topic && self.problem.is_none() {
+            self.problem = Some(text.to_string());
+        }
+    }
+
+    pub(super) fn not_understood_heard(&mut self, text: &str) {
+        self.remember_problem(text);
+        self.not_understood();
+    }
+
+    /// Not understood: re-ask `max_retries` times, then offer the keypad menu once, then
+    /// give up on this question.
+    pub(super) fn not_understood(&mut self) {
+        self.not_understood += 1;
+        let n = self.not_understood;
+        let retries = self.s.max_retries;
+        if n <= retries || (n == retries + 1 && self.has_menu()) {
+            self.menu = n > retries;
+            let p = self.s.prompts.not_understood.clone();
+            self.prompt(&p, true);
+            self.ask();
+            return;
+        }
+        match self.state {
+            // Unconfirmed address or no building: go on without an address.
+            State::AwaitingAddressConfirmation | State::AwaitingBuilding => {
+                self.building = None;
+                let text = "Не удалось определить адрес, диспетчер уточнит его.";
+                self.say(text.to_string(), false);
+                self.enter(State::AwaitingProblem);
+            }
+            // No apartment: go on with the building alone.
+            State::AwaitingApartment => self.after_identified(),
+            State::AwaitingOutageAnswer { index } => self.next_outage(index),
+            _ => {
+                let p = self.s.prompts.failed_goodbye.clone();
+                self.end_incomplete(p, Outcome::NotUnderstood);
+            }
+        }
+    }
+
+    /// Ends a call that did not get to a ticket: an unfinished ticket when an address or a
+    /// problem was collected (outcome `unfinished`), else `otherwise`.
+    pub(super) fn end_incomplete(&mut self, goodbye: Prompt, otherwise: Outcome) {
+        let outcome = if self.building.is_some() || self.problem.is_some() {
+            let desc = self.problem.take().unwrap_or_default();
+            self.unfinished_ticket(desc);
+            Outcome::Unfinished
+        } else {
+            otherwise
+        };
+        self.prompt(&goodbye, false);
+        self.close(outcome);
+    }
+
+    pub(super) fn operator(&mut self) {
+        let p = self.s.prompts.no_operators.clone();
+        self.prompt(&p, false);
+        self.out
+            .push_back(RobotOutput::RequestCallback(CallbackRequest {
+                caller: self.ctx.caller.clone(),
+                account_id: self.account,
+                heard: self.heard.join(" / "),
+            }));
+        self.problem = None;
+        self.state = State::AwaitingCallbackRecorded;
+    }
+
+    pub(super) fn close(&mut self, outcome: Outcome) {
+        self.outcome = Some(outcome);
+        self.state = State::Closing;
+        if self.playing.is_empty() {
+            self.finish();
+        }
+    }
+
+    pub(super) fn finish(&mut self) {
+        let outcome = self.outcome.unwrap_or(Outcome::CallerHangup);
+        self.event(CallEventKind::Outcome {
+            outcome: outcome.as_str().to_string(),
+        });
+        self.out.push_back(RobotOutput::Hangup);
+        self.state = State::Finished;
+    }
+}

@@ -1,0 +1,223 @@
+//! What the dispatcher robot is given, takes and emits.
+
+use zvonar_models::{
+    AccountId, BuildingId, CallEventKind, CallbackRequest, OutageId, PhoneNumber, PremisesId,
+    TicketRequest,
+};
+
+/// What the engine knows about a call before the robot starts (from caller ID and the
+/// billing/dispatch stores).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CallContext {
+    /// The caller's number, when the trunk gave one (used on tickets and callbacks).
+    pub caller: Option<PhoneNumber>,
+    /// The premises registered to the caller's number, when there is exactly one.
+    pub known: Option<KnownPremises>,
+    /// The company's buildings, in the order the keypad menu offers them (1–9).
+    pub buildings: Vec<BuildingInfo>,
+}
+
+/// Premises found by caller ID, to be confirmed by the caller.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KnownPremises {
+    /// The personal account (ЛС), when one is open on the premises.
+    pub account_id: Option<AccountId>,
+    /// The premises.
+    pub premises_id: PremisesId,
+    /// Its building (outages are looked up in [`CallContext::buildings`] by this id).
+    pub building_id: BuildingId,
+    /// The address as spoken: «улица Ленина, дом 5, квартира 12».
+    pub address_spoken: String,
+}
+
+/// A building served by the company.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BuildingInfo {
+    /// Its id.
+    pub id: BuildingId,
+    /// Street as written: «улица Ленина», «Садовая ул.», «проспект Мира».
+    pub street: String,
+    /// House as written: «5», «12а», «5 корпус 2», «5к2», «7/1».
+    pub house: String,
+    /// The address as spoken in menus: «улица Ленина, дом 5».
+    pub spoken: String,
+    /// Outages in force on the building now.
+    pub outages: Vec<OutageInfo>,
+}
+
+/// An outage (отключение) in force on a building.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutageInfo {
+    /// Its id.
+    pub id: OutageId,
+    /// What is off, in the genitive case: «горячей воды», «электроэнергии».
+    pub what: String,
+    /// Since when, human Russian text after «с»: «10 июня».
+    pub since: String,
+    /// Until when, human Russian text after «до»: «18 часов 14 июня».
+    pub until: String,
+}
+
+/// The answer to [`RobotOutput::LookupPremises`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct FoundPremises {
+    /// The premises.
+    pub premises_id: PremisesId,
+    /// Its open personal account, if any.
+    pub account_id: Option<AccountId>,
+}
+
+/// What the engine tells the robot.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum RobotInput {
+    /// The call is answered: begin (greeting).
+    Start,
+    /// The caller said something (ASR result of one [`RobotOutput::Listen`]).
+    Utterance {
+        /// Recognised text, as Whisper wrote it.
+        text: String,
+        /// Mean token probability, 0..=1.
+        confidence: f32,
+    },
+    /// The caller started speaking (VAD), possibly over a prompt: barge-in.
+    SpeechStarted,
+    /// Keys pressed (one [`RobotOutput::Listen`]): `0-9*#`, ending with `#` or after
+    /// `max_digits`.
+    Digits(String),
+    /// The listen timer (`no_input_ms` after the prompts ended) expired with no speech
+    /// and no keys.
+    NoInput,
+    /// One [`RobotOutput::Say`] / [`RobotOutput::Play`] finished playing (one per prompt,
+    /// in order; none for prompts cut by [`RobotOutput::StopPlayback`]).
+    PlaybackDone,
+    /// Answer to [`RobotOutput::LookupPremises`]: `None` when no such apartment is known.
+    PremisesFound(Option<FoundPremises>),
+    /// Answer to [`RobotOutput::CreateTicket`] (not sent for unfinished requests): the
+    /// human-facing ticket number.
+    TicketCreated {
+        /// Ticket number as the resident will quote it (`1234`).
+        number: String,
+    },
+    /// Answer to [`RobotOutput::RequestCallback`]: the callback is recorded.
+    CallbackRecorded,
+    /// The caller hung up (BYE). The robot emits nothing after this except the outcome and
+    /// an unfinished ticket.
+    CallerHangup,
+}
+
+/// What the robot asks the engine to do, drained with `poll_output`.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum RobotOutput {
+    /// Synthesise and play Russian text. Prompts queue: play them in order, report each
+    /// with [`RobotInput::PlaybackDone`].
+    Say {
+        /// The text.
+        text: String,
+        /// The caller may interrupt it (speech or keys): stop on barge-in.
+        barge_in: bool,
+    },
+    /// Play a recorded prompt (configured as `{ file = "…" }`), like `Say`.
+    Play {
+        /// Path as configured.
+        file: String,
+        /// The caller may interrupt it.
+        barge_in: bool,
+    },
+    /// Stop the prompt playing now and drop queued ones (barge-in); no `PlaybackDone`
+    /// is expected for them.
+    StopPlayback,
+    /// Listen for one answer: speech (→ `Utterance`) or keys (→ `Digits`), or `NoInput`.
+    /// Listening starts when the queued prompts end, or at once for barge-in prompts; the
+    /// no-input timer starts when the prompts end.
+    Listen {
+        /// No speech or key for this long after the prompts → `NoInput`, ms.
+        no_input_ms: u32,
+        /// Cut an utterance at this length, ms.
+        max_ms: u32,
+        /// Digits end at `#` or after this many keys.
+        max_digits: u8,
+    },
+    /// Look up the premises by building and apartment; answer with `PremisesFound`.
+    LookupPremises {
+        /// The building.
+        building_id: BuildingId,
+        /// Apartment as said: `12`, `12а`.
+        apartment: String,
+    },
+    /// Publish a call event (`Identified`, `OutageAnnounced`, `Outcome`).
+    Event(CallEventKind),
+    /// File a ticket; answer with `TicketCreated` unless `unfinished` is set.
+    CreateTicket(TicketRequest),
+    /// Record a callback request; answer with `CallbackRecorded`.
+    RequestCallback(CallbackRequest),
+    /// Hang up (BYE). Comes after the last prompt's `PlaybackDone`.
+    Hangup,
+}
+
+/// Where the robot is: each state is named for what it waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum State {
+    /// Waiting for [`RobotInput::Start`].
+    AwaitingStart,
+    /// Asked «Вы звоните по адресу …?»; waits for yes/no.
+    AwaitingAddressConfirmation,
+    /// Asked for street and house (or offered the keypad menu).
+    AwaitingBuilding,
+    /// Asked for the apartment number.
+    AwaitingApartment,
+    /// Sent `LookupPremises`; waits for `PremisesFound`.
+    AwaitingPremisesLookup,
+    /// Announced outage number `index` of the building; waits for «is this why you call?».
+    AwaitingOutageAnswer {
+        /// Index into the building's outages.
+        index: usize,
+    },
+    /// Asked to describe the problem.
+    AwaitingProblem,
+    /// Sent `CreateTicket`; waits for `TicketCreated`.
+    AwaitingTicket,
+    /// Sent `RequestCallback`; waits for `CallbackRecorded`.
+    AwaitingCallbackRecorded,
+    /// Saying the last words; hangs up after their `PlaybackDone`.
+    Closing,
+    /// Done: nothing more will be emitted.
+    Finished,
+}
+
+/// How a robot call ended: the stable codes of `CallEventKind::Outcome`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// A ticket was filed and its number read out.
+    TicketCreated,
+    /// The caller called about an announced outage; a linked ticket was filed.
+    OutageLinked,
+    /// The caller asked for a person; a callback was requested.
+    CallbackRequested,
+    /// Nothing was heard (twice) and nothing was collected.
+    Silence,
+    /// The call ended before the request was complete; an unfinished ticket was filed.
+    Unfinished,
+    /// The problem could not be understood (even by keypad) and nothing was collected.
+    NotUnderstood,
+    /// The caller hung up before anything was filed.
+    CallerHangup,
+}
+
+impl Outcome {
+    /// The stable snake_case code (`ticket_created`, …) used in events, CDR and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::TicketCreated => "ticket_created",
+            Outcome::OutageLinked => "outage_linked",
+            Outcome::CallbackRequested => "callback_requested",
+            Outcome::Silence => "silence",
+            Outcome::Unfinished => "unfinished",
+            Outcome::NotUnderstood => "not_understood",
+            Outcome::CallerHangup => "caller_hangup",
+        }
+    }
+}
