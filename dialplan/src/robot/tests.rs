@@ -477,3 +477,13 @@ fn star_repeats_the_question() {
     assert_eq!(listens(&out), [1]);
     assert!(!said(&out).contains("не поняла"));
 }
+
+#[test]
+fn a_person_stuck_in_the_lift_is_a_problem_not_an_operator_request() {
+    let mut call = Call::new(&settings(), known_ctx());
+    call.send(RobotInput::Start);
+    call.keys("1");
+    let out = call.say("Я хочу сообщить, что человек застрял в лифте!");
+    let t = &tickets(&out)[0];
+    assert_eq!((t.topic.as_str(), t.emergency), ("lift", true));
+}

@@ -53,22 +53,26 @@ pub(crate) fn yes_no(text: &str) -> Option<YesNo> {
     })
 }
 
-/// Word stems of asking for a person: «оператор», «соедините с человеком», «живой».
-const OPERATOR: &[&str] = &[
-    "оператор",
+/// Stems that ask for a person on their own: «оператор», «соедините», «переключите».
+const OPERATOR: &[&str] = &["оператор", "соедин", "переключ"];
+/// A person («человек», «живой», «сотрудник») is asked for only with a request verb
+/// («позовите», «поговорить», «дайте», «нужен»): «человек застрял в лифте» is a problem.
+const PERSON: &[&str] = &[
     "человек",
     "живы",
     "живо",
     "живой",
-    "соедин",
-    "переключ",
+    "сотрудник",
+    "специалист",
+    "диспетчер",
 ];
+const ASK: &[&str] = &["позов", "поговор", "дайте", "нуж"];
 
 /// Whether the caller asks for a person.
 pub(crate) fn wants_operator(text: &str) -> bool {
-    words(text)
-        .iter()
-        .any(|w| OPERATOR.iter().any(|s| w.starts_with(s)))
+    let ws = words(text);
+    let has = |stems: &[&str]| ws.iter().any(|w| stems.iter().any(|s| w.starts_with(s)));
+    has(OPERATOR) || (has(PERSON) && has(ASK))
 }
 
 /// Texts Whisper produces from silence or noise (it was trained on subtitled video).
@@ -278,7 +282,9 @@ mod tests {
         ] {
             assert!(wants_operator(t), "{t}");
         }
+        assert!(wants_operator("позовите диспетчера"));
         assert!(!wants_operator("у меня течёт кран"));
+        assert!(!wants_operator("Человек застрял в лифте!"));
     }
 
     #[test]
