@@ -3,11 +3,13 @@
 
 use std::path::PathBuf;
 
-/// Path of a file in the shared external corpora (`/work/shared/corpora` next to the project).
+/// Path of a file in the shared external corpora: `$ZVONAR_CORPORA/<rel>` if set, else
+/// `shared/corpora` beside the project checkout (`<project>/../shared/corpora`).
 pub fn corpus(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpora")
-        .join(rel)
+    let root = std::env::var_os("ZVONAR_CORPORA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora"));
+    root.join(rel)
 }
 
 /// One UDP datagram from a capture: timestamp in ms from the first packet, payload bytes.
