@@ -26,6 +26,9 @@ pub enum AudioCtx {
     Auto {
         /// Extra encoder frames beyond the audio length (1 frame = 20 ms).
         margin_frames: u32,
+        /// Fewest encoder frames to run: with much less than 8 s of context Whisper tends to repeat
+        /// a short word until the token limit («12 12 12 …»).
+        min_frames: u32,
     },
 }
 
@@ -34,8 +37,11 @@ impl AudioCtx {
     pub fn frames_for(self, samples_16k: usize) -> i32 {
         match self {
             AudioCtx::Full => 0,
-            AudioCtx::Auto { margin_frames } => {
-                let frames = samples_16k.div_ceil(320) as u32 + margin_frames;
+            AudioCtx::Auto {
+                margin_frames,
+                min_frames,
+            } => {
+                let frames = (samples_16k.div_ceil(320) as u32 + margin_frames).max(min_frames);
                 frames.min(1500) as i32
             }
         }
@@ -72,7 +78,10 @@ impl AsrConfig {
             language: "ru".to_string(),
             workers: 1,
             threads_per_worker: 2,
-            audio_ctx: AudioCtx::Auto { margin_frames: 64 },
+            audio_ctx: AudioCtx::Auto {
+                margin_frames: 64,
+                min_frames: 400,
+            },
             no_speech_threshold: 0.6,
             min_confidence: 0.25,
             max_queue: 64,
@@ -258,6 +267,23 @@ pub fn to_whisper_input(pcm_8k: &[i16]) -> Vec<f32> {
     up.iter().map(|&s| s as f32 / 32768.0).collect()
 }
 
+/// Loudness of the loudest 20 ms frame, dBFS (−96 for digital silence).
+pub fn peak_frame_dbfs(pcm_8k: &[i16]) -> f32 {
+    let loudest = pcm_8k
+        .chunks(160)
+        .map(|f| (f.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / f.len() as f64).sqrt())
+        .fold(0.0f64, f64::max);
+    if loudest < 1.0 {
+        -96.0
+    } else {
+        (20.0 * (loudest / 32768.0).log10()) as f32
+    }
+}
+
+/// Below this level (dBFS of the loudest 20 ms frame) an utterance is not decoded at all:
+/// Whisper turns silence into invented captions («ПОЛИЦЕЙСКАЯ МУЗЫКА»).
+pub const MIN_SPEECH_DBFS: f32 = -45.0;
+
 fn decode(
     state: &mut whisper_rs::WhisperState,
     config: &AsrConfig,
@@ -265,6 +291,19 @@ fn decode(
     queue_ms: u32,
 ) -> Result<AsrOutcome, AsrError> {
     let started = Instant::now();
+    if peak_frame_dbfs(pcm_8k) < MIN_SPEECH_DBFS {
+        return Ok(AsrOutcome::Rejected {
+            reason: "no_speech",
+            transcript: Transcript {
+                text: String::new(),
+                confidence: 0.0,
+                no_speech_prob: 1.0,
+                audio_ms: (pcm_8k.len() / 8) as u32,
+                asr_ms: 0,
+                queue_ms,
+            },
+        });
+    }
     let audio = to_whisper_input(pcm_8k);
     let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
     params.set_language(Some(&config.language));
@@ -281,6 +320,10 @@ fn decode(
     params.set_no_speech_thold(config.no_speech_threshold);
     // One pass only: the temperature fallback multiplies latency on noise.
     params.set_temperature_inc(0.0);
+    // Bound the text to what a person can say in this time (about 8 tokens per second of
+    // Russian speech): a decoder stuck in a repetition loop stops instead of running on.
+    let audio_s = pcm_8k.len() / 8000;
+    params.set_max_tokens((12 + 10 * audio_s) as i32);
     let frames = config.audio_ctx.frames_for(audio.len());
     if frames > 0 {
         params.set_audio_ctx(frames);
@@ -299,7 +342,9 @@ fn decode(
     let mut prob_n = 0u32;
     let mut no_speech = 0.0f32;
     for i in 0..state.full_n_segments() {
-        let Some(seg) = state.get_segment(i) else { continue };
+        let Some(seg) = state.get_segment(i) else {
+            continue;
+        };
         no_speech = no_speech.max(seg.no_speech_probability());
         if let Ok(s) = seg.to_str_lossy() {
             text.push_str(&s);
@@ -319,7 +364,11 @@ fn decode(
     }
     let transcript = Transcript {
         text: text.trim().to_string(),
-        confidence: if prob_n > 0 { prob_sum / prob_n as f32 } else { 0.0 },
+        confidence: if prob_n > 0 {
+            prob_sum / prob_n as f32
+        } else {
+            0.0
+        },
         no_speech_prob: no_speech,
         audio_ms: (pcm_8k.len() / 8) as u32,
         asr_ms: started.elapsed().as_millis() as u32,
@@ -343,13 +392,39 @@ const HALLUCINATIONS: &[&str] = &[
     "amara.org",
 ];
 
+/// Removes sound-event captions Whisper writes in brackets or asterisks
+/// («[музыка]», «(смех)», «*шум*»).
+fn strip_captions(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    let mut in_star = false;
+    for c in text.chars() {
+        match c {
+            '[' | '(' => depth += 1,
+            ']' | ')' => depth = depth.saturating_sub(1),
+            '*' => in_star = !in_star,
+            _ if depth == 0 && !in_star => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Applies the no-speech gate to a transcript (pure; exposed for tests).
+///
+/// Rejected: nothing but punctuation or captions (`empty`); known subtitle credits or a
+/// text entirely in capitals, which is how Whisper writes sound captions such as
+/// «МУЗЫКА» (`hallucination`); a high no-speech probability (`no_speech`); a low mean
+/// token probability (`low_confidence`).
 pub fn gate(transcript: Transcript, config: &AsrConfig) -> AsrOutcome {
-    let folded = transcript.text.to_lowercase().replace('ё', "е");
+    let spoken = strip_captions(&transcript.text);
+    let folded = spoken.to_lowercase().replace('ё', "е");
     let letters = folded.chars().filter(|c| c.is_alphanumeric()).count();
+    let alphabetic: Vec<char> = spoken.chars().filter(|c| c.is_alphabetic()).collect();
+    let all_caps = alphabetic.len() >= 4 && alphabetic.iter().all(|c| c.is_uppercase());
     let reason = if letters == 0 {
         Some("empty")
-    } else if HALLUCINATIONS.iter().any(|h| folded.contains(h)) {
+    } else if all_caps || HALLUCINATIONS.iter().any(|h| folded.contains(h)) {
         Some("hallucination")
     } else if transcript.no_speech_prob > config.no_speech_threshold {
         Some("no_speech")
@@ -382,12 +457,21 @@ mod tests {
     #[test]
     fn gate_rejects_silence_artifacts_and_keeps_speech() {
         let c = AsrConfig::new("x");
-        assert!(matches!(gate(t("Двенадцать", 0.8, 0.1), &c), AsrOutcome::Speech(_)));
+        assert!(matches!(
+            gate(t("Двенадцать", 0.8, 0.1), &c),
+            AsrOutcome::Speech(_)
+        ));
+        assert!(matches!(
+            gate(t("ЖЭК 12", 0.8, 0.1), &c),
+            AsrOutcome::Speech(_)
+        ));
         for (text, conf, ns, why) in [
             ("", 0.9, 0.0, "empty"),
             (" ... ", 0.9, 0.0, "empty"),
             ("Продолжение следует...", 0.9, 0.0, "hallucination"),
             ("Субтитры сделал DimaTorzok", 0.9, 0.0, "hallucination"),
+            ("ПОЛИЦЕЙСКАЯ МУЗЫКА", 0.9, 0.0, "hallucination"),
+            ("[музыка]", 0.9, 0.0, "empty"),
             ("Да", 0.9, 0.95, "no_speech"),
             ("Мама мыла раму", 0.05, 0.1, "low_confidence"),
         ] {
@@ -399,9 +483,23 @@ mod tests {
     }
 
     #[test]
+    fn silence_level_is_measured() {
+        assert_eq!(peak_frame_dbfs(&[0; 1600]), -96.0);
+        let tone: Vec<i16> = (0..1600)
+            .map(|i| if i % 2 == 0 { 3000 } else { -3000 })
+            .collect();
+        let db = peak_frame_dbfs(&tone);
+        assert!((db - (-20.8)).abs() < 0.2, "{db}");
+    }
+
+    #[test]
     fn auto_window_covers_the_audio() {
-        let a = AudioCtx::Auto { margin_frames: 64 };
-        assert_eq!(a.frames_for(16_000), 50 + 64);
+        let a = AudioCtx::Auto {
+            margin_frames: 64,
+            min_frames: 150,
+        };
+        assert_eq!(a.frames_for(16_000), 150);
+        assert_eq!(a.frames_for(16_000 * 5), 250 + 64);
         assert_eq!(a.frames_for(16_000 * 60), 1500);
         assert_eq!(AudioCtx::Full.frames_for(16_000), 0);
     }

@@ -80,7 +80,11 @@ pub fn init(data_parent: Option<&Path>, rate_wpm: u32) -> Result<(), TtsError> {
     Ok(())
 }
 
-unsafe extern "C" fn on_audio(wav: *mut c_short, n: c_int, _events: *mut sys::espeak_EVENT) -> c_int {
+unsafe extern "C" fn on_audio(
+    wav: *mut c_short,
+    n: c_int,
+    _events: *mut sys::espeak_EVENT,
+) -> c_int {
     if !wav.is_null() && n > 0 {
         // SAFETY: espeak-ng passes `n` valid samples at `wav` for the duration of the call.
         let chunk = unsafe { std::slice::from_raw_parts(wav, n as usize) };
@@ -120,7 +124,9 @@ pub fn speak(text: &str, language: &str) -> Result<Vec<i16>, TtsError> {
         (set, res)
     };
     if set != sys::espeak_ERROR_EE_OK {
-        return Err(TtsError::Espeak(format!("no espeak-ng voice for {language:?}")));
+        return Err(TtsError::Espeak(format!(
+            "no espeak-ng voice for {language:?}"
+        )));
     }
     if res != sys::espeak_ERROR_EE_OK {
         return Err(TtsError::Espeak(format!("espeak_Synth failed ({res})")));

@@ -17,7 +17,8 @@ fn rms(x: &[i16]) -> f64 {
 
 #[tokio::test]
 async fn espeak_speaks_russian_and_caches() {
-    let parent = debian_espeak_parent().expect("espeak-ng-data installed (apt install espeak-ng-data)");
+    let parent =
+        debian_espeak_parent().expect("espeak-ng-data installed (apt install espeak-ng-data)");
     let dir = std::env::temp_dir().join(format!("zvonar-tts-{}", std::process::id()));
     let tts = Tts::start(TtsConfig {
         espeak_data_parent: Some(parent),
@@ -30,11 +31,21 @@ async fn espeak_speaks_russian_and_caches() {
     let text = "Здравствуйте! Вы позвонили в аварийно-диспетчерскую службу.";
     let a = tts.synthesize(text, "ru").await.expect("speaks");
     // About 3-5 s of speech at 8 kHz, clearly not silence.
-    assert!(a.len() > 8000 * 2 && a.len() < 8000 * 10, "{} samples", a.len());
+    assert!(
+        a.len() > 8000 * 2 && a.len() < 8000 * 10,
+        "{} samples",
+        a.len()
+    );
     assert!(rms(&a) > 300.0, "rms {}", rms(&a));
     let b = tts.synthesize(text, "ru").await.expect("cached");
-    assert!(std::sync::Arc::ptr_eq(&a, &b), "same text, same audio, from the cache");
-    let other = tts.synthesize("Номер заявки: один, два, три.", "ru").await.expect("speaks");
+    assert!(
+        std::sync::Arc::ptr_eq(&a, &b),
+        "same text, same audio, from the cache"
+    );
+    let other = tts
+        .synthesize("Номер заявки: один, два, три.", "ru")
+        .await
+        .expect("speaks");
     assert_ne!(&a[..], &other[..]);
     assert!(std::fs::read_dir(&dir).expect("cache dir").count() >= 2);
     let _ = std::fs::remove_dir_all(dir);

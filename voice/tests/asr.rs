@@ -1,0 +1,73 @@
+//! Recognition of real human Russian speech with the real Whisper base model
+//! (`../shared/models/ggml-base.bin`, or `data/models/ggml-base.bin` from
+//! `deploy/fetch-models.sh`), and the no-speech gate on silence and noise.
+
+use std::path::PathBuf;
+use zvonar_voice::asr::{Asr, AsrConfig, AsrOutcome};
+
+fn model() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    for p in [
+        "data/models/ggml-base.bin",
+        "../shared/models/ggml-base.bin",
+    ] {
+        let p = root.join(p);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("no Whisper model: run deploy/fetch-models.sh");
+}
+
+fn read_8k(path: &str) -> Vec<i16> {
+    let mut r = hound::WavReader::open(path)
+        .unwrap_or_else(|e| panic!("{path}: {e} (apt install asterisk-core-sounds-ru-wav)"));
+    assert_eq!(r.spec().sample_rate, 8000);
+    r.samples::<i16>().map(|s| s.unwrap()).collect()
+}
+
+fn pad(mut v: Vec<i16>) -> Vec<i16> {
+    let mut out = vec![0i16; 1600];
+    out.append(&mut v);
+    out.extend(std::iter::repeat_n(0, 1600));
+    out
+}
+
+#[tokio::test]
+async fn recognises_numbers_and_rejects_silence_and_noise() {
+    let asr = Asr::start(AsrConfig::new(model())).expect("model loads");
+    let sounds = "/usr/share/asterisk/sounds/ru/digits";
+    for (file, want) in [("12", "12"), ("5", "5")] {
+        let pcm = pad(read_8k(&format!("{sounds}/{file}.wav")));
+        match asr.recognise(pcm).await.expect("decodes") {
+            AsrOutcome::Speech(t) => {
+                let norm = zvonar_dialplan_free_normalise(&t.text);
+                assert!(norm.contains(want), "{file}.wav heard as {:?}", t.text);
+            }
+            other => panic!("{file}.wav rejected: {other:?}"),
+        }
+    }
+    let silence = vec![0i16; 8000 * 2];
+    let out = asr.recognise(silence).await.expect("decodes");
+    assert!(
+        matches!(out, AsrOutcome::Rejected { .. }),
+        "silence: {out:?}"
+    );
+    // Low white noise (about -50 dBFS).
+    let mut seed = 12345u32;
+    let noise: Vec<i16> = (0..16000)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            ((seed >> 16) as i16 % 200) - 100
+        })
+        .collect();
+    let out = asr.recognise(noise).await.expect("decodes");
+    assert!(matches!(out, AsrOutcome::Rejected { .. }), "noise: {out:?}");
+}
+
+/// Whisper writes numbers as digits or words; accept both for these two.
+fn zvonar_dialplan_free_normalise(t: &str) -> String {
+    t.to_lowercase()
+        .replace("двенадцать", "12")
+        .replace("пять", "5")
+}
