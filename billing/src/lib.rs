@@ -1,1 +1,33 @@
-//! zvonar billing
+//! zvonar billing: the housing registry (buildings, premises, personal accounts — ЛС —,
+//! residents and their phones, outages) and its import from registry files.
+//!
+//! Later: meters and readings, tariffs, accruals, payments and debt.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use zvonar_billing::{open_sqlite, migrate, import_accounts, Registry, SqliteRegistry};
+//! use zvonar_models::PhoneNumber;
+//!
+//! let pool = open_sqlite("/var/lib/zvonar/zvonar.db").await?;
+//! migrate(&pool).await?;
+//! let report = import_accounts(&pool, "registry.csv").await?;
+//! for e in &report.errors {
+//!     eprintln!("line {}: {}", e.line, e.reason);
+//! }
+//! let registry: Arc<dyn Registry> = Arc::new(SqliteRegistry::new(pool));
+//! let known = registry.find_by_phone(&PhoneNumber::parse_ru("89161234567")?).await?;
+//! # Ok(()) }
+//! ```
+
+mod db;
+pub mod import;
+mod model;
+mod registry;
+
+pub use db::{migrate, open_sqlite, MigrateError, OpenError};
+pub use import::{
+    import_accounts, import_outages, ImportError, ImportReport, OutageImportReport, RowError,
+};
+pub use model::{clean_street, normalize_apartment, Building, KnownPremises, NewOutage, Outage};
+pub use registry::{AddOutageError, Registry, RegistryError, SqliteRegistry};
