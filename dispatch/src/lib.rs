@@ -1,1 +1,74 @@
-//! zvonar dispatch
+//! zvonar dispatch: tickets (заявки), call detail records, call timelines and callbacks,
+//! fed by the engine's [`CallEvent`](zvonar_models::CallEvent)s.
+//!
+//! Later: SLA, missed calls, campaigns, rating, quality control.
+//!
+//! # How the engine uses it
+//!
+//! Two paths, both writing through one [`DispatchStore`] (`Arc<dyn DispatchStore>`):
+//!
+//! * **The event stream** — the engine sends every `CallEvent` into an mpsc channel drained
+//!   by [`run_subscriber`], which writes the timeline and the CDR (`Started`, `Answered`,
+//!   `Ended`) and callback rows (`CallbackRequested`). Fire and forget.
+//! * **Requests that need an answer** — filing a ticket: the call task awaits
+//!   [`DispatchStore::file_ticket`] and reads [`Ticket::number`] to the caller. The ticket is
+//!   committed before the number is returned (it survives a crash), linked to the call's CDR
+//!   even if the subscriber has not yet seen `Started`, and recorded in the call's timeline as
+//!   `ticket_filed`. A `TicketRequested` event on the stream, if the engine sends one, only
+//!   adds a timeline row — it never files a second ticket.
+//!
+//! Why not reply through the event stream: events are plain serialisable data shared with
+//! other subscribers, a reply channel inside them would not be; and a direct call gives the
+//! robot a typed error it can act on («не удалось зарегистрировать заявку, соединяю с
+//! оператором») instead of waiting on a reply that may never come.
+//!
+//! ```no_run
+//! # async fn demo(pool: sqlx::SqlitePool, req: zvonar_models::TicketRequest)
+//! # -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use zvonar_dispatch::{migrate, run_subscriber, DispatchStore, SqliteDispatchStore};
+//! use zvonar_models::CallId;
+//!
+//! migrate(&pool).await?;
+//! let store: Arc<dyn DispatchStore> = Arc::new(SqliteDispatchStore::new(pool));
+//! let (events, rx) = tokio::sync::mpsc::channel(1024);
+//! tokio::spawn(run_subscriber(store.clone(), rx));
+//! // … in a call task: events.send(CallEvent { … }).await; and for a ticket:
+//! let call_id = CallId::new_random();
+//! let ticket = store.file_ticket(Some(&call_id), chrono::Utc::now(), &req).await?;
+//! println!("Ваша заявка номер {}", ticket.number);
+//! # drop(events); Ok(()) }
+//! ```
+
+mod model;
+mod rows;
+mod sqlite;
+mod store;
+mod subscriber;
+
+pub use model::{CallDetails, Callback, Cdr, Ticket, TicketDetails, TicketRef, TimelineEntry};
+pub use sqlite::SqliteDispatchStore;
+pub use store::{DispatchStore, FileTicketError, QueryError, RecordError};
+pub use subscriber::{run_subscriber, SubscriberStats};
+
+/// Why the dispatch migrations failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MigrateError {
+    /// A migration failed to apply, or the applied history conflicts with this binary.
+    #[error("dispatch migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Applies the dispatch migrations (`dispatch/migrations/sqlite`, versions 2xxx) to `pool`.
+///
+/// Other crates' migrations in the shared `_sqlx_migrations` table are ignored, so billing
+/// and dispatch may migrate in either order. Idempotent.
+///
+/// Errors: [`MigrateError`].
+pub async fn migrate(pool: &sqlx::SqlitePool) -> Result<(), MigrateError> {
+    let mut migrator = sqlx::migrate!("./migrations/sqlite");
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await?;
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! What dispatch stores and returns: tickets, CDRs, timelines, callbacks.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use zvonar_models::{
+    AccountId, BuildingId, CallId, Disposition, OutageId, PhoneNumber, PremisesId, TicketId,
+};
+
+/// A ticket (заявка) as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// Row id.
+    pub id: TicketId,
+    /// Human-facing number the robot reads out, e.g. «1024» (decimal digits, from 1001 up).
+    pub number: String,
+    /// When it was filed (UTC).
+    pub created_at: DateTime<Utc>,
+    /// The call it was filed on; `None` for tickets entered by operators.
+    pub call_id: Option<CallId>,
+    /// Caller number, when known.
+    pub caller: Option<PhoneNumber>,
+    /// Account (ЛС), when identified.
+    pub account_id: Option<AccountId>,
+    /// Building, when identified.
+    pub building_id: Option<BuildingId>,
+    /// Premises, when identified.
+    pub premises_id: Option<PremisesId>,
+    /// Apartment as the caller said it.
+    pub apartment: Option<String>,
+    /// Topic code from the dialplan (`leak`, `electricity`, …).
+    pub topic: String,
+    /// Emergency (аварийная) request.
+    pub emergency: bool,
+    /// What the caller said.
+    pub description: String,
+    /// The outage the request is linked to.
+    pub outage_id: Option<OutageId>,
+    /// The call ended before the request was complete.
+    pub unfinished: bool,
+    /// Workflow status; `new` when filed.
+    pub status: String,
+}
+
+/// How to look a ticket up: by row id or by its human-facing number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TicketRef {
+    /// By [`TicketId`].
+    Id(TicketId),
+    /// By [`Ticket::number`] («1024»).
+    Number(String),
+}
+
+/// One entry of a call's timeline (the `call_events` table).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// Row id; entries of one call are in id order.
+    pub id: i64,
+    /// The call.
+    pub call_id: CallId,
+    /// When it happened (UTC).
+    pub at: DateTime<Utc>,
+    /// The `CallEventKind` serde tag in snake_case (`started`, `recognised`,
+    /// `ticket_requested`, `ended`, …), or `ticket_filed` written by
+    /// [`crate::DispatchStore::file_ticket`].
+    pub kind: String,
+    /// The event's fields as a JSON object, without the tag; for `ticket_filed`
+    /// `{"ticket_id": 1024, "number": "1024"}`.
+    pub payload: serde_json::Value,
+}
+
+/// A call detail record. Fields are `None` until the event that fills them is recorded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cdr {
+    /// The call.
+    pub call_id: CallId,
+    /// Caller, when the number normalised to E.164.
+    pub caller: Option<PhoneNumber>,
+    /// Caller user part as received.
+    pub caller_raw: Option<String>,
+    /// Dialled number.
+    pub callee: Option<String>,
+    /// Call flow chosen by the dialplan.
+    pub flow: Option<String>,
+    /// `udp`, `tcp`, …
+    pub transport: Option<String>,
+    /// INVITE routed (UTC).
+    pub started_at: Option<DateTime<Utc>>,
+    /// Answered (UTC); `None` for missed and rejected calls.
+    pub answered_at: Option<DateTime<Utc>>,
+    /// Ended (UTC); `None` while the call is up (or if the engine died mid-call).
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Start to end, ms.
+    pub duration_ms: Option<i64>,
+    /// Answer to end, ms (0 when not answered).
+    pub talk_ms: Option<i64>,
+    /// How it ended.
+    pub disposition: Option<Disposition>,
+    /// Hangup cause (`caller_bye`, `cancel`, `487`, …).
+    pub hangup_cause: Option<String>,
+    /// Recording path relative to the recordings directory; `None` when nothing was recorded.
+    pub recording: Option<String>,
+    /// The first ticket filed on this call.
+    pub ticket_id: Option<TicketId>,
+}
+
+/// A ticket with the timeline of the call it was filed on (empty when it has no call).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketDetails {
+    /// The ticket.
+    pub ticket: Ticket,
+    /// The call's events in order.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// A CDR with its timeline and the tickets filed on the call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallDetails {
+    /// The CDR.
+    pub cdr: Cdr,
+    /// The call's events in order.
+    pub timeline: Vec<TimelineEntry>,
+    /// Tickets filed on the call, in order.
+    pub tickets: Vec<Ticket>,
+}
+
+/// A request to call a resident back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Callback {
+    /// Row id.
+    pub id: i64,
+    /// The call it was requested on.
+    pub call_id: Option<CallId>,
+    /// Number to call back.
+    pub caller: Option<PhoneNumber>,
+    /// Account, when identified.
+    pub account_id: Option<AccountId>,
+    /// What the robot heard before the caller asked for an operator.
+    pub heard: String,
+    /// When it was requested (UTC).
+    pub created_at: DateTime<Utc>,
+    /// `pending` when created.
+    pub status: String,
+}
