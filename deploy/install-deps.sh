@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages zvonar needs to build, run and test (idempotent).
+#   build:  cmake, clang/libclang (bindgen for whisper.cpp and espeak-ng), libsonic-dev
+#           (espeak-ng's speed-up library), pkg-config, a C/C++ compiler
+#   run:    espeak-ng-data (Debian's full Russian dictionary for espeak-ng), python3-venv and
+#           python3-pip (the model fetcher converts Whisper with numpy), curl
+#   test:   sip-tester (SIPp), baresip, sox, asterisk-core-sounds-ru-wav (human Russian
+#           numbers recorded at 8 kHz, the callers' speech in end-to-end tests)
+set -euo pipefail
+PKGS=(build-essential cmake clang libclang-dev libsonic-dev pkg-config
+      espeak-ng-data python3-venv python3-pip curl ca-certificates
+      sip-tester baresip sox asterisk-core-sounds-ru-wav)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all Debian packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a running zvonar:
+#   Debian packages → speech models → release build → SQLite database with the example
+#   registry and outages → `zvonar serve` with deploy/zvonar.toml (SIP 5060 UDP+TCP,
+#   HTTP API on 127.0.0.1:8080).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+deploy/install-deps.sh
+command -v cargo >/dev/null || { echo "setup: Rust is needed (https://rustup.rs), then run me again" >&2; exit 1; }
+deploy/fetch-models.sh data/models
+cargo build --release --bin zvonar
+BIN=target/release/zvonar
+$BIN --config deploy/zvonar.toml import accounts deploy/example/registry.csv
+$BIN --config deploy/zvonar.toml import outages deploy/example/outages.csv
+echo "setup: starting zvonar (Ctrl-C to stop); API token is in deploy/zvonar.toml"
+exec $BIN --config deploy/zvonar.toml serve

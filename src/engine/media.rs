@@ -1,0 +1,222 @@
+//! The media task of one call: receives RTP (jitter buffer, RFC 4733 digits, VAD), sends
+//! one 20 ms frame every tick (prompt audio or comfort silence, so the outgoing stream
+//! never gaps), and writes both directions to the call recording on one timeline.
+//!
+//! It never waits for ASR, TTS or the database: the call task sends it prompts to play
+//! and receives events; both channels are unbounded so neither side blocks the other.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+use zvonar_voice::codec::{Codec, FRAME_SAMPLES};
+use zvonar_voice::dtmf::DtmfReceiver;
+use zvonar_voice::jitter::{JitterBuffer, JitterConfig};
+use zvonar_voice::recorder::{RecorderThread, Side};
+use zvonar_voice::rtp_socket::RtpSocket;
+use zvonar_voice::vad::{Vad, VadConfig, VadEvent};
+
+/// What the call task asks of the media task.
+pub enum MediaCommand {
+    /// Play these 8 kHz samples after whatever is playing now; `id` comes back in
+    /// [`MediaEvent::PlaybackStarted`] and [`MediaEvent::PlaybackDone`].
+    Play {
+        /// Prompt identifier chosen by the caller.
+        id: u64,
+        /// The audio.
+        pcm: Arc<[i16]>,
+    },
+    /// Stop the current prompt and drop queued ones (barge-in).
+    StopPlayback,
+    /// A DTMF digit received by SIP INFO, to be handled like an RFC 4733 one.
+    Digit(char),
+    /// End the media task; it returns its statistics.
+    Stop,
+}
+
+/// What the media task reports.
+#[derive(Debug)]
+pub enum MediaEvent {
+    /// The caller started speaking.
+    SpeechStarted,
+    /// The caller finished an utterance (8 kHz samples); `ended` is when the VAD closed it.
+    Utterance {
+        /// Audio of the utterance.
+        pcm: Vec<i16>,
+        /// When the end was detected.
+        ended: Instant,
+    },
+    /// A DTMF digit (`via` is `rfc4733` or `info`).
+    Digit {
+        /// The digit.
+        digit: char,
+        /// How it came.
+        via: &'static str,
+    },
+    /// The first frame of prompt `id` went out.
+    PlaybackStarted {
+        /// Prompt id.
+        id: u64,
+    },
+    /// Prompt `id` finished (or was stopped).
+    PlaybackDone {
+        /// Prompt id.
+        id: u64,
+    },
+}
+
+/// Figures from one call's media, for benchmarks and metrics.
+#[derive(Debug, Default, Clone)]
+pub struct MediaStats {
+    /// Frames sent.
+    pub frames_sent: u64,
+    /// Largest interval between two consecutive outgoing frames, ms.
+    pub max_send_gap_ms: u64,
+    /// RTP packets received.
+    pub packets_received: u64,
+}
+
+/// Parameters of one media session.
+pub struct MediaParams {
+    /// The negotiated audio codec.
+    pub codec: Codec,
+    /// Negotiated payload type of the audio codec (static 0/8 or the offer's dynamic one).
+    pub audio_pt: u8,
+    /// Negotiated telephone-event payload type, if any.
+    pub te_pt: Option<u8>,
+    /// Voice activity detection settings.
+    pub vad: VadConfig,
+}
+
+struct Playout {
+    queue: std::collections::VecDeque<(u64, Arc<[i16]>)>,
+    current: Option<(u64, Arc<[i16]>, usize)>,
+}
+
+impl Playout {
+    /// Next frame to send and playback events caused by taking it.
+    fn next(&mut self, events: &mut Vec<MediaEvent>) -> Option<Vec<i16>> {
+        loop {
+            if self.current.is_none() {
+                let (id, pcm) = self.queue.pop_front()?;
+                events.push(MediaEvent::PlaybackStarted { id });
+                self.current = Some((id, pcm, 0));
+            }
+            let (id, pcm, pos) = self.current.as_mut()?;
+            if *pos >= pcm.len() {
+                events.push(MediaEvent::PlaybackDone { id: *id });
+                self.current = None;
+                continue;
+            }
+            let end = (*pos + FRAME_SAMPLES).min(pcm.len());
+            let mut frame = pcm[*pos..end].to_vec();
+            frame.resize(FRAME_SAMPLES, 0);
+            *pos = end;
+            return Some(frame);
+        }
+    }
+
+    fn stop(&mut self, events: &mut Vec<MediaEvent>) {
+        if let Some((id, _, _)) = self.current.take() {
+            events.push(MediaEvent::PlaybackDone { id });
+        }
+        for (id, _) in self.queue.drain(..) {
+            events.push(MediaEvent::PlaybackDone { id });
+        }
+    }
+}
+
+/// Runs the media of one call until [`MediaCommand::Stop`] or the command channel closes.
+pub async fn run(
+    socket: Arc<RtpSocket>,
+    params: MediaParams,
+    recorder: Option<RecorderThread>,
+    mut commands: mpsc::UnboundedReceiver<MediaCommand>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+) -> (MediaStats, Option<RecorderThread>) {
+    let started = Instant::now();
+    let now_ms = || started.elapsed().as_millis() as u64;
+    let mut jitter = JitterBuffer::new(params.codec, JitterConfig::default());
+    let mut dtmf = params.te_pt.map(DtmfReceiver::new);
+    let mut vad = Vad::new(params.vad);
+    let mut playout = Playout {
+        queue: Default::default(),
+        current: None,
+    };
+    let mut stats = MediaStats::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut pos: u64 = 0; // samples since answer, the recording timeline
+    let mut last_send: Option<Instant> = None;
+    let mut out: Vec<MediaEvent> = Vec::new();
+    let silence = vec![0i16; FRAME_SAMPLES];
+    let mut recorder = recorder;
+
+    loop {
+        tokio::select! {
+            biased;
+            cmd = commands.recv() => match cmd {
+                Some(MediaCommand::Play { id, pcm }) => playout.queue.push_back((id, pcm)),
+                Some(MediaCommand::StopPlayback) => playout.stop(&mut out),
+                Some(MediaCommand::Digit(d)) => out.push(MediaEvent::Digit { digit: d, via: "info" }),
+                Some(MediaCommand::Stop) | None => break,
+            },
+            _ = tick.tick() => {
+                let now = Instant::now();
+                // Outgoing first: the stream's timing matters most.
+                let frame = playout.next(&mut out);
+                if let Err(e) = socket.send_frame(frame.as_deref()).await {
+                    tracing::debug!(error = %e, "RTP send failed");
+                }
+                stats.frames_sent += 1;
+                if let Some(prev) = last_send {
+                    stats.max_send_gap_ms = stats.max_send_gap_ms.max(now.duration_since(prev).as_millis() as u64);
+                }
+                last_send = Some(now);
+                // Incoming: one frame of playout from the jitter buffer.
+                let caller = jitter.pop_frame(now_ms()).map(|f| f.into_samples());
+                let caller_samples = caller.as_deref().unwrap_or(&silence);
+                for ev in vad.push(caller_samples) {
+                    match ev {
+                        VadEvent::SpeechStart { .. } => out.push(MediaEvent::SpeechStarted),
+                        VadEvent::SpeechEnd { utterance, .. } => out.push(MediaEvent::Utterance { pcm: utterance, ended: now }),
+                    }
+                }
+                if let Some(d) = dtmf.as_mut().and_then(|r| r.poll(now_ms())) {
+                    out.push(MediaEvent::Digit { digit: d.digit, via: "rfc4733" });
+                }
+                if let Some(rec) = &recorder {
+                    let ours = frame.unwrap_or_else(|| silence.clone());
+                    let ok = rec.write(Side::Caller, pos, caller_samples.to_vec()).is_ok()
+                        && rec.write(Side::Zvonar, pos, ours).is_ok();
+                    if !ok {
+                        tracing::error!("recorder stopped; the call goes on unrecorded");
+                        recorder = None;
+                    }
+                }
+                pos += FRAME_SAMPLES as u64;
+            },
+            pkt = socket.recv() => match pkt {
+                Ok((pkt, _from)) => {
+                    stats.packets_received += 1;
+                    if Some(pkt.pt) == params.te_pt {
+                        if let Some(d) = dtmf.as_mut().and_then(|r| r.feed(pkt.pt, pkt.ts, pkt.marker, &pkt.payload, now_ms())) {
+                            out.push(MediaEvent::Digit { digit: d.digit, via: "rfc4733" });
+                        }
+                    } else if pkt.pt == params.audio_pt {
+                        jitter.push(pkt.ssrc, pkt.seq, pkt.ts, &pkt.payload, now_ms());
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "RTP receive error");
+                }
+            },
+        }
+        for ev in out.drain(..) {
+            if events.send(ev).is_err() {
+                return (stats, recorder);
+            }
+        }
+    }
+    (stats, recorder)
+}

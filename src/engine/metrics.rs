@@ -1,0 +1,67 @@
+//! Prometheus metrics of the engine (exposed by the web block at `/metrics`).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Label of the calls counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DispositionLabel {
+    /// `answered`, `missed`, `rejected`, `failed`.
+    pub disposition: String,
+}
+
+/// The engine's metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    /// Calls in progress.
+    pub active_calls: Gauge,
+    /// Finished calls by disposition.
+    pub calls: Family<DispositionLabel, Counter>,
+    /// Utterances waiting for or in recognition.
+    pub asr_queue: Gauge,
+    /// Recognition time per utterance, seconds.
+    pub asr_latency: Histogram,
+    /// End of caller speech → first robot audio, seconds.
+    pub turn_latency: Histogram,
+    /// Tickets filed by robots.
+    pub tickets: Counter,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them in `registry` under the `zvonar_` prefix.
+    pub fn register(registry: &mut Registry) -> Metrics {
+        let buckets = [0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0];
+        let m = Metrics {
+            active_calls: Gauge::default(),
+            calls: Family::default(),
+            asr_queue: Gauge::default(),
+            asr_latency: Histogram::new(buckets),
+            turn_latency: Histogram::new(buckets),
+            tickets: Counter::default(),
+        };
+        let r = registry.sub_registry_with_prefix("zvonar");
+        r.register("active_calls", "Calls in progress", m.active_calls.clone());
+        r.register("calls", "Finished calls by disposition", m.calls.clone());
+        r.register(
+            "asr_queue_depth",
+            "Utterances waiting for or in recognition",
+            m.asr_queue.clone(),
+        );
+        r.register(
+            "asr_latency_seconds",
+            "Recognition time per utterance",
+            m.asr_latency.clone(),
+        );
+        r.register(
+            "turn_latency_seconds",
+            "End of caller speech to first robot audio",
+            m.turn_latency.clone(),
+        );
+        r.register("tickets", "Tickets filed by robots", m.tickets.clone());
+        m
+    }
+}

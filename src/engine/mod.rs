@@ -1,0 +1,182 @@
+//! The engine: one task per call drives the call flow the dialplan chose and publishes
+//! [`zvonar_models::CallEvent`]s; dispatch writes tickets and CDRs from those events.
+//!
+//! ```text
+//! SIP (zvonar-sip) ──IncomingCall──► engine::accept ──spawn──► call::run
+//!                                                              ├─ media::run (RTP, VAD, recording)
+//!                                                              ├─ robot_driver / playback (flow)
+//!                                                              └─ EventBus ──► dispatch subscriber
+//! ```
+
+pub mod call;
+pub mod events;
+pub mod media;
+pub mod metrics;
+pub mod playback;
+pub mod reoffer;
+pub mod robot_driver;
+
+use events::EventBus;
+use metrics::Metrics;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use zvonar_billing::Registry;
+use zvonar_models::{CallId, TicketRequest};
+use zvonar_sip::ua::IncomingCall;
+use zvonar_voice::asr::Asr;
+use zvonar_voice::tts::{load_sound_file, Tts, TtsError};
+
+/// Russia has no daylight saving time since 2014; the company's local time is UTC+3
+/// (Moscow) unless configured otherwise.
+pub const DEFAULT_UTC_OFFSET_HOURS: i64 = 3;
+
+/// What every call task shares.
+pub struct Shared {
+    /// Routing and flows.
+    pub dialplan: zvonar_dialplan::Dialplan,
+    /// Call events out.
+    pub events: EventBus,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Accounts, premises, outages.
+    pub registry: Arc<dyn Registry>,
+    /// Tickets (filed through dispatch).
+    pub dispatch: Arc<dyn zvonar_dispatch::DispatchStore>,
+    /// Speech recognition.
+    pub asr: Asr,
+    /// Speech synthesis.
+    pub tts: Tts,
+    /// Address in SDP.
+    pub public_ip: IpAddr,
+    /// Address RTP sockets bind to.
+    pub rtp_bind_ip: IpAddr,
+    /// RTP port range.
+    pub rtp_ports: RangeInclusive<u16>,
+    /// Root of call recordings.
+    pub recordings_dir: PathBuf,
+    /// Company local time offset from UTC, hours.
+    pub utc_offset_hours: i64,
+    /// Calls handled at once.
+    pub max_calls: usize,
+    /// Base directory for relative prompt files.
+    pub prompts_dir: PathBuf,
+    sound_cache: Mutex<HashMap<String, Arc<[i16]>>>,
+}
+
+impl Shared {
+    /// Assembles the shared state.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        dialplan: zvonar_dialplan::Dialplan,
+        events: EventBus,
+        metrics: Metrics,
+        registry: Arc<dyn Registry>,
+        dispatch: Arc<dyn zvonar_dispatch::DispatchStore>,
+        asr: Asr,
+        tts: Tts,
+        public_ip: IpAddr,
+        rtp_ports: RangeInclusive<u16>,
+        recordings_dir: PathBuf,
+        prompts_dir: PathBuf,
+        max_calls: usize,
+    ) -> Shared {
+        Shared {
+            dialplan,
+            events,
+            metrics,
+            registry,
+            dispatch,
+            asr,
+            tts,
+            public_ip,
+            rtp_bind_ip: IpAddr::from([0, 0, 0, 0]),
+            rtp_ports,
+            recordings_dir,
+            utc_offset_hours: DEFAULT_UTC_OFFSET_HOURS,
+            max_calls,
+            prompts_dir,
+            sound_cache: Mutex::default(),
+        }
+    }
+
+    /// A recorded prompt file as 8 kHz samples (cached after the first read).
+    ///
+    /// Errors: [`TtsError::SoundFile`] when missing or unreadable.
+    pub async fn prompt_file(&self, file: &str) -> Result<Arc<[i16]>, TtsError> {
+        if let Some(p) = self
+            .sound_cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(file).cloned())
+        {
+            return Ok(p);
+        }
+        let path = if Path::new(file).is_absolute() {
+            PathBuf::from(file)
+        } else {
+            self.prompts_dir.join(file)
+        };
+        let pcm: Arc<[i16]> = tokio::task::spawn_blocking(move || load_sound_file(&path))
+            .await
+            .map_err(|_| TtsError::Stopped)??
+            .into();
+        if let Ok(mut c) = self.sound_cache.lock() {
+            c.insert(file.to_string(), pcm.clone());
+        }
+        Ok(pcm)
+    }
+
+    /// A configured prompt: text through TTS, or a sound file.
+    pub async fn prompt(&self, prompt: &zvonar_dialplan::Prompt) -> Result<Arc<[i16]>, TtsError> {
+        match prompt {
+            zvonar_dialplan::Prompt::Text(t) => self.tts.synthesize(t, "ru").await,
+            zvonar_dialplan::Prompt::File(f) => self.prompt_file(f).await,
+        }
+    }
+
+    /// Files a ticket through dispatch and returns its number; the request is also
+    /// published as a call event for the timeline. `None` when the store failed (logged);
+    /// the robot then says the request was recorded without a number.
+    pub async fn file_ticket(&self, call_id: &CallId, req: TicketRequest) -> Option<String> {
+        self.events
+            .publish(
+                call_id,
+                zvonar_models::CallEventKind::TicketRequested(req.clone()),
+            )
+            .await;
+        match self
+            .dispatch
+            .file_ticket(Some(call_id), chrono::Utc::now(), &req)
+            .await
+        {
+            Ok(t) => Some(t.number),
+            Err(e) => {
+                tracing::error!(%call_id, error = %e, "ticket not stored");
+                None
+            }
+        }
+    }
+}
+
+/// Accepts calls until the SIP stack stops, one task per call; beyond `max_calls` a call
+/// is refused with 503 (RFC 3261 §21.5.4) so the trunk can try elsewhere.
+pub async fn accept(shared: Arc<Shared>, mut calls: mpsc::Receiver<IncomingCall>) {
+    let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    while let Some(call) = calls.recv().await {
+        if active.load(std::sync::atomic::Ordering::Relaxed) >= shared.max_calls {
+            call.leg.reject(503, Some("overloaded"));
+            continue;
+        }
+        active.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let shared = shared.clone();
+        let active = active.clone();
+        tokio::spawn(async move {
+            call::run(shared, call).await;
+            active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+}

@@ -1,0 +1,64 @@
+//! The `playback` flow: answer, play one prompt, hang up. Used for announcements and for
+//! the SIP load benchmark.
+
+use super::call::{CallIo, FlowEnd};
+use super::media::{MediaCommand, MediaEvent};
+use super::Shared;
+use std::sync::Arc;
+use zvonar_models::CallEventKind;
+use zvonar_sip::ua::CallSignal;
+
+/// Plays the flow's prompt and hangs up when it has been played.
+pub async fn run(
+    shared: &Arc<Shared>,
+    prompt: &zvonar_dialplan::Prompt,
+    mut io: CallIo,
+) -> FlowEnd {
+    let pcm = match shared.prompt(prompt).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "playback prompt unavailable");
+            io.leg.hangup().await;
+            return FlowEnd {
+                cause: "prompt_error".into(),
+            };
+        }
+    };
+    shared
+        .events
+        .publish(
+            &io.call_id,
+            CallEventKind::RobotSaid {
+                text: describe(prompt),
+            },
+        )
+        .await;
+    let _ = io.media.send(MediaCommand::Play { id: 1, pcm });
+    loop {
+        tokio::select! {
+            sig = io.signals.recv() => match sig {
+                Some(CallSignal::Terminated(reason)) => return FlowEnd { cause: reason.code() },
+                Some(CallSignal::Info { responder, .. }) => responder.respond(200, None).await,
+                Some(CallSignal::Offer { sdp, responder }) => super::reoffer::answer(shared, io.local_port, &sdp, responder).await,
+                Some(CallSignal::Confirmed) => {}
+                None => return FlowEnd { cause: "signalling_lost".into() },
+            },
+            ev = io.media_events.recv() => match ev {
+                Some(MediaEvent::PlaybackDone { id: 1 }) => {
+                    io.leg.hangup().await;
+                    return FlowEnd { cause: "robot_bye".into() };
+                }
+                Some(_) => {}
+                None => return FlowEnd { cause: "media_lost".into() },
+            },
+        }
+    }
+}
+
+/// The prompt as the call timeline shows it: its text, or `[file]`.
+pub fn describe(prompt: &zvonar_dialplan::Prompt) -> String {
+    match prompt {
+        zvonar_dialplan::Prompt::Text(t) => t.clone(),
+        zvonar_dialplan::Prompt::File(f) => format!("[{f}]"),
+    }
+}

@@ -1,0 +1,427 @@
+//! Drives the dispatcher robot (a sans-IO state machine from `dialplan`) with the call's
+//! real inputs: speech (VAD → ASR), DTMF, playback progress, listen timers, SIP signals;
+//! and carries out its outputs: prompts (TTS or sound files), registry lookups, tickets
+//! and callback requests (through call events), hangup.
+
+use super::call::{CallIo, FlowEnd};
+use super::media::{MediaCommand, MediaEvent};
+use super::Shared;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use zvonar_dialplan::robot::{
+    BuildingInfo, CallContext, DispatcherRobot, FoundPremises, KnownPremises, OutageInfo,
+    RobotInput, RobotOutput,
+};
+use zvonar_models::CallEventKind;
+use zvonar_sip::ua::CallSignal;
+use zvonar_voice::asr::{AsrError, AsrOutcome};
+
+/// Listening state set by the robot's `Listen` output.
+#[derive(Clone, Copy)]
+struct Listening {
+    no_input_ms: u32,
+}
+
+/// The robot of one call and everything it is waiting for.
+pub struct RobotDriver {
+    shared: Arc<Shared>,
+    io: CallIo,
+    robot: DispatcherRobot,
+    listening: Option<Listening>,
+    no_input_at: Option<tokio::time::Instant>,
+    playing: HashMap<u64, bool>,
+    next_prompt: u64,
+    asr_tx: mpsc::UnboundedSender<Result<AsrOutcome, AsrError>>,
+    asr_rx: mpsc::UnboundedReceiver<Result<AsrOutcome, AsrError>>,
+    turn_started: Option<Instant>,
+    in_speech: bool,
+    hangup_requested: bool,
+}
+
+impl RobotDriver {
+    /// Builds the robot's context (caller's premises by caller ID, buildings, outages).
+    pub async fn new(
+        shared: Arc<Shared>,
+        settings: &zvonar_dialplan::DispatcherSettings,
+        io: CallIo,
+    ) -> RobotDriver {
+        let ctx = call_context(&shared, &io).await;
+        let robot = DispatcherRobot::new(settings, ctx);
+        let (asr_tx, asr_rx) = mpsc::unbounded_channel();
+        RobotDriver {
+            shared,
+            io,
+            robot,
+            listening: None,
+            no_input_at: None,
+            playing: HashMap::new(),
+            next_prompt: 1,
+            asr_tx,
+            asr_rx,
+            turn_started: None,
+            in_speech: false,
+            hangup_requested: false,
+        }
+    }
+
+    /// Runs the conversation to its end.
+    pub async fn run(mut self) -> FlowEnd {
+        self.robot.handle(RobotInput::Start);
+        loop {
+            if let Some(end) = self.drain().await {
+                return end;
+            }
+            let deadline = self.no_input_at;
+            tokio::select! {
+                sig = self.io.signals.recv() => match sig {
+                    Some(CallSignal::Terminated(reason)) => {
+                        self.robot.handle(RobotInput::CallerHangup);
+                        self.drain().await;
+                        return FlowEnd { cause: reason.code() };
+                    }
+                    Some(CallSignal::Info { content_type, body, responder }) => {
+                        responder.respond(200, None).await;
+                        if let Some(d) = zvonar_voice::dtmf::parse_dtmf_info(&content_type, &body) {
+                            let _ = self.io.media.send(MediaCommand::Digit(d));
+                        }
+                    }
+                    Some(CallSignal::Offer { sdp, responder }) => {
+                        super::reoffer::answer(&self.shared, self.io.local_port, &sdp, responder).await;
+                    }
+                    Some(CallSignal::Confirmed) => {}
+                    None => return FlowEnd { cause: "signalling_lost".into() },
+                },
+                ev = self.io.media_events.recv() => match ev {
+                    Some(ev) => self.on_media(ev).await,
+                    None => return FlowEnd { cause: "media_lost".into() },
+                },
+                res = self.asr_rx.recv() => {
+                    if let Some(res) = res {
+                        self.on_asr(res).await;
+                    }
+                }
+                _ = sleep_until(deadline) => {
+                    self.no_input_at = None;
+                    if self.listening.take().is_some() {
+                        self.robot.handle(RobotInput::NoInput);
+                    }
+                }
+            }
+        }
+    }
+
+    fn arm_no_input(&mut self) {
+        if let Some(l) = self.listening {
+            if self.playing.is_empty() && !self.in_speech {
+                self.no_input_at = Some(
+                    tokio::time::Instant::now() + Duration::from_millis(u64::from(l.no_input_ms)),
+                );
+            }
+        }
+    }
+
+    async fn on_media(&mut self, ev: MediaEvent) {
+        match ev {
+            MediaEvent::SpeechStarted => {
+                self.in_speech = true;
+                self.no_input_at = None;
+                if self.playing.values().any(|&barge_in| barge_in) {
+                    self.robot.handle(RobotInput::SpeechStarted);
+                }
+            }
+            MediaEvent::Utterance { pcm, ended } => {
+                self.in_speech = false;
+                // Speech counts only while listening, and over a prompt only if that prompt
+                // may be interrupted (barge-in).
+                if self.listening.is_none() || self.playing.values().any(|&barge_in| !barge_in) {
+                    self.arm_no_input();
+                    return;
+                }
+                self.turn_started = Some(ended);
+                let asr = self.shared.asr.clone();
+                let tx = self.asr_tx.clone();
+                let queue = self.shared.metrics.asr_queue.clone();
+                queue.set(asr.queue_depth() as i64 + 1);
+                tokio::spawn(async move {
+                    let r = asr.recognise(pcm).await;
+                    queue.set(asr.queue_depth() as i64);
+                    let _ = tx.send(r);
+                });
+            }
+            MediaEvent::Digit { digit, via } => {
+                self.publish(CallEventKind::Digits {
+                    digits: digit.to_string(),
+                    via: via.to_string(),
+                })
+                .await;
+                self.no_input_at = None;
+                self.turn_started = Some(Instant::now());
+                self.robot.handle(RobotInput::Digits(digit.to_string()));
+            }
+            MediaEvent::PlaybackStarted { .. } => {
+                if let Some(t) = self.turn_started.take() {
+                    self.shared
+                        .metrics
+                        .turn_latency
+                        .observe(t.elapsed().as_secs_f64());
+                }
+            }
+            MediaEvent::PlaybackDone { id } => {
+                if self.playing.remove(&id).is_some() {
+                    self.robot.handle(RobotInput::PlaybackDone);
+                }
+                self.arm_no_input();
+            }
+        }
+    }
+
+    async fn on_asr(&mut self, res: Result<AsrOutcome, AsrError>) {
+        match res {
+            Ok(AsrOutcome::Speech(t)) => {
+                self.shared
+                    .metrics
+                    .asr_latency
+                    .observe(f64::from(t.asr_ms) / 1000.0);
+                self.publish(CallEventKind::Recognised {
+                    text: t.text.clone(),
+                    confidence: t.confidence,
+                    audio_ms: t.audio_ms,
+                    asr_ms: t.asr_ms,
+                })
+                .await;
+                if self.listening.take().is_some() {
+                    self.no_input_at = None;
+                    self.robot.handle(RobotInput::Utterance {
+                        text: t.text,
+                        confidence: t.confidence,
+                    });
+                }
+            }
+            Ok(AsrOutcome::Rejected { reason, transcript }) => {
+                self.shared
+                    .metrics
+                    .asr_latency
+                    .observe(f64::from(transcript.asr_ms) / 1000.0);
+                self.turn_started = None;
+                self.publish(CallEventKind::SpeechRejected {
+                    reason: reason.to_string(),
+                })
+                .await;
+                // Noise is not an answer: keep listening, the no-input timer decides.
+                self.arm_no_input();
+            }
+            Err(e) => {
+                tracing::warn!(call_id = %self.io.call_id, error = %e, "ASR failed");
+                self.turn_started = None;
+                self.publish(CallEventKind::SpeechRejected {
+                    reason: "asr_error".into(),
+                })
+                .await;
+                self.arm_no_input();
+            }
+        }
+    }
+
+    async fn publish(&self, kind: CallEventKind) {
+        self.shared.events.publish(&self.io.call_id, kind).await;
+    }
+
+    async fn play(&mut self, pcm: Arc<[i16]>, barge_in: bool) {
+        let id = self.next_prompt;
+        self.next_prompt += 1;
+        self.playing.insert(id, barge_in);
+        self.no_input_at = None;
+        let _ = self.io.media.send(MediaCommand::Play { id, pcm });
+    }
+
+    /// Carries out the robot's outputs; returns the end of the flow after `Hangup`.
+    async fn drain(&mut self) -> Option<FlowEnd> {
+        while let Some(out) = self.robot.poll_output() {
+            match out {
+                RobotOutput::Say { text, barge_in } => {
+                    self.publish(CallEventKind::RobotSaid { text: text.clone() })
+                        .await;
+                    match self.shared.tts.synthesize(&text, "ru").await {
+                        Ok(pcm) => self.play(pcm, barge_in).await,
+                        Err(e) => {
+                            tracing::error!(error = %e, "prompt not synthesised");
+                            self.robot.handle(RobotInput::PlaybackDone);
+                        }
+                    }
+                }
+                RobotOutput::Play { file, barge_in } => {
+                    self.publish(CallEventKind::RobotSaid {
+                        text: format!("[{file}]"),
+                    })
+                    .await;
+                    match self.shared.prompt_file(&file).await {
+                        Ok(pcm) => self.play(pcm, barge_in).await,
+                        Err(e) => {
+                            tracing::error!(error = %e, "prompt file not playable");
+                            self.robot.handle(RobotInput::PlaybackDone);
+                        }
+                    }
+                }
+                RobotOutput::StopPlayback => {
+                    let _ = self.io.media.send(MediaCommand::StopPlayback);
+                }
+                RobotOutput::Listen { no_input_ms, .. } => {
+                    self.listening = Some(Listening { no_input_ms });
+                    self.arm_no_input();
+                }
+                RobotOutput::LookupPremises {
+                    building_id,
+                    apartment,
+                } => {
+                    let found = match self
+                        .shared
+                        .registry
+                        .find_premises(building_id, &apartment)
+                        .await
+                    {
+                        Ok(f) => f.map(|(premises_id, account_id)| FoundPremises {
+                            premises_id,
+                            account_id,
+                        }),
+                        Err(e) => {
+                            tracing::error!(error = %e, "premises lookup failed");
+                            None
+                        }
+                    };
+                    self.robot.handle(RobotInput::PremisesFound(found));
+                }
+                RobotOutput::Event(kind) => self.publish(kind).await,
+                RobotOutput::CreateTicket(req) => {
+                    let unfinished = req.unfinished;
+                    let number = self.shared.file_ticket(&self.io.call_id, req).await;
+                    if unfinished {
+                        // An unfinished request is filed at hangup or give-up; the robot
+                        // expects no answer for it.
+                        continue;
+                    }
+                    match number {
+                        Some(number) => {
+                            self.shared.metrics.tickets.inc();
+                            self.robot.handle(RobotInput::TicketCreated { number });
+                        }
+                        None => self.robot.handle(RobotInput::TicketCreated {
+                            number: String::new(),
+                        }),
+                    }
+                }
+                RobotOutput::RequestCallback(req) => {
+                    self.publish(CallEventKind::CallbackRequested(req)).await;
+                    self.robot.handle(RobotInput::CallbackRecorded);
+                }
+                RobotOutput::Hangup => {
+                    self.hangup_requested = true;
+                }
+                other => {
+                    tracing::warn!(output = ?other, "robot output not supported by this engine")
+                }
+            }
+        }
+        if self.hangup_requested && self.playing.is_empty() {
+            self.io.leg.hangup().await;
+            return Some(FlowEnd {
+                cause: "robot_bye".into(),
+            });
+        }
+        None
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Human Russian date-time for prompts: «22 ноября в 10:00».
+pub fn ru_datetime(dt: chrono::DateTime<chrono::Utc>, utc_offset_hours: i64) -> String {
+    use chrono::{Datelike, Timelike};
+    const MONTHS: [&str; 12] = [
+        "января",
+        "февраля",
+        "марта",
+        "апреля",
+        "мая",
+        "июня",
+        "июля",
+        "августа",
+        "сентября",
+        "октября",
+        "ноября",
+        "декабря",
+    ];
+    let local = dt + chrono::Duration::hours(utc_offset_hours);
+    format!(
+        "{} {} в {}:{:02}",
+        local.day(),
+        MONTHS[local.month0() as usize],
+        local.hour(),
+        local.minute()
+    )
+}
+
+async fn call_context(shared: &Shared, io: &CallIo) -> CallContext {
+    let now = chrono::Utc::now();
+    let mut known = None;
+    if let Some(phone) = &io.caller {
+        match shared.registry.find_by_phone(phone).await {
+            Ok(list) => {
+                if let Some(k) = list.into_iter().next() {
+                    known = Some(KnownPremises {
+                        account_id: Some(k.account_id),
+                        premises_id: k.premises_id,
+                        building_id: k.building_id,
+                        address_spoken: format!(
+                            "{}, дом {}, квартира {}",
+                            k.street, k.house, k.apartment
+                        ),
+                    });
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "caller lookup failed"),
+        }
+    }
+    let mut buildings = Vec::new();
+    match shared.registry.buildings().await {
+        Ok(list) => {
+            for b in list {
+                let outages = shared
+                    .registry
+                    .active_outages(b.id, now)
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|o| OutageInfo {
+                        id: o.id,
+                        what: o.kind,
+                        since: ru_datetime(o.starts_at, shared.utc_offset_hours),
+                        until: o
+                            .ends_at
+                            .map(|t| ru_datetime(t, shared.utc_offset_hours))
+                            .unwrap_or_else(|| "окончания работ".into()),
+                    })
+                    .collect();
+                buildings.push(BuildingInfo {
+                    id: b.id,
+                    spoken: format!("{}, дом {}", b.street, b.house),
+                    street: b.street,
+                    house: b.house,
+                    outages,
+                });
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "buildings lookup failed"),
+    }
+    CallContext {
+        caller: io.caller.clone(),
+        known,
+        buildings,
+    }
+}

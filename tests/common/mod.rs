@@ -1,0 +1,504 @@
+//! End-to-end harness: a real `zvonar serve` on loopback ports with its own temporary
+//! database, recordings and config; SIPp as the caller, playing RTP from pcap files this
+//! harness writes (human Russian speech from asterisk-core-sounds-ru-wav and
+//! ../shared/corpora/audio_ru; RFC 4733 digits).
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::{TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The project root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Whisper model: fetched by deploy/fetch-models.sh, or the shared development copy.
+pub fn whisper_model() -> PathBuf {
+    for p in [
+        "data/models/ggml-base.bin",
+        "../shared/models/ggml-base.bin",
+    ] {
+        let p = root().join(p);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("no Whisper model: run deploy/fetch-models.sh");
+}
+
+/// A free UDP+TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    loop {
+        let u = UdpSocket::bind("127.0.0.1:0").expect("udp");
+        let port = u.local_addr().expect("addr").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A running zvonar.
+pub struct Zvonar {
+    child: Child,
+    /// Temporary directory with db, recordings, config, logs.
+    pub dir: PathBuf,
+    /// SIP port (UDP and TCP).
+    pub sip_port: u16,
+    /// HTTP port.
+    pub http_port: u16,
+    /// API token.
+    pub token: String,
+}
+
+impl Zvonar {
+    /// Imports the example registry and outages, then starts `zvonar serve`.
+    pub fn start(name: &str) -> Zvonar {
+        let dir = std::env::temp_dir().join(format!("zvonar-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let sip_port = free_port();
+        let http_port = free_port();
+        let rtp_base =
+            30000 + (std::process::id() % 100) as u16 * 200 + (name.len() as u16 % 10) * 20;
+        let token = "e2e-test-token".to_string();
+        let deploy = root().join("deploy");
+        let config = format!(
+            r#"dialplan = "{dialplan}"
+[sip]
+udp = "127.0.0.1:{sip_port}"
+tcp = "127.0.0.1:{sip_port}"
+public_ip = "127.0.0.1"
+[rtp]
+port_min = {rtp_min}
+port_max = {rtp_max}
+[http]
+listen = "127.0.0.1:{http_port}"
+token = "{token}"
+[storage]
+database = "zvonar.sqlite"
+recordings = "recordings"
+[asr]
+model = "{model}"
+[tts]
+cache_dir = "tts-cache"
+espeak_rate_wpm = 170
+"#,
+            dialplan = deploy.join("dialplan.toml").display(),
+            rtp_min = rtp_base,
+            rtp_max = rtp_base + 19,
+            model = whisper_model().display(),
+        );
+        let cfg = dir.join("zvonar.toml");
+        std::fs::write(&cfg, config).expect("config");
+        let bin = env!("CARGO_BIN_EXE_zvonar");
+        for (what, file) in [("accounts", "registry.csv"), ("outages", "outages.csv")] {
+            let out = Command::new(bin)
+                .args(["--config", &cfg.to_string_lossy(), "import", what])
+                .arg(deploy.join("example").join(file))
+                .output()
+                .expect("zvonar import");
+            assert!(
+                out.status.success(),
+                "import {what}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let log = std::fs::File::create(dir.join("zvonar.log")).expect("log");
+        let child = Command::new(bin)
+            .args(["--config", &cfg.to_string_lossy(), "serve"])
+            .env(
+                "RUST_LOG",
+                "info,zvonar=debug,rsipstack=warn,whisper_rs=warn,ort=warn",
+            )
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("zvonar serve");
+        let z = Zvonar {
+            child,
+            dir,
+            sip_port,
+            http_port,
+            token,
+        };
+        z.wait_ready();
+        z
+    }
+
+    fn wait_ready(&self) {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(60) {
+            if let Ok((200, _)) = self.try_get("/health") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("zvonar did not become ready; log:\n{}", self.log());
+    }
+
+    /// The server log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("zvonar.log")).unwrap_or_default()
+    }
+
+    fn try_get(&self, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
+        http_get(self.http_port, path, &self.token, None).map(|(s, _, b)| (s, b))
+    }
+
+    /// GET a JSON document from the API (panics unless 200).
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.try_get(path).expect("http");
+        assert_eq!(
+            status,
+            200,
+            "GET {path}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        serde_json::from_slice(&body).expect("json")
+    }
+
+    /// GET raw bytes (with an optional Range header): (status, headers, body).
+    pub fn get_raw(&self, path: &str, range: Option<&str>) -> (u16, String, Vec<u8>) {
+        http_get(self.http_port, path, &self.token, range).expect("http")
+    }
+}
+
+impl Drop for Zvonar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Minimal HTTP/1.1 GET over a TCP stream (keeps the test free of an HTTP client stack).
+pub fn http_get(
+    port: u16,
+    path: &str,
+    token: &str,
+    range: Option<&str>,
+) -> std::io::Result<(u16, String, Vec<u8>)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let range = range.map(|r| format!("Range: {r}\r\n")).unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n{range}Connection: close\r\n\r\n"
+    )?;
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut buf)?;
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("bad status line"))?;
+    let mut body = buf[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    Ok((status, head, body))
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(nl) = b.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let n = usize::from_str_radix(String::from_utf8_lossy(&b[..nl]).trim(), 16).unwrap_or(0);
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[nl + 2..nl + 2 + n]);
+        b = &b[nl + 2 + n + 2..];
+    }
+}
+
+/// Reads an 8 kHz mono WAV as samples (resampling other rates).
+pub fn read_wav_8k(path: &Path) -> Vec<i16> {
+    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let spec = r.spec();
+    let s: Vec<i16> = r.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let mono: Vec<i16> = if spec.channels == 2 {
+        s.chunks(2).map(|c| c[0]).collect()
+    } else {
+        s
+    };
+    if spec.sample_rate == 8000 {
+        mono
+    } else {
+        audio_codec::resample(&mono, spec.sample_rate, 8000)
+    }
+}
+
+/// What a caller does, in order.
+pub enum Step {
+    /// Wait.
+    Pause(u64),
+    /// Say this audio (8 kHz samples); the scenario waits until it has been sent.
+    Say(Vec<i16>),
+    /// Press these keys (RFC 4733, 100 ms each with 100 ms gaps).
+    Keys(&'static str),
+}
+
+/// A pcap file of RTP packets 20 ms apart (Ethernet/IPv4/UDP), as SIPp's
+/// `play_pcap_audio` replays them.
+pub fn write_pcap(path: &Path, packets: &[Vec<u8>]) {
+    let mut f = Vec::new();
+    f.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+    f.extend_from_slice(&2u16.to_le_bytes());
+    f.extend_from_slice(&4u16.to_le_bytes());
+    f.extend_from_slice(&0i32.to_le_bytes());
+    f.extend_from_slice(&0u32.to_le_bytes());
+    f.extend_from_slice(&65535u32.to_le_bytes());
+    f.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
+    for (i, rtp) in packets.iter().enumerate() {
+        let t_us = i as u64 * 20_000;
+        let udp_len = 8 + rtp.len();
+        let ip_len = 20 + udp_len;
+        let frame_len = 14 + ip_len;
+        f.extend_from_slice(&((t_us / 1_000_000) as u32).to_le_bytes());
+        f.extend_from_slice(&((t_us % 1_000_000) as u32).to_le_bytes());
+        f.extend_from_slice(&(frame_len as u32).to_le_bytes());
+        f.extend_from_slice(&(frame_len as u32).to_le_bytes());
+        f.extend_from_slice(&[0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 2, 0x08, 0x00]);
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+        ];
+        ip[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+        let mut sum: u32 = ip
+            .chunks(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+            .sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&6000u16.to_be_bytes());
+        f.extend_from_slice(&6000u16.to_be_bytes());
+        f.extend_from_slice(&(udp_len as u16).to_be_bytes());
+        f.extend_from_slice(&0u16.to_be_bytes());
+        f.extend_from_slice(rtp);
+    }
+    std::fs::write(path, f).expect("pcap");
+}
+
+fn rtp(pt: u8, marker: bool, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, pt | if marker { 0x80 } else { 0 }];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&0x5a5a_0001u32.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// RTP packets (PCMA, PT 8) for `samples`, with `seq`/`ts` continuing from the arguments.
+pub fn speech_packets(samples: &[i16], seq: &mut u16, ts: &mut u32) -> Vec<Vec<u8>> {
+    let codec = zvonar_voice::codec::Codec::Pcma;
+    samples
+        .chunks(160)
+        .enumerate()
+        .map(|(i, c)| {
+            let mut frame = c.to_vec();
+            frame.resize(160, 0);
+            let p = rtp(8, i == 0, *seq, *ts, &codec.encode(&frame));
+            *seq = seq.wrapping_add(1);
+            *ts = ts.wrapping_add(160);
+            p
+        })
+        .collect()
+}
+
+/// RFC 4733 packets (PT 101) for `keys`, each 100 ms long followed by 100 ms of nothing.
+pub fn key_packets(keys: &str, seq: &mut u16, ts: &mut u32) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for k in keys.chars() {
+        let event = match k {
+            '0'..='9' => k as u8 - b'0',
+            '*' => 10,
+            '#' => 11,
+            _ => panic!("not a key: {k}"),
+        };
+        let start = *ts;
+        for i in 0..5u16 {
+            let end = i >= 4;
+            let dur = (i + 1) * 160;
+            let payload = [
+                event,
+                if end { 0x80 | 10 } else { 10 },
+                (dur >> 8) as u8,
+                dur as u8,
+            ];
+            // The end packet is sent three times (RFC 4733 §2.5.1.4).
+            for _ in 0..if end { 3 } else { 1 } {
+                out.push(rtp(101, i == 0, *seq, start, &payload));
+                *seq = seq.wrapping_add(1);
+            }
+        }
+        *ts = ts.wrapping_add(1600);
+        // 100 ms gap: silence frames keep the packet clock going.
+        for _ in 0..5 {
+            out.push(rtp(8, false, *seq, *ts, &[0xd5; 160]));
+            *seq = seq.wrapping_add(1);
+            *ts = ts.wrapping_add(160);
+        }
+    }
+    out
+}
+
+/// Writes a SIPp UAC scenario calling `callee` from `caller` and performing `steps`
+/// (one pcap per Say/Keys step, next to the scenario), then waiting for zvonar's BYE.
+/// Returns the scenario path.
+pub fn write_scenario(
+    dir: &Path,
+    name: &str,
+    caller: &str,
+    callee: &str,
+    steps: &[Step],
+    bye_timeout_ms: u64,
+) -> PathBuf {
+    let mut body = String::new();
+    let (mut seq, mut ts) = (1000u16, 16000u32);
+    for (i, step) in steps.iter().enumerate() {
+        match step {
+            Step::Pause(ms) => body.push_str(&format!("  <pause milliseconds=\"{ms}\"/>\n")),
+            Step::Say(samples) => {
+                let p = dir.join(format!("{name}-{i}.pcap"));
+                let packets = speech_packets(samples, &mut seq, &mut ts);
+                write_pcap(&p, &packets);
+                body.push_str(&format!(
+                    "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  <pause milliseconds=\"{}\"/>\n",
+                    p.display(),
+                    packets.len() * 20 + 100
+                ));
+            }
+            Step::Keys(keys) => {
+                let p = dir.join(format!("{name}-{i}.pcap"));
+                let packets = key_packets(keys, &mut seq, &mut ts);
+                write_pcap(&p, &packets);
+                body.push_str(&format!(
+                    "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  <pause milliseconds=\"{}\"/>\n",
+                    p.display(),
+                    packets.len() * 20 + 100
+                ));
+            }
+        }
+    }
+    let xml = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" ?>
+<scenario name="{name}">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:{callee}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{callee}@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:{caller}@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=ptime:20
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send>
+    <![CDATA[
+      ACK sip:{callee}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{callee}@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: <sip:{caller}@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+{body}  <recv request="BYE" timeout="{bye_timeout_ms}"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+</scenario>
+"#
+    );
+    let path = dir.join(format!("{name}.xml"));
+    std::fs::write(&path, xml).expect("scenario");
+    path
+}
+
+/// Runs SIPp with `scenario` against zvonar (one call over `transport`, `u1` or `t1`);
+/// returns whether the call passed, with SIPp's output.
+pub fn run_sipp(z: &Zvonar, scenario: &Path, transport: &str, timeout_s: u64) -> (bool, String) {
+    let media_port = 40000 + (free_port() % 10000) / 2 * 2;
+    let out = Command::new("sipp")
+        .arg(format!("127.0.0.1:{}", z.sip_port))
+        .args(["-sf", &scenario.to_string_lossy()])
+        .args([
+            "-m",
+            "1",
+            "-l",
+            "1",
+            "-t",
+            transport,
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+        ])
+        .args([
+            "-p",
+            &free_port().to_string(),
+            "-mp",
+            &media_port.to_string(),
+        ])
+        .args([
+            "-timeout",
+            &format!("{timeout_s}s"),
+            "-timeout_error",
+            "-nostdin",
+        ])
+        .arg("-trace_err")
+        .current_dir(&z.dir)
+        .output()
+        .expect("sipp (apt install sip-tester)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

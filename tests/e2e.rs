@@ -1,0 +1,224 @@
+//! End to end: SIPp calls a running zvonar on loopback and plays human Russian speech
+//! (asterisk-core-sounds-ru-wav, ../shared/corpora/audio_ru) and RFC 4733 keys; the
+//! results are checked through the HTTP API: ticket, premises, recording, CDR, timeline.
+
+mod common;
+
+use common::{read_wav_8k, root, run_sipp, write_scenario, Step, Zvonar};
+use serde_json::Value;
+use std::path::PathBuf;
+
+const SOUNDS: &str = "/usr/share/asterisk/sounds/ru/digits";
+
+fn digits_wav(name: &str) -> Vec<i16> {
+    read_wav_8k(&PathBuf::from(SOUNDS).join(format!("{name}.wav")))
+}
+
+/// A problem description spoken by a person (Tinkoff VoiceKit sample, 3.5 s).
+fn problem_speech() -> Vec<i16> {
+    read_wav_8k(&root().join("../shared/corpora/audio_ru/tinkoff-voicekit-examples/sample_4.wav"))
+}
+
+fn calls_from(z: &Zvonar, caller: &str) -> Vec<Value> {
+    let calls = z.get_json("/api/v1/calls?limit=100");
+    calls
+        .as_array()
+        .expect("calls list")
+        .iter()
+        .filter(|c| c["caller"].as_str().is_some_and(|s| s.ends_with(caller)))
+        .cloned()
+        .collect()
+}
+
+fn timeline_kinds(call: &Value) -> Vec<String> {
+    call["timeline"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|e| e["kind"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Left (caller) channel RMS over the whole recording, and its length in samples.
+fn caller_channel_rms(z: &Zvonar, call_id: &str) -> (f64, usize) {
+    let (status, head, wav) = z.get_raw(&format!("/api/v1/calls/{call_id}/recording"), None);
+    assert_eq!(status, 200, "{head}");
+    let r = hound::WavReader::new(std::io::Cursor::new(wav)).expect("wav");
+    let spec = r.spec();
+    assert_eq!(
+        (spec.channels, spec.sample_rate, spec.bits_per_sample),
+        (2, 8000, 16)
+    );
+    let samples: Vec<i16> = r
+        .into_samples::<i16>()
+        .map(|s| s.expect("sample"))
+        .collect();
+    let left: Vec<f64> = samples.chunks(2).map(|c| f64::from(c[0])).collect();
+    let rms = (left.iter().map(|x| x * x).sum::<f64>() / left.len().max(1) as f64).sqrt();
+    (rms, left.len())
+}
+
+fn call_detail(z: &Zvonar, call_id: &str) -> Value {
+    z.get_json(&format!("/api/v1/calls/{call_id}"))
+}
+
+#[test]
+fn known_caller_confirms_address_by_keypad_and_files_a_ticket() {
+    let z = Zvonar::start("known");
+    // +7 916 123-45-67 is registered for ул. Ленина 5, кв. 12, where hot water is off.
+    let steps = [
+        Step::Pause(1500),
+        Step::Keys("1"), // «Вы звоните по адресу …?» — yes
+        Step::Pause(1500),
+        Step::Keys("2"), // «Вы звоните по поводу отключения?» — no
+        Step::Pause(3500),
+        Step::Say(problem_speech()),
+    ];
+    let sc = write_scenario(
+        &z.dir,
+        "known",
+        "+79161234567",
+        "+74951234567",
+        &steps,
+        60_000,
+    );
+    let (ok, out) = run_sipp(&z, &sc, "u1", 120);
+    assert!(
+        ok,
+        "SIPp call failed:\n{out}\n--- zvonar log ---\n{}",
+        z.log()
+    );
+
+    let calls = calls_from(&z, "9161234567");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let call_id = calls[0]["call_id"].as_str().expect("call id").to_string();
+    let call = call_detail(&z, &call_id);
+    let kinds = timeline_kinds(&call);
+    assert!(
+        kinds.iter().any(|k| k == "outage_announced"),
+        "{kinds:?}\n{}",
+        z.log()
+    );
+    assert!(kinds.iter().any(|k| k == "recognised"), "{kinds:?}");
+    assert_eq!(call["cdr"]["disposition"], "answered");
+
+    let tickets = z.get_json("/api/v1/tickets?limit=10");
+    let ticket = tickets
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["call_id"] == call_id.as_str()))
+        .unwrap_or_else(|| panic!("no ticket for the call: {tickets}\n{}", z.log()))
+        .clone();
+    assert_eq!(ticket["apartment"], "12", "{ticket}");
+    assert!(ticket["premises_id"].is_number(), "{ticket}");
+    assert_eq!(ticket["unfinished"], false);
+    let description = ticket["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(
+        description.contains("45") || description.contains("минут"),
+        "{description}"
+    );
+
+    let (rms, len) = caller_channel_rms(&z, &call_id);
+    assert!(len > 8000 * 8, "recording too short: {len} samples");
+    assert!(
+        rms > 200.0,
+        "caller audio missing on the left channel (rms {rms})"
+    );
+}
+
+#[test]
+fn unknown_caller_says_the_apartment_number() {
+    let z = Zvonar::start("unknown");
+    // Unknown number: the robot asks for the building (keypad menu: 1 — проспект Мира 101),
+    // then for the apartment, which the caller says aloud: «шестнадцать».
+    let mut apartment = vec![0i16; 1600];
+    apartment.extend(digits_wav("16"));
+    let steps = [
+        Step::Pause(2500),
+        Step::Keys("1"),
+        Step::Pause(3500),
+        Step::Say(apartment),
+        Step::Pause(5000),
+        Step::Say(problem_speech()),
+    ];
+    let sc = write_scenario(
+        &z.dir,
+        "unknown",
+        "84957770000",
+        "+74951234567",
+        &steps,
+        60_000,
+    );
+    let (ok, out) = run_sipp(&z, &sc, "t1", 120);
+    assert!(
+        ok,
+        "SIPp call failed:\n{out}\n--- zvonar log ---\n{}",
+        z.log()
+    );
+
+    let calls = calls_from(&z, "4957770000");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let call_id = calls[0]["call_id"].as_str().expect("call id").to_string();
+    let tickets = z.get_json("/api/v1/tickets?limit=10");
+    let ticket = tickets
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["call_id"] == call_id.as_str()))
+        .unwrap_or_else(|| panic!("no ticket: {tickets}\n{}", z.log()))
+        .clone();
+    assert_eq!(ticket["apartment"], "16", "{ticket}\n{}", z.log());
+    assert!(ticket["premises_id"].is_number(), "{ticket}");
+    assert_eq!(calls[0]["transport"], "tcp");
+}
+
+#[test]
+fn caller_who_says_yes_to_the_outage_gets_a_linked_ticket() {
+    let z = Zvonar::start("outage");
+    let steps = [
+        Step::Pause(1500),
+        Step::Keys("1"),
+        Step::Pause(1500),
+        Step::Keys("1"),
+    ];
+    let sc = write_scenario(
+        &z.dir,
+        "outage",
+        "+79161234567",
+        "+74951234567",
+        &steps,
+        60_000,
+    );
+    let (ok, out) = run_sipp(&z, &sc, "u1", 120);
+    assert!(
+        ok,
+        "SIPp call failed:\n{out}\n--- zvonar log ---\n{}",
+        z.log()
+    );
+    let tickets = z.get_json("/api/v1/tickets?limit=10");
+    let t = &tickets.as_array().expect("tickets")[0];
+    assert!(t["outage_id"].is_number(), "{t}");
+    assert_eq!(t["topic"], "outage");
+}
+
+#[test]
+fn silent_caller_gets_no_ticket() {
+    let z = Zvonar::start("silent");
+    let sc = write_scenario(&z.dir, "silent", "84957770001", "+74951234567", &[], 90_000);
+    let (ok, out) = run_sipp(&z, &sc, "u1", 150);
+    assert!(
+        ok,
+        "SIPp call failed:\n{out}\n--- zvonar log ---\n{}",
+        z.log()
+    );
+    let calls = calls_from(&z, "4957770001");
+    assert_eq!(calls.len(), 1);
+    let call = call_detail(&z, calls[0]["call_id"].as_str().expect("id"));
+    assert!(call["cdr"]["ticket_id"].is_null(), "{call}");
+    let tickets = z.get_json("/api/v1/tickets?limit=10");
+    assert_eq!(tickets.as_array().map(Vec::len), Some(0), "{tickets}");
+    let kinds = timeline_kinds(&call);
+    assert!(!kinds.iter().any(|k| k == "recognised"), "{kinds:?}");
+}
