@@ -121,18 +121,39 @@ mod tests {
             "9161234567",
             "+7(916)123-45-67",
         ] {
-            assert_eq!(PhoneNumber::parse_ru(s).unwrap().as_e164(), "+79161234567", "{s}");
+            assert_eq!(
+                PhoneNumber::parse_ru(s).unwrap().as_e164(),
+                "+79161234567",
+                "{s}"
+            );
         }
-        assert_eq!(PhoneNumber::parse_ru("8 (495) 111-22-33").unwrap().as_e164(), "+74951112233");
-        assert_eq!(PhoneNumber::parse_ru("+375291234567").unwrap().as_e164(), "+375291234567");
+        assert_eq!(
+            PhoneNumber::parse_ru("8 (495) 111-22-33")
+                .unwrap()
+                .as_e164(),
+            "+74951112233"
+        );
+        assert_eq!(
+            PhoneNumber::parse_ru("+375291234567").unwrap().as_e164(),
+            "+375291234567"
+        );
     }
 
     #[test]
     fn bad_numbers_are_rejected_with_a_reason() {
         assert_eq!(PhoneNumber::parse_ru(""), Err(PhoneError::Empty));
-        assert_eq!(PhoneNumber::parse_ru("12345"), Err(PhoneError::BadLength(5)));
-        assert_eq!(PhoneNumber::parse_ru("8916x234567"), Err(PhoneError::BadCharacter('x')));
-        assert_eq!(PhoneNumber::parse_ru("1161234567"), Err(PhoneError::BadLength(10)));
+        assert_eq!(
+            PhoneNumber::parse_ru("12345"),
+            Err(PhoneError::BadLength(5))
+        );
+        assert_eq!(
+            PhoneNumber::parse_ru("8916x234567"),
+            Err(PhoneError::BadCharacter('x'))
+        );
+        assert_eq!(
+            PhoneNumber::parse_ru("1161234567"),
+            Err(PhoneError::BadLength(10))
+        );
     }
 
     #[test]
