@@ -1,2 +1,8 @@
-//! zvonar sip
+//! zvonar sip: signalling. rsipstack carries SIP transactions and dialogs over UDP and
+//! TCP; this crate adds what is ours: SDP offer/answer ([`sdp`]), request checks that
+//! answer malformed input with 400 ([`validate`]) and the user agent server that turns
+//! INVITEs into calls for the engine ([`ua`]).
+
 pub mod sdp;
+pub mod ua;
+pub mod validate;

@@ -16,8 +16,8 @@ pub struct LoadedPiper {
 /// first (exists, is an ELF shared object) and the load runs on a probe thread with a
 /// 20 s limit. Errors: [`TtsError::Piper`] saying what is wrong.
 pub fn init_onnxruntime(lib: &Path) -> Result<(), TtsError> {
-    let bytes = std::fs::read(lib)
-        .map_err(|e| TtsError::Piper(format!("{}: {e}", lib.display())))?;
+    let bytes =
+        std::fs::read(lib).map_err(|e| TtsError::Piper(format!("{}: {e}", lib.display())))?;
     if bytes.len() < 1024 * 1024 || !bytes.starts_with(b"\x7fELF") {
         return Err(TtsError::Piper(format!(
             "{} is not an ONNX Runtime shared library",
@@ -36,7 +36,9 @@ pub fn init_onnxruntime(lib: &Path) -> Result<(), TtsError> {
     match rx.recv_timeout(Duration::from_secs(20)) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(TtsError::Piper(format!("ONNX Runtime: {e}"))),
-        Err(_) => Err(TtsError::Piper("ONNX Runtime did not load within 20 s".into())),
+        Err(_) => Err(TtsError::Piper(
+            "ONNX Runtime did not load within 20 s".into(),
+        )),
     }
 }
 
@@ -44,14 +46,15 @@ pub fn init_onnxruntime(lib: &Path) -> Result<(), TtsError> {
 pub fn load(v: &PiperVoice) -> Result<LoadedPiper, TtsError> {
     let cfg = std::fs::read_to_string(&v.config)
         .map_err(|e| TtsError::Piper(format!("{}: {e}", v.config.display())))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&cfg).map_err(|e| TtsError::Piper(format!("{}: {e}", v.config.display())))?;
+    let json: serde_json::Value = serde_json::from_str(&cfg)
+        .map_err(|e| TtsError::Piper(format!("{}: {e}", v.config.display())))?;
     let espeak_voice = json
         .pointer("/espeak/voice")
         .and_then(|x| x.as_str())
         .unwrap_or(&v.language)
         .to_string();
-    let inner = piper_rs::Piper::new(&v.model, &v.config).map_err(|e| TtsError::Piper(e.to_string()))?;
+    let inner =
+        piper_rs::Piper::new(&v.model, &v.config).map_err(|e| TtsError::Piper(e.to_string()))?;
     Ok(LoadedPiper {
         inner,
         espeak_voice,
@@ -89,7 +92,9 @@ pub fn speak(p: &mut LoadedPiper, text: &str) -> Result<Vec<i16>, TtsError> {
             .map_err(|e| TtsError::Piper(e.to_string()))?
             .join(" ");
         let mark = clause.chars().last().filter(|c| c.is_ascii_punctuation());
-        let ph = ph.trim_end_matches(|c: char| c.is_ascii_punctuation()).to_string();
+        let ph = ph
+            .trim_end_matches(|c: char| c.is_ascii_punctuation())
+            .to_string();
         phonemes.push(match mark {
             Some(m) => format!("{ph}{m}"),
             None => ph,

@@ -117,17 +117,23 @@ impl Tts {
                                     backends.insert(v.language.clone(), Backend::Piper(name));
                                     pipers.insert(v.language.clone(), p);
                                 }
-                                Err(e) => tracing::warn!(language = %v.language, error = %e, "Piper voice not usable"),
+                                Err(e) => {
+                                    tracing::warn!(language = %v.language, error = %e, "Piper voice not usable")
+                                }
                             }
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "ONNX Runtime not usable; Piper voices disabled"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ONNX Runtime not usable; Piper voices disabled")
+                    }
                 },
                 None => tracing::warn!("no ONNX Runtime library configured; Piper voices disabled"),
             }
         }
         if !backends.contains_key("ru") {
-            tracing::info!("no Russian Piper voice installed: Russian prompts are spoken by espeak-ng");
+            tracing::info!(
+                "no Russian Piper voice installed: Russian prompts are spoken by espeak-ng"
+            );
         }
         if let Some(dir) = &config.cache_dir {
             if let Err(e) = std::fs::create_dir_all(dir) {
@@ -149,7 +155,10 @@ impl Tts {
 
     /// The engine that speaks `language`.
     pub fn backend(&self, language: &str) -> Backend {
-        self.backends.get(language).cloned().unwrap_or(Backend::Espeak)
+        self.backends
+            .get(language)
+            .cloned()
+            .unwrap_or(Backend::Espeak)
     }
 
     fn cache_key(&self, language: &str, text: &str) -> String {
@@ -223,7 +232,10 @@ impl Tts {
     }
 }
 
-fn synth_thread(rx: std::sync::mpsc::Receiver<Job>, mut pipers: HashMap<String, crate::piper::LoadedPiper>) {
+fn synth_thread(
+    rx: std::sync::mpsc::Receiver<Job>,
+    mut pipers: HashMap<String, crate::piper::LoadedPiper>,
+) {
     while let Ok(job) = rx.recv() {
         let result = match pipers.get_mut(&job.language) {
             Some(p) => crate::piper::speak(p, &job.text),

@@ -1,0 +1,550 @@
+//! The SIP user agent server: rsipstack's transaction and dialog layers on UDP and TCP,
+//! turned into one [`IncomingCall`] per INVITE for the engine, with the call's later
+//! signals (ACK, BYE, CANCEL, INFO, re-INVITE) delivered on that call's own channel.
+//!
+//! What is answered here without asking the engine (RFC 3261):
+//! - OPTIONS outside a dialog: 200 with Allow/Accept (§11.2);
+//! - BYE, INFO, UPDATE… for a dialog we do not know: 481 (§12.2.2);
+//! - REGISTER and other methods we do not serve: 405 with Allow (§8.2.1);
+//! - requests whose mandatory headers are broken: 400 (§8.2.2 via [`crate::validate`]);
+//! - OPTIONS inside a dialog: 200.
+//! CANCEL before answer is handled by rsipstack (200 to the CANCEL, 487 to the INVITE) and
+//! reported as [`CallSignal::Terminated`] with [`EndReason::Cancelled`].
+
+use rsipstack::dialog::dialog::{
+    Dialog, DialogState, DialogStateReceiver, TerminatedReason, TransactionHandle,
+};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::dialog::DialogId;
+use rsipstack::sip::{Header, HeadersExt, Method, StatusCode};
+use rsipstack::transaction::transaction::Transaction;
+use rsipstack::transport::udp::{UdpConnection, UdpInner};
+use rsipstack::transport::{
+    tcp_listener::TcpListenerConnection, SipAddr, SipConnection, TransportLayer,
+};
+use rsipstack::EndpointBuilder;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Methods we serve, for Allow headers.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+
+/// Where to listen.
+#[derive(Clone, Debug)]
+pub struct SipConfig {
+    /// UDP listen address, e.g. `0.0.0.0:5060`.
+    pub udp: SocketAddr,
+    /// TCP listen address; `None` disables TCP.
+    pub tcp: Option<SocketAddr>,
+    /// Address put in Contact and SDP (the address peers reach us at).
+    pub public_ip: IpAddr,
+    /// User-Agent / Server header value.
+    pub user_agent: String,
+}
+
+/// Why a call's dialog ended, as seen from SIP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The caller cancelled before answer (CANCEL → 487).
+    Cancelled,
+    /// The caller sent BYE.
+    CallerBye,
+    /// We sent BYE.
+    OurBye,
+    /// We rejected the INVITE.
+    Rejected,
+    /// No ACK for our 200 OK (64·T1, RFC 3261 §13.3.1.4) or another timeout.
+    Timeout,
+    /// Anything else, with the SIP status involved.
+    Other(u16),
+}
+
+impl EndReason {
+    /// Stable snake_case code for CDR `hangup_cause`.
+    pub fn code(&self) -> String {
+        match self {
+            EndReason::Cancelled => "cancel".into(),
+            EndReason::CallerBye => "caller_bye".into(),
+            EndReason::OurBye => "robot_bye".into(),
+            EndReason::Rejected => "rejected".into(),
+            EndReason::Timeout => "timeout".into(),
+            EndReason::Other(s) => format!("sip_{s}"),
+        }
+    }
+}
+
+/// Answers a request inside a dialog (INFO, re-INVITE, UPDATE) exactly once.
+pub struct Responder(TransactionHandle);
+
+impl Responder {
+    /// Sends `status` with an optional body and its content type.
+    pub async fn respond(self, status: u16, body: Option<(String, Vec<u8>)>) {
+        let (headers, body) = match body {
+            Some((ct, b)) => (Some(vec![Header::ContentType(ct.into())]), Some(b)),
+            None => (None, None),
+        };
+        let _ = self
+            .0
+            .respond(StatusCode::from(status), headers, body)
+            .await;
+    }
+}
+
+/// Something that happened on an established or ringing call.
+pub enum CallSignal {
+    /// The caller's ACK arrived: the call is confirmed.
+    Confirmed,
+    /// SIP INFO (DTMF relay, RFC 2976/ application/dtmf-relay). Respond 200.
+    Info {
+        /// Content-Type header value.
+        content_type: String,
+        /// The body as text.
+        body: String,
+        /// Answer it.
+        responder: Responder,
+    },
+    /// A new offer in the dialog (re-INVITE or UPDATE, RFC 3311); answer with SDP or 488.
+    Offer {
+        /// The SDP offer, empty for an offerless re-INVITE.
+        sdp: String,
+        /// Answer it.
+        responder: Responder,
+    },
+    /// The dialog ended.
+    Terminated(EndReason),
+}
+
+/// One leg of a call from the SIP side: the server INVITE dialog.
+#[derive(Clone)]
+pub struct Leg {
+    dialog: InviteDialog,
+}
+
+impl Leg {
+    /// Sends 180 Ringing.
+    pub fn ringing(&self) {
+        if let Err(e) = self.dialog.ringing(None, None) {
+            tracing::debug!(error = %e, "180 not sent");
+        }
+    }
+
+    /// Sends 200 OK with our SDP answer. Errors: the transaction is gone (caller cancelled).
+    pub fn answer(&self, sdp: String) -> Result<(), String> {
+        let headers = vec![
+            Header::ContentType("application/sdp".into()),
+            Header::Allow(ALLOW.into()),
+        ];
+        self.dialog
+            .accept(Some(headers), Some(sdp.into_bytes()))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Sends a final error response (486, 488, 503…).
+    pub fn reject(&self, status: u16, reason: Option<&str>) {
+        let _ = self
+            .dialog
+            .reject(Some(StatusCode::from(status)), reason.map(str::to_string));
+    }
+
+    /// Sends BYE (after answer).
+    pub async fn hangup(&self) {
+        if let Err(e) = self.dialog.bye().await {
+            tracing::debug!(error = %e, "BYE not sent");
+        }
+    }
+}
+
+/// A new call, handed to the engine.
+pub struct IncomingCall {
+    /// The SIP Call-ID.
+    pub sip_call_id: String,
+    /// Caller user part (From, or P-Asserted-Identity when present).
+    pub caller: String,
+    /// Dialled user part (request-URI).
+    pub callee: String,
+    /// `udp` or `tcp`.
+    pub transport: &'static str,
+    /// The SDP offer, `None` for an offerless INVITE.
+    pub offer: Option<String>,
+    /// Answer/reject/hang up.
+    pub leg: Leg,
+    /// Later signals for this call.
+    pub signals: mpsc::UnboundedReceiver<CallSignal>,
+}
+
+type Routes = Arc<Mutex<HashMap<DialogId, mpsc::UnboundedSender<CallSignal>>>>;
+
+/// A running SIP stack.
+pub struct SipServer {
+    /// Local UDP address actually bound (port 0 resolved).
+    pub udp_addr: SocketAddr,
+    /// Local TCP address, when TCP is on.
+    pub tcp_addr: Option<SocketAddr>,
+    cancel: CancellationToken,
+}
+
+impl SipServer {
+    /// Stops listening and ends all transactions.
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Errors starting the SIP stack.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SipStartError {
+    /// A listen address could not be bound.
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Starts the SIP stack and returns it with the stream of incoming calls.
+///
+/// Errors: [`SipStartError::Bind`] when a port is taken.
+pub async fn start(
+    config: SipConfig,
+    cancel: CancellationToken,
+) -> Result<(SipServer, mpsc::Receiver<IncomingCall>), SipStartError> {
+    let transport_layer = TransportLayer::new(cancel.child_token());
+    // Our socket with the datagram screen in front of rsipstack's parser, so requests it
+    // cannot parse are answered rather than dropped (see `crate::validate::UdpGuard`).
+    let socket =
+        tokio::net::UdpSocket::bind(config.udp)
+            .await
+            .map_err(|e| SipStartError::Bind {
+                addr: config.udp,
+                reason: e.to_string(),
+            })?;
+    let local = socket.local_addr().map_err(|e| SipStartError::Bind {
+        addr: config.udp,
+        reason: e.to_string(),
+    })?;
+    let udp = UdpConnection::attach(
+        UdpInner {
+            conn: Arc::new(crate::validate::UdpGuard::new(socket)),
+            addr: SipAddr {
+                r#type: Some(rsipstack::sip::Transport::Udp),
+                addr: SipConnection::resolve_bind_address(local).into(),
+            },
+        },
+        None,
+        Some(cancel.child_token()),
+    )
+    .await;
+    let udp_addr = udp
+        .get_addr()
+        .get_socketaddr()
+        .map_err(|e| SipStartError::Bind {
+            addr: config.udp,
+            reason: e.to_string(),
+        })?;
+    transport_layer.add_transport(udp.into());
+    let mut tcp_addr = None;
+    if let Some(addr) = config.tcp {
+        // Bind first so a taken port is reported here, then let rsipstack serve it.
+        let probe = std::net::TcpListener::bind(addr).map_err(|e| SipStartError::Bind {
+            addr,
+            reason: e.to_string(),
+        })?;
+        let bound = probe.local_addr().map_err(|e| SipStartError::Bind {
+            addr,
+            reason: e.to_string(),
+        })?;
+        drop(probe);
+        let tcp =
+            TcpListenerConnection::new(bound, None)
+                .await
+                .map_err(|e| SipStartError::Bind {
+                    addr,
+                    reason: e.to_string(),
+                })?;
+        transport_layer.add_transport(tcp.into());
+        tcp_addr = Some(bound);
+    }
+    let endpoint = EndpointBuilder::new()
+        .with_user_agent(&config.user_agent)
+        .with_transport_layer(transport_layer)
+        .with_cancel_token(cancel.child_token())
+        .with_transport_inspector(Box::new(crate::validate::Guard))
+        .build();
+    let incoming = endpoint
+        .incoming_transactions()
+        .map_err(|e| SipStartError::Bind {
+            addr: config.udp,
+            reason: e.to_string(),
+        })?;
+    let dialog_layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+    let (state_tx, state_rx) = dialog_layer.new_dialog_state_channel();
+    let routes: Routes = Arc::default();
+    let (calls_tx, calls_rx) = mpsc::channel(256);
+
+    let inner = endpoint.inner.clone();
+    tokio::spawn(async move {
+        if let Err(e) = inner.serve().await {
+            tracing::error!(error = %e, "SIP endpoint stopped");
+        }
+    });
+    let contact_ip = config.public_ip;
+    tokio::spawn(state_loop(state_rx, routes.clone(), dialog_layer.clone()));
+    tokio::spawn(incoming_loop(
+        incoming,
+        dialog_layer,
+        state_tx,
+        routes,
+        calls_tx,
+        contact_ip,
+        udp_addr.port(),
+        cancel.clone(),
+    ));
+    Ok((
+        SipServer {
+            udp_addr,
+            tcp_addr,
+            cancel,
+        },
+        calls_rx,
+    ))
+}
+
+fn user_of(uri: &rsipstack::sip::Uri) -> String {
+    uri.user().unwrap_or_default().to_string()
+}
+
+/// The caller's number: P-Asserted-Identity (RFC 3325) when the trunk sends it, else From.
+fn caller_of(req: &rsipstack::sip::Request) -> String {
+    if let Some(pai) = req.header_value("P-Asserted-Identity") {
+        let inner = pai
+            .split_once('<')
+            .and_then(|(_, r)| r.split_once('>'))
+            .map(|(u, _)| u.to_string())
+            .unwrap_or_else(|| pai.trim().to_string());
+        if let Ok(uri) = rsipstack::sip::Uri::try_from(inner.as_str()) {
+            let u = user_of(&uri);
+            if !u.is_empty() {
+                return u;
+            }
+        }
+    }
+    req.from_header()
+        .ok()
+        .and_then(|f| f.uri().ok())
+        .map(|u| user_of(&u))
+        .unwrap_or_default()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn incoming_loop(
+    mut incoming: rsipstack::transaction::TransactionReceiver,
+    dialog_layer: Arc<DialogLayer>,
+    state_tx: rsipstack::dialog::dialog::DialogStateSender,
+    routes: Routes,
+    calls_tx: mpsc::Sender<IncomingCall>,
+    contact_ip: IpAddr,
+    port: u16,
+    cancel: CancellationToken,
+) {
+    loop {
+        let mut tx = tokio::select! {
+            _ = cancel.cancelled() => return,
+            tx = incoming.recv() => match tx { Some(tx) => tx, None => return },
+        };
+        if let Some(mut dialog) = dialog_layer.match_dialog(&tx) {
+            // In-dialog request (BYE, INFO, re-INVITE, UPDATE, OPTIONS): rsipstack's dialog
+            // answers BYE itself and hands the rest to us through the state channel.
+            tokio::spawn(async move {
+                if let Err(e) = dialog.handle(&mut tx).await {
+                    tracing::debug!(error = %e, "in-dialog request failed");
+                }
+            });
+            continue;
+        }
+        let method = tx.original.method.clone();
+        match method {
+            Method::Invite => {
+                if has_to_tag(&tx) {
+                    // A re-INVITE for a dialog we don't have (RFC 3261 §12.2.2).
+                    let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+                    continue;
+                }
+                let contact = match rsipstack::sip::Uri::try_from(
+                    format!("sip:zvonar@{contact_ip}:{port}").as_str(),
+                ) {
+                    Ok(u) => u,
+                    Err(_) => continue,
+                };
+                let dialog = match dialog_layer.get_or_create_server_invite(
+                    &tx,
+                    state_tx.clone(),
+                    None,
+                    Some(contact),
+                ) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        tracing::info!(error = %e, "INVITE refused");
+                        let _ = tx.reply(StatusCode::BadRequest).await;
+                        continue;
+                    }
+                };
+                let (sig_tx, sig_rx) = mpsc::unbounded_channel();
+                if let Ok(mut r) = routes.lock() {
+                    r.insert(dialog.id(), sig_tx);
+                }
+                let req = &tx.original;
+                let body = String::from_utf8_lossy(req.body()).into_owned();
+                let call = IncomingCall {
+                    sip_call_id: req
+                        .call_id_header()
+                        .map(|c| c.value().to_string())
+                        .unwrap_or_default(),
+                    caller: caller_of(req),
+                    callee: user_of(req.uri()),
+                    transport: if tx.connection.as_ref().is_some_and(|c| c.is_reliable()) {
+                        "tcp"
+                    } else {
+                        "udp"
+                    },
+                    offer: if body.trim().is_empty() {
+                        None
+                    } else {
+                        Some(body)
+                    },
+                    leg: Leg {
+                        dialog: dialog.clone(),
+                    },
+                    signals: sig_rx,
+                };
+                if calls_tx.try_send(call).is_err() {
+                    let _ = tx.reply(StatusCode::ServiceUnavailable).await;
+                    continue;
+                }
+                let mut dialog = dialog;
+                tokio::spawn(async move {
+                    if let Err(e) = dialog.handle(&mut tx).await {
+                        tracing::debug!(error = %e, "INVITE transaction ended with error");
+                    }
+                });
+            }
+            Method::Options => {
+                let headers = vec![
+                    Header::Allow(ALLOW.into()),
+                    Header::Accept("application/sdp".into()),
+                ];
+                let _ = tx.reply_with(StatusCode::OK, headers, None).await;
+            }
+            Method::Ack => {}
+            Method::Bye | Method::Info | Method::Update | Method::Cancel | Method::PRack => {
+                let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+            }
+            _ => {
+                let _ = tx
+                    .reply_with(
+                        StatusCode::MethodNotAllowed,
+                        vec![Header::Allow(ALLOW.into())],
+                        None,
+                    )
+                    .await;
+            }
+        }
+    }
+}
+
+fn has_to_tag(tx: &Transaction) -> bool {
+    tx.original
+        .to_header()
+        .ok()
+        .and_then(|t| t.tag().ok().flatten())
+        .is_some()
+}
+
+async fn state_loop(mut rx: DialogStateReceiver, routes: Routes, dialog_layer: Arc<DialogLayer>) {
+    while let Some(state) = rx.recv().await {
+        let (id, signal) = match state {
+            DialogState::Confirmed(id, _) => (id, Some(CallSignal::Confirmed)),
+            DialogState::Info(id, req, handle) => {
+                let content_type = req
+                    .header_value("Content-Type")
+                    .unwrap_or_default()
+                    .to_string();
+                let body = String::from_utf8_lossy(req.body()).into_owned();
+                (
+                    id,
+                    Some(CallSignal::Info {
+                        content_type,
+                        body,
+                        responder: Responder(handle),
+                    }),
+                )
+            }
+            DialogState::Updated(id, req, handle) => {
+                let sdp = String::from_utf8_lossy(req.body()).into_owned();
+                (
+                    id,
+                    Some(CallSignal::Offer {
+                        sdp,
+                        responder: Responder(handle),
+                    }),
+                )
+            }
+            DialogState::Options(_id, _req, handle) => {
+                let _ = handle
+                    .respond(
+                        StatusCode::OK,
+                        Some(vec![Header::Allow(ALLOW.into())]),
+                        None,
+                    )
+                    .await;
+                continue;
+            }
+            DialogState::Message(_id, _req, handle)
+            | DialogState::Notify(_id, _req, handle)
+            | DialogState::Refer(_id, _req, handle)
+            | DialogState::Publish(_id, _req, handle) => {
+                let _ = handle.reply(StatusCode::MethodNotAllowed).await;
+                continue;
+            }
+            DialogState::Terminated(id, reason) => {
+                let reason = match reason {
+                    TerminatedReason::UacCancel => EndReason::Cancelled,
+                    TerminatedReason::UacBye => EndReason::CallerBye,
+                    TerminatedReason::UasBye => EndReason::OurBye,
+                    TerminatedReason::UasDecline | TerminatedReason::UasBusy => EndReason::Rejected,
+                    TerminatedReason::Timeout => EndReason::Timeout,
+                    TerminatedReason::UacOther(s)
+                    | TerminatedReason::UasOther(s)
+                    | TerminatedReason::ProxyError(s) => EndReason::Other(u16::from(s)),
+                    _ => EndReason::Other(0),
+                };
+                let sender = routes.lock().ok().and_then(|mut r| r.remove(&id));
+                if let Some(s) = sender {
+                    let _ = s.send(CallSignal::Terminated(reason));
+                }
+                dialog_layer.remove_dialog(&id);
+                continue;
+            }
+            _ => continue,
+        };
+        if let Some(signal) = signal {
+            let sender = routes.lock().ok().and_then(|r| r.get(&id).cloned());
+            match sender {
+                Some(s) => {
+                    let _ = s.send(signal);
+                }
+                None => {
+                    if let Some(Dialog::Invite(_)) = dialog_layer.get_dialog(&id) {
+                        tracing::debug!(%id, "signal for a call the engine has left");
+                    }
+                }
+            }
+        }
+    }
+}
