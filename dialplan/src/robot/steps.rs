@@ -11,7 +11,7 @@ impl DispatcherRobot {
             self.building = Some(k.building_id);
             self.premises = Some(k.premises_id);
             self.account = k.account_id;
-            self.apartment = None;
+            self.apartment = k.apartment.clone();
             self.event(CallEventKind::Identified {
                 account_id: k.account_id,
                 premises_id: Some(k.premises_id),

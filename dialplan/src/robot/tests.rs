@@ -145,6 +145,7 @@ pub(super) fn known_ctx() -> CallContext {
             premises_id: PremisesId(100),
             building_id: BuildingId(1),
             address_spoken: "улица Ленина, дом 5, квартира 12".into(),
+            apartment: Some("12".into()),
         }),
         buildings: buildings(),
     }

@@ -28,6 +28,8 @@ pub struct KnownPremises {
     pub building_id: BuildingId,
     /// The address as spoken: «улица Ленина, дом 5, квартира 12».
     pub address_spoken: String,
+    /// The apartment number as the registry writes it (`12`, `12а`), copied into tickets.
+    pub apartment: Option<String>,
 }
 
 /// A building served by the company.
