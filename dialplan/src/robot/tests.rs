@@ -198,7 +198,7 @@ fn known_caller_confirms_by_voice_and_files_an_emergency_ticket() {
             account_id: Some(AccountId(500)),
             building_id: Some(BuildingId(1)),
             premises_id: Some(PremisesId(100)),
-            apartment: None,
+            apartment: Some("12".into()),
             topic: "leak".into(),
             emergency: true,
             description: "У меня течёт кран на кухне, соседей заливает!".into(),
