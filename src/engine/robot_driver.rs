@@ -382,6 +382,7 @@ async fn call_context(shared: &Shared, io: &CallIo) -> CallContext {
                             "{}, дом {}, квартира {}",
                             k.street, k.house, k.apartment
                         ),
+                        apartment: Some(k.apartment.clone()),
                     });
                 }
             }
