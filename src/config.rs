@@ -46,6 +46,10 @@ pub struct SipSection {
     /// Calls handled at once; more get 503 (RFC 3261 §21.5.4).
     #[serde(default = "default_max_calls")]
     pub max_calls: usize,
+    /// Ringing time before the robot answers, ms (a caller who hangs up meanwhile is a
+    /// missed call with a CDR and no recording).
+    #[serde(default)]
+    pub answer_after_ms: u64,
 }
 
 fn default_max_calls() -> usize {

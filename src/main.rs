@@ -214,7 +214,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let recordings = cfg.resolve(&cfg.storage.recordings);
     std::fs::create_dir_all(&recordings)
         .with_context(|| format!("creating {}", recordings.display()))?;
-    let shared = Arc::new(engine::Shared::new(
+    let mut shared = engine::Shared::new(
         dialplan,
         events,
         metrics,
@@ -227,7 +227,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         recordings.clone(),
         cfg.base_dir.clone(),
         cfg.sip.max_calls,
-    ));
+    );
+    shared.answer_after_ms = cfg.sip.answer_after_ms;
+    let shared = Arc::new(shared);
 
     let cancel = CancellationToken::new();
     let (sip, calls) = zvonar_sip::ua::start(

@@ -19,15 +19,29 @@ fn problem_speech() -> Vec<i16> {
     read_wav_8k(&root().join("../shared/corpora/audio_ru/tinkoff-voicekit-examples/sample_4.wav"))
 }
 
+/// The calls from `caller` once all of them have ended (the CDR's end is written by the
+/// event subscriber just after the last SIP message, so poll briefly).
 fn calls_from(z: &Zvonar, caller: &str) -> Vec<Value> {
-    let calls = z.get_json("/api/v1/calls?limit=100");
-    calls
-        .as_array()
-        .expect("calls list")
-        .iter()
-        .filter(|c| c["caller"].as_str().is_some_and(|s| s.ends_with(caller)))
-        .cloned()
-        .collect()
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        let calls = z.get_json("/api/v1/calls?limit=100");
+        found = calls
+            .as_array()
+            .expect("calls list")
+            .iter()
+            .filter(|c| {
+                c["caller_raw"]
+                    .as_str()
+                    .is_some_and(|s| s.ends_with(caller))
+            })
+            .cloned()
+            .collect();
+        if !found.is_empty() && found.iter().all(|c| !c["ended_at"].is_null()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    found
 }
 
 fn timeline_kinds(call: &Value) -> Vec<String> {
@@ -128,7 +142,119 @@ fn known_caller_confirms_address_by_keypad_and_files_a_ticket() {
         rms > 200.0,
         "caller audio missing on the left channel (rms {rms})"
     );
+
+    // A browser seeks with range requests (RFC 9110 §14).
+    let (status, head, part) = z.get_raw(
+        &format!("/api/v1/calls/{call_id}/recording"),
+        Some("bytes=44-1043"),
+    );
+    assert_eq!(status, 206, "{head}");
+    assert_eq!(part.len(), 1000);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-range: bytes 44-1043/"),
+        "{head}"
+    );
+
+    // The ticket detail carries the call's timeline: what was said and heard.
+    let detail = z.get_json(&format!("/api/v1/tickets/{}", ticket["id"]));
+    let heard: Vec<&Value> = detail["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["kind"] == "recognised")
+        .collect();
+    assert!(
+        !heard.is_empty() && heard[0]["payload"]["confidence"].is_number(),
+        "{detail}"
+    );
+
+    let (status, _, metrics) = z.get_raw("/metrics", None);
+    assert_eq!(status, 200);
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(
+        metrics.contains("zvonar_calls_total{disposition=\"answered\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("zvonar_asr_latency_seconds_count"),
+        "{metrics}"
+    );
 }
+
+/// SIPp gives up while zvonar is still ringing: CANCEL → 200 + 487 (RFC 3261 §9.2).
+#[test]
+fn caller_who_hangs_up_while_ringing_leaves_a_missed_call() {
+    let z = Zvonar::start("missed");
+    let sc = z.dir.join("cancel.xml");
+    std::fs::write(&sc, CANCEL_SCENARIO).expect("scenario");
+    let (ok, out) = run_sipp(&z, &sc, "u1", 30);
+    assert!(
+        ok,
+        "SIPp call failed:\n{out}\n--- zvonar log ---\n{}",
+        z.log()
+    );
+    let calls = calls_from(&z, "4957770002");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["disposition"], "missed", "{}", calls[0]);
+    assert!(calls[0]["recording"].is_null());
+    assert!(calls[0]["answered_at"].is_null());
+}
+
+const CANCEL_SCENARIO: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
+<scenario name="cancel">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:+74951234567@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:84957770002@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:+74951234567@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:84957770002@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 1 1 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8
+      a=rtpmap:8 PCMA/8000
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180"/>
+  <send>
+    <![CDATA[
+      CANCEL sip:+74951234567@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: <sip:84957770002@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:+74951234567@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 CANCEL
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+  <recv response="487"/>
+  <send>
+    <![CDATA[
+      ACK sip:+74951234567@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: <sip:84957770002@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+</scenario>
+"#;
 
 #[test]
 fn unknown_caller_says_the_apartment_number() {

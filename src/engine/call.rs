@@ -10,7 +10,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use zvonar_models::{CallEventKind, CallId, Disposition, PhoneNumber};
 use zvonar_sip::sdp::{negotiate_answer, LocalMedia, SessionDescription};
-use zvonar_sip::ua::{CallSignal, EndReason, IncomingCall};
+use zvonar_sip::ua::{CallSignal, IncomingCall};
 use zvonar_voice::codec::Codec;
 use zvonar_voice::recorder::RecorderThread;
 use zvonar_voice::rtp_socket::{RtpConfig, RtpSocket};
@@ -161,10 +161,20 @@ async fn answer_and_run(
         }
     };
     call.leg.ringing();
-    // A CANCEL may already be waiting: do not answer a call that is gone.
-    while let Ok(sig) = call.signals.try_recv() {
-        if let CallSignal::Terminated(EndReason::Cancelled) = sig {
-            return (Disposition::Missed, "cancel".into(), None, 0);
+    // Ring for the configured time; a caller who gives up meanwhile (CANCEL → 487) is a
+    // missed call: CDR, no recording.
+    let ring_until =
+        tokio::time::Instant::now() + std::time::Duration::from_millis(shared.answer_after_ms);
+    loop {
+        tokio::select! {
+            sig = call.signals.recv() => match sig {
+                Some(CallSignal::Terminated(reason)) => {
+                    return (Disposition::Missed, reason.code(), None, 0);
+                }
+                Some(_) => {}
+                None => return (Disposition::Failed, "signalling_lost".into(), None, 0),
+            },
+            _ = tokio::time::sleep_until(ring_until) => break,
         }
     }
     if let Err(e) = call.leg.answer(negotiated.answer.to_string()) {

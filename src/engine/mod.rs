@@ -64,6 +64,8 @@ pub struct Shared {
     pub max_calls: usize,
     /// Base directory for relative prompt files.
     pub prompts_dir: PathBuf,
+    /// Ringing time before answer, ms.
+    pub answer_after_ms: u64,
     sound_cache: Mutex<HashMap<String, Arc<[i16]>>>,
 }
 
@@ -99,6 +101,7 @@ impl Shared {
             utc_offset_hours: DEFAULT_UTC_OFFSET_HOURS,
             max_calls,
             prompts_dir,
+            answer_after_ms: 0,
             sound_cache: Mutex::default(),
         }
     }

@@ -160,7 +160,8 @@ impl RobotDriver {
                 self.turn_started = Some(Instant::now());
                 self.robot.handle(RobotInput::Digits(digit.to_string()));
             }
-            MediaEvent::PlaybackStarted { .. } => {
+            MediaEvent::PlaybackStarted { id } => {
+                tracing::trace!(call_id = %self.io.call_id, id, "prompt started");
                 if let Some(t) = self.turn_started.take() {
                     self.shared
                         .metrics

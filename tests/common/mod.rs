@@ -71,6 +71,7 @@ impl Zvonar {
 udp = "127.0.0.1:{sip_port}"
 tcp = "127.0.0.1:{sip_port}"
 public_ip = "127.0.0.1"
+answer_after_ms = 300
 [rtp]
 port_min = {rtp_min}
 port_max = {rtp_max}
