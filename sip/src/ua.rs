@@ -6,8 +6,15 @@
 //! - OPTIONS outside a dialog: 200 with Allow/Accept (§11.2);
 //! - BYE, INFO, UPDATE… for a dialog we do not know: 481 (§12.2.2);
 //! - REGISTER and other methods we do not serve: 405 with Allow (§8.2.1);
-//! - requests whose mandatory headers are broken: 400 (§8.2.2 via [`crate::validate`]);
+//! - requests that are malformed: 400; SIP versions other than 2.0: 505 (§8.2, §21.5.7);
+//! - for the methods we serve: Request-URI schemes other than sip/sips: 416 (§8.2.2.1),
+//!   `Require` with option tags: 420 with Unsupported (§8.2.2.3), INVITE/UPDATE bodies that
+//!   are not SDP: 415 with Accept (§8.2.3), an `Accept` without SDP: 406 (§21.4.7) — all
+//!   in [`crate::validate::Guard`];
+//! - over UDP, requests rsipstack cannot parse: 501 for extension methods (§8.2.1,
+//!   §21.5.2), else 400 ([`crate::validate::UdpGuard`]);
 //! - OPTIONS inside a dialog: 200.
+//!
 //! CANCEL before answer is handled by rsipstack (200 to the CANCEL, 487 to the INVITE) and
 //! reported as [`CallSignal::Terminated`] with [`EndReason::Cancelled`].
 
@@ -368,7 +375,7 @@ async fn incoming_loop(
             });
             continue;
         }
-        let method = tx.original.method.clone();
+        let method = tx.original.method;
         match method {
             Method::Invite => {
                 if has_to_tag(&tx) {
