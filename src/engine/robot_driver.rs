@@ -163,10 +163,16 @@ impl RobotDriver {
             MediaEvent::PlaybackStarted { id } => {
                 tracing::trace!(call_id = %self.io.call_id, id, "prompt started");
                 if let Some(t) = self.turn_started.take() {
+                    let latency = t.elapsed();
                     self.shared
                         .metrics
                         .turn_latency
-                        .observe(t.elapsed().as_secs_f64());
+                        .observe(latency.as_secs_f64());
+                    tracing::debug!(
+                        call_id = %self.io.call_id,
+                        turn_ms = latency.as_millis() as u64,
+                        "turn latency"
+                    );
                 }
             }
             MediaEvent::PlaybackDone { id } => {

@@ -53,16 +53,42 @@ pub struct Zvonar {
     pub token: String,
 }
 
+/// Settings that differ between tests and benchmarks.
+pub struct Options {
+    /// Size of the RTP port range (two ports per call).
+    pub rtp_ports: u16,
+    /// Ringing before answer, ms.
+    pub answer_after_ms: u64,
+    /// Calls at once.
+    pub max_calls: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            rtp_ports: 10000,
+            answer_after_ms: 300,
+            max_calls: 200,
+        }
+    }
+}
+
 impl Zvonar {
     /// Imports the example registry and outages, then starts `zvonar serve`.
     pub fn start(name: &str) -> Zvonar {
+        Zvonar::start_with(name, Options::default())
+    }
+
+    /// [`Zvonar::start`] with explicit options.
+    pub fn start_with(name: &str, opts: Options) -> Zvonar {
         let dir = std::env::temp_dir().join(format!("zvonar-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         let sip_port = free_port();
         let http_port = free_port();
-        let rtp_base =
-            30000 + (std::process::id() % 100) as u16 * 200 + (name.len() as u16 % 10) * 20;
+        // RTP sockets take a random free even port of the range and skip taken ones, so
+        // instances running side by side may share the range.
+        let rtp_base = 30000u16;
         let token = "e2e-test-token".to_string();
         let deploy = root().join("deploy");
         let config = format!(
@@ -71,7 +97,8 @@ impl Zvonar {
 udp = "127.0.0.1:{sip_port}"
 tcp = "127.0.0.1:{sip_port}"
 public_ip = "127.0.0.1"
-answer_after_ms = 300
+answer_after_ms = {answer_after_ms}
+max_calls = {max_calls}
 [rtp]
 port_min = {rtp_min}
 port_max = {rtp_max}
@@ -89,7 +116,9 @@ espeak_rate_wpm = 170
 "#,
             dialplan = deploy.join("dialplan.toml").display(),
             rtp_min = rtp_base,
-            rtp_max = rtp_base + 19,
+            rtp_max = rtp_base + opts.rtp_ports - 1,
+            answer_after_ms = opts.answer_after_ms,
+            max_calls = opts.max_calls,
             model = whisper_model().display(),
         );
         let cfg = dir.join("zvonar.toml");
@@ -164,6 +193,36 @@ espeak_rate_wpm = 170
     /// GET raw bytes (with an optional Range header): (status, headers, body).
     pub fn get_raw(&self, path: &str, range: Option<&str>) -> (u16, String, Vec<u8>) {
         http_get(self.http_port, path, &self.token, range).expect("http")
+    }
+}
+
+impl Zvonar {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU seconds (user + system) the server has used so far, from /proc.
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the comm field.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    /// Peak resident set size so far, KiB (VmHWM).
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     }
 }
 

@@ -1,0 +1,260 @@
+//! Load benchmarks against a real `zvonar serve` (release build) on loopback.
+//!
+//! `cargo bench --bench load -- sip`   — SIPp at 100 calls/s, 2000 calls, to the `999` route
+//!                                        (answer, short prompt, zvonar hangs up): failed calls,
+//!                                        zvonar CPU seconds and peak RSS.
+//! `cargo bench --bench load -- robot` — 20 simultaneous dispatcher-robot calls with human
+//!                                        speech and keys: completed calls, turn latency
+//!                                        (end of caller speech or key → first robot audio)
+//!                                        p50/p95, largest gap in any outgoing RTP stream.
+//! Without an argument both run. Needs sip-tester (SIPp) and the Whisper model.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{read_wav_8k, root, run_sipp, write_scenario, Options, Step, Zvonar};
+use std::time::Instant;
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+const UAC_WAIT_BYE: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
+<scenario name="uac waits for zvonar's BYE">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:load@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:load@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=load 1 1 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:load@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+</scenario>
+"#;
+
+fn sip_load() {
+    let z = Zvonar::start_with(
+        "bench-sip",
+        Options {
+            answer_after_ms: 0,
+            max_calls: 2000,
+            ..Options::default()
+        },
+    );
+    let sc = z.dir.join("uac-wait-bye.xml");
+    std::fs::write(&sc, UAC_WAIT_BYE).expect("scenario");
+    let cpu0 = z.cpu_seconds();
+    let t0 = Instant::now();
+    let out = std::process::Command::new("sipp")
+        .arg(format!("127.0.0.1:{}", z.sip_port))
+        .args(["-sf", &sc.to_string_lossy(), "-s", "999"])
+        .args([
+            "-r",
+            "100",
+            "-m",
+            "2000",
+            "-l",
+            "2000",
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+        ])
+        .args([
+            "-timeout",
+            "180s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .current_dir(&z.dir)
+        .output()
+        .expect("sipp");
+    let wall = t0.elapsed().as_secs_f64();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let counter = |name: &str| {
+        text.lines()
+            .filter(|l| l.trim_start().starts_with(name))
+            .next_back()
+            .and_then(|l| l.split('|').nth(2))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(u64::MAX)
+    };
+    let ok = counter("Successful call");
+    let failed = counter("Failed call");
+    println!("sip-load: SIPp uac 100 calls/s, 2000 calls, route 999 (playback, zvonar sends BYE)");
+    println!(
+        "sip-load: successful={ok} failed={failed} sipp_exit={:?} wall={wall:.1}s",
+        out.status.code()
+    );
+    println!(
+        "sip-load: zvonar cpu={:.1}s peak_rss={} MiB",
+        z.cpu_seconds() - cpu0,
+        z.peak_rss_kib() / 1024
+    );
+    if !out.status.success() {
+        println!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+fn robot_load() {
+    let z = Zvonar::start_with(
+        "bench-robot",
+        Options {
+            answer_after_ms: 0,
+            ..Options::default()
+        },
+    );
+    let speech = read_wav_8k(
+        &root().join("../shared/corpora/audio_ru/tinkoff-voicekit-examples/sample_4.wav"),
+    );
+    let steps = [
+        Step::Pause(1500),
+        Step::Keys("1"),
+        Step::Pause(1500),
+        Step::Keys("2"),
+        Step::Pause(3500),
+        Step::Say(speech),
+    ];
+    let sc = write_scenario(
+        &z.dir,
+        "robot",
+        "+79161234567",
+        "+74951234567",
+        &steps,
+        90_000,
+    );
+    let cpu0 = z.cpu_seconds();
+    let t0 = Instant::now();
+    let out = std::process::Command::new("sipp")
+        .arg(format!("127.0.0.1:{}", z.sip_port))
+        .args(["-sf", &sc.to_string_lossy()])
+        .args([
+            "-r",
+            "20",
+            "-m",
+            "20",
+            "-l",
+            "20",
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+        ])
+        .args([
+            "-timeout",
+            "180s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .current_dir(&z.dir)
+        .output()
+        .expect("sipp");
+    let wall = t0.elapsed().as_secs_f64();
+    // Let the last CDRs land.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let log = z.log();
+    let field = |line: &str, key: &str| -> Option<u64> {
+        let i = line.find(key)? + key.len();
+        let digits: String = line[i..]
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        digits.parse().ok()
+    };
+    let mut turns: Vec<u64> = log
+        .lines()
+        .filter(|l| l.contains("turn latency"))
+        .filter_map(|l| field(l, "turn_ms"))
+        .collect();
+    turns.sort_unstable();
+    let max_gap = log
+        .lines()
+        .filter(|l| l.contains("media ended"))
+        .filter_map(|l| field(l, "max_gap_ms"))
+        .max()
+        .unwrap_or(0);
+    let tickets = z.get_json("/api/v1/tickets?limit=100");
+    let n_tickets = tickets.as_array().map(Vec::len).unwrap_or(0);
+    println!("robot-load: 20 simultaneous dispatcher calls (keys + 3.5 s of human speech each)");
+    println!(
+        "robot-load: sipp_exit={:?} tickets={n_tickets}/20 wall={wall:.1}s zvonar_cpu={:.1}s peak_rss={} MiB",
+        out.status.code(),
+        z.cpu_seconds() - cpu0,
+        z.peak_rss_kib() / 1024
+    );
+    println!(
+        "robot-load: turn latency over {} turns: p50={} ms p95={} ms max={} ms",
+        turns.len(),
+        percentile(&turns, 0.5),
+        percentile(&turns, 0.95),
+        turns.last().copied().unwrap_or(0)
+    );
+    println!("robot-load: largest gap between outgoing RTP packets in any call: {max_gap} ms");
+    if !out.status.success() {
+        println!("{}", String::from_utf8_lossy(&out.stdout));
+    }
+    let _ = run_sipp; // shared harness item used by the e2e tests
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let all = args.is_empty();
+    if all || args.iter().any(|a| a == "sip") {
+        sip_load();
+    }
+    if all || args.iter().any(|a| a == "robot") {
+        robot_load();
+    }
+}
