@@ -39,7 +39,8 @@ pub enum MediaCommand {
 pub enum MediaEvent {
     /// The caller started speaking.
     SpeechStarted,
-    /// The caller finished an utterance (8 kHz samples); `ended` is when the VAD closed it.
+    /// The caller finished an utterance (8 kHz samples); `ended` is when the caller's
+    /// voice stopped (the VAD notices `end_silence_ms` later).
     Utterance {
         /// Audio of the utterance.
         pcm: Vec<i16>,
@@ -179,7 +180,15 @@ pub async fn run(
                 for ev in vad.push(caller_samples) {
                     match ev {
                         VadEvent::SpeechStart { .. } => out.push(MediaEvent::SpeechStarted),
-                        VadEvent::SpeechEnd { utterance, .. } => out.push(MediaEvent::Utterance { pcm: utterance, ended: now }),
+                        VadEvent::SpeechEnd { utterance, end_ms, .. } => {
+                            // The VAD closes an utterance only after `end_silence_ms` of silence;
+                            // the caller stopped speaking `tail_ms` before `end_ms`. Report that
+                            // moment, so turn latency counts from the real end of speech.
+                            let last_voice_ms = end_ms.saturating_sub(u64::from(params.vad.tail_ms));
+                            let ago = vad.position_ms().saturating_sub(last_voice_ms);
+                            let ended = now.checked_sub(Duration::from_millis(ago)).unwrap_or(now);
+                            out.push(MediaEvent::Utterance { pcm: utterance, ended });
+                        }
                     }
                 }
                 if let Some(d) = dtmf.as_mut().and_then(|r| r.poll(now_ms())) {

@@ -35,7 +35,8 @@ pub struct RobotDriver {
     next_prompt: u64,
     asr_tx: mpsc::UnboundedSender<Result<AsrOutcome, AsrError>>,
     asr_rx: mpsc::UnboundedReceiver<Result<AsrOutcome, AsrError>>,
-    turn_started: Option<Instant>,
+    /// When the caller's turn ended (end of speech or a key) and how, for turn latency.
+    turn_started: Option<(Instant, &'static str)>,
     in_speech: bool,
     hangup_requested: bool,
 }
@@ -139,7 +140,7 @@ impl RobotDriver {
                     self.arm_no_input();
                     return;
                 }
-                self.turn_started = Some(ended);
+                self.turn_started = Some((ended, "speech"));
                 let asr = self.shared.asr.clone();
                 let tx = self.asr_tx.clone();
                 let queue = self.shared.metrics.asr_queue.clone();
@@ -157,12 +158,12 @@ impl RobotDriver {
                 })
                 .await;
                 self.no_input_at = None;
-                self.turn_started = Some(Instant::now());
+                self.turn_started = Some((Instant::now(), "keys"));
                 self.robot.handle(RobotInput::Digits(digit.to_string()));
             }
             MediaEvent::PlaybackStarted { id } => {
                 tracing::trace!(call_id = %self.io.call_id, id, "prompt started");
-                if let Some(t) = self.turn_started.take() {
+                if let Some((t, via)) = self.turn_started.take() {
                     let latency = t.elapsed();
                     self.shared
                         .metrics
@@ -171,6 +172,7 @@ impl RobotDriver {
                     tracing::debug!(
                         call_id = %self.io.call_id,
                         turn_ms = latency.as_millis() as u64,
+                        via,
                         "turn latency"
                     );
                 }

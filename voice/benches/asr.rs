@@ -58,6 +58,17 @@ async fn main() {
             utterances.push((f.into(), read(&p.to_string_lossy())));
         }
     }
+    if std::env::var("ASR_ALL_DIGITS").is_ok() {
+        // Every recorded number 0-90: the shortest utterances, where a small window risks
+        // repetition loops. Replaces the default set.
+        utterances.clear();
+        for n in (0..=20).chain([30, 40, 50, 60, 70, 80, 90]) {
+            utterances.push((
+                format!("digits/{n}.wav"),
+                read(&format!("{sounds}/digits/{n}.wav")),
+            ));
+        }
+    }
     let threads: usize = std::env::var("ASR_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -70,7 +81,7 @@ async fn main() {
     let min_frames: u32 = std::env::var("ASR_MIN_FRAMES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(400);
+        .unwrap_or(200);
     let windows = [
         ("full", AudioCtx::Full),
         (

@@ -26,7 +26,7 @@ pub enum AudioCtx {
     Auto {
         /// Extra encoder frames beyond the audio length (1 frame = 20 ms).
         margin_frames: u32,
-        /// Fewest encoder frames to run: with much less than 8 s of context Whisper tends to repeat
+        /// Fewest encoder frames to run: with much less than 4 s of context Whisper tends to repeat
         /// a short word until the token limit («12 12 12 …»).
         min_frames: u32,
     },
@@ -80,7 +80,7 @@ impl AsrConfig {
             threads_per_worker: 2,
             audio_ctx: AudioCtx::Auto {
                 margin_frames: 64,
-                min_frames: 400,
+                min_frames: 200,
             },
             no_speech_threshold: 0.6,
             min_confidence: 0.25,
