@@ -133,7 +133,8 @@ pub struct DispatcherSettings {
     /// Re-asks after no input or an answer not understood before the robot gives up or
     /// falls back to the keypad menu (0–5, default 1).
     pub max_retries: u8,
-    /// Utterances with a lower ASR confidence are treated as not understood (0–1, default 0.3).
+    /// Utterances with a lower ASR confidence (Whisper's mean token probability) are treated as
+    /// not understood (0–1, default 0.15: a correctly heard short number can score 0.16).
     pub min_confidence: f32,
     /// Prompts, defaults overridden by `[flow.NAME.prompts]`.
     pub prompts: Prompts,
@@ -149,7 +150,7 @@ impl Default for DispatcherSettings {
             no_input_ms: 6000,
             max_utterance_ms: 15000,
             max_retries: 1,
-            min_confidence: 0.3,
+            min_confidence: 0.15,
             prompts: Prompts::default(),
         }
     }

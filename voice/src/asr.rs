@@ -83,7 +83,7 @@ impl AsrConfig {
                 min_frames: 200,
             },
             no_speech_threshold: 0.6,
-            min_confidence: 0.25,
+            min_confidence: 0.1,
             max_queue: 64,
         }
     }

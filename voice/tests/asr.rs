@@ -37,8 +37,14 @@ fn pad(mut v: Vec<i16>) -> Vec<i16> {
 async fn recognises_numbers_and_rejects_silence_and_noise() {
     let asr = Asr::start(AsrConfig::new(model())).expect("model loads");
     let sounds = "/usr/share/asterisk/sounds/ru/digits";
-    for (file, want) in [("12", "12"), ("5", "5")] {
-        let pcm = pad(read_8k(&format!("{sounds}/{file}.wav")));
+    // «двенадцать»; «сто» + «двадцать» + «три» recorded separately and joined.
+    for (files, want) in [(&["12"][..], "12"), (&["hundred", "20", "3"][..], "123")] {
+        let mut joined = Vec::new();
+        for f in files {
+            joined.extend(read_8k(&format!("{sounds}/{f}.wav")));
+        }
+        let file = files.join("+");
+        let pcm = pad(joined);
         match asr.recognise(pcm).await.expect("decodes") {
             AsrOutcome::Speech(t) => {
                 let norm = zvonar_dialplan_free_normalise(&t.text);
@@ -69,5 +75,6 @@ async fn recognises_numbers_and_rejects_silence_and_noise() {
 fn zvonar_dialplan_free_normalise(t: &str) -> String {
     t.to_lowercase()
         .replace("двенадцать", "12")
-        .replace("пять", "5")
+        .replace("сто двадцать три", "123")
+        .replace(' ', "")
 }

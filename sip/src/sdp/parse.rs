@@ -405,7 +405,21 @@ fn parse_attribute(no: usize, value: &str) -> Result<Attribute, SdpError> {
     }
     let need = || val.ok_or_else(|| syntax(no, format!("a={name} needs a value")));
     match name {
-        "rtpmap" => parse_rtpmap(no, need()?).map(Attribute::RtpMap),
+        "rtpmap" => {
+            let v = need()?;
+            match parse_rtpmap(no, v) {
+                Ok(m) => Ok(Attribute::RtpMap(m)),
+                // `a=rtpmap:31 LPC` (no clock rate, seen in RFC 4475's INVITEs for a video
+                // stream): kept as an unknown attribute, so its payload type stays unknown
+                // and is never chosen, instead of refusing the whole offer (RFC 3264 §6
+                // rejects the stream, not the session).
+                Err(_) if !v.contains('/') && v.split_once(' ').is_some() => Ok(Attribute::Other {
+                    name: name.into(),
+                    value: Some(v.to_string()),
+                }),
+                Err(e) => Err(e),
+            }
+        }
         "fmtp" => {
             let v = need()?;
             let (format, params) = v
