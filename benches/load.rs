@@ -120,8 +120,7 @@ fn sip_load() {
     let text = String::from_utf8_lossy(&out.stdout);
     let counter = |name: &str| {
         text.lines()
-            .filter(|l| l.trim_start().starts_with(name))
-            .next_back()
+            .rfind(|l| l.trim_start().starts_with(name))
             .and_then(|l| l.split('|').nth(2))
             .and_then(|v| v.trim().parse::<u64>().ok())
             .unwrap_or(u64::MAX)

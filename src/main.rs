@@ -72,7 +72,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve => serve(cfg).await,
             Command::CheckConfig => {
-                zvonar_dialplan::Dialplan::load(&cfg.resolve(&cfg.dialplan))?;
+                zvonar_dialplan::Dialplan::load(cfg.resolve(&cfg.dialplan))?;
                 println!("configuration OK");
                 Ok(())
             }
@@ -141,12 +141,9 @@ fn find_espeak_data(cfg: &Config) -> Option<PathBuf> {
         .iter()
         .map(PathBuf::from),
     );
-    for c in candidates {
-        if c.join("espeak-ng-data").join("phontab").is_file() {
-            return Some(c);
-        }
-    }
-    None
+    candidates
+        .into_iter()
+        .find(|c| c.join("espeak-ng-data").join("phontab").is_file())
 }
 
 fn piper_voices(dir: &Path) -> Vec<zvonar_voice::tts::PiperVoice> {
@@ -175,7 +172,7 @@ fn piper_voices(dir: &Path) -> Vec<zvonar_voice::tts::PiperVoice> {
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
-    let dialplan = zvonar_dialplan::Dialplan::load(&cfg.resolve(&cfg.dialplan))?;
+    let dialplan = zvonar_dialplan::Dialplan::load(cfg.resolve(&cfg.dialplan))?;
     let pool = open_db(&cfg).await?;
     let registry: Arc<dyn zvonar_billing::Registry> =
         Arc::new(zvonar_billing::SqliteRegistry::new(pool.clone()));

@@ -23,7 +23,7 @@ fn read_8k(path: &str) -> Vec<i16> {
     let mut r = hound::WavReader::open(path)
         .unwrap_or_else(|e| panic!("{path}: {e} (apt install asterisk-core-sounds-ru-wav)"));
     assert_eq!(r.spec().sample_rate, 8000);
-    r.samples::<i16>().map(|s| s.unwrap()).collect()
+    r.samples::<i16>().map(|s| s.expect("sample")).collect()
 }
 
 fn pad(mut v: Vec<i16>) -> Vec<i16> {
