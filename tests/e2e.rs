@@ -348,3 +348,90 @@ fn silent_caller_gets_no_ticket() {
     let kinds = timeline_kinds(&call);
     assert!(!kinds.iter().any(|k| k == "recognised"), "{kinds:?}");
 }
+
+/// A crash in the middle of a call (SIGKILL right after the ticket is filed, while the robot
+/// is still talking) leaves the ticket in the database and a readable recording on disk.
+#[test]
+fn crash_mid_call_leaves_ticket_and_recording() {
+    let mut z = Zvonar::start("crash");
+    let steps = [
+        Step::Pause(1500),
+        Step::Keys("1"),
+        Step::Pause(1500),
+        Step::Keys("2"),
+        Step::Pause(3500),
+        Step::Say(problem_speech()),
+    ];
+    let sc = write_scenario(
+        &z.dir,
+        "crash",
+        "+79161234567",
+        "+74951234567",
+        &steps,
+        20_000,
+    );
+    let sipp = {
+        let sc = sc.clone();
+        let port = z.sip_port;
+        let dir = z.dir.clone();
+        std::thread::spawn(move || {
+            std::process::Command::new("sipp")
+                .arg(format!("127.0.0.1:{port}"))
+                .args([
+                    "-sf",
+                    &sc.to_string_lossy(),
+                    "-m",
+                    "1",
+                    "-i",
+                    "127.0.0.1",
+                    "-mi",
+                    "127.0.0.1",
+                ])
+                .args(["-timeout", "40s", "-nostdin"])
+                .current_dir(dir)
+                .output()
+        })
+    };
+    let mut ticket = None;
+    for _ in 0..400 {
+        let t = z.get_json("/api/v1/tickets?limit=10");
+        if let Some(first) = t.as_array().and_then(|a| a.first()) {
+            ticket = Some(first.clone());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let ticket = ticket.unwrap_or_else(|| panic!("no ticket was filed\n{}", z.log()));
+    z.crash();
+    let call_id = ticket["call_id"].as_str().expect("call id").to_string();
+
+    // The recording is readable although the process never finalised it.
+    let wav = find_file(&z.dir.join("recordings"), &format!("{call_id}.wav"))
+        .unwrap_or_else(|| panic!("no recording for {call_id}"));
+    let r = hound::WavReader::open(&wav).expect("a crashed recording still opens");
+    assert_eq!(r.spec().channels, 2);
+    assert!(
+        r.duration() > 8000 * 5,
+        "only {} samples survived",
+        r.duration()
+    );
+
+    z.restart();
+    let again = z.get_json(&format!("/api/v1/tickets/{}", ticket["id"]));
+    assert_eq!(again["ticket"]["number"], ticket["number"], "{again}");
+    let _ = sipp.join();
+}
+
+fn find_file(dir: &std::path::Path, name: &str) -> Option<PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if let Some(f) = find_file(&p, name) {
+                return Some(f);
+            }
+        } else if p.file_name().is_some_and(|n| n == name) {
+            return Some(p);
+        }
+    }
+    None
+}

@@ -1,6 +1,6 @@
 //! The media task of one call: receives RTP (jitter buffer, RFC 4733 digits, VAD), sends
 //! one 20 ms frame every tick (prompt audio or comfort silence, so the outgoing stream
-//! never gaps), and writes both directions to the call recording on one timeline.
+//! never gaps) and an RTCP sender report every 5 s, and writes both directions to the call recording on one timeline.
 //!
 //! It never waits for ASR, TTS or the database: the call task sends it prompts to play
 //! and receives events; both channels are unbounded so neither side blocks the other.
@@ -149,6 +149,8 @@ pub async fn run(
     tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut pos: u64 = 0; // samples since answer, the recording timeline
     let mut last_send: Option<Instant> = None;
+    // RTCP sender reports every 5 s (RFC 3550 §6.2 minimum interval for a small session).
+    let mut next_report = Instant::now() + Duration::from_secs(5);
     let mut out: Vec<MediaEvent> = Vec::new();
     let silence = vec![0i16; FRAME_SAMPLES];
     let mut recorder = recorder;
@@ -170,6 +172,12 @@ pub async fn run(
                     tracing::debug!(error = %e, "RTP send failed");
                 }
                 stats.frames_sent += 1;
+                if now >= next_report {
+                    next_report = now + Duration::from_secs(5);
+                    if let Err(e) = socket.send_sender_report().await {
+                        tracing::debug!(error = %e, "RTCP sender report not sent");
+                    }
+                }
                 if let Some(prev) = last_send {
                     stats.max_send_gap_ms = stats.max_send_gap_ms.max(now.duration_since(prev).as_millis() as u64);
                 }

@@ -136,17 +136,7 @@ espeak_rate_wpm = 170
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let log = std::fs::File::create(dir.join("zvonar.log")).expect("log");
-        let child = Command::new(bin)
-            .args(["--config", &cfg.to_string_lossy(), "serve"])
-            .env(
-                "RUST_LOG",
-                "info,zvonar=debug,rsipstack=warn,whisper_rs=warn,ort=warn",
-            )
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("zvonar serve");
+        let child = spawn_serve(&dir);
         let z = Zvonar {
             child,
             dir,
@@ -230,6 +220,42 @@ impl Drop for Zvonar {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+fn spawn_serve(dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("zvonar.log"))
+        .expect("log");
+    Command::new(env!("CARGO_BIN_EXE_zvonar"))
+        .args([
+            "--config",
+            &dir.join("zvonar.toml").to_string_lossy(),
+            "serve",
+        ])
+        .env(
+            "RUST_LOG",
+            "info,zvonar=debug,rsipstack=warn,whisper_rs=warn,ort=warn",
+        )
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("zvonar serve")
+}
+
+impl Zvonar {
+    /// Kills the server with SIGKILL, as a crash or power loss would.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same database, recordings and ports.
+    pub fn restart(&mut self) {
+        self.child = spawn_serve(&self.dir);
+        self.wait_ready();
     }
 }
 
