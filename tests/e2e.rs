@@ -435,3 +435,48 @@ fn find_file(dir: &std::path::Path, name: &str) -> Option<PathBuf> {
     }
     None
 }
+
+/// Keys by SIP INFO (application/dtmf-relay) and a hold/resume re-INVITE in the middle of
+/// the conversation: both answered, and the call goes on to a ticket.
+#[test]
+fn keys_by_sip_info_and_a_reinvite_during_the_call() {
+    let z = Zvonar::start("info");
+    let steps = [
+        Step::Pause(1500),
+        Step::Info('1'),
+        Step::ReInvite("sendonly"),
+        Step::ReInvite("sendrecv"),
+        Step::Pause(1000),
+        Step::Info('2'),
+        Step::Pause(3500),
+        Step::Say(problem_speech()),
+    ];
+    let sc = write_scenario(
+        &z.dir,
+        "info",
+        "+79161234567",
+        "+74951234567",
+        &steps,
+        60_000,
+    );
+    let (ok, out) = run_sipp(&z, &sc, "u1", 120);
+    assert!(
+        ok,
+        "SIPp call failed:\n{out}\n--- zvonar log ---\n{}",
+        z.log()
+    );
+    let calls = calls_from(&z, "9161234567");
+    let call = call_detail(&z, calls[0]["call_id"].as_str().expect("id"));
+    let digits: Vec<&Value> = call["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["kind"] == "digits")
+        .collect();
+    assert_eq!(digits.len(), 2, "{call}");
+    assert!(
+        digits.iter().all(|d| d["payload"]["via"] == "info"),
+        "{call}"
+    );
+    assert!(call["cdr"]["ticket_id"].is_number(), "{call}");
+}

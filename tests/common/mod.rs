@@ -335,6 +335,11 @@ pub enum Step {
     Say(Vec<i16>),
     /// Press these keys (RFC 4733, 100 ms each with 100 ms gaps).
     Keys(&'static str),
+    /// Press a key signalled by SIP INFO (application/dtmf-relay), expecting 200.
+    Info(char),
+    /// Send a re-INVITE with this SDP direction (`sendonly` = hold, `sendrecv` = resume),
+    /// expecting 200 with an answer, then ACK.
+    ReInvite(&'static str),
 }
 
 /// A pcap file of RTP packets 20 ms apart (Ethernet/IPv4/UDP), as SIPp's
@@ -456,8 +461,45 @@ pub fn write_scenario(
 ) -> PathBuf {
     let mut body = String::new();
     let (mut seq, mut ts) = (1000u16, 16000u32);
+    let mut cseq = 1;
+    let dialog_headers = |cseq: u32, method: &str| {
+        format!(
+            "      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n      \
+             From: <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\n      \
+             To: <sip:{callee}@[remote_ip]:[remote_port]>[peer_tag_param]\n      \
+             Call-ID: [call_id]\n      CSeq: {cseq} {method}\n      \
+             Contact: <sip:{caller}@[local_ip]:[local_port];transport=[transport]>\n      \
+             Max-Forwards: 70\n"
+        )
+    };
     for (i, step) in steps.iter().enumerate() {
         match step {
+            Step::Info(d) => {
+                cseq += 1;
+                let payload = format!("Signal={d}\r\nDuration=160\r\n");
+                body.push_str(&format!(
+                    "  <send>\n    <![CDATA[\n      INFO sip:{callee}@[remote_ip]:[remote_port] SIP/2.0\n{}      \
+                     Content-Type: application/dtmf-relay\n      Content-Length: [len]\n\n      {}\n    ]]>\n  </send>\n  \
+                     <recv response=\"200\"/>\n",
+                    dialog_headers(cseq, "INFO"),
+                    payload.trim_end()
+                ));
+            }
+            Step::ReInvite(direction) => {
+                cseq += 1;
+                body.push_str(&format!(
+                    "  <send retrans=\"500\">\n    <![CDATA[\n      INVITE sip:{callee}@[remote_ip]:[remote_port] SIP/2.0\n{}      \
+                     Content-Type: application/sdp\n      Content-Length: [len]\n\n      v=0\n      \
+                     o=caller 53655765 {} IN IP[local_ip_type] [local_ip]\n      s=-\n      \
+                     c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n      m=audio [media_port] RTP/AVP 8 101\n      \
+                     a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000\n      a={direction}\n    ]]>\n  </send>\n  \
+                     <recv response=\"100\" optional=\"true\"/>\n  <recv response=\"200\"/>\n  <send>\n    <![CDATA[\n      \
+                     ACK sip:{callee}@[remote_ip]:[remote_port] SIP/2.0\n{}      Content-Length: 0\n    ]]>\n  </send>\n",
+                    dialog_headers(cseq, "INVITE"),
+                    2353687637u64 + u64::from(cseq),
+                    dialog_headers(cseq, "ACK"),
+                ));
+            }
             Step::Pause(ms) => body.push_str(&format!("  <pause milliseconds=\"{ms}\"/>\n")),
             Step::Say(samples) => {
                 let p = dir.join(format!("{name}-{i}.pcap"));
