@@ -50,3 +50,30 @@ async fn espeak_speaks_russian_and_caches() {
     assert!(std::fs::read_dir(&dir).expect("cache dir").count() >= 2);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn recorded_prompt_files_become_8k_mono() {
+    let dir = std::env::temp_dir().join(format!("zvonar-prompt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("greeting.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 16000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).expect("create");
+    for i in 0..16000 {
+        let v = ((i as f32 * 440.0 * std::f32::consts::TAU / 16000.0).sin() * 8000.0) as i16;
+        w.write_sample(v).expect("left");
+        w.write_sample(v).expect("right");
+    }
+    w.finalize().expect("finalize");
+    let pcm = zvonar_voice::tts::load_sound_file(&path).expect("loads");
+    // One second at 8 kHz, give or take the resampler's edges.
+    assert!((7900..=8100).contains(&pcm.len()), "{}", pcm.len());
+    assert!(rms(&pcm) > 4000.0, "rms {}", rms(&pcm));
+    let missing = zvonar_voice::tts::load_sound_file(&dir.join("nope.wav")).unwrap_err();
+    assert!(missing.to_string().contains("nope.wav"), "{missing}");
+    let _ = std::fs::remove_dir_all(dir);
+}
