@@ -12,7 +12,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{read_wav_8k, root, run_sipp, write_scenario, Options, Step, Zvonar};
+use common::{known_caller_steps, write_scenario, Options, Zvonar};
 use std::time::Instant;
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -23,60 +23,37 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[idx]
 }
 
-const UAC_WAIT_BYE: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
-<scenario name="uac waits for zvonar's BYE">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:load@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:load@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=load 1 1 IN IP4 [local_ip]
-      s=-
-      c=IN IP4 [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8 101
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:101 telephone-event/8000
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:load@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-</scenario>
-"#;
+/// Runs SIPp with `scenario` at `rate` calls/s for `calls` calls (all may overlap) and
+/// returns (exit success, stdout, wall seconds).
+fn sipp_load(
+    z: &Zvonar,
+    scenario: &std::path::Path,
+    rate: &str,
+    calls: &str,
+) -> (bool, String, f64) {
+    let t0 = Instant::now();
+    let out = std::process::Command::new("sipp")
+        .arg(format!("127.0.0.1:{}", z.sip_port))
+        .args(["-sf", &scenario.to_string_lossy()])
+        .args(["-r", rate, "-m", calls, "-l", calls])
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args([
+            "-timeout",
+            "180s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .current_dir(&z.dir)
+        .output()
+        .expect("sipp (apt install sip-tester)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text, t0.elapsed().as_secs_f64())
+}
 
 fn sip_load() {
     let z = Zvonar::start_with(
@@ -87,37 +64,10 @@ fn sip_load() {
             ..Options::default()
         },
     );
-    let sc = z.dir.join("uac-wait-bye.xml");
-    std::fs::write(&sc, UAC_WAIT_BYE).expect("scenario");
+    // No steps: answer, listen to the prompt, wait for zvonar's BYE.
+    let sc = write_scenario(&z.dir, "uac", "load", "999", &[], 60_000);
     let cpu0 = z.cpu_seconds();
-    let t0 = Instant::now();
-    let out = std::process::Command::new("sipp")
-        .arg(format!("127.0.0.1:{}", z.sip_port))
-        .args(["-sf", &sc.to_string_lossy(), "-s", "999"])
-        .args([
-            "-r",
-            "100",
-            "-m",
-            "2000",
-            "-l",
-            "2000",
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-        ])
-        .args([
-            "-timeout",
-            "180s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ])
-        .current_dir(&z.dir)
-        .output()
-        .expect("sipp");
-    let wall = t0.elapsed().as_secs_f64();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (success, text, wall) = sipp_load(&z, &sc, "100", "2000");
     let counter = |name: &str| {
         text.lines()
             .rfind(|l| l.trim_start().starts_with(name))
@@ -128,17 +78,14 @@ fn sip_load() {
     let ok = counter("Successful call");
     let failed = counter("Failed call");
     println!("sip-load: SIPp uac 100 calls/s, 2000 calls, route 999 (playback, zvonar sends BYE)");
-    println!(
-        "sip-load: successful={ok} failed={failed} sipp_exit={:?} wall={wall:.1}s",
-        out.status.code()
-    );
+    println!("sip-load: successful={ok} failed={failed} sipp_ok={success} wall={wall:.1}s");
     println!(
         "sip-load: zvonar cpu={:.1}s peak_rss={} MiB",
         z.cpu_seconds() - cpu0,
         z.peak_rss_kib() / 1024
     );
-    if !out.status.success() {
-        println!("{}", String::from_utf8_lossy(&out.stderr));
+    if !success {
+        println!("{text}");
     }
 }
 
@@ -150,17 +97,7 @@ fn robot_load(rate: &str) {
             ..Options::default()
         },
     );
-    let speech = read_wav_8k(
-        &root().join("../shared/corpora/audio_ru/tinkoff-voicekit-examples/sample_4.wav"),
-    );
-    let steps = [
-        Step::Pause(1500),
-        Step::Keys("1"),
-        Step::Pause(1500),
-        Step::Keys("2"),
-        Step::Pause(3500),
-        Step::Say(speech),
-    ];
+    let steps = known_caller_steps();
     let sc = write_scenario(
         &z.dir,
         "robot",
@@ -170,33 +107,7 @@ fn robot_load(rate: &str) {
         90_000,
     );
     let cpu0 = z.cpu_seconds();
-    let t0 = Instant::now();
-    let out = std::process::Command::new("sipp")
-        .arg(format!("127.0.0.1:{}", z.sip_port))
-        .args(["-sf", &sc.to_string_lossy()])
-        .args([
-            "-r",
-            rate,
-            "-m",
-            "20",
-            "-l",
-            "20",
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-        ])
-        .args([
-            "-timeout",
-            "180s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ])
-        .current_dir(&z.dir)
-        .output()
-        .expect("sipp");
-    let wall = t0.elapsed().as_secs_f64();
+    let (success, text, wall) = sipp_load(&z, &sc, rate, "20");
     // Let the last CDRs land.
     std::thread::sleep(std::time::Duration::from_millis(500));
     let log = z.log();
@@ -232,8 +143,7 @@ fn robot_load(rate: &str) {
         "robot-load: 20 simultaneous dispatcher calls started at {rate} calls/s (keys + 3.5 s of human speech each)"
     );
     println!(
-        "robot-load: sipp_exit={:?} tickets={n_tickets}/20 wall={wall:.1}s zvonar_cpu={:.1}s peak_rss={} MiB",
-        out.status.code(),
+        "robot-load: sipp_ok={success} tickets={n_tickets}/20 wall={wall:.1}s zvonar_cpu={:.1}s peak_rss={} MiB",
         z.cpu_seconds() - cpu0,
         z.peak_rss_kib() / 1024
     );
@@ -247,10 +157,9 @@ fn robot_load(rate: &str) {
         );
     }
     println!("robot-load: largest gap between outgoing RTP packets in any call: {max_gap} ms");
-    if !out.status.success() {
-        println!("{}", String::from_utf8_lossy(&out.stdout));
+    if !success {
+        println!("{text}");
     }
-    let _ = run_sipp; // shared harness item used by the e2e tests
 }
 
 fn main() {

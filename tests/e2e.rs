@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{read_wav_8k, root, run_sipp, write_scenario, Step, Zvonar};
+use common::{
+    known_caller_steps, problem_speech, read_wav_8k, run_sipp, write_scenario, Step, Zvonar,
+};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -12,11 +14,6 @@ const SOUNDS: &str = "/usr/share/asterisk/sounds/ru/digits";
 
 fn digits_wav(name: &str) -> Vec<i16> {
     read_wav_8k(&PathBuf::from(SOUNDS).join(format!("{name}.wav")))
-}
-
-/// A problem description spoken by a person (Tinkoff VoiceKit sample, 3.5 s).
-fn problem_speech() -> Vec<i16> {
-    read_wav_8k(&root().join("../shared/corpora/audio_ru/tinkoff-voicekit-examples/sample_4.wav"))
 }
 
 /// The calls from `caller` once all of them have ended (the CDR's end is written by the
@@ -82,14 +79,7 @@ fn call_detail(z: &Zvonar, call_id: &str) -> Value {
 fn known_caller_confirms_address_by_keypad_and_files_a_ticket() {
     let z = Zvonar::start("known");
     // +7 916 123-45-67 is registered for ул. Ленина 5, кв. 12, where hot water is off.
-    let steps = [
-        Step::Pause(1500),
-        Step::Keys("1"), // «Вы звоните по адресу …?» — yes
-        Step::Pause(1500),
-        Step::Keys("2"), // «Вы звоните по поводу отключения?» — no
-        Step::Pause(3500),
-        Step::Say(problem_speech()),
-    ];
+    let steps = known_caller_steps();
     let sc = write_scenario(
         &z.dir,
         "known",
@@ -354,14 +344,7 @@ fn silent_caller_gets_no_ticket() {
 #[test]
 fn crash_mid_call_leaves_ticket_and_recording() {
     let mut z = Zvonar::start("crash");
-    let steps = [
-        Step::Pause(1500),
-        Step::Keys("1"),
-        Step::Pause(1500),
-        Step::Keys("2"),
-        Step::Pause(3500),
-        Step::Say(problem_speech()),
-    ];
+    let steps = known_caller_steps();
     let sc = write_scenario(
         &z.dir,
         "crash",

@@ -342,6 +342,25 @@ pub enum Step {
     ReInvite(&'static str),
 }
 
+/// A problem description spoken by a person (Tinkoff VoiceKit sample_4, 3.5 s:
+/// «6 часов 45 минут, 3 доллара 5 центов»).
+pub fn problem_speech() -> Vec<i16> {
+    read_wav_8k(&root().join("../shared/corpora/audio_ru/tinkoff-voicekit-examples/sample_4.wav"))
+}
+
+/// The registered caller of ул. Ленина 5, кв. 12 (hot water is off there): confirms the
+/// address by keypad, says the call is not about the outage, describes the problem.
+pub fn known_caller_steps() -> Vec<Step> {
+    vec![
+        Step::Pause(1500),
+        Step::Keys("1"), // «Вы звоните по адресу …?» — yes
+        Step::Pause(1500),
+        Step::Keys("2"), // «Вы звоните по поводу отключения?» — no
+        Step::Pause(3500),
+        Step::Say(problem_speech()),
+    ]
+}
+
 /// A pcap file of RTP packets 20 ms apart (Ethernet/IPv4/UDP), as SIPp's
 /// `play_pcap_audio` replays them.
 pub fn write_pcap(path: &Path, packets: &[Vec<u8>]) {
