@@ -4,12 +4,14 @@
 //! This crate does no IO: every other block depends on it, and it depends on none of them.
 
 pub mod event;
+pub mod hangup;
 pub mod ids;
 pub mod money;
 pub mod phone;
 pub mod pii;
 
 pub use event::{CallEvent, CallEventKind, CallbackRequest, Disposition, TicketRequest};
+pub use hangup::HangupCause;
 pub use ids::{AccountId, BuildingId, CallId, OutageId, PremisesId, TicketId};
 pub use money::Money;
 pub use phone::{PhoneError, PhoneNumber};

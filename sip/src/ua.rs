@@ -71,15 +71,16 @@ pub enum EndReason {
 }
 
 impl EndReason {
-    /// Stable snake_case code for CDR `hangup_cause`.
-    pub fn code(&self) -> String {
+    /// The hangup cause for the CDR.
+    pub fn cause(&self) -> zvonar_models::HangupCause {
+        use zvonar_models::HangupCause;
         match self {
-            EndReason::Cancelled => "cancel".into(),
-            EndReason::CallerBye => "caller_bye".into(),
-            EndReason::OurBye => "robot_bye".into(),
-            EndReason::Rejected => "rejected".into(),
-            EndReason::Timeout => "timeout".into(),
-            EndReason::Other(s) => format!("sip_{s}"),
+            EndReason::Cancelled => HangupCause::Cancel,
+            EndReason::CallerBye => HangupCause::CallerBye,
+            EndReason::OurBye => HangupCause::RobotBye,
+            EndReason::Rejected => HangupCause::Rejected,
+            EndReason::Timeout => HangupCause::Timeout,
+            EndReason::Other(s) => HangupCause::Sip(*s),
         }
     }
 }

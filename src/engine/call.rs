@@ -8,7 +8,7 @@ use chrono::Utc;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
-use zvonar_models::{CallEventKind, CallId, Disposition, PhoneNumber};
+use zvonar_models::{CallEventKind, CallId, Disposition, HangupCause, PhoneNumber};
 use zvonar_sip::sdp::{negotiate_answer, LocalMedia, SessionDescription};
 use zvonar_sip::ua::{CallSignal, IncomingCall};
 use zvonar_voice::codec::Codec;
@@ -18,7 +18,7 @@ use zvonar_voice::rtp_socket::{RtpConfig, RtpSocket};
 /// How a flow ended, for the CDR.
 pub struct FlowEnd {
     /// Hangup cause code.
-    pub cause: String,
+    pub cause: HangupCause,
 }
 
 /// Everything a flow needs from the running call.
@@ -77,7 +77,7 @@ pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
             &call_id,
             CallEventKind::Ended {
                 disposition,
-                cause,
+                cause: cause.code(),
                 recording,
                 talk_ms,
             },
@@ -91,22 +91,22 @@ async fn answer_and_run(
     call_id: &CallId,
     caller: Option<PhoneNumber>,
     flow: Option<zvonar_dialplan::Flow>,
-) -> (Disposition, String, Option<String>, u64) {
+) -> (Disposition, HangupCause, Option<String>, u64) {
     let Some(flow) = flow else {
         call.leg.reject(404, Some("no route"));
-        return (Disposition::Rejected, "no_route".into(), None, 0);
+        return (Disposition::Rejected, HangupCause::NoRoute, None, 0);
     };
     let Some(offer_text) = call.offer.clone() else {
         // Offerless INVITE (RFC 3264 §5): not supported yet; the caller can retry with an offer.
         call.leg.reject(488, Some("offer required"));
-        return (Disposition::Rejected, "no_offer".into(), None, 0);
+        return (Disposition::Rejected, HangupCause::NoOffer, None, 0);
     };
     let offer = match SessionDescription::parse(&offer_text) {
         Ok(o) => o,
         Err(e) => {
             tracing::info!(%call_id, error = %e, "malformed SDP offer");
             call.leg.reject(400, Some("malformed SDP"));
-            return (Disposition::Rejected, "bad_sdp".into(), None, 0);
+            return (Disposition::Rejected, HangupCause::BadSdp, None, 0);
         }
     };
     // Choose the codec first (the port in this trial answer is irrelevant), then bind
@@ -118,7 +118,7 @@ async fn answer_and_run(
             call.leg.reject(e.sip_status(), Some("Not Acceptable Here"));
             return (
                 Disposition::Rejected,
-                format!("sip_{}", e.sip_status()),
+                HangupCause::Sip(e.sip_status()),
                 None,
                 0,
             );
@@ -143,7 +143,7 @@ async fn answer_and_run(
         Err(e) => {
             tracing::error!(%call_id, error = %e, "no RTP port");
             call.leg.reject(503, Some("no media ports"));
-            return (Disposition::Failed, "no_rtp_port".into(), None, 0);
+            return (Disposition::Failed, HangupCause::NoRtpPort, None, 0);
         }
     };
     let local_port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -154,7 +154,7 @@ async fn answer_and_run(
             call.leg.reject(e.sip_status(), Some("Not Acceptable Here"));
             return (
                 Disposition::Rejected,
-                format!("sip_{}", e.sip_status()),
+                HangupCause::Sip(e.sip_status()),
                 None,
                 0,
             );
@@ -169,17 +169,17 @@ async fn answer_and_run(
         tokio::select! {
             sig = call.signals.recv() => match sig {
                 Some(CallSignal::Terminated(reason)) => {
-                    return (Disposition::Missed, reason.code(), None, 0);
+                    return (Disposition::Missed, reason.cause(), None, 0);
                 }
                 Some(_) => {}
-                None => return (Disposition::Failed, "signalling_lost".into(), None, 0),
+                None => return (Disposition::Failed, HangupCause::SignallingLost, None, 0),
             },
             _ = tokio::time::sleep_until(ring_until) => break,
         }
     }
     if let Err(e) = call.leg.answer(negotiated.answer.to_string()) {
         tracing::info!(%call_id, error = %e, "could not answer");
-        return (Disposition::Missed, "cancel".into(), None, 0);
+        return (Disposition::Missed, HangupCause::Cancel, None, 0);
     }
     let answered = Instant::now();
     let rel = format!("{}/{}.wav", Utc::now().format("%Y/%m/%d"), call_id);
@@ -243,7 +243,7 @@ async fn answer_and_run(
             tracing::error!(%call_id, kind = ?other, "flow kind not supported by this engine");
             io.leg.hangup().await;
             FlowEnd {
-                cause: "unsupported_flow".into(),
+                cause: HangupCause::UnsupportedFlow,
             }
         }
     };

@@ -5,7 +5,7 @@ use super::call::{CallIo, FlowEnd};
 use super::media::{MediaCommand, MediaEvent};
 use super::Shared;
 use std::sync::Arc;
-use zvonar_models::CallEventKind;
+use zvonar_models::{CallEventKind, HangupCause};
 use zvonar_sip::ua::CallSignal;
 
 /// Plays the flow's prompt and hangs up when it has been played.
@@ -20,7 +20,7 @@ pub async fn run(
             tracing::error!(error = %e, "playback prompt unavailable");
             io.leg.hangup().await;
             return FlowEnd {
-                cause: "prompt_error".into(),
+                cause: HangupCause::PromptError,
             };
         }
     };
@@ -37,19 +37,19 @@ pub async fn run(
     loop {
         tokio::select! {
             sig = io.signals.recv() => match sig {
-                Some(CallSignal::Terminated(reason)) => return FlowEnd { cause: reason.code() },
+                Some(CallSignal::Terminated(reason)) => return FlowEnd { cause: reason.cause() },
                 Some(CallSignal::Info { responder, .. }) => responder.respond(200, None).await,
                 Some(CallSignal::Offer { sdp, responder }) => super::reoffer::answer(shared, io.local_port, &sdp, responder).await,
                 Some(CallSignal::Confirmed) => {}
-                None => return FlowEnd { cause: "signalling_lost".into() },
+                None => return FlowEnd { cause: HangupCause::SignallingLost },
             },
             ev = io.media_events.recv() => match ev {
                 Some(MediaEvent::PlaybackDone { id: 1 }) => {
                     io.leg.hangup().await;
-                    return FlowEnd { cause: "robot_bye".into() };
+                    return FlowEnd { cause: HangupCause::RobotBye };
                 }
                 Some(_) => {}
-                None => return FlowEnd { cause: "media_lost".into() },
+                None => return FlowEnd { cause: HangupCause::MediaLost },
             },
         }
     }

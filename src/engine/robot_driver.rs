@@ -14,7 +14,7 @@ use zvonar_dialplan::robot::{
     BuildingInfo, CallContext, DispatcherRobot, FoundPremises, KnownPremises, OutageInfo,
     RobotInput, RobotOutput,
 };
-use zvonar_models::CallEventKind;
+use zvonar_models::{CallEventKind, HangupCause};
 use zvonar_sip::ua::CallSignal;
 use zvonar_voice::asr::{AsrError, AsrOutcome};
 
@@ -80,7 +80,7 @@ impl RobotDriver {
                     Some(CallSignal::Terminated(reason)) => {
                         self.robot.handle(RobotInput::CallerHangup);
                         self.drain().await;
-                        return FlowEnd { cause: reason.code() };
+                        return FlowEnd { cause: reason.cause() };
                     }
                     Some(CallSignal::Info { content_type, body, responder }) => {
                         responder.respond(200, None).await;
@@ -92,11 +92,11 @@ impl RobotDriver {
                         super::reoffer::answer(&self.shared, self.io.local_port, &sdp, responder).await;
                     }
                     Some(CallSignal::Confirmed) => {}
-                    None => return FlowEnd { cause: "signalling_lost".into() },
+                    None => return FlowEnd { cause: HangupCause::SignallingLost },
                 },
                 ev = self.io.media_events.recv() => match ev {
                     Some(ev) => self.on_media(ev).await,
-                    None => return FlowEnd { cause: "media_lost".into() },
+                    None => return FlowEnd { cause: HangupCause::MediaLost },
                 },
                 res = self.asr_rx.recv() => {
                     if let Some(res) = res {
@@ -335,7 +335,7 @@ impl RobotDriver {
         if self.hangup_requested && self.playing.is_empty() {
             self.io.leg.hangup().await;
             return Some(FlowEnd {
-                cause: "robot_bye".into(),
+                cause: HangupCause::RobotBye,
             });
         }
         None

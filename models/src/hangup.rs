@@ -1,0 +1,117 @@
+//! The catalogue of hangup causes: one stable code per way a call can end, stored in the
+//! CDR's `hangup_cause` column, shown in the API and explained to admins in
+//! `docs/hangup-causes.md` (a test keeps that page complete).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why a call ended. [`HangupCause::code`] is the stable string stored and shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String")]
+pub enum HangupCause {
+    /// The caller hung up (BYE from the caller).
+    CallerBye,
+    /// The robot finished and hung up (our BYE).
+    RobotBye,
+    /// The caller gave up before answer (CANCEL, RFC 3261 §9).
+    Cancel,
+    /// We declined the call.
+    Rejected,
+    /// No ACK for our 200 OK, or another SIP timeout (RFC 3261 §13.3.1.4).
+    Timeout,
+    /// The dialplan has no route for the dialled number (404).
+    NoRoute,
+    /// The INVITE had no SDP offer.
+    NoOffer,
+    /// The SDP offer was malformed (400).
+    BadSdp,
+    /// No free RTP port (503).
+    NoRtpPort,
+    /// The SIP side of the call vanished without a final signal.
+    SignallingLost,
+    /// The media task stopped.
+    MediaLost,
+    /// A prompt could not be synthesised or read.
+    PromptError,
+    /// The dialplan chose a flow this engine cannot run.
+    UnsupportedFlow,
+    /// Ended by a SIP status (488 no common codec, 503, …).
+    Sip(u16),
+}
+
+impl HangupCause {
+    /// Every cause, for the catalogue (`Sip` shown with 488 as its example).
+    pub const ALL: [HangupCause; 14] = [
+        HangupCause::CallerBye,
+        HangupCause::RobotBye,
+        HangupCause::Cancel,
+        HangupCause::Rejected,
+        HangupCause::Timeout,
+        HangupCause::NoRoute,
+        HangupCause::NoOffer,
+        HangupCause::BadSdp,
+        HangupCause::NoRtpPort,
+        HangupCause::SignallingLost,
+        HangupCause::MediaLost,
+        HangupCause::PromptError,
+        HangupCause::UnsupportedFlow,
+        HangupCause::Sip(488),
+    ];
+
+    /// The stable code: `caller_bye`, `robot_bye`, `cancel`, …, `sip_488`.
+    pub fn code(self) -> String {
+        let s = match self {
+            HangupCause::CallerBye => "caller_bye",
+            HangupCause::RobotBye => "robot_bye",
+            HangupCause::Cancel => "cancel",
+            HangupCause::Rejected => "rejected",
+            HangupCause::Timeout => "timeout",
+            HangupCause::NoRoute => "no_route",
+            HangupCause::NoOffer => "no_offer",
+            HangupCause::BadSdp => "bad_sdp",
+            HangupCause::NoRtpPort => "no_rtp_port",
+            HangupCause::SignallingLost => "signalling_lost",
+            HangupCause::MediaLost => "media_lost",
+            HangupCause::PromptError => "prompt_error",
+            HangupCause::UnsupportedFlow => "unsupported_flow",
+            HangupCause::Sip(status) => return format!("sip_{status}"),
+        };
+        s.to_string()
+    }
+}
+
+impl fmt::Display for HangupCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.code())
+    }
+}
+
+impl From<HangupCause> for String {
+    fn from(c: HangupCause) -> String {
+        c.code()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_documented() {
+        let doc = include_str!("../../docs/hangup-causes.md");
+        let mut seen = std::collections::HashSet::new();
+        for c in HangupCause::ALL {
+            let code = c.code();
+            assert!(seen.insert(code.clone()), "duplicate {code}");
+            let code = if code.starts_with("sip_") {
+                "sip_NNN".to_string()
+            } else {
+                code
+            };
+            assert!(
+                doc.contains(&format!("`{code}`")),
+                "docs/hangup-causes.md lacks `{code}`"
+            );
+        }
+    }
+}
