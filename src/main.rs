@@ -241,7 +241,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         cancel.clone(),
     )
     .await?;
-    tracing::info!(udp = %sip.udp_addr, tcp = ?sip.tcp_addr, "SIP listening");
+    tracing::info!(udp = %cfg.sip.udp, tcp = ?cfg.sip.tcp, port = sip.udp_addr.port(), "SIP listening");
     tokio::spawn(engine::accept(shared.clone(), calls));
 
     let web = zvonar_web::AppState::new(
