@@ -71,6 +71,25 @@ fn caller_channel_rms(z: &Zvonar, call_id: &str) -> (f64, usize) {
     (rms, left.len())
 }
 
+/// One SIPp call to the dispatcher number performing `steps`, which must end with
+/// zvonar's BYE within `bye_timeout_ms` of the last step.
+fn call(
+    z: &Zvonar,
+    name: &str,
+    caller: &str,
+    steps: &[Step],
+    bye_timeout_ms: u64,
+    transport: &str,
+) {
+    let sc = write_scenario(&z.dir, name, caller, "+74951234567", steps, bye_timeout_ms);
+    let (ok, out) = run_sipp(z, &sc, transport, bye_timeout_ms / 1000 + 60);
+    assert!(
+        ok,
+        "SIPp call failed:\n{out}\n--- zvonar log ---\n{}",
+        z.log()
+    );
+}
+
 fn call_detail(z: &Zvonar, call_id: &str) -> Value {
     z.get_json(&format!("/api/v1/calls/{call_id}"))
 }
@@ -80,20 +99,7 @@ fn known_caller_confirms_address_by_keypad_and_files_a_ticket() {
     let z = Zvonar::start("known");
     // +7 916 123-45-67 is registered for ул. Ленина 5, кв. 12, where hot water is off.
     let steps = known_caller_steps();
-    let sc = write_scenario(
-        &z.dir,
-        "known",
-        "+79161234567",
-        "+74951234567",
-        &steps,
-        60_000,
-    );
-    let (ok, out) = run_sipp(&z, &sc, "u1", 120);
-    assert!(
-        ok,
-        "SIPp call failed:\n{out}\n--- zvonar log ---\n{}",
-        z.log()
-    );
+    call(&z, "known", "+79161234567", &steps, 60_000, "u1");
 
     let calls = calls_from(&z, "9161234567");
     assert_eq!(calls.len(), 1, "{calls:?}");
@@ -261,20 +267,7 @@ fn unknown_caller_says_the_apartment_number() {
         Step::Pause(5000),
         Step::Say(problem_speech()),
     ];
-    let sc = write_scenario(
-        &z.dir,
-        "unknown",
-        "84957770000",
-        "+74951234567",
-        &steps,
-        60_000,
-    );
-    let (ok, out) = run_sipp(&z, &sc, "t1", 120);
-    assert!(
-        ok,
-        "SIPp call failed:\n{out}\n--- zvonar log ---\n{}",
-        z.log()
-    );
+    call(&z, "unknown", "84957770000", &steps, 60_000, "t1");
 
     let calls = calls_from(&z, "4957770000");
     assert_eq!(calls.len(), 1, "{calls:?}");
@@ -299,20 +292,7 @@ fn caller_who_says_yes_to_the_outage_gets_a_linked_ticket() {
         Step::Pause(1500),
         Step::Keys("1"),
     ];
-    let sc = write_scenario(
-        &z.dir,
-        "outage",
-        "+79161234567",
-        "+74951234567",
-        &steps,
-        60_000,
-    );
-    let (ok, out) = run_sipp(&z, &sc, "u1", 120);
-    assert!(
-        ok,
-        "SIPp call failed:\n{out}\n--- zvonar log ---\n{}",
-        z.log()
-    );
+    call(&z, "outage", "+79161234567", &steps, 60_000, "u1");
     let tickets = z.get_json("/api/v1/tickets?limit=10");
     let t = &tickets.as_array().expect("tickets")[0];
     assert!(t["outage_id"].is_number(), "{t}");
@@ -322,13 +302,7 @@ fn caller_who_says_yes_to_the_outage_gets_a_linked_ticket() {
 #[test]
 fn silent_caller_gets_no_ticket() {
     let z = Zvonar::start("silent");
-    let sc = write_scenario(&z.dir, "silent", "84957770001", "+74951234567", &[], 90_000);
-    let (ok, out) = run_sipp(&z, &sc, "u1", 150);
-    assert!(
-        ok,
-        "SIPp call failed:\n{out}\n--- zvonar log ---\n{}",
-        z.log()
-    );
+    call(&z, "silent", "84957770001", &[], 90_000, "u1");
     let calls = calls_from(&z, "4957770001");
     assert_eq!(calls.len(), 1);
     let call = call_detail(&z, calls[0]["call_id"].as_str().expect("id"));
@@ -434,20 +408,7 @@ fn keys_by_sip_info_and_a_reinvite_during_the_call() {
         Step::Pause(3500),
         Step::Say(problem_speech()),
     ];
-    let sc = write_scenario(
-        &z.dir,
-        "info",
-        "+79161234567",
-        "+74951234567",
-        &steps,
-        60_000,
-    );
-    let (ok, out) = run_sipp(&z, &sc, "u1", 120);
-    assert!(
-        ok,
-        "SIPp call failed:\n{out}\n--- zvonar log ---\n{}",
-        z.log()
-    );
+    call(&z, "info", "+79161234567", &steps, 60_000, "u1");
     let calls = calls_from(&z, "9161234567");
     let call = call_detail(&z, calls[0]["call_id"].as_str().expect("id"));
     let digits: Vec<&Value> = call["timeline"]

@@ -323,10 +323,7 @@ pub async fn import_accounts(
     if !table.has(Column::Apartment) && !table.has(Column::Address) {
         missing.push("квартира/apartment");
     }
-    let has_house = table.has(Column::Street) && table.has(Column::House);
-    if !(table.has(Column::Address) || has_house) {
-        missing.push("адрес/address or улица/street + дом/house");
-    }
+    table.require_address(&mut missing);
     if !missing.is_empty() {
         return Err(ImportError::MissingColumns(missing));
     }

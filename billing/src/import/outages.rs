@@ -104,10 +104,7 @@ pub async fn import_outages(
     if !table.has(Column::StartsAt) {
         missing.push("начало/starts_at");
     }
-    let has_house = table.has(Column::Street) && table.has(Column::House);
-    if !(table.has(Column::Address) || has_house) {
-        missing.push("адрес/address or улица/street + дом/house");
-    }
+    table.require_address(&mut missing);
     if !missing.is_empty() {
         return Err(ImportError::MissingColumns(missing));
     }

@@ -73,6 +73,15 @@ pub(crate) struct Table {
 }
 
 impl Table {
+    /// Adds to `missing` the address columns a building needs when the table lacks them:
+    /// either `адрес/address`, or both `улица/street` and `дом/house`.
+    pub(super) fn require_address(&self, missing: &mut Vec<&'static str>) {
+        let has_house = self.has(Column::Street) && self.has(Column::House);
+        if !(self.has(Column::Address) || has_house) {
+            missing.push("адрес/address or улица/street + дом/house");
+        }
+    }
+
     /// Whether the header has `col`.
     pub(crate) fn has(&self, col: Column) -> bool {
         self.columns.contains(&Some(col))
