@@ -12,7 +12,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{known_caller_steps, write_scenario, Options, Zvonar};
+use common::{known_caller_steps, sipp, write_scenario, Options, Zvonar};
 use std::time::Instant;
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -24,7 +24,7 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 /// Runs SIPp with `scenario` at `rate` calls/s for `calls` calls (all may overlap) and
-/// returns (exit success, stdout, wall seconds).
+/// returns (all calls passed, SIPp's output, wall seconds).
 fn sipp_load(
     z: &Zvonar,
     scenario: &std::path::Path,
@@ -32,27 +32,8 @@ fn sipp_load(
     calls: &str,
 ) -> (bool, String, f64) {
     let t0 = Instant::now();
-    let out = std::process::Command::new("sipp")
-        .arg(format!("127.0.0.1:{}", z.sip_port))
-        .args(["-sf", &scenario.to_string_lossy()])
-        .args(["-r", rate, "-m", calls, "-l", calls])
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args([
-            "-timeout",
-            "180s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ])
-        .current_dir(&z.dir)
-        .output()
-        .expect("sipp (apt install sip-tester)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text, t0.elapsed().as_secs_f64())
+    let (ok, text) = sipp(z, scenario, &["-r", rate, "-m", calls, "-l", calls], 180);
+    (ok, text, t0.elapsed().as_secs_f64())
 }
 
 fn sip_load() {

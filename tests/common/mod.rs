@@ -607,38 +607,17 @@ pub fn write_scenario(
     path
 }
 
-/// Runs SIPp with `scenario` against zvonar (one call over `transport`, `u1` or `t1`);
-/// returns whether the call passed, with SIPp's output.
-pub fn run_sipp(z: &Zvonar, scenario: &Path, transport: &str, timeout_s: u64) -> (bool, String) {
-    let media_port = 40000 + (free_port() % 10000) / 2 * 2;
+/// Runs SIPp with `scenario` against zvonar on loopback with `args` added (call counts,
+/// rate, transport), ending with an error if it takes longer than `timeout_s`; returns
+/// whether every call passed, with SIPp's output.
+pub fn sipp(z: &Zvonar, scenario: &Path, args: &[&str], timeout_s: u64) -> (bool, String) {
     let out = Command::new("sipp")
         .arg(format!("127.0.0.1:{}", z.sip_port))
         .args(["-sf", &scenario.to_string_lossy()])
-        .args([
-            "-m",
-            "1",
-            "-l",
-            "1",
-            "-t",
-            transport,
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-        ])
-        .args([
-            "-p",
-            &free_port().to_string(),
-            "-mp",
-            &media_port.to_string(),
-        ])
-        .args([
-            "-timeout",
-            &format!("{timeout_s}s"),
-            "-timeout_error",
-            "-nostdin",
-        ])
-        .arg("-trace_err")
+        .args(args)
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-timeout", &format!("{timeout_s}s"), "-timeout_error"])
+        .args(["-nostdin", "-trace_err"])
         .current_dir(&z.dir)
         .output()
         .expect("sipp (apt install sip-tester)");
@@ -648,4 +627,23 @@ pub fn run_sipp(z: &Zvonar, scenario: &Path, transport: &str, timeout_s: u64) ->
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// One call over `transport` (`u1` or `t1`) from a fresh SIP and media port.
+pub fn run_sipp(z: &Zvonar, scenario: &Path, transport: &str, timeout_s: u64) -> (bool, String) {
+    let media_port = (40000 + (free_port() % 10000) / 2 * 2).to_string();
+    let sip_port = free_port().to_string();
+    let args = [
+        "-m",
+        "1",
+        "-l",
+        "1",
+        "-t",
+        transport,
+        "-p",
+        &sip_port,
+        "-mp",
+        &media_port,
+    ];
+    sipp(z, scenario, &args, timeout_s)
 }
