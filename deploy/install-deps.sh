@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages zvonar needs to build, run and test (idempotent).
 #   build:  cmake, clang/libclang (bindgen for whisper.cpp and espeak-ng), libsonic-dev
-#           (espeak-ng's speed-up library), pkg-config, a C/C++ compiler
+#           (espeak-ng's speed-up library), pkg-config, a C/C++ compiler, libssl-dev (openssl-sys,
+#           built for ort's build script)
 #   run:    espeak-ng-data (Debian's full Russian dictionary for espeak-ng), python3-venv and
 #           python3-pip (the model fetcher converts Whisper with numpy), curl
 #   test:   sip-tester (SIPp), baresip, sox, asterisk-core-sounds-ru-wav (human Russian
-#           numbers recorded at 8 kHz, the callers' speech in end-to-end tests)
+#           numbers recorded at 8 kHz, the callers' speech in end-to-end tests; the tests find
+#           them through `dpkg -L`, see tests/fixtures). Other test inputs are vendored in
+#           tests/fixtures.
 set -euo pipefail
-PKGS=(build-essential cmake clang libclang-dev libsonic-dev pkg-config
+PKGS=(build-essential cmake clang libclang-dev libsonic-dev pkg-config libssl-dev
       espeak-ng-data python3-venv python3-pip curl ca-certificates
       sip-tester baresip sox asterisk-core-sounds-ru-wav)
 missing=()

@@ -1,20 +1,14 @@
 //! End to end: SIPp calls a running zvonar on loopback and plays human Russian speech
-//! (asterisk-core-sounds-ru-wav, ../shared/corpora/audio_ru) and RFC 4733 keys; the
+//! (asterisk-core-sounds-ru-wav, tests/fixtures/audio_ru) and RFC 4733 keys; the
 //! results are checked through the HTTP API: ticket, premises, recording, CDR, timeline.
 
 mod common;
 
 use common::{
-    known_caller_steps, problem_speech, read_wav_8k, run_sipp, write_scenario, Step, Zvonar,
+    digits_wav, known_caller_steps, problem_speech, run_sipp, write_scenario, Step, Zvonar,
 };
 use serde_json::Value;
 use std::path::PathBuf;
-
-const SOUNDS: &str = "/usr/share/asterisk/sounds/ru/digits";
-
-fn digits_wav(name: &str) -> Vec<i16> {
-    read_wav_8k(&PathBuf::from(SOUNDS).join(format!("{name}.wav")))
-}
 
 /// The calls from `caller` once all of them have ended (the CDR's end is written by the
 /// event subscriber just after the last SIP message, so poll briefly).

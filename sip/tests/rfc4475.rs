@@ -546,11 +546,9 @@ const CASES: &[Case] = &[
     ),
 ];
 
+/// The vendored RFC 4475 messages (`tests/fixtures/rfc4475/`, origin in its `SOURCE.md`).
 fn corpus_dir() -> PathBuf {
-    let base = std::env::var_os("ZVONAR_CORPORA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora"));
-    base.join("rfc4475")
+    zvonar_fixtures::path("rfc4475")
 }
 
 /// (file, class) rows of MANIFEST.tsv.
@@ -1107,18 +1105,6 @@ async fn udp_loopback_then_sipp() {
 
 /// SIPp's built-in UAC: 5 calls (INVITE, ACK, BYE) must all succeed (exit code 0).
 async fn run_sipp(server: SocketAddr) {
-    if std::process::Command::new("sipp")
-        .arg("-v")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("ZVONAR_REQUIRE_SIPP").is_none(),
-            "sipp not installed"
-        );
-        eprintln!("SKIPPED: sipp not installed (Debian package sip-tester)");
-        return;
-    }
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .expect("free port")
         .local_addr()
@@ -1153,7 +1139,7 @@ async fn run_sipp(server: SocketAddr) {
     )
     .await
     .expect("sipp finished in time")
-    .expect("sipp ran");
+    .expect("sipp runs (Debian package sip-tester, deploy/install-deps.sh)");
     assert!(
         out.status.success(),
         "sipp failed: {:?}\n{}\n{}",

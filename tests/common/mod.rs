@@ -1,7 +1,7 @@
 //! End-to-end harness: a real `zvonar serve` on loopback ports with its own temporary
 //! database, recordings and config; SIPp as the caller, playing RTP from pcap files this
 //! harness writes (human Russian speech from asterisk-core-sounds-ru-wav and
-//! ../shared/corpora/audio_ru; RFC 4733 digits).
+//! tests/fixtures/audio_ru; RFC 4733 digits).
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -15,18 +15,15 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The Whisper model: fetched by deploy/fetch-models.sh, or the shared development copy.
+/// The Whisper model, fetched into data/models by deploy/fetch-models.sh.
 pub fn whisper_model() -> PathBuf {
-    for p in [
-        "data/models/ggml-base.bin",
-        "../shared/models/ggml-base.bin",
-    ] {
-        let p = root().join(p);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("no Whisper model: run deploy/fetch-models.sh");
+    let p = root().join("data/models/ggml-base.bin");
+    assert!(
+        p.is_file(),
+        "no Whisper model at {}: run deploy/fetch-models.sh",
+        p.display()
+    );
+    p
 }
 
 /// A free UDP+TCP port on 127.0.0.1.
@@ -345,7 +342,15 @@ pub enum Step {
 /// A problem description spoken by a person (Tinkoff VoiceKit sample_4, 3.5 s:
 /// «6 часов 45 минут, 3 доллара 5 центов»).
 pub fn problem_speech() -> Vec<i16> {
-    read_wav_8k(&root().join("../shared/corpora/audio_ru/tinkoff-voicekit-examples/sample_4.wav"))
+    read_wav_8k(&zvonar_fixtures::path(
+        "audio_ru/tinkoff-voicekit-examples/sample_4.wav",
+    ))
+}
+
+/// A Russian number spoken by a person: Asterisk's prompt `digits/<name>.wav` (Debian
+/// asterisk-core-sounds-ru-wav, found through `dpkg -L` or `$ZVONAR_SOUNDS_RU`), 8 kHz samples.
+pub fn digits_wav(name: &str) -> Vec<i16> {
+    read_wav_8k(&zvonar_fixtures::sound_ru(&format!("digits/{name}.wav")))
 }
 
 /// The registered caller of ул. Ленина 5, кв. 12 (hot water is off there): confirms the

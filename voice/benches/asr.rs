@@ -2,14 +2,15 @@
 //! 30 s window and with the window sized to the utterance.
 //!
 //! `cargo bench -p zvonar-voice --bench asr` (needs the Whisper model, see deploy/fetch-models.sh,
-//! and asterisk-core-sounds-ru-wav). Prints one line per (window, utterance).
+//! and asterisk-core-sounds-ru-wav; speech samples from tests/fixtures/audio_ru). Prints one
+//! line per (window, utterance).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 use zvonar_voice::asr::{Asr, AsrConfig, AsrOutcome, AudioCtx};
 
-fn read(path: &str) -> Vec<i16> {
-    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+fn read(path: &Path) -> Vec<i16> {
+    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let spec = r.spec();
     let s: Vec<i16> = r.samples::<i16>().map(|s| s.expect("sample")).collect();
     if spec.sample_rate == 8000 {
@@ -20,53 +21,45 @@ fn read(path: &str) -> Vec<i16> {
 }
 
 fn model() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    [
-        "data/models/ggml-base.bin",
-        "../shared/models/ggml-base.bin",
-    ]
-    .iter()
-    .map(|p| root.join(p))
-    .find(|p| p.is_file())
-    .expect("Whisper model (deploy/fetch-models.sh)")
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/models/ggml-base.bin");
+    assert!(
+        p.is_file(),
+        "no Whisper model at {}: run deploy/fetch-models.sh",
+        p.display()
+    );
+    p
+}
+
+/// One of Asterisk's Russian prompts, e.g. `digits/5.wav`.
+fn prompt(rel: &str) -> Vec<i16> {
+    read(&zvonar_fixtures::sound_ru(rel))
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora/audio_ru");
-    let sounds = "/usr/share/asterisk/sounds/ru";
-    let mut utterances: Vec<(String, Vec<i16>)> = vec![
-        (
-            "digits/5.wav".into(),
-            read(&format!("{sounds}/digits/5.wav")),
-        ),
-        (
-            "digits/12.wav".into(),
-            read(&format!("{sounds}/digits/12.wav")),
-        ),
-    ];
-    let mut number = read(&format!("{sounds}/digits/hundred.wav"));
-    number.extend(read(&format!("{sounds}/digits/20.wav")));
-    number.extend(read(&format!("{sounds}/digits/3.wav")));
+    let mut utterances: Vec<(String, Vec<i16>)> = ["digits/5.wav", "digits/12.wav"]
+        .into_iter()
+        .map(|f| (f.to_string(), prompt(f)))
+        .collect();
+    let mut number = prompt("digits/hundred.wav");
+    number.extend(prompt("digits/20.wav"));
+    number.extend(prompt("digits/3.wav"));
     utterances.push(("digits 100+20+3".into(), number));
     for f in [
-        "tinkoff-voicekit-examples/sample_4.wav",
-        "silero-vad/ru_num.wav",
+        "audio_ru/tinkoff-voicekit-examples/sample_4.wav",
+        "audio_ru/silero-vad/ru_num.wav",
     ] {
-        let p = root.join(f);
-        if p.is_file() {
-            utterances.push((f.into(), read(&p.to_string_lossy())));
-        }
+        let label = f.trim_start_matches("audio_ru/").to_string();
+        utterances.push((label, read(&zvonar_fixtures::path(f))));
     }
     if std::env::var("ASR_ALL_DIGITS").is_ok() {
         // Every recorded number 0-90: the shortest utterances, where a small window risks
         // repetition loops. Replaces the default set.
         utterances.clear();
         for n in (0..=20).chain([30, 40, 50, 60, 70, 80, 90]) {
-            utterances.push((
-                format!("digits/{n}.wav"),
-                read(&format!("{sounds}/digits/{n}.wav")),
-            ));
+            let f = format!("digits/{n}.wav");
+            let pcm = prompt(&f);
+            utterances.push((f, pcm));
         }
     }
     let threads: usize = std::env::var("ASR_THREADS")

@@ -1,15 +1,18 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap
-//! Test helpers: corpus paths, a tiny pcap reader, WAV loading.
+//! Test helpers: fixture paths, a tiny pcap reader, WAV loading.
 
 use std::path::PathBuf;
 
-/// Path of a file in the shared external corpora: `$ZVONAR_CORPORA/<rel>` if set, else
-/// `shared/corpora` beside the project checkout (`<project>/../shared/corpora`).
+/// Path of a vendored fixture, `rel` relative to `tests/fixtures/` of the repository (see its
+/// `SOURCE.md` files); panics naming the file when it is missing.
 pub fn corpus(rel: &str) -> PathBuf {
-    let root = std::env::var_os("ZVONAR_CORPORA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora"));
-    root.join(rel)
+    zvonar_fixtures::path(rel)
+}
+
+/// Path of one of Asterisk's Russian prompts (Debian `asterisk-core-sounds-ru-wav`, found
+/// through `dpkg -L` or `$ZVONAR_SOUNDS_RU`), `rel` like `"digits/12.wav"`.
+pub fn sound_ru(rel: &str) -> PathBuf {
+    zvonar_fixtures::sound_ru(rel)
 }
 
 /// One UDP datagram from a capture: timestamp in ms from the first packet, payload bytes.

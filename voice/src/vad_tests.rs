@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap
 use super::*;
-use crate::test_util::{corpus, read_wav_8k};
+use crate::test_util::{corpus, read_wav_8k, sound_ru};
 use rand::{Rng, SeedableRng};
 
 fn silence(ms: u64) -> Vec<i16> {
@@ -111,16 +111,8 @@ fn real_speech_in_low_noise() {
 }
 
 #[test]
-fn asterisk_prompt_if_installed() {
-    let path = std::path::Path::new("/usr/share/asterisk/sounds/ru/digits/12.wav");
-    if !path.exists() {
-        eprintln!(
-            "skipped: {} not installed (asterisk-core-sounds-ru-wav)",
-            path.display()
-        );
-        return;
-    }
-    let speech = read_wav_8k(path);
+fn asterisk_prompt_is_one_utterance() {
+    let speech = read_wav_8k(&sound_ru("digits/12.wav"));
     let utts = utterances(&run(&padded(&speech, 1000), VadConfig::default()));
     assert_eq!(utts.len(), 1, "{utts:?}");
     assert!(utts[0].0 >= 700 && utts[0].0 <= 1200, "{utts:?}");

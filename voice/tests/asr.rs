@@ -1,27 +1,22 @@
 //! Recognition of real human Russian speech with the real Whisper base model
-//! (`../shared/models/ggml-base.bin`, or `data/models/ggml-base.bin` from
-//! `deploy/fetch-models.sh`), and the no-speech gate on silence and noise.
+//! (`data/models/ggml-base.bin` from `deploy/fetch-models.sh`) on Asterisk's Russian prompts
+//! (Debian `asterisk-core-sounds-ru-wav`), and the no-speech gate on silence and noise.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use zvonar_voice::asr::{Asr, AsrConfig, AsrOutcome};
 
 fn model() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    for p in [
-        "data/models/ggml-base.bin",
-        "../shared/models/ggml-base.bin",
-    ] {
-        let p = root.join(p);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("no Whisper model: run deploy/fetch-models.sh");
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/models/ggml-base.bin");
+    assert!(
+        p.is_file(),
+        "no Whisper model at {}: run deploy/fetch-models.sh",
+        p.display()
+    );
+    p
 }
 
-fn read_8k(path: &str) -> Vec<i16> {
-    let mut r = hound::WavReader::open(path)
-        .unwrap_or_else(|e| panic!("{path}: {e} (apt install asterisk-core-sounds-ru-wav)"));
+fn read_8k(path: &Path) -> Vec<i16> {
+    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(r.spec().sample_rate, 8000);
     r.samples::<i16>().map(|s| s.expect("sample")).collect()
 }
@@ -36,12 +31,13 @@ fn pad(mut v: Vec<i16>) -> Vec<i16> {
 #[tokio::test]
 async fn recognises_numbers_and_rejects_silence_and_noise() {
     let asr = Asr::start(AsrConfig::new(model())).expect("model loads");
-    let sounds = "/usr/share/asterisk/sounds/ru/digits";
     // «двенадцать»; «сто» + «двадцать» + «три» recorded separately and joined.
     for (files, want) in [(&["12"][..], "12"), (&["hundred", "20", "3"][..], "123")] {
         let mut joined = Vec::new();
         for f in files {
-            joined.extend(read_8k(&format!("{sounds}/{f}.wav")));
+            joined.extend(read_8k(&zvonar_fixtures::sound_ru(&format!(
+                "digits/{f}.wav"
+            ))));
         }
         let file = files.join("+");
         let pcm = pad(joined);

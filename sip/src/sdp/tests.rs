@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::*;
 
@@ -10,18 +10,9 @@ use super::*;
 // Helpers
 // ---------------------------------------------------------------------------
 
+/// The vendored fixtures (`tests/fixtures/` of the repository; origins in its `SOURCE.md` files).
 fn corpora() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for cand in [
-        manifest.join("../../shared/corpora"),
-        manifest.join("../shared/corpora"),
-        PathBuf::from("/work/shared/corpora"),
-    ] {
-        if cand.join("sdp").is_dir() {
-            return cand;
-        }
-    }
-    panic!("corpora directory not found (expected /work/shared/corpora)");
+    zvonar_fixtures::path("")
 }
 
 fn read(rel: &str) -> String {
