@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
-command -v cargo >/dev/null || { echo "setup: Rust is needed (https://rustup.rs), then run me again" >&2; exit 1; }
+deploy/need-rust.sh
 deploy/fetch-models.sh data/models
 cargo build --release --bin zvonar
 BIN=target/release/zvonar

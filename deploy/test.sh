@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
+deploy/need-rust.sh
 deploy/fetch-models.sh data/models
 cargo test --workspace --no-fail-fast "$@"
