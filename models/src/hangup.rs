@@ -21,8 +21,13 @@ pub enum HangupCause {
     Timeout,
     /// The dialplan has no route for the dialled number (404).
     NoRoute,
-    /// The INVITE had no SDP offer.
+    /// The INVITE had no SDP offer (versions before late offer was supported; kept for
+    /// their CDRs).
     NoOffer,
+    /// Late offer failed: the INVITE had no SDP, we offered in the 200 OK, and the ACK
+    /// brought no acceptable answer (none, malformed, or no codec we offered), so we hung
+    /// up with BYE (RFC 3261 §13.2.1, RFC 3264 §5).
+    NoAnswerInAck,
     /// The SDP offer was malformed (400).
     BadSdp,
     /// No free RTP port (503).
@@ -41,7 +46,7 @@ pub enum HangupCause {
 
 impl HangupCause {
     /// Every cause, for the catalogue (`Sip` shown with 488 as its example).
-    pub const ALL: [HangupCause; 14] = [
+    pub const ALL: [HangupCause; 15] = [
         HangupCause::CallerBye,
         HangupCause::RobotBye,
         HangupCause::Cancel,
@@ -49,6 +54,7 @@ impl HangupCause {
         HangupCause::Timeout,
         HangupCause::NoRoute,
         HangupCause::NoOffer,
+        HangupCause::NoAnswerInAck,
         HangupCause::BadSdp,
         HangupCause::NoRtpPort,
         HangupCause::SignallingLost,
@@ -68,6 +74,7 @@ impl HangupCause {
             HangupCause::Timeout => "timeout",
             HangupCause::NoRoute => "no_route",
             HangupCause::NoOffer => "no_offer",
+            HangupCause::NoAnswerInAck => "no_answer_in_ack",
             HangupCause::BadSdp => "bad_sdp",
             HangupCause::NoRtpPort => "no_rtp_port",
             HangupCause::SignallingLost => "signalling_lost",

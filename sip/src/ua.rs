@@ -104,8 +104,16 @@ impl Responder {
 
 /// Something that happened on an established or ringing call.
 pub enum CallSignal {
-    /// The caller's ACK arrived: the call is confirmed.
-    Confirmed,
+    /// The dialog is confirmed: the caller's ACK to our 2xx arrived (rsipstack also reports
+    /// this again after other in-dialog requests, with the same last ACK).
+    Confirmed {
+        /// CSeq number of the last ACK received, equal to that of the INVITE or re-INVITE it
+        /// acknowledges (RFC 3261 §17.1.1.3); `None` when no ACK has been seen.
+        ack_cseq: Option<u32>,
+        /// The ACK's SDP body, `None` when it had none: after an INVITE without an offer we
+        /// offer in the 2xx and the caller answers here (RFC 3261 §13.2.1, RFC 3264 §5).
+        sdp: Option<String>,
+    },
     /// SIP INFO (DTMF relay, RFC 2976/ application/dtmf-relay). Respond 200.
     Info {
         /// Content-Type header value.
@@ -117,8 +125,13 @@ pub enum CallSignal {
     },
     /// A new offer in the dialog (re-INVITE or UPDATE, RFC 3311); answer with SDP or 488.
     Offer {
-        /// The SDP offer, empty for an offerless re-INVITE.
+        /// The SDP offer, empty for an offerless re-INVITE (our offer then goes in the
+        /// 200 and the answer comes in the ACK with CSeq `cseq`) or an UPDATE refresh.
         sdp: String,
+        /// CSeq number of the request.
+        cseq: u32,
+        /// `true` for a re-INVITE, `false` for an UPDATE (whose 2xx can carry no offer).
+        reinvite: bool,
         /// Answer it.
         responder: Responder,
     },
@@ -151,6 +164,16 @@ impl Leg {
             .map_err(|e| e.to_string())
     }
 
+    /// CSeq number of the INVITE that created the call: its ACK carries the same number
+    /// (RFC 3261 §17.1.1.3), which tells the call's ACK from a re-INVITE's.
+    pub fn invite_cseq(&self) -> Option<u32> {
+        self.dialog
+            .initial_request()
+            .cseq_header()
+            .ok()
+            .and_then(|c| c.seq().ok())
+    }
+
     /// Sends a final error response (486, 488, 503…).
     pub fn reject(&self, status: u16, reason: Option<&str>) {
         let _ = self
@@ -172,6 +195,9 @@ pub struct IncomingCall {
     pub sip_call_id: String,
     /// Caller user part (From, or P-Asserted-Identity when present).
     pub caller: String,
+    /// The IP address the INVITE came from (top Via `received`, else its sent-by host;
+    /// rsipstack adds `received` when the two differ, RFC 3261 §18.2.1); `None` if unknown.
+    pub source_ip: Option<IpAddr>,
     /// Dialled user part (request-URI).
     pub callee: String,
     /// `udp` or `tcp`.
@@ -350,6 +376,16 @@ fn caller_of(req: &rsipstack::sip::Request) -> String {
         .unwrap_or_default()
 }
 
+/// The request's source IP from its top Via (see [`IncomingCall::source_ip`]).
+fn source_ip_of(req: &rsipstack::sip::Request) -> Option<IpAddr> {
+    use rsipstack::sip::ToTypedHeader;
+    let via = req.top_via_header().ok()?.typed().ok()?;
+    if let Some(Ok(ip)) = via.received() {
+        return Some(ip);
+    }
+    via.uri.host_with_port.host.to_string().parse().ok()
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn incoming_loop(
     mut incoming: rsipstack::transaction::TransactionReceiver,
@@ -415,6 +451,7 @@ async fn incoming_loop(
                         .map(|c| c.value().to_string())
                         .unwrap_or_default(),
                     caller: caller_of(req),
+                    source_ip: source_ip_of(req),
                     callee: user_of(req.uri()),
                     transport: if tx.connection.as_ref().is_some_and(|c| c.is_reliable()) {
                         "tcp"
@@ -477,7 +514,21 @@ fn has_to_tag(tx: &Transaction) -> bool {
 async fn state_loop(mut rx: DialogStateReceiver, routes: Routes, dialog_layer: Arc<DialogLayer>) {
     while let Some(state) = rx.recv().await {
         let (id, signal) = match state {
-            DialogState::Confirmed(id, _) => (id, Some(CallSignal::Confirmed)),
+            DialogState::Confirmed(id, _) => {
+                // The ACK is recorded before `Confirmed` is notified (rsipstack
+                // `InviteDialog::last_remote_ack`).
+                let ack = match dialog_layer.get_dialog(&id) {
+                    Some(Dialog::Invite(d)) => d.last_remote_ack(),
+                    _ => None,
+                };
+                let ack_cseq = ack
+                    .as_ref()
+                    .and_then(|a| a.cseq_header().ok().and_then(|c| c.seq().ok()));
+                let sdp = ack
+                    .map(|a| String::from_utf8_lossy(a.body()).into_owned())
+                    .filter(|b| !b.trim().is_empty());
+                (id, Some(CallSignal::Confirmed { ack_cseq, sdp }))
+            }
             DialogState::Info(id, req, handle) => {
                 let content_type = req
                     .header_value("Content-Type")
@@ -495,10 +546,17 @@ async fn state_loop(mut rx: DialogStateReceiver, routes: Routes, dialog_layer: A
             }
             DialogState::Updated(id, req, handle) => {
                 let sdp = String::from_utf8_lossy(req.body()).into_owned();
+                let cseq = req
+                    .cseq_header()
+                    .ok()
+                    .and_then(|c| c.seq().ok())
+                    .unwrap_or_default();
                 (
                     id,
                     Some(CallSignal::Offer {
                         sdp,
+                        cseq,
+                        reinvite: req.method == Method::Invite,
                         responder: Responder(handle),
                     }),
                 )

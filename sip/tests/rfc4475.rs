@@ -694,9 +694,9 @@ async fn serve_call(mut call: IncomingCall, ended: mpsc::UnboundedSender<(String
     }
     while let Some(signal) = call.signals.recv().await {
         match signal {
-            CallSignal::Confirmed => {}
+            CallSignal::Confirmed { .. } => {}
             CallSignal::Info { responder, .. } => responder.respond(200, None).await,
-            CallSignal::Offer { sdp, responder } => match answer_for(&sdp, &local) {
+            CallSignal::Offer { sdp, responder, .. } => match answer_for(&sdp, &local) {
                 Some(a) => {
                     responder
                         .respond(200, Some(("application/sdp".into(), a.into_bytes())))

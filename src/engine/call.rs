@@ -2,6 +2,7 @@
 //! flow the dialplan chose, driven by SIP signals, media events and ASR results.
 
 use super::media::{self, MediaCommand, MediaEvent, MediaParams};
+use super::reoffer::{AckOutcome, CallSdp, OfferError};
 use super::robot_driver::RobotDriver;
 use super::Shared;
 use chrono::Utc;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 use zvonar_models::{CallEventKind, CallId, Disposition, HangupCause, PhoneNumber};
-use zvonar_sip::sdp::{negotiate_answer, LocalMedia, SessionDescription};
+use zvonar_sip::sdp::LocalMedia;
 use zvonar_sip::ua::{CallSignal, IncomingCall};
 use zvonar_voice::codec::Codec;
 use zvonar_voice::recorder::RecorderThread;
@@ -35,8 +36,8 @@ pub struct CallIo {
     pub signals: mpsc::UnboundedReceiver<CallSignal>,
     /// The SIP leg (for BYE).
     pub leg: zvonar_sip::ua::Leg,
-    /// Our RTP port (for answers to re-INVITEs).
-    pub local_port: u16,
+    /// The call's offer/answer state (re-INVITEs, UPDATEs, ACKs with answers).
+    pub sdp: CallSdp,
 }
 
 /// Runs one incoming call to its end. Never panics on peer input; every path publishes
@@ -96,45 +97,16 @@ async fn answer_and_run(
         call.leg.reject(404, Some("no route"));
         return (Disposition::Rejected, HangupCause::NoRoute, None, 0);
     };
-    let Some(offer_text) = call.offer.clone() else {
-        // Offerless INVITE (RFC 3264 §5): not supported yet; the caller can retry with an offer.
-        call.leg.reject(488, Some("offer required"));
-        return (Disposition::Rejected, HangupCause::NoOffer, None, 0);
-    };
-    let offer = match SessionDescription::parse(&offer_text) {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::info!(%call_id, error = %e, "malformed SDP offer");
-            call.leg.reject(400, Some("malformed SDP"));
-            return (Disposition::Rejected, HangupCause::BadSdp, None, 0);
-        }
-    };
-    // Choose the codec first (the port in this trial answer is irrelevant), then bind
-    // the RTP socket for it and build the real answer with its port.
-    let trial = match negotiate_answer(&offer, &LocalMedia::new(shared.public_ip, 9)) {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::info!(%call_id, error = %e, "no common media");
-            call.leg.reject(e.sip_status(), Some("Not Acceptable Here"));
-            return (
-                Disposition::Rejected,
-                HangupCause::Sip(e.sip_status()),
-                None,
-                0,
-            );
-        }
-    };
-    let codec = match trial.codec {
-        zvonar_sip::sdp::Codec::Pcmu => Codec::Pcmu,
-        _ => Codec::Pcma,
-    };
+    // Bind the RTP socket first: its port goes into our SDP. The codec and the peer's
+    // address are set from the offer/answer below (for a late offer, after the ACK).
+    let placeholder = std::net::SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), 0);
     let socket = match RtpSocket::bind(RtpConfig {
         bind_ip: shared.rtp_bind_ip,
         ports: shared.rtp_ports.clone(),
-        codec,
-        remote: trial.remote_rtp,
+        codec: Codec::Pcma,
+        remote: placeholder,
         remote_rtcp: None,
-        latch_any_source: true,
+        signalling_source: call.source_ip,
         cname: format!("zvonar-{call_id}"),
     })
     .await
@@ -147,18 +119,27 @@ async fn answer_and_run(
         }
     };
     let local_port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
-    let negotiated = match negotiate_answer(&offer, &LocalMedia::new(shared.public_ip, local_port))
-    {
-        Ok(n) => n,
-        Err(e) => {
-            call.leg.reject(e.sip_status(), Some("Not Acceptable Here"));
-            return (
-                Disposition::Rejected,
-                HangupCause::Sip(e.sip_status()),
-                None,
-                0,
-            );
-        }
+    let mut sdp = CallSdp::new(LocalMedia::new(shared.public_ip, local_port));
+    // With an offer in the INVITE we answer it in the 200; without one (late offer,
+    // RFC 3264 §5, RFC 3261 §13.2.1) we offer in the 200 and the answer comes in the ACK.
+    let (our_sdp, early_media) = match call.offer.as_deref() {
+        Some(offer) => match sdp.answer(offer) {
+            Ok((answer, media)) => (answer, Some(media)),
+            Err(e) => {
+                tracing::info!(%call_id, error = %e, "SDP offer refused");
+                let status = e.sip_status();
+                let (reason, cause) = match e {
+                    OfferError::Malformed(_) => ("malformed SDP", HangupCause::BadSdp),
+                    _ => ("Not Acceptable Here", HangupCause::Sip(status)),
+                };
+                call.leg.reject(status, Some(reason));
+                return (Disposition::Rejected, cause, None, 0);
+            }
+        },
+        None => (
+            sdp.late_offer(call.leg.invite_cseq().unwrap_or_default()),
+            None,
+        ),
     };
     call.leg.ringing();
     // Ring for the configured time; a caller who gives up meanwhile (CANCEL → 487) is a
@@ -177,11 +158,28 @@ async fn answer_and_run(
             _ = tokio::time::sleep_until(ring_until) => break,
         }
     }
-    if let Err(e) = call.leg.answer(negotiated.answer.to_string()) {
+    if let Err(e) = call.leg.answer(our_sdp) {
         tracing::info!(%call_id, error = %e, "could not answer");
         return (Disposition::Missed, HangupCause::Cancel, None, 0);
     }
     let answered = Instant::now();
+    let media = match early_media {
+        Some(m) => m,
+        None => match await_answer_in_ack(&mut call, &mut sdp).await {
+            Ok(m) => m,
+            Err(AwaitAck::Ended(reason)) => return (Disposition::Failed, reason.cause(), None, 0),
+            Err(AwaitAck::NoAnswer(why)) => {
+                tracing::info!(%call_id, reason = %why, "late offer: no acceptable answer in the ACK");
+                call.leg.hangup().await;
+                return (Disposition::Failed, HangupCause::NoAnswerInAck, None, 0);
+            }
+            Err(AwaitAck::Lost) => {
+                return (Disposition::Failed, HangupCause::SignallingLost, None, 0)
+            }
+        },
+    };
+    socket.set_remote(media.remote);
+    socket.set_codec(media.codec);
     let rel = format!("{}/{}.wav", Utc::now().format("%Y/%m/%d"), call_id);
     let path = shared.recordings_dir.join(&rel);
     let recorder = match path.parent().map(std::fs::create_dir_all) {
@@ -213,10 +211,11 @@ async fn answer_and_run(
     let media_task = tokio::spawn(media::run(
         socket.clone(),
         MediaParams {
-            codec,
-            audio_pt: negotiated.payload_type,
-            te_pt: negotiated.telephone_event_pt,
+            codec: media.codec,
+            audio_pt: media.audio_pt,
+            te_pt: media.te_pt,
             vad: Default::default(),
+            send: media.send,
         },
         recorder,
         cmd_rx,
@@ -229,7 +228,7 @@ async fn answer_and_run(
         media_events: ev_rx,
         signals: call.signals,
         leg: call.leg.clone(),
-        local_port,
+        sdp,
     };
     let end = match &flow.kind {
         zvonar_dialplan::FlowKind::Playback(p) => super::playback::run(shared, &p.prompt, io).await,
@@ -249,7 +248,12 @@ async fn answer_and_run(
     };
     let _ = cmd_tx.send(MediaCommand::Stop);
     let (stats, recorder) = media_task.await.unwrap_or_default();
-    tracing::debug!(%call_id, max_gap_ms = stats.max_send_gap_ms, frames = stats.frames_sent, "media ended");
+    tracing::debug!(%call_id, max_gap_ms = stats.max_send_gap_ms, frames = stats.frames_sent,
+        foreign = stats.packets_foreign, "media ended");
+    shared
+        .metrics
+        .rtp_foreign_packets
+        .inc_by(stats.packets_foreign);
     if let Some(rec) = recorder {
         let finished = tokio::task::spawn_blocking(move || rec.finish()).await;
         if let Ok(Err(e)) = finished {
@@ -258,4 +262,85 @@ async fn answer_and_run(
     }
     let talk_ms = answered.elapsed().as_millis() as u64;
     (Disposition::Answered, end.cause, recording, talk_ms)
+}
+
+impl CallIo {
+    /// Answers an offer inside the call (re-INVITE or UPDATE, RFC 3264 §8) and applies the
+    /// media it changes: new peer address or port, codec, hold and resume.
+    pub async fn answer_offer(
+        &mut self,
+        sdp: &str,
+        cseq: u32,
+        reinvite: bool,
+        responder: zvonar_sip::ua::Responder,
+    ) {
+        let reply = self.sdp.on_offer(sdp, cseq, reinvite);
+        if let Some(m) = reply.media {
+            let _ = self.media.send(MediaCommand::Renegotiate(m));
+        }
+        let body = reply
+            .sdp
+            .map(|b| ("application/sdp".to_string(), b.into_bytes()));
+        responder.respond(reply.status, body).await;
+    }
+
+    /// Handles a confirmed dialog: an ACK carrying the answer to an offer we made in the 200
+    /// to a re-INVITE without SDP. An unusable answer keeps the media as it was.
+    pub fn confirmed(&mut self, ack_cseq: Option<u32>, sdp: Option<&str>) {
+        match self.sdp.on_ack(ack_cseq, sdp) {
+            AckOutcome::NotAwaited => {}
+            AckOutcome::Answered(m) => {
+                let _ = self.media.send(MediaCommand::Renegotiate(m));
+            }
+            AckOutcome::NoAcceptableAnswer(why) => {
+                tracing::info!(call_id = %self.call_id, reason = %why,
+                    "re-INVITE: no acceptable answer in the ACK; media unchanged");
+            }
+        }
+    }
+}
+
+/// Why no media came out of a late offer.
+enum AwaitAck {
+    /// The dialog ended first (no ACK: timeout; or the caller hung up).
+    Ended(zvonar_sip::ua::EndReason),
+    /// The ACK came without an acceptable answer.
+    NoAnswer(String),
+    /// The SIP side vanished.
+    Lost,
+}
+
+/// Waits for the ACK of our 200 with an offer and takes the answer from it. Offers and INFO
+/// arriving meanwhile are answered (491 / 200): the call is not set up yet.
+async fn await_answer_in_ack(
+    call: &mut IncomingCall,
+    sdp: &mut CallSdp,
+) -> Result<super::reoffer::MediaState, AwaitAck> {
+    loop {
+        match call.signals.recv().await {
+            Some(CallSignal::Confirmed {
+                ack_cseq,
+                sdp: body,
+            }) => match sdp.on_ack(ack_cseq, body.as_deref()) {
+                AckOutcome::NotAwaited => {}
+                AckOutcome::Answered(m) => return Ok(m),
+                AckOutcome::NoAcceptableAnswer(why) => return Err(AwaitAck::NoAnswer(why)),
+            },
+            Some(CallSignal::Offer {
+                sdp: offer,
+                cseq,
+                reinvite,
+                responder,
+            }) => {
+                let reply = sdp.on_offer(&offer, cseq, reinvite);
+                let body = reply
+                    .sdp
+                    .map(|b| ("application/sdp".to_string(), b.into_bytes()));
+                responder.respond(reply.status, body).await;
+            }
+            Some(CallSignal::Info { responder, .. }) => responder.respond(200, None).await,
+            Some(CallSignal::Terminated(reason)) => return Err(AwaitAck::Ended(reason)),
+            None => return Err(AwaitAck::Lost),
+        }
+    }
 }

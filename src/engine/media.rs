@@ -30,6 +30,9 @@ pub enum MediaCommand {
     StopPlayback,
     /// A DTMF digit received by SIP INFO, to be handled like an RFC 4733 one.
     Digit(char),
+    /// A re-INVITE or UPDATE changed the media (RFC 3264 §8): new peer address (the latch
+    /// starts over), codec, payload types, or hold/resume. Prompts keep their place.
+    Renegotiate(super::reoffer::MediaState),
     /// End the media task; it returns its statistics.
     Stop,
 }
@@ -73,8 +76,10 @@ pub struct MediaStats {
     pub frames_sent: u64,
     /// Largest interval between two consecutive outgoing frames, ms.
     pub max_send_gap_ms: u64,
-    /// RTP packets received.
+    /// RTP packets received from the peer.
     pub packets_received: u64,
+    /// RTP packets dropped because they came from another source than the peer.
+    pub packets_foreign: u64,
 }
 
 /// Parameters of one media session.
@@ -87,6 +92,9 @@ pub struct MediaParams {
     pub te_pt: Option<u8>,
     /// Voice activity detection settings.
     pub vad: VadConfig,
+    /// Whether to send RTP (`false` while the peer holds the call, RFC 3264 §8.4): frames
+    /// are still taken from the prompt queue and recorded, so the call's timeline goes on.
+    pub send: bool,
 }
 
 struct Playout {
@@ -154,6 +162,7 @@ pub async fn run(
     let mut out: Vec<MediaEvent> = Vec::new();
     let silence = vec![0i16; FRAME_SAMPLES];
     let mut recorder = recorder;
+    let mut params = params;
 
     loop {
         tokio::select! {
@@ -162,16 +171,33 @@ pub async fn run(
                 Some(MediaCommand::Play { id, pcm }) => playout.queue.push_back((id, pcm)),
                 Some(MediaCommand::StopPlayback) => playout.stop(&mut out),
                 Some(MediaCommand::Digit(d)) => out.push(MediaEvent::Digit { digit: d, via: "info" }),
+                Some(MediaCommand::Renegotiate(m)) => {
+                    tracing::debug!(remote = %m.remote, codec = ?m.codec, send = m.send, "media renegotiated");
+                    socket.set_remote(m.remote);
+                    if m.codec != params.codec {
+                        socket.set_codec(m.codec);
+                        jitter = JitterBuffer::new(m.codec, JitterConfig::default());
+                    }
+                    if m.te_pt != params.te_pt {
+                        dtmf = m.te_pt.map(DtmfReceiver::new);
+                    }
+                    params.codec = m.codec;
+                    params.audio_pt = m.audio_pt;
+                    params.te_pt = m.te_pt;
+                    params.send = m.send;
+                }
                 Some(MediaCommand::Stop) | None => break,
             },
             _ = tick.tick() => {
                 let now = Instant::now();
                 // Outgoing first: the stream's timing matters most.
                 let frame = playout.next(&mut out);
-                if let Err(e) = socket.send_frame(frame.as_deref()).await {
-                    tracing::debug!(error = %e, "RTP send failed");
+                if params.send {
+                    if let Err(e) = socket.send_frame(frame.as_deref()).await {
+                        tracing::debug!(error = %e, "RTP send failed");
+                    }
+                    stats.frames_sent += 1;
                 }
-                stats.frames_sent += 1;
                 if now >= next_report {
                     next_report = now + Duration::from_secs(5);
                     if let Err(e) = socket.send_sender_report().await {
@@ -231,9 +257,11 @@ pub async fn run(
         }
         for ev in out.drain(..) {
             if events.send(ev).is_err() {
+                stats.packets_foreign = socket.foreign_packets();
                 return (stats, recorder);
             }
         }
     }
+    stats.packets_foreign = socket.foreign_packets();
     (stats, recorder)
 }

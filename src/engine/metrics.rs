@@ -29,6 +29,9 @@ pub struct Metrics {
     pub turn_latency: Histogram,
     /// Tickets filed by robots.
     pub tickets: Counter,
+    /// RTP packets dropped because they came from another source than the call's peer
+    /// (strict RTP: a scan or a hijack attempt, or a peer whose media moved unannounced).
+    pub rtp_foreign_packets: Counter,
 }
 
 impl Metrics {
@@ -42,6 +45,7 @@ impl Metrics {
             asr_latency: Histogram::new(buckets),
             turn_latency: Histogram::new(buckets),
             tickets: Counter::default(),
+            rtp_foreign_packets: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("zvonar");
         r.register("active_calls", "Calls in progress", m.active_calls.clone());
@@ -62,6 +66,11 @@ impl Metrics {
             m.turn_latency.clone(),
         );
         r.register("tickets", "Tickets filed by robots", m.tickets.clone());
+        r.register(
+            "rtp_foreign_packets",
+            "RTP packets dropped because they came from another source than the call's peer",
+            m.rtp_foreign_packets.clone(),
+        );
         m
     }
 }

@@ -39,8 +39,8 @@ pub async fn run(
             sig = io.signals.recv() => match sig {
                 Some(CallSignal::Terminated(reason)) => return FlowEnd { cause: reason.cause() },
                 Some(CallSignal::Info { responder, .. }) => responder.respond(200, None).await,
-                Some(CallSignal::Offer { sdp, responder }) => super::reoffer::answer(shared, io.local_port, &sdp, responder).await,
-                Some(CallSignal::Confirmed) => {}
+                Some(CallSignal::Offer { sdp, cseq, reinvite, responder }) => io.answer_offer(&sdp, cseq, reinvite, responder).await,
+                Some(CallSignal::Confirmed { ack_cseq, sdp }) => io.confirmed(ack_cseq, sdp.as_deref()),
                 None => return FlowEnd { cause: HangupCause::SignallingLost },
             },
             ev = io.media_events.recv() => match ev {

@@ -88,10 +88,10 @@ impl RobotDriver {
                             let _ = self.io.media.send(MediaCommand::Digit(d));
                         }
                     }
-                    Some(CallSignal::Offer { sdp, responder }) => {
-                        super::reoffer::answer(&self.shared, self.io.local_port, &sdp, responder).await;
+                    Some(CallSignal::Offer { sdp, cseq, reinvite, responder }) => {
+                        self.io.answer_offer(&sdp, cseq, reinvite, responder).await;
                     }
-                    Some(CallSignal::Confirmed) => {}
+                    Some(CallSignal::Confirmed { ack_cseq, sdp }) => self.io.confirmed(ack_cseq, sdp.as_deref()),
                     None => return FlowEnd { cause: HangupCause::SignallingLost },
                 },
                 ev = self.io.media_events.recv() => match ev {

@@ -97,6 +97,13 @@ impl RtpSender {
         self.codec
     }
 
+    /// Switches the audio codec (a re-INVITE changed PCMA ↔ PCMU): later frames carry the new
+    /// codec's payload and payload type; SSRC, sequence and timestamp continue (RFC 3550 §5.1
+    /// lets a source change payload type; both codecs run an 8000 Hz clock).
+    pub fn set_codec(&mut self, codec: Codec) {
+        self.codec = codec;
+    }
+
     /// The RTP timestamp the next audio packet will carry.
     pub fn next_timestamp(&self) -> u32 {
         self.ts
@@ -226,49 +233,106 @@ pub fn build_sender_report(
     out
 }
 
-/// Symmetric RTP latching (RFC 4961; "comedia"): send to the address the peer's packets
-/// actually come from, which behind NAT differs from the address in its SDP.
+/// Strict, symmetric RTP latching: whose packets a call accepts and where it sends.
 ///
-/// Before latching, packets go to the SDP address and only packets from the SDP IP (any port)
-/// are accepted; the first accepted valid RTP packet latches its source address, and from then
-/// on only that exact address is accepted and used as the destination. With `any_source`
-/// the first valid packet from any IP latches (for peers whose SDP shows a private address).
+/// Only the peer named by signalling may own the call's audio (what Asterisk's `strictrtp`
+/// and FreeSWITCH's NAT auto-adjust guard against: anyone who hits the port first would
+/// otherwise take over the call, "RTP bleed"). [`Latch::for_peer`] decides who that is:
+///
+/// * the SDP address and port exactly ([`Expect::Exact`]) when the SDP connection address is
+///   one packets can come from as written — public, loopback, or equal to the signalling
+///   source;
+/// * the signalling source IP with any port ([`Expect::Ip`]) when the SDP shows a private or
+///   unroutable address ([`is_unroutable`]) that differs from the signalling source: the peer
+///   is behind NAT, which maps its media to the signalling IP and a port of its choosing.
+///
+/// The first accepted valid RTP packet latches its source, and from then on only that
+/// exact address is accepted and used as the destination (symmetric RTP, RFC 4961;
+/// "comedia"). Before latching, packets go to the SDP address. Everything else is refused
+/// ([`Latch::accept`] returns `false`); the caller drops and counts it.
 #[derive(Debug, Clone)]
 pub struct Latch {
-    expected: SocketAddr,
-    any_source: bool,
+    sdp: SocketAddr,
+    expect: Expect,
     latched: Option<SocketAddr>,
 }
 
+/// Whose packets a [`Latch`] accepts before latching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Exactly this transport address (IP and port).
+    Exact(SocketAddr),
+    /// The first packet from this IP, any port (a peer behind NAT).
+    Ip(IpAddr),
+}
+
+/// Whether `ip` cannot be the source of packets reaching us as written in an SDP: private
+/// (RFC 1918, IPv6 unique local RFC 4193), shared CGN space (RFC 6598), link-local
+/// (RFC 3927, RFC 4291), or unspecified (`0.0.0.0`/`::`, the RFC 2543 hold convention).
+/// Loopback is routable: a peer on this host is never behind NAT.
+pub fn is_unroutable(ip: IpAddr) -> bool {
+    match canonical(ip) {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+        }
+    }
+}
+
 impl Latch {
-    /// A latch expecting media from `sdp_addr` (the connection address and port from the peer's
-    /// SDP).
-    pub fn new(sdp_addr: SocketAddr, any_source: bool) -> Self {
+    /// A latch for a peer whose SDP says `sdp_addr` and whose signalling (INVITE) came from
+    /// `signalling` (when known); see the type docs for the rule.
+    pub fn for_peer(sdp_addr: SocketAddr, signalling: Option<IpAddr>) -> Self {
+        let expect = match signalling {
+            Some(sig) if is_unroutable(sdp_addr.ip()) && !same_ip(sig, sdp_addr.ip()) => {
+                Expect::Ip(sig)
+            }
+            _ => Expect::Exact(sdp_addr),
+        };
         Self {
-            expected: sdp_addr,
-            any_source,
+            sdp: sdp_addr,
+            expect,
             latched: None,
         }
+    }
+
+    /// The peer's SDP address this latch was made for.
+    pub fn sdp_addr(&self) -> SocketAddr {
+        self.sdp
+    }
+
+    /// Whose packets are accepted before latching.
+    pub fn expect(&self) -> Expect {
+        self.expect
     }
 
     /// Decides whether a valid RTP packet from `from` is accepted; latches on the first one.
     pub fn accept(&mut self, from: SocketAddr) -> bool {
         match self.latched {
-            Some(addr) => addr == from,
+            Some(addr) => same_addr(addr, from),
             None => {
-                if self.any_source || same_ip(from.ip(), self.expected.ip()) {
+                let ok = match self.expect {
+                    Expect::Exact(a) => same_addr(a, from),
+                    Expect::Ip(ip) => same_ip(ip, from.ip()),
+                };
+                if ok {
                     self.latched = Some(from);
-                    true
-                } else {
-                    false
                 }
+                ok
             }
         }
     }
 
     /// Where to send: the latched address, or the SDP address before latching.
     pub fn target(&self) -> SocketAddr {
-        self.latched.unwrap_or(self.expected)
+        self.latched.unwrap_or(self.sdp)
     }
 
     /// The latched address, if any packet has been accepted yet.
@@ -276,22 +340,29 @@ impl Latch {
         self.latched
     }
 
-    /// Replaces the SDP address (re-INVITE) and forgets the latch.
-    pub fn retarget(&mut self, sdp_addr: SocketAddr) {
-        self.expected = sdp_addr;
-        self.latched = None;
+    /// Replaces the SDP address (re-INVITE, or the answer of a late offer) and forgets the
+    /// latch; the rule of [`Latch::for_peer`] is applied to the new address.
+    pub fn retarget(&mut self, sdp_addr: SocketAddr, signalling: Option<IpAddr>) {
+        *self = Latch::for_peer(sdp_addr, signalling);
     }
 }
 
-fn same_ip(a: IpAddr, b: IpAddr) -> bool {
-    let canon = |ip: IpAddr| match ip {
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
         IpAddr::V6(v6) => v6
             .to_ipv4_mapped()
             .map(IpAddr::V4)
             .unwrap_or(IpAddr::V6(v6)),
         v4 => v4,
-    };
-    canon(a) == canon(b)
+    }
+}
+
+fn same_addr(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port() && same_ip(a.ip(), b.ip())
+}
+
+fn same_ip(a: IpAddr, b: IpAddr) -> bool {
+    canonical(a) == canonical(b)
 }
 
 #[cfg(test)]
@@ -368,23 +439,86 @@ mod tests {
     }
 
     #[test]
-    fn latch_follows_first_packet_from_expected_ip() {
+    fn latch_accepts_only_the_sdp_address_when_it_is_routable() {
         let sdp: SocketAddr = "192.0.2.10:4000".parse().unwrap();
-        let mut l = Latch::new(sdp, false);
+        // Public SDP address, signalling from elsewhere (a trunk with separate media).
+        let mut l = Latch::for_peer(sdp, Some("198.51.100.5".parse().unwrap()));
+        assert_eq!(l.expect(), Expect::Exact(sdp));
         assert_eq!(l.target(), sdp);
-        assert!(!l.accept("198.51.100.1:4000".parse().unwrap()));
-        let nat: SocketAddr = "192.0.2.10:31337".parse().unwrap();
-        assert!(l.accept(nat));
-        assert_eq!(l.target(), nat);
-        assert!(
-            !l.accept(sdp),
-            "after latching only the latched address is accepted"
-        );
-        assert!(l.accept(nat));
-        let mut any = Latch::new(sdp, true);
-        assert!(any.accept("198.51.100.1:5000".parse().unwrap()));
-        assert_eq!(any.target(), "198.51.100.1:5000".parse().unwrap());
-        any.retarget(sdp);
-        assert_eq!(any.latched(), None);
+        // A hijacker on another host, on the signalling host, or on the peer's own IP
+        // but another port is refused, before and after latching.
+        for stranger in ["203.0.113.9:4000", "198.51.100.5:4000", "192.0.2.10:4002"] {
+            assert!(!l.accept(stranger.parse().unwrap()), "{stranger}");
+        }
+        assert_eq!(l.latched(), None);
+        assert!(l.accept(sdp));
+        assert_eq!(l.target(), sdp);
+        assert!(!l.accept("192.0.2.10:4002".parse().unwrap()));
+        // Loopback is routable: exact too (a peer on this host is not behind NAT).
+        let lo: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let mut l = Latch::for_peer(lo, Some("127.0.0.1".parse().unwrap()));
+        assert!(!l.accept("127.0.0.1:40002".parse().unwrap()));
+        assert!(l.accept(lo));
+        // A private SDP address equal to the signalling source (a PBX on our LAN): exact.
+        let lan: SocketAddr = "192.168.1.20:10000".parse().unwrap();
+        let l = Latch::for_peer(lan, Some("192.168.1.20".parse().unwrap()));
+        assert_eq!(l.expect(), Expect::Exact(lan));
+        // Signalling source unknown: exact.
+        assert_eq!(Latch::for_peer(lan, None).expect(), Expect::Exact(lan));
+    }
+
+    #[test]
+    fn latch_follows_the_signalling_source_of_a_natted_peer() {
+        // SDP shows the phone's LAN address; its INVITE came from the NAT's public IP.
+        let sdp: SocketAddr = "192.168.1.20:10000".parse().unwrap();
+        let public: IpAddr = "198.51.100.5".parse().unwrap();
+        let mut l = Latch::for_peer(sdp, Some(public));
+        assert_eq!(l.expect(), Expect::Ip(public));
+        assert_eq!(l.target(), sdp, "before latching: the SDP address");
+        assert!(!l.accept("203.0.113.9:31337".parse().unwrap()), "stranger");
+        assert!(!l.accept(sdp), "the private address itself cannot reach us");
+        let nat: SocketAddr = "198.51.100.5:31337".parse().unwrap();
+        assert!(l.accept(nat), "NAT-mapped port of the signalling IP");
+        assert_eq!(l.target(), nat, "symmetric RTP: answer where it comes from");
+        assert!(!l.accept("198.51.100.5:31339".parse().unwrap()));
+        // A re-INVITE moving media forgets the latch and applies the rule again.
+        let moved: SocketAddr = "203.0.113.7:5000".parse().unwrap();
+        l.retarget(moved, Some(public));
+        assert_eq!((l.latched(), l.target()), (None, moved));
+        assert!(!l.accept(nat));
+        assert!(l.accept(moved));
+        // IPv4-mapped IPv6 sources compare equal to their IPv4 form.
+        let mut l = Latch::for_peer("10.0.0.2:4000".parse().unwrap(), Some(public));
+        assert!(l.accept("[::ffff:198.51.100.5]:4000".parse().unwrap()));
+    }
+
+    #[test]
+    fn unroutable_addresses() {
+        for ip in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.0.1",
+            "100.64.0.1",
+            "100.127.255.254",
+            "169.254.1.1",
+            "0.0.0.0",
+            "fd00::1",
+            "fe80::1",
+            "::",
+        ] {
+            assert!(is_unroutable(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "127.0.0.1",
+            "192.0.2.1",
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2001:db8::1",
+            "::1",
+        ] {
+            assert!(!is_unroutable(ip.parse().unwrap()), "{ip}");
+        }
     }
 }

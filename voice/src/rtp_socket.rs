@@ -1,5 +1,6 @@
 //! A thin tokio RTP endpoint: one UDP socket on an even port from a configured range (RTP) and
-//! one on the next odd port (RTCP, RFC 3550 §11), symmetric latching ([`Latch`], RFC 4961),
+//! one on the next odd port (RTCP, RFC 3550 §11), strict symmetric latching ([`Latch`]: only
+//! the peer named by signalling is heard, RFC 4961),
 //! and an outgoing stream ([`RtpSender`]) paced at one packet per 20 ms with comfort silence
 //! between utterances and an RTCP sender report every [`SR_INTERVAL`].
 //!
@@ -9,6 +10,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::ops::{ControlFlow, RangeInclusive};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -49,9 +51,10 @@ pub struct RtpConfig {
     pub remote: SocketAddr,
     /// Where to send RTCP; `None` means the remote RTP port + 1.
     pub remote_rtcp: Option<SocketAddr>,
-    /// Latch onto the first valid packet from any IP, not just the SDP IP (for peers whose SDP
-    /// shows a private address).
-    pub latch_any_source: bool,
+    /// The IP the peer's signalling (its INVITE) came from, when known: RTP is accepted from
+    /// it (any port) when `remote` is a private or unroutable address, i.e. the peer is
+    /// behind NAT; otherwise only from `remote` exactly. See [`Latch::for_peer`].
+    pub signalling_source: Option<IpAddr>,
     /// CNAME for RTCP SDES (e.g. `zvonar@host`).
     pub cname: String,
 }
@@ -63,6 +66,7 @@ pub struct RtpSocket {
     cfg: RtpConfig,
     latch: Mutex<Latch>,
     sender: Mutex<RtpSender>,
+    foreign: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -88,13 +92,14 @@ impl RtpSocket {
             let Ok(rtcp) = UdpSocket::bind((cfg.bind_ip, port + 1)).await else {
                 continue;
             };
-            let latch = Mutex::new(Latch::new(cfg.remote, cfg.latch_any_source));
+            let latch = Mutex::new(Latch::for_peer(cfg.remote, cfg.signalling_source));
             let sender = Mutex::new(RtpSender::new_random(cfg.codec));
             return Ok(Self {
                 rtp,
                 rtcp,
                 latch,
                 sender,
+                foreign: AtomicU64::new(0),
                 cfg,
             });
         }
@@ -116,14 +121,31 @@ impl RtpSocket {
         lock(&self.latch).target()
     }
 
-    /// Changes the peer address (re-INVITE); the latch starts over.
+    /// Changes the peer address (re-INVITE, or the answer to a late offer); the latch starts
+    /// over with the same signalling source. Nothing happens when `remote` is the current SDP
+    /// address (a session refresh keeps the latch).
     pub fn set_remote(&self, remote: SocketAddr) {
-        lock(&self.latch).retarget(remote);
+        let mut latch = lock(&self.latch);
+        if latch.sdp_addr() != remote {
+            latch.retarget(remote, self.cfg.signalling_source);
+        }
+    }
+
+    /// Switches the codec of the outgoing stream (see [`RtpSender::set_codec`]).
+    pub fn set_codec(&self, codec: Codec) {
+        lock(&self.sender).set_codec(codec);
+    }
+
+    /// Valid RTP packets dropped because they came from a source other than the peer
+    /// (see [`Latch`]), since the socket was bound.
+    pub fn foreign_packets(&self) -> u64 {
+        self.foreign.load(Ordering::Relaxed)
     }
 
     /// Receives the next valid RTP packet from the peer. Datagrams that are not RTP, RTCP on the
-    /// RTP port, and packets from other sources than the (latched) peer are skipped. Returns
-    /// only on a socket error.
+    /// RTP port, and packets from other sources than the (latched) peer are skipped — the
+    /// latter counted ([`RtpSocket::foreign_packets`]) and logged at debug. Returns only on a
+    /// socket error.
     pub async fn recv(&self) -> std::io::Result<(Incoming, SocketAddr)> {
         let mut buf = [0u8; 2048];
         loop {
@@ -135,7 +157,10 @@ impl RtpSocket {
             if lock(&self.latch).accept(from) {
                 return Ok((pkt, from));
             }
-            tracing::debug!(%from, "RTP from an unexpected source, ignored");
+            let n = self.foreign.fetch_add(1, Ordering::Relaxed) + 1;
+            if n == 1 || n % 500 == 0 {
+                tracing::debug!(%from, dropped = n, "RTP from a source other than the peer, dropped");
+            }
         }
     }
 

@@ -10,7 +10,7 @@ fn cfg(remote: SocketAddr) -> RtpConfig {
         codec: Codec::Pcma,
         remote,
         remote_rtcp: None,
-        latch_any_source: false,
+        signalling_source: None,
         cname: "zvonar@test".into(),
     }
 }
@@ -34,11 +34,12 @@ async fn binds_even_port_pair_in_range() {
 
 #[tokio::test]
 async fn latches_to_nat_port_and_paces_stream_with_sr() {
-    // The "peer": announces port A in SDP but sends from socket B (NAT rewrote the port).
-    let peer_sdp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // The "peer" is behind NAT: its SDP shows a LAN address, its INVITE came from
+    // 127.0.0.1 (the NAT's address), and its media comes from a port the NAT chose.
     let peer_nat = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let peer_rtcp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut c = cfg(peer_sdp.local_addr().unwrap());
+    let mut c = cfg("192.168.77.10:4000".parse().unwrap());
+    c.signalling_source = Some("127.0.0.1".parse().unwrap());
     c.remote_rtcp = Some(peer_rtcp.local_addr().unwrap());
     let ours = Arc::new(RtpSocket::bind(c).await.unwrap());
     let our_addr = ours.local_addr().unwrap();
@@ -123,4 +124,61 @@ async fn packets_from_other_ips_are_ignored_before_latching() {
     let r = tokio::time::timeout(Duration::from_millis(200), ours.recv()).await;
     assert!(r.is_err(), "stranger's packet must not be delivered");
     assert_eq!(ours.remote(), "192.0.2.1:4000".parse().unwrap());
+}
+
+/// Strict RTP: a hijacker who sends to the port first, and keeps sending, is never heard
+/// and never receives the call's audio; the peer named in the SDP is.
+#[tokio::test]
+async fn hijacker_on_another_port_is_dropped_and_counted() {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let hijacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut c = cfg(peer.local_addr().unwrap());
+    c.signalling_source = Some("127.0.0.1".parse().unwrap());
+    let ours = RtpSocket::bind(c).await.unwrap();
+    let our_addr = ours.local_addr().unwrap();
+    let mut htx = RtpSender::new(Codec::Pcma, 666, 1, 0);
+    let mut ptx = RtpSender::new(Codec::Pcma, 77, 1, 0);
+    for _ in 0..3 {
+        hijacker.send_to(&htx.frame(None), our_addr).await.unwrap();
+    }
+    peer.send_to(&ptx.frame(None), our_addr).await.unwrap();
+    hijacker.send_to(&htx.frame(None), our_addr).await.unwrap();
+    peer.send_to(&ptx.frame(None), our_addr).await.unwrap();
+    for _ in 0..2 {
+        let (pkt, from) = ours.recv().await.unwrap();
+        assert_eq!((pkt.ssrc, from), (77, peer.local_addr().unwrap()));
+    }
+    assert_eq!(ours.foreign_packets(), 4);
+    assert_eq!(ours.remote(), peer.local_addr().unwrap());
+    // Outgoing audio goes to the peer only.
+    ours.send_frame(None).await.unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = peer.recv_from(&mut buf).await.unwrap();
+    assert_eq!(parse_incoming(&buf[..n]).unwrap().ssrc, ours.ssrc());
+    let nothing =
+        tokio::time::timeout(Duration::from_millis(100), hijacker.recv_from(&mut buf)).await;
+    assert!(nothing.is_err(), "the hijacker must not receive our audio");
+
+    // A re-INVITE moves the peer's media: the new address is taken, the old one refused.
+    let moved = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ours.set_remote(moved.local_addr().unwrap());
+    peer.send_to(&ptx.frame(None), our_addr).await.unwrap();
+    let mut mtx = RtpSender::new(Codec::Pcma, 78, 1, 0);
+    moved.send_to(&mtx.frame(None), our_addr).await.unwrap();
+    let (pkt, from) = ours.recv().await.unwrap();
+    assert_eq!((pkt.ssrc, from), (78, moved.local_addr().unwrap()));
+    assert_eq!(ours.foreign_packets(), 5);
+    // A codec change keeps the stream (SSRC, sequence) and switches the payload type.
+    let before = {
+        ours.send_frame(None).await.unwrap();
+        let (n, _) = moved.recv_from(&mut buf).await.unwrap();
+        parse_incoming(&buf[..n]).unwrap()
+    };
+    ours.set_codec(Codec::Pcmu);
+    ours.send_frame(None).await.unwrap();
+    let (n, _) = moved.recv_from(&mut buf).await.unwrap();
+    let after = parse_incoming(&buf[..n]).unwrap();
+    assert_eq!((before.pt, after.pt), (8, 0));
+    assert_eq!(after.ssrc, before.ssrc);
+    assert_eq!(after.seq, before.seq.wrapping_add(1));
 }

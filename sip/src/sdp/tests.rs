@@ -838,6 +838,44 @@ fn uac_offer_and_answer() {
     );
 }
 
+/// Late offer (RFC 3264 §5, RFC 3261 §13.2.1): our offer goes in the 200 OK, the answer
+/// comes in the ACK. Answers as trunks and phones write them.
+#[test]
+fn late_offer_answers_in_the_ack() {
+    let mut ms = MediaSession::new(local());
+    let o = ms.offer();
+    assert_eq!(o.origin.session_id, "4242");
+    assert_eq!(o.media[0].formats, ["8", "0", "101"]);
+    // PCMU only, no rtpmap for the static type, session-level c=, no direction.
+    let a = parse(
+        "v=0\r\no=gw 9 9 IN IP4 203.0.113.1\r\ns=-\r\nc=IN IP4 203.0.113.1\r\nt=0 0\r\n\
+         m=audio 16384 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n",
+    );
+    let n = ms.accept_answer(&a).unwrap();
+    assert_eq!(
+        (n.codec, n.payload_type, n.telephone_event_pt),
+        (Codec::Pcmu, 0, Some(101))
+    );
+    assert_eq!(n.remote_rtp, "203.0.113.1:16384".parse().unwrap());
+    assert_eq!(n.direction, Direction::SendRecv);
+    // Both codecs listed: the answerer's first one is used; no telephone-event answered.
+    let both = parse(&offer("8 0", ""));
+    let n = ms.accept_answer(&both).unwrap();
+    assert_eq!((n.codec, n.telephone_event_pt), (Codec::Pcma, None));
+    // An answer that holds us (recvonly towards us = it only receives): we send only.
+    let hold = parse(&offer("8", "a=recvonly\r\n"));
+    assert_eq!(
+        ms.accept_answer(&hold).unwrap().direction,
+        Direction::SendOnly
+    );
+    // Without an offer sent there is nothing to accept.
+    let fresh = MediaSession::new(local());
+    assert!(matches!(
+        fresh.accept_answer(&a),
+        Err(NegotiationError::InvalidLocal { .. })
+    ));
+}
+
 #[test]
 fn rfc3264_8_reinvite_version_increments_only_on_change() {
     let mut ms = MediaSession::new(local());
