@@ -503,3 +503,33 @@ fn rtp_from_a_hijacker_is_not_heard() {
         .unwrap_or_else(|| panic!("no drop counter in\n{metrics}"));
     assert!(dropped > 50.0, "only {dropped} hijack packets counted");
 }
+
+/// Strict RTP keeps symmetric RTP for callers behind NAT: the SDP shows a LAN address that
+/// cannot reach us, the caller's media comes from its signalling IP; it is heard.
+#[test]
+fn natted_caller_with_a_private_sdp_address_is_heard() {
+    let z = Zvonar::start("nat");
+    let caller = "84957770035";
+    let (pcap, n) = tone_pcap(&z, "nat-440", 440.0, 2000);
+    let lan_sdp = caller_sdp("[media_port]", "8 101", "sendrecv", 1)
+        .replace("c=IN IP4 [media_ip]", "c=IN IP4 192.168.77.20");
+    let body = [
+        request(CALLEE, headers(caller, 1, "INVITE", false), Some(lan_sdp)),
+        expect_200(),
+        ack(caller, 1, None),
+        "  <pause milliseconds=\"500\"/>\n".to_string(),
+        play(&pcap, n * 20 + 1000),
+        bye(caller, 2),
+    ]
+    .concat();
+    let sc = scenario(&z, "nat", &body);
+    run(&z, &sc, "nat", 60);
+    let call = the_call(&z, caller);
+    let (caller_ch, _) = recording(&z, &call);
+    let p440 = power_at(&caller_ch, 440.0);
+    assert!(
+        p440 > 1000.0,
+        "NATed caller not heard (440 Hz power {p440})\n{}",
+        z.log()
+    );
+}
