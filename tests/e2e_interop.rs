@@ -533,3 +533,33 @@ fn natted_caller_with_a_private_sdp_address_is_heard() {
         z.log()
     );
 }
+
+/// An offer that maps PCMA to a dynamic payload type (RFC 3264 §6.1 keeps the offerer's
+/// number): zvonar's RTP carries that number, not the static 8.
+#[test]
+fn dynamic_payload_type_of_the_offer_is_sent() {
+    let z = Zvonar::start("dynamic-pt");
+    let caller = "84957770036";
+    let sink = Sink::start();
+    let offer = format!(
+        "      v=0\n      o=caller 1 1 IN IP4 [local_ip]\n      s=-\n      c=IN IP4 127.0.0.1\n      \
+         t=0 0\n      m=audio {} RTP/AVP 96 101\n      a=rtpmap:96 PCMA/8000\n      \
+         a=rtpmap:101 telephone-event/8000\n",
+        sink.port
+    );
+    let body = [
+        request(CALLEE, headers(caller, 1, "INVITE", false), Some(offer)),
+        expect_200(),
+        ack(caller, 1, None),
+        "  <pause milliseconds=\"1500\"/>\n".to_string(),
+        bye(caller, 2),
+    ]
+    .concat();
+    let sc = scenario(&z, "dynamic-pt", &body);
+    let msgs = run(&z, &sc, "dynamic-pt", 60);
+    let got = sink.finish();
+    assert!(msgs.contains("a=rtpmap:96 PCMA/8000"), "answer: {msgs}");
+    assert!(got.len() > 40, "only {} packets", got.len());
+    let pts: std::collections::BTreeSet<u8> = got.iter().map(|p| p.1).collect();
+    assert_eq!(pts, [96].into(), "payload types sent");
+}

@@ -179,7 +179,7 @@ async fn answer_and_run(
         },
     };
     socket.set_remote(media.remote);
-    socket.set_codec(media.codec);
+    socket.set_codec(media.codec, media.audio_pt);
     let rel = format!("{}/{}.wav", Utc::now().format("%Y/%m/%d"), call_id);
     let path = shared.recordings_dir.join(&rel);
     let recorder = match path.parent().map(std::fs::create_dir_all) {

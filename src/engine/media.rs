@@ -174,8 +174,8 @@ pub async fn run(
                 Some(MediaCommand::Renegotiate(m)) => {
                     tracing::debug!(remote = %m.remote, codec = ?m.codec, send = m.send, "media renegotiated");
                     socket.set_remote(m.remote);
+                    socket.set_codec(m.codec, m.audio_pt);
                     if m.codec != params.codec {
-                        socket.set_codec(m.codec);
                         jitter = JitterBuffer::new(m.codec, JitterConfig::default());
                     }
                     if m.te_pt != params.te_pt {

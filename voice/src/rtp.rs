@@ -60,6 +60,7 @@ pub fn is_rtcp(bytes: &[u8]) -> bool {
 #[derive(Debug, Clone)]
 pub struct RtpSender {
     codec: Codec,
+    pt: u8,
     ssrc: u32,
     seq: u16,
     ts: u32,
@@ -73,6 +74,7 @@ impl RtpSender {
     pub fn new(codec: Codec, ssrc: u32, first_seq: u16, first_ts: u32) -> Self {
         Self {
             codec,
+            pt: codec.payload_type(),
             ssrc,
             seq: first_seq,
             ts: first_ts,
@@ -97,11 +99,14 @@ impl RtpSender {
         self.codec
     }
 
-    /// Switches the audio codec (a re-INVITE changed PCMA ↔ PCMU): later frames carry the new
-    /// codec's payload and payload type; SSRC, sequence and timestamp continue (RFC 3550 §5.1
-    /// lets a source change payload type; both codecs run an 8000 Hz clock).
-    pub fn set_codec(&mut self, codec: Codec) {
+    /// Sets the audio codec and its negotiated RTP payload type `pt` (the static 0/8, or the
+    /// dynamic number the offerer mapped to PCMU/PCMA, RFC 3264 §6.1), e.g. after a re-INVITE
+    /// changed PCMA ↔ PCMU: later frames carry the new payload and payload type; SSRC,
+    /// sequence and timestamp continue (RFC 3550 §5.1 lets a source change payload type;
+    /// both codecs run an 8000 Hz clock). `pt` is masked to 7 bits.
+    pub fn set_codec(&mut self, codec: Codec, pt: u8) {
         self.codec = codec;
+        self.pt = pt & 0x7f;
     }
 
     /// The RTP timestamp the next audio packet will carry.
@@ -136,7 +141,7 @@ impl RtpSender {
                 (self.codec.silence_frame(), false)
             }
         };
-        let bytes = self.build(self.codec.payload_type(), self.ts, marker, &payload);
+        let bytes = self.build(self.pt, self.ts, marker, &payload);
         // G.711: one byte per sample, so the payload length is the timestamp advance.
         self.ts = self.ts.wrapping_add(payload.len() as u32);
         bytes

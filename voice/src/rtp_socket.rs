@@ -131,9 +131,10 @@ impl RtpSocket {
         }
     }
 
-    /// Switches the codec of the outgoing stream (see [`RtpSender::set_codec`]).
-    pub fn set_codec(&self, codec: Codec) {
-        lock(&self.sender).set_codec(codec);
+    /// Sets the codec and negotiated payload type of the outgoing stream (see
+    /// [`RtpSender::set_codec`]).
+    pub fn set_codec(&self, codec: Codec, pt: u8) {
+        lock(&self.sender).set_codec(codec, pt);
     }
 
     /// Valid RTP packets dropped because they came from a source other than the peer

@@ -174,11 +174,18 @@ async fn hijacker_on_another_port_is_dropped_and_counted() {
         let (n, _) = moved.recv_from(&mut buf).await.unwrap();
         parse_incoming(&buf[..n]).unwrap()
     };
-    ours.set_codec(Codec::Pcmu);
+    ours.set_codec(Codec::Pcmu, 0);
     ours.send_frame(None).await.unwrap();
     let (n, _) = moved.recv_from(&mut buf).await.unwrap();
     let after = parse_incoming(&buf[..n]).unwrap();
     assert_eq!((before.pt, after.pt), (8, 0));
     assert_eq!(after.ssrc, before.ssrc);
     assert_eq!(after.seq, before.seq.wrapping_add(1));
+    // An offerer's dynamic payload type for PCMA (RFC 3264 §6.1) is what we send.
+    ours.set_codec(Codec::Pcma, 96);
+    ours.send_frame(None).await.unwrap();
+    let (n, _) = moved.recv_from(&mut buf).await.unwrap();
+    let dynamic = parse_incoming(&buf[..n]).unwrap();
+    assert_eq!(dynamic.pt, 96);
+    assert_eq!(dynamic.payload, Codec::Pcma.silence_frame());
 }
