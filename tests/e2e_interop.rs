@@ -210,7 +210,7 @@ fn late_offer_call_reaches_the_robot_and_is_recorded() {
             Some(caller_sdp("[media_port]", "8 101", "sendrecv", 1)),
         ),
         "  <pause milliseconds=\"500\"/>\n".to_string(),
-        play(&pcap, n * 20 + 1500),
+        play(&pcap, n * 20 + 3000),
         bye(caller, 2),
     ]
     .concat();
