@@ -27,6 +27,11 @@ pub struct Config {
     pub tts: TtsSection,
     /// The dialplan TOML file.
     pub dialplan: PathBuf,
+    /// The company's time zone, an IANA name (`Europe/Moscow`, `Asia/Yekaterinburg`,
+    /// `Asia/Vladivostok`…): routing windows, outage times read aloud and imported, and
+    /// the date folders of recordings are in this zone's local time. Default `Europe/Moscow`.
+    #[serde(default = "default_time_zone", deserialize_with = "time_zone")]
+    pub time_zone: chrono_tz::Tz,
     /// Directory the config was read from (paths are resolved against it).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -50,10 +55,31 @@ pub struct SipSection {
     /// missed call with a CDR and no recording).
     #[serde(default)]
     pub answer_after_ms: u64,
+    /// Networks whose caller identity is trusted (RFC 3325 §9.1: P-Asserted-Identity is
+    /// honoured only from trusted elements): the trunk's or PBX's addresses as CIDR, e.g.
+    /// `["10.0.0.0/8", "192.0.2.10/32"]`. From these sources the caller is
+    /// P-Asserted-Identity when present, else From; from any other source the number is
+    /// unverified: recorded in the CDR as dialled-from text only, never used to find the
+    /// caller's address or account. Default: none trusted.
+    #[serde(default)]
+    pub trusted: Vec<ipnet::IpNet>,
 }
 
 fn default_max_calls() -> usize {
     200
+}
+
+fn default_time_zone() -> chrono_tz::Tz {
+    chrono_tz::Europe::Moscow
+}
+
+fn time_zone<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono_tz::Tz, D::Error> {
+    let name = String::deserialize(d)?;
+    name.parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "time_zone: «{name}» is not an IANA time zone name (e.g. Europe/Moscow, Asia/Yekaterinburg, Asia/Vladivostok)"
+        ))
+    })
 }
 
 /// `[rtp]`.
@@ -93,6 +119,15 @@ pub struct StorageSection {
     pub database: PathBuf,
     /// Where call recordings are written.
     pub recordings: PathBuf,
+    /// How long recordings and synthesised-speech cache files are kept, days (default
+    /// 1095, three years: what housing companies keep for disputes). A daily sweep deletes
+    /// older files and marks their calls' recordings as expired.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+}
+
+fn default_retention_days() -> u32 {
+    1095
 }
 
 /// `[asr]`.
@@ -171,7 +206,13 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut cfg: Config = toml::from_str(&text).map_err(|e| {
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates config text read from `path` (used for relative paths and in
+    /// errors). Errors: [`ConfigError::Invalid`] with file and line.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
@@ -189,18 +230,37 @@ impl Config {
         if cfg.rtp.port_min >= cfg.rtp.port_max {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
-                line: line_of(&text, "port_min"),
+                line: line_of(text, "port_min"),
                 message: "rtp.port_min must be below rtp.port_max".into(),
             });
         }
-        if cfg.http.token.len() < 8 {
+        if cfg.storage.retention_days == 0 {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
-                line: line_of(&text, "token"),
-                message: "http.token must be at least 8 characters".into(),
+                line: line_of(text, "retention_days"),
+                message: "storage.retention_days must be at least 1".into(),
+            });
+        }
+        if let Err(message) = token_strength(&cfg.http.token, cfg.http.listen) {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, "token"),
+                message,
             });
         }
         Ok(cfg)
+    }
+
+    /// Things that work but should be fixed before production, for the start-up log:
+    /// a weak API token on a loopback-only listener.
+    pub fn warnings(&self) -> Vec<String> {
+        match token_weakness(&self.http.token) {
+            Some(why) => vec![format!(
+                "http.token {why}; accepted only because http.listen ({}) is loopback",
+                self.http.listen
+            )],
+            None => Vec::new(),
+        }
     }
 
     /// Resolves a configured path against the config file's directory.
@@ -222,6 +282,38 @@ impl Config {
                 ip
             }
         })
+    }
+}
+
+/// Shortest API token accepted on a listener reachable from other hosts, characters
+/// (24 random characters of base64 are 144 bits).
+pub const MIN_TOKEN_LEN: usize = 24;
+
+/// Example tokens from this repository's docs and configs, refused off loopback.
+const EXAMPLE_TOKENS: &[&str] = &["change-me-please", "e2e-test-token", "secret-token"];
+
+/// Why a token is weak (an example value, or shorter than [`MIN_TOKEN_LEN`]); `None` if fine.
+fn token_weakness(token: &str) -> Option<String> {
+    if EXAMPLE_TOKENS.contains(&token) {
+        Some("is an example value from the repository".into())
+    } else if token.chars().count() < MIN_TOKEN_LEN {
+        Some(format!("is shorter than {MIN_TOKEN_LEN} characters"))
+    } else {
+        None
+    }
+}
+
+/// A weak token is an error unless the API listens on loopback only. Errors: the message.
+fn token_strength(token: &str, listen: SocketAddr) -> Result<(), String> {
+    if token.is_empty() {
+        return Err("http.token must not be empty".into());
+    }
+    match token_weakness(token) {
+        Some(why) if !listen.ip().is_loopback() => Err(format!(
+            "http.token {why}, and http.listen ({listen}) is reachable from other hosts: \
+             set a random token of at least {MIN_TOKEN_LEN} characters (e.g. `openssl rand -base64 24`)"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -255,5 +347,122 @@ mod tests {
         .unwrap();
         let e = Config::load(&p).unwrap_err().to_string();
         assert!(e.contains("bad.toml:3"), "{e}");
+    }
+
+    /// A minimal config with the given top-level lines, `[sip]` lines and `[http]` section.
+    fn text(top: &str, sip: &str, listen: &str, token: &str) -> String {
+        format!(
+            "{top}\ndialplan = \"d.toml\"\n[sip]\nudp = \"127.0.0.1:5060\"\n{sip}\n\
+             [http]\nlisten = \"{listen}\"\ntoken = \"{token}\"\n\
+             [storage]\ndatabase = \"db\"\nrecordings = \"rec\"\n[asr]\nmodel = \"m\"\n"
+        )
+    }
+
+    fn parse(t: &str) -> Result<Config, ConfigError> {
+        Config::parse(t, Path::new("/etc/zvonar/zvonar.toml"))
+    }
+
+    const STRONG: &str = "Zq3v9LrT0mWc2XyB8nKd5sFh";
+
+    #[test]
+    fn weak_tokens_are_refused_off_loopback() {
+        for token in ["change-me-please", "e2e-test-token", "short-but-random-9", ""] {
+            let e = parse(&text("", "", "0.0.0.0:8080", token))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("zvonar.toml:") && e.contains("http.token"), "{token}: {e}");
+        }
+        // The example value is refused even where it would be long enough.
+        assert!(token_weakness("change-me-please").is_some());
+        let e = parse(&text("", "", "192.0.2.1:8080", "change-me-please")).unwrap_err();
+        assert!(e.to_string().contains("example value"), "{e}");
+        // A strong token is fine anywhere, without warnings.
+        let cfg = parse(&text("", "", "0.0.0.0:8080", STRONG)).expect("strong token");
+        assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
+    }
+
+    #[test]
+    fn weak_tokens_on_loopback_start_with_a_warning() {
+        for listen in ["127.0.0.1:8080", "[::1]:8080"] {
+            let cfg = parse(&text("", "", listen, "change-me-please")).expect("loopback");
+            let w = cfg.warnings();
+            assert_eq!(w.len(), 1, "{w:?}");
+            assert!(w[0].contains("http.token") && w[0].contains("loopback"), "{w:?}");
+        }
+        // Empty is never a token.
+        assert!(parse(&text("", "", "127.0.0.1:8080", "")).is_err());
+    }
+
+    #[test]
+    fn example_config_warns_about_its_token() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml");
+        let cfg = Config::load(&p).expect("example config");
+        assert_eq!(cfg.warnings().len(), 1, "{:?}", cfg.warnings());
+    }
+
+    #[test]
+    fn time_zone_is_an_iana_name() {
+        let cfg = parse(&text("", "", "127.0.0.1:8080", STRONG)).expect("default");
+        assert_eq!(cfg.time_zone, chrono_tz::Europe::Moscow);
+        let cfg = parse(&text(
+            "time_zone = \"Asia/Yekaterinburg\"",
+            "",
+            "127.0.0.1:8080",
+            STRONG,
+        ))
+        .expect("zone");
+        assert_eq!(cfg.time_zone, chrono_tz::Asia::Yekaterinburg);
+        let e = parse(&text(
+            "time_zone = \"Europe/Moskow\"",
+            "",
+            "127.0.0.1:8080",
+            STRONG,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("zvonar.toml:1") && e.contains("time_zone") && e.contains("Europe/Moskow"),
+            "{e}"
+        );
+        let e = parse(&text("time_zone = \"+03:00\"", "", "127.0.0.1:8080", STRONG))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("time_zone"), "{e}");
+    }
+
+    #[test]
+    fn trusted_networks_are_cidr() {
+        let cfg = parse(&text(
+            "",
+            "trusted = [\"127.0.0.1/32\", \"10.0.0.0/8\", \"2001:db8::/32\"]",
+            "127.0.0.1:8080",
+            STRONG,
+        ))
+        .expect("trusted");
+        assert_eq!(cfg.sip.trusted.len(), 3);
+        let e = parse(&text(
+            "",
+            "trusted = [\"10.0.0.0/33\"]",
+            "127.0.0.1:8080",
+            STRONG,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("zvonar.toml:5"), "{e}");
+        let cfg = parse(&text("", "", "127.0.0.1:8080", STRONG)).expect("default");
+        assert!(cfg.sip.trusted.is_empty());
+    }
+
+    #[test]
+    fn retention_defaults_to_three_years() {
+        let cfg = parse(&text("", "", "127.0.0.1:8080", STRONG)).expect("default");
+        assert_eq!(cfg.storage.retention_days, 1095);
+        let t = text("", "", "127.0.0.1:8080", STRONG).replace(
+            "recordings = \"rec\"",
+            "recordings = \"rec\"\nretention_days = 30",
+        );
+        assert_eq!(parse(&t).expect("30").storage.retention_days, 30);
+        let e = parse(&t.replace("= 30", "= 0")).unwrap_err().to_string();
+        assert!(e.contains("retention_days"), "{e}");
     }
 }

@@ -7,6 +7,7 @@
 
 mod config;
 mod engine;
+mod retention;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -67,6 +68,9 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let cfg = Config::load(&cli.config)?;
+    for w in cfg.warnings() {
+        tracing::warn!("{}: {w}", cli.config.display());
+    }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         match cli.command {
@@ -109,7 +113,7 @@ async fn import(cfg: Config, what: ImportWhat) -> anyhow::Result<()> {
             (file, summary, r.errors)
         }
         ImportWhat::Outages { file } => {
-            let r = zvonar_billing::import_outages(&pool, &file)
+            let r = zvonar_billing::import_outages(&pool, &file, cfg.time_zone)
                 .await
                 .with_context(|| format!("importing {}", file.display()))?;
             let summary = format!(
@@ -213,6 +217,14 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let recordings = cfg.resolve(&cfg.storage.recordings);
     std::fs::create_dir_all(&recordings)
         .with_context(|| format!("creating {}", recordings.display()))?;
+    tokio::spawn(retention::run_daily(
+        store.clone(),
+        retention::Retention {
+            days: cfg.storage.retention_days,
+            recordings_dir: recordings.clone(),
+            tts_cache_dir: cfg.tts.cache_dir.as_ref().map(|p| cfg.resolve(p)),
+        },
+    ));
     let mut shared = engine::Shared::new(
         dialplan,
         events,
@@ -228,6 +240,8 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         cfg.sip.max_calls,
     );
     shared.answer_after_ms = cfg.sip.answer_after_ms;
+    shared.time_zone = cfg.time_zone;
+    shared.trusted_sources = cfg.sip.trusted.clone();
     let shared = Arc::new(shared);
 
     let cancel = CancellationToken::new();

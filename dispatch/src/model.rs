@@ -99,6 +99,8 @@ pub struct Cdr {
     pub hangup_cause: Option<String>,
     /// Recording path relative to the recordings directory; `None` when nothing was recorded.
     pub recording: Option<String>,
+    /// When the retention sweep deleted the recording (UTC); `None` while it is kept.
+    pub recording_deleted_at: Option<DateTime<Utc>>,
     /// The first ticket filed on this call.
     pub ticket_id: Option<TicketId>,
 }

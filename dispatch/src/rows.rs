@@ -79,7 +79,8 @@ impl TryFrom<TicketRow> for Ticket {
 macro_rules! cdr_columns {
     () => {
         "call_id, caller, caller_raw, callee, flow, transport, started_at, answered_at, \
-         ended_at, duration_ms, talk_ms, disposition, hangup_cause, recording, ticket_id"
+         ended_at, duration_ms, talk_ms, disposition, hangup_cause, recording, ticket_id, \
+         recording_deleted_at"
     };
 }
 pub(crate) use cdr_columns;
@@ -101,6 +102,7 @@ pub(crate) struct CdrRow {
     hangup_cause: Option<String>,
     recording: Option<String>,
     ticket_id: Option<i64>,
+    recording_deleted_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<CdrRow> for Cdr {
@@ -121,6 +123,7 @@ impl TryFrom<CdrRow> for Cdr {
             disposition: disposition(r.disposition)?,
             hangup_cause: r.hangup_cause,
             recording: r.recording,
+            recording_deleted_at: r.recording_deleted_at,
             ticket_id: r.ticket_id.map(TicketId),
         })
     }

@@ -351,6 +351,36 @@ impl DispatchStore for SqliteDispatchStore {
         }))
     }
 
+    async fn recordings_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(CallId, String)>, QueryError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT call_id, recording FROM calls
+             WHERE recording IS NOT NULL AND recording_deleted_at IS NULL AND started_at < ?
+             ORDER BY started_at LIMIT ?",
+        )
+        .bind(before)
+        .bind(i64::from(limit.min(1000)))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(c, r)| (CallId(c), r)).collect())
+    }
+
+    async fn mark_recording_deleted(
+        &self,
+        call_id: &CallId,
+        at: DateTime<Utc>,
+    ) -> Result<(), RecordError> {
+        sqlx::query("UPDATE calls SET recording_deleted_at = ? WHERE call_id = ?")
+            .bind(at)
+            .bind(&call_id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn list_callbacks(&self, limit: u32, offset: u32) -> Result<Vec<Callback>, QueryError> {
         let rows: Vec<CallbackRow> = sqlx::query_as(
             "SELECT id, call_id, caller, account_id, heard, created_at, status FROM callbacks

@@ -97,4 +97,21 @@ pub trait DispatchStore: Send + Sync {
 
     /// Callback requests, newest first.
     async fn list_callbacks(&self, limit: u32, offset: u32) -> Result<Vec<Callback>, QueryError>;
+
+    /// Calls that started before `before` and whose recording has not been deleted:
+    /// `(call, recording path relative to the recordings directory)`, oldest first, at most
+    /// `limit` (capped at 1000). For the retention sweep.
+    async fn recordings_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(CallId, String)>, QueryError>;
+
+    /// Marks the call's recording as deleted at `at` (the retention sweep removed the file);
+    /// the CDR keeps the path and reports `recording_deleted_at`.
+    async fn mark_recording_deleted(
+        &self,
+        call_id: &CallId,
+        at: DateTime<Utc>,
+    ) -> Result<(), RecordError>;
 }

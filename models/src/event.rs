@@ -85,9 +85,11 @@ pub struct CallbackRequest {
 pub enum CallEventKind {
     /// An INVITE arrived and was routed.
     Started {
-        /// Caller number (From/P-Asserted-Identity user part), normalised when possible.
+        /// Caller number in E.164, only when verified: the INVITE came from a trusted
+        /// source (`[sip] trusted`; P-Asserted-Identity, else From, RFC 3325 §9.1) and the
+        /// number normalised. `None` for unverified callers.
         caller: Option<PhoneNumber>,
-        /// Raw caller user part as received, for numbers that do not normalise.
+        /// Caller user part as received (from an untrusted source: From, unverified).
         caller_raw: String,
         /// Dialled number (request-URI user part).
         callee: String,

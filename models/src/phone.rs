@@ -8,7 +8,9 @@ use std::fmt;
 ///
 /// Russian forms are normalised by [`PhoneNumber::parse_ru`]: `8 (916) 123-45-67`,
 /// `+7 916 123 45 67`, `79161234567`, `9161234567` (10 digits) all become `+79161234567`.
-/// `Debug` hides all but the last four digits so numbers do not leak into logs.
+/// `Display` and `Debug` mask the number (`+7******4567`, `PhoneNumber(…4567)`) so it does
+/// not leak into logs (152-ФЗ); the full value is [`PhoneNumber::as_e164`], for storage,
+/// SIP and the API (serde writes it in full).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PhoneNumber(String);
@@ -70,7 +72,8 @@ impl PhoneNumber {
         }
     }
 
-    /// The E.164 string, `+` included.
+    /// The full E.164 string, `+` included: only for where the number is really needed
+    /// (database, SIP, the API). Logs get the masked `Display`.
     pub fn as_e164(&self) -> &str {
         &self.0
     }
@@ -101,9 +104,13 @@ impl fmt::Debug for PhoneNumber {
 }
 
 impl fmt::Display for PhoneNumber {
-    /// Full E.164; use `Debug` or [`PhoneNumber::last4`] in logs.
+    /// Masked for logs: `+` and the first digit, stars, the last four digits
+    /// (`+79161234567` → `+7******4567`). The full number is [`PhoneNumber::as_e164`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        let keep_tail = 4;
+        let head = &self.0[..2];
+        let stars = self.0.len().saturating_sub(2 + keep_tail);
+        write!(f, "{head}{}{}", "*".repeat(stars), self.last4())
     }
 }
 
@@ -159,8 +166,18 @@ mod tests {
     }
 
     #[test]
-    fn debug_hides_the_number() {
+    fn debug_and_display_hide_the_number() {
         let p = PhoneNumber::parse_ru("89161234567").expect("valid");
         assert_eq!(format!("{p:?}"), "PhoneNumber(…4567)");
+        assert_eq!(format!("{p}"), "+7******4567");
+        assert_eq!(p.to_string(), "+7******4567");
+        let by = PhoneNumber::parse_ru("+375291234567").expect("valid");
+        assert_eq!(by.to_string(), "+3*******4567");
+        assert_eq!(p.as_e164(), "+79161234567");
+        // The API and the database still get the whole number.
+        assert_eq!(
+            serde_json::to_string(&p).expect("json"),
+            "\"+79161234567\""
+        );
     }
 }

@@ -193,10 +193,13 @@ impl Leg {
 pub struct IncomingCall {
     /// The SIP Call-ID.
     pub sip_call_id: String,
-    /// Caller user part (From, or P-Asserted-Identity when present).
+    /// The From URI's user part, as the caller wrote it (anyone can write anything here).
     pub caller: String,
-    /// The IP address the INVITE came from (top Via `received`, else its sent-by host;
-    /// rsipstack adds `received` when the two differ, RFC 3261 §18.2.1); `None` if unknown.
+    /// The P-Asserted-Identity URI's user part (RFC 3325 §9.1), when the request has one;
+    /// meaningful only when [`IncomingCall::source_ip`] is a trusted element.
+    pub asserted_identity: Option<String>,
+    /// The IP address the INVITE came from (the packet's source, not what its headers
+    /// say; see [`crate::validate::stamp_source`]); `None` if unknown.
     pub source_ip: Option<IpAddr>,
     /// Dialled user part (request-URI).
     pub callee: String,
@@ -354,36 +357,32 @@ fn user_of(uri: &rsipstack::sip::Uri) -> String {
     uri.user().unwrap_or_default().to_string()
 }
 
-/// The caller's number: P-Asserted-Identity (RFC 3325) when the trunk sends it, else From.
-fn caller_of(req: &rsipstack::sip::Request) -> String {
-    if let Some(pai) = req.header_value("P-Asserted-Identity") {
-        let inner = pai
-            .split_once('<')
-            .and_then(|(_, r)| r.split_once('>'))
-            .map(|(u, _)| u.to_string())
-            .unwrap_or_else(|| pai.trim().to_string());
-        if let Ok(uri) = rsipstack::sip::Uri::try_from(inner.as_str()) {
-            let u = user_of(&uri);
-            if !u.is_empty() {
-                return u;
-            }
-        }
+/// The user part of the first P-Asserted-Identity value (`"Name" <sip:+7…@host>`,
+/// `<tel:+7…>` or a bare URI; RFC 3325 §9.1), `None` when absent or without a user.
+pub fn asserted_identity_of(req: &rsipstack::sip::Request) -> Option<String> {
+    let pai = req.header_value("P-Asserted-Identity")?;
+    let first = pai.split(',').next().unwrap_or_default();
+    let inner = first
+        .split_once('<')
+        .and_then(|(_, r)| r.split_once('>'))
+        .map(|(u, _)| u.trim().to_string())
+        .unwrap_or_else(|| first.trim().to_string());
+    if let Some(number) = inner.strip_prefix("tel:") {
+        let n = number.split(';').next().unwrap_or_default().trim();
+        return (!n.is_empty()).then(|| n.to_string());
     }
+    let uri = rsipstack::sip::Uri::try_from(inner.as_str()).ok()?;
+    let u = user_of(&uri);
+    (!u.is_empty()).then_some(u)
+}
+
+/// The From URI's user part; empty when there is none.
+fn from_user_of(req: &rsipstack::sip::Request) -> String {
     req.from_header()
         .ok()
         .and_then(|f| f.uri().ok())
         .map(|u| user_of(&u))
         .unwrap_or_default()
-}
-
-/// The request's source IP from its top Via (see [`IncomingCall::source_ip`]).
-fn source_ip_of(req: &rsipstack::sip::Request) -> Option<IpAddr> {
-    use rsipstack::sip::ToTypedHeader;
-    let via = req.top_via_header().ok()?.typed().ok()?;
-    if let Some(Ok(ip)) = via.received() {
-        return Some(ip);
-    }
-    via.uri.host_with_port.host.to_string().parse().ok()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -450,8 +449,9 @@ async fn incoming_loop(
                         .call_id_header()
                         .map(|c| c.value().to_string())
                         .unwrap_or_default(),
-                    caller: caller_of(req),
-                    source_ip: source_ip_of(req),
+                    caller: from_user_of(req),
+                    asserted_identity: asserted_identity_of(req),
+                    source_ip: crate::validate::source_ip(req),
                     callee: user_of(req.uri()),
                     transport: if tx.connection.as_ref().is_some_and(|c| c.is_reliable()) {
                         "tcp"
@@ -612,5 +612,41 @@ async fn state_loop(mut rx: DialogStateReceiver, routes: Routes, dialog_layer: A
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invite(extra: &str) -> rsipstack::sip::Request {
+        let text = format!(
+            "INVITE sip:100@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKt1\r\n\
+             From: <sip:+79161234567@192.0.2.1>;tag=f1\r\nTo: <sip:100@192.0.2.2>\r\n\
+             Call-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n"
+        );
+        match rsipstack::sip::SipMessage::try_from(text.as_bytes()) {
+            Ok(rsipstack::sip::SipMessage::Request(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn from_and_asserted_identity_are_read_separately() {
+        let r = invite("");
+        assert_eq!(from_user_of(&r), "+79161234567");
+        assert_eq!(asserted_identity_of(&r), None);
+        for (pai, want) in [
+            ("\"Trunk\" <sip:84951112233@trunk.example>", "84951112233"),
+            ("<sip:+74951112233@trunk.example;user=phone>", "+74951112233"),
+            ("<tel:+74951112233>, <sip:x@y>", "+74951112233"),
+            ("sip:74951112233@10.0.0.1", "74951112233"),
+        ] {
+            let r = invite(&format!("P-Asserted-Identity: {pai}\r\n"));
+            assert_eq!(asserted_identity_of(&r).as_deref(), Some(want), "{pai}");
+            assert_eq!(from_user_of(&r), "+79161234567");
+        }
+        let r = invite("P-Asserted-Identity: <sip:trunk.example>\r\n");
+        assert_eq!(asserted_identity_of(&r), None);
     }
 }

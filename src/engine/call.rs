@@ -26,7 +26,8 @@ pub struct FlowEnd {
 pub struct CallIo {
     /// The call id.
     pub call_id: CallId,
-    /// Caller number when it normalises.
+    /// The caller's number, only when verified (from a trusted source, see
+    /// [`super::caller_id`]) and normalised; the robot looks the caller up by it.
     pub caller: Option<PhoneNumber>,
     /// Commands to the media task.
     pub media: mpsc::UnboundedSender<MediaCommand>,
@@ -44,9 +45,17 @@ pub struct CallIo {
 /// `Started` and `Ended` so the CDR is complete.
 pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
     let call_id = CallId::new_random();
-    let caller = PhoneNumber::parse_ru(&call.caller).ok();
-    let local_now = (Utc::now() + chrono::Duration::hours(shared.utc_offset_hours)).naive_utc();
-    let flow = shared.dialplan.route(&call.callee, local_now).cloned();
+    let identity = super::caller_id::identify(
+        &call.caller,
+        call.asserted_identity.as_deref(),
+        call.source_ip,
+        &shared.trusted_sources,
+    );
+    if !identity.trusted_source {
+        tracing::info!(%call_id, source = ?call.source_ip, "caller ID unverified: source not trusted");
+    }
+    let caller = identity.verified;
+    let flow = route(&shared.dialplan, &call.callee, Utc::now(), shared.time_zone).cloned();
     let flow_name = flow.as_ref().map(|f| f.name.clone()).unwrap_or_default();
     shared
         .events
@@ -54,7 +63,7 @@ pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
             &call_id,
             CallEventKind::Started {
                 caller: caller.clone(),
-                caller_raw: call.caller.clone(),
+                caller_raw: identity.raw,
                 callee: call.callee.clone(),
                 transport: call.transport.to_string(),
                 flow: flow_name,
@@ -180,7 +189,7 @@ async fn answer_and_run(
     };
     socket.set_remote(media.remote);
     socket.set_codec(media.codec, media.audio_pt);
-    let rel = format!("{}/{}.wav", Utc::now().format("%Y/%m/%d"), call_id);
+    let rel = recording_path(Utc::now(), shared.time_zone, call_id);
     let path = shared.recordings_dir.join(&rel);
     let recorder = match path.parent().map(std::fs::create_dir_all) {
         Some(Ok(())) | None => match RecorderThread::spawn(&path) {
@@ -342,5 +351,76 @@ async fn await_answer_in_ack(
             Some(CallSignal::Terminated(reason)) => return Err(AwaitAck::Ended(reason)),
             None => return Err(AwaitAck::Lost),
         }
+    }
+}
+
+/// The flow for a call to `dialled` arriving at `now`: the dialplan's time windows are in
+/// the company's local time in `tz`.
+pub fn route<'a>(
+    dialplan: &'a zvonar_dialplan::Dialplan,
+    dialled: &str,
+    now: chrono::DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> Option<&'a zvonar_dialplan::Flow> {
+    dialplan.route(dialled, now.with_timezone(&tz).naive_local())
+}
+
+/// A call's recording path relative to the recordings root: `YYYY/MM/DD/<call id>.wav`,
+/// the date being the company's local date in `tz` when the call was answered (so a call
+/// at 01:00 in Vladivostok is filed under that day, not the previous UTC day).
+pub fn recording_path(answered: chrono::DateTime<Utc>, tz: chrono_tz::Tz, call_id: &CallId) -> String {
+    format!("{}/{}.wav", answered.with_timezone(&tz).format("%Y/%m/%d"), call_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_windows_are_local_time() {
+        let dp = zvonar_dialplan::Dialplan::parse(
+            r#"
+[[route]]
+number = "*"
+time = "08:00-20:00"
+flow = "day"
+[[route]]
+number = "*"
+flow = "night"
+[flow.day]
+kind = "dispatcher_robot"
+company = "УК"
+[flow.night]
+kind = "dispatcher_robot"
+company = "УК ночью"
+"#,
+            "t",
+        )
+        .expect("dialplan");
+        // 2026-03-02 (Monday) 04:00 UTC: 07:00 in Moscow (night), 14:00 in Vladivostok (day).
+        let t = chrono::DateTime::parse_from_rfc3339("2026-03-02T04:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let name = |tz| route(&dp, "100", t, tz).map(|f| f.name.as_str());
+        assert_eq!(name(chrono_tz::Europe::Moscow), Some("night"));
+        assert_eq!(name(chrono_tz::Asia::Vladivostok), Some("day"));
+        assert_eq!(name(chrono_tz::Asia::Yekaterinburg), Some("day"));
+    }
+
+    #[test]
+    fn recording_folder_is_the_local_date() {
+        // 2026-03-01 17:30 UTC is 20:30 in Moscow and 03:30 on March 2 in Vladivostok.
+        let t = chrono::DateTime::parse_from_rfc3339("2026-03-01T17:30:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let id = CallId("c1".into());
+        assert_eq!(
+            recording_path(t, chrono_tz::Europe::Moscow, &id),
+            "2026/03/01/c1.wav"
+        );
+        assert_eq!(
+            recording_path(t, chrono_tz::Asia::Vladivostok, &id),
+            "2026/03/02/c1.wav"
+        );
     }
 }

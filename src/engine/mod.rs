@@ -9,6 +9,7 @@
 //! ```
 
 pub mod call;
+pub mod caller_id;
 pub mod events;
 pub mod media;
 pub mod metrics;
@@ -30,9 +31,8 @@ use zvonar_sip::ua::IncomingCall;
 use zvonar_voice::asr::Asr;
 use zvonar_voice::tts::{load_sound_file, Tts, TtsError};
 
-/// Russia has no daylight saving time since 2014; the company's local time is UTC+3
-/// (Moscow) unless configured otherwise.
-pub const DEFAULT_UTC_OFFSET_HOURS: i64 = 3;
+/// The company's time zone unless `time_zone` is configured.
+pub const DEFAULT_TIME_ZONE: chrono_tz::Tz = chrono_tz::Europe::Moscow;
 
 /// What every call task shares.
 pub struct Shared {
@@ -58,8 +58,11 @@ pub struct Shared {
     pub rtp_ports: RangeInclusive<u16>,
     /// Root of call recordings.
     pub recordings_dir: PathBuf,
-    /// Company local time offset from UTC, hours.
-    pub utc_offset_hours: i64,
+    /// The company's time zone (`time_zone` in the config): routing windows, outage times
+    /// read aloud and recording folders use its local time.
+    pub time_zone: chrono_tz::Tz,
+    /// Networks whose caller identity is trusted (`[sip] trusted`; RFC 3325 §9.1).
+    pub trusted_sources: Vec<ipnet::IpNet>,
     /// Calls handled at once.
     pub max_calls: usize,
     /// Base directory for relative prompt files.
@@ -98,7 +101,8 @@ impl Shared {
             rtp_bind_ip: IpAddr::from([0, 0, 0, 0]),
             rtp_ports,
             recordings_dir,
-            utc_offset_hours: DEFAULT_UTC_OFFSET_HOURS,
+            time_zone: DEFAULT_TIME_ZONE,
+            trusted_sources: Vec::new(),
             max_calls,
             prompts_dir,
             answer_after_ms: 0,

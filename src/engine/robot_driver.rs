@@ -328,7 +328,8 @@ impl RobotDriver {
                     self.hangup_requested = true;
                 }
                 other => {
-                    tracing::warn!(output = ?other, "robot output not supported by this engine")
+                    // Outputs may carry addresses and what the caller said: never logged.
+                    tracing::warn!(call_id = %self.io.call_id, output = ?zvonar_models::Pii(&other), "robot output not supported by this engine")
                 }
             }
         }
@@ -349,8 +350,8 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Human Russian date-time for prompts: «22 ноября в 10:00».
-pub fn ru_datetime(dt: chrono::DateTime<chrono::Utc>, utc_offset_hours: i64) -> String {
+/// Human Russian date-time for prompts in the company's local time `tz`: «22 ноября в 10:00».
+pub fn ru_datetime(dt: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
     use chrono::{Datelike, Timelike};
     const MONTHS: [&str; 12] = [
         "января",
@@ -366,7 +367,7 @@ pub fn ru_datetime(dt: chrono::DateTime<chrono::Utc>, utc_offset_hours: i64) -> 
         "ноября",
         "декабря",
     ];
-    let local = dt + chrono::Duration::hours(utc_offset_hours);
+    let local = dt.with_timezone(&tz);
     format!(
         "{} {} в {}:{:02}",
         local.day(),
@@ -383,6 +384,13 @@ async fn call_context(shared: &Shared, io: &CallIo) -> CallContext {
         match shared.registry.find_by_phone(phone).await {
             Ok(list) => {
                 if let Some(k) = list.into_iter().next() {
+                    // The number masked, the address never (personal data, 152-ФЗ).
+                    tracing::debug!(
+                        call_id = %io.call_id,
+                        caller = %phone,
+                        address = %zvonar_models::Pii(&k.street),
+                        "caller's premises found by number"
+                    );
                     known = Some(KnownPremises {
                         account_id: Some(k.account_id),
                         premises_id: k.premises_id,
@@ -411,10 +419,10 @@ async fn call_context(shared: &Shared, io: &CallIo) -> CallContext {
                     .map(|o| OutageInfo {
                         id: o.id,
                         what: o.kind,
-                        since: ru_datetime(o.starts_at, shared.utc_offset_hours),
+                        since: ru_datetime(o.starts_at, shared.time_zone),
                         until: o
                             .ends_at
-                            .map(|t| ru_datetime(t, shared.utc_offset_hours))
+                            .map(|t| ru_datetime(t, shared.time_zone))
                             .unwrap_or_else(|| "окончания работ".into()),
                     })
                     .collect();
@@ -433,5 +441,21 @@ async fn call_context(shared: &Shared, io: &CallIo) -> CallContext {
         caller: io.caller.clone(),
         known,
         buildings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ru_datetime;
+
+    #[test]
+    fn outage_times_are_read_in_the_company_zone() {
+        // 2026-06-14 15:00 UTC: 18:00 in Moscow, 01:00 on June 15 in Vladivostok.
+        let t = chrono::DateTime::parse_from_rfc3339("2026-06-14T15:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        assert_eq!(ru_datetime(t, chrono_tz::Europe::Moscow), "14 июня в 18:00");
+        assert_eq!(ru_datetime(t, chrono_tz::Asia::Vladivostok), "15 июня в 1:00");
+        assert_eq!(ru_datetime(t, chrono_tz::Europe::Kaliningrad), "14 июня в 17:00");
     }
 }

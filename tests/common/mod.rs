@@ -40,6 +40,7 @@ pub fn free_port() -> u16 {
 /// A running zvonar.
 pub struct Zvonar {
     child: Child,
+    log_filter: &'static str,
     /// Temporary directory with db, recordings, config, logs.
     pub dir: PathBuf,
     /// SIP port (UDP and TCP).
@@ -58,6 +59,14 @@ pub struct Options {
     pub answer_after_ms: u64,
     /// Calls at once.
     pub max_calls: usize,
+    /// `[sip] trusted`: networks whose caller ID is believed. The default trusts
+    /// 127.0.0.1, where SIPp calls from, so the known-caller tests play a trunk that
+    /// vouches for its callers; tests of spoofed caller IDs trust another network.
+    pub trusted: Vec<&'static str>,
+    /// `RUST_LOG` of the server.
+    pub log_filter: &'static str,
+    /// `time_zone`.
+    pub time_zone: &'static str,
 }
 
 impl Default for Options {
@@ -66,6 +75,9 @@ impl Default for Options {
             rtp_ports: 10000,
             answer_after_ms: 300,
             max_calls: 200,
+            trusted: vec!["127.0.0.1/32"],
+            log_filter: "info,zvonar=debug,rsipstack=warn,whisper_rs=warn,ort=warn",
+            time_zone: "Europe/Moscow",
         }
     }
 }
@@ -90,12 +102,14 @@ impl Zvonar {
         let deploy = root().join("deploy");
         let config = format!(
             r#"dialplan = "{dialplan}"
+time_zone = "{time_zone}"
 [sip]
 udp = "127.0.0.1:{sip_port}"
 tcp = "127.0.0.1:{sip_port}"
 public_ip = "127.0.0.1"
 answer_after_ms = {answer_after_ms}
 max_calls = {max_calls}
+trusted = [{trusted}]
 [rtp]
 port_min = {rtp_min}
 port_max = {rtp_max}
@@ -117,6 +131,13 @@ espeak_rate_wpm = 170
             answer_after_ms = opts.answer_after_ms,
             max_calls = opts.max_calls,
             model = whisper_model().display(),
+            time_zone = opts.time_zone,
+            trusted = opts
+                .trusted
+                .iter()
+                .map(|n| format!("\"{n}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
         );
         let cfg = dir.join("zvonar.toml");
         std::fs::write(&cfg, config).expect("config");
@@ -133,9 +154,10 @@ espeak_rate_wpm = 170
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let child = spawn_serve(&dir);
+        let child = spawn_serve(&dir, opts.log_filter);
         let z = Zvonar {
             child,
+            log_filter: opts.log_filter,
             dir,
             sip_port,
             http_port,
@@ -220,7 +242,7 @@ impl Drop for Zvonar {
     }
 }
 
-fn spawn_serve(dir: &Path) -> Child {
+fn spawn_serve(dir: &Path, log_filter: &str) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -232,10 +254,7 @@ fn spawn_serve(dir: &Path) -> Child {
             &dir.join("zvonar.toml").to_string_lossy(),
             "serve",
         ])
-        .env(
-            "RUST_LOG",
-            "info,zvonar=debug,rsipstack=warn,whisper_rs=warn,ort=warn",
-        )
+        .env("RUST_LOG", log_filter)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -251,7 +270,7 @@ impl Zvonar {
 
     /// Starts the server again on the same database, recordings and ports.
     pub fn restart(&mut self) {
-        self.child = spawn_serve(&self.dir);
+        self.child = spawn_serve(&self.dir, self.log_filter);
         self.wait_ready();
     }
 }

@@ -14,6 +14,9 @@ pub enum ApiError {
     /// Nothing with that id (404).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// It existed and was deleted on purpose, e.g. a recording past its retention (410).
+    #[error("{0}")]
+    Gone(&'static str),
     /// A malformed parameter (400).
     #[error("{0}")]
     BadRequest(String),
@@ -27,6 +30,7 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "API request failed");

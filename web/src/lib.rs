@@ -8,7 +8,7 @@
 //! | `GET /api/v1/tickets/{id}` | one ticket with its call's timeline (what was said and heard) |
 //! | `GET /api/v1/calls?limit=&offset=` | CDRs, newest first |
 //! | `GET /api/v1/calls/{call_id}` | one CDR with its timeline |
-//! | `GET /api/v1/calls/{call_id}/recording` | the WAV; HTTP range requests (RFC 9110 §14) for seeking |
+//! | `GET /api/v1/calls/{call_id}/recording` | the WAV; HTTP range requests (RFC 9110 §14) for seeking; 410 once deleted by retention |
 //! | `GET /api/v1/callbacks` | callback requests |
 //!
 //! Until user accounts exist the API listens on localhost only and every `/api` and

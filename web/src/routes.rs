@@ -61,16 +61,11 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Compares in constant time so the token cannot be guessed byte by byte from timing.
+/// Compares in constant time (`subtle`) so the token cannot be guessed byte by byte from
+/// response timing; only the length may leak.
 fn token_matches(given: &[u8], expected: &[u8]) -> bool {
-    if given.len() != expected.len() {
-        return false;
-    }
-    given
-        .iter()
-        .zip(expected)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        == 0
+    use subtle::ConstantTimeEq;
+    bool::from(given.ct_eq(expected))
 }
 
 async fn require_token(
@@ -167,7 +162,8 @@ async fn list_callbacks(
 }
 
 /// Serves the call's WAV with range support (tower-http's `ServeFile`), so a browser's
-/// audio element can seek. 404 when the call has no recording (missed calls).
+/// audio element can seek. 404 when the call has no recording (missed calls); 410 Gone
+/// when the retention sweep deleted it (`recording_deleted_at` in the CDR).
 async fn recording(
     State(s): State<AppState>,
     Path(call_id): Path<String>,
@@ -179,6 +175,11 @@ async fn recording(
         .await
         .map_err(internal)?
         .ok_or(ApiError::NotFound("call"))?;
+    if c.cdr.recording_deleted_at.is_some() {
+        return Err(ApiError::Gone(
+            "recording expired: deleted after the retention period",
+        ));
+    }
     let rel = c.cdr.recording.ok_or(ApiError::NotFound("recording"))?;
     // Recording paths are written by the engine as `YYYY/MM/DD/<uuid>.wav`; refuse anything
     // that could leave the recordings directory.

@@ -19,7 +19,8 @@
 //!
 //! Outage files use address or street + house, and `вид`/`kind` («горячей воды»),
 //! `начало`/`starts_at`, `окончание`/`ends_at` (optional), `причина`/`reason` (optional).
-//! Times are RFC 3339 (`2025-01-20T09:00:00+03:00`) or local Moscow time (UTC+03:00) as
+//! Times are RFC 3339 (`2025-01-20T09:00:00+03:00`) or the company's local time (the
+//! configured `time_zone`, an IANA zone such as `Asia/Yekaterinburg`) as
 //! `YYYY-MM-DD HH:MM[:SS]`, `DD.MM.YYYY HH:MM[:SS]`, or a bare date (midnight).
 //!
 //! The whole file is imported in one transaction with a savepoint per row: a bad row is rolled
@@ -30,7 +31,7 @@ mod accounts;
 mod outages;
 mod table;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::Serialize;
 
 pub use accounts::import_accounts;
@@ -168,14 +169,15 @@ pub(crate) fn normalize_house(raw: &str) -> Option<String> {
     crate::model::normalize_apartment(&s)
 }
 
-/// Parses an outage time: RFC 3339, or local Moscow time (UTC+03:00, no DST since 2014) in
+/// Parses an outage time: RFC 3339, or local time in `tz` (the company's zone) in
 /// `YYYY-MM-DD[ T]HH:MM[:SS]`, `DD.MM.YYYY HH:MM[:SS]`, or a bare date meaning midnight.
-pub(crate) fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
+/// A local time that does not exist or is ambiguous in `tz` (a DST change; none in Russia
+/// since 2014) is `None`.
+pub(crate) fn parse_time(raw: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
     let s = raw.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt.with_timezone(&Utc));
     }
-    let msk = FixedOffset::east_opt(3 * 3600)?;
     let naive = [
         "%Y-%m-%d %H:%M:%S",
         "%Y-%m-%d %H:%M",
@@ -192,7 +194,7 @@ pub(crate) fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
             .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
             .and_then(|d| d.and_hms_opt(0, 0, 0))
     })?;
-    msk.from_local_datetime(&naive)
+    tz.from_local_datetime(&naive)
         .single()
         .map(|dt| dt.with_timezone(&Utc))
 }
@@ -223,15 +225,24 @@ mod tests {
     }
 
     #[test]
-    fn times_are_moscow_unless_zoned() {
-        let t = parse_time("2025-01-20 09:00").unwrap();
+    fn times_are_local_to_the_zone_unless_zoned() {
+        let msk = chrono_tz::Europe::Moscow;
+        let t = parse_time("2025-01-20 09:00", msk).unwrap();
         assert_eq!(t.to_rfc3339(), "2025-01-20T06:00:00+00:00");
-        assert_eq!(parse_time("20.01.2025 09:00"), Some(t));
-        assert_eq!(parse_time("2025-01-20T09:00:00+03:00"), Some(t));
+        assert_eq!(parse_time("20.01.2025 09:00", msk), Some(t));
+        assert_eq!(parse_time("2025-01-20T09:00:00+03:00", msk), Some(t));
         assert_eq!(
-            parse_time("20.01.2025").unwrap().to_rfc3339(),
+            parse_time("20.01.2025", msk).unwrap().to_rfc3339(),
             "2025-01-19T21:00:00+00:00"
         );
-        assert_eq!(parse_time("завтра"), None);
+        assert_eq!(parse_time("завтра", msk), None);
+        // The same wall-clock time in Vladivostok (UTC+10) is 7 hours earlier.
+        let vvo = chrono_tz::Asia::Vladivostok;
+        assert_eq!(
+            parse_time("2025-01-20 09:00", vvo).unwrap().to_rfc3339(),
+            "2025-01-19T23:00:00+00:00"
+        );
+        // An explicit offset wins over the zone.
+        assert_eq!(parse_time("2025-01-20T09:00:00+03:00", vvo), Some(t));
     }
 }

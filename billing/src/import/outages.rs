@@ -22,6 +22,7 @@ fn parse_row(
     table: &Table,
     row: &Row,
     buildings: &HashMap<(String, String), i64>,
+    tz: chrono_tz::Tz,
 ) -> Result<OutageRow, String> {
     let b = building_ref(table, row)?;
     let building_id = *buildings
@@ -32,11 +33,11 @@ fn parse_row(
         return Err("missing outage kind".to_string());
     }
     let start = table.get(row, Column::StartsAt);
-    let starts_at = parse_time(start).ok_or_else(|| format!("bad start time «{start}»"))?;
+    let starts_at = parse_time(start, tz).ok_or_else(|| format!("bad start time «{start}»"))?;
     let end = table.get(row, Column::EndsAt);
     let ends_at = match end {
         "" => None,
-        e => Some(parse_time(e).ok_or_else(|| format!("bad end time «{e}»"))?),
+        e => Some(parse_time(e, tz).ok_or_else(|| format!("bad end time «{e}»"))?),
     };
     if ends_at.is_some_and(|e| e < starts_at) {
         return Err("outage ends before it starts".to_string());
@@ -88,13 +89,15 @@ async fn upsert(conn: &mut SqliteConnection, r: &OutageRow) -> Result<Option<boo
 ///
 /// An outage is identified by building, kind and start: re-importing updates its end and
 /// reason and adds nothing. Bad rows (unknown building, bad time, end before start) are
-/// reported with their line and skipped.
+/// reported with their line and skipped. Times without an offset are local to `tz`, the
+/// company's time zone.
 ///
 /// Errors: [`ImportError`] when the file cannot be read, lacks the kind, start or address
 /// columns, or the transaction cannot be begun or committed.
 pub async fn import_outages(
     pool: &SqlitePool,
     path: impl AsRef<Path>,
+    tz: chrono_tz::Tz,
 ) -> Result<OutageImportReport, ImportError> {
     let table = read_table(path.as_ref())?;
     let mut missing = Vec::new();
@@ -115,7 +118,7 @@ pub async fn import_outages(
     let mut tx = pool.begin().await?;
     let buildings = load_buildings(&mut tx).await?;
     for row in &table.rows {
-        let parsed = match parse_row(&table, row, &buildings) {
+        let parsed = match parse_row(&table, row, &buildings, tz) {
             Ok(p) => p,
             Err(reason) => {
                 report.errors.push(RowError {

@@ -481,8 +481,37 @@ fn tidy_params(value: &str) -> Option<String> {
     Some(out)
 }
 
-/// The transport hook: [`normalize`]s each request, answers invalid ones and drops them;
-/// passes the rest on.
+/// Sets the top Via's `received` parameter to `source`, the IP address the request really
+/// came from (RFC 3261 §18.2.1), replacing any `received` the sender wrote itself, so that
+/// [`source_ip`] can be trusted for decisions such as RFC 3325 §9.1 caller identity.
+/// (rsipstack adds `received` only when the address differs from sent-by and keeps one the
+/// sender forged.) A request whose Via cannot be parsed is left as it is.
+pub fn stamp_source(req: &mut Request, source: std::net::IpAddr) {
+    use rsipstack::sip::param::Received;
+    use rsipstack::sip::{Param, ToTypedHeader};
+    let Ok(via) = req.via_header_mut() else {
+        return;
+    };
+    let _ = via.update_first_value(|via| {
+        let mut typed = via.typed()?;
+        typed.params.retain(|p| !matches!(p, Param::Received(_)));
+        typed
+            .params
+            .push(Param::Received(Received::new(source.to_string())));
+        Ok(typed.into())
+    });
+}
+
+/// The request's source IP as [`stamp_source`] recorded it in the top Via; `None` when
+/// the request did not pass through [`Guard`] (no `received` parameter).
+pub fn source_ip(req: &Request) -> Option<std::net::IpAddr> {
+    use rsipstack::sip::ToTypedHeader;
+    let typed = req.top_via_header().ok()?.typed().ok()?;
+    typed.received()?.ok()
+}
+
+/// The transport hook: [`normalize`]s each request, answers invalid ones and drops them,
+/// [`stamp_source`]s the rest with their source address and passes them on.
 pub struct Guard;
 
 #[async_trait::async_trait]
@@ -500,6 +529,9 @@ impl TransportEventInspector for Guard {
                 let _ = conn.send(SipMessage::Response(resp), Some(&from)).await;
             }
             return None;
+        }
+        if let Ok(addr) = from.get_socketaddr() {
+            stamp_source(&mut req, addr.ip());
         }
         Some(TransportEvent::Incoming(
             SipMessage::Request(req),

@@ -294,3 +294,28 @@ fn screen_drops_what_it_cannot_answer() {
     let ack = text("ACK  sip:b@example.com SIP/2.0", "", "");
     assert_eq!(screen_datagram(ack.as_bytes(), from()), Screen::Drop);
 }
+
+#[test]
+fn source_is_stamped_over_a_forged_received() {
+    let src: std::net::IpAddr = "198.51.100.7".parse().expect("ip");
+    // Sent-by equal to the source, and a `received` the sender wrote to look trusted.
+    for via in [
+        "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKs1;received=10.0.0.1",
+        "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKs1;rport",
+        "Via: SIP/2.0/UDP pbx.example:5060;branch=z9hG4bKs1",
+    ] {
+        let t = text("INVITE sip:b@example.com SIP/2.0", "", "").replacen(
+            "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKt1",
+            via,
+            1,
+        );
+        let mut r = parse(&t);
+        stamp_source(&mut r, src);
+        assert_eq!(source_ip(&r), Some(src), "{via}");
+        let top = r.top_via_header().expect("via").value().to_string();
+        assert_eq!(top.matches("received=").count(), 1, "{top}");
+        assert!(top.contains("branch=z9hG4bKs1"), "{top}");
+    }
+    // Not passed through the guard: unknown.
+    assert_eq!(source_ip(&req("INVITE sip:b@example.com SIP/2.0", "", "")), None);
+}

@@ -1,0 +1,312 @@
+//! Retention of personal data on disk: call recordings and the TTS disk cache (which holds
+//! synthesised addresses and ticket numbers) are deleted after `[storage] retention_days`.
+//!
+//! [`sweep`] takes `now` as an argument (tests pass a fixed clock); [`run_daily`] calls it
+//! at start and then every 24 hours. A recording is expired when its call started more
+//! than the retention period before `now`: the file is removed and the CDR marked
+//! (`recording_deleted_at`), so the API answers «expired» instead of a bare 404. A file
+//! that is already gone is marked too. TTS cache files expire by modification time.
+
+use chrono::{DateTime, Utc};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use zvonar_dispatch::DispatchStore;
+
+/// What to sweep.
+#[derive(Clone, Debug)]
+pub struct Retention {
+    /// Keep files this long, days (`[storage] retention_days`, at least 1).
+    pub days: u32,
+    /// The recordings root (CDR paths are relative to it).
+    pub recordings_dir: PathBuf,
+    /// The TTS disk cache, when configured.
+    pub tts_cache_dir: Option<PathBuf>,
+}
+
+/// What one sweep did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Recording files deleted.
+    pub recordings_deleted: usize,
+    /// CDRs marked `recording_deleted_at` (including those whose file was already gone).
+    pub calls_marked: usize,
+    /// TTS cache files deleted.
+    pub tts_files_deleted: usize,
+    /// Files that could not be deleted (left for the next sweep; logged).
+    pub failures: usize,
+}
+
+/// Why a sweep stopped early.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SweepError {
+    /// The dispatch store failed to list expired recordings.
+    #[error("listing expired recordings: {0}")]
+    Query(#[from] zvonar_dispatch::QueryError),
+}
+
+/// Rows fetched per round trip.
+const BATCH: u32 = 500;
+
+impl Retention {
+    /// The oldest moment still kept at `now`.
+    pub fn cutoff(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - chrono::Duration::days(i64::from(self.days.max(1)))
+    }
+}
+
+/// Deletes what is older than the retention period at `now`: expired recordings (and marks
+/// their calls) and TTS cache files last modified before the cutoff.
+///
+/// Errors: [`SweepError`] when the store cannot list expired calls; files that cannot be
+/// deleted are counted in [`SweepReport::failures`], logged, and retried next time.
+pub async fn sweep(
+    store: &dyn DispatchStore,
+    r: &Retention,
+    now: DateTime<Utc>,
+) -> Result<SweepReport, SweepError> {
+    let cutoff = r.cutoff(now);
+    let mut report = SweepReport::default();
+    loop {
+        let batch = store.recordings_before(cutoff, BATCH).await?;
+        let n = batch.len();
+        let mut marked_any = false;
+        for (call_id, rel) in batch {
+            let Some(path) = inside(&r.recordings_dir, &rel) else {
+                // Not a path the engine writes: never delete outside the root, just mark.
+                tracing::warn!(%call_id, "recording path outside the recordings directory");
+                marked_any |= mark(store, &call_id, now, &mut report).await;
+                continue;
+            };
+            match std::fs::remove_file(&path) {
+                Ok(()) => report.recordings_deleted += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::error!(%call_id, error = %e, "expired recording not deleted");
+                    report.failures += 1;
+                    continue;
+                }
+            }
+            if let Some(dir) = path.parent() {
+                remove_empty_dirs(dir, &r.recordings_dir);
+            }
+            marked_any |= mark(store, &call_id, now, &mut report).await;
+        }
+        // Stop at the last batch, or when nothing in a batch could be marked (no progress).
+        if n < BATCH as usize || !marked_any {
+            break;
+        }
+    }
+    if let Some(dir) = &r.tts_cache_dir {
+        sweep_files_older_than(dir, cutoff, &mut report);
+    }
+    Ok(report)
+}
+
+async fn mark(
+    store: &dyn DispatchStore,
+    call_id: &zvonar_models::CallId,
+    now: DateTime<Utc>,
+    report: &mut SweepReport,
+) -> bool {
+    match store.mark_recording_deleted(call_id, now).await {
+        Ok(()) => {
+            report.calls_marked += 1;
+            true
+        }
+        Err(e) => {
+            tracing::error!(%call_id, error = %e, "expired recording not marked");
+            report.failures += 1;
+            false
+        }
+    }
+}
+
+/// `root/rel` when `rel` is a plain relative path (no `..`, not absolute).
+fn inside(root: &Path, rel: &str) -> Option<PathBuf> {
+    let p = Path::new(rel);
+    p.components()
+        .all(|c| matches!(c, Component::Normal(_)))
+        .then(|| root.join(p))
+}
+
+/// Removes `dir` and its parents while they are empty, stopping at `root`.
+fn remove_empty_dirs(dir: &Path, root: &Path) {
+    let mut d = dir.to_path_buf();
+    while d != root && d.starts_with(root) {
+        if std::fs::remove_dir(&d).is_err() {
+            break;
+        }
+        if !d.pop() {
+            break;
+        }
+    }
+}
+
+/// Deletes regular files under `dir` (one level, as the TTS cache is flat) modified
+/// before `cutoff`.
+fn sweep_files_older_than(dir: &Path, cutoff: DateTime<Utc>, report: &mut SweepReport) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(meta) = e.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let Ok(modified) = meta.modified() else {
+            continue;
+        };
+        if DateTime::<Utc>::from(modified) >= cutoff {
+            continue;
+        }
+        match std::fs::remove_file(e.path()) {
+            Ok(()) => report.tts_files_deleted += 1,
+            Err(err) => {
+                tracing::error!(error = %err, "expired TTS cache file not deleted");
+                report.failures += 1;
+            }
+        }
+    }
+}
+
+/// Sweeps at start and then every 24 hours, logging what was deleted.
+pub async fn run_daily(store: Arc<dyn DispatchStore>, r: Retention) {
+    let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
+    loop {
+        tick.tick().await;
+        match sweep(store.as_ref(), &r, Utc::now()).await {
+            Ok(rep) => tracing::info!(
+                days = r.days,
+                recordings = rep.recordings_deleted,
+                calls = rep.calls_marked,
+                tts_files = rep.tts_files_deleted,
+                failures = rep.failures,
+                "retention sweep done"
+            ),
+            Err(e) => tracing::error!(error = %e, "retention sweep failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use zvonar_dispatch::SqliteDispatchStore;
+    use zvonar_models::{CallEvent, CallEventKind, CallId, Disposition};
+
+    async fn store() -> SqliteDispatchStore {
+        let pool = zvonar_billing::open_sqlite(":memory:").await.unwrap();
+        zvonar_dispatch::migrate(&pool).await.unwrap();
+        SqliteDispatchStore::new(pool)
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// A finished answered call started at `started`, with its recording file written.
+    async fn call(s: &SqliteDispatchStore, dir: &Path, id: &str, started: DateTime<Utc>) -> String {
+        let call_id = CallId(id.into());
+        let rel = format!("{}/{id}.wav", started.format("%Y/%m/%d"));
+        let path = dir.join(&rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"RIFF").unwrap();
+        for (t, kind) in [
+            (
+                started,
+                CallEventKind::Started {
+                    caller: None,
+                    caller_raw: "100".into(),
+                    callee: "200".into(),
+                    transport: "udp".into(),
+                    flow: "d".into(),
+                },
+            ),
+            (started, CallEventKind::Answered { recording: rel.clone() }),
+            (
+                started + chrono::Duration::seconds(60),
+                CallEventKind::Ended {
+                    disposition: Disposition::Answered,
+                    cause: "caller_bye".into(),
+                    recording: Some(rel.clone()),
+                    talk_ms: 60_000,
+                },
+            ),
+        ] {
+            s.record_event(&CallEvent {
+                call_id: call_id.clone(),
+                at: t,
+                kind,
+            })
+            .await
+            .unwrap();
+        }
+        rel
+    }
+
+    #[tokio::test]
+    async fn expired_recordings_are_deleted_and_marked_newer_kept() {
+        let dir = std::env::temp_dir().join(format!("zvonar-retention-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let rec = dir.join("recordings");
+        let cache = dir.join("tts-cache");
+        std::fs::create_dir_all(&cache).unwrap();
+        let s = store().await;
+        let now = at("2029-06-01T12:00:00Z");
+        // Retention 30 days: the cutoff is 2029-05-02 12:00 UTC.
+        let old = call(&s, &rec, "old", at("2029-04-01T10:00:00Z")).await;
+        let edge = call(&s, &rec, "edge", at("2029-05-02T11:59:00Z")).await;
+        let new = call(&s, &rec, "new", at("2029-05-02T12:01:00Z")).await;
+        // An expired call whose file is already gone is still marked.
+        let gone = call(&s, &rec, "gone", at("2029-01-01T00:00:00Z")).await;
+        std::fs::remove_file(rec.join(&gone)).unwrap();
+        // TTS cache: one file last used before the cutoff, one after.
+        let stale = cache.join("stale.pcm");
+        let fresh = cache.join("fresh.pcm");
+        for (p, t) in [(&stale, "2029-05-01T00:00:00Z"), (&fresh, "2029-05-30T00:00:00Z")] {
+            std::fs::write(p, b"x").unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(at(t).into())
+                .unwrap();
+        }
+        let r = Retention {
+            days: 30,
+            recordings_dir: rec.clone(),
+            tts_cache_dir: Some(cache.clone()),
+        };
+        let rep = sweep(&s, &r, now).await.unwrap();
+        assert_eq!(
+            rep,
+            SweepReport {
+                recordings_deleted: 2,
+                calls_marked: 3,
+                tts_files_deleted: 1,
+                failures: 0
+            }
+        );
+        assert!(!rec.join(&old).exists() && !rec.join(&edge).exists());
+        assert!(rec.join(&new).is_file());
+        // Emptied date folders go too; the root stays.
+        assert!(!rec.join("2029/04").exists());
+        assert!(rec.is_dir());
+        assert!(!stale.exists() && fresh.is_file());
+        for (id, deleted) in [("old", true), ("edge", true), ("gone", true), ("new", false)] {
+            let cdr = s.call(&CallId(id.into())).await.unwrap().unwrap().cdr;
+            assert_eq!(cdr.recording_deleted_at.is_some(), deleted, "{id}");
+            assert!(cdr.recording.is_some(), "{id}: the path is kept");
+        }
+        // A second sweep at the same time finds nothing more.
+        let again = sweep(&s, &r, now).await.unwrap();
+        assert_eq!(again, SweepReport::default());
+        // Just after the cutoff passes the newer call's start minus a minute, it is still kept.
+        let later = sweep(&s, &r, at("2029-06-01T12:00:30Z")).await.unwrap();
+        assert_eq!(later.recordings_deleted, 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
