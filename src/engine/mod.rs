@@ -16,15 +16,18 @@ pub mod metrics;
 pub mod playback;
 pub mod reoffer;
 pub mod robot_driver;
+pub mod slots;
 
 use events::EventBus;
 use metrics::Metrics;
+use slots::{CallSlots, NoSlot};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use zvonar_billing::Registry;
 use zvonar_models::{CallId, TicketRequest};
 use zvonar_sip::ua::IncomingCall;
@@ -63,8 +66,10 @@ pub struct Shared {
     pub time_zone: chrono_tz::Tz,
     /// Networks whose caller identity is trusted (`[sip] trusted`; RFC 3325 §9.1).
     pub trusted_sources: Vec<ipnet::IpNet>,
-    /// Calls handled at once.
-    pub max_calls: usize,
+    /// Call slots (`max_calls` at once; none while draining at shutdown).
+    pub slots: Arc<CallSlots>,
+    /// Cancelled when the drain time after SIGTERM is over: running calls hang up (BYE).
+    pub shutdown: CancellationToken,
     /// Base directory for relative prompt files.
     pub prompts_dir: PathBuf,
     /// Ringing time before answer, ms.
@@ -103,7 +108,8 @@ impl Shared {
             recordings_dir,
             time_zone: DEFAULT_TIME_ZONE,
             trusted_sources: Vec::new(),
-            max_calls,
+            slots: CallSlots::new(max_calls),
+            shutdown: CancellationToken::new(),
             prompts_dir,
             answer_after_ms: 0,
             sound_cache: Mutex::default(),
@@ -169,21 +175,18 @@ impl Shared {
     }
 }
 
-/// Accepts calls until the SIP stack stops, one task per call; beyond `max_calls` a call
-/// is refused with 503 (RFC 3261 §21.5.4) so the trunk can try elsewhere.
+/// Accepts calls until the SIP stack stops, one task per call holding a slot of
+/// [`Shared::slots`]; beyond `max_calls`, or while draining at shutdown, a call is refused
+/// with 503 (RFC 3261 §21.5.4) so the trunk can try elsewhere. A call task that panics
+/// gives its slot back like one that ends normally.
 pub async fn accept(shared: Arc<Shared>, mut calls: mpsc::Receiver<IncomingCall>) {
-    let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     while let Some(call) = calls.recv().await {
-        if active.load(std::sync::atomic::Ordering::Relaxed) >= shared.max_calls {
-            call.leg.reject(503, Some("overloaded"));
-            continue;
+        match shared.slots.acquire() {
+            Ok(slot) => {
+                slots::spawn_with_slot(slot, call::run(shared.clone(), call));
+            }
+            Err(NoSlot::Full) => call.leg.reject(503, Some("overloaded")),
+            Err(NoSlot::Draining) => call.leg.reject(503, Some("shutting down")),
         }
-        active.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let shared = shared.clone();
-        let active = active.clone();
-        tokio::spawn(async move {
-            call::run(shared, call).await;
-            active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        });
     }
 }
