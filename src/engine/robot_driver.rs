@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use zvonar_dialplan::robot::{
     BuildingInfo, CallContext, DispatcherRobot, FoundPremises, KnownPremises, OutageInfo,
     RobotInput, RobotOutput,
@@ -33,8 +34,14 @@ pub struct RobotDriver {
     no_input_at: Option<tokio::time::Instant>,
     playing: HashMap<u64, bool>,
     next_prompt: u64,
-    asr_tx: mpsc::UnboundedSender<Result<AsrOutcome, AsrError>>,
-    asr_rx: mpsc::UnboundedReceiver<Result<AsrOutcome, AsrError>>,
+    asr_tx: mpsc::UnboundedSender<(u64, Result<AsrOutcome, AsrError>)>,
+    asr_rx: mpsc::UnboundedReceiver<(u64, Result<AsrOutcome, AsrError>)>,
+    /// Which listen an ASR result answers; results for an earlier one are stale.
+    turns: ListenTurns,
+    /// Cancelled when the driver ends (hangup, BYE, shutdown): queued utterances of this
+    /// call are then never decoded.
+    asr_cancel: CancellationToken,
+    _asr_cancel_on_drop: DropGuard,
     /// When the caller's turn ended (end of speech or a key) and how, for turn latency.
     turn_started: Option<(Instant, &'static str)>,
     in_speech: bool,
@@ -51,6 +58,7 @@ impl RobotDriver {
         let ctx = call_context(&shared, &io).await;
         let robot = DispatcherRobot::new(settings, ctx);
         let (asr_tx, asr_rx) = mpsc::unbounded_channel();
+        let asr_cancel = CancellationToken::new();
         RobotDriver {
             shared,
             io,
@@ -61,6 +69,9 @@ impl RobotDriver {
             next_prompt: 1,
             asr_tx,
             asr_rx,
+            turns: ListenTurns::default(),
+            _asr_cancel_on_drop: asr_cancel.clone().drop_guard(),
+            asr_cancel,
             turn_started: None,
             in_speech: false,
             hangup_requested: false,
@@ -75,7 +86,13 @@ impl RobotDriver {
                 return end;
             }
             let deadline = self.no_input_at;
+            let shutdown = self.shared.shutdown.clone();
             tokio::select! {
+                _ = shutdown.cancelled() => {
+                    // The drain time after SIGTERM is over: end the call ourselves.
+                    self.io.leg.hangup().await;
+                    return FlowEnd { cause: HangupCause::Shutdown };
+                }
                 sig = self.io.signals.recv() => match sig {
                     Some(CallSignal::Terminated(reason)) => {
                         self.robot.handle(RobotInput::CallerHangup);
@@ -99,8 +116,12 @@ impl RobotDriver {
                     None => return FlowEnd { cause: HangupCause::MediaLost },
                 },
                 res = self.asr_rx.recv() => {
-                    if let Some(res) = res {
-                        self.on_asr(res).await;
+                    if let Some((turn, res)) = res {
+                        if self.turns.is_current(turn) {
+                            self.on_asr(res).await;
+                        } else {
+                            tracing::debug!(call_id = %self.io.call_id, "stale ASR result dropped: the robot has moved on");
+                        }
                     }
                 }
                 _ = sleep_until(deadline) => {
@@ -144,11 +165,15 @@ impl RobotDriver {
                 let asr = self.shared.asr.clone();
                 let tx = self.asr_tx.clone();
                 let queue = self.shared.metrics.asr_queue.clone();
+                let cancel = self.asr_cancel.clone();
+                let turn = self.turns.current();
                 queue.set(asr.queue_depth() as i64 + 1);
                 tokio::spawn(async move {
-                    let r = asr.recognise(pcm).await;
+                    let r = asr.recognise_for(pcm, &cancel).await;
                     queue.set(asr.queue_depth() as i64);
-                    let _ = tx.send(r);
+                    if !matches!(r, Err(AsrError::Cancelled)) {
+                        let _ = tx.send((turn, r));
+                    }
                 });
             }
             MediaEvent::Digit { digit, via } => {
@@ -277,6 +302,7 @@ impl RobotDriver {
                     let _ = self.io.media.send(MediaCommand::StopPlayback);
                 }
                 RobotOutput::Listen { no_input_ms, .. } => {
+                    self.turns.listen();
                     self.listening = Some(Listening { no_input_ms });
                     self.arm_no_input();
                 }
@@ -340,6 +366,31 @@ impl RobotDriver {
             });
         }
         None
+    }
+}
+
+/// Numbers the robot's questions (each `Listen`) so that an ASR result is applied only
+/// to the question it was spoken to: a result that arrives after the robot moved on (keys
+/// answered meanwhile, a re-ask after no input) is stale and dropped.
+#[derive(Debug, Default)]
+pub struct ListenTurns {
+    current: u64,
+}
+
+impl ListenTurns {
+    /// The robot asks a new question; results of earlier ones become stale.
+    pub fn listen(&mut self) {
+        self.current += 1;
+    }
+
+    /// The question an utterance heard now answers.
+    pub fn current(&self) -> u64 {
+        self.current
+    }
+
+    /// Whether a result for `turn` still answers the open question.
+    pub fn is_current(&self, turn: u64) -> bool {
+        turn == self.current
     }
 }
 
@@ -446,7 +497,7 @@ async fn call_context(shared: &Shared, io: &CallIo) -> CallContext {
 
 #[cfg(test)]
 mod tests {
-    use super::ru_datetime;
+    use super::{ru_datetime, ListenTurns};
 
     #[test]
     fn outage_times_are_read_in_the_company_zone() {
@@ -457,5 +508,18 @@ mod tests {
         assert_eq!(ru_datetime(t, chrono_tz::Europe::Moscow), "14 июня в 18:00");
         assert_eq!(ru_datetime(t, chrono_tz::Asia::Vladivostok), "15 июня в 1:00");
         assert_eq!(ru_datetime(t, chrono_tz::Europe::Kaliningrad), "14 июня в 17:00");
+    }
+
+    #[test]
+    fn a_result_for_an_earlier_question_is_stale() {
+        let mut turns = ListenTurns::default();
+        turns.listen(); // «Назовите номер квартиры…»
+        let spoken_to = turns.current();
+        assert!(turns.is_current(spoken_to));
+        // The caller typed the apartment while the speech was still being decoded: the
+        // robot asks the next question before the transcript arrives.
+        turns.listen(); // «Опишите, что случилось»
+        assert!(!turns.is_current(spoken_to));
+        assert!(turns.is_current(turns.current()));
     }
 }

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
 /// How much of Whisper's 30 s encoder window to run.
@@ -142,11 +143,36 @@ pub enum AsrError {
     /// The workers are gone (shutdown).
     #[error("recogniser stopped")]
     Stopped,
+    /// The utterance's call no longer wants it (the caller hung up): it was not decoded.
+    #[error("recognition cancelled")]
+    Cancelled,
+}
+
+/// One recogniser instance, driven by one worker thread: turns an utterance into an
+/// outcome. [`Asr::start`] uses Whisper; [`Asr::with_decoders`] takes any (another
+/// engine, or a test double).
+pub trait Decoder: Send + 'static {
+    /// Decodes `pcm_8k` (8 kHz mono) that waited `queue_ms` ms in the queue.
+    ///
+    /// Errors: [`AsrError::Decode`] when the engine fails on this utterance.
+    fn decode(&mut self, pcm_8k: &[i16], queue_ms: u32) -> Result<AsrOutcome, AsrError>;
+}
+
+struct WhisperDecoder {
+    state: whisper_rs::WhisperState,
+    config: AsrConfig,
+}
+
+impl Decoder for WhisperDecoder {
+    fn decode(&mut self, pcm_8k: &[i16], queue_ms: u32) -> Result<AsrOutcome, AsrError> {
+        decode(&mut self.state, &self.config, pcm_8k, queue_ms)
+    }
 }
 
 struct Job {
     pcm_8k: Vec<i16>,
     queued: Instant,
+    cancel: Option<CancellationToken>,
     reply: oneshot::Sender<Result<AsrOutcome, AsrError>>,
 }
 
@@ -156,6 +182,8 @@ pub struct Asr {
     tx: mpsc::Sender<Job>,
     depth: Arc<AtomicUsize>,
     max_queue: usize,
+    workers: usize,
+    alive: Arc<AtomicUsize>,
 }
 
 impl Asr {
@@ -164,30 +192,52 @@ impl Asr {
     /// Errors: [`AsrError::Model`] when the file is missing or whisper.cpp rejects it.
     pub fn start(config: AsrConfig) -> Result<Self, AsrError> {
         let ctx = load_model(&config.model_path)?;
-        let ctx = Arc::new(ctx);
-        let (tx, rx) = mpsc::channel::<Job>(config.max_queue.max(1) * 2);
-        let rx = Arc::new(Mutex::new(rx));
-        let depth = Arc::new(AtomicUsize::new(0));
-        for n in 0..config.workers.max(1) {
+        let mut decoders: Vec<Box<dyn Decoder>> = Vec::new();
+        for _ in 0..config.workers.max(1) {
             let state = ctx.create_state().map_err(|e| AsrError::Model {
                 path: config.model_path.clone(),
                 reason: e.to_string(),
             })?;
+            decoders.push(Box::new(WhisperDecoder {
+                state,
+                config: config.clone(),
+            }));
+        }
+        Asr::with_decoders(decoders, config.max_queue).map_err(|e| AsrError::Model {
+            path: config.model_path.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Starts one worker thread per decoder, sharing a queue of at most `max_queue`
+    /// waiting utterances.
+    ///
+    /// Errors: [`AsrError::Decode`] when a thread cannot be started.
+    pub fn with_decoders(
+        decoders: Vec<Box<dyn Decoder>>,
+        max_queue: usize,
+    ) -> Result<Self, AsrError> {
+        let (tx, rx) = mpsc::channel::<Job>(max_queue.max(1) * 2);
+        let rx = Arc::new(Mutex::new(rx));
+        let depth = Arc::new(AtomicUsize::new(0));
+        let alive = Arc::new(AtomicUsize::new(0));
+        let workers = decoders.len();
+        for (n, decoder) in decoders.into_iter().enumerate() {
             let rx = rx.clone();
             let depth = depth.clone();
-            let worker_config = config.clone();
+            alive.fetch_add(1, Ordering::AcqRel);
+            let life = Alive(alive.clone());
             std::thread::Builder::new()
                 .name(format!("asr-{n}"))
-                .spawn(move || worker(state, rx, depth, worker_config))
-                .map_err(|e| AsrError::Model {
-                    path: config.model_path.clone(),
-                    reason: format!("cannot start worker thread: {e}"),
-                })?;
+                .spawn(move || worker(decoder, rx, depth, life))
+                .map_err(|e| AsrError::Decode(format!("cannot start worker thread: {e}")))?;
         }
         Ok(Asr {
             tx,
             depth,
-            max_queue: config.max_queue,
+            max_queue,
+            workers,
+            alive,
         })
     }
 
@@ -196,11 +246,48 @@ impl Asr {
         self.depth.load(Ordering::Relaxed)
     }
 
+    /// Worker threads started.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Worker threads still running (fewer than [`Asr::workers`] means one died).
+    pub fn workers_alive(&self) -> usize {
+        self.alive.load(Ordering::Acquire)
+    }
+
     /// Recognises one utterance of 8 kHz mono samples.
     ///
     /// Errors: [`AsrError::Overloaded`] at once when the queue is full;
     /// [`AsrError::Decode`] when whisper.cpp fails; [`AsrError::Stopped`] after shutdown.
     pub async fn recognise(&self, pcm_8k: Vec<i16>) -> Result<AsrOutcome, AsrError> {
+        self.submit(pcm_8k, None).await
+    }
+
+    /// [`Asr::recognise`] for a call: once `cancel` is cancelled (the caller hung up) this
+    /// returns [`AsrError::Cancelled`] at once, and the utterance, if still queued, is
+    /// never decoded. Dropping the returned future has the same effect on the queue.
+    ///
+    /// Errors: as [`Asr::recognise`], and [`AsrError::Cancelled`].
+    pub async fn recognise_for(
+        &self,
+        pcm_8k: Vec<i16>,
+        cancel: &CancellationToken,
+    ) -> Result<AsrOutcome, AsrError> {
+        if cancel.is_cancelled() {
+            return Err(AsrError::Cancelled);
+        }
+        tokio::select! {
+            r = self.submit(pcm_8k, Some(cancel.clone())) => r,
+            _ = cancel.cancelled() => Err(AsrError::Cancelled),
+        }
+    }
+
+    async fn submit(
+        &self,
+        pcm_8k: Vec<i16>,
+        cancel: Option<CancellationToken>,
+    ) -> Result<AsrOutcome, AsrError> {
         let waiting = self.depth.fetch_add(1, Ordering::Relaxed);
         if waiting >= self.max_queue {
             self.depth.fetch_sub(1, Ordering::Relaxed);
@@ -210,6 +297,7 @@ impl Asr {
         let job = Job {
             pcm_8k,
             queued: Instant::now(),
+            cancel,
             reply,
         };
         if self.tx.send(job).await.is_err() {
@@ -217,6 +305,15 @@ impl Asr {
             return Err(AsrError::Stopped);
         }
         rx.await.map_err(|_| AsrError::Stopped)?
+    }
+}
+
+/// Counts a worker thread as alive until it ends, by return or by panic.
+struct Alive(Arc<AtomicUsize>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -241,10 +338,10 @@ fn load_model(path: &Path) -> Result<WhisperContext, AsrError> {
 }
 
 fn worker(
-    mut state: whisper_rs::WhisperState,
+    mut decoder: Box<dyn Decoder>,
     rx: Arc<Mutex<mpsc::Receiver<Job>>>,
     depth: Arc<AtomicUsize>,
-    config: AsrConfig,
+    _alive: Alive,
 ) {
     loop {
         let job = {
@@ -254,8 +351,16 @@ fn worker(
                 None => return,
             }
         };
-        let queue_ms = job.queued.elapsed().as_millis() as u32;
-        let result = decode(&mut state, &config, &job.pcm_8k, queue_ms);
+        // A caller who hung up (token cancelled) or stopped waiting (future dropped) no
+        // longer needs this utterance: skip it so live calls are not kept waiting.
+        let unwanted = job.reply.is_closed()
+            || job.cancel.as_ref().is_some_and(CancellationToken::is_cancelled);
+        let result = if unwanted {
+            Err(AsrError::Cancelled)
+        } else {
+            let queue_ms = job.queued.elapsed().as_millis() as u32;
+            decoder.decode(&job.pcm_8k, queue_ms)
+        };
         depth.fetch_sub(1, Ordering::Relaxed);
         let _ = job.reply.send(result);
     }
@@ -502,6 +607,95 @@ mod tests {
         assert_eq!(a.frames_for(16_000 * 5), 250 + 64);
         assert_eq!(a.frames_for(16_000 * 60), 1500);
         assert_eq!(AudioCtx::Full.frames_for(16_000), 0);
+    }
+
+    /// Counts what it decodes; the first utterance blocks until `gate` opens.
+    struct Gated {
+        started: std::sync::mpsc::Sender<usize>,
+        gate: std::sync::mpsc::Receiver<()>,
+        decoded: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl Decoder for Gated {
+        fn decode(&mut self, pcm_8k: &[i16], queue_ms: u32) -> Result<AsrOutcome, AsrError> {
+            let _ = self.started.send(pcm_8k.len());
+            if self.decoded.lock().unwrap().is_empty() {
+                let _ = self.gate.recv();
+            }
+            self.decoded.lock().unwrap().push(pcm_8k.len());
+            Ok(gate(
+                Transcript {
+                    audio_ms: (pcm_8k.len() / 8) as u32,
+                    queue_ms,
+                    ..t("да", 0.9, 0.0)
+                },
+                &AsrConfig::new("x"),
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn utterances_of_callers_who_hung_up_are_not_decoded() {
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let (open, gate_rx) = std::sync::mpsc::channel();
+        let decoded = Arc::new(Mutex::new(Vec::new()));
+        let asr = Asr::with_decoders(
+            vec![Box::new(Gated {
+                started: started_tx,
+                gate: gate_rx,
+                decoded: decoded.clone(),
+            })],
+            8,
+        )
+        .unwrap();
+        assert_eq!((asr.workers(), asr.workers_alive()), (1, 1));
+        // Call A's utterance occupies the only worker.
+        let busy = tokio::spawn({
+            let asr = asr.clone();
+            async move { asr.recognise(vec![100; 800]).await }
+        });
+        assert_eq!(
+            tokio::task::spawn_blocking(move || started.recv().unwrap())
+                .await
+                .unwrap(),
+            800
+        );
+        // Call B's utterance waits in the queue; B hangs up.
+        let call_b = CancellationToken::new();
+        let queued_b = tokio::spawn({
+            let (asr, call_b) = (asr.clone(), call_b.clone());
+            async move { asr.recognise_for(vec![200; 1600], &call_b).await }
+        });
+        // Call C's utterance waits too; C stops waiting (its task is dropped).
+        let call_c = CancellationToken::new();
+        let queued_c = tokio::spawn({
+            let (asr, call_c) = (asr.clone(), call_c.clone());
+            async move { asr.recognise_for(vec![300; 2400], &call_c).await }
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while asr.queue_depth() < 3 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("both utterances queued");
+        call_b.cancel();
+        assert!(matches!(queued_b.await.unwrap(), Err(AsrError::Cancelled)));
+        queued_c.abort();
+        let _ = queued_c.await;
+        open.send(()).unwrap();
+        assert!(matches!(busy.await.unwrap(), Ok(AsrOutcome::Speech(_))));
+        // A live call's utterance after them is decoded; B's and C's never were.
+        let live = CancellationToken::new();
+        let r = asr.recognise_for(vec![400; 3200], &live).await.unwrap();
+        assert!(matches!(r, AsrOutcome::Speech(ref t) if t.audio_ms == 400), "{r:?}");
+        assert_eq!(*decoded.lock().unwrap(), vec![800, 3200]);
+        assert_eq!(asr.queue_depth(), 0);
+        // Already cancelled: refused without queueing.
+        assert!(matches!(
+            asr.recognise_for(vec![1; 80], &call_b).await,
+            Err(AsrError::Cancelled)
+        ));
     }
 
     #[test]
