@@ -25,6 +25,12 @@ pub struct Config {
     /// Speech synthesis.
     #[serde(default)]
     pub tts: TtsSection,
+    /// Graceful stop on SIGTERM/Ctrl-C.
+    #[serde(default)]
+    pub shutdown: ShutdownSection,
+    /// What `/health` checks.
+    #[serde(default)]
+    pub health: HealthSection,
     /// The dialplan TOML file.
     pub dialplan: PathBuf,
     /// The company's time zone, an IANA name (`Europe/Moscow`, `Asia/Yekaterinburg`,
@@ -158,7 +164,7 @@ fn auto() -> String {
 }
 
 /// `[tts]`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TtsSection {
     /// Directory with Piper voices (`*.onnx` + `*.onnx.json`); voices are picked by
@@ -173,6 +179,102 @@ pub struct TtsSection {
     pub espeak_rate_wpm: u32,
     /// Where synthesised prompts are cached.
     pub cache_dir: Option<PathBuf>,
+    /// Most synthesised audio kept in memory, MiB (least recently used dropped first;
+    /// the dialplan's prompts, rendered at start, are kept apart and not counted).
+    #[serde(default = "default_memory_cache_mib")]
+    pub memory_cache_mib: u64,
+    /// Most synthesised audio kept in `cache_dir`, MiB (least recently used files deleted).
+    #[serde(default = "default_disk_cache_mib")]
+    pub disk_cache_mib: u64,
+    /// Longest one synthesis may take, queueing included, ms; after it the robot goes on
+    /// without that phrase.
+    #[serde(default = "default_tts_deadline_ms")]
+    pub deadline_ms: u64,
+    /// Phrases waiting for synthesis at most; more fail at once.
+    #[serde(default = "default_tts_max_queue")]
+    pub max_queue: usize,
+}
+
+impl Default for TtsSection {
+    fn default() -> Self {
+        TtsSection {
+            piper_dir: None,
+            onnxruntime: None,
+            espeak_data: None,
+            espeak_rate_wpm: 0,
+            cache_dir: None,
+            memory_cache_mib: default_memory_cache_mib(),
+            disk_cache_mib: default_disk_cache_mib(),
+            deadline_ms: default_tts_deadline_ms(),
+            max_queue: default_tts_max_queue(),
+        }
+    }
+}
+
+fn default_memory_cache_mib() -> u64 {
+    32
+}
+fn default_disk_cache_mib() -> u64 {
+    256
+}
+fn default_tts_deadline_ms() -> u64 {
+    5000
+}
+fn default_tts_max_queue() -> usize {
+    64
+}
+
+/// `[health]`: thresholds of `GET /health`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSection {
+    /// Free space on the recordings disk below this, MiB, reports the disk as down.
+    #[serde(default = "default_min_free_disk_mib")]
+    pub min_free_disk_mib: u64,
+}
+
+impl Default for HealthSection {
+    fn default() -> Self {
+        HealthSection {
+            min_free_disk_mib: default_min_free_disk_mib(),
+        }
+    }
+}
+
+fn default_min_free_disk_mib() -> u64 {
+    1024
+}
+
+/// `[shutdown]`: what happens on SIGTERM (systemd, Docker) or Ctrl-C.
+///
+/// New INVITEs get 503 with `Retry-After: retry_after_s` (RFC 3261 §20.33, §21.5.4) at once;
+/// calls in progress may finish for up to `drain_s`; the rest are then ended with BYE
+/// (hangup cause `shutdown`); recordings and call events are flushed and the process exits 0.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownSection {
+    /// How long calls in progress may go on after the signal, s.
+    #[serde(default = "default_drain_s")]
+    pub drain_s: u64,
+    /// Seconds a refused caller's trunk is asked to wait before retrying (`Retry-After`).
+    #[serde(default = "default_retry_after_s")]
+    pub retry_after_s: u32,
+}
+
+impl Default for ShutdownSection {
+    fn default() -> Self {
+        ShutdownSection {
+            drain_s: default_drain_s(),
+            retry_after_s: default_retry_after_s(),
+        }
+    }
+}
+
+fn default_drain_s() -> u64 {
+    30
+}
+fn default_retry_after_s() -> u32 {
+    60
 }
 
 /// A config that cannot be used.
@@ -333,6 +435,13 @@ mod tests {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml");
         let cfg = Config::load(&p).expect("example config");
         assert_eq!(cfg.sip.udp.port(), 5060);
+        assert_eq!((cfg.shutdown.drain_s, cfg.shutdown.retry_after_s), (30, 60));
+        assert_eq!(cfg.health.min_free_disk_mib, 1024);
+        let t = &cfg.tts;
+        assert_eq!(
+            (t.memory_cache_mib, t.disk_cache_mib, t.deadline_ms, t.max_queue),
+            (32, 256, 5000, 64)
+        );
     }
 
     #[test]

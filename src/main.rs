@@ -8,6 +8,7 @@
 mod config;
 mod engine;
 mod retention;
+mod health;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -72,7 +73,7 @@ fn main() -> anyhow::Result<()> {
         tracing::warn!("{}: {w}", cli.config.display());
     }
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         match cli.command {
             Command::Serve => serve(cfg).await,
             Command::CheckConfig => {
@@ -82,7 +83,11 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Import { what } => import(cfg, what).await,
         }
-    })
+    });
+    // Whatever is still running in the background (a stuck blocking task) must not keep
+    // the process from exiting after a graceful stop.
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    result
 }
 
 async fn open_db(cfg: &Config) -> anyhow::Result<sqlx::SqlitePool> {
@@ -175,7 +180,24 @@ fn piper_voices(dir: &Path) -> Vec<zvonar_voice::tts::PiperVoice> {
     out
 }
 
+/// Resolves at the first SIGTERM (systemd stop, docker stop) or SIGINT (Ctrl-C).
+///
+/// Errors: the signal handlers cannot be installed.
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    })
+}
+
 async fn serve(cfg: Config) -> anyhow::Result<()> {
+    // Installed first, so a stop signal during start-up is a graceful stop too.
+    let stop = stop_signal()?;
     let dialplan = zvonar_dialplan::Dialplan::load(cfg.resolve(&cfg.dialplan))?;
     let pool = open_db(&cfg).await?;
     let registry: Arc<dyn zvonar_billing::Registry> =
@@ -206,13 +228,26 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         espeak_data_parent: find_espeak_data(&cfg),
         espeak_rate_wpm: cfg.tts.espeak_rate_wpm,
         cache_dir: cfg.tts.cache_dir.as_ref().map(|p| cfg.resolve(p)),
+        memory_cache_bytes: usize::try_from(cfg.tts.memory_cache_mib << 20).unwrap_or(usize::MAX),
+        disk_cache_bytes: cfg.tts.disk_cache_mib << 20,
+        deadline_ms: cfg.tts.deadline_ms,
+        max_queue: cfg.tts.max_queue,
     })?;
+    let prompts = dialplan.spoken_prompts();
+    let t0 = std::time::Instant::now();
+    let ready = tts.prerender(&prompts, "ru").await;
+    tracing::info!(
+        ready,
+        prompts = prompts.len(),
+        ms = t0.elapsed().as_millis() as u64,
+        "dialplan prompts synthesised"
+    );
 
     let mut registry_metrics = prometheus_client::registry::Registry::default();
     let metrics = engine::metrics::Metrics::register(&mut registry_metrics);
     let mut events = engine::events::EventBus::default();
     let dispatch_rx = events.subscribe(4096);
-    tokio::spawn(zvonar_dispatch::run_subscriber(store.clone(), dispatch_rx));
+    let subscriber = tokio::spawn(zvonar_dispatch::run_subscriber(store.clone(), dispatch_rx));
 
     let recordings = cfg.resolve(&cfg.storage.recordings);
     std::fs::create_dir_all(&recordings)
@@ -256,25 +291,93 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     )
     .await?;
     tracing::info!(udp = %cfg.sip.udp, tcp = ?cfg.sip.tcp, port = sip.udp_addr.port(), "SIP listening");
-    tokio::spawn(engine::accept(shared.clone(), calls));
+    let accepting = tokio::spawn(engine::accept(shared.clone(), calls));
 
+    let checks: Vec<Arc<dyn zvonar_web::HealthCheck>> = vec![
+        Arc::new(health::AsrHealth(shared.asr.clone())),
+        Arc::new(health::TtsHealth::new(
+            shared.tts.clone(),
+            std::time::Duration::from_secs(30),
+        )),
+        Arc::new(health::DbHealth(pool.clone())),
+        Arc::new(health::DiskHealth::new(
+            recordings.clone(),
+            cfg.health.min_free_disk_mib << 20,
+        )),
+    ];
     let web = zvonar_web::AppState::new(
         store,
         cfg.http.token.clone(),
         recordings,
         Arc::new(registry_metrics),
-    );
+    )
+    .with_health(checks);
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .with_context(|| format!("HTTP listen on {}", cfg.http.listen))?;
     tracing::info!(addr = %cfg.http.listen, "HTTP API listening");
-    let server = axum_serve(listener, web);
+    let mut server = tokio::spawn(axum_serve(listener, web));
     tokio::select! {
-        r = server => r?,
-        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+        r = &mut server => return r.context("HTTP server task")?,
+        signal = stop => tracing::info!(signal, "stopping"),
     }
+    graceful_stop(&cfg.shutdown, &sip, shared, accepting, subscriber).await;
     cancel.cancel();
+    server.abort();
     Ok(())
+}
+
+/// The stop sequence after SIGTERM/SIGINT (see [`config::ShutdownSection`]): refuse new
+/// calls with 503 + Retry-After, let running calls end for up to `drain_s`, hang up the rest
+/// (BYE), wait for their recordings and final events, then let the call-event subscriber
+/// write everything still queued.
+async fn graceful_stop(
+    settings: &config::ShutdownSection,
+    sip: &zvonar_sip::ua::SipServer,
+    shared: Arc<engine::Shared>,
+    accepting: tokio::task::JoinHandle<()>,
+    subscriber: tokio::task::JoinHandle<zvonar_dispatch::SubscriberStats>,
+) {
+    use std::time::Duration;
+    sip.refuse_new_calls(settings.retry_after_s);
+    shared.slots.drain();
+    tracing::info!(
+        active_calls = shared.slots.active(),
+        drain_s = settings.drain_s,
+        "refusing new calls; waiting for calls in progress"
+    );
+    let drain = Duration::from_secs(settings.drain_s);
+    if tokio::time::timeout(drain, shared.slots.idle()).await.is_err() {
+        tracing::warn!(
+            active_calls = shared.slots.active(),
+            "drain time over: hanging up the remaining calls"
+        );
+        shared.shutdown.cancel();
+        // BYE (answered within 32 s, RFC 3261 timer F), then the recording is closed.
+        if tokio::time::timeout(Duration::from_secs(40), shared.slots.idle())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                active_calls = shared.slots.active(),
+                "calls still running after BYE; their events may be incomplete"
+            );
+        }
+    }
+    // No call publishes any more: dropping the engine's state closes the event bus, and
+    // the subscriber ends once it has written the events still queued.
+    accepting.abort();
+    let _ = accepting.await;
+    drop(shared);
+    match tokio::time::timeout(Duration::from_secs(60), subscriber).await {
+        Ok(Ok(stats)) => tracing::info!(
+            recorded = stats.recorded,
+            failed = stats.failed,
+            "call events flushed; stopped"
+        ),
+        Ok(Err(e)) => tracing::error!(error = %e, "call-event subscriber failed"),
+        Err(_) => tracing::error!("call-event subscriber did not finish within 60 s"),
+    }
 }
 
 async fn axum_serve(

@@ -156,6 +156,53 @@ impl Default for DispatcherSettings {
     }
 }
 
+impl DispatcherSettings {
+    /// A text prompt as the robot says it: `{company}` and `{promise}` filled in.
+    pub fn fill(&self, text: &str) -> String {
+        text.replace("{company}", &self.company)
+            .replace("{promise}", &self.callback_promise)
+    }
+
+    /// Every configured text prompt exactly as the robot will say it, so the engine can
+    /// synthesise them once at start (the greeting is then instant); file prompts and
+    /// phrases built from data (addresses, ticket numbers) are not included.
+    pub fn spoken_prompts(&self) -> Vec<String> {
+        // Destructured in full: a new prompt does not compile until it is listed here.
+        let Prompts {
+            greeting,
+            ask_building,
+            ask_apartment,
+            ask_problem,
+            not_understood,
+            no_input,
+            silence_goodbye,
+            failed_goodbye,
+            goodbye,
+            no_operators,
+            callback_recorded,
+        } = &self.prompts;
+        [
+            greeting,
+            ask_building,
+            ask_apartment,
+            ask_problem,
+            not_understood,
+            no_input,
+            silence_goodbye,
+            failed_goodbye,
+            goodbye,
+            no_operators,
+            callback_recorded,
+        ]
+        .into_iter()
+        .filter_map(|p| match p {
+            Prompt::Text(t) => Some(self.fill(t)),
+            Prompt::File(_) => None,
+        })
+        .collect()
+    }
+}
+
 /// Settings of a `kind = "playback"` flow: play one prompt, then hang up (used by the load
 /// benchmark and for "we are closed" announcements).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -231,6 +278,27 @@ impl Dialplan {
     /// All flows, by name.
     pub fn flows(&self) -> impl Iterator<Item = &Flow> {
         self.flows.values()
+    }
+
+    /// The text prompts of every flow as they will be spoken (see
+    /// [`DispatcherSettings::spoken_prompts`]), each once, for synthesis at start.
+    pub fn spoken_prompts(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for flow in self.flows.values() {
+            let texts = match &flow.kind {
+                FlowKind::DispatcherRobot(s) => s.spoken_prompts(),
+                FlowKind::Playback(PlaybackSettings {
+                    prompt: Prompt::Text(t),
+                }) => vec![t.clone()],
+                FlowKind::Playback(_) => Vec::new(),
+            };
+            for t in texts {
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+        }
+        out
     }
 
     /// The routes in file order.

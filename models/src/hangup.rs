@@ -42,11 +42,13 @@ pub enum HangupCause {
     UnsupportedFlow,
     /// Ended by a SIP status (488 no common codec, 503, …).
     Sip(u16),
+    /// zvonar was stopped (SIGTERM) and the call outlasted the drain time: we sent BYE.
+    Shutdown,
 }
 
 impl HangupCause {
     /// Every cause, for the catalogue (`Sip` shown with 488 as its example).
-    pub const ALL: [HangupCause; 15] = [
+    pub const ALL: [HangupCause; 16] = [
         HangupCause::CallerBye,
         HangupCause::RobotBye,
         HangupCause::Cancel,
@@ -62,6 +64,7 @@ impl HangupCause {
         HangupCause::PromptError,
         HangupCause::UnsupportedFlow,
         HangupCause::Sip(488),
+        HangupCause::Shutdown,
     ];
 
     /// The stable code: `caller_bye`, `robot_bye`, `cancel`, …, `sip_488`.
@@ -81,6 +84,7 @@ impl HangupCause {
             HangupCause::MediaLost => "media_lost",
             HangupCause::PromptError => "prompt_error",
             HangupCause::UnsupportedFlow => "unsupported_flow",
+            HangupCause::Shutdown => "shutdown",
             HangupCause::Sip(status) => return format!("sip_{status}"),
         };
         s.to_string()

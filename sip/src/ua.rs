@@ -33,6 +33,7 @@ use rsipstack::transport::{
 use rsipstack::EndpointBuilder;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -222,9 +223,17 @@ pub struct SipServer {
     /// Local TCP address, when TCP is on.
     pub tcp_addr: Option<SocketAddr>,
     cancel: CancellationToken,
+    refusing: Arc<AtomicU32>,
 }
 
 impl SipServer {
+    /// Refuses every new INVITE from now on with 503 and `Retry-After: retry_after_s`
+    /// (RFC 3261 §20.33, §21.5.4; at least 1 s), so a trunk sends the call elsewhere while
+    /// we shut down; calls already running keep their dialogs (BYE, INFO, re-INVITE).
+    pub fn refuse_new_calls(&self, retry_after_s: u32) {
+        self.refusing.store(retry_after_s.max(1), Ordering::Release);
+    }
+
     /// Stops listening and ends all transactions.
     pub fn shutdown(&self) {
         self.cancel.cancel();
@@ -324,6 +333,7 @@ pub async fn start(
     let (state_tx, state_rx) = dialog_layer.new_dialog_state_channel();
     let routes: Routes = Arc::default();
     let (calls_tx, calls_rx) = mpsc::channel(256);
+    let refusing = Arc::new(AtomicU32::new(0));
 
     let inner = endpoint.inner.clone();
     tokio::spawn(async move {
@@ -341,6 +351,7 @@ pub async fn start(
         calls_tx,
         contact_ip,
         udp_addr.port(),
+        refusing.clone(),
         cancel.clone(),
     ));
     Ok((
@@ -348,6 +359,7 @@ pub async fn start(
             udp_addr,
             tcp_addr,
             cancel,
+            refusing,
         },
         calls_rx,
     ))
@@ -394,6 +406,7 @@ async fn incoming_loop(
     calls_tx: mpsc::Sender<IncomingCall>,
     contact_ip: IpAddr,
     port: u16,
+    refusing: Arc<AtomicU32>,
     cancel: CancellationToken,
 ) {
     loop {
@@ -417,6 +430,17 @@ async fn incoming_loop(
                 if has_to_tag(&tx) {
                     // A re-INVITE for a dialog we don't have (RFC 3261 §12.2.2).
                     let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+                    continue;
+                }
+                let retry_after = refusing.load(Ordering::Acquire);
+                if retry_after > 0 {
+                    let _ = tx
+                        .reply_with(
+                            StatusCode::ServiceUnavailable,
+                            vec![Header::RetryAfter(retry_after.to_string().into())],
+                            None,
+                        )
+                        .await;
                     continue;
                 }
                 let contact = match rsipstack::sip::Uri::try_from(

@@ -36,6 +36,11 @@ pub async fn run(
     let _ = io.media.send(MediaCommand::Play { id: 1, pcm });
     loop {
         tokio::select! {
+            _ = shared.shutdown.cancelled() => {
+                // The drain time after SIGTERM is over: end the call ourselves.
+                io.leg.hangup().await;
+                return FlowEnd { cause: HangupCause::Shutdown };
+            }
             sig = io.signals.recv() => match sig {
                 Some(CallSignal::Terminated(reason)) => return FlowEnd { cause: reason.cause() },
                 Some(CallSignal::Info { responder, .. }) => responder.respond(200, None).await,

@@ -67,6 +67,8 @@ pub struct Options {
     pub log_filter: &'static str,
     /// `time_zone`.
     pub time_zone: &'static str,
+    /// More TOML appended to the config (whole sections, e.g. `[shutdown]`).
+    pub extra_config: String,
 }
 
 impl Default for Options {
@@ -78,6 +80,7 @@ impl Default for Options {
             trusted: vec!["127.0.0.1/32"],
             log_filter: "info,zvonar=debug,rsipstack=warn,whisper_rs=warn,ort=warn",
             time_zone: "Europe/Moscow",
+            extra_config: String::new(),
         }
     }
 }
@@ -124,7 +127,9 @@ model = "{model}"
 [tts]
 cache_dir = "tts-cache"
 espeak_rate_wpm = 170
+{extra}
 "#,
+            extra = opts.extra_config,
             dialplan = deploy.join("dialplan.toml").display(),
             rtp_min = rtp_base,
             rtp_max = rtp_base + opts.rtp_ports - 1,
@@ -266,6 +271,27 @@ impl Zvonar {
     pub fn crash(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM, as `systemctl stop` or `docker stop` do.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits up to `timeout` for the server to exit; its exit status, `None` if it still runs.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let t0 = Instant::now();
+        while t0.elapsed() < timeout {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
     }
 
     /// Starts the server again on the same database, recordings and ports.

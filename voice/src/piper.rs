@@ -88,7 +88,7 @@ pub fn clauses(text: &str) -> Vec<String> {
 pub fn speak(p: &mut LoadedPiper, text: &str) -> Result<Vec<i16>, TtsError> {
     let mut phonemes = Vec::new();
     for clause in clauses(text) {
-        let ph = espeak_rs::text_to_phonemes(&clause, &p.espeak_voice, None)
+        let ph = crate::espeak::text_to_phonemes(&clause, &p.espeak_voice)
             .map_err(|e| TtsError::Piper(e.to_string()))?
             .join(" ");
         let mark = clause.chars().last().filter(|c| c.is_ascii_punctuation());

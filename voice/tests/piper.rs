@@ -32,6 +32,7 @@ async fn piper_speaks_english_and_espeak_still_speaks_russian() {
         espeak_data_parent: espeak,
         espeak_rate_wpm: 150,
         cache_dir: None,
+        ..Default::default()
     })
     .expect("tts");
     assert_eq!(

@@ -51,6 +51,33 @@ async fn espeak_speaks_russian_and_caches() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// espeak-ng gets its data directory as an argument: setting an environment variable once
+/// threads run is unsound (and the engine has many by then), so nothing may be set.
+#[tokio::test]
+async fn espeak_starts_from_a_data_dir_without_environment_variables() {
+    let parent =
+        debian_espeak_parent().expect("espeak-ng-data installed (apt install espeak-ng-data)");
+    // The data is not where espeak-ng looks by default: only the argument can find it.
+    assert!(std::env::var_os("ESPEAK_DATA_PATH").is_none());
+    let before: Vec<_> = std::env::vars_os().collect();
+    let tts = Tts::start(TtsConfig {
+        espeak_data_parent: Some(parent),
+        ..Default::default()
+    })
+    .expect("tts starts");
+    let pcm = tts
+        .synthesize("Ваша заявка принята.", "ru")
+        .await
+        .expect("speaks");
+    assert!(rms(&pcm) > 300.0, "rms {}", rms(&pcm));
+    assert!(
+        std::env::var_os("PIPER_ESPEAKNG_DATA_DIRECTORY").is_none(),
+        "the environment was written"
+    );
+    let after: Vec<_> = std::env::vars_os().collect();
+    assert_eq!(before, after);
+}
+
 #[test]
 fn recorded_prompt_files_become_8k_mono() {
     let dir = std::env::temp_dir().join(format!("zvonar-prompt-{}", std::process::id()));

@@ -2,7 +2,7 @@
 //!
 //! | method and path | what |
 //! |---|---|
-//! | `GET /health` | liveness, no token |
+//! | `GET /health` | ASR, TTS, database and disk each checked for real: 200, or 503 naming the component that is down; no token |
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /api/v1/tickets?limit=&offset=` | tickets, newest first |
 //! | `GET /api/v1/tickets/{id}` | one ticket with its call's timeline (what was said and heard) |
@@ -16,9 +16,11 @@
 //! Errors are JSON `{"error": "..."}`; internal causes are logged once, never sent.
 
 mod error;
+mod health;
 mod routes;
 
 pub use error::ApiError;
+pub use health::{CheckResult, HealthCheck, CHECK_TIMEOUT};
 pub use routes::{app, AppState};
 
 /// Serves the API on `listener` until the task is dropped.

@@ -21,6 +21,7 @@ pub struct AppState {
     token: Arc<str>,
     recordings: PathBuf,
     metrics: Arc<prometheus_client::registry::Registry>,
+    health: Arc<Vec<Arc<dyn crate::HealthCheck>>>,
 }
 
 impl AppState {
@@ -37,7 +38,15 @@ impl AppState {
             token: token.into(),
             recordings,
             metrics,
+            health: Arc::default(),
         }
+    }
+
+    /// The components `/health` checks (see [`crate::HealthCheck`]); without any it
+    /// reports only that the HTTP server answers.
+    pub fn with_health(mut self, checks: Vec<Arc<dyn crate::HealthCheck>>) -> Self {
+        self.health = Arc::new(checks);
+        self
     }
 }
 
@@ -55,7 +64,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route(
             "/health",
-            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+            get(|State(s): State<AppState>| async move { crate::health::report(&s.health).await }),
         )
         .merge(protected)
         .with_state(state)

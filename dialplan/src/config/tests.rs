@@ -421,3 +421,28 @@ fn missing_file_is_a_read_error() {
     assert!(matches!(e, DialplanError::Read { .. }), "{e}");
     assert_eq!(e.file(), "/nonexistent/dialplan.toml");
 }
+
+#[test]
+fn spoken_prompts_are_what_the_robot_says() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/dialplan.toml");
+    let dp = Dialplan::load(path).unwrap();
+    let texts = dp.spoken_prompts();
+    let flow = dp.flow("dispatcher").unwrap();
+    let FlowKind::DispatcherRobot(s) = &flow.kind else {
+        panic!("not a robot")
+    };
+    // The greeting the robot speaks first, with {company} filled in, is pre-rendered.
+    let mut robot = crate::robot::DispatcherRobot::new(s, crate::robot::CallContext::default());
+    robot.handle(crate::robot::RobotInput::Start);
+    let text = std::iter::from_fn(|| robot.poll_output())
+        .find_map(|o| match o {
+            crate::robot::RobotOutput::Say { text, .. } => Some(text),
+            _ => None,
+        })
+        .expect("the robot greets");
+    assert!(text.contains("«Наш дом»"), "{text}");
+    assert!(texts.contains(&text), "{text} not in {texts:?}");
+    // Eleven robot prompts plus the benchmark's playback prompt, none twice.
+    assert_eq!(texts.len(), s.spoken_prompts().len() + 1, "{texts:?}");
+    assert!(texts.iter().all(|t| !t.contains('{')), "{texts:?}");
+}
