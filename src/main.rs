@@ -103,6 +103,14 @@ async fn open_db(cfg: &Config) -> anyhow::Result<sqlx::SqlitePool> {
     Ok(pool)
 }
 
+/// The event spool of a database: `<database file>.events-spool` next to it (call events the
+/// database could not take at once wait there, see `zvonar_dispatch::EventSpool`).
+fn spool_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".events-spool");
+    PathBuf::from(name)
+}
+
 async fn import(cfg: Config, what: ImportWhat) -> anyhow::Result<()> {
     let pool = open_db(&cfg).await?;
     let (file, summary, errors) = match what {
@@ -246,8 +254,15 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let mut registry_metrics = prometheus_client::registry::Registry::default();
     let metrics = engine::metrics::Metrics::register(&mut registry_metrics);
     let mut events = engine::events::EventBus::default();
-    let dispatch_rx = events.subscribe(4096);
-    let subscriber = tokio::spawn(zvonar_dispatch::run_subscriber(store.clone(), dispatch_rx));
+    let dispatch_rx = events.subscribe();
+    let spool_path = spool_path(&cfg.resolve(&cfg.storage.database));
+    let spool = zvonar_dispatch::EventSpool::open(&spool_path)
+        .with_context(|| format!("opening the event spool {}", spool_path.display()))?;
+    let subscriber = tokio::spawn(zvonar_dispatch::run_subscriber(
+        store.clone(),
+        dispatch_rx,
+        spool,
+    ));
 
     let recordings = cfg.resolve(&cfg.storage.recordings);
     std::fs::create_dir_all(&recordings)

@@ -67,6 +67,15 @@ pub trait Registry: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Vec<Outage>, RegistryError>;
 
+    /// Outages of every building not ended at `now` (`ends_at` unknown or later than `now`),
+    /// both in effect and planned, ordered by building, start and id: one query for all
+    /// buildings (the engine caches it, see [`crate::BuildingDirectory`]).
+    async fn outages_not_ended(&self, now: DateTime<Utc>) -> Result<Vec<Outage>, RegistryError>;
+
+    /// A number that changes whenever buildings or outages change, whoever changed them (an
+    /// import in another process included): a single-row read for cache invalidation.
+    async fn version(&self) -> Result<i64, RegistryError>;
+
     /// Registers an outage and returns it with its id.
     ///
     /// Errors: [`AddOutageError::UnknownBuilding`], [`AddOutageError::EmptyKind`],
@@ -221,6 +230,25 @@ impl Registry for SqliteRegistry {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(Outage::from).collect())
+    }
+
+    async fn outages_not_ended(&self, now: DateTime<Utc>) -> Result<Vec<Outage>, RegistryError> {
+        let rows: Vec<OutageRow> = sqlx::query_as(
+            "SELECT id, building_id, kind, starts_at, ends_at, reason FROM outages
+             WHERE ends_at IS NULL OR ends_at > ?
+             ORDER BY building_id, starts_at, id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Outage::from).collect())
+    }
+
+    async fn version(&self) -> Result<i64, RegistryError> {
+        let (v,): (i64,) = sqlx::query_as("SELECT version FROM registry_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(v)
     }
 
     async fn add_outage(&self, outage: &NewOutage) -> Result<Outage, AddOutageError> {

@@ -78,6 +78,8 @@ pub struct Prompts {
     pub failed_goodbye: Prompt,
     /// Said after a ticket number is read out.
     pub goodbye: Prompt,
+    /// Ends a call whose ticket could not be stored (no number to read out).
+    pub ticket_not_filed: Prompt,
     /// Said when the caller asks for a person: there are no operators yet.
     pub no_operators: Prompt,
     /// Said when the callback is recorded (use `{promise}`), ends the call.
@@ -104,6 +106,9 @@ impl Default for Prompts {
                 "К сожалению, я не смогла принять заявку. Пожалуйста, перезвоните. До свидания.",
             ),
             goodbye: Prompt::text("Спасибо за обращение. До свидания."),
+            ticket_not_filed: Prompt::text(
+                "К сожалению, сейчас не получается зарегистрировать заявку. Пожалуйста, перезвоните через несколько минут. До свидания.",
+            ),
             no_operators: Prompt::text(
                 "Сейчас свободных операторов нет. Я передам вашу просьбу, и вам перезвонят.",
             ),

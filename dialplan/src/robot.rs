@@ -155,6 +155,13 @@ impl DispatcherRobot {
             }
             RobotInput::PremisesFound(found) => self.on_premises(found),
             RobotInput::TicketCreated { number } => self.on_ticket(&number),
+            RobotInput::TicketNotFiled => {
+                if self.state == State::AwaitingTicket {
+                    let p = self.s.prompts.ticket_not_filed.clone();
+                    self.prompt(&p, false);
+                    self.close(Outcome::TicketNotFiled);
+                }
+            }
             RobotInput::CallbackRecorded => {
                 if self.state == State::AwaitingCallbackRecorded {
                     let p = self.s.prompts.callback_recorded.clone();

@@ -7,9 +7,11 @@
 //!
 //! Two paths, both writing through one [`DispatchStore`] (`Arc<dyn DispatchStore>`):
 //!
-//! * **The event stream** — the engine sends every `CallEvent` into an mpsc channel drained
-//!   by [`run_subscriber`], which writes the timeline and the CDR (`Started`, `Answered`,
-//!   `Ended`) and callback rows (`CallbackRequested`). Fire and forget.
+//! * **The event stream** — the engine sends every `CallEvent` into an unbounded mpsc channel
+//!   drained by [`run_subscriber`], which writes the timeline and the CDR (`Started`,
+//!   `Answered`, `Ended`) and callback rows (`CallbackRequested`). Fire and forget: an event
+//!   the database cannot take right now goes to the [`EventSpool`] file and is retried until
+//!   written, exactly once, also across restarts.
 //! * **Requests that need an answer** — filing a ticket: the call task awaits
 //!   [`DispatchStore::file_ticket`] and reads [`Ticket::number`] to the caller. The ticket is
 //!   committed before the number is returned (it survives a crash), linked to the call's CDR
@@ -26,14 +28,15 @@
 //! # async fn demo(pool: sqlx::SqlitePool, req: zvonar_models::TicketRequest)
 //! # -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use zvonar_dispatch::{migrate, run_subscriber, DispatchStore, SqliteDispatchStore};
+//! use zvonar_dispatch::{migrate, run_subscriber, DispatchStore, EventSpool, SqliteDispatchStore};
 //! use zvonar_models::CallId;
 //!
 //! migrate(&pool).await?;
 //! let store: Arc<dyn DispatchStore> = Arc::new(SqliteDispatchStore::new(pool));
-//! let (events, rx) = tokio::sync::mpsc::channel(1024);
-//! tokio::spawn(run_subscriber(store.clone(), rx));
-//! // … in a call task: events.send(CallEvent { … }).await; and for a ticket:
+//! let spool = EventSpool::open("/var/lib/zvonar/zvonar.db.events-spool")?;
+//! let (events, rx) = tokio::sync::mpsc::unbounded_channel();
+//! tokio::spawn(run_subscriber(store.clone(), rx, spool));
+//! // … in a call task: events.send(CallEvent { … }); and for a ticket:
 //! let call_id = CallId::new_random();
 //! let ticket = store.file_ticket(Some(&call_id), chrono::Utc::now(), &req).await?;
 //! println!("Ваша заявка номер {}", ticket.number);
@@ -42,6 +45,7 @@
 
 mod model;
 mod rows;
+mod spool;
 mod sqlite;
 mod store;
 mod subscriber;
@@ -49,7 +53,8 @@ mod subscriber;
 pub use model::{CallDetails, Callback, Cdr, Ticket, TicketDetails, TicketRef, TimelineEntry};
 pub use sqlite::SqliteDispatchStore;
 pub use store::{DispatchStore, FileTicketError, QueryError, RecordError};
-pub use subscriber::{run_subscriber, SubscriberStats};
+pub use spool::{EventSpool, SpooledEvent};
+pub use subscriber::{run_subscriber, SubscriberStats, RETRY_EVERY, WRITE_TIMEOUT};
 
 /// Why the dispatch migrations failed.
 #[derive(Debug, thiserror::Error)]

@@ -248,14 +248,32 @@ impl DispatchStore for SqliteDispatchStore {
         })
     }
 
-    async fn record_event(&self, event: &CallEvent) -> Result<(), RecordError> {
+    async fn record_event(&self, key: &str, event: &CallEvent) -> Result<bool, RecordError> {
         let (kind, payload) = split_kind(&event.kind)?;
         let mut tx = self.pool.begin().await?;
+        // The keyed timeline row first: a write is the first statement, so the transaction
+        // takes the write lock at once, and a replayed event stops here.
+        let inserted = sqlx::query(
+            "INSERT INTO call_events (call_id, at, kind, payload, event_key) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (event_key) DO NOTHING",
+        )
+        .bind(&event.call_id.0)
+        .bind(event.at)
+        .bind(&kind)
+        .bind(payload.to_string())
+        .bind(key)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if !inserted {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         ensure_call(&mut tx, &event.call_id).await?;
         apply_cdr_piece(&mut tx, event).await?;
-        insert_event(&mut tx, &event.call_id, event.at, &kind, &payload).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn create_callback(

@@ -62,7 +62,7 @@ pub trait DispatchStore: Send + Sync {
         request: &TicketRequest,
     ) -> Result<Ticket, FileTicketError>;
 
-    /// Records one call event: a timeline row for every event, plus its CDR piece
+    /// Records one call event once: a timeline row for every event, plus its CDR piece
     /// (`Started` → caller, callee, flow, transport, started_at; `Answered` → answered_at,
     /// recording; `Ended` → ended_at, duration, talk time, disposition, cause, recording) and,
     /// for `CallbackRequested`, a callback row — all in one transaction.
@@ -70,8 +70,13 @@ pub trait DispatchStore: Send + Sync {
     /// `TicketRequested` is recorded in the timeline only; tickets are filed with
     /// [`DispatchStore::file_ticket`].
     ///
+    /// `key` identifies the event (the subscriber gives each a UUID): recording an event whose
+    /// key is already stored changes nothing and returns `Ok(false)` — how an event retried
+    /// after a failure, or replayed from the spool after a restart, is written exactly once.
+    /// `Ok(true)` when it was recorded now.
+    ///
     /// Errors: [`RecordError`].
-    async fn record_event(&self, event: &CallEvent) -> Result<(), RecordError>;
+    async fn record_event(&self, key: &str, event: &CallEvent) -> Result<bool, RecordError>;
 
     /// Creates a callback request outside the event stream (an operator's form).
     ///

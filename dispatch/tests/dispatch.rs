@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
 use zvonar_dispatch::{
-    run_subscriber, DispatchStore, FileTicketError, SqliteDispatchStore, SubscriberStats, TicketRef,
+    run_subscriber, DispatchStore, EventSpool, FileTicketError, SqliteDispatchStore, SubscriberStats, TicketRef,
 };
 use zvonar_models::{
     AccountId, BuildingId, CallEvent, CallEventKind, CallId, CallbackRequest, Disposition,
@@ -67,11 +67,17 @@ fn started(call: &CallId) -> CallEvent {
     )
 }
 
+/// A spool file of its own in the temporary directory.
+fn spool_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("zvonar-spool-{}.jsonl", uuid::Uuid::new_v4()))
+}
+
 async fn feed(store: &Arc<dyn DispatchStore>, events: Vec<CallEvent>) -> SubscriberStats {
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    let task = tokio::spawn(run_subscriber(store.clone(), rx));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let spool = EventSpool::open(spool_path()).unwrap();
+    let task = tokio::spawn(run_subscriber(store.clone(), rx, spool));
     for e in events {
-        tx.send(e).await.unwrap();
+        tx.send(e).unwrap();
     }
     drop(tx);
     task.await.unwrap()
@@ -180,7 +186,7 @@ async fn an_answered_call_with_a_ticket_leaves_a_full_cdr_and_timeline() {
         stats,
         SubscriberStats {
             recorded: 7,
-            failed: 0
+            ..SubscriberStats::default()
         }
     );
 

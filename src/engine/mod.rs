@@ -10,6 +10,7 @@
 
 pub mod call;
 pub mod caller_id;
+pub mod context;
 pub mod events;
 pub mod media;
 pub mod metrics;
@@ -37,6 +38,14 @@ use zvonar_voice::tts::{load_sound_file, Tts, TtsError};
 /// The company's time zone unless `time_zone` is configured.
 pub const DEFAULT_TIME_ZONE: chrono_tz::Tz = chrono_tz::Europe::Moscow;
 
+/// Longest a caller waits for a ticket number while the database is busy (the robot is
+/// silent meanwhile). A registry import commits at least every
+/// `zvonar_billing::import::BATCH_MAX_HOLD` (250 ms), so a healthy database meets it easily.
+pub const TICKET_DEADLINE: std::time::Duration = std::time::Duration::from_secs(6);
+
+/// Pause between attempts to store a ticket after a database error.
+pub const TICKET_RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What every call task shares.
 pub struct Shared {
     /// Routing and flows.
@@ -47,6 +56,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Accounts, premises, outages.
     pub registry: Arc<dyn Registry>,
+    /// The building list and outages, cached over `registry` until it changes.
+    pub directory: zvonar_billing::BuildingDirectory,
     /// Tickets (filed through dispatch).
     pub dispatch: Arc<dyn zvonar_dispatch::DispatchStore>,
     /// Speech recognition.
@@ -98,6 +109,7 @@ impl Shared {
             dialplan,
             events,
             metrics,
+            directory: zvonar_billing::BuildingDirectory::new(registry.clone()),
             registry,
             dispatch,
             asr,
@@ -152,8 +164,13 @@ impl Shared {
     }
 
     /// Files a ticket through dispatch and returns its number; the request is also
-    /// published as a call event for the timeline. `None` when the store failed (logged);
-    /// the robot then says the request was recorded without a number.
+    /// published as a call event for the timeline.
+    ///
+    /// A database error (locked by an import in another process past its busy timeout, say)
+    /// is retried every [`TICKET_RETRY_EVERY`] until [`TICKET_DEADLINE`] has passed since the
+    /// first try. `None` when the ticket could not be stored by then, or the request is
+    /// invalid (logged); the robot then tells the caller so — it never reads out a ticket
+    /// without a number.
     pub async fn file_ticket(&self, call_id: &CallId, req: TicketRequest) -> Option<String> {
         self.events
             .publish(
@@ -161,14 +178,27 @@ impl Shared {
                 zvonar_models::CallEventKind::TicketRequested(req.clone()),
             )
             .await;
-        match self
-            .dispatch
-            .file_ticket(Some(call_id), chrono::Utc::now(), &req)
-            .await
-        {
-            Ok(t) => Some(t.number),
-            Err(e) => {
-                tracing::error!(%call_id, error = %e, "ticket not stored");
+        let at = chrono::Utc::now();
+        let attempts = async {
+            loop {
+                match self.dispatch.file_ticket(Some(call_id), at, &req).await {
+                    Ok(t) => return Some(t.number),
+                    Err(zvonar_dispatch::FileTicketError::Database(e)) => {
+                        tracing::warn!(%call_id, error = %e, "ticket not stored yet; retrying");
+                        tokio::time::sleep(TICKET_RETRY_EVERY).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(%call_id, error = %e, "ticket refused");
+                        return None;
+                    }
+                }
+            }
+        };
+        match tokio::time::timeout(TICKET_DEADLINE, attempts).await {
+            Ok(number) => number,
+            Err(_) => {
+                tracing::error!(%call_id, deadline_ms = TICKET_DEADLINE.as_millis() as u64,
+                    "ticket not stored in time");
                 None
             }
         }

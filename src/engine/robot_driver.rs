@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use zvonar_dialplan::robot::{
-    BuildingInfo, CallContext, DispatcherRobot, FoundPremises, KnownPremises, OutageInfo,
-    RobotInput, RobotOutput,
+    CallContext, DispatcherRobot, FoundPremises, KnownPremises, RobotInput, RobotOutput,
 };
 use zvonar_models::{CallEventKind, HangupCause};
 use zvonar_sip::ua::CallSignal;
@@ -341,9 +340,7 @@ impl RobotDriver {
                             self.shared.metrics.tickets.inc();
                             self.robot.handle(RobotInput::TicketCreated { number });
                         }
-                        None => self.robot.handle(RobotInput::TicketCreated {
-                            number: String::new(),
-                        }),
+                        None => self.robot.handle(RobotInput::TicketNotFiled),
                     }
                 }
                 RobotOutput::RequestCallback(req) => {
@@ -457,37 +454,8 @@ async fn call_context(shared: &Shared, io: &CallIo) -> CallContext {
             Err(e) => tracing::error!(error = %e, "caller lookup failed"),
         }
     }
-    let mut buildings = Vec::new();
-    match shared.registry.buildings().await {
-        Ok(list) => {
-            for b in list {
-                let outages = shared
-                    .registry
-                    .active_outages(b.id, now)
-                    .await
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|o| OutageInfo {
-                        id: o.id,
-                        what: o.kind,
-                        since: ru_datetime(o.starts_at, shared.time_zone),
-                        until: o
-                            .ends_at
-                            .map(|t| ru_datetime(t, shared.time_zone))
-                            .unwrap_or_else(|| "окончания работ".into()),
-                    })
-                    .collect();
-                buildings.push(BuildingInfo {
-                    id: b.id,
-                    spoken: format!("{}, дом {}", b.street, b.house),
-                    street: b.street,
-                    house: b.house,
-                    outages,
-                });
-            }
-        }
-        Err(e) => tracing::error!(error = %e, "buildings lookup failed"),
-    }
+    let buildings =
+        super::context::buildings_for_call(&shared.directory, now, shared.time_zone).await;
     CallContext {
         caller: io.caller.clone(),
         known,

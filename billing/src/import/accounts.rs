@@ -1,7 +1,7 @@
 //! Import of the accounts registry (buildings, premises, ЛС, residents, phones).
 
 use super::table::{read_table, Column, Row, Table};
-use super::{normalize_house, split_address, ImportError, ImportReport, RowError};
+use super::{normalize_house, split_address, Batch, ImportError, ImportReport, RowError};
 use crate::model::{building_key, clean_street, normalize_apartment};
 use sqlx::sqlite::SqlitePool;
 use sqlx::{Connection, SqliteConnection};
@@ -309,8 +309,8 @@ async fn upsert_row(
 /// the database work starts.
 ///
 /// Errors: [`ImportError`] when the file cannot be read at all, lacks required columns
-/// (account, apartment, and address or street + house), or the transaction cannot be begun
-/// or committed.
+/// (account, apartment, and address or street + house), or a batch's transaction cannot be
+/// begun or committed (earlier batches are kept).
 pub async fn import_accounts(
     pool: &SqlitePool,
     path: impl AsRef<Path>,
@@ -332,8 +332,8 @@ pub async fn import_accounts(
         rows_read: table.rows.len(),
         ..ImportReport::default()
     };
-    let mut tx = pool.begin().await?;
-    let mut cache = load_buildings(&mut tx).await?;
+    let mut batch = Batch::begin(pool).await?;
+    let mut cache = load_buildings(&mut batch.tx).await?;
     for row in &table.rows {
         let parsed = match parse_row(&table, row) {
             Ok(p) => p,
@@ -345,7 +345,7 @@ pub async fn import_accounts(
                 continue;
             }
         };
-        let mut sp = tx.begin().await?;
+        let mut sp = batch.tx.begin().await?;
         match upsert_row(&mut sp, &cache, &parsed).await {
             Ok(out) => {
                 sp.commit().await?;
@@ -377,7 +377,8 @@ pub async fn import_accounts(
                 });
             }
         }
+        batch = batch.row_done(pool).await?;
     }
-    tx.commit().await?;
+    batch.tx.commit().await?;
     Ok(report)
 }

@@ -23,9 +23,14 @@
 //! configured `time_zone`, an IANA zone such as `Asia/Yekaterinburg`) as
 //! `YYYY-MM-DD HH:MM[:SS]`, `DD.MM.YYYY HH:MM[:SS]`, or a bare date (midnight).
 //!
-//! The whole file is imported in one transaction with a savepoint per row: a bad row is rolled
-//! back and reported in [`ImportReport::errors`] with its line, the others are kept. Imports
-//! are idempotent upserts: importing the same file again adds nothing.
+//! Rows are imported in batches, each its own short transaction (at most [`BATCH_MAX_ROWS`]
+//! rows or [`BATCH_MAX_HOLD`] of holding the write lock), with a savepoint per row: a bad row
+//! is rolled back and reported in [`ImportReport::errors`] with its line, the others are kept.
+//! Between batches the importer pauses for [`BATCH_PAUSE`] so that the engine — filing
+//! tickets and writing call events on the same database, from another process — gets the
+//! write lock: an import of any size never holds it for long. Imports are idempotent upserts:
+//! importing the same file again adds nothing, so an import that failed midway (the batches
+//! before the failure are kept) is completed by running it again.
 
 mod accounts;
 mod outages;
@@ -33,6 +38,52 @@ mod table;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::Serialize;
+use sqlx::sqlite::{Sqlite, SqlitePool};
+use sqlx::Transaction;
+use std::time::{Duration, Instant};
+
+/// Most rows committed in one import transaction.
+pub const BATCH_MAX_ROWS: usize = 1000;
+
+/// Longest an import transaction holds SQLite's write lock before it commits (it commits after
+/// the row that crosses this).
+pub const BATCH_MAX_HOLD: Duration = Duration::from_millis(250);
+
+/// Pause between import batches. Writers that found the database locked sleep in SQLite's
+/// busy handler up to 100 ms between retries (`sqliteDefaultBusyCallback` in sqlite3.c); a
+/// longer pause lets each of them retry while the lock is free, so none is starved.
+pub const BATCH_PAUSE: Duration = Duration::from_millis(110);
+
+/// One import batch: a transaction begun with `BEGIN IMMEDIATE`, which takes the write lock
+/// up front (waiting for it within the busy timeout), so a row that reads then writes can
+/// never fail with `SQLITE_BUSY` because another process wrote in between.
+pub(crate) struct Batch {
+    pub(crate) tx: Transaction<'static, Sqlite>,
+    rows: usize,
+    started: Instant,
+}
+
+impl Batch {
+    pub(crate) async fn begin(pool: &SqlitePool) -> Result<Batch, sqlx::Error> {
+        Ok(Batch {
+            tx: pool.begin_with("BEGIN IMMEDIATE").await?,
+            rows: 0,
+            started: Instant::now(),
+        })
+    }
+
+    /// Counts a row; when the batch is full, commits it, pauses ([`BATCH_PAUSE`]) and begins the
+    /// next one.
+    pub(crate) async fn row_done(self, pool: &SqlitePool) -> Result<Batch, sqlx::Error> {
+        let rows = self.rows + 1;
+        if rows < BATCH_MAX_ROWS && self.started.elapsed() < BATCH_MAX_HOLD {
+            return Ok(Batch { rows, ..self });
+        }
+        self.tx.commit().await?;
+        tokio::time::sleep(BATCH_PAUSE).await;
+        Batch::begin(pool).await
+    }
+}
 
 pub use accounts::import_accounts;
 pub use outages::import_outages;
@@ -88,7 +139,8 @@ pub struct OutageImportReport {
     pub errors: Vec<RowError>,
 }
 
-/// Why a whole import failed (nothing was imported).
+/// Why an import failed. File and header errors stop it before anything is written; a
+/// database error keeps the batches committed before it (running the import again completes it).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ImportError {
@@ -113,7 +165,7 @@ pub enum ImportError {
     /// Required columns are missing from the header; names as `русское/english`.
     #[error("required columns missing: {}", .0.join(", "))]
     MissingColumns(Vec<&'static str>),
-    /// The database failed outside a single row (begin or commit).
+    /// The database failed outside a single row (begin or commit of a batch).
     #[error("registry database error: {0}")]
     Database(#[from] sqlx::Error),
 }

@@ -2,7 +2,7 @@
 
 use super::accounts::{building_ref, load_buildings};
 use super::table::{read_table, Column, Row, Table};
-use super::{parse_time, ImportError, OutageImportReport, RowError};
+use super::{parse_time, Batch, ImportError, OutageImportReport, RowError};
 use crate::model::building_key;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqlitePool;
@@ -93,7 +93,7 @@ async fn upsert(conn: &mut SqliteConnection, r: &OutageRow) -> Result<Option<boo
 /// company's time zone.
 ///
 /// Errors: [`ImportError`] when the file cannot be read, lacks the kind, start or address
-/// columns, or the transaction cannot be begun or committed.
+/// columns, or a batch's transaction cannot be begun or committed (earlier batches are kept).
 pub async fn import_outages(
     pool: &SqlitePool,
     path: impl AsRef<Path>,
@@ -115,8 +115,8 @@ pub async fn import_outages(
         rows_read: table.rows.len(),
         ..OutageImportReport::default()
     };
-    let mut tx = pool.begin().await?;
-    let buildings = load_buildings(&mut tx).await?;
+    let mut batch = Batch::begin(pool).await?;
+    let buildings = load_buildings(&mut batch.tx).await?;
     for row in &table.rows {
         let parsed = match parse_row(&table, row, &buildings, tz) {
             Ok(p) => p,
@@ -128,7 +128,7 @@ pub async fn import_outages(
                 continue;
             }
         };
-        let mut sp = tx.begin().await?;
+        let mut sp = batch.tx.begin().await?;
         match upsert(&mut sp, &parsed).await {
             Ok(outcome) => {
                 sp.commit().await?;
@@ -146,7 +146,8 @@ pub async fn import_outages(
                 });
             }
         }
+        batch = batch.row_done(pool).await?;
     }
-    tx.commit().await?;
+    batch.tx.commit().await?;
     Ok(report)
 }

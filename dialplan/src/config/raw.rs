@@ -71,6 +71,7 @@ struct RawPrompts {
     silence_goodbye: P,
     failed_goodbye: P,
     goodbye: P,
+    ticket_not_filed: P,
     no_operators: P,
     callback_recorded: P,
 }
@@ -470,6 +471,7 @@ fn build_prompts(cx: &Ctx<'_>, p: RawPrompts) -> Result<Prompts, DialplanError> 
         silence_goodbye: pick(p.silence_goodbye, d.silence_goodbye)?,
         failed_goodbye: pick(p.failed_goodbye, d.failed_goodbye)?,
         goodbye: pick(p.goodbye, d.goodbye)?,
+        ticket_not_filed: pick(p.ticket_not_filed, d.ticket_not_filed)?,
         no_operators: pick(p.no_operators, d.no_operators)?,
         callback_recorded: pick(p.callback_recorded, d.callback_recorded)?,
     })

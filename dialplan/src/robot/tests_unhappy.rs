@@ -362,3 +362,20 @@ fn every_path_emits_exactly_one_outcome() {
         assert!(call.robot.is_finished(), "{script:?}");
     }
 }
+
+#[test]
+fn a_ticket_that_could_not_be_stored_is_not_read_out_as_filed() {
+    let mut call = at_problem(known_ctx());
+    let out = call.say("Батареи холодные, не топят");
+    assert_eq!(tickets(&out).len(), 1);
+    let out = call.send(RobotInput::TicketNotFiled);
+    let text = said(&out);
+    assert!(
+        text.contains("не получается зарегистрировать заявку"),
+        "{text}"
+    );
+    assert!(!text.contains("принята") && !text.contains("Номер"), "{text}");
+    assert_eq!(outcomes(&out), ["ticket_not_filed"]);
+    assert!(hangup(&out));
+    assert_eq!(call.robot.outcome(), Some(Outcome::TicketNotFiled));
+}

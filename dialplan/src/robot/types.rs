@@ -101,6 +101,9 @@ pub enum RobotInput {
         /// Ticket number as the resident will quote it (`1234`).
         number: String,
     },
+    /// Answer to [`RobotOutput::CreateTicket`] when the ticket could not be stored in time
+    /// (the database failed or was busy past the engine's deadline): there is no number.
+    TicketNotFiled,
     /// Answer to [`RobotOutput::RequestCallback`]: the callback is recorded.
     CallbackRecorded,
     /// The caller hung up (BYE). The robot emits nothing after this except the outcome and
@@ -207,6 +210,8 @@ pub enum Outcome {
     NotUnderstood,
     /// The caller hung up before anything was filed.
     CallerHangup,
+    /// The request was complete but the ticket could not be stored; the caller was told so.
+    TicketNotFiled,
 }
 
 impl Outcome {
@@ -220,6 +225,7 @@ impl Outcome {
             Outcome::Unfinished => "unfinished",
             Outcome::NotUnderstood => "not_understood",
             Outcome::CallerHangup => "caller_hangup",
+            Outcome::TicketNotFiled => "ticket_not_filed",
         }
     }
 }
