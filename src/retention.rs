@@ -214,6 +214,7 @@ mod tests {
         let path = dir.join(&rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, b"RIFF").unwrap();
+        let mut n = 0;
         for (t, kind) in [
             (
                 started,
@@ -225,7 +226,12 @@ mod tests {
                     flow: "d".into(),
                 },
             ),
-            (started, CallEventKind::Answered { recording: rel.clone() }),
+            (
+                started,
+                CallEventKind::Answered {
+                    recording: rel.clone(),
+                },
+            ),
             (
                 started + chrono::Duration::seconds(60),
                 CallEventKind::Ended {
@@ -236,11 +242,15 @@ mod tests {
                 },
             ),
         ] {
-            s.record_event(&CallEvent {
-                call_id: call_id.clone(),
-                at: t,
-                kind,
-            })
+            n += 1;
+            s.record_event(
+                &format!("{id}-{n}"),
+                &CallEvent {
+                    call_id: call_id.clone(),
+                    at: t,
+                    kind,
+                },
+            )
             .await
             .unwrap();
         }
@@ -266,7 +276,10 @@ mod tests {
         // TTS cache: one file last used before the cutoff, one after.
         let stale = cache.join("stale.pcm");
         let fresh = cache.join("fresh.pcm");
-        for (p, t) in [(&stale, "2029-05-01T00:00:00Z"), (&fresh, "2029-05-30T00:00:00Z")] {
+        for (p, t) in [
+            (&stale, "2029-05-01T00:00:00Z"),
+            (&fresh, "2029-05-30T00:00:00Z"),
+        ] {
             std::fs::write(p, b"x").unwrap();
             std::fs::File::options()
                 .write(true)
@@ -296,7 +309,12 @@ mod tests {
         assert!(!rec.join("2029/04").exists());
         assert!(rec.is_dir());
         assert!(!stale.exists() && fresh.is_file());
-        for (id, deleted) in [("old", true), ("edge", true), ("gone", true), ("new", false)] {
+        for (id, deleted) in [
+            ("old", true),
+            ("edge", true),
+            ("gone", true),
+            ("new", false),
+        ] {
             let cdr = s.call(&CallId(id.into())).await.unwrap().unwrap().cdr;
             assert_eq!(cdr.recording_deleted_at.is_some(), deleted, "{id}");
             assert!(cdr.recording.is_some(), "{id}: the path is kept");

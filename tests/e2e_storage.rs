@@ -30,7 +30,16 @@ fn write_registry(path: &std::path::Path) {
 /// «1001» → «один, ноль, ноль, один», as the robot reads numbers.
 fn digits_spoken(number: &str) -> String {
     const NAMES: [&str; 10] = [
-        "ноль", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять",
+        "ноль",
+        "один",
+        "два",
+        "три",
+        "четыре",
+        "пять",
+        "шесть",
+        "семь",
+        "восемь",
+        "девять",
     ];
     number
         .chars()
@@ -72,7 +81,16 @@ fn ten_calls_get_ticket_numbers_while_a_50000_row_import_runs() {
         &z,
         &scenario,
         &[
-            "-r", "2", "-m", &calls, "-l", &calls, "-p", &sip_port, "-mp", &media_port,
+            "-r",
+            "2",
+            "-m",
+            &calls,
+            "-l",
+            &calls,
+            "-p",
+            &sip_port,
+            "-mp",
+            &media_port,
         ],
         240,
     );
@@ -89,7 +107,11 @@ fn ten_calls_get_ticket_numbers_while_a_50000_row_import_runs() {
         )),
         "{import_stdout}"
     );
-    assert!(calls_ok, "SIPp calls failed:\n{sipp_out}\n--- zvonar log ---\n{}", z.log());
+    assert!(
+        calls_ok,
+        "SIPp calls failed:\n{sipp_out}\n--- zvonar log ---\n{}",
+        z.log()
+    );
 
     // Every call filed one ticket with a number, and the robot read that number out.
     let tickets = z.get_json("/api/v1/tickets?limit=100");

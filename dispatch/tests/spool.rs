@@ -67,7 +67,9 @@ impl DispatchStore for FlakyStore {
 }
 
 async fn sqlite_store() -> SqliteDispatchStore {
-    let pool = zvonar_billing::open_sqlite("sqlite::memory:").await.unwrap();
+    let pool = zvonar_billing::open_sqlite("sqlite::memory:")
+        .await
+        .unwrap();
     zvonar_dispatch::migrate(&pool).await.unwrap();
     SqliteDispatchStore::new(pool)
 }
@@ -225,7 +227,10 @@ async fn a_torn_spool_line_is_moved_aside_not_lost() {
     let good = SpooledEvent::new(call_events(&call).remove(0));
     std::fs::write(
         &path,
-        format!("{}\n{{\"key\":\"x\",\"ev", serde_json::to_string(&good).unwrap()),
+        format!(
+            "{}\n{{\"key\":\"x\",\"ev",
+            serde_json::to_string(&good).unwrap()
+        ),
     )
     .unwrap();
     let spool = EventSpool::open(&path).unwrap();
@@ -233,7 +238,10 @@ async fn a_torn_spool_line_is_moved_aside_not_lost() {
     assert_eq!(spool.front().unwrap().key, good.key);
     let mut bad = path.clone().into_os_string();
     bad.push(".bad");
-    assert_eq!(std::fs::read_to_string(&bad).unwrap(), "{\"key\":\"x\",\"ev\n");
+    assert_eq!(
+        std::fs::read_to_string(&bad).unwrap(),
+        "{\"key\":\"x\",\"ev\n"
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_file(&bad);

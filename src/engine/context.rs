@@ -125,7 +125,12 @@ mod tests {
         pool
     }
 
-    fn registry_csv(dir: &std::path::Path, name: &str, first: usize, count: usize) -> std::path::PathBuf {
+    fn registry_csv(
+        dir: &std::path::Path,
+        name: &str,
+        first: usize,
+        count: usize,
+    ) -> std::path::PathBuf {
         let mut csv = String::from("улица;дом;квартира;лс;фио;телефон\n");
         for i in first..first + count {
             csv.push_str(&format!("улица Строителей;{i};1;77{i:08};Жилец {i};\n"));

@@ -77,13 +77,16 @@ async fn expired_recording_is_410_not_404() {
     let id = CallId("c1".into());
     let now = chrono::Utc::now();
     store
-        .record_event(&CallEvent {
-            call_id: id.clone(),
-            at: now,
-            kind: CallEventKind::Answered {
-                recording: "2026/01/02/c1.wav".into(),
+        .record_event(
+            "c1-answered",
+            &CallEvent {
+                call_id: id.clone(),
+                at: now,
+                kind: CallEventKind::Answered {
+                    recording: "2026/01/02/c1.wav".into(),
+                },
             },
-        })
+        )
         .await
         .unwrap();
     let auth = format!("Bearer {TOKEN}");
