@@ -64,6 +64,20 @@ impl DispatchStore for FlakyStore {
     async fn list_callbacks(&self, limit: u32, offset: u32) -> Result<Vec<Callback>, QueryError> {
         self.inner.list_callbacks(limit, offset).await
     }
+    async fn recordings_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(CallId, String)>, QueryError> {
+        self.inner.recordings_before(before, limit).await
+    }
+    async fn mark_recording_deleted(
+        &self,
+        call_id: &CallId,
+        at: DateTime<Utc>,
+    ) -> Result<(), RecordError> {
+        self.inner.mark_recording_deleted(call_id, at).await
+    }
 }
 
 async fn sqlite_store() -> SqliteDispatchStore {
