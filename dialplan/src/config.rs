@@ -183,6 +183,7 @@ impl DispatcherSettings {
             silence_goodbye,
             failed_goodbye,
             goodbye,
+            ticket_not_filed,
             no_operators,
             callback_recorded,
         } = &self.prompts;
@@ -196,6 +197,7 @@ impl DispatcherSettings {
             silence_goodbye,
             failed_goodbye,
             goodbye,
+            ticket_not_filed,
             no_operators,
             callback_recorded,
         ]

@@ -442,7 +442,7 @@ fn spoken_prompts_are_what_the_robot_says() {
         .expect("the robot greets");
     assert!(text.contains("«Наш дом»"), "{text}");
     assert!(texts.contains(&text), "{text} not in {texts:?}");
-    // Eleven robot prompts plus the benchmark's playback prompt, none twice.
+    // Twelve robot prompts plus the benchmark's playback prompt, none twice.
     assert_eq!(texts.len(), s.spoken_prompts().len() + 1, "{texts:?}");
     assert!(texts.iter().all(|t| !t.contains('{')), "{texts:?}");
 }
