@@ -50,7 +50,10 @@ mod sqlite;
 mod store;
 mod subscriber;
 
-pub use model::{CallDetails, Callback, Cdr, Ticket, TicketDetails, TicketRef, TimelineEntry};
+pub use model::{
+    CallDetails, Callback, Cdr, Ticket, TicketDetails, TicketFilter, TicketRef, TimelineEntry,
+    CLOSED_STATUSES,
+};
 pub use sqlite::SqliteDispatchStore;
 pub use store::{DispatchStore, FileTicketError, QueryError, RecordError};
 pub use spool::{EventSpool, SpooledEvent};

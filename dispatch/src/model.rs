@@ -41,6 +41,27 @@ pub struct Ticket {
     pub status: String,
 }
 
+/// Statuses a ticket workflow sets when the work is over. A ticket in any other status
+/// (today every ticket: the robot files them as `new` and nothing closes them yet) is open.
+pub const CLOSED_STATUSES: [&str; 2] = ["closed", "cancelled"];
+
+/// Which tickets [`crate::DispatchStore::list_tickets`] returns. The default returns all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TicketFilter {
+    /// `Some(true)`: only emergency (аварийные) tickets; `Some(false)`: only the others.
+    pub emergency: Option<bool>,
+}
+
+impl TicketFilter {
+    /// Only emergency tickets (`true`) or only the others (`false`).
+    pub fn emergency(emergency: bool) -> Self {
+        TicketFilter {
+            emergency: Some(emergency),
+        }
+    }
+}
+
 /// How to look a ticket up: by row id or by its human-facing number.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TicketRef {

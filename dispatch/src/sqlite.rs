@@ -1,6 +1,9 @@
 //! [`DispatchStore`] on SQLite.
 
-use crate::model::{CallDetails, Callback, Cdr, Ticket, TicketDetails, TicketRef, TimelineEntry};
+use crate::model::{
+    CallDetails, Callback, Cdr, Ticket, TicketDetails, TicketFilter, TicketRef, TimelineEntry,
+    CLOSED_STATUSES,
+};
 use crate::rows::{
     cdr_columns, decode_all, ticket_columns, CallbackRow, CdrRow, EventRow, TicketRow,
 };
@@ -286,12 +289,22 @@ impl DispatchStore for SqliteDispatchStore {
         Ok(insert_callback(&mut conn, call_id, at, request).await?)
     }
 
-    async fn list_tickets(&self, limit: u32, offset: u32) -> Result<Vec<Ticket>, QueryError> {
+    async fn list_tickets(
+        &self,
+        filter: &TicketFilter,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<Ticket>, QueryError> {
+        // `?1 IS NULL` disables the emergency filter; ids grow with filing time.
         let rows: Vec<TicketRow> = sqlx::query_as(concat!(
             "SELECT ",
             ticket_columns!(),
-            " FROM tickets ORDER BY id DESC LIMIT ? OFFSET ?"
+            " FROM tickets WHERE (?1 IS NULL OR emergency = ?1)",
+            " ORDER BY (emergency AND status NOT IN (?2, ?3)) DESC, id DESC LIMIT ?4 OFFSET ?5"
         ))
+        .bind(filter.emergency)
+        .bind(CLOSED_STATUSES[0])
+        .bind(CLOSED_STATUSES[1])
         .bind(limit.min(MAX_LIMIT))
         .bind(offset)
         .fetch_all(&self.pool)

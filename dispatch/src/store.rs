@@ -1,6 +1,6 @@
 //! The [`DispatchStore`] repository trait and its errors.
 
-use crate::model::{CallDetails, Callback, Cdr, Ticket, TicketDetails, TicketRef};
+use crate::model::{CallDetails, Callback, Cdr, Ticket, TicketDetails, TicketFilter, TicketRef};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use zvonar_models::{CallEvent, CallId, CallbackRequest, TicketRequest};
@@ -88,8 +88,15 @@ pub trait DispatchStore: Send + Sync {
         request: &CallbackRequest,
     ) -> Result<Callback, RecordError>;
 
-    /// Tickets, newest first.
-    async fn list_tickets(&self, limit: u32, offset: u32) -> Result<Vec<Ticket>, QueryError>;
+    /// Tickets matching `filter`: open emergency tickets first (status not in
+    /// [`crate::CLOSED_STATUSES`]) so the dispatcher sees them before anything else, then
+    /// all others; within each group newest first.
+    async fn list_tickets(
+        &self,
+        filter: &TicketFilter,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<Ticket>, QueryError>;
 
     /// One ticket with its call's timeline; `Ok(None)` when there is no such ticket.
     async fn ticket(&self, which: &TicketRef) -> Result<Option<TicketDetails>, QueryError>;

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
 use zvonar_dispatch::{
-    run_subscriber, DispatchStore, EventSpool, FileTicketError, SqliteDispatchStore, SubscriberStats, TicketRef,
+    run_subscriber, DispatchStore, EventSpool, FileTicketError, SqliteDispatchStore, SubscriberStats,
+    TicketFilter, TicketRef,
 };
 use zvonar_models::{
     AccountId, BuildingId, CallEvent, CallEventKind, CallId, CallbackRequest, Disposition,
@@ -83,6 +84,55 @@ async fn feed(store: &Arc<dyn DispatchStore>, events: Vec<CallEvent>) -> Subscri
     task.await.unwrap()
 }
 
+/// The dispatcher must see emergencies first: open emergency tickets head the list whatever
+/// their age, closed ones fall back among the rest by time; `emergency` filters.
+#[tokio::test]
+async fn open_emergencies_come_first_and_can_be_filtered() {
+    let pool = pool_at("sqlite::memory:").await;
+    let store: Arc<dyn DispatchStore> = Arc::new(SqliteDispatchStore::new(pool.clone()));
+    // Filed in this order: leak (emergency), lift, leak (emergency, later closed), heating.
+    let mut numbers = Vec::new();
+    for (i, topic) in ["leak", "lift", "leak", "heating"].iter().enumerate() {
+        let t = store
+            .file_ticket(None, t0() + Duration::minutes(i as i64), &request(topic))
+            .await
+            .unwrap();
+        numbers.push(t.number);
+    }
+    assert_eq!(numbers, ["1001", "1002", "1003", "1004"]);
+    sqlx::query("UPDATE tickets SET status = 'closed' WHERE number = '1003'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let list = |filter: TicketFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .list_tickets(&filter, 10, 0)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| t.number)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(TicketFilter::default()).await,
+        ["1001", "1004", "1003", "1002"]
+    );
+    assert_eq!(list(TicketFilter::emergency(true)).await, ["1001", "1003"]);
+    assert_eq!(list(TicketFilter::emergency(false)).await, ["1004", "1002"]);
+    // Paging keeps the order.
+    let page = store
+        .list_tickets(&TicketFilter::default(), 2, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|t| t.number.as_str()).collect::<Vec<_>>(),
+        ["1004", "1003"]
+    );
+}
+
 #[tokio::test]
 async fn tickets_are_numbered_from_1001_and_found_by_id_or_number() {
     let store = store().await;
@@ -113,12 +163,13 @@ async fn tickets_are_numbered_from_1001_and_found_by_id_or_number() {
         .unwrap()
         .is_none());
 
-    let list = store.list_tickets(10, 0).await.unwrap();
+    let list = store.list_tickets(&TicketFilter::default(), 10, 0).await.unwrap();
     assert_eq!(
         list.iter().map(|t| t.number.as_str()).collect::<Vec<_>>(),
-        ["1002", "1001"]
+        ["1001", "1002"],
+        "the emergency (leak) comes first"
     );
-    assert_eq!(store.list_tickets(1, 1).await.unwrap(), vec![a]);
+    assert_eq!(store.list_tickets(&TicketFilter::default(), 1, 1).await.unwrap(), vec![b]);
 
     let empty = store.file_ticket(None, t0(), &request("  ")).await;
     assert!(matches!(empty, Err(FileTicketError::EmptyTopic)));
@@ -229,7 +280,7 @@ async fn an_answered_call_with_a_ticket_leaves_a_full_cdr_and_timeline() {
     assert!(details.timeline[0].payload.get("type").is_none());
 
     // Only the ticket filed through file_ticket exists.
-    assert_eq!(store.list_tickets(10, 0).await.unwrap().len(), 1);
+    assert_eq!(store.list_tickets(&TicketFilter::default(), 10, 0).await.unwrap().len(), 1);
     let t = store
         .ticket(&TicketRef::Number("1001".into()))
         .await

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /health` | ASR, TTS, database and disk each checked for real: 200, or 503 naming the component that is down; no token |
 //! | `GET /metrics` | Prometheus text format |
-//! | `GET /api/v1/tickets?limit=&offset=` | tickets, newest first |
+//! | `GET /api/v1/tickets?emergency=&limit=&offset=` | tickets: open emergencies first, then newest first; `emergency=true` only emergencies, `false` only the others |
 //! | `GET /api/v1/tickets/{id}` | one ticket with its call's timeline (what was said and heard) |
 //! | `GET /api/v1/calls?limit=&offset=` | CDRs, newest first |
 //! | `GET /api/v1/calls/{call_id}` | one CDR with its timeline |

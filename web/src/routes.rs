@@ -11,7 +11,7 @@ use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tower::ServiceExt;
-use zvonar_dispatch::{DispatchStore, TicketRef};
+use zvonar_dispatch::{DispatchStore, TicketFilter, TicketRef};
 use zvonar_models::{CallId, TicketId};
 
 /// What the handlers share.
@@ -115,14 +115,32 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
+/// `GET /api/v1/tickets?emergency=&limit=&offset=`: `emergency=true` only emergency tickets,
+/// `false` only the others; open emergencies are always listed first.
+#[derive(Debug, Deserialize)]
+pub struct TicketQuery {
+    emergency: Option<bool>,
+    // Not `#[serde(flatten)] Page`: flattened fields reach serde_urlencoded as strings.
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
 async fn list_tickets(
     State(s): State<AppState>,
-    Query(p): Query<Page>,
+    Query(q): Query<TicketQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (limit, offset) = p.get()?;
+    let page = Page {
+        limit: q.limit,
+        offset: q.offset,
+    };
+    let (limit, offset) = page.get()?;
+    let filter = match q.emergency {
+        Some(e) => TicketFilter::emergency(e),
+        None => TicketFilter::default(),
+    };
     let list = s
         .store
-        .list_tickets(limit, offset)
+        .list_tickets(&filter, limit, offset)
         .await
         .map_err(internal)?;
     Ok(Json(list))
