@@ -15,11 +15,11 @@ async fn example_registry_imports_and_reimport_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(r.errors, vec![]);
-    assert_eq!(r.rows_read, 20);
+    assert_eq!(r.rows_read, 22);
     assert_eq!(r.buildings_added, 3);
-    assert_eq!(r.premises_added, 19);
-    assert_eq!(r.accounts_added, 19);
-    assert_eq!(r.residents_added, 20);
+    assert_eq!(r.premises_added, 21);
+    assert_eq!(r.accounts_added, 21);
+    assert_eq!(r.residents_added, 22);
     assert_eq!(r.phones_added, 17);
     assert_eq!(r.unchanged, 0);
 
@@ -27,7 +27,7 @@ async fn example_registry_imports_and_reimport_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(again.errors, vec![]);
-    assert_eq!(again.rows_read, 20);
+    assert_eq!(again.rows_read, 22);
     assert_eq!(
         (
             again.buildings_added,
@@ -40,7 +40,7 @@ async fn example_registry_imports_and_reimport_changes_nothing() {
         (again.residents_added, again.phones_added, again.updated),
         (0, 0, 0)
     );
-    assert_eq!(again.unchanged, 20);
+    assert_eq!(again.unchanged, 22);
 }
 
 #[tokio::test]
@@ -184,23 +184,23 @@ async fn xlsx_registry_imports_like_csv() {
             .unwrap();
         }
     }
-    // A bad row at sheet row 22 (0-based 21).
-    sheet.write_string(21, 0, "улица Ленина").unwrap();
-    sheet.write_string(21, 1, "5").unwrap();
-    sheet.write_string(21, 3, "99").unwrap();
-    sheet.write_string(21, 7, "5000010099").unwrap();
-    sheet.write_number(21, 9, 123.0).unwrap();
+    // A bad row at sheet row 24 (0-based 23), after the example's 22 rows.
+    sheet.write_string(23, 0, "улица Ленина").unwrap();
+    sheet.write_string(23, 1, "5").unwrap();
+    sheet.write_string(23, 3, "99").unwrap();
+    sheet.write_string(23, 7, "5000010099").unwrap();
+    sheet.write_number(23, 9, 123.0).unwrap();
     book.save(&path).unwrap();
 
     let pool = db().await;
     let r = import_accounts(&pool, &path).await.unwrap();
-    assert_eq!(r.rows_read, 21);
+    assert_eq!(r.rows_read, 23);
     assert_eq!(r.errors.len(), 1);
-    assert_eq!(r.errors[0].line, 22);
+    assert_eq!(r.errors[0].line, 24);
     assert!(r.errors[0].reason.contains("phone"));
     assert_eq!(
         (r.buildings_added, r.accounts_added, r.phones_added),
-        (3, 19, 17)
+        (3, 21, 17)
     );
 
     let reg = SqliteRegistry::new(pool.clone());
@@ -216,7 +216,7 @@ async fn xlsx_registry_imports_like_csv() {
         .unwrap();
     assert_eq!(
         (csv.accounts_added, csv.phones_added, csv.unchanged),
-        (0, 0, 20)
+        (0, 0, 22)
     );
     let _ = std::fs::remove_file(path);
 }

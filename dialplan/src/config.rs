@@ -76,6 +76,10 @@ pub struct Prompts {
     pub silence_goodbye: Prompt,
     /// Ends a call where the problem could not be understood.
     pub failed_goodbye: Prompt,
+    /// Said after the ticket number of an emergency (аварийная) request. It must say only what
+    /// happens: the request is marked as an emergency and the dispatcher sees it first (the
+    /// API lists open emergencies first). Nobody is called out automatically yet.
+    pub emergency_registered: Prompt,
     /// Said after a ticket number is read out.
     pub goodbye: Prompt,
     /// Ends a call whose ticket could not be stored (no number to read out).
@@ -105,6 +109,9 @@ impl Default for Prompts {
             failed_goodbye: Prompt::text(
                 "К сожалению, я не смогла принять заявку. Пожалуйста, перезвоните. До свидания.",
             ),
+            emergency_registered: Prompt::text(
+                "Заявка отмечена как аварийная, диспетчер увидит её первой.",
+            ),
             goodbye: Prompt::text("Спасибо за обращение. До свидания."),
             ticket_not_filed: Prompt::text(
                 "К сожалению, сейчас не получается зарегистрировать заявку. Пожалуйста, перезвоните через несколько минут. До свидания.",
@@ -133,8 +140,13 @@ pub struct DispatcherSettings {
     pub callback_promise: String,
     /// How long to wait for speech or a key after a question, ms (1000–60000, default 6000).
     pub no_input_ms: u32,
-    /// Longest utterance recorded, ms (1000–120000, default 15000).
+    /// Longest utterance, ms (1000–120000, default 15000): longer speech is cut at this
+    /// length and recognised as it is (the engine's voice activity detector ends it).
     pub max_utterance_ms: u32,
+    /// Longest pause between two keys of a multi-digit keypad answer (the apartment), ms
+    /// (1000–10000, default 3000): after it, the digits typed so far are the answer, as if
+    /// `#` had been pressed.
+    pub inter_digit_ms: u32,
     /// Re-asks after no input or an answer not understood before the robot gives up or
     /// falls back to the keypad menu (0–5, default 1).
     pub max_retries: u8,
@@ -154,6 +166,7 @@ impl Default for DispatcherSettings {
             callback_promise: "в течение двух часов".to_string(),
             no_input_ms: 6000,
             max_utterance_ms: 15000,
+            inter_digit_ms: 3000,
             max_retries: 1,
             min_confidence: 0.15,
             prompts: Prompts::default(),

@@ -16,13 +16,14 @@
 //!         // CreateTicket/RequestCallback → dispatch; Event → event bus; Hangup → BYE.
 //!         let _ = out;
 //!     }
-//!     robot.handle(engine_input()); // PlaybackDone, Utterance, Digits, NoInput, …
+//!     robot.handle(engine_input()); // PlaybackDone, Utterance, Key, NoInput, DigitTimeout, …
 //! }
 //! ```
 //!
 //! The call, in Russian: greeting; a caller known by number confirms the address
 //! («Вы звоните по адресу …?», yes/no or keys 1/2); others name street and house (or pick
-//! from a keypad menu) and the apartment (voice, or keys and `#`); outages on the building
+//! from a keypad menu) and the apartment (voice, or keys and `#`, one [`RobotInput::Key`]
+//! per key as the engine receives them, see there); outages on the building
 //! are announced and a caller who calls about one gets a linked ticket; otherwise the
 //! caller describes the problem, which is classified into a topic and filed; the ticket
 //! number is read out digit by digit. «Оператор» or key 0 at any question: there are no
@@ -34,10 +35,13 @@ use crate::numerals::{digits_spoken, parse_apartment, parse_number};
 use std::collections::VecDeque;
 use zvonar_models::{AccountId, BuildingId, CallEventKind, PremisesId};
 
+mod keys;
 mod questions;
 mod steps;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_keys;
 #[cfg(test)]
 mod tests_unhappy;
 mod types;
@@ -53,8 +57,9 @@ use understand::{is_garbage, match_building, only_fillers, wants_operator, yes_n
 pub const OUTAGE_TOPIC: &str = "outage";
 /// Most entries a keypad menu offers (keys 1–9; 0 is the operator).
 const MENU_MAX: usize = 9;
-/// Keys an apartment number may take, `#` included.
-const APARTMENT_DIGITS: u8 = 5;
+/// Digits an apartment number may take on the keypad (up to 9999); the entry ends at the
+/// fourth digit without waiting for `#`.
+const APARTMENT_DIGITS: u8 = 4;
 
 /// The dispatcher robot for one call. See the [module docs](self).
 #[derive(Debug)]
@@ -70,6 +75,12 @@ pub struct DispatcherRobot {
     not_understood: u8,
     /// The current question is offered as a keypad menu.
     menu: bool,
+    /// Digits typed so far for the current question.
+    keys: String,
+    /// Digits the current question's answer may take (1: react to the first key).
+    max_keys: u8,
+    /// A `StartDigitTimer` is outstanding (not cancelled, not expired).
+    digit_timer: bool,
     building: Option<BuildingId>,
     apartment: Option<String>,
     premises: Option<PremisesId>,
@@ -99,6 +110,9 @@ impl DispatcherRobot {
             no_input: 0,
             not_understood: 0,
             menu: false,
+            keys: String::new(),
+            max_keys: 1,
+            digit_timer: false,
             building: None,
             apartment: None,
             premises: None,
@@ -145,7 +159,8 @@ impl DispatcherRobot {
                     self.stop_playback();
                 }
             }
-            RobotInput::Digits(d) => self.on_digits(&d),
+            RobotInput::Key(key) => self.on_key(key),
+            RobotInput::DigitTimeout => self.on_digit_timeout(),
             RobotInput::NoInput => self.on_no_input(),
             RobotInput::PlaybackDone => {
                 self.playing.pop_front();
@@ -206,6 +221,8 @@ impl DispatcherRobot {
         if !self.playing.is_empty() {
             self.stop_playback();
         }
+        // A spoken answer replaces keys typed so far.
+        self.clear_keys();
         if confidence < self.s.min_confidence || is_garbage(text) {
             return self.not_understood();
         }
@@ -273,48 +290,9 @@ impl DispatcherRobot {
         }
     }
 
-    fn on_digits(&mut self, digits: &str) {
-        if !self.is_question() {
-            return;
-        }
-        if !self.playing.is_empty() {
-            self.stop_playback();
-        }
-        let d = digits.trim().trim_end_matches('#');
-        if d.starts_with('0') {
-            return self.operator();
-        }
-        if d == "*" {
-            return self.ask();
-        }
-        let n: Option<usize> = d.parse().ok();
-        match (self.state, n) {
-            (State::AwaitingAddressConfirmation, Some(1)) => self.address_confirmed(),
-            (State::AwaitingAddressConfirmation, Some(2)) => self.ask_for_building(),
-            (State::AwaitingBuilding, Some(n))
-                if (1..=self.ctx.buildings.len().min(MENU_MAX)).contains(&n) =>
-            {
-                self.building = Some(self.ctx.buildings[n - 1].id);
-                self.enter(State::AwaitingApartment);
-            }
-            (State::AwaitingApartment, Some(n)) if n > 0 => self.lookup(n.to_string(), "keypad"),
-            (State::AwaitingOutageAnswer { index }, Some(1)) => {
-                self.outage_ticket(index, "нажата 1")
-            }
-            (State::AwaitingOutageAnswer { index }, Some(2)) => self.next_outage(index),
-            (State::AwaitingProblem, Some(n))
-                if (1..=self.s.topics.len().min(MENU_MAX)).contains(&n) =>
-            {
-                let t = &self.s.topics[n - 1];
-                let (code, desc) = (t.code.clone(), format!("Выбрано в меню: {}", t.name));
-                self.ticket(code, false, desc);
-            }
-            _ => self.not_understood(),
-        }
-    }
-
     fn on_no_input(&mut self) {
-        if !self.is_question() {
+        // Keys are being typed: the inter-digit timer decides.
+        if !self.is_question() || !self.keys.is_empty() {
             return;
         }
         self.no_input += 1;
@@ -363,14 +341,13 @@ impl DispatcherRobot {
                 ));
                 Outcome::OutageLinked
             }
-            None => {
-                if self.ticket_emergency {
-                    text.push_str(" Заявка аварийная, она уже передана аварийной службе.");
-                }
-                Outcome::TicketCreated
-            }
+            None => Outcome::TicketCreated,
         };
         self.say(text, false);
+        if self.ticket_emergency && outcome == Outcome::TicketCreated {
+            let p = self.s.prompts.emergency_registered.clone();
+            self.prompt(&p, false);
+        }
         let p = self.s.prompts.goodbye.clone();
         self.prompt(&p, false);
         self.close(outcome);
@@ -378,6 +355,8 @@ impl DispatcherRobot {
 
     fn on_hangup(&mut self) {
         self.playing.clear();
+        self.keys.clear();
+        self.digit_timer = false;
         let outcome = match (self.outcome, self.state) {
             (Some(o), _) => o,
             (None, State::AwaitingTicket) if self.ticket_outage.is_some() => Outcome::OutageLinked,

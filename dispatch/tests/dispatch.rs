@@ -163,13 +163,22 @@ async fn tickets_are_numbered_from_1001_and_found_by_id_or_number() {
         .unwrap()
         .is_none());
 
-    let list = store.list_tickets(&TicketFilter::default(), 10, 0).await.unwrap();
+    let list = store
+        .list_tickets(&TicketFilter::default(), 10, 0)
+        .await
+        .unwrap();
     assert_eq!(
         list.iter().map(|t| t.number.as_str()).collect::<Vec<_>>(),
         ["1001", "1002"],
         "the emergency (leak) comes first"
     );
-    assert_eq!(store.list_tickets(&TicketFilter::default(), 1, 1).await.unwrap(), vec![b]);
+    assert_eq!(
+        store
+            .list_tickets(&TicketFilter::default(), 1, 1)
+            .await
+            .unwrap(),
+        vec![b]
+    );
 
     let empty = store.file_ticket(None, t0(), &request("  ")).await;
     assert!(matches!(empty, Err(FileTicketError::EmptyTopic)));
@@ -280,7 +289,14 @@ async fn an_answered_call_with_a_ticket_leaves_a_full_cdr_and_timeline() {
     assert!(details.timeline[0].payload.get("type").is_none());
 
     // Only the ticket filed through file_ticket exists.
-    assert_eq!(store.list_tickets(&TicketFilter::default(), 10, 0).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_tickets(&TicketFilter::default(), 10, 0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let t = store
         .ticket(&TicketRef::Number("1001".into()))
         .await

@@ -223,7 +223,7 @@ async fn answer_and_run(
             codec: media.codec,
             audio_pt: media.audio_pt,
             te_pt: media.te_pt,
-            vad: Default::default(),
+            vad: media::vad_config(&flow),
             send: media.send,
         },
         recorder,

@@ -33,6 +33,12 @@ pub enum MediaCommand {
     /// A re-INVITE or UPDATE changed the media (RFC 3264 §8): new peer address (the latch
     /// starts over), codec, payload types, or hold/resume. Prompts keep their place.
     Renegotiate(super::reoffer::MediaState),
+    /// Cut the caller's utterances at this length from now on (the VAD's
+    /// `max_utterance_ms`; the robot's `Listen::max_ms`), ms.
+    MaxUtterance {
+        /// Longest utterance, ms.
+        ms: u32,
+    },
     /// End the media task; it returns its statistics.
     Stop,
 }
@@ -95,6 +101,17 @@ pub struct MediaParams {
     /// Whether to send RTP (`false` while the peer holds the call, RFC 3264 §8.4): frames
     /// are still taken from the prompt queue and recorded, so the call's timeline goes on.
     pub send: bool,
+}
+
+/// The voice activity detector settings for a call running `flow`: the defaults, with the
+/// longest utterance from a dispatcher robot's `max_utterance_ms` (the robot's `Listen`
+/// repeats it as `max_ms`, sent with [`MediaCommand::MaxUtterance`]).
+pub fn vad_config(flow: &zvonar_dialplan::Flow) -> VadConfig {
+    let mut vad = VadConfig::default();
+    if let zvonar_dialplan::FlowKind::DispatcherRobot(s) = &flow.kind {
+        vad.max_utterance_ms = s.max_utterance_ms;
+    }
+    vad
 }
 
 struct Playout {
@@ -186,6 +203,7 @@ pub async fn run(
                     params.te_pt = m.te_pt;
                     params.send = m.send;
                 }
+                Some(MediaCommand::MaxUtterance { ms }) => vad.set_max_utterance_ms(ms),
                 Some(MediaCommand::Stop) | None => break,
             },
             _ = tick.tick() => {
@@ -264,4 +282,42 @@ pub async fn run(
     }
     stats.packets_foreign = socket.foreign_packets();
     (stats, recorder)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The dialplan's `max_utterance_ms` reaches the VAD of the call's media task.
+    #[test]
+    fn the_dialplan_sets_the_longest_utterance() {
+        let text = r#"
+[[route]]
+number = "999"
+flow = "bench"
+[[route]]
+number = "*"
+flow = "d"
+[flow.d]
+kind = "dispatcher_robot"
+company = "УК"
+max_utterance_ms = 4000
+[flow.bench]
+kind = "playback"
+prompt = { text = "Проверка." }
+"#;
+        let dp = zvonar_dialplan::Dialplan::parse(text, "t").unwrap();
+        let vad = vad_config(dp.flow("d").unwrap());
+        assert_eq!(vad.max_utterance_ms, 4000);
+        assert_eq!(
+            VadConfig {
+                max_utterance_ms: VadConfig::default().max_utterance_ms,
+                ..vad
+            },
+            VadConfig::default(),
+            "the other settings keep their defaults"
+        );
+        assert_eq!(vad_config(dp.flow("bench").unwrap()), VadConfig::default());
+    }
 }

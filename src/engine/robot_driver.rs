@@ -18,7 +18,7 @@ use zvonar_models::{CallEventKind, HangupCause};
 use zvonar_sip::ua::CallSignal;
 use zvonar_voice::asr::{AsrError, AsrOutcome};
 
-/// Listening state set by the robot's `Listen` output.
+/// Listening state set by the robot's `Listen` output; a key or an utterance answers it.
 #[derive(Clone, Copy)]
 struct Listening {
     no_input_ms: u32,
@@ -31,6 +31,12 @@ pub struct RobotDriver {
     robot: DispatcherRobot,
     listening: Option<Listening>,
     no_input_at: Option<tokio::time::Instant>,
+    /// The robot's inter-digit timer (`StartDigitTimer` → `DigitTimeout`).
+    digit_at: Option<tokio::time::Instant>,
+    /// The longest utterance last set on the media task's VAD, ms.
+    max_utterance_ms: Option<u32>,
+    /// Prompts sent to the media task and not finished, by id, with their barge-in flag.
+    /// Emptied on `StopPlayback`: the robot expects no `PlaybackDone` for stopped prompts.
     playing: HashMap<u64, bool>,
     next_prompt: u64,
     asr_tx: mpsc::UnboundedSender<(u64, Result<AsrOutcome, AsrError>)>,
@@ -64,6 +70,8 @@ impl RobotDriver {
             robot,
             listening: None,
             no_input_at: None,
+            digit_at: None,
+            max_utterance_ms: None,
             playing: HashMap::new(),
             next_prompt: 1,
             asr_tx,
@@ -86,6 +94,7 @@ impl RobotDriver {
             }
             let deadline = self.no_input_at;
             let shutdown = self.shared.shutdown.clone();
+            let digit_deadline = self.digit_at;
             tokio::select! {
                 _ = shutdown.cancelled() => {
                     // The drain time after SIGTERM is over: end the call ourselves.
@@ -128,6 +137,10 @@ impl RobotDriver {
                     if self.listening.take().is_some() {
                         self.robot.handle(RobotInput::NoInput);
                     }
+                }
+                _ = sleep_until(digit_deadline) => {
+                    self.digit_at = None;
+                    self.robot.handle(RobotInput::DigitTimeout);
                 }
             }
         }
@@ -181,9 +194,11 @@ impl RobotDriver {
                     via: via.to_string(),
                 })
                 .await;
+                // One key per input, as it arrives; the robot collects multi-digit answers.
+                self.listening = None;
                 self.no_input_at = None;
                 self.turn_started = Some((Instant::now(), "keys"));
-                self.robot.handle(RobotInput::Digits(digit.to_string()));
+                self.robot.handle(RobotInput::Key(digit));
             }
             MediaEvent::PlaybackStarted { id } => {
                 tracing::trace!(call_id = %self.io.call_id, id, "prompt started");
@@ -298,13 +313,29 @@ impl RobotDriver {
                     }
                 }
                 RobotOutput::StopPlayback => {
+                    self.playing.clear();
                     let _ = self.io.media.send(MediaCommand::StopPlayback);
                 }
-                RobotOutput::Listen { no_input_ms, .. } => {
+                RobotOutput::Listen {
+                    no_input_ms,
+                    max_ms,
+                } => {
+                    if self.max_utterance_ms != Some(max_ms) {
+                        self.max_utterance_ms = Some(max_ms);
+                        let _ = self
+                            .io
+                            .media
+                            .send(MediaCommand::MaxUtterance { ms: max_ms });
+                    }
                     self.turns.listen();
                     self.listening = Some(Listening { no_input_ms });
                     self.arm_no_input();
                 }
+                RobotOutput::StartDigitTimer { ms } => {
+                    self.digit_at =
+                        Some(tokio::time::Instant::now() + Duration::from_millis(u64::from(ms)));
+                }
+                RobotOutput::CancelDigitTimer => self.digit_at = None,
                 RobotOutput::LookupPremises {
                     building_id,
                     apartment,

@@ -69,6 +69,8 @@ pub struct Options {
     pub time_zone: &'static str,
     /// More TOML appended to the config (whole sections, e.g. `[shutdown]`).
     pub extra_config: String,
+    /// Dialplan text to run instead of `deploy/dialplan.toml`.
+    pub dialplan: Option<String>,
 }
 
 impl Default for Options {
@@ -81,6 +83,7 @@ impl Default for Options {
             log_filter: "info,zvonar=debug,rsipstack=warn,whisper_rs=warn,ort=warn",
             time_zone: "Europe/Moscow",
             extra_config: String::new(),
+            dialplan: None,
         }
     }
 }
@@ -103,6 +106,14 @@ impl Zvonar {
         let rtp_base = 30000u16;
         let token = "e2e-test-token".to_string();
         let deploy = root().join("deploy");
+        let dialplan = match &opts.dialplan {
+            Some(text) => {
+                let p = dir.join("dialplan.toml");
+                std::fs::write(&p, text).expect("dialplan");
+                p
+            }
+            None => deploy.join("dialplan.toml"),
+        };
         let config = format!(
             r#"dialplan = "{dialplan}"
 time_zone = "{time_zone}"
@@ -130,7 +141,7 @@ espeak_rate_wpm = 170
 {extra}
 "#,
             extra = opts.extra_config,
-            dialplan = deploy.join("dialplan.toml").display(),
+            dialplan = dialplan.display(),
             rtp_min = rtp_base,
             rtp_max = rtp_base + opts.rtp_ports - 1,
             answer_after_ms = opts.answer_after_ms,

@@ -133,6 +133,17 @@ impl Vad {
         }
     }
 
+    /// Changes the longest utterance (`max_utterance_ms`), ms; an utterance in progress that is
+    /// already longer is cut at the next frame.
+    pub fn set_max_utterance_ms(&mut self, ms: u32) {
+        self.cfg.max_utterance_ms = ms;
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &VadConfig {
+        &self.cfg
+    }
+
     /// Audio fed so far, in ms (whole frames only).
     pub fn position_ms(&self) -> u64 {
         self.frame * u64::from(FRAME_MS)

@@ -217,3 +217,55 @@ fn flush_returns_speech_in_progress_and_reset_drops_it() {
     assert_eq!(vad.flush(), None);
     assert_eq!(vad.position_ms(), 1500);
 }
+
+/// `set_max_utterance_ms` (the robot's `Listen::max_ms`, the dialplan's `max_utterance_ms`)
+/// cuts a long utterance at the new length, also one already in progress.
+#[test]
+fn max_utterance_can_be_changed_while_listening() {
+    // 1 s silence, 5 s of a loud 440 Hz tone, 1 s silence.
+    let tone: Vec<i16> = (0..40_000)
+        .map(|i| ((i as f64 * 440.0 * std::f64::consts::TAU / 8000.0).sin() * 8000.0) as i16)
+        .collect();
+    let audio = padded(&tone, 1000);
+    let mut vad = Vad::new(VadConfig::default());
+    vad.set_max_utterance_ms(2000);
+    assert_eq!(vad.config().max_utterance_ms, 2000);
+    let events: Vec<VadEvent> = audio
+        .chunks(FRAME_SAMPLES)
+        .flat_map(|c| vad.push(c))
+        .collect();
+    let utts = utterances(&events);
+    assert!(utts.len() >= 2, "{utts:?}");
+    assert_eq!(
+        utts[0],
+        (800, 2800, true),
+        "cut 2000 ms after its start (with pre-roll)"
+    );
+    assert!(utts.iter().all(|u| u.1 - u.0 <= 2000), "{utts:?}");
+
+    // Lowered in the middle of an utterance: cut at the next frame.
+    let mut vad = Vad::new(VadConfig::default());
+    // 1.5 s into the tone (a steady tone longer than the 2 s noise window becomes noise).
+    let (head, tail) = audio.split_at(8000 * 5 / 2);
+    let mut events: Vec<VadEvent> = head
+        .chunks(FRAME_SAMPLES)
+        .flat_map(|c| vad.push(c))
+        .collect();
+    assert!(vad.in_speech());
+    vad.set_max_utterance_ms(1000);
+    let next = vad.push(&tail[..FRAME_SAMPLES]);
+    assert!(
+        matches!(
+            &next[..],
+            [VadEvent::SpeechEnd {
+                truncated: true,
+                start_ms: 800,
+                end_ms: 2520,
+                ..
+            }]
+        ),
+        "{next:?}"
+    );
+    events.extend(next);
+    assert!(!utterances(&events).is_empty());
+}

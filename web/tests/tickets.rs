@@ -13,7 +13,9 @@ use zvonar_web::{app, AppState};
 const TOKEN: &str = "web-test-token-0123456789";
 
 async fn state() -> (AppState, Arc<dyn DispatchStore>) {
-    let pool = zvonar_billing::open_sqlite("sqlite::memory:").await.unwrap();
+    let pool = zvonar_billing::open_sqlite("sqlite::memory:")
+        .await
+        .unwrap();
     zvonar_dispatch::migrate(&pool).await.unwrap();
     let store: Arc<dyn DispatchStore> = Arc::new(SqliteDispatchStore::new(pool));
     let state = AppState::new(
@@ -51,7 +53,9 @@ async fn get(state: &AppState, uri: &str) -> (StatusCode, serde_json::Value) {
         .await
         .unwrap();
     let status = resp.status();
-    let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
     let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     (status, json)
 }
@@ -69,7 +73,12 @@ async fn emergencies_are_listed_first_and_filtered() {
     let (state, store) = state().await;
     let now = chrono::Utc::now();
     // 1001 emergency (oldest), 1002 plain, 1003 emergency, 1004 plain (newest).
-    for (topic, emergency) in [("leak", true), ("lift", false), ("gas", true), ("roof", false)] {
+    for (topic, emergency) in [
+        ("leak", true),
+        ("lift", false),
+        ("gas", true),
+        ("roof", false),
+    ] {
         store
             .file_ticket(None, now, &request(topic, emergency))
             .await
@@ -81,7 +90,11 @@ async fn emergencies_are_listed_first_and_filtered() {
 
     let (_, only) = get(&state, "/api/v1/tickets?emergency=true").await;
     assert_eq!(numbers(&only), ["1003", "1001"]);
-    assert!(only.as_array().unwrap().iter().all(|t| t["emergency"] == true));
+    assert!(only
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["emergency"] == true));
     let (_, others) = get(&state, "/api/v1/tickets?emergency=false&limit=1").await;
     assert_eq!(numbers(&others), ["1004"]);
     let (_, page) = get(&state, "/api/v1/tickets?limit=2&offset=1").await;

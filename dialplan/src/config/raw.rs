@@ -38,6 +38,7 @@ struct RawFlow {
     callback_promise: Option<Spanned<String>>,
     no_input_ms: Option<Spanned<u32>>,
     max_utterance_ms: Option<Spanned<u32>>,
+    inter_digit_ms: Option<Spanned<u32>>,
     max_retries: Option<Spanned<u32>>,
     min_confidence: Option<Spanned<f64>>,
     fallback_topic: Option<Spanned<String>>,
@@ -70,6 +71,7 @@ struct RawPrompts {
     no_input: P,
     silence_goodbye: P,
     failed_goodbye: P,
+    emergency_registered: P,
     goodbye: P,
     ticket_not_filed: P,
     no_operators: P,
@@ -221,11 +223,12 @@ fn build_playback(
         kind: "playback",
         setting,
     };
-    let present: [(&'static str, bool); 9] = [
+    let present: [(&'static str, bool); 10] = [
         ("company", f.company.is_some()),
         ("callback_promise", f.callback_promise.is_some()),
         ("no_input_ms", f.no_input_ms.is_some()),
         ("max_utterance_ms", f.max_utterance_ms.is_some()),
+        ("inter_digit_ms", f.inter_digit_ms.is_some()),
         ("max_retries", f.max_retries.is_some()),
         ("min_confidence", f.min_confidence.is_some()),
         ("fallback_topic", f.fallback_topic.is_some()),
@@ -327,6 +330,15 @@ fn build_dispatcher(
         "must be 1000–120000 ms",
         defaults.max_utterance_ms,
     )?;
+    let inter_digit_ms = range_u32(
+        cx,
+        &f.inter_digit_ms,
+        "inter_digit_ms",
+        1000,
+        10_000,
+        "must be 1000–10000 ms",
+        defaults.inter_digit_ms,
+    )?;
     let max_retries = range_u32(
         cx,
         &f.max_retries,
@@ -394,6 +406,7 @@ fn build_dispatcher(
         callback_promise,
         no_input_ms,
         max_utterance_ms,
+        inter_digit_ms,
         max_retries,
         min_confidence,
         prompts,
@@ -470,6 +483,7 @@ fn build_prompts(cx: &Ctx<'_>, p: RawPrompts) -> Result<Prompts, DialplanError> 
         no_input: pick(p.no_input, d.no_input)?,
         silence_goodbye: pick(p.silence_goodbye, d.silence_goodbye)?,
         failed_goodbye: pick(p.failed_goodbye, d.failed_goodbye)?,
+        emergency_registered: pick(p.emergency_registered, d.emergency_registered)?,
         goodbye: pick(p.goodbye, d.goodbye)?,
         ticket_not_filed: pick(p.ticket_not_filed, d.ticket_not_filed)?,
         no_operators: pick(p.no_operators, d.no_operators)?,

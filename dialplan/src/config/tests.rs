@@ -37,6 +37,15 @@ fn the_shipped_example_loads() {
     };
     assert_eq!(s.company, "управляющую компанию «Наш дом»");
     assert_eq!(s.callback_promise, "в течение двух часов");
+    // The example says only what happens to an emergency request.
+    let Prompt::Text(emergency) = &s.prompts.emergency_registered else {
+        panic!("emergency prompt is not text")
+    };
+    assert!(
+        emergency.contains("аварийн") && emergency.contains("диспетчер"),
+        "{emergency}"
+    );
+    assert!(!emergency.contains("передана"), "{emergency}");
     assert_eq!(
         s.topics,
         crate::classify::default_topics(),
@@ -65,6 +74,7 @@ fn defaults_apply() {
     assert_eq!(s.topics, d.topics);
     assert_eq!(s.no_input_ms, 6000);
     assert_eq!(s.max_utterance_ms, 15000);
+    assert_eq!(s.inter_digit_ms, 3000);
     assert_eq!(s.max_retries, 1);
     assert_eq!(s.fallback_topic, "other");
     assert_eq!(s.prompts, Prompts::default());
@@ -128,11 +138,13 @@ company = "УК"
 callback_promise = "завтра"
 no_input_ms = 4000
 max_utterance_ms = 20000
+inter_digit_ms = 5000
 max_retries = 2
 min_confidence = 0.5
 fallback_topic = "misc"
 prompts.greeting = { file = "sounds/greeting.wav" }
 prompts.goodbye = { text = "Всего доброго, {company}." }
+prompts.emergency_registered = { file = "sounds/emergency.wav" }
 
 [[flow.d.topics]]
 code = "leak"
@@ -151,8 +163,13 @@ stems = []
     };
     assert_eq!(s.callback_promise, "завтра");
     assert_eq!(
-        (s.no_input_ms, s.max_utterance_ms, s.max_retries),
-        (4000, 20000, 2)
+        (
+            s.no_input_ms,
+            s.max_utterance_ms,
+            s.inter_digit_ms,
+            s.max_retries
+        ),
+        (4000, 20000, 5000, 2)
     );
     assert!((s.min_confidence - 0.5).abs() < 1e-6);
     assert_eq!(s.fallback_topic, "misc");
@@ -164,6 +181,10 @@ stems = []
     assert_eq!(
         s.prompts.goodbye,
         Prompt::Text("Всего доброго, {company}.".into())
+    );
+    assert_eq!(
+        s.prompts.emergency_registered,
+        Prompt::File("sounds/emergency.wav".into())
     );
     assert_eq!(s.prompts.ask_problem, Prompts::default().ask_problem);
 }
@@ -298,6 +319,20 @@ fn out_of_range_values() {
         ),
         "{e}"
     );
+    for bad in ["inter_digit_ms = 500", "inter_digit_ms = 20000"] {
+        let e = err(&format!("{MINIMAL}{bad}\n"));
+        assert!(
+            matches!(
+                e,
+                DialplanError::BadValue {
+                    setting: "inter_digit_ms",
+                    line: 9,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
     let e = err(&format!("{MINIMAL}max_retries = 9\n"));
     assert!(
         matches!(

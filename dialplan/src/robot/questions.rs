@@ -29,11 +29,14 @@ impl DispatcherRobot {
         }
     }
 
-    pub(super) fn listen(&mut self, max_digits: u8) {
+    /// Listens for the answer to the question just asked, which takes up to `max_keys`
+    /// digits on the keypad; keys typed for an earlier question are dropped.
+    pub(super) fn listen(&mut self, max_keys: u8) {
+        self.clear_keys();
+        self.max_keys = max_keys;
         self.out.push_back(RobotOutput::Listen {
             no_input_ms: self.s.no_input_ms,
             max_ms: self.s.max_utterance_ms,
-            max_digits,
         });
     }
 

@@ -2,13 +2,34 @@
 
 use super::*;
 use crate::config::Prompt;
+use std::collections::VecDeque;
 use zvonar_models::{OutageId, PhoneNumber, TicketRequest};
 
-/// A call in memory: feeds inputs, collects outputs and (when `auto_playback`) answers
-/// every prompt with `PlaybackDone`, as an engine would once it has played it.
+/// Time between two keys of [`Call::keys`], ms (a caller typing briskly).
+pub(super) const KEY_GAP_MS: u64 = 300;
+
+/// The driver harness: a call in memory, fed exactly as the engine's robot driver
+/// (`src/engine/robot_driver.rs`) feeds the robot, on a fake clock:
+///
+/// - keys one [`RobotInput::Key`] per key, as RFC 4733 / SIP INFO deliver them;
+/// - `PlaybackDone` after each `Say`/`Play` (at once when `auto_playback`, else when the test
+///   sends it), none for prompts dropped by `StopPlayback`;
+/// - `NoInput` when `no_input_ms` pass after the last prompt of a `Listen` ended with no key
+///   or speech; a key or an utterance answers the `Listen`; an utterance reaches the robot
+///   only while it listens and no prompt that may not be interrupted plays;
+/// - `DigitTimeout` when a `StartDigitTimer` runs out (the clock moves with [`Call::wait`]
+///   and between keys).
 pub(super) struct Call {
     pub robot: DispatcherRobot,
     pub auto_playback: bool,
+    /// The fake clock, ms since the call was answered.
+    pub now: u64,
+    /// Barge-in flags of prompts playing or queued.
+    playing: VecDeque<bool>,
+    /// `no_input_ms` of the outstanding `Listen`.
+    listening: Option<u32>,
+    no_input_at: Option<u64>,
+    digit_at: Option<u64>,
 }
 
 impl Call {
@@ -16,41 +37,137 @@ impl Call {
         Call {
             robot: DispatcherRobot::new(settings, ctx),
             auto_playback: true,
+            now: 0,
+            playing: VecDeque::new(),
+            listening: None,
+            no_input_at: None,
+            digit_at: None,
         }
     }
 
-    /// Sends one input; returns everything the robot emitted in response.
+    fn arm_no_input(&mut self) {
+        if let Some(ms) = self.listening {
+            if self.playing.is_empty() {
+                self.no_input_at = Some(self.now + u64::from(ms));
+            }
+        }
+    }
+
+    /// Sends one input; returns everything the robot emitted in response (and in response
+    /// to the `PlaybackDone`s the harness sent for it).
     pub fn send(&mut self, input: RobotInput) -> Vec<RobotOutput> {
+        if input == RobotInput::PlaybackDone && self.playing.pop_front().is_none() {
+            return Vec::new(); // the driver forwards only prompts it still plays
+        }
+        let done = input == RobotInput::PlaybackDone;
         self.robot.handle(input);
+        if done {
+            self.arm_no_input();
+        }
         let mut all = Vec::new();
         loop {
             let batch: Vec<RobotOutput> = std::iter::from_fn(|| self.robot.poll_output()).collect();
             if batch.is_empty() {
                 break;
             }
-            let prompts = batch
-                .iter()
-                .filter(|o| matches!(o, RobotOutput::Say { .. } | RobotOutput::Play { .. }))
-                .count();
-            all.extend(batch);
-            if self.auto_playback {
-                for _ in 0..prompts {
-                    self.robot.handle(RobotInput::PlaybackDone);
+            let mut finished = 0;
+            for o in &batch {
+                match o {
+                    RobotOutput::Say { barge_in, .. } | RobotOutput::Play { barge_in, .. } => {
+                        self.no_input_at = None;
+                        if self.auto_playback {
+                            finished += 1;
+                        } else {
+                            self.playing.push_back(*barge_in);
+                        }
+                    }
+                    RobotOutput::StopPlayback => self.playing.clear(),
+                    RobotOutput::Listen { no_input_ms, .. } => {
+                        self.listening = Some(*no_input_ms);
+                        self.arm_no_input();
+                    }
+                    RobotOutput::StartDigitTimer { ms } => {
+                        self.digit_at = Some(self.now + u64::from(*ms));
+                    }
+                    RobotOutput::CancelDigitTimer => self.digit_at = None,
+                    _ => {}
                 }
+            }
+            all.extend(batch);
+            for _ in 0..finished {
+                self.robot.handle(RobotInput::PlaybackDone);
+                self.arm_no_input();
             }
         }
         all
     }
 
+    /// The caller's utterance, recognised (dropped like the driver drops it when the robot
+    /// is not listening or a prompt that may not be interrupted plays).
     pub fn say(&mut self, text: &str) -> Vec<RobotOutput> {
+        self.say_with(text, 0.9)
+    }
+
+    pub fn say_with(&mut self, text: &str, confidence: f32) -> Vec<RobotOutput> {
+        if self.listening.is_none() || self.playing.iter().any(|b| !b) {
+            return Vec::new();
+        }
+        self.listening = None;
+        self.no_input_at = None;
         self.send(RobotInput::Utterance {
             text: text.to_string(),
-            confidence: 0.9,
+            confidence,
         })
     }
 
-    pub fn keys(&mut self, d: &str) -> Vec<RobotOutput> {
-        self.send(RobotInput::Digits(d.to_string()))
+    /// One key, now (it answers the outstanding `Listen`: the robot listens again if it
+    /// wants more).
+    pub fn key(&mut self, key: char) -> Vec<RobotOutput> {
+        self.listening = None;
+        self.no_input_at = None;
+        self.send(RobotInput::Key(key))
+    }
+
+    /// Keys typed one by one, [`KEY_GAP_MS`] apart (timers that run out meanwhile fire).
+    pub fn keys(&mut self, keys: &str) -> Vec<RobotOutput> {
+        let mut all = Vec::new();
+        for k in keys.chars() {
+            all.extend(self.wait(KEY_GAP_MS));
+            all.extend(self.key(k));
+        }
+        all
+    }
+
+    /// Lets `ms` pass on the fake clock, firing the timers that run out, in order.
+    pub fn wait(&mut self, ms: u64) -> Vec<RobotOutput> {
+        let until = self.now + ms;
+        let mut all = Vec::new();
+        loop {
+            let next = [self.no_input_at, self.digit_at]
+                .into_iter()
+                .flatten()
+                .min()
+                .filter(|t| *t <= until);
+            let Some(t) = next else { break };
+            self.now = t;
+            if self.digit_at == Some(t) {
+                self.digit_at = None;
+                all.extend(self.send(RobotInput::DigitTimeout));
+            } else {
+                self.no_input_at = None;
+                if self.listening.take().is_some() {
+                    all.extend(self.send(RobotInput::NoInput));
+                }
+            }
+        }
+        self.now = until;
+        all
+    }
+
+    /// Silence until the no-input timer fires.
+    pub fn silence(&mut self) -> Vec<RobotOutput> {
+        let ms = self.listening.map_or(0, u64::from);
+        self.wait(ms)
     }
 }
 
@@ -83,13 +200,11 @@ pub(super) fn outcomes(outs: &[RobotOutput]) -> Vec<String> {
         .collect()
 }
 
-pub(super) fn listens(outs: &[RobotOutput]) -> Vec<u8> {
+/// How many `Listen`s the robot emitted.
+pub(super) fn listens(outs: &[RobotOutput]) -> usize {
     outs.iter()
-        .filter_map(|o| match o {
-            RobotOutput::Listen { max_digits, .. } => Some(*max_digits),
-            _ => None,
-        })
-        .collect()
+        .filter(|o| matches!(o, RobotOutput::Listen { .. }))
+        .count()
 }
 
 pub(super) fn hangup(outs: &[RobotOutput]) -> bool {
@@ -177,7 +292,6 @@ fn known_caller_confirms_by_voice_and_files_an_emergency_ticket() {
         Some(RobotOutput::Listen {
             no_input_ms: 6000,
             max_ms: 15000,
-            max_digits: 1
         })
     ));
     assert_eq!(call.robot.state(), State::AwaitingAddressConfirmation);
@@ -218,9 +332,15 @@ fn known_caller_confirms_by_voice_and_files_an_emergency_ticket() {
         text.contains("Номер заявки: один, два, три, четыре."),
         "{text}"
     );
-    assert!(text.contains("аварийн"), "{text}");
+    // Only what is true: nothing is sent to an emergency service yet.
+    assert!(
+        text.contains("Заявка отмечена как аварийная, диспетчер увидит её первой."),
+        "{text}"
+    );
+    assert!(!text.contains("передана"), "{text}");
     assert!(text.contains("До свидания"), "{text}");
     assert!(!hangup(&out));
+    assert!(call.send(RobotInput::PlaybackDone).is_empty());
     assert!(call.send(RobotInput::PlaybackDone).is_empty());
     let out = call.send(RobotInput::PlaybackDone);
     assert_eq!(outcomes(&out), ["ticket_created"]);
@@ -255,7 +375,8 @@ fn caller_says_no_then_names_building_and_apartment_by_voice() {
     assert_eq!(call.robot.state(), State::AwaitingBuilding);
     let out = call.say("Садовая, двенадцать а");
     assert!(said(&out).contains("номер квартиры"));
-    assert_eq!(listens(&out), [5]);
+    assert_eq!(listens(&out), 1);
+    assert_eq!(call.robot.max_keys, APARTMENT_DIGITS);
     let out = call.say("Квартира сто двадцать три.");
     assert!(
         matches!(&out[..], [RobotOutput::LookupPremises { building_id: BuildingId(3), apartment }] if apartment == "123")
@@ -281,9 +402,16 @@ fn unknown_caller_uses_the_keypad_for_building_and_apartment() {
     assert!(said(&out).contains("улицу и номер дома"));
     let out = call.keys("1");
     assert!(said(&out).contains("номер квартиры"));
+    // One key per input, as the engine sends them: «1», «2», «#».
     let out = call.keys("12#");
     assert!(
-        matches!(&out[..], [RobotOutput::LookupPremises { building_id: BuildingId(1), apartment }] if apartment == "12")
+        matches!(&out[..], [
+            RobotOutput::StartDigitTimer { ms: 3000 },
+            RobotOutput::StartDigitTimer { ms: 3000 },
+            RobotOutput::CancelDigitTimer,
+            RobotOutput::LookupPremises { building_id: BuildingId(1), apartment },
+        ] if apartment == "12"),
+        "{out:?}"
     );
     let out = call.send(RobotInput::PremisesFound(Some(FoundPremises {
         premises_id: PremisesId(12),
@@ -422,6 +550,32 @@ fn single_building_skips_the_building_question_and_none_skips_the_address() {
 }
 
 #[test]
+fn emergency_wording_is_a_configurable_prompt() {
+    let mut s = settings();
+    s.prompts.emergency_registered = Prompt::File("sounds/emergency.wav".into());
+    let mut call = Call::new(&s, known_ctx());
+    call.send(RobotInput::Start);
+    call.keys("1");
+    call.say("Пахнет газом в подъезде");
+    let out = call.send(RobotInput::TicketCreated { number: "5".into() });
+    let files: Vec<&str> = out
+        .iter()
+        .filter_map(|o| match o {
+            RobotOutput::Play { file, .. } => Some(file.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(files, ["sounds/emergency.wav"]);
+    // Not for an ordinary request.
+    let mut call = Call::new(&s, known_ctx());
+    call.send(RobotInput::Start);
+    call.keys("1");
+    call.say("Мусор не вывозят");
+    let out = call.send(RobotInput::TicketCreated { number: "6".into() });
+    assert!(!out.iter().any(|o| matches!(o, RobotOutput::Play { .. })));
+}
+
+#[test]
 fn prompts_from_files_and_overrides() {
     let mut s = settings();
     s.prompts.greeting = Prompt::File("sounds/greeting.wav".into());
@@ -475,7 +629,8 @@ fn star_repeats_the_question() {
     call.send(RobotInput::Start);
     let out = call.keys("*");
     assert!(said(&out).contains("Вы звоните по адресу"));
-    assert_eq!(listens(&out), [1]);
+    assert_eq!(listens(&out), 1);
+    assert_eq!(call.robot.max_keys, 1);
     assert!(!said(&out).contains("не поняла"));
 }
 

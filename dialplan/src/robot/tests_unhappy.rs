@@ -22,15 +22,17 @@ fn at_problem_with(s: &DispatcherSettings, ctx: CallContext) -> Call {
 fn silence_reprompts_once_then_ends_without_a_ticket() {
     let mut call = Call::new(&settings(), known_ctx());
     call.send(RobotInput::Start);
-    let out = call.send(RobotInput::NoInput);
+    assert!(call.wait(5999).is_empty());
+    let out = call.wait(1);
     let text = said(&out);
     assert!(
         text.starts_with("Вас не слышно.|Вы звоните по адресу"),
         "{text}"
     );
-    assert_eq!(listens(&out), [1]);
+    assert_eq!(listens(&out), 1);
+    assert_eq!(call.robot.max_keys, 1);
     call.auto_playback = false;
-    let out = call.send(RobotInput::NoInput);
+    let out = call.silence();
     assert!(said(&out).contains("перезвоните"));
     assert!(tickets(&out).is_empty());
     assert!(!hangup(&out));
@@ -46,8 +48,8 @@ fn silence_reprompts_once_then_ends_without_a_ticket() {
 #[test]
 fn silence_after_the_address_files_an_unfinished_request() {
     let mut call = at_problem(known_ctx());
-    call.send(RobotInput::NoInput);
-    let out = call.send(RobotInput::NoInput);
+    call.silence();
+    let out = call.silence();
     let t = tickets(&out);
     assert_eq!(t.len(), 1);
     assert!(t[0].unfinished);
@@ -72,10 +74,7 @@ fn noise_never_files_a_ticket_and_leads_to_the_keypad_menu() {
         "{}",
         said(&out)
     );
-    let out = call.send(RobotInput::Utterance {
-        text: "течёт кран".into(),
-        confidence: 0.1,
-    });
+    let out = call.say_with("течёт кран", 0.1);
     assert!(tickets(&out).is_empty(), "low confidence is not understood");
     let text = said(&out);
     assert!(
@@ -208,7 +207,7 @@ fn max_retries_zero_goes_straight_to_the_menu() {
     call.send(RobotInput::Start);
     let out = call.say("не знаю");
     assert!(said(&out).contains("Нажмите 1 — улица Ленина"));
-    let out = call.send(RobotInput::NoInput);
+    let out = call.silence();
     assert!(said(&out).contains("перезвоните"));
     assert_eq!(outcomes(&out), ["silence"]);
 }
@@ -314,8 +313,15 @@ fn hangup_while_closing_keeps_the_outcome() {
 #[test]
 fn inputs_out_of_turn_are_ignored() {
     let mut call = Call::new(&settings(), known_ctx());
-    // Before Start.
-    assert!(call.say("да").is_empty());
+    // Before Start (fed to the robot directly: the driver would not even pass them on).
+    assert!(call
+        .send(RobotInput::Utterance {
+            text: "да".into(),
+            confidence: 0.9
+        })
+        .is_empty());
+    assert!(call.send(RobotInput::Key('1')).is_empty());
+    assert!(call.send(RobotInput::DigitTimeout).is_empty());
     assert!(call.send(RobotInput::NoInput).is_empty());
     call.send(RobotInput::Start);
     assert!(call.send(RobotInput::Start).is_empty());
@@ -345,7 +351,7 @@ fn every_path_emits_exactly_one_outcome() {
         for step in script.iter() {
             let (cmd, arg) = step.split_at(1);
             let input = match cmd {
-                "k" => RobotInput::Digits(arg.into()),
+                "k" => RobotInput::Key(arg.chars().next().unwrap_or('#')),
                 "s" => RobotInput::Utterance {
                     text: arg.into(),
                     confidence: 0.9,

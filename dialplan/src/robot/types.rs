@@ -84,9 +84,17 @@ pub enum RobotInput {
     },
     /// The caller started speaking (VAD), possibly over a prompt: barge-in.
     SpeechStarted,
-    /// Keys pressed (one [`RobotOutput::Listen`]): `0-9*#`, ending with `#` or after
-    /// `max_digits`.
-    Digits(String),
+    /// One key pressed (an RFC 4733 telephone-event or a SIP INFO `Signal=`): `0`–`9`, `*`
+    /// or `#`; the engine sends each key as it arrives, one input per key.
+    ///
+    /// The robot collects the keys of one answer itself. A question with a one-key answer
+    /// (yes/no, menus) reacts to the key at once. A multi-key answer (the apartment) ends
+    /// with `#`, with the question's last allowed digit, or when no key follows for
+    /// `inter_digit_ms` ([`RobotOutput::StartDigitTimer`] → [`RobotInput::DigitTimeout`]);
+    /// `*` clears what was typed and asks again; `0` as the first key asks for a person.
+    Key(char),
+    /// The timer of the last [`RobotOutput::StartDigitTimer`] expired (no key since).
+    DigitTimeout,
     /// The listen timer (`no_input_ms` after the prompts ended) expired with no speech
     /// and no keys.
     NoInput,
@@ -133,17 +141,26 @@ pub enum RobotOutput {
     /// Stop the prompt playing now and drop queued ones (barge-in); no `PlaybackDone`
     /// is expected for them.
     StopPlayback,
-    /// Listen for one answer: speech (→ `Utterance`) or keys (→ `Digits`), or `NoInput`.
-    /// Listening starts when the queued prompts end, or at once for barge-in prompts; the
-    /// no-input timer starts when the prompts end.
+    /// Listen for one answer: speech (→ `Utterance`) or keys (→ `Key`, one per key), or
+    /// `NoInput`. Listening starts when the queued prompts end, or at once for barge-in
+    /// prompts; the no-input timer starts when the prompts end and stops at the first key
+    /// or speech.
     Listen {
         /// No speech or key for this long after the prompts → `NoInput`, ms.
         no_input_ms: u32,
-        /// Cut an utterance at this length, ms.
+        /// The caller's speech is cut at this length and recognised as it is (the engine
+        /// sets its voice activity detector's longest utterance to this), ms.
         max_ms: u32,
-        /// Digits end at `#` or after this many keys.
-        max_digits: u8,
     },
+    /// (Re)start the inter-digit timer: send [`RobotInput::DigitTimeout`] after `ms` unless
+    /// another `StartDigitTimer` or a `CancelDigitTimer` comes first. Only one such timer
+    /// exists per call.
+    StartDigitTimer {
+        /// Time from now, ms.
+        ms: u32,
+    },
+    /// Stop the inter-digit timer (the keyed answer is complete or was replaced).
+    CancelDigitTimer,
     /// Look up the premises by building and apartment; answer with `PremisesFound`.
     LookupPremises {
         /// The building.
