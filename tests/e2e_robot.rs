@@ -134,11 +134,9 @@ fn max_utterance_ms_cuts_a_long_utterance() {
         Step::Pause(1500),
         Step::Keys("2"), // not about the outage
         Step::Pause(3500),
+        // Then the robot files what it understood, or asks again and ends the call on
+        // silence: either way it hangs up by itself.
         Step::Say(speech),
-        // Time to recognise it all (debug build, shared CPU), then key 1 (topic 1) in case no
-        // piece was understood as a problem, so that the robot ends the call.
-        Step::Pause(10_000),
-        Step::Keys("1"),
     ];
     call(&z, "max-utterance", "+79161234567", &steps);
     let calls = z.get_json("/api/v1/calls?limit=10");
