@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use zvonar_dispatch::{
     run_subscriber, CallDetails, Callback, Cdr, DispatchStore, EventSpool, FileTicketError,
     QueryError, RecordError, SpooledEvent, SqliteDispatchStore, SubscriberStats, Ticket,
-    TicketDetails, TicketRef,
+    TicketDetails, TicketFilter, TicketRef,
 };
 use zvonar_models::{
     CallEvent, CallEventKind, CallId, CallbackRequest, Disposition, TicketRequest,
@@ -49,8 +49,13 @@ impl DispatchStore for FlakyStore {
     ) -> Result<Callback, RecordError> {
         self.inner.create_callback(call_id, at, request).await
     }
-    async fn list_tickets(&self, limit: u32, offset: u32) -> Result<Vec<Ticket>, QueryError> {
-        self.inner.list_tickets(limit, offset).await
+    async fn list_tickets(
+        &self,
+        filter: &TicketFilter,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<Ticket>, QueryError> {
+        self.inner.list_tickets(filter, limit, offset).await
     }
     async fn ticket(&self, which: &TicketRef) -> Result<Option<TicketDetails>, QueryError> {
         self.inner.ticket(which).await
