@@ -147,20 +147,86 @@ async fn import(cfg: Config, what: ImportWhat) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn find_espeak_data(cfg: &Config) -> Option<PathBuf> {
-    let configured = cfg.tts.espeak_data.as_ref().map(|p| cfg.resolve(p));
-    let candidates = configured.into_iter().chain(
-        [
-            "/usr/lib/x86_64-linux-gnu",
-            "/usr/lib/aarch64-linux-gnu",
-            "/usr/share",
-        ]
-        .iter()
-        .map(PathBuf::from),
-    );
-    candidates
-        .into_iter()
-        .find(|c| c.join("espeak-ng-data").join("phontab").is_file())
+/// The directory that holds `espeak-ng-data/` (espeak-ng's `path` argument): `[tts]
+/// espeak_data` when set — then it must hold the data, or start-up fails naming it — else
+/// where Debian's `espeak-ng-data` package installed it (`dpkg -L`), never a guessed path.
+/// `Ok(None)`: neither, espeak-ng then uses its compiled-in default.
+fn find_espeak_data(cfg: &Config) -> anyhow::Result<Option<PathBuf>> {
+    let has_data = |p: &Path| p.join("espeak-ng-data").join("phontab").is_file();
+    if let Some(configured) = cfg.tts.espeak_data.as_ref().map(|p| cfg.resolve(p)) {
+        anyhow::ensure!(
+            has_data(&configured),
+            "[tts] espeak_data = {}: no espeak-ng-data/phontab there (install Debian's \
+             espeak-ng-data, or remove the setting to use the installed package)",
+            configured.display()
+        );
+        return Ok(Some(configured));
+    }
+    Ok(espeak_data_of_package(&dpkg_files("espeak-ng-data")).filter(|p| has_data(p)))
+}
+
+/// The files a Debian package installed (`dpkg -L NAME`); empty when dpkg or the package
+/// is missing.
+fn dpkg_files(package: &str) -> String {
+    std::process::Command::new("dpkg")
+        .args(["-L", package])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// From a `dpkg -L espeak-ng-data` listing, the parent of the `espeak-ng-data/` folder
+/// that holds `phontab`.
+fn espeak_data_of_package(listing: &str) -> Option<PathBuf> {
+    listing
+        .lines()
+        .map(str::trim)
+        .find(|l| l.ends_with("/espeak-ng-data/phontab"))
+        .and_then(|l| Path::new(l).parent()?.parent().map(Path::to_path_buf))
+}
+
+#[cfg(test)]
+mod espeak_data_tests {
+    use super::*;
+
+    #[test]
+    fn data_dir_comes_from_the_package_listing() {
+        let listing = "/.\n/usr/lib/x86_64-linux-gnu/espeak-ng-data\n\
+                       /usr/lib/x86_64-linux-gnu/espeak-ng-data/phontab\n\
+                       /usr/lib/x86_64-linux-gnu/espeak-ng-data/ru_dict\n";
+        assert_eq!(
+            espeak_data_of_package(listing),
+            Some(PathBuf::from("/usr/lib/x86_64-linux-gnu"))
+        );
+        assert_eq!(espeak_data_of_package(""), None);
+    }
+
+    #[test]
+    fn a_configured_dir_without_data_is_an_error_naming_it() {
+        let dir = std::env::temp_dir().join(format!("zvonar-espeak-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg_path = dir.join("zvonar.toml");
+        let example = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml"),
+        )
+        .unwrap();
+        let text = example.replace("[tts]\n", "[tts]\nespeak_data = \"nowhere\"\n");
+        std::fs::write(&cfg_path, text).unwrap();
+        let cfg = Config::load(&cfg_path).unwrap();
+        let err = find_espeak_data(&cfg).unwrap_err().to_string();
+        assert!(err.contains("espeak_data") && err.contains("nowhere"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_example_config_finds_debians_espeak_data() {
+        let cfg = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml"))
+            .unwrap();
+        let found = find_espeak_data(&cfg).unwrap().expect("espeak-ng-data installed");
+        assert!(found.join("espeak-ng-data/ru_dict").is_file(), "{}", found.display());
+    }
 }
 
 fn piper_voices(dir: &Path) -> Vec<zvonar_voice::tts::PiperVoice> {
@@ -233,7 +299,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             .as_ref()
             .map(|p| cfg.resolve(p))
             .filter(|p| p.is_file()),
-        espeak_data_parent: find_espeak_data(&cfg),
+        espeak_data_parent: find_espeak_data(&cfg)?,
         espeak_rate_wpm: cfg.tts.espeak_rate_wpm,
         cache_dir: cfg.tts.cache_dir.as_ref().map(|p| cfg.resolve(p)),
         memory_cache_bytes: usize::try_from(cfg.tts.memory_cache_mib << 20).unwrap_or(usize::MAX),

@@ -184,7 +184,8 @@ impl DispatcherRobot {
                     self.close(Outcome::CallbackRequested);
                 }
             }
-            RobotInput::CallerHangup => self.on_hangup(),
+            RobotInput::CallerHangup => self.on_hangup(Outcome::CallerHangup),
+            RobotInput::Shutdown => self.on_hangup(Outcome::Shutdown),
         }
     }
 
@@ -353,7 +354,9 @@ impl DispatcherRobot {
         self.close(outcome);
     }
 
-    fn on_hangup(&mut self) {
+    /// The call ends under the robot (caller's BYE, or shutdown); `nothing_filed` is the
+    /// outcome when nothing was collected.
+    fn on_hangup(&mut self, nothing_filed: Outcome) {
         self.playing.clear();
         self.keys.clear();
         self.digit_timer = false;
@@ -367,7 +370,7 @@ impl DispatcherRobot {
                     self.unfinished_ticket(p);
                     Outcome::Unfinished
                 }
-                None => Outcome::CallerHangup,
+                None => nothing_filed,
             },
         };
         self.outcome = Some(outcome);

@@ -97,7 +97,11 @@ impl RobotDriver {
             let digit_deadline = self.digit_at;
             tokio::select! {
                 _ = shutdown.cancelled() => {
-                    // The drain time after SIGTERM is over: end the call ourselves.
+                    // The drain time after SIGTERM is over: end the call ourselves. The robot
+                    // files what it heard as an unfinished request first (a restart must not
+                    // lose a caller's request), then BYE.
+                    self.robot.handle(RobotInput::Shutdown);
+                    self.drain().await;
                     self.io.leg.hangup().await;
                     return FlowEnd { cause: HangupCause::Shutdown };
                 }

@@ -385,3 +385,28 @@ fn a_ticket_that_could_not_be_stored_is_not_read_out_as_filed() {
     assert!(hangup(&out));
     assert_eq!(call.robot.outcome(), Some(Outcome::TicketNotFiled));
 }
+
+#[test]
+fn shutdown_files_what_was_heard_and_ends_without_a_word() {
+    // The drain time after SIGTERM ran out while the caller was talking to the robot.
+    let mut call = Call::new(&settings(), known_ctx());
+    call.send(RobotInput::Start);
+    call.say("У меня течёт потолок!");
+    let out = call.send(RobotInput::Shutdown);
+    let t = tickets(&out);
+    assert_eq!(t.len(), 1);
+    assert!(t[0].unfinished);
+    assert_eq!(t[0].description, "У меня течёт потолок!");
+    assert_eq!(outcomes(&out), ["unfinished"]);
+    assert!(!out
+        .iter()
+        .any(|o| matches!(o, RobotOutput::Hangup | RobotOutput::Say { .. })));
+    assert!(call.robot.is_finished());
+
+    // Nothing collected yet: no ticket, and the outcome says why the call ended.
+    let mut call = Call::new(&settings(), known_ctx());
+    call.send(RobotInput::Start);
+    let out = call.send(RobotInput::Shutdown);
+    assert!(tickets(&out).is_empty());
+    assert_eq!(outcomes(&out), ["shutdown"]);
+}

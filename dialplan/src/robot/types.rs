@@ -117,6 +117,11 @@ pub enum RobotInput {
     /// The caller hung up (BYE). The robot emits nothing after this except the outcome and
     /// an unfinished ticket.
     CallerHangup,
+    /// zvonar is shutting down and the drain time after SIGTERM is over: the engine ends
+    /// the call itself (BYE). Like [`RobotInput::CallerHangup`], what was heard so far is
+    /// filed as an unfinished request, so no caller's request is lost to a restart; the
+    /// outcome is `shutdown` when nothing was collected.
+    Shutdown,
 }
 
 /// What the robot asks the engine to do, drained with `poll_output`.
@@ -229,6 +234,8 @@ pub enum Outcome {
     CallerHangup,
     /// The request was complete but the ticket could not be stored; the caller was told so.
     TicketNotFiled,
+    /// zvonar ended the call at shutdown (drain time over) before anything was filed.
+    Shutdown,
 }
 
 impl Outcome {
@@ -243,6 +250,7 @@ impl Outcome {
             Outcome::NotUnderstood => "not_understood",
             Outcome::CallerHangup => "caller_hangup",
             Outcome::TicketNotFiled => "ticket_not_filed",
+            Outcome::Shutdown => "shutdown",
         }
     }
 }
