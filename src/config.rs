@@ -439,7 +439,12 @@ mod tests {
         assert_eq!(cfg.health.min_free_disk_mib, 1024);
         let t = &cfg.tts;
         assert_eq!(
-            (t.memory_cache_mib, t.disk_cache_mib, t.deadline_ms, t.max_queue),
+            (
+                t.memory_cache_mib,
+                t.disk_cache_mib,
+                t.deadline_ms,
+                t.max_queue
+            ),
             (32, 256, 5000, 64)
         );
     }
@@ -475,11 +480,19 @@ mod tests {
 
     #[test]
     fn weak_tokens_are_refused_off_loopback() {
-        for token in ["change-me-please", "e2e-test-token", "short-but-random-9", ""] {
+        for token in [
+            "change-me-please",
+            "e2e-test-token",
+            "short-but-random-9",
+            "",
+        ] {
             let e = parse(&text("", "", "0.0.0.0:8080", token))
                 .unwrap_err()
                 .to_string();
-            assert!(e.contains("zvonar.toml:") && e.contains("http.token"), "{token}: {e}");
+            assert!(
+                e.contains("zvonar.toml:") && e.contains("http.token"),
+                "{token}: {e}"
+            );
         }
         // The example value is refused even where it would be long enough.
         assert!(token_weakness("change-me-please").is_some());
@@ -496,7 +509,10 @@ mod tests {
             let cfg = parse(&text("", "", listen, "change-me-please")).expect("loopback");
             let w = cfg.warnings();
             assert_eq!(w.len(), 1, "{w:?}");
-            assert!(w[0].contains("http.token") && w[0].contains("loopback"), "{w:?}");
+            assert!(
+                w[0].contains("http.token") && w[0].contains("loopback"),
+                "{w:?}"
+            );
         }
         // Empty is never a token.
         assert!(parse(&text("", "", "127.0.0.1:8080", "")).is_err());
@@ -533,9 +549,14 @@ mod tests {
             e.contains("zvonar.toml:1") && e.contains("time_zone") && e.contains("Europe/Moskow"),
             "{e}"
         );
-        let e = parse(&text("time_zone = \"+03:00\"", "", "127.0.0.1:8080", STRONG))
-            .unwrap_err()
-            .to_string();
+        let e = parse(&text(
+            "time_zone = \"+03:00\"",
+            "",
+            "127.0.0.1:8080",
+            STRONG,
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("time_zone"), "{e}");
     }
 

@@ -68,7 +68,9 @@ impl HealthCheck for TtsHealth {
                 return Err("synthesis worker not running".into());
             }
             let mut last = self.last.lock().await;
-            let fresh = last.as_ref().is_some_and(|(at, _)| at.elapsed() < self.every);
+            let fresh = last
+                .as_ref()
+                .is_some_and(|(at, _)| at.elapsed() < self.every);
             if !fresh {
                 let r = self
                     .tts
@@ -269,7 +271,9 @@ mod tests {
     #[test]
     fn database_is_down_when_closed() {
         block_on(async {
-            let pool = zvonar_billing::open_sqlite("sqlite::memory:").await.unwrap();
+            let pool = zvonar_billing::open_sqlite("sqlite::memory:")
+                .await
+                .unwrap();
             let db = DbHealth(pool.clone());
             assert!(db.check().await.is_ok());
             pool.close().await;

@@ -7,8 +7,8 @@
 
 mod config;
 mod engine;
-mod retention;
 mod health;
+mod retention;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -216,7 +216,10 @@ mod espeak_data_tests {
         std::fs::write(&cfg_path, text).unwrap();
         let cfg = Config::load(&cfg_path).unwrap();
         let err = find_espeak_data(&cfg).unwrap_err().to_string();
-        assert!(err.contains("espeak_data") && err.contains("nowhere"), "{err}");
+        assert!(
+            err.contains("espeak_data") && err.contains("nowhere"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -224,8 +227,14 @@ mod espeak_data_tests {
     fn the_example_config_finds_debians_espeak_data() {
         let cfg = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml"))
             .unwrap();
-        let found = find_espeak_data(&cfg).unwrap().expect("espeak-ng-data installed");
-        assert!(found.join("espeak-ng-data/ru_dict").is_file(), "{}", found.display());
+        let found = find_espeak_data(&cfg)
+            .unwrap()
+            .expect("espeak-ng-data installed");
+        assert!(
+            found.join("espeak-ng-data/ru_dict").is_file(),
+            "{}",
+            found.display()
+        );
     }
 }
 
@@ -428,7 +437,10 @@ async fn graceful_stop(
         "refusing new calls; waiting for calls in progress"
     );
     let drain = Duration::from_secs(settings.drain_s);
-    if tokio::time::timeout(drain, shared.slots.idle()).await.is_err() {
+    if tokio::time::timeout(drain, shared.slots.idle())
+        .await
+        .is_err()
+    {
         tracing::warn!(
             active_calls = shared.slots.active(),
             "drain time over: hanging up the remaining calls"

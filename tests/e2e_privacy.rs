@@ -64,7 +64,11 @@ fn call(z: &Zvonar, name: &str, caller: &str, steps: &[Step], extra_header: Opti
         std::fs::write(&sc, xml).expect("scenario");
     }
     let (ok, out) = run_sipp(z, &sc, "u1", 120);
-    assert!(ok, "SIPp call failed:\n{out}\n--- zvonar log ---\n{}", z.log());
+    assert!(
+        ok,
+        "SIPp call failed:\n{out}\n--- zvonar log ---\n{}",
+        z.log()
+    );
 }
 
 #[test]
@@ -117,18 +121,16 @@ fn spoofed_caller_id_from_an_untrusted_source_reads_nothing_back() {
         .filter(|e| e["kind"] == "identified")
         .collect();
     assert!(
-        identified.iter().all(|e| e["payload"]["how"] != "caller_id"),
+        identified
+            .iter()
+            .all(|e| e["payload"]["how"] != "caller_id"),
         "{identified:?}"
     );
     let ticket = ticket_of(&z, &call_id);
     assert!(ticket["account_id"].is_null(), "{ticket}");
     assert!(ticket["caller"].is_null(), "{ticket}");
     assert!(ticket["premises_id"].is_null(), "{ticket}");
-    assert!(
-        z.log().contains("caller ID unverified"),
-        "{}",
-        z.log()
-    );
+    assert!(z.log().contains("caller ID unverified"), "{}", z.log());
 }
 
 #[test]
@@ -156,7 +158,8 @@ fn trusted_trunk_asserted_identity_finds_the_resident() {
     let detail = z.get_json(&format!("/api/v1/calls/{call_id}"));
     let said = robot_said(&detail);
     assert!(
-        said.iter().any(|t| t.contains("Ленина, дом 5, квартира 12")),
+        said.iter()
+            .any(|t| t.contains("Ленина, дом 5, квартира 12")),
         "{said:#?}"
     );
     let ticket = ticket_of(&z, &call_id);
@@ -191,8 +194,17 @@ fn call_logs_never_show_the_callers_number() {
     let ticket = ticket_of(&z, &call_id);
     assert!(ticket["account_id"].is_number(), "{ticket}");
     let log = z.log();
-    assert!(log.contains(&call_id), "the call is in the log at all:\n{log}");
-    for form in ["9161234567", "916 123", "916) 123", "123-45-67", "123 45 67"] {
+    assert!(
+        log.contains(&call_id),
+        "the call is in the log at all:\n{log}"
+    );
+    for form in [
+        "9161234567",
+        "916 123",
+        "916) 123",
+        "123-45-67",
+        "123 45 67",
+    ] {
         assert!(!log.contains(form), "{form} in the log:\n{log}");
     }
     // Nor with any other separators: no line has the ten significant digits in a row once

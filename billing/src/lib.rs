@@ -26,8 +26,8 @@ pub mod import;
 mod model;
 mod registry;
 
-pub use directory::{BuildingDirectory, RegistrySnapshot};
 pub use db::{migrate, open_sqlite, MigrateError, OpenError};
+pub use directory::{BuildingDirectory, RegistrySnapshot};
 pub use import::{
     import_accounts, import_outages, ImportError, ImportReport, OutageImportReport, RowError,
 };

@@ -83,9 +83,13 @@ async fn buildings_and_premises_match_loosely() {
 #[tokio::test]
 async fn example_outage_is_active_within_its_window() {
     let (pool, reg) = registry().await;
-    let r = import_outages(&pool, example("outages.csv"), chrono_tz::Europe::Moscow).await.unwrap();
+    let r = import_outages(&pool, example("outages.csv"), chrono_tz::Europe::Moscow)
+        .await
+        .unwrap();
     assert_eq!((r.rows_read, r.outages_added, r.errors.len()), (1, 1, 0));
-    let again = import_outages(&pool, example("outages.csv"), chrono_tz::Europe::Moscow).await.unwrap();
+    let again = import_outages(&pool, example("outages.csv"), chrono_tz::Europe::Moscow)
+        .await
+        .unwrap();
     assert_eq!(
         (again.outages_added, again.updated, again.unchanged),
         (0, 0, 1)
@@ -121,9 +125,13 @@ async fn outage_rows_with_problems_are_reported() {
         \"улица Ленина, дом 5\",холодной воды,вчера,,\n\
         \"улица Ленина, дом 5\",холодной воды,20.01.2025 10:00,19.01.2025 10:00,\n\
         \"улица Ленина, дом 5\",,20.01.2025 10:00,,\n";
-    let r = import_outages(&pool, temp_file("outages.csv", csv), chrono_tz::Europe::Moscow)
-        .await
-        .unwrap();
+    let r = import_outages(
+        &pool,
+        temp_file("outages.csv", csv),
+        chrono_tz::Europe::Moscow,
+    )
+    .await
+    .unwrap();
     let lines: Vec<usize> = r.errors.iter().map(|e| e.line).collect();
     assert_eq!(lines, vec![3, 4, 5, 6], "{:?}", r.errors);
     assert!(r.errors[0].reason.contains("unknown building"));

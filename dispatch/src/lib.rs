@@ -54,9 +54,9 @@ pub use model::{
     CallDetails, Callback, Cdr, Ticket, TicketDetails, TicketFilter, TicketRef, TimelineEntry,
     CLOSED_STATUSES,
 };
+pub use spool::{EventSpool, SpooledEvent};
 pub use sqlite::SqliteDispatchStore;
 pub use store::{DispatchStore, FileTicketError, QueryError, RecordError};
-pub use spool::{EventSpool, SpooledEvent};
 pub use subscriber::{run_subscriber, SubscriberStats, RETRY_EVERY, WRITE_TIMEOUT};
 
 /// Why the dispatch migrations failed.

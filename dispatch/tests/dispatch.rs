@@ -4,8 +4,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
 use zvonar_dispatch::{
-    run_subscriber, DispatchStore, EventSpool, FileTicketError, SqliteDispatchStore, SubscriberStats,
-    TicketFilter, TicketRef,
+    run_subscriber, DispatchStore, EventSpool, FileTicketError, SqliteDispatchStore,
+    SubscriberStats, TicketFilter, TicketRef,
 };
 use zvonar_models::{
     AccountId, BuildingId, CallEvent, CallEventKind, CallId, CallbackRequest, Disposition,

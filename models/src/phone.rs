@@ -175,9 +175,6 @@ mod tests {
         assert_eq!(by.to_string(), "+3*******4567");
         assert_eq!(p.as_e164(), "+79161234567");
         // The API and the database still get the whole number.
-        assert_eq!(
-            serde_json::to_string(&p).expect("json"),
-            "\"+79161234567\""
-        );
+        assert_eq!(serde_json::to_string(&p).expect("json"), "\"+79161234567\"");
     }
 }

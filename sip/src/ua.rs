@@ -662,7 +662,10 @@ mod tests {
         assert_eq!(asserted_identity_of(&r), None);
         for (pai, want) in [
             ("\"Trunk\" <sip:84951112233@trunk.example>", "84951112233"),
-            ("<sip:+74951112233@trunk.example;user=phone>", "+74951112233"),
+            (
+                "<sip:+74951112233@trunk.example;user=phone>",
+                "+74951112233",
+            ),
             ("<tel:+74951112233>, <sip:x@y>", "+74951112233"),
             ("sip:74951112233@10.0.0.1", "74951112233"),
         ] {

@@ -368,8 +368,16 @@ pub fn route<'a>(
 /// A call's recording path relative to the recordings root: `YYYY/MM/DD/<call id>.wav`,
 /// the date being the company's local date in `tz` when the call was answered (so a call
 /// at 01:00 in Vladivostok is filed under that day, not the previous UTC day).
-pub fn recording_path(answered: chrono::DateTime<Utc>, tz: chrono_tz::Tz, call_id: &CallId) -> String {
-    format!("{}/{}.wav", answered.with_timezone(&tz).format("%Y/%m/%d"), call_id)
+pub fn recording_path(
+    answered: chrono::DateTime<Utc>,
+    tz: chrono_tz::Tz,
+    call_id: &CallId,
+) -> String {
+    format!(
+        "{}/{}.wav",
+        answered.with_timezone(&tz).format("%Y/%m/%d"),
+        call_id
+    )
 }
 
 #[cfg(test)]

@@ -90,12 +90,7 @@ mod tests {
     #[test]
     fn trusted_source_uses_asserted_identity_else_from() {
         let t = nets(&["10.0.0.0/8"]);
-        let c = identify(
-            "anonymous",
-            Some("+79161234567"),
-            ip("10.0.0.5"),
-            &t,
-        );
+        let c = identify("anonymous", Some("+79161234567"), ip("10.0.0.5"), &t);
         assert_eq!(c.raw, "+79161234567");
         assert_eq!(
             c.verified.as_ref().map(PhoneNumber::as_e164),
@@ -116,12 +111,7 @@ mod tests {
     fn untrusted_source_is_never_verified() {
         let t = nets(&["10.0.0.0/8"]);
         // A spoofed From, and a P-Asserted-Identity the caller wrote itself: both ignored.
-        let c = identify(
-            "+79161234567",
-            Some("+79031112233"),
-            ip("198.51.100.7"),
-            &t,
-        );
+        let c = identify("+79161234567", Some("+79031112233"), ip("198.51.100.7"), &t);
         assert_eq!(c.raw, "+79161234567");
         assert_eq!(c.verified, None);
         assert!(!c.trusted_source);

@@ -509,8 +509,14 @@ mod tests {
             .expect("time")
             .with_timezone(&chrono::Utc);
         assert_eq!(ru_datetime(t, chrono_tz::Europe::Moscow), "14 июня в 18:00");
-        assert_eq!(ru_datetime(t, chrono_tz::Asia::Vladivostok), "15 июня в 1:00");
-        assert_eq!(ru_datetime(t, chrono_tz::Europe::Kaliningrad), "14 июня в 17:00");
+        assert_eq!(
+            ru_datetime(t, chrono_tz::Asia::Vladivostok),
+            "15 июня в 1:00"
+        );
+        assert_eq!(
+            ru_datetime(t, chrono_tz::Europe::Kaliningrad),
+            "14 июня в 17:00"
+        );
     }
 
     #[test]

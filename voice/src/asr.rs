@@ -354,7 +354,10 @@ fn worker(
         // A caller who hung up (token cancelled) or stopped waiting (future dropped) no
         // longer needs this utterance: skip it so live calls are not kept waiting.
         let unwanted = job.reply.is_closed()
-            || job.cancel.as_ref().is_some_and(CancellationToken::is_cancelled);
+            || job
+                .cancel
+                .as_ref()
+                .is_some_and(CancellationToken::is_cancelled);
         let result = if unwanted {
             Err(AsrError::Cancelled)
         } else {
@@ -688,7 +691,10 @@ mod tests {
         // A live call's utterance after them is decoded; B's and C's never were.
         let live = CancellationToken::new();
         let r = asr.recognise_for(vec![400; 3200], &live).await.unwrap();
-        assert!(matches!(r, AsrOutcome::Speech(ref t) if t.audio_ms == 400), "{r:?}");
+        assert!(
+            matches!(r, AsrOutcome::Speech(ref t) if t.audio_ms == 400),
+            "{r:?}"
+        );
         assert_eq!(*decoded.lock().unwrap(), vec![800, 3200]);
         assert_eq!(asr.queue_depth(), 0);
         // Already cancelled: refused without queueing.

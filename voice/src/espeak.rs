@@ -144,7 +144,9 @@ pub fn text_to_phonemes(text: &str, voice: &str) -> Result<Vec<String>, TtsError
     // SAFETY: initialised, and we hold the global lock; the string outlives the call.
     let set = unsafe { sys::espeak_SetVoiceByName(cvoice.as_ptr()) };
     if set != sys::espeak_ERROR_EE_OK {
-        return Err(TtsError::Espeak(format!("no espeak-ng voice for {voice:?}")));
+        return Err(TtsError::Espeak(format!(
+            "no espeak-ng voice for {voice:?}"
+        )));
     }
     let mode = sys::espeakINITIALIZE_PHONEME_IPA as c_int;
     let mut sentences = Vec::new();

@@ -719,7 +719,12 @@ mod tests {
     }
 
     fn count(r: &Rig, text: &str) -> usize {
-        r.spoken.lock().unwrap().iter().filter(|t| *t == text).count()
+        r.spoken
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| *t == text)
+            .count()
     }
 
     #[tokio::test]
@@ -730,7 +735,10 @@ mod tests {
             ..TtsConfig::default()
         });
         for n in 1..=5 {
-            r.tts.synthesize(&format!("заявка {n}"), "ru").await.unwrap();
+            r.tts
+                .synthesize(&format!("заявка {n}"), "ru")
+                .await
+                .unwrap();
         }
         assert_eq!(r.tts.memory_cache_bytes(), 6000);
         // The three most recent are cached; the oldest was evicted and is synthesised again.
@@ -810,7 +818,11 @@ mod tests {
         assert!(files.contains(&key("адрес 1")), "recently read one removed");
         assert!(files.contains(&key("адрес 5")));
         // At start an oversized cache left by an older version is pruned too.
-        std::fs::write(dir.join(format!("{}.wav", "0".repeat(64))), vec![0u8; 20_000]).unwrap();
+        std::fs::write(
+            dir.join(format!("{}.wav", "0".repeat(64))),
+            vec![0u8; 20_000],
+        )
+        .unwrap();
         std::fs::write(dir.join("half.wav.part"), b"x").unwrap();
         drop(r);
         let _again = rig(config);
@@ -831,7 +843,11 @@ mod tests {
             Err(TtsError::Timeout(300)) => {}
             other => panic!("{:?}", other.map(|p| p.len())),
         }
-        assert!(t0.elapsed() < Duration::from_millis(1000), "{:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() < Duration::from_millis(1000),
+            "{:?}",
+            t0.elapsed()
+        );
         // Requests queued behind the slow one within their own deadline are served.
         let mut ok = None;
         for _ in 0..20 {

@@ -46,10 +46,7 @@ pub(crate) async fn report(checks: &[Arc<dyn HealthCheck>]) -> Response {
         set.spawn(async move {
             let r = match tokio::time::timeout(CHECK_TIMEOUT, c.check()).await {
                 Ok(r) => r,
-                Err(_) => Err(format!(
-                    "no answer within {} ms",
-                    CHECK_TIMEOUT.as_millis()
-                )),
+                Err(_) => Err(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())),
             };
             (i, r)
         });

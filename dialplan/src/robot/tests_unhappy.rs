@@ -380,7 +380,10 @@ fn a_ticket_that_could_not_be_stored_is_not_read_out_as_filed() {
         text.contains("не получается зарегистрировать заявку"),
         "{text}"
     );
-    assert!(!text.contains("принята") && !text.contains("Номер"), "{text}");
+    assert!(
+        !text.contains("принята") && !text.contains("Номер"),
+        "{text}"
+    );
     assert_eq!(outcomes(&out), ["ticket_not_filed"]);
     assert!(hangup(&out));
     assert_eq!(call.robot.outcome(), Some(Outcome::TicketNotFiled));

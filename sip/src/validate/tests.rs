@@ -317,5 +317,8 @@ fn source_is_stamped_over_a_forged_received() {
         assert!(top.contains("branch=z9hG4bKs1"), "{top}");
     }
     // Not passed through the guard: unknown.
-    assert_eq!(source_ip(&req("INVITE sip:b@example.com SIP/2.0", "", "")), None);
+    assert_eq!(
+        source_ip(&req("INVITE sip:b@example.com SIP/2.0", "", "")),
+        None
+    );
 }
