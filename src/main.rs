@@ -187,57 +187,6 @@ fn espeak_data_of_package(listing: &str) -> Option<PathBuf> {
         .and_then(|l| Path::new(l).parent()?.parent().map(Path::to_path_buf))
 }
 
-#[cfg(test)]
-mod espeak_data_tests {
-    use super::*;
-
-    #[test]
-    fn data_dir_comes_from_the_package_listing() {
-        let listing = "/.\n/usr/lib/x86_64-linux-gnu/espeak-ng-data\n\
-                       /usr/lib/x86_64-linux-gnu/espeak-ng-data/phontab\n\
-                       /usr/lib/x86_64-linux-gnu/espeak-ng-data/ru_dict\n";
-        assert_eq!(
-            espeak_data_of_package(listing),
-            Some(PathBuf::from("/usr/lib/x86_64-linux-gnu"))
-        );
-        assert_eq!(espeak_data_of_package(""), None);
-    }
-
-    #[test]
-    fn a_configured_dir_without_data_is_an_error_naming_it() {
-        let dir = std::env::temp_dir().join(format!("zvonar-espeak-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let cfg_path = dir.join("zvonar.toml");
-        let example = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml"),
-        )
-        .unwrap();
-        let text = example.replace("[tts]\n", "[tts]\nespeak_data = \"nowhere\"\n");
-        std::fs::write(&cfg_path, text).unwrap();
-        let cfg = Config::load(&cfg_path).unwrap();
-        let err = find_espeak_data(&cfg).unwrap_err().to_string();
-        assert!(
-            err.contains("espeak_data") && err.contains("nowhere"),
-            "{err}"
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn the_example_config_finds_debians_espeak_data() {
-        let cfg = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml"))
-            .unwrap();
-        let found = find_espeak_data(&cfg)
-            .unwrap()
-            .expect("espeak-ng-data installed");
-        assert!(
-            found.join("espeak-ng-data/ru_dict").is_file(),
-            "{}",
-            found.display()
-        );
-    }
-}
-
 fn piper_voices(dir: &Path) -> Vec<zvonar_voice::tts::PiperVoice> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -479,4 +428,55 @@ async fn axum_serve(
 ) -> anyhow::Result<()> {
     zvonar_web::serve(listener, state).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod espeak_data_tests {
+    use super::*;
+
+    #[test]
+    fn data_dir_comes_from_the_package_listing() {
+        let listing = "/.\n/usr/lib/x86_64-linux-gnu/espeak-ng-data\n\
+                       /usr/lib/x86_64-linux-gnu/espeak-ng-data/phontab\n\
+                       /usr/lib/x86_64-linux-gnu/espeak-ng-data/ru_dict\n";
+        assert_eq!(
+            espeak_data_of_package(listing),
+            Some(PathBuf::from("/usr/lib/x86_64-linux-gnu"))
+        );
+        assert_eq!(espeak_data_of_package(""), None);
+    }
+
+    #[test]
+    fn a_configured_dir_without_data_is_an_error_naming_it() {
+        let dir = std::env::temp_dir().join(format!("zvonar-espeak-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg_path = dir.join("zvonar.toml");
+        let example = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml"),
+        )
+        .unwrap();
+        let text = example.replace("[tts]\n", "[tts]\nespeak_data = \"nowhere\"\n");
+        std::fs::write(&cfg_path, text).unwrap();
+        let cfg = Config::load(&cfg_path).unwrap();
+        let err = find_espeak_data(&cfg).unwrap_err().to_string();
+        assert!(
+            err.contains("espeak_data") && err.contains("nowhere"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_example_config_finds_debians_espeak_data() {
+        let cfg = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml"))
+            .unwrap();
+        let found = find_espeak_data(&cfg)
+            .unwrap()
+            .expect("espeak-ng-data installed");
+        assert!(
+            found.join("espeak-ng-data/ru_dict").is_file(),
+            "{}",
+            found.display()
+        );
+    }
 }
