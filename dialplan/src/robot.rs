@@ -48,8 +48,8 @@ mod types;
 mod understand;
 
 pub use types::{
-    BuildingInfo, CallContext, FoundPremises, KnownPremises, OutageInfo, Outcome, RobotInput,
-    RobotOutput, State,
+    BuildingInfo, CallContext, Expect, FoundPremises, KnownPremises, NumberSlot, OutageInfo,
+    Outcome, RobotInput, RobotOutput, State,
 };
 use understand::{is_garbage, match_building, only_fillers, wants_operator, yes_no, YesNo};
 

@@ -4,6 +4,7 @@
 //! This crate does no IO: every other block depends on it, and it depends on none of them.
 
 pub mod event;
+pub mod expect;
 pub mod hangup;
 pub mod ids;
 pub mod money;
@@ -11,6 +12,7 @@ pub mod phone;
 pub mod pii;
 
 pub use event::{CallEvent, CallEventKind, CallbackRequest, Disposition, TicketRequest};
+pub use expect::{Expect, NumberSlot};
 pub use hangup::HangupCause;
 pub use ids::{AccountId, BuildingId, CallId, OutageId, PremisesId, TicketId};
 pub use money::Money;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use zvonar_dialplan::robot::{
-    CallContext, DispatcherRobot, FoundPremises, KnownPremises, RobotInput, RobotOutput,
+    CallContext, DispatcherRobot, Expect, FoundPremises, KnownPremises, RobotInput, RobotOutput,
 };
 use zvonar_models::{CallEventKind, HangupCause};
 use zvonar_sip::ua::CallSignal;
@@ -183,9 +183,10 @@ impl RobotDriver {
                 let queue = self.shared.metrics.asr_queue.clone();
                 let cancel = self.asr_cancel.clone();
                 let turn = self.turns.current();
+                let expect = self.turns.expect();
                 queue.set(asr.queue_depth() as i64 + 1);
                 tokio::spawn(async move {
-                    let r = asr.recognise_for(pcm, &cancel).await;
+                    let r = asr.recognise_expecting(pcm, expect, &cancel).await;
                     queue.set(asr.queue_depth() as i64);
                     if !matches!(r, Err(AsrError::Cancelled)) {
                         let _ = tx.send((turn, r));
@@ -323,6 +324,7 @@ impl RobotDriver {
                 RobotOutput::Listen {
                     no_input_ms,
                     max_ms,
+                    expect,
                 } => {
                     if self.max_utterance_ms != Some(max_ms) {
                         self.max_utterance_ms = Some(max_ms);
@@ -331,7 +333,7 @@ impl RobotDriver {
                             .media
                             .send(MediaCommand::MaxUtterance { ms: max_ms });
                     }
-                    self.turns.listen();
+                    self.turns.listen(expect);
                     self.listening = Some(Listening { no_input_ms });
                     self.arm_no_input();
                 }
@@ -403,21 +405,30 @@ impl RobotDriver {
 
 /// Numbers the robot's questions (each `Listen`) so that an ASR result is applied only
 /// to the question it was spoken to: a result that arrives after the robot moved on (keys
-/// answered meanwhile, a re-ask after no input) is stale and dropped.
+/// answered meanwhile, a re-ask after no input) is stale and dropped. Also keeps what
+/// answer the open question expects, which goes with each utterance to the recogniser.
 #[derive(Debug, Default)]
 pub struct ListenTurns {
     current: u64,
+    expect: Expect,
 }
 
 impl ListenTurns {
-    /// The robot asks a new question; results of earlier ones become stale.
-    pub fn listen(&mut self) {
+    /// The robot asks a new question expecting `expect`; results of earlier ones become
+    /// stale.
+    pub fn listen(&mut self, expect: Expect) {
         self.current += 1;
+        self.expect = expect;
     }
 
     /// The question an utterance heard now answers.
     pub fn current(&self) -> u64 {
         self.current
+    }
+
+    /// What answer the open question expects ([`Expect::Free`] before the first).
+    pub fn expect(&self) -> Expect {
+        self.expect
     }
 
     /// Whether a result for `turn` still answers the open question.
@@ -501,6 +512,91 @@ async fn call_context(shared: &Shared, io: &CallIo) -> CallContext {
 #[cfg(test)]
 mod tests {
     use super::{ru_datetime, ListenTurns};
+    use std::sync::{Arc, Mutex};
+    use tokio_util::sync::CancellationToken;
+    use zvonar_dialplan::robot::{
+        BuildingInfo, CallContext, DispatcherRobot, Expect, NumberSlot, RobotInput, RobotOutput,
+    };
+    use zvonar_models::BuildingId;
+    use zvonar_voice::asr::{Asr, AsrError, AsrOutcome, Decoder, Transcript};
+
+    /// Records what answer each utterance it decodes was expected to be.
+    struct Expecting(Arc<Mutex<Vec<Expect>>>);
+
+    impl Decoder for Expecting {
+        fn decode(&mut self, pcm: &[i16], queue_ms: u32) -> Result<AsrOutcome, AsrError> {
+            self.decode_expecting(pcm, queue_ms, Expect::Free)
+        }
+
+        fn decode_expecting(
+            &mut self,
+            pcm: &[i16],
+            queue_ms: u32,
+            expect: Expect,
+        ) -> Result<AsrOutcome, AsrError> {
+            self.0.lock().expect("lock").push(expect);
+            Ok(AsrOutcome::Speech(Transcript {
+                text: "сорок пять".into(),
+                confidence: 0.9,
+                no_speech_prob: 0.0,
+                audio_ms: (pcm.len() / 8) as u32,
+                asr_ms: 1,
+                queue_ms,
+            }))
+        }
+    }
+
+    /// Carries out the robot's outputs as the driver does for listening: each `Listen`
+    /// opens a turn with its expectation.
+    fn drain(robot: &mut DispatcherRobot, turns: &mut ListenTurns) {
+        while let Some(out) = robot.poll_output() {
+            match out {
+                RobotOutput::Listen { expect, .. } => turns.listen(expect),
+                RobotOutput::Say { .. } => robot.handle(RobotInput::PlaybackDone),
+                _ => {}
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_question_s_expectation_reaches_the_asr_request() {
+        let building = |id, house: &str| BuildingInfo {
+            id: BuildingId(id),
+            street: "улица Ленина".into(),
+            house: house.into(),
+            spoken: format!("улица Ленина, дом {house}"),
+            outages: vec![],
+        };
+        let ctx = CallContext {
+            caller: None,
+            known: None,
+            buildings: vec![building(1, "5"), building(2, "7")],
+        };
+        let mut robot = DispatcherRobot::new(&zvonar_dialplan::DispatcherSettings::default(), ctx);
+        let mut turns = ListenTurns::default();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let asr = Asr::with_decoders(vec![Box::new(Expecting(seen.clone()))], 4).expect("asr");
+        let cancel = CancellationToken::new();
+        robot.handle(RobotInput::Start);
+        drain(&mut robot, &mut turns);
+        // «Назовите улицу и номер дома»: free speech.
+        asr.recognise_expecting(vec![0; 800], turns.expect(), &cancel)
+            .await
+            .expect("decoded");
+        robot.handle(RobotInput::Utterance {
+            text: "Ленина пять".into(),
+            confidence: 0.9,
+        });
+        drain(&mut robot, &mut turns);
+        // «Назовите номер квартиры»: the utterance goes to the recogniser as a number.
+        asr.recognise_expecting(vec![0; 800], turns.expect(), &cancel)
+            .await
+            .expect("decoded");
+        assert_eq!(
+            *seen.lock().expect("lock"),
+            vec![Expect::Free, Expect::Number(NumberSlot::Apartment)]
+        );
+    }
 
     #[test]
     fn outage_times_are_read_in_the_company_zone() {
@@ -522,12 +618,12 @@ mod tests {
     #[test]
     fn a_result_for_an_earlier_question_is_stale() {
         let mut turns = ListenTurns::default();
-        turns.listen(); // «Назовите номер квартиры…»
+        turns.listen(Expect::Number(NumberSlot::Apartment)); // «Назовите номер квартиры…»
         let spoken_to = turns.current();
         assert!(turns.is_current(spoken_to));
         // The caller typed the apartment while the speech was still being decoded: the
         // robot asks the next question before the transcript arrives.
-        turns.listen(); // «Опишите, что случилось»
+        turns.listen(Expect::Free); // «Опишите, что случилось»
         assert!(!turns.is_current(spoken_to));
         assert!(turns.is_current(turns.current()));
     }

@@ -15,6 +15,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+pub use zvonar_models::{Expect, NumberSlot};
 
 /// How much of Whisper's 30 s encoder window to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +157,21 @@ pub trait Decoder: Send + 'static {
     ///
     /// Errors: [`AsrError::Decode`] when the engine fails on this utterance.
     fn decode(&mut self, pcm_8k: &[i16], queue_ms: u32) -> Result<AsrOutcome, AsrError>;
+
+    /// Decodes `pcm_8k` as the answer to a question that expects `expect` (slot-aware
+    /// recognition: a number answer may be decoded with a number prompt or grammar).
+    /// The default ignores the expectation and calls [`Decoder::decode`].
+    ///
+    /// Errors: as [`Decoder::decode`].
+    fn decode_expecting(
+        &mut self,
+        pcm_8k: &[i16],
+        queue_ms: u32,
+        expect: Expect,
+    ) -> Result<AsrOutcome, AsrError> {
+        let _ = expect;
+        self.decode(pcm_8k, queue_ms)
+    }
 }
 
 struct WhisperDecoder {
@@ -165,12 +181,22 @@ struct WhisperDecoder {
 
 impl Decoder for WhisperDecoder {
     fn decode(&mut self, pcm_8k: &[i16], queue_ms: u32) -> Result<AsrOutcome, AsrError> {
-        decode(&mut self.state, &self.config, pcm_8k, queue_ms)
+        self.decode_expecting(pcm_8k, queue_ms, Expect::Free)
+    }
+
+    fn decode_expecting(
+        &mut self,
+        pcm_8k: &[i16],
+        queue_ms: u32,
+        expect: Expect,
+    ) -> Result<AsrOutcome, AsrError> {
+        decode(&mut self.state, &self.config, pcm_8k, queue_ms, expect)
     }
 }
 
 struct Job {
     pcm_8k: Vec<i16>,
+    expect: Expect,
     queued: Instant,
     cancel: Option<CancellationToken>,
     reply: oneshot::Sender<Result<AsrOutcome, AsrError>>,
@@ -261,7 +287,7 @@ impl Asr {
     /// Errors: [`AsrError::Overloaded`] at once when the queue is full;
     /// [`AsrError::Decode`] when whisper.cpp fails; [`AsrError::Stopped`] after shutdown.
     pub async fn recognise(&self, pcm_8k: Vec<i16>) -> Result<AsrOutcome, AsrError> {
-        self.submit(pcm_8k, None).await
+        self.submit(pcm_8k, Expect::Free, None).await
     }
 
     /// [`Asr::recognise`] for a call: once `cancel` is cancelled (the caller hung up) this
@@ -274,11 +300,25 @@ impl Asr {
         pcm_8k: Vec<i16>,
         cancel: &CancellationToken,
     ) -> Result<AsrOutcome, AsrError> {
+        self.recognise_expecting(pcm_8k, Expect::Free, cancel).await
+    }
+
+    /// [`Asr::recognise_for`] of the answer to a question that expects `expect` (the
+    /// robot's `Listen`): the decoder may decode a number answer differently
+    /// ([`Decoder::decode_expecting`]).
+    ///
+    /// Errors: as [`Asr::recognise_for`].
+    pub async fn recognise_expecting(
+        &self,
+        pcm_8k: Vec<i16>,
+        expect: Expect,
+        cancel: &CancellationToken,
+    ) -> Result<AsrOutcome, AsrError> {
         if cancel.is_cancelled() {
             return Err(AsrError::Cancelled);
         }
         tokio::select! {
-            r = self.submit(pcm_8k, Some(cancel.clone())) => r,
+            r = self.submit(pcm_8k, expect, Some(cancel.clone())) => r,
             _ = cancel.cancelled() => Err(AsrError::Cancelled),
         }
     }
@@ -286,6 +326,7 @@ impl Asr {
     async fn submit(
         &self,
         pcm_8k: Vec<i16>,
+        expect: Expect,
         cancel: Option<CancellationToken>,
     ) -> Result<AsrOutcome, AsrError> {
         let waiting = self.depth.fetch_add(1, Ordering::Relaxed);
@@ -296,6 +337,7 @@ impl Asr {
         let (reply, rx) = oneshot::channel();
         let job = Job {
             pcm_8k,
+            expect,
             queued: Instant::now(),
             cancel,
             reply,
@@ -362,7 +404,7 @@ fn worker(
             Err(AsrError::Cancelled)
         } else {
             let queue_ms = job.queued.elapsed().as_millis() as u32;
-            decoder.decode(&job.pcm_8k, queue_ms)
+            decoder.decode_expecting(&job.pcm_8k, queue_ms, job.expect)
         };
         depth.fetch_sub(1, Ordering::Relaxed);
         let _ = job.reply.send(result);
@@ -397,7 +439,9 @@ fn decode(
     config: &AsrConfig,
     pcm_8k: &[i16],
     queue_ms: u32,
+    expect: Expect,
 ) -> Result<AsrOutcome, AsrError> {
+    let _ = expect; // slot-aware decoding: see the README's number benchmark
     let started = Instant::now();
     if peak_frame_dbfs(pcm_8k) < MIN_SPEECH_DBFS {
         return Ok(AsrOutcome::Rejected {
@@ -702,6 +746,49 @@ mod tests {
             asr.recognise_for(vec![1; 80], &call_b).await,
             Err(AsrError::Cancelled)
         ));
+    }
+
+    /// Records the expectation of every utterance it decodes.
+    struct Expecting(Arc<Mutex<Vec<Expect>>>);
+
+    impl Decoder for Expecting {
+        fn decode(&mut self, _pcm_8k: &[i16], _queue_ms: u32) -> Result<AsrOutcome, AsrError> {
+            panic!("the worker must pass the expectation on");
+        }
+
+        fn decode_expecting(
+            &mut self,
+            pcm_8k: &[i16],
+            queue_ms: u32,
+            expect: Expect,
+        ) -> Result<AsrOutcome, AsrError> {
+            self.0.lock().unwrap().push(expect);
+            Ok(AsrOutcome::Speech(Transcript {
+                audio_ms: (pcm_8k.len() / 8) as u32,
+                queue_ms,
+                ..t("сорок пять", 0.9, 0.0)
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_expected_answer_reaches_the_decoder() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let asr = Asr::with_decoders(vec![Box::new(Expecting(seen.clone()))], 4).unwrap();
+        let call = CancellationToken::new();
+        let apartment = Expect::Number(NumberSlot::Apartment);
+        asr.recognise_expecting(vec![100; 800], apartment, &call)
+            .await
+            .unwrap();
+        asr.recognise_expecting(vec![100; 800], Expect::YesNo, &call)
+            .await
+            .unwrap();
+        asr.recognise_for(vec![100; 800], &call).await.unwrap();
+        asr.recognise(vec![100; 800]).await.unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![apartment, Expect::YesNo, Expect::Free, Expect::Free]
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Output helpers and the questions the robot asks (plain or as a keypad menu).
 
-use super::{DispatcherRobot, OutageInfo, RobotOutput, State, APARTMENT_DIGITS, MENU_MAX};
+use super::{
+    DispatcherRobot, Expect, NumberSlot, OutageInfo, RobotOutput, State, APARTMENT_DIGITS, MENU_MAX,
+};
 use crate::config::Prompt;
 use zvonar_models::CallEventKind;
 
@@ -30,13 +32,15 @@ impl DispatcherRobot {
     }
 
     /// Listens for the answer to the question just asked, which takes up to `max_keys`
-    /// digits on the keypad; keys typed for an earlier question are dropped.
-    pub(super) fn listen(&mut self, max_keys: u8) {
+    /// digits on the keypad and is spoken as `expect` says; keys typed for an earlier
+    /// question are dropped.
+    pub(super) fn listen(&mut self, max_keys: u8, expect: Expect) {
         self.clear_keys();
         self.max_keys = max_keys;
         self.out.push_back(RobotOutput::Listen {
             no_input_ms: self.s.no_input_ms,
             max_ms: self.s.max_utterance_ms,
+            expect,
         });
     }
 
@@ -92,7 +96,7 @@ impl DispatcherRobot {
                     format!("Вы звоните по адресу {addr}? {YES_NO}")
                 };
                 self.say(text, true);
-                self.listen(1);
+                self.listen(1, Expect::YesNo);
             }
             State::AwaitingBuilding => {
                 if self.menu {
@@ -109,7 +113,7 @@ impl DispatcherRobot {
                     let p = self.s.prompts.ask_building.clone();
                     self.prompt(&p, true);
                 }
-                self.listen(1);
+                self.listen(1, Expect::Free);
             }
             State::AwaitingApartment => {
                 if self.menu {
@@ -119,7 +123,7 @@ impl DispatcherRobot {
                     let p = self.s.prompts.ask_apartment.clone();
                     self.prompt(&p, true);
                 }
-                self.listen(APARTMENT_DIGITS);
+                self.listen(APARTMENT_DIGITS, Expect::Number(NumberSlot::Apartment));
             }
             State::AwaitingOutageAnswer { .. } => {
                 let text = if self.menu {
@@ -129,7 +133,7 @@ impl DispatcherRobot {
                     format!("Вы звоните по этому поводу? {YES_NO}")
                 };
                 self.say(text, true);
-                self.listen(1);
+                self.listen(1, Expect::YesNo);
             }
             State::AwaitingProblem => {
                 if self.menu {
@@ -149,7 +153,7 @@ impl DispatcherRobot {
                     let p = self.s.prompts.ask_problem.clone();
                     self.prompt(&p, true);
                 }
-                self.listen(1);
+                self.listen(1, Expect::Free);
             }
             _ => {}
         }

@@ -292,6 +292,7 @@ fn known_caller_confirms_by_voice_and_files_an_emergency_ticket() {
         Some(RobotOutput::Listen {
             no_input_ms: 6000,
             max_ms: 15000,
+            expect: Expect::YesNo,
         })
     ));
     assert_eq!(call.robot.state(), State::AwaitingAddressConfirmation);
@@ -642,4 +643,41 @@ fn a_person_stuck_in_the_lift_is_a_problem_not_an_operator_request() {
     let out = call.say("Я хочу сообщить, что человек застрял в лифте!");
     let t = &tickets(&out)[0];
     assert_eq!((t.topic.as_str(), t.emergency), ("lift", true));
+}
+
+/// The `expect` of the last `Listen` in `outs`.
+fn expects(outs: &[RobotOutput]) -> Option<Expect> {
+    outs.iter().rev().find_map(|o| match o {
+        RobotOutput::Listen { expect, .. } => Some(*expect),
+        _ => None,
+    })
+}
+
+#[test]
+fn every_question_says_what_answer_it_expects() {
+    // The recogniser decodes a number answer differently (slot-aware ASR): each question
+    // tells it what it asks for, also when asked again and as a keypad menu.
+    let mut call = Call::new(&settings(), known_ctx());
+    let out = call.send(RobotInput::Start);
+    assert_eq!(expects(&out), Some(Expect::YesNo), "address confirmation");
+    let out = call.say("нет");
+    assert_eq!(expects(&out), Some(Expect::Free), "street and house");
+    let out = call.say("Ленина семь");
+    assert_eq!(
+        expects(&out),
+        Some(Expect::Number(NumberSlot::Apartment)),
+        "apartment"
+    );
+    let out = call.silence();
+    assert_eq!(
+        expects(&out),
+        Some(Expect::Number(NumberSlot::Apartment)),
+        "apartment asked again"
+    );
+    call.say("квартира три");
+    let out = call.send(RobotInput::PremisesFound(None));
+    assert_eq!(expects(&out), Some(Expect::YesNo), "outage: is this why?");
+    call.say("нет");
+    let out = call.say("нет");
+    assert_eq!(expects(&out), Some(Expect::Free), "problem description");
 }

@@ -4,6 +4,7 @@ use zvonar_models::{
     AccountId, BuildingId, CallEventKind, CallbackRequest, OutageId, PhoneNumber, PremisesId,
     TicketRequest,
 };
+pub use zvonar_models::{Expect, NumberSlot};
 
 /// What the engine knows about a call before the robot starts (from caller ID and the
 /// billing/dispatch stores).
@@ -156,6 +157,10 @@ pub enum RobotOutput {
         /// The caller's speech is cut at this length and recognised as it is (the engine
         /// sets its voice activity detector's longest utterance to this), ms.
         max_ms: u32,
+        /// What answer the question expects (a number, yes/no, free speech): the engine
+        /// passes it with the utterance to the recogniser, which may decode a number
+        /// answer differently (slot-aware recognition).
+        expect: Expect,
     },
     /// (Re)start the inter-digit timer: send [`RobotInput::DigitTimeout`] after `ms` unless
     /// another `StartDigitTimer` or a `CancelDigitTimer` comes first. Only one such timer
