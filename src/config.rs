@@ -57,6 +57,10 @@ pub struct SipSection {
     /// Calls handled at once; more get 503 (RFC 3261 §21.5.4).
     #[serde(default = "default_max_calls")]
     pub max_calls: usize,
+    /// `Retry-After` of the 503 sent when all `max_calls` are taken, s (RFC 3261 §20.33):
+    /// how long a trunk should wait before offering us a call again.
+    #[serde(default = "default_busy_retry_after_s")]
+    pub busy_retry_after_s: u32,
     /// Ringing time before the robot answers, ms (a caller who hangs up meanwhile is a
     /// missed call with a CDR and no recording).
     #[serde(default)]
@@ -73,6 +77,10 @@ pub struct SipSection {
 
 fn default_max_calls() -> usize {
     200
+}
+
+fn default_busy_retry_after_s() -> u32 {
+    5
 }
 
 fn default_time_zone() -> chrono_tz::Tz {
@@ -435,6 +443,7 @@ mod tests {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml");
         let cfg = Config::load(&p).expect("example config");
         assert_eq!(cfg.sip.udp.port(), 5060);
+        assert_eq!((cfg.sip.max_calls, cfg.sip.busy_retry_after_s), (200, 5));
         assert_eq!((cfg.shutdown.drain_s, cfg.shutdown.retry_after_s), (30, 60));
         assert_eq!(cfg.health.min_free_disk_mib, 1024);
         let t = &cfg.tts;

@@ -325,6 +325,11 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             tcp: cfg.sip.tcp,
             public_ip: cfg.public_ip(),
             user_agent: format!("zvonar/{}", env!("CARGO_PKG_VERSION")),
+            admission: Some(Arc::new(engine::slots::SlotAdmission {
+                slots: shared.slots.clone(),
+                busy_retry_after_s: cfg.sip.busy_retry_after_s,
+                drain_retry_after_s: cfg.shutdown.retry_after_s,
+            })),
         },
         cancel.clone(),
     )

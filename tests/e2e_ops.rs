@@ -9,7 +9,8 @@ use common::{run_sipp, write_scenario, Options, Step, Zvonar};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-/// An INVITE that must be refused with 503 and `Retry-After: 17`.
+/// An INVITE that must be refused with 503 and `Retry-After: 17` (another value through
+/// [`refused_scenario`]).
 const REFUSED_SCENARIO: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
 <scenario name="refused while draining">
   <send retrans="500">
@@ -56,6 +57,11 @@ const REFUSED_SCENARIO: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
   </send>
 </scenario>
 "#;
+
+/// [`REFUSED_SCENARIO`] expecting `Retry-After: {retry_after_s}`.
+fn refused_scenario(retry_after_s: u32) -> String {
+    REFUSED_SCENARIO.replace("^ *17 *$", &format!("^ *{retry_after_s} *$"))
+}
 
 fn calls(z: &Zvonar) -> Vec<Value> {
     z.get_json("/api/v1/calls?limit=100")
@@ -167,4 +173,53 @@ fn sigterm_mid_call_drains_refuses_new_calls_hangs_up_and_exits_0() {
     );
     let log = z.log();
     assert!(log.contains("call events flushed"), "{log}");
+}
+
+/// All `max_calls` busy: the next INVITE is refused with 503 and the configured
+/// `Retry-After` (RFC 3261 §21.5.4, §20.33), so the trunk knows when to come back — the
+/// engine used to refuse it from the dialog, where no header can be added.
+#[test]
+fn beyond_max_calls_an_invite_gets_503_with_retry_after() {
+    let z = Zvonar::start_with(
+        "busy",
+        Options {
+            max_calls: 1,
+            busy_retry_after_s: 9,
+            ..Options::default()
+        },
+    );
+    let sc = write_scenario(
+        &z.dir,
+        "occupying",
+        "+74957770008",
+        "+74951234567",
+        &[Step::Pause(500)],
+        60_000,
+    );
+    std::thread::scope(|scope| {
+        let active = scope.spawn(|| run_sipp(&z, &sc, "u1", 60));
+        let t0 = Instant::now();
+        while !calls(&z).iter().any(|c| !c["answered_at"].is_null()) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "call not answered; log:\n{}",
+                z.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let refused = z.dir.join("refused.xml");
+        std::fs::write(&refused, refused_scenario(9)).expect("scenario");
+        let (ok, out) = run_sipp(&z, &refused, "u1", 10);
+        assert!(
+            ok,
+            "second call not refused with 503 + Retry-After: 9:\n{out}\n--- zvonar log ---\n{}",
+            z.log()
+        );
+        let (ok, out) = active.join().expect("sipp thread");
+        assert!(
+            ok,
+            "the first call failed:\n{out}\n--- zvonar log ---\n{}",
+            z.log()
+        );
+    });
 }

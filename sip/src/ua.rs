@@ -41,8 +41,30 @@ use tokio_util::sync::CancellationToken;
 /// Methods we serve, for Allow headers.
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
 
+/// A permit to handle one more call, given by [`Admission::admit`] and held for the call's
+/// whole life ([`IncomingCall::permit`]); dropping it gives the capacity back.
+pub type CallPermit = Box<dyn std::any::Any + Send>;
+
+/// Why [`Admission::admit`] refused a new call: the INVITE is answered 503 Service
+/// Unavailable with `Retry-After: retry_after_s` (RFC 3261 §21.5.4, §20.33), so a trunk
+/// tries another route and comes back later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// Seconds the caller should wait before trying again (at least 1 is sent).
+    pub retry_after_s: u32,
+    /// Short reason for the log (`overloaded`, `shutting down`).
+    pub reason: &'static str,
+}
+
+/// Admission control, asked once for every new INVITE before a dialog is created — the
+/// only point where the refusal can still carry headers such as Retry-After.
+pub trait Admission: Send + Sync + 'static {
+    /// A permit for one call, or why the call is refused.
+    fn admit(&self) -> Result<CallPermit, Refusal>;
+}
+
 /// Where to listen.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SipConfig {
     /// UDP listen address, e.g. `0.0.0.0:5060`.
     pub udp: SocketAddr,
@@ -52,6 +74,21 @@ pub struct SipConfig {
     pub public_ip: IpAddr,
     /// User-Agent / Server header value.
     pub user_agent: String,
+    /// Admission control for new calls; `None` admits every call (the engine may still
+    /// refuse later, without Retry-After).
+    pub admission: Option<Arc<dyn Admission>>,
+}
+
+impl std::fmt::Debug for SipConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipConfig")
+            .field("udp", &self.udp)
+            .field("tcp", &self.tcp)
+            .field("public_ip", &self.public_ip)
+            .field("user_agent", &self.user_agent)
+            .field("admission", &self.admission.is_some())
+            .finish()
+    }
 }
 
 /// Why a call's dialog ended, as seen from SIP.
@@ -212,6 +249,9 @@ pub struct IncomingCall {
     pub leg: Leg,
     /// Later signals for this call.
     pub signals: mpsc::UnboundedReceiver<CallSignal>,
+    /// What [`SipConfig::admission`] gave for this call (`None` without admission
+    /// control): keep it for the call's life.
+    pub permit: Option<CallPermit>,
 }
 
 type Routes = Arc<Mutex<HashMap<DialogId, mpsc::UnboundedSender<CallSignal>>>>;
@@ -352,6 +392,7 @@ pub async fn start(
         contact_ip,
         udp_addr.port(),
         refusing.clone(),
+        config.admission.clone(),
         cancel.clone(),
     ));
     Ok((
@@ -407,6 +448,7 @@ async fn incoming_loop(
     contact_ip: IpAddr,
     port: u16,
     refusing: Arc<AtomicU32>,
+    admission: Option<Arc<dyn Admission>>,
     cancel: CancellationToken,
 ) {
     loop {
@@ -443,6 +485,26 @@ async fn incoming_loop(
                         .await;
                     continue;
                 }
+                let permit = match admission.as_ref().map(|a| a.admit()).transpose() {
+                    Ok(p) => p,
+                    Err(refusal) => {
+                        tracing::info!(
+                            reason = refusal.reason,
+                            retry_after_s = refusal.retry_after_s,
+                            "INVITE refused with 503"
+                        );
+                        let _ = tx
+                            .reply_with(
+                                StatusCode::ServiceUnavailable,
+                                vec![Header::RetryAfter(
+                                    refusal.retry_after_s.max(1).to_string().into(),
+                                )],
+                                None,
+                            )
+                            .await;
+                        continue;
+                    }
+                };
                 let contact = match rsipstack::sip::Uri::try_from(
                     format!("sip:zvonar@{contact_ip}:{port}").as_str(),
                 ) {
@@ -491,6 +553,7 @@ async fn incoming_loop(
                         dialog: dialog.clone(),
                     },
                     signals: sig_rx,
+                    permit,
                 };
                 if calls_tx.try_send(call).is_err() {
                     let _ = tx.reply(StatusCode::ServiceUnavailable).await;

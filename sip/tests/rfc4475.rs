@@ -729,6 +729,7 @@ async fn start_server() -> Server {
         tcp: Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), tcp_port)),
         public_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         user_agent: "zvonar-rfc4475".into(),
+        admission: None,
     };
     let (server, calls) = ua::start(config, cancel.clone()).await.expect("start");
     let (ended_tx, ended) = mpsc::unbounded_channel();

@@ -21,7 +21,7 @@ pub mod slots;
 
 use events::EventBus;
 use metrics::Metrics;
-use slots::{CallSlots, NoSlot};
+use slots::{CallSlots, NoSlot, SlotGuard};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
@@ -210,8 +210,15 @@ impl Shared {
 /// with 503 (RFC 3261 §21.5.4) so the trunk can try elsewhere. A call task that panics
 /// gives its slot back like one that ends normally.
 pub async fn accept(shared: Arc<Shared>, mut calls: mpsc::Receiver<IncomingCall>) {
-    while let Some(call) = calls.recv().await {
-        match shared.slots.acquire() {
+    while let Some(mut call) = calls.recv().await {
+        // Normally the SIP stack took the slot already (`SlotAdmission`), so refusals
+        // carry Retry-After; without admission control the slot is taken here.
+        let admitted = call
+            .permit
+            .take()
+            .and_then(|p| p.downcast::<SlotGuard>().ok())
+            .map(|slot| *slot);
+        match admitted.map_or_else(|| shared.slots.acquire(), Ok) {
             Ok(slot) => {
                 slots::spawn_with_slot(slot, call::run(shared.clone(), call));
             }

@@ -90,6 +90,36 @@ impl Drop for SlotGuard {
     }
 }
 
+/// The SIP stack's admission control ([`zvonar_sip::ua::Admission`]) over the call slots:
+/// a new INVITE takes its slot before a dialog exists, so a refusal — all `max_calls` slots
+/// taken, or draining at shutdown — is a 503 that can carry `Retry-After` (RFC 3261
+/// §21.5.4, §20.33).
+#[derive(Debug)]
+pub struct SlotAdmission {
+    /// The engine's slots.
+    pub slots: Arc<CallSlots>,
+    /// Retry-After when every slot is taken, s (`[sip] busy_retry_after_s`).
+    pub busy_retry_after_s: u32,
+    /// Retry-After while draining, s (`[shutdown] retry_after_s`).
+    pub drain_retry_after_s: u32,
+}
+
+impl zvonar_sip::ua::Admission for SlotAdmission {
+    fn admit(&self) -> Result<zvonar_sip::ua::CallPermit, zvonar_sip::ua::Refusal> {
+        match self.slots.acquire() {
+            Ok(slot) => Ok(Box::new(slot)),
+            Err(NoSlot::Full) => Err(zvonar_sip::ua::Refusal {
+                retry_after_s: self.busy_retry_after_s,
+                reason: "overloaded",
+            }),
+            Err(NoSlot::Draining) => Err(zvonar_sip::ua::Refusal {
+                retry_after_s: self.drain_retry_after_s,
+                reason: "shutting down",
+            }),
+        }
+    }
+}
+
 /// Runs `call` as its own task holding `slot` until the task ends — normally, by a panic
 /// or by being aborted; the slot is given back in every case.
 pub fn spawn_with_slot<F>(slot: SlotGuard, call: F) -> tokio::task::JoinHandle<()>
@@ -130,6 +160,28 @@ mod tests {
         task.abort();
         assert!(task.await.unwrap_err().is_cancelled());
         assert_eq!(slots.active(), 0);
+    }
+
+    #[test]
+    fn admission_refuses_with_the_configured_retry_after() {
+        use zvonar_sip::ua::Admission;
+        let slots = CallSlots::new(1);
+        let admission = SlotAdmission {
+            slots: slots.clone(),
+            busy_retry_after_s: 7,
+            drain_retry_after_s: 60,
+        };
+        let permit = admission.admit().expect("first call admitted");
+        assert!(permit.downcast_ref::<SlotGuard>().is_some());
+        let busy = admission.admit().err().expect("second call refused");
+        assert_eq!((busy.retry_after_s, busy.reason), (7, "overloaded"));
+        drop(permit);
+        slots.drain();
+        let draining = admission.admit().err().expect("refused while draining");
+        assert_eq!(
+            (draining.retry_after_s, draining.reason),
+            (60, "shutting down")
+        );
     }
 
     #[tokio::test]

@@ -59,6 +59,8 @@ pub struct Options {
     pub answer_after_ms: u64,
     /// Calls at once.
     pub max_calls: usize,
+    /// `[sip] busy_retry_after_s`: Retry-After of the 503 beyond `max_calls`, s.
+    pub busy_retry_after_s: u32,
     /// `[sip] trusted`: networks whose caller ID is believed. The default trusts
     /// 127.0.0.1, where SIPp calls from, so the known-caller tests play a trunk that
     /// vouches for its callers; tests of spoofed caller IDs trust another network.
@@ -79,6 +81,7 @@ impl Default for Options {
             rtp_ports: 10000,
             answer_after_ms: 300,
             max_calls: 200,
+            busy_retry_after_s: 5,
             trusted: vec!["127.0.0.1/32"],
             log_filter: "info,zvonar=debug,rsipstack=warn,whisper_rs=warn,ort=warn",
             time_zone: "Europe/Moscow",
@@ -123,6 +126,7 @@ tcp = "127.0.0.1:{sip_port}"
 public_ip = "127.0.0.1"
 answer_after_ms = {answer_after_ms}
 max_calls = {max_calls}
+busy_retry_after_s = {busy_retry_after_s}
 trusted = [{trusted}]
 [rtp]
 port_min = {rtp_min}
@@ -146,6 +150,7 @@ espeak_rate_wpm = 170
             rtp_max = rtp_base + opts.rtp_ports - 1,
             answer_after_ms = opts.answer_after_ms,
             max_calls = opts.max_calls,
+            busy_retry_after_s = opts.busy_retry_after_s,
             model = whisper_model().display(),
             time_zone = opts.time_zone,
             trusted = opts

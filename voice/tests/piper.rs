@@ -22,10 +22,7 @@ async fn piper_speaks_english_and_espeak_still_speaks_russian() {
         "run deploy/fetch-models.sh first ({})",
         voice.model.display()
     );
-    let espeak = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.join("espeak-ng-data/phontab").is_file());
+    let espeak = Some(zvonar_fixtures::espeak_data_parent());
     let tts = Tts::start(TtsConfig {
         piper_voices: vec![voice],
         onnxruntime: Some(m.join("onnxruntime/libonnxruntime.so")),

@@ -4,11 +4,9 @@
 use std::path::PathBuf;
 use zvonar_voice::tts::{Backend, Tts, TtsConfig};
 
+/// Debian's espeak-ng-data, found through its package (`dpkg -L`).
 fn debian_espeak_parent() -> Option<PathBuf> {
-    ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.join("espeak-ng-data/phontab").is_file())
+    Some(zvonar_fixtures::espeak_data_parent())
 }
 
 fn rms(x: &[i16]) -> f64 {
