@@ -164,5 +164,112 @@ fn build_table() -> HashMap<String, NumWord> {
     for (p, v) in prefixes {
         add(&format!("{p}тысячн"), ADJ, Thousand(v), true);
     }
+    // Colloquial forms Whisper writes as heard (not words of anything else).
+    add("тыщ", &thousand, Thousand(0), false);
+    add("нолик", &[""], Unit(0), false);
     t
+}
+
+/// Words Whisper writes for a number word it misheard on an 8 kHz call, which are (almost)
+/// never anything else *as a whole answer to a number question*: «Сим» for «семь»,
+/// «шест» for «шесть», «восем», «девят», «четыри». They are looked up only with
+/// `ScanOpts::soundalikes`, which `parse_number_answer` sets only when the utterance
+/// has no ordinary number, and keeps only when the answer is then clean — so «сим-карта
+/// не работает» is no number, while «Сим.» or «квартира сим» is 7 (flagged as a
+/// sound-alike for the robot to read back).
+pub(super) fn soundalike_table() -> &'static HashMap<String, NumWord> {
+    static TABLE: OnceLock<HashMap<String, NumWord>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        use Part::*;
+        let words: &[(&str, Part)] = &[
+            ("адин", Unit(1)),
+            ("адна", Unit(1)),
+            ("четыри", Unit(4)),
+            ("читыре", Unit(4)),
+            ("чатыре", Unit(4)),
+            ("пят", Unit(5)),
+            ("пядь", Unit(5)),
+            ("шест", Unit(6)),
+            ("сим", Unit(7)),
+            ("сем", Unit(7)),
+            ("восем", Unit(8)),
+            ("восим", Unit(8)),
+            ("осемь", Unit(8)),
+            ("девят", Unit(9)),
+            ("десят", Teen(10)),
+            ("сорак", Ten(40)),
+            ("сорог", Ten(40)),
+            ("пятсот", Hundred(500)),
+            ("шессот", Hundred(600)),
+            ("семсот", Hundred(700)),
+            ("восемсот", Hundred(800)),
+            ("девятсот", Hundred(900)),
+        ];
+        words
+            .iter()
+            .map(|(w, part)| {
+                (
+                    (*w).to_string(),
+                    NumWord {
+                        part: *part,
+                        ordinal: false,
+                    },
+                )
+            })
+            .collect()
+    })
+}
+
+/// School grades as ratings: «пятёрка», «на четвёрку», «троечка», «единица», «кол».
+/// Looked up only for ratings (`ScanOpts::grades`); a grade ends a numeral.
+pub(super) fn grade_table() -> &'static HashMap<String, NumWord> {
+    static TABLE: OnceLock<HashMap<String, NumWord>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = HashMap::new();
+        let noun = ["а", "у", "и", "ой", "е"];
+        let stems: &[(&str, u32)] = &[
+            ("пятерк", 5),
+            ("пятерочк", 5),
+            ("четверк", 4),
+            ("четверочк", 4),
+            ("тройк", 3),
+            ("троечк", 3),
+            ("двойк", 2),
+            ("двоечк", 2),
+            ("единиц", 1),
+            ("единичк", 1),
+        ];
+        for (stem, v) in stems {
+            for e in noun {
+                t.insert(
+                    format!("{stem}{e}"),
+                    NumWord {
+                        part: Part::Unit(*v),
+                        ordinal: true,
+                    },
+                );
+            }
+        }
+        for w in ["кол", "кола"] {
+            t.insert(
+                w.to_string(),
+                NumWord {
+                    part: Part::Unit(1),
+                    ordinal: true,
+                },
+            );
+        }
+        t
+    })
+}
+
+/// Denominators of decimal fractions and how many digits they take: «десятых» 1,
+/// «сотых» 2, «тысячных» 3 (any case and gender: «пять десятых», «одна десятая»).
+pub(crate) fn fraction_word(w: &str) -> Option<usize> {
+    let ends = ["ая", "ой", "ую", "ых", "ые", "ыми", "ым"];
+    let stems = [("десят", 1), ("сот", 2), ("тысячн", 3)];
+    stems.iter().find_map(|(stem, n)| {
+        let rest = w.strip_prefix(stem)?;
+        ends.contains(&rest).then_some(*n)
+    })
 }
