@@ -403,6 +403,35 @@ fn house_part(sig: &Sig, i: usize) -> Option<HousePart> {
     }
 }
 
+/// Reads `корпус 2`, `строение 1`, `/2` (each with an optional letter, also after a
+/// comma: «Дом 5, корпус 2.») from `next` into `parts`; returns the index after them.
+fn house_parts(
+    sig: &Sig,
+    mut next: usize,
+    parts: &mut Vec<(HousePart, u32, Option<char>)>,
+) -> usize {
+    loop {
+        let at = next + usize::from(sig.punct(next) == Some(","));
+        let Some(part) = house_part(sig, at) else {
+            return next;
+        };
+        let mut k = at + 1;
+        if sig.punct(k) == Some(".") {
+            k += 1;
+        }
+        let Some(m) = sig.num(k) else {
+            return next;
+        };
+        let mut letter = None;
+        next = k + 1;
+        if let Some((c, after)) = letter_after(sig, k) {
+            letter = Some(c);
+            next = after;
+        }
+        parts.push((part, m, letter));
+    }
+}
+
 /// Consumes what belongs to the number at `t` for `kind`; returns the value and the index
 /// after the last item used.
 fn structure(sig: &Sig, t: usize, kind: NumberKind) -> (NumberValue, usize) {
@@ -417,24 +446,8 @@ fn structure(sig: &Sig, t: usize, kind: NumberKind) -> (NumberValue, usize) {
                 v.letter = Some(c);
                 next = after;
             }
-            while kind == NumberKind::House {
-                // «Дом 5, корпус 2.»
-                let at = next + usize::from(sig.punct(next) == Some(","));
-                let Some(part) = house_part(sig, at) else {
-                    break;
-                };
-                let mut k = at + 1;
-                if sig.punct(k) == Some(".") {
-                    k += 1;
-                }
-                let Some(m) = sig.num(k) else { break };
-                let mut letter = None;
-                next = k + 1;
-                if let Some((c, after)) = letter_after(sig, k) {
-                    letter = Some(c);
-                    next = after;
-                }
-                v.parts.push((part, m, letter));
+            if kind == NumberKind::House {
+                next = house_parts(sig, next, &mut v.parts);
             }
         }
         NumberKind::Reading => {
