@@ -217,12 +217,11 @@ const FILLERS: &[&str] = &[
     "говорю",
     "скажу",
     "записывайте",
+    "нет",
     "пишите",
     "значится",
-    "ну-ка",
     "вообще",
     "конечно",
-    "вот-вот",
 ];
 
 fn is_apartment_word(w: &str) -> bool {
@@ -610,6 +609,21 @@ fn answer_with(text: &str, kind: NumberKind, opts: ScanOpts) -> NumberAnswer {
     }
 }
 
+impl From<zvonar_models::NumberSlot> for NumberKind {
+    /// The kind of number a recogniser slot asks for; a slot added later reads as
+    /// [`NumberKind::Plain`].
+    fn from(slot: zvonar_models::NumberSlot) -> Self {
+        use zvonar_models::NumberSlot;
+        match slot {
+            NumberSlot::Apartment => NumberKind::Apartment,
+            NumberSlot::House => NumberKind::House,
+            NumberSlot::Reading => NumberKind::Reading,
+            NumberSlot::Rating => NumberKind::Rating,
+            _ => NumberKind::Plain,
+        }
+    }
+}
+
 /// See [`parse_number_answer`](super::parse_number_answer).
 pub(super) fn parse(text: &str, kind: NumberKind) -> NumberAnswer {
     let opts = ScanOpts {
@@ -619,9 +633,11 @@ pub(super) fn parse(text: &str, kind: NumberKind) -> NumberAnswer {
         grades: kind == NumberKind::Rating,
     };
     let plain = answer_with(text, kind, opts);
-    if plain.class != AnswerClass::NoNumber {
+    if plain.class == AnswerClass::Clean {
         return plain;
     }
+    // «Сим.» → 7, «сто сим» → 107: a misheard number word counts only if the answer is
+    // then clean; «Сим-карта не работает» stays no number.
     let heard = answer_with(
         text,
         kind,

@@ -206,3 +206,22 @@ fn fold_handles_yo_and_case() {
     assert_eq!(fold("ТЕЧЁТ"), "течет");
     assert_eq!(fold("Ёлка"), "елка");
 }
+
+#[test]
+fn recogniser_slots_map_to_number_kinds() {
+    use zvonar_models::NumberSlot;
+    let cases = [
+        (NumberSlot::Apartment, NumberKind::Apartment),
+        (NumberSlot::House, NumberKind::House),
+        (NumberSlot::Reading, NumberKind::Reading),
+        (NumberSlot::Rating, NumberKind::Rating),
+    ];
+    for (slot, kind) in cases {
+        assert_eq!(NumberKind::from(slot), kind, "{slot:?}");
+    }
+    // The slot decides what the answer means: «пятёрка» is a rating, not an apartment.
+    let rating = parse_number_answer("пятёрка", NumberSlot::Rating.into());
+    assert_eq!(rating.accepted().map(|v| v.number), Some(5));
+    let apartment = parse_number_answer("пятёрка", NumberSlot::Apartment.into());
+    assert_eq!(apartment.class, AnswerClass::NoNumber);
+}
