@@ -33,7 +33,9 @@ pub enum AnswerClass {
     /// it: «Ленина 5, квартира 12», «у меня в двенадцатой квартире течёт».
     Labelled,
     /// Numbers among other talk, none named by the keyword: «6 часов 45 минут», «…в 45
-    /// минут 3 доллара 5 центов». Not an answer; `value` is only the first number.
+    /// минут 3 доллара 5 центов»; also alternatives («квартира 12 или 13») and a number
+    /// named by another question's keyword («дом пять» when the apartment is asked). Not an
+    /// answer; `value` is only the first number.
     InTalk,
     /// No number at all.
     NoNumber,
@@ -502,32 +504,62 @@ fn decimal_part(sig: &Sig, t: usize) -> Option<(String, usize)> {
     None
 }
 
+/// The word names a number the question does *not* ask for: `дом` at an apartment
+/// question, `квартира` at a house question.
+fn is_foreign_keyword(kind: NumberKind, w: &str) -> bool {
+    match kind {
+        NumberKind::Apartment => is_house_word(w),
+        NumberKind::House => is_apartment_word(w),
+        _ => false,
+    }
+}
+
+/// How the answer number was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Found {
+    /// Named by the question's keyword.
+    Named,
+    /// The first number not named by another keyword.
+    First,
+    /// The only numbers there are belong to another keyword («дом пять» at an apartment
+    /// question).
+    Foreign,
+}
+
 /// Finds the answer number: the one the keyword names (after it, or just before it as in
-/// «в двенадцатой квартире»), else the first. Returns its index and whether it is named.
-fn find_target(sig: &Sig, kind: NumberKind) -> Option<(usize, bool)> {
+/// «в двенадцатой квартире»), else the first number not named by another keyword.
+fn find_target(sig: &Sig, kind: NumberKind) -> Option<(usize, Found)> {
     let only_fillers = |from: usize, to: usize| {
         (from..to).all(|i| match sig.word(i) {
             Some(w) => is_filler(kind, w) && !is_keyword(kind, w),
             None => sig.punct(i).is_some(),
         })
     };
+    let nums = || (0..sig.items.len()).filter(|&i| sig.num(i).is_some());
     for k in 0..sig.items.len() {
         if !sig.word(k).is_some_and(|w| is_keyword(kind, w)) {
             continue;
         }
-        if let Some(t) = (k + 1..sig.items.len()).find(|&i| sig.num(i).is_some()) {
+        if let Some(t) = nums().find(|&i| i > k) {
             if only_fillers(k + 1, t) {
-                return Some((t, true));
+                return Some((t, Found::Named));
             }
         }
-        if let Some(t) = (0..k).rev().find(|&i| sig.num(i).is_some()) {
+        if let Some(t) = nums().filter(|&i| i < k).last() {
             if only_fillers(t + 1, k) {
-                return Some((t, true));
+                return Some((t, Found::Named));
             }
         }
     }
-    let t = (0..sig.items.len()).find(|&i| sig.num(i).is_some())?;
-    Some((t, false))
+    let foreign = |t: usize| {
+        (0..t).rev().any(|k| {
+            sig.word(k).is_some_and(|w| is_foreign_keyword(kind, w)) && only_fillers(k + 1, t)
+        })
+    };
+    if let Some(t) = nums().find(|&t| !foreign(t)) {
+        return Some((t, Found::First));
+    }
+    nums().next().map(|t| (t, Found::Foreign))
 }
 
 fn in_range(kind: NumberKind, v: &NumberValue) -> bool {
@@ -579,7 +611,7 @@ fn answer_with(text: &str, kind: NumberKind, opts: ScanOpts) -> NumberAnswer {
         }
         (numbers, words)
     };
-    let Some((t, labelled)) = find_target(&sig, kind) else {
+    let Some((t, found)) = find_target(&sig, kind) else {
         let (_, words) = count_words(&|_| false);
         return NumberAnswer::none(words);
     };
@@ -592,9 +624,14 @@ fn answer_with(text: &str, kind: NumberKind, opts: ScanOpts) -> NumberAnswer {
         }
     );
     let (other_numbers, other_words) = count_words(&|i| (t..next).contains(&i));
-    let class = if other_numbers == 0 && other_words == 0 {
+    // «квартира 12 или 13»: the caller is not sure.
+    let alternatives = other_numbers > 0
+        && (0..sig.items.len()).any(|i| matches!(sig.word(i), Some("или" | "либо")));
+    let class = if found == Found::Foreign || alternatives {
+        AnswerClass::InTalk
+    } else if other_numbers == 0 && other_words == 0 {
         AnswerClass::Clean
-    } else if labelled {
+    } else if found == Found::Named {
         AnswerClass::Labelled
     } else {
         AnswerClass::InTalk
