@@ -545,7 +545,7 @@ fn find_target(sig: &Sig, kind: NumberKind) -> Option<(usize, Found)> {
                 return Some((t, Found::Named));
             }
         }
-        if let Some(t) = nums().filter(|&i| i < k).last() {
+        if let Some(t) = (0..k).rev().find(|&i| sig.num(i).is_some()) {
             if only_fillers(t + 1, k) {
                 return Some((t, Found::Named));
             }

@@ -126,9 +126,9 @@ impl Acc {
             0
         } else if group == 0 {
             4
-        } else if group.is_multiple_of(100) {
+        } else if group % 100 == 0 {
             3
-        } else if group.is_multiple_of(10) && group % 100 >= 20 {
+        } else if group % 10 == 0 && group % 100 >= 20 {
             2
         } else {
             1

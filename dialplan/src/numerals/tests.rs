@@ -225,3 +225,107 @@ fn recogniser_slots_map_to_number_kinds() {
     let apartment = parse_number_answer("пятёрка", NumberSlot::Apartment.into());
     assert_eq!(apartment.class, AnswerClass::NoNumber);
 }
+
+/// Russian words of `n` (1–1999), nominative masculine, as a person says an apartment.
+fn words_of(n: u32) -> String {
+    const UNITS: [&str; 10] = [
+        "",
+        "один",
+        "два",
+        "три",
+        "четыре",
+        "пять",
+        "шесть",
+        "семь",
+        "восемь",
+        "девять",
+    ];
+    const TEENS: [&str; 10] = [
+        "десять",
+        "одиннадцать",
+        "двенадцать",
+        "тринадцать",
+        "четырнадцать",
+        "пятнадцать",
+        "шестнадцать",
+        "семнадцать",
+        "восемнадцать",
+        "девятнадцать",
+    ];
+    const TENS: [&str; 10] = [
+        "",
+        "",
+        "двадцать",
+        "тридцать",
+        "сорок",
+        "пятьдесят",
+        "шестьдесят",
+        "семьдесят",
+        "восемьдесят",
+        "девяносто",
+    ];
+    const HUNDREDS: [&str; 10] = [
+        "",
+        "сто",
+        "двести",
+        "триста",
+        "четыреста",
+        "пятьсот",
+        "шестьсот",
+        "семьсот",
+        "восемьсот",
+        "девятьсот",
+    ];
+    let mut out = Vec::new();
+    if n >= 1000 {
+        out.push("тысяча");
+    }
+    let (h, r) = ((n % 1000) / 100, n % 100);
+    out.push(HUNDREDS[h as usize]);
+    if (10..=19).contains(&r) {
+        out.push(TEENS[(r - 10) as usize]);
+    } else {
+        out.push(TENS[(r / 10) as usize]);
+        out.push(UNITS[(r % 10) as usize]);
+    }
+    out.retain(|w| !w.is_empty());
+    out.join(" ")
+}
+
+#[test]
+fn every_apartment_1_to_1200_in_words_and_whisper_mixed_forms() {
+    for n in 1..=1200u32 {
+        let w = words_of(n);
+        let mut forms = vec![
+            w.clone(),
+            format!("Квартира {w}."),
+            n.to_string(),
+            format!("{n}."),
+        ];
+        // Whisper's split at place values: the head in digits or words, the rest in digits.
+        let (head, unit) = (n - n % 10, n % 10);
+        if unit != 0 && n % 100 > 19 {
+            forms.push(format!("{head} {unit}"));
+            forms.push(format!("{} {unit}", words_of(head)));
+        }
+        let rest = n % 1000;
+        if n > 1000 && rest != 0 {
+            forms.push(format!("Тысяча {rest}."));
+            forms.push(format!("1000 {rest}"));
+            forms.push(format!("Тысяча, {}.", words_of(rest)));
+        }
+        let r = n % 100;
+        if n % 1000 >= 100 && r != 0 {
+            forms.push(format!("{} {r}", words_of(n - r)));
+            forms.push(format!("{} {r}", n - r));
+        }
+        for f in forms {
+            let a = parse_number_answer(&f, NumberKind::Apartment);
+            assert_eq!(
+                (a.class, a.value.map(|v| v.number)),
+                (AnswerClass::Clean, Some(n)),
+                "{f:?}"
+            );
+        }
+    }
+}
