@@ -15,7 +15,8 @@ pub enum NumberKind {
     /// (`5 корпус 2`, `5/2`, `12а`). Keyword «дом»/«д».
     House,
     /// A meter reading: a non-negative decimal («сто двадцать три и пять десятых»,
-    /// `123,5`, «123 целых 5» → `123.5`). Keyword «показания».
+    /// `123,5`, «123 целых 5» → `123.5`), or digits dictated one by one («ноль ноль один
+    /// два три» → `123`). Keyword «показания».
     Reading,
     /// A rating 1–5 («пять», «на четыре», «пятёрка», «четыре из пяти»). Keyword «оценка».
     Rating,
@@ -452,7 +453,10 @@ fn structure(sig: &Sig, t: usize, kind: NumberKind) -> (NumberValue, usize) {
             }
         }
         NumberKind::Reading => {
-            if let Some((d, after)) = decimal_part(sig, t) {
+            if let Some((digits, after)) = digit_run(sig, t) {
+                v.number = digits;
+                next = after;
+            } else if let Some((d, after)) = decimal_part(sig, t) {
                 v.fraction = Some(d);
                 next = after;
             }
@@ -465,6 +469,33 @@ fn structure(sig: &Sig, t: usize, kind: NumberKind) -> (NumberValue, usize) {
         NumberKind::Plain => {}
     }
     (v, next)
+}
+
+/// A reading dictated digit by digit from `t`: «ноль ноль один два три», `0 0 1 2 3`,
+/// `1-2-3` → 123 (at least two single digits, nothing but spaces, commas or hyphens
+/// between). Returns the number and the index after the last digit; `None` for a run of
+/// one or one that does not fit in `u32`.
+fn digit_run(sig: &Sig, t: usize) -> Option<(u32, usize)> {
+    let single = |i: usize| match sig.items.get(i) {
+        Some(Item::Num {
+            value,
+            ordinal: false,
+            ..
+        }) if *value <= 9 => sig.written(i).filter(|w| w.len() == 1),
+        _ => None,
+    };
+    let mut digits = single(t)?;
+    let mut k = t + 1;
+    loop {
+        let gap = usize::from(matches!(sig.punct(k), Some("," | "-")));
+        let Some(d) = single(k + gap) else { break };
+        digits.push_str(&d);
+        k += gap + 1;
+    }
+    if digits.len() < 2 {
+        return None;
+    }
+    Some((digits.parse().ok()?, k))
 }
 
 /// The decimal part after the number at `t`: `123,5`, «123 целых 5 (десятых)», «сто
