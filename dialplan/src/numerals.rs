@@ -6,10 +6,10 @@
 //! `123-я`, a pause as a comma (`Тысяча, 178`), with capitals and punctuation. Everything
 //! here tolerates all of that: words are compared lowercased with `ё` folded to `е`.
 //!
-//! Grammar (the ordinary Russian compound numeral, up to 999 999 999): an optional
-//! thousands part (`[1–999] тысяча|тысячи|тысяч`), then hundreds (`сто`…`девятьсот`), tens
-//! (`двадцать`…`девяносто`) or a teen (`десять`…`девятнадцать`), then units
-//! (`один`…`девять`). Every word may be in any grammatical case (`двух`, `трёх`, `пяти`)
+//! Grammar (the ordinary Russian compound numeral, in words up to 999 999, in digits up to
+//! nine digits): an optional thousands part (`[1–999] тысяча|тысячи|тысяч`, also `тыща`),
+//! then hundreds (`сто`…`девятьсот`), tens (`двадцать`…`девяносто`) or a teen
+//! (`десять`…`девятнадцать`), then units (`один`…`девять`). Every word may be in any grammatical case (`двух`, `трёх`, `пяти`)
 //! and the last one may be an ordinal in any gender and case (`двенадцатая`, `пятой`,
 //! `двадцать четвёртый`). A group of digits stands for the parts it is written with
 //! (`170` = hundreds and tens, so `170 9` = 179). Parts must come in falling place value,
@@ -18,7 +18,10 @@
 //!
 //! [`parse_number_answer`] decides whether an utterance *answers* a number question
 //! ([`AnswerClass`]): «квартира сорок пять» does, «…в 45 минут 3 доллара 5 центов» does
-//! not. The other functions are built on it.
+//! not. The other functions are built on it. Not understood on purpose: «полтора»,
+//! «миллион», grades in words («отлично», «хорошо» — «хорошо» is also "all right"), and
+//! apartments dictated digit by digit («один два три» is three numbers; a reading may be
+//! dictated so). The table test is `dialplan/tests/fixtures/numerals.tsv`.
 
 mod answer;
 mod scan;

@@ -220,11 +220,11 @@ impl Acc {
 /// `5-й`. Single letters that are apartment suffixes (`а`–`д`) are not endings.
 /// Returns whether the ending makes an ordinal.
 fn case_ending(w: &str) -> Option<bool> {
-    const CARDINAL: &[&str] = &["и", "ти", "ми", "х", "ех", "ух", "ух", "м", "мя", "ью"];
+    const CARDINAL: &[&str] = &["и", "ти", "ть", "ми", "х", "ех", "ух", "м", "мя", "ью"];
     const ORDINAL: &[&str] = &[
         "й", "я", "е", "ю", "го", "му", "ый", "ий", "ой", "ая", "яя", "ое", "ее", "ого", "его",
         "ому", "ему", "ым", "им", "ом", "ем", "ую", "ья", "ье", "ьей", "ей", "ых", "их", "ые",
-        "ие", "ыми", "ими", "ый",
+        "ие", "ыми", "ими",
     ];
     if CARDINAL.contains(&w) {
         Some(false)
