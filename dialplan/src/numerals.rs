@@ -3,7 +3,8 @@
 //! Whisper writes numbers sometimes as words («двенадцать»), sometimes as digits («12»),
 //! and often mixed: «сорок пять» as `40 5`, «тысяча сто семьдесят восемь» as `Тысяча 178.`,
 //! «сто двадцать три» as `сто 23`, thousands as `1 000`, case endings as `1000-и` or
-//! `123-я`, a pause as a comma (`Тысяча, 178`), with capitals and punctuation. Everything
+//! `123-я`, a pause as a comma (`Тысяча, 178`; bridged by [`parse_number_answer`] only
+//! when the utterance is then a clean answer), with capitals and punctuation. Everything
 //! here tolerates all of that: words are compared lowercased with `ё` folded to `е`.
 //!
 //! Grammar (the ordinary Russian compound numeral, in words up to 999 999, in digits up to

@@ -368,9 +368,10 @@ fn suffix_letter(word: &str) -> Option<char> {
 /// Reads the letter after the number at `i`: `12а`, `12 а`, `12-а`, `12 «А»`, «двенадцать
 /// бэ», «двенадцать буква а». Returns the letter and the index after it.
 ///
-/// The bare Cyrillic «а» is also the conjunction "and/but", so, unless written on the
-/// number (`12а`) or named («буква а»), it is taken only at the end of the utterance or
-/// before punctuation.
+/// The bare Cyrillic «а» is also the conjunction "and/but" and «в» the preposition "in",
+/// so, unless written on the number (`12а`) or named («буква а»), they are taken only at
+/// the end of the utterance or before punctuation; no spaced letter is taken before a
+/// number («кв 12 д 5»).
 fn letter_after(sig: &Sig, i: usize) -> Option<(char, usize)> {
     let mut k = i + 1;
     let mut named = false;
@@ -387,7 +388,13 @@ fn letter_after(sig: &Sig, i: usize) -> Option<(char, usize)> {
     let w = sig.word(k)?;
     let c = suffix_letter(w)?;
     let written_on = k == i + 1 && sig.touch(i);
-    if c == 'а' && w != "a" && !named && !written_on && sig.word(k + 1).is_some() {
+    let latin = w.is_ascii();
+    // «а» (and, but) and «в» (in) before a word are the conjunction and the preposition;
+    // a letter before a number is an abbreviation (`д 5` = дом 5).
+    let word_follows = sig.word(k + 1).is_some();
+    let num_follows = sig.num(k + 1).is_some();
+    if !named && !written_on && !latin && (num_follows || (matches!(c, 'а' | 'в') && word_follows))
+    {
         return None;
     }
     let mut after = k + 1;
@@ -708,10 +715,17 @@ pub(super) fn parse(text: &str, kind: NumberKind) -> NumberAnswer {
         fractions: kind == NumberKind::Reading,
         grades: kind == NumberKind::Rating,
     };
-    let plain = answer_with(text, kind, opts);
-    if plain.class == AnswerClass::Clean {
-        return plain;
+    // A pause written as punctuation inside a numeral («Тысяча, 178.») is bridged only
+    // when the utterance is then a clean answer: «Квартира 20. 3 этаж» is 20, not 23.
+    let joined = answer_with(text, kind, opts);
+    if joined.class == AnswerClass::Clean {
+        return joined;
     }
+    let opts = ScanOpts {
+        join_punct: false,
+        ..opts
+    };
+    let plain = answer_with(text, kind, opts);
     // «Сим.» → 7, «сто сим» → 107: a misheard number word counts only if the answer is
     // then clean; «Сим-карта не работает» stays no number.
     let heard = answer_with(
@@ -719,6 +733,7 @@ pub(super) fn parse(text: &str, kind: NumberKind) -> NumberAnswer {
         kind,
         ScanOpts {
             soundalikes: true,
+            join_punct: true,
             ..opts
         },
     );
