@@ -599,8 +599,9 @@ impl Acd {
                     until,
                 };
             }
-            AgentState::Available | AgentState::Ringing { .. } | AgentState::Disconnected { .. } => {
-            }
+            AgentState::Available
+            | AgentState::Ringing { .. }
+            | AgentState::Disconnected { .. } => {}
         }
         Ok(())
     }
@@ -739,7 +740,10 @@ impl Acd {
                 wait_ms: now - arrived,
             },
         );
-        let endpoint = offered.get(agent).cloned().unwrap_or_else(|| EndpointId(String::new()));
+        let endpoint = offered
+            .get(agent)
+            .cloned()
+            .unwrap_or_else(|| EndpointId(String::new()));
         self.commands.push_back(Command::Bridge {
             call: call.clone(),
             agent: agent.clone(),
@@ -1103,17 +1107,17 @@ impl Acd {
         }
         self.dispatch(t);
         // 3. Calls that waited their maximum.
-        let expired: Vec<CallId> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| {
-                c.waiting()
-                    && self.queues.get(&c.queue).is_some_and(|q| {
-                        c.arrived + Millis::from(q.config.max_wait_s) * 1000 <= t
-                    })
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
+        let expired: Vec<CallId> =
+            self.calls
+                .iter()
+                .filter(|(_, c)| {
+                    c.waiting()
+                        && self.queues.get(&c.queue).is_some_and(|q| {
+                            c.arrived + Millis::from(q.config.max_wait_s) * 1000 <= t
+                        })
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
         for call in expired {
             self.overflow(t, &call, OverflowReason::MaxWait);
         }

@@ -152,7 +152,10 @@ fn wrap_up_is_one_state_across_queues_and_follows_a_transfer() {
     d.at(s(20), ended("c1")); // a: wrap-up 30 s of q1, until 50
     assert_eq!(d.state("a"), StateKind::WrapUp);
     // A call of the second queue does not bypass a's wrap-up: b gets it.
-    assert_eq!(d.at(s(21), arrive("c2", "q2")), vec![offer("c2", "b", "eb")]);
+    assert_eq!(
+        d.at(s(21), arrive("c2", "q2")),
+        vec![offer("c2", "b", "eb")]
+    );
     d.at(s(22), reject("c2", "b"));
     assert_eq!(d.state("a"), StateKind::WrapUp);
     assert!(d.run_until(s(49)).is_empty());
@@ -162,7 +165,10 @@ fn wrap_up_is_one_state_across_queues_and_follows_a_transfer() {
     // and goes to b, not to a.
     d.at(s(60), Input::CallTransferred { call: call("c2") });
     assert_eq!(d.state("a"), StateKind::WrapUp);
-    assert_eq!(d.at(s(60), arrive("c2", "q1")), vec![offer("c2", "b", "eb")]);
+    assert_eq!(
+        d.at(s(60), arrive("c2", "q1")),
+        vec![offer("c2", "b", "eb")]
+    );
     d.at(s(61), reject("c2", "b"));
     assert!(d.run_until(s(119)).is_empty());
     assert_eq!(d.run_until(s(120)), vec![offer("c2", "a", "ea")]);
