@@ -24,6 +24,8 @@ pub struct RegistrySnapshot {
     /// All buildings, ordered by street then house.
     pub buildings: Vec<Building>,
     outages: HashMap<BuildingId, Vec<Outage>>,
+    /// Apartment lists read so far at this version, per building (filled on demand).
+    apartments: std::sync::Mutex<HashMap<BuildingId, Arc<[String]>>>,
 }
 
 impl RegistrySnapshot {
@@ -93,8 +95,34 @@ impl BuildingDirectory {
             version,
             buildings,
             outages,
+            apartments: std::sync::Mutex::new(HashMap::new()),
         });
         *current = Some(snap.clone());
         Ok(snap)
     }
+
+    /// The apartments of `building` (as [`Registry::apartments`]: normalised, ordered), read
+    /// once per building and registry version: one query when cached ([`Registry::version`],
+    /// as [`BuildingDirectory::snapshot`]), two or four when not. A robot call asks for the
+    /// building the caller named only, so a company with 800 buildings never reads them all.
+    ///
+    /// Errors: [`RegistryError`] when the database fails; nothing is cached then.
+    pub async fn apartments(
+        &self,
+        building: BuildingId,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<[String]>, RegistryError> {
+        let snap = self.snapshot(now).await?;
+        if let Some(list) = lock(&snap.apartments).get(&building) {
+            return Ok(list.clone());
+        }
+        let list: Arc<[String]> = self.registry.apartments(building).await?.into();
+        lock(&snap.apartments).insert(building, list.clone());
+        Ok(list)
+    }
+}
+
+/// The cache map, also after a panic elsewhere poisoned it (it holds only complete lists).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

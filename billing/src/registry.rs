@@ -59,6 +59,12 @@ pub trait Registry: Send + Sync {
         apartment: &str,
     ) -> Result<Option<(PremisesId, Option<AccountId>)>, RegistryError>;
 
+    /// The apartments of `building` as the registry writes them (normalised: `12`, `12а`,
+    /// see [`normalize_apartment`]), ordered by number then letter; empty for an unknown
+    /// building or one without premises. One query (the engine caches it per building, see
+    /// [`crate::BuildingDirectory::apartments`]).
+    async fn apartments(&self, building: BuildingId) -> Result<Vec<String>, RegistryError>;
+
     /// Outages on `building` in effect at `now`: `starts_at <= now` and `ends_at` unknown or
     /// later than `now`, ordered by start.
     async fn active_outages(
@@ -212,6 +218,17 @@ impl Registry for SqliteRegistry {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|(p, a)| (PremisesId(p), a.map(AccountId))))
+    }
+
+    async fn apartments(&self, building: BuildingId) -> Result<Vec<String>, RegistryError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT apartment FROM premises WHERE building_id = ?
+             ORDER BY CAST(apartment AS INTEGER), apartment",
+        )
+        .bind(building.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(a,)| a).collect())
     }
 
     async fn active_outages(

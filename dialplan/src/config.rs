@@ -88,6 +88,12 @@ pub struct Prompts {
     pub no_operators: Prompt,
     /// Said when the callback is recorded (use `{promise}`), ends the call.
     pub callback_recorded: Prompt,
+    /// Reads an apartment back for confirmation; `{number}` is the apartment in words. Text
+    /// only (it carries the number).
+    pub confirm_apartment: Prompt,
+    /// Said before the read-back when the apartment heard or typed is not in the registry's
+    /// list of the building; `{number}` is what was heard, in words. Text only.
+    pub apartment_not_in_registry: Prompt,
 }
 
 impl Default for Prompts {
@@ -122,6 +128,12 @@ impl Default for Prompts {
             callback_recorded: Prompt::text(
                 "Ваша просьба записана. Мы перезвоним вам {promise}. До свидания.",
             ),
+            confirm_apartment: Prompt::text(
+                "Квартира {number}, верно? Скажите да или нет, или нажмите 1 или 2.",
+            ),
+            apartment_not_in_registry: Prompt::text(
+                "Квартиры номер {number} нет в списке этого дома.",
+            ),
         }
     }
 }
@@ -153,6 +165,11 @@ pub struct DispatcherSettings {
     /// Utterances with a lower ASR confidence (Whisper's mean token probability) are treated as
     /// not understood (0–1, default 0.15: a correctly heard short number can score 0.16).
     pub min_confidence: f32,
+    /// A spoken apartment recognised with a lower ASR confidence is read back for the
+    /// caller to confirm («Квартира сто семьдесят девять, верно?») before it is taken (0–1,
+    /// default 0.6; 0 reads back only apartments not in the registry, 1 reads back every
+    /// spoken one). Keyed apartments are read back only when not in the registry.
+    pub confirm_below: f32,
     /// Prompts, defaults overridden by `[flow.NAME.prompts]`.
     pub prompts: Prompts,
 }
@@ -169,6 +186,7 @@ impl Default for DispatcherSettings {
             inter_digit_ms: 3000,
             max_retries: 1,
             min_confidence: 0.15,
+            confirm_below: 0.6,
             prompts: Prompts::default(),
         }
     }
@@ -200,6 +218,9 @@ impl DispatcherSettings {
             ticket_not_filed,
             no_operators,
             callback_recorded,
+            // Built with the number at the time of the call.
+            confirm_apartment: _,
+            apartment_not_in_registry: _,
         } = &self.prompts;
         [
             greeting,

@@ -35,18 +35,25 @@ use crate::numerals::{digits_spoken, parse_apartment, parse_number};
 use std::collections::VecDeque;
 use zvonar_models::{AccountId, BuildingId, CallEventKind, PremisesId};
 
+mod confirm;
 mod keys;
 mod questions;
+mod slots;
 mod steps;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_keys;
 #[cfg(test)]
+mod tests_numbers;
+#[cfg(test)]
 mod tests_unhappy;
 mod types;
 mod understand;
 
+use confirm::Heard;
+pub use slots::number_words;
+use slots::{apartment_words, in_registry, is_number_answer, nearest_plausible};
 pub use types::{
     BuildingInfo, CallContext, Expect, FoundPremises, KnownPremises, NumberSlot, OutageInfo,
     Outcome, RobotInput, RobotOutput, State,
@@ -87,6 +94,15 @@ pub struct DispatcherRobot {
     account: Option<AccountId>,
     /// How the apartment was given: `speech` or `keypad`.
     how: &'static str,
+    /// The apartments of `building` in the registry, once `Apartments` answered (`None`:
+    /// unknown, nothing is checked).
+    apartments: Option<Vec<String>>,
+    /// An apartment heard with the building, checked once the building's list arrives.
+    held: Option<Heard>,
+    /// The apartment being read back for confirmation.
+    pending: Option<Heard>,
+    /// Read-backs of the apartment the caller denied (or did not answer) on this call.
+    denials: u8,
     /// Everything understood so far, for the callback request.
     heard: Vec<String>,
     /// A problem description heard but not yet filed.
@@ -118,6 +134,10 @@ impl DispatcherRobot {
             premises: None,
             account: None,
             how: "speech",
+            apartments: None,
+            held: None,
+            pending: None,
+            denials: 0,
             heard: Vec::new(),
             problem: None,
             outcome: None,
@@ -169,6 +189,10 @@ impl DispatcherRobot {
                 }
             }
             RobotInput::PremisesFound(found) => self.on_premises(found),
+            RobotInput::Apartments {
+                building_id,
+                apartments,
+            } => self.on_apartments(building_id, apartments),
             RobotInput::TicketCreated { number } => self.on_ticket(&number),
             RobotInput::TicketNotFiled => {
                 if self.state == State::AwaitingTicket {
@@ -207,10 +231,7 @@ impl DispatcherRobot {
     fn ask_for_building(&mut self) {
         match self.ctx.buildings.len() {
             0 => self.enter(State::AwaitingProblem),
-            1 => {
-                self.building = Some(self.ctx.buildings[0].id);
-                self.enter(State::AwaitingApartment);
-            }
+            1 => self.choose_building(0, None, None),
             _ => self.enter(State::AwaitingBuilding),
         }
     }
@@ -236,6 +257,7 @@ impl DispatcherRobot {
             State::AwaitingAddressConfirmation => match yes_no(text) {
                 Some(YesNo::Yes) => {
                     self.remember_problem(text);
+                    self.address_slot(Some(confidence));
                     self.address_confirmed();
                 }
                 Some(YesNo::No) => {
@@ -253,25 +275,26 @@ impl DispatcherRobot {
                 });
                 match picked {
                     Some(i) => {
-                        self.building = Some(self.ctx.buildings[i].id);
                         let words = crate::classify::words(text);
                         let apt = if words.iter().any(|w| w.starts_with("квартир")) {
-                            parse_apartment(text)
+                            parse_apartment(text).map(|a| Heard::voice(a, confidence))
                         } else {
                             None
                         };
-                        match apt {
-                            Some(a) => self.lookup(a, "speech"),
-                            None => self.enter(State::AwaitingApartment),
-                        }
+                        self.choose_building(i, Some(confidence), apt);
                     }
                     None => self.not_understood_heard(text),
                 }
             }
+            // A sentence with numbers among other words («…в 45 минут 3 доллара 5 центов»)
+            // is not an apartment.
             State::AwaitingApartment => match parse_apartment(text) {
-                Some(a) => self.lookup(a, "speech"),
-                None => self.not_understood_heard(text),
+                Some(a) if is_number_answer(text) => {
+                    self.apartment_heard(Heard::voice(a, confidence))
+                }
+                _ => self.not_understood_heard(text),
             },
+            State::AwaitingApartmentConfirmation => self.on_confirmation(text, confidence),
             State::AwaitingOutageAnswer { index } => match yes_no(text) {
                 Some(YesNo::Yes) => self.outage_ticket(index, text),
                 Some(YesNo::No) => {
@@ -285,6 +308,7 @@ impl DispatcherRobot {
                     return self.not_understood();
                 }
                 let c = classify(text, &self.s.topics, &self.s.fallback_topic);
+                self.slot("topic", c.topic.clone(), Some(confidence), false);
                 self.ticket(c.topic, c.emergency, text.to_string());
             }
             _ => {}

@@ -140,6 +140,24 @@ pub enum CallEventKind {
         /// How: `caller_id`, `speech`, `keypad`.
         how: String,
     },
+    /// The robot filled a slot of the request (building, apartment, topic…): what it took,
+    /// from where, how sure the recogniser was and whether the caller confirmed it when it was
+    /// read back. One event per slot filled; a value the caller denied is not filled.
+    SlotFilled {
+        /// Which slot: `building`, `apartment`, `topic` (a meter reading or rating later).
+        slot: String,
+        /// The value as filed: apartment `179`, `12а`; building «улица Ленина, дом 5»;
+        /// topic code `leak`.
+        value: String,
+        /// Where it came from: `voice` (ASR) or `keys` (DTMF).
+        source: String,
+        /// ASR confidence (mean token probability, 0..=1) of the utterance it was taken
+        /// from; `None` for keys.
+        confidence: Option<f32>,
+        /// `true` when the robot read the value back and the caller said «да» or pressed 1;
+        /// `false` when it was taken without a read-back.
+        confirmed: bool,
+    },
     /// The caller was told about an outage on their building.
     OutageAnnounced {
         /// Which outage.

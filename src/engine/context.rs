@@ -46,6 +46,24 @@ pub async fn buildings_for_call(
         .collect()
 }
 
+/// The apartments of the building a caller named (`12`, `12а`), to check the apartment they
+/// say against the registry: from the [`BuildingDirectory`]'s cache (one query per call while
+/// the registry is unchanged, two more the first time a building is asked for). `None` when
+/// the registry cannot be read (logged): the robot then takes the apartment unchecked.
+pub async fn apartments_for_call(
+    directory: &BuildingDirectory,
+    building: zvonar_models::BuildingId,
+    now: DateTime<Utc>,
+) -> Option<Vec<String>> {
+    match directory.apartments(building, now).await {
+        Ok(list) => Some(list.to_vec()),
+        Err(e) => {
+            tracing::error!(error = %e, "apartments lookup failed");
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -91,6 +109,10 @@ mod tests {
         ) -> Result<Option<(PremisesId, Option<AccountId>)>, RegistryError> {
             self.hit();
             self.inner.find_premises(building, apartment).await
+        }
+        async fn apartments(&self, building: BuildingId) -> Result<Vec<String>, RegistryError> {
+            self.hit();
+            self.inner.apartments(building).await
         }
         async fn active_outages(
             &self,
@@ -218,6 +240,69 @@ mod tests {
         let after = buildings_for_call(&directory, later, chrono_tz::Europe::Moscow).await;
         assert!(after.iter().all(|b| b.outages.is_empty()));
         assert_eq!(count(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn apartments_are_read_per_building_once_and_reread_when_premises_change() {
+        let dir = std::env::temp_dir().join(format!("zvonar-apartments-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("zvonar.sqlite");
+        let cli = open(&db).await;
+        let mut csv = String::from("улица;дом;квартира;лс;фио;телефон\n");
+        for (house, apt) in [
+            ("1", "3"),
+            ("1", "1"),
+            ("1", "12а"),
+            ("1", "10"),
+            ("2", "5"),
+        ] {
+            csv.push_str(&format!(
+                "улица Строителей;{house};{apt};77{house}{apt};Жилец;\n"
+            ));
+        }
+        let path = dir.join("a.csv");
+        std::fs::write(&path, csv).unwrap();
+        zvonar_billing::import_accounts(&cli, path).await.unwrap();
+        let counting = Arc::new(Counting {
+            inner: SqliteRegistry::new(open(&db).await),
+            queries: AtomicUsize::new(0),
+        });
+        let directory = BuildingDirectory::new(counting.clone());
+        let count = || counting.queries.swap(0, Ordering::SeqCst);
+        let now = Utc::now();
+        let buildings = buildings_for_call(&directory, now, chrono_tz::Europe::Moscow).await;
+        let first = buildings.iter().find(|b| b.house == "1").unwrap().id;
+        let second = buildings.iter().find(|b| b.house == "2").unwrap().id;
+        count();
+
+        // Only the building asked for is read, in number order.
+        let list = apartments_for_call(&directory, first, now).await.unwrap();
+        assert_eq!(list, ["1", "3", "10", "12а"]);
+        assert_eq!(count(), 2, "version, then this building's apartments");
+        for _ in 0..3 {
+            assert_eq!(
+                apartments_for_call(&directory, first, now).await.unwrap(),
+                list
+            );
+            assert_eq!(count(), 1, "cached: the version only");
+        }
+        assert_eq!(
+            apartments_for_call(&directory, second, now).await.unwrap(),
+            ["5"]
+        );
+        assert_eq!(count(), 2);
+
+        // A premises added by another process (no building changed) is seen by the next call.
+        sqlx::query("INSERT INTO premises (building_id, apartment) VALUES (?, '11')")
+            .bind(first.0)
+            .execute(&cli)
+            .await
+            .unwrap();
+        let list = apartments_for_call(&directory, first, now).await.unwrap();
+        assert_eq!(list, ["1", "3", "10", "11", "12а"]);
+        assert_eq!(count(), 4, "version, buildings, outages, apartments");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -342,6 +342,18 @@ impl RobotDriver {
                         Some(tokio::time::Instant::now() + Duration::from_millis(u64::from(ms)));
                 }
                 RobotOutput::CancelDigitTimer => self.digit_at = None,
+                RobotOutput::LoadApartments { building_id } => {
+                    let apartments = super::context::apartments_for_call(
+                        &self.shared.directory,
+                        building_id,
+                        chrono::Utc::now(),
+                    )
+                    .await;
+                    self.robot.handle(RobotInput::Apartments {
+                        building_id,
+                        apartments,
+                    });
+                }
                 RobotOutput::LookupPremises {
                     building_id,
                     apartment,

@@ -41,6 +41,7 @@ struct RawFlow {
     inter_digit_ms: Option<Spanned<u32>>,
     max_retries: Option<Spanned<u32>>,
     min_confidence: Option<Spanned<f64>>,
+    confirm_below: Option<Spanned<f64>>,
     fallback_topic: Option<Spanned<String>>,
     topics: Option<Spanned<Vec<Spanned<RawTopic>>>>,
     prompts: Option<Spanned<RawPrompts>>,
@@ -76,6 +77,8 @@ struct RawPrompts {
     ticket_not_filed: P,
     no_operators: P,
     callback_recorded: P,
+    confirm_apartment: P,
+    apartment_not_in_registry: P,
 }
 
 #[derive(Deserialize)]
@@ -223,7 +226,7 @@ fn build_playback(
         kind: "playback",
         setting,
     };
-    let present: [(&'static str, bool); 10] = [
+    let present: [(&'static str, bool); 11] = [
         ("company", f.company.is_some()),
         ("callback_promise", f.callback_promise.is_some()),
         ("no_input_ms", f.no_input_ms.is_some()),
@@ -231,6 +234,7 @@ fn build_playback(
         ("inter_digit_ms", f.inter_digit_ms.is_some()),
         ("max_retries", f.max_retries.is_some()),
         ("min_confidence", f.min_confidence.is_some()),
+        ("confirm_below", f.confirm_below.is_some()),
         ("fallback_topic", f.fallback_topic.is_some()),
         ("topics", f.topics.is_some()),
         ("prompts", f.prompts.is_some()),
@@ -348,19 +352,19 @@ fn build_dispatcher(
         "must be 0–5",
         u32::from(defaults.max_retries),
     )? as u8;
-    let min_confidence = match &f.min_confidence {
-        None => defaults.min_confidence,
-        Some(s) if (0.0..=1.0).contains(s.get_ref()) => *s.get_ref() as f32,
-        Some(s) => {
-            return Err(DialplanError::BadValue {
-                file: cx.file(),
-                line: cx.line_of(s),
-                setting: "min_confidence",
-                value: s.get_ref().to_string(),
-                reason: "must be between 0 and 1",
-            })
-        }
+    let unit = |v: &Option<Spanned<f64>>, setting: &'static str, default: f32| match v {
+        None => Ok(default),
+        Some(s) if (0.0..=1.0).contains(s.get_ref()) => Ok(*s.get_ref() as f32),
+        Some(s) => Err(DialplanError::BadValue {
+            file: cx.file(),
+            line: cx.line_of(s),
+            setting,
+            value: s.get_ref().to_string(),
+            reason: "must be between 0 and 1",
+        }),
     };
+    let min_confidence = unit(&f.min_confidence, "min_confidence", defaults.min_confidence)?;
+    let confirm_below = unit(&f.confirm_below, "confirm_below", defaults.confirm_below)?;
     let topics = match f.topics {
         None => default_topics(),
         Some(list) => build_topics(cx, list)?,
@@ -409,6 +413,7 @@ fn build_dispatcher(
         inter_digit_ms,
         max_retries,
         min_confidence,
+        confirm_below,
         prompts,
     })
 }
@@ -488,13 +493,50 @@ fn build_prompts(cx: &Ctx<'_>, p: RawPrompts) -> Result<Prompts, DialplanError> 
         ticket_not_filed: pick(p.ticket_not_filed, d.ticket_not_filed)?,
         no_operators: pick(p.no_operators, d.no_operators)?,
         callback_recorded: pick(p.callback_recorded, d.callback_recorded)?,
+        confirm_apartment: number_prompt(cx, p.confirm_apartment, d.confirm_apartment)?,
+        apartment_not_in_registry: number_prompt(
+            cx,
+            p.apartment_not_in_registry,
+            d.apartment_not_in_registry,
+        )?,
     })
+}
+
+/// A prompt that says a number (`{number}`): text only, and the text must use `{number}`.
+fn number_prompt(cx: &Ctx<'_>, raw: P, default: Prompt) -> Result<Prompt, DialplanError> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    let bad = |reason: &str| DialplanError::BadPrompt {
+        file: cx.file(),
+        line: cx.line_of(&raw),
+        reason: reason.to_string(),
+    };
+    if raw.get_ref().file.is_some() {
+        return Err(bad(
+            "this prompt says a number: write it as { text = \"… {number} …\" }, not a file",
+        ));
+    }
+    match build_prompt_with(cx, &raw, &["company", "promise", "number"])? {
+        Prompt::Text(t) if !t.contains("{number}") => {
+            Err(bad("the text must say the number: use {number}"))
+        }
+        p => Ok(p),
+    }
 }
 
 /// Placeholders a prompt text may use.
 const PLACEHOLDERS: &[&str] = &["company", "promise"];
 
 fn build_prompt(cx: &Ctx<'_>, raw: &Spanned<RawPrompt>) -> Result<Prompt, DialplanError> {
+    build_prompt_with(cx, raw, PLACEHOLDERS)
+}
+
+fn build_prompt_with(
+    cx: &Ctx<'_>,
+    raw: &Spanned<RawPrompt>,
+    placeholders: &[&str],
+) -> Result<Prompt, DialplanError> {
     let bad = |reason: String| DialplanError::BadPrompt {
         file: cx.file(),
         line: cx.line_of(raw),
@@ -513,9 +555,12 @@ fn build_prompt(cx: &Ctx<'_>, raw: &Spanned<RawPrompt>) -> Result<Prompt, Dialpl
                     .find('}')
                     .ok_or_else(|| bad("a '{' is not closed".into()))?;
                 let name = &after[..close];
-                if !PLACEHOLDERS.contains(&name) {
+                if !placeholders.contains(&name) {
+                    let known: Vec<String> =
+                        placeholders.iter().map(|p| format!("{{{p}}}")).collect();
                     return Err(bad(format!(
-                        "unknown placeholder {{{name}}} (known: {{company}}, {{promise}})"
+                        "unknown placeholder {{{name}}} (known: {})",
+                        known.join(", ")
                     )));
                 }
                 rest = &after[close + 1..];

@@ -481,3 +481,73 @@ fn spoken_prompts_are_what_the_robot_says() {
     assert_eq!(texts.len(), s.spoken_prompts().len() + 1, "{texts:?}");
     assert!(texts.iter().all(|t| !t.contains('{')), "{texts:?}");
 }
+
+#[test]
+fn read_back_settings_and_prompts() {
+    let e = err(&format!("{MINIMAL}confirm_below = 1.5\n"));
+    assert!(
+        matches!(
+            e,
+            DialplanError::BadValue {
+                setting: "confirm_below",
+                line: 9,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let dp = Dialplan::parse(
+        &format!(
+            "{MINIMAL}confirm_below = 0.3\n\
+             prompts.confirm_apartment = {{ text = \"Квартира номер {{number}}? Да или нет.\" }}\n"
+        ),
+        "t",
+    )
+    .unwrap();
+    let FlowKind::DispatcherRobot(s) = &dp.flow("d").unwrap().kind else {
+        panic!()
+    };
+    assert!((s.confirm_below - 0.3).abs() < 1e-6);
+    assert_eq!(
+        s.prompts.confirm_apartment,
+        Prompt::Text("Квартира номер {number}? Да или нет.".into())
+    );
+    // Not pre-rendered: the number is known only on the call.
+    assert!(s.spoken_prompts().iter().all(|t| !t.contains("{number}")));
+    // The defaults.
+    let d = DispatcherSettings::default();
+    assert!((d.confirm_below - 0.6).abs() < 1e-6);
+    // A read-back prompt must say the number: text with {number}, not a file.
+    for bad in [
+        "prompts.confirm_apartment = { file = \"sounds/confirm.wav\" }",
+        "prompts.confirm_apartment = { text = \"Верно?\" }",
+        "prompts.apartment_not_in_registry = { text = \"Нет такой квартиры.\" }",
+    ] {
+        let e = err(&format!("{MINIMAL}{bad}\n"));
+        assert!(
+            matches!(e, DialplanError::BadPrompt { line: 9, .. }),
+            "{bad}: {e}"
+        );
+        assert!(e.to_string().contains("{number}"), "{e}");
+    }
+    // The shipped example sets them as the defaults are.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/dialplan.toml");
+    let dp = Dialplan::load(path).unwrap();
+    let FlowKind::DispatcherRobot(shipped) = &dp.flow("dispatcher").unwrap().kind else {
+        panic!()
+    };
+    assert!((shipped.confirm_below - d.confirm_below).abs() < 1e-6);
+    assert_eq!(
+        shipped.prompts.confirm_apartment,
+        d.prompts.confirm_apartment
+    );
+    assert_eq!(
+        shipped.prompts.apartment_not_in_registry,
+        d.prompts.apartment_not_in_registry
+    );
+    // {number} belongs to the read-back prompts only.
+    let e = err(&format!(
+        "{MINIMAL}prompts.goodbye = {{ text = \"Квартира {{number}}\" }}\n"
+    ));
+    assert!(matches!(e, DialplanError::BadPrompt { .. }), "{e}");
+}

@@ -6,7 +6,7 @@
 //! last allowed digit, or `inter_digit_ms` after the last key; `*` clears what was typed and
 //! asks again; `0` as the first key asks for a person.
 
-use super::{DispatcherRobot, RobotOutput, State, MENU_MAX};
+use super::{DispatcherRobot, Heard, RobotOutput, State, MENU_MAX};
 
 impl DispatcherRobot {
     pub(super) fn on_key(&mut self, key: char) {
@@ -77,15 +77,21 @@ impl DispatcherRobot {
     fn on_entry(&mut self, digits: &str) {
         let n: Option<usize> = digits.parse().ok();
         match (self.state, n) {
-            (State::AwaitingAddressConfirmation, Some(1)) => self.address_confirmed(),
+            (State::AwaitingAddressConfirmation, Some(1)) => {
+                self.address_slot(None);
+                self.address_confirmed()
+            }
             (State::AwaitingAddressConfirmation, Some(2)) => self.ask_for_building(),
             (State::AwaitingBuilding, Some(n))
                 if (1..=self.ctx.buildings.len().min(MENU_MAX)).contains(&n) =>
             {
-                self.building = Some(self.ctx.buildings[n - 1].id);
-                self.enter(State::AwaitingApartment);
+                self.choose_building(n - 1, None, None);
             }
-            (State::AwaitingApartment, Some(n)) if n > 0 => self.lookup(n.to_string(), "keypad"),
+            (State::AwaitingApartment, Some(n)) if n > 0 => {
+                self.apartment_heard(Heard::keys(n.to_string()))
+            }
+            (State::AwaitingApartmentConfirmation, Some(1)) => self.confirmed(),
+            (State::AwaitingApartmentConfirmation, Some(2)) => self.denied(),
             (State::AwaitingOutageAnswer { index }, Some(1)) => {
                 self.outage_ticket(index, "нажата 1")
             }
@@ -95,6 +101,7 @@ impl DispatcherRobot {
             {
                 let t = &self.s.topics[n - 1];
                 let (code, desc) = (t.code.clone(), format!("Выбрано в меню: {}", t.name));
+                self.slot("topic", code.clone(), None, false);
                 self.ticket(code, false, desc);
             }
             _ => self.not_understood(),

@@ -61,12 +61,21 @@ impl DispatcherRobot {
 
     // ----- questions -----
 
+    /// Enters a question state and asks it as a keypad menu.
+    pub(super) fn enter_menu(&mut self, state: State) {
+        self.enter_as(state, true);
+    }
+
     /// Enters a question state and asks it.
     pub(super) fn enter(&mut self, state: State) {
+        self.enter_as(state, false);
+    }
+
+    fn enter_as(&mut self, state: State, menu: bool) {
         self.state = state;
         self.no_input = 0;
         self.not_understood = 0;
-        self.menu = false;
+        self.menu = menu;
         if let State::AwaitingOutageAnswer { index } = state {
             if let Some(o) = self.outages().get(index).cloned() {
                 self.event(CallEventKind::OutageAnnounced { outage_id: o.id });
@@ -125,6 +134,7 @@ impl DispatcherRobot {
                 }
                 self.listen(APARTMENT_DIGITS, Expect::Number(NumberSlot::Apartment));
             }
+            State::AwaitingApartmentConfirmation => self.ask_confirmation(),
             State::AwaitingOutageAnswer { .. } => {
                 let text = if self.menu {
                     "Если вы звоните по поводу этого отключения, нажмите 1. Если нет — нажмите 2."
@@ -165,6 +175,7 @@ impl DispatcherRobot {
             State::AwaitingAddressConfirmation
                 | State::AwaitingBuilding
                 | State::AwaitingApartment
+                | State::AwaitingApartmentConfirmation
                 | State::AwaitingOutageAnswer { .. }
                 | State::AwaitingProblem
         )

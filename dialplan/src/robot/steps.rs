@@ -135,6 +135,8 @@ impl DispatcherRobot {
             }
             // No apartment: go on with the building alone.
             State::AwaitingApartment => self.after_identified(),
+            // The read-back not answered: as a «нет» (ask again, then keys, then go on).
+            State::AwaitingApartmentConfirmation => self.denied(),
             State::AwaitingOutageAnswer { index } => self.next_outage(index),
             _ => {
                 let p = self.s.prompts.failed_goodbye.clone();

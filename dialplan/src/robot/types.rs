@@ -102,6 +102,15 @@ pub enum RobotInput {
     /// One [`RobotOutput::Say`] / [`RobotOutput::Play`] finished playing (one per prompt,
     /// in order; none for prompts cut by [`RobotOutput::StopPlayback`]).
     PlaybackDone,
+    /// Answer to [`RobotOutput::LoadApartments`] (always sent, at once): the apartments of the
+    /// building as the registry writes them (`12`, `12а`), or `None` when the registry could
+    /// not be read — the robot then takes an apartment without checking it.
+    Apartments {
+        /// The building asked for.
+        building_id: BuildingId,
+        /// Its apartments (empty: the registry knows none).
+        apartments: Option<Vec<String>>,
+    },
     /// Answer to [`RobotOutput::LookupPremises`]: `None` when no such apartment is known.
     PremisesFound(Option<FoundPremises>),
     /// Answer to [`RobotOutput::CreateTicket`] (not sent for unfinished requests): the
@@ -171,6 +180,13 @@ pub enum RobotOutput {
     },
     /// Stop the inter-digit timer (the keyed answer is complete or was replaced).
     CancelDigitTimer,
+    /// Load the apartments of the building the caller named, to check the apartment they
+    /// will say against the registry; answer with [`RobotInput::Apartments`] (the robot waits
+    /// for it before it asks for the apartment).
+    LoadApartments {
+        /// The building.
+        building_id: BuildingId,
+    },
     /// Look up the premises by building and apartment; answer with `PremisesFound`.
     LookupPremises {
         /// The building.
@@ -178,7 +194,7 @@ pub enum RobotOutput {
         /// Apartment as said: `12`, `12а`.
         apartment: String,
     },
-    /// Publish a call event (`Identified`, `OutageAnnounced`, `Outcome`).
+    /// Publish a call event (`Identified`, `SlotFilled`, `OutageAnnounced`, `Outcome`).
     Event(CallEventKind),
     /// File a ticket; answer with `TicketCreated` unless `unfinished` is set.
     CreateTicket(TicketRequest),
@@ -198,8 +214,13 @@ pub enum State {
     AwaitingAddressConfirmation,
     /// Asked for street and house (or offered the keypad menu).
     AwaitingBuilding,
+    /// Sent `LoadApartments` for the building just chosen; waits for `Apartments`.
+    AwaitingApartmentList,
     /// Asked for the apartment number.
     AwaitingApartment,
+    /// Read an apartment back («Квартира сто семьдесят девять, верно?»); waits for yes/no
+    /// (or keys 1/2).
+    AwaitingApartmentConfirmation,
     /// Sent `LookupPremises`; waits for `PremisesFound`.
     AwaitingPremisesLookup,
     /// Announced outage number `index` of the building; waits for «is this why you call?».
