@@ -248,7 +248,19 @@ const CANCEL_SCENARIO: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
 
 #[test]
 fn unknown_caller_says_the_apartment_number() {
-    let z = Zvonar::start("unknown");
+    // No read-back for an apartment in the registry (`confirm_below = 0`): the paths with a
+    // read-back are in tests/e2e_numflow.rs.
+    let example = std::fs::read_to_string(common::root().join("deploy/dialplan.toml"))
+        .expect("example dialplan");
+    let dialplan = example.replace("confirm_below = 0.6", "confirm_below = 0.0");
+    assert_ne!(dialplan, example, "the example sets confirm_below = 0.6");
+    let z = Zvonar::start_with(
+        "unknown",
+        common::Options {
+            dialplan: Some(dialplan),
+            ..common::Options::default()
+        },
+    );
     // Unknown number: the robot asks for the building (keypad menu: 1 — проспект Мира 101),
     // then for the apartment, which the caller says aloud: «шестнадцать».
     let mut apartment = vec![0i16; 1600];
