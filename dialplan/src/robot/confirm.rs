@@ -11,8 +11,8 @@
 //! A number said instead of yes/no is a corrected answer.
 
 use super::{
-    apartment_words, in_registry, is_number_answer, nearest_plausible, parse_apartment, yes_no,
-    DispatcherRobot, RobotOutput, State, YesNo,
+    apartment_words, in_registry, nearest_plausible, parse_number_answer, yes_no, DispatcherRobot,
+    Expect, NumberKind, RobotOutput, State, YesNo,
 };
 use crate::config::Prompt;
 use zvonar_models::{BuildingId, CallEventKind};
@@ -43,6 +43,9 @@ pub(crate) struct Heard {
     pub(crate) source: Source,
     /// ASR confidence (voice only).
     pub(crate) confidence: Option<f32>,
+    /// Heard through a sound-alike word («Сим» for «семь»): read back whatever the
+    /// confidence.
+    pub(crate) doubtful: bool,
 }
 
 impl Heard {
@@ -51,6 +54,7 @@ impl Heard {
             value,
             source: Source::Voice,
             confidence: Some(confidence),
+            doubtful: false,
         }
     }
 
@@ -59,6 +63,7 @@ impl Heard {
             value,
             source: Source::Keys,
             confidence: None,
+            doubtful: false,
         }
     }
 }
@@ -151,7 +156,7 @@ impl DispatcherRobot {
             };
             return self.confirm(pending);
         }
-        let unsure = h.confidence.is_some_and(|c| c < self.s.confirm_below);
+        let unsure = h.doubtful || h.confidence.is_some_and(|c| c < self.s.confirm_below);
         if unsure {
             return self.confirm(h);
         }
@@ -179,7 +184,7 @@ impl DispatcherRobot {
             let p = self.s.prompts.confirm_apartment.clone();
             self.prompt_number(&p, &value, true);
         }
-        self.listen(1);
+        self.listen(1, Expect::YesNo);
     }
 
     /// Says a prompt with `{number}` replaced by `apartment` in words.
@@ -231,15 +236,20 @@ impl DispatcherRobot {
     pub(super) fn on_confirmation(&mut self, text: &str, confidence: f32) {
         // A number instead of yes/no («нет, сто семьдесят девять»): the answer corrected, or
         // the same number again, which is a yes. «Один»/«два» are the keypad's yes/no.
-        if is_number_answer(text) {
-            if let Some(a) = parse_apartment(text).filter(|a| a != "1" && a != "2") {
-                if self.pending.as_ref().is_some_and(|h| h.value == a) {
-                    return self.confirmed();
-                }
-                self.pending = None;
-                self.denials += 1;
-                return self.apartment_heard(Heard::voice(a, confidence));
+        let answer = parse_number_answer(text, NumberKind::Apartment);
+        let number = answer
+            .accepted()
+            .map(|v| v.to_string())
+            .filter(|a| a != "1" && a != "2");
+        if let Some(a) = number {
+            if self.pending.as_ref().is_some_and(|h| h.value == a) {
+                return self.confirmed();
             }
+            self.pending = None;
+            self.denials += 1;
+            let mut h = Heard::voice(a, confidence);
+            h.doubtful = answer.soundalike;
+            return self.apartment_heard(h);
         }
         match yes_no(text) {
             Some(YesNo::Yes) => self.confirmed(),

@@ -1,5 +1,6 @@
-//! Number slots (the apartment): whether an utterance is a number answer at all, the
-//! registry check with the nearest plausible value, and the words a number is read back in.
+//! Number slots (the apartment): the registry check with the nearest plausible value, and the
+//! words a number is read back in. Whether an utterance is a number answer at all is
+//! [`crate::numerals::parse_number_answer`]'s to say.
 //!
 //! **Plausible** (how Whisper mishears a spoken Russian number, from the failures of issue 6:
 //! «сто семьдесят девять» → `170`, «сто девяносто девять» → `100`, «сорок пять» → `40`,
@@ -11,71 +12,8 @@
 //! then the smallest difference, then is the smaller number. A letter (`12а`) that differs
 //! or is missing counts as one more edit.
 
-use crate::numerals::{scan, Item, TokKind};
-
 /// Most word edits between a heard number and a registry value that still count as plausible.
 const MAX_EDITS: usize = 2;
-
-/// Words around a number that do not make an utterance something else than a number answer:
-/// «квартира сорок пять», «номер 12», «у меня двенадцатая», «сорок пять, пожалуйста».
-const FRAME: &[&str] = &[
-    "квартира",
-    "квартиры",
-    "квартиру",
-    "квартире",
-    "кв",
-    "номер",
-    "номера",
-    "у",
-    "меня",
-    "моя",
-    "мой",
-    "наша",
-    "это",
-    "вот",
-    "так",
-    "ну",
-    "э",
-    "ээ",
-    "эм",
-    "мм",
-    "да",
-    "нет",
-    "значит",
-    "пожалуйста",
-    "дом",
-    "в",
-];
-
-/// Whether `text` is a number answer: numbers (words or digits), a letter after one («12 а»)
-/// and the frame words above, nothing else. «Квартира сорок пять.» is one; «…в 45 минут
-/// 3 доллара 5 центов» is not (other words), nor is text without a number.
-pub(crate) fn is_number_answer(text: &str) -> bool {
-    let items = scan(text);
-    let mut numbers = 0;
-    for it in &items {
-        match it {
-            Item::Num { .. } => numbers += 1,
-            Item::Tok {
-                kind: TokKind::Word,
-                folded,
-                ..
-            } => {
-                let letter = matches!(folded.as_str(), "а" | "б" | "в" | "г" | "д" | "бэ" | "вэ");
-                if !letter && !FRAME.contains(&folded.as_str()) {
-                    return false;
-                }
-            }
-            // Digits too long to be a number we take.
-            Item::Tok {
-                kind: TokKind::Digits,
-                ..
-            } => return false,
-            Item::Tok { .. } => {}
-        }
-    }
-    numbers > 0
-}
 
 /// The word groups a number is said in: 179 → [100, 70, 9], 1178 → [1000, 100, 70, 8],
 /// 12 → [12], 2000 → [2000]; empty for 0.
@@ -355,32 +293,5 @@ mod tests {
         assert_eq!(nearest_plausible("1000", &reg), None);
         let reg = list(&["1178", "1170"]);
         assert_eq!(nearest_plausible("1100", &reg).as_deref(), Some("1170"));
-    }
-
-    #[test]
-    fn number_answers_and_sentences_with_numbers() {
-        for t in [
-            "сорок пять",
-            "Квартира 45.",
-            "45",
-            "Сто семьдесят девять, пожалуйста.",
-            "у меня двенадцатая",
-            "двенадцать а",
-            "Номер 12.",
-            "40 5",
-        ] {
-            assert!(is_number_answer(t), "{t}");
-        }
-        for t in [
-            "…в 45 минут 3 доллара 5 центов",
-            "6 часов 45 минут, 3 доллара 5 центов",
-            "Сим",
-            "у меня течёт кран на кухне",
-            "",
-            "12345678901",
-            "квартира",
-        ] {
-            assert!(!is_number_answer(t), "{t}");
-        }
     }
 }

@@ -292,14 +292,30 @@ fn a_number_instead_of_yes_or_no_corrects_the_answer() {
 
 #[test]
 fn a_sentence_with_numbers_is_not_an_apartment() {
-    // The caller's next sentence after a failed answer (issue 6): it has numbers, but it is
-    // not an apartment number.
+    // Issue 6: «семь» heard as «Сим», then the caller's next sentence was taken as apartment
+    // 45. Now the sound-alike is read back, whatever the confidence…
     let mut call = at_apartment(&settings());
-    let out = call.say_with("Сим", 0.5);
-    assert!(said(&out).contains("не поняла"), "{}", said(&out));
+    let out = call.say_with("Сим", 0.9);
+    assert!(
+        said(&out).contains("Квартира семь, верно?"),
+        "{}",
+        said(&out)
+    );
+    // …and a sentence with numbers among other words answers neither the read-back…
     let out = call.say_with("…в 45 минут 3 доллара 5 центов", 0.9);
     assert!(lookups(&out).is_empty(), "{out:?}");
     assert!(slots(&out).is_empty());
+    assert!(said(&out).contains("не поняла"), "{}", said(&out));
+    assert_eq!(call.robot.state(), State::AwaitingApartmentConfirmation);
+    assert_eq!(lookups(&call.key('1')), ["7"]);
+
+    // …nor the apartment question.
+    let mut call = at_apartment(&settings());
+    let out = call.say_with("…в 45 минут 3 доллара 5 центов", 0.9);
+    assert!(lookups(&out).is_empty(), "{out:?}");
+    assert!(said(&out).contains("не поняла"), "{}", said(&out));
+    let out = call.say_with("6 часов 45 минут, 3 доллара 5 центов", 0.9);
+    assert!(lookups(&out).is_empty(), "{out:?}");
     // Two failures: the keypad is offered.
     assert!(
         said(&out).contains("Наберите номер квартиры на телефоне"),
