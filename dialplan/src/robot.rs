@@ -31,7 +31,9 @@
 
 use crate::classify::classify;
 use crate::config::DispatcherSettings;
-use crate::numerals::{digits_spoken, parse_apartment, parse_number};
+use crate::numerals::{
+    digits_spoken, parse_apartment, parse_number, parse_number_answer, NumberKind,
+};
 use std::collections::VecDeque;
 use zvonar_models::{AccountId, BuildingId, CallEventKind, PremisesId};
 
@@ -53,7 +55,7 @@ mod understand;
 
 use confirm::Heard;
 pub use slots::number_words;
-use slots::{apartment_words, in_registry, is_number_answer, nearest_plausible};
+use slots::{apartment_words, in_registry, nearest_plausible};
 pub use types::{
     BuildingInfo, CallContext, Expect, FoundPremises, KnownPremises, NumberSlot, OutageInfo,
     Outcome, RobotInput, RobotOutput, State,
@@ -288,12 +290,18 @@ impl DispatcherRobot {
             }
             // A sentence with numbers among other words («…в 45 минут 3 доллара 5 центов»)
             // is not an apartment.
-            State::AwaitingApartment => match parse_apartment(text) {
-                Some(a) if is_number_answer(text) => {
-                    self.apartment_heard(Heard::voice(a, confidence))
+            State::AwaitingApartment => {
+                let answer = parse_number_answer(text, NumberKind::Apartment);
+                match answer.accepted() {
+                    Some(a) => {
+                        let mut h = Heard::voice(a.to_string(), confidence);
+                        // «Сим» taken as «семь»: worth reading back whatever the confidence.
+                        h.doubtful = answer.soundalike;
+                        self.apartment_heard(h)
+                    }
+                    None => self.not_understood_heard(text),
                 }
-                _ => self.not_understood_heard(text),
-            },
+            }
             State::AwaitingApartmentConfirmation => self.on_confirmation(text, confidence),
             State::AwaitingOutageAnswer { index } => match yes_no(text) {
                 Some(YesNo::Yes) => self.outage_ticket(index, text),
