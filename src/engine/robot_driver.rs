@@ -559,12 +559,19 @@ mod tests {
     }
 
     /// Carries out the robot's outputs as the driver does for listening: each `Listen`
-    /// opens a turn with its expectation.
+    /// opens a turn with its expectation; `LoadApartments` is answered at once.
     fn drain(robot: &mut DispatcherRobot, turns: &mut ListenTurns) {
         while let Some(out) = robot.poll_output() {
             match out {
                 RobotOutput::Listen { expect, .. } => turns.listen(expect),
                 RobotOutput::Say { .. } => robot.handle(RobotInput::PlaybackDone),
+                // The driver always answers; no registry here.
+                RobotOutput::LoadApartments { building_id } => {
+                    robot.handle(RobotInput::Apartments {
+                        building_id,
+                        apartments: None,
+                    })
+                }
                 _ => {}
             }
         }
