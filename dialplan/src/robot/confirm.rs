@@ -125,7 +125,9 @@ impl DispatcherRobot {
         if self.state != State::AwaitingApartmentList || self.building != Some(building) {
             return;
         }
-        self.apartments = list;
+        // A building without premises in the registry is not checked: every apartment would
+        // be «not in the list».
+        self.apartments = list.filter(|l| !l.is_empty());
         match self.held.take() {
             Some(h) => {
                 // Counters of the apartment question start here, as if it had been asked.

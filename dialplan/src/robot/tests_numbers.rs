@@ -357,3 +357,39 @@ fn without_a_registry_list_only_confidence_decides() {
     assert_eq!(no_events(&out).len(), 1, "{out:?}");
     assert_eq!(lookups(&out), ["800"]);
 }
+
+#[test]
+fn a_building_without_premises_in_the_registry_is_not_checked() {
+    let mut call = at_apartment_of(&settings(), Vec::new());
+    let out = call.say_with("восемьсот", 0.9);
+    assert_eq!(lookups(&out), ["800"]);
+    assert!(!said(&out).contains("нет в списке"), "{}", said(&out));
+}
+
+#[test]
+fn the_confirmed_address_and_the_topic_are_slots_too() {
+    let mut call = Call::new(&settings(), super::tests::known_ctx());
+    call.send(RobotInput::Start);
+    let out = call.say_with("Да", 0.7);
+    assert_eq!(
+        slots(&out),
+        [(
+            "address".into(),
+            "улица Ленина, дом 5, квартира 12".into(),
+            "voice".into(),
+            Some(0.7),
+            true
+        )]
+    );
+    let out = call.say_with("течёт кран", 0.8);
+    assert_eq!(
+        slots(&out),
+        [(
+            "topic".into(),
+            "leak".into(),
+            "voice".into(),
+            Some(0.8),
+            false
+        )]
+    );
+}

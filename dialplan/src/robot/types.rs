@@ -108,7 +108,7 @@ pub enum RobotInput {
     Apartments {
         /// The building asked for.
         building_id: BuildingId,
-        /// Its apartments (empty: the registry knows none).
+        /// Its apartments (empty: the registry knows none, and nothing is checked).
         apartments: Option<Vec<String>>,
     },
     /// Answer to [`RobotOutput::LookupPremises`]: `None` when no such apartment is known.
