@@ -6,8 +6,9 @@
 //! confidence: the paths are the same on every run.
 //!
 //! Each path a caller can take at the read-back: confirms (voice «один» = key 1), or denies
-//! (key 2) and types the apartment. The ticket carries the right apartment and the call's
-//! timeline the `slot_filled` events.
+//! (key 2) and types the apartment; and a typed apartment the building does not have is read
+//! back too (a typed one it has is not). The ticket carries the right apartment and the
+//! call's timeline the `slot_filled` events.
 
 mod common;
 
@@ -205,4 +206,49 @@ fn apartment_said_denied_then_keyed() {
         "{a}"
     );
     assert!(a["confidence"].is_null(), "{a}");
+}
+
+#[test]
+fn apartment_keyed_not_in_the_registry_is_read_back_and_confirmed_by_key() {
+    let z = zvonar("numflow-keyed");
+    let steps = [
+        Step::Pause(2500),
+        Step::Keys("1"), // проспект Мира 101
+        Step::Pause(2500),
+        Step::Keys("777#"), // no such apartment in the building
+        Step::Pause(2500),
+        Step::Keys("1"), // «Квартира семьсот семьдесят семь, верно?» — yes
+        Step::Pause(2500),
+        Step::Keys("1"), // problem topic 1
+    ];
+    call(&z, "keyed", "84957771777", &steps);
+    let (detail, ticket) = call_and_ticket(&z, "4957771777");
+    assert_eq!(
+        ticket["apartment"],
+        "777",
+        "{ticket}\n{detail}\n{}",
+        z.log()
+    );
+    assert!(ticket["premises_id"].is_null(), "{ticket}");
+    let said = said(&detail);
+    assert!(
+        said.iter()
+            .any(|t| t == "Квартиры номер семьсот семьдесят семь нет в списке этого дома.")
+            && said
+                .iter()
+                .any(|t| t.starts_with("Квартира семьсот семьдесят семь, верно?")),
+        "{said:?}"
+    );
+    let apartment = slots(&detail, "apartment");
+    assert_eq!(apartment.len(), 1, "{detail}");
+    let a = &apartment[0];
+    assert_eq!(
+        (&a["value"], &a["source"], &a["confirmed"]),
+        (
+            &Value::from("777"),
+            &Value::from("keys"),
+            &Value::from(true)
+        ),
+        "{a}"
+    );
 }
