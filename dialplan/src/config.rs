@@ -20,6 +20,9 @@
 //! prompt = { text = "Проверка связи." }
 //! ```
 //!
+//! Operator queues (ACD) are `[[queue]]` tables, entered through `kind = "queue"` flows (see
+//! [`QueueFlowSettings`]; the queue itself is zvonar-acd's [`QueueConfig`]).
+//!
 //! The file is validated when loaded: every problem is a [`DialplanError`] naming the
 //! file and line. The first route that matches wins ([`Dialplan::route`]).
 
@@ -29,13 +32,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 mod error;
+mod queue;
 mod raw;
 mod route;
 #[cfg(test)]
 mod tests;
 
 pub use error::DialplanError;
+pub use queue::QueueFlowSettings;
 pub use route::{Days, NumberPattern, Route, TimeWindow};
+pub use zvonar_acd::{QueueConfig, Strategy};
 
 /// A prompt: text to synthesise, or a recorded sound file to play.
 ///
@@ -262,6 +268,9 @@ pub enum FlowKind {
     DispatcherRobot(Box<DispatcherSettings>),
     /// `playback`: play a prompt and hang up.
     Playback(PlaybackSettings),
+    /// `queue`: the caller waits in a `[[queue]]` for an operator (see [`QueueFlowSettings`]:
+    /// declared and validated; the engine does not run it yet).
+    Queue(QueueFlowSettings),
 }
 
 /// A named call flow (`[flow.NAME]`).
@@ -278,6 +287,7 @@ pub struct Flow {
 pub struct Dialplan {
     routes: Vec<Route>,
     flows: BTreeMap<String, Flow>,
+    queues: Vec<QueueConfig>,
 }
 
 impl Dialplan {
@@ -299,8 +309,12 @@ impl Dialplan {
     /// Errors: [`DialplanError::Syntax`] for TOML errors, unknown keys and wrong types;
     /// the other variants for semantic problems, each with the 1-based line.
     pub fn parse(text: &str, file_name: &str) -> Result<Self, DialplanError> {
-        let (routes, flows) = raw::build(text, file_name)?;
-        Ok(Dialplan { routes, flows })
+        let (routes, flows, queues) = raw::build(text, file_name)?;
+        Ok(Dialplan {
+            routes,
+            flows,
+            queues,
+        })
     }
 
     /// The flow for a call to `dialled` (request-URI user part) arriving at `local_time`
@@ -333,7 +347,7 @@ impl Dialplan {
                 FlowKind::Playback(PlaybackSettings {
                     prompt: Prompt::Text(t),
                 }) => vec![t.clone()],
-                FlowKind::Playback(_) => Vec::new(),
+                FlowKind::Playback(_) | FlowKind::Queue(_) => Vec::new(),
             };
             for t in texts {
                 if !out.contains(&t) {
@@ -347,5 +361,10 @@ impl Dialplan {
     /// The routes in file order.
     pub fn routes(&self) -> &[Route] {
         &self.routes
+    }
+
+    /// The `[[queue]]` declarations in file order, ready for [`zvonar_acd::Acd::new`].
+    pub fn queues(&self) -> &[QueueConfig] {
+        &self.queues
     }
 }

@@ -89,7 +89,7 @@ pub enum DialplanError {
         file: String,
     },
     /// A flow's `kind` is not one this version knows.
-    #[error("{file}:{line}: flow {flow:?} has unknown kind {kind:?} (expected dispatcher_robot or playback)")]
+    #[error("{file}:{line}: flow {flow:?} has unknown kind {kind:?} (expected dispatcher_robot, playback or queue)")]
     UnknownFlowKind {
         /// The path as given.
         file: String,
@@ -185,6 +185,44 @@ pub enum DialplanError {
         /// What is wrong.
         reason: String,
     },
+    /// Two `[[queue]]` tables share a name.
+    #[error("{file}:{line}: queue name {name:?} is used twice (first at line {first_line})")]
+    DuplicateQueue {
+        /// The path as given.
+        file: String,
+        /// 1-based line of the second one.
+        line: usize,
+        /// The name.
+        name: String,
+        /// 1-based line of the first one.
+        first_line: usize,
+    },
+    /// A `kind = "queue"` flow names a queue that no `[[queue]]` declares.
+    #[error("{file}:{line}: flow {flow:?} sends calls to queue {queue:?}, which is not declared as a [[queue]]")]
+    UnknownQueue {
+        /// The path as given.
+        file: String,
+        /// 1-based line of the flow table.
+        line: usize,
+        /// The flow name.
+        flow: String,
+        /// The queue name as written.
+        queue: String,
+    },
+    /// A queue's `overflow` is not a flow that can take the call.
+    #[error("{file}:{line}: queue {queue:?} overflows to {flow:?}: {reason}")]
+    BadOverflow {
+        /// The path as given.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// The queue name.
+        queue: String,
+        /// The flow as written.
+        flow: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 impl DialplanError {
@@ -206,7 +244,10 @@ impl DialplanError {
             | DialplanError::EmptyStems { file, .. }
             | DialplanError::DuplicateTopic { file, .. }
             | DialplanError::UnknownFallbackTopic { file, .. }
-            | DialplanError::BadPrompt { file, .. } => file,
+            | DialplanError::BadPrompt { file, .. }
+            | DialplanError::DuplicateQueue { file, .. }
+            | DialplanError::UnknownQueue { file, .. }
+            | DialplanError::BadOverflow { file, .. } => file,
         }
     }
 
@@ -227,7 +268,10 @@ impl DialplanError {
             | DialplanError::EmptyStems { line, .. }
             | DialplanError::DuplicateTopic { line, .. }
             | DialplanError::UnknownFallbackTopic { line, .. }
-            | DialplanError::BadPrompt { line, .. } => Some(*line),
+            | DialplanError::BadPrompt { line, .. }
+            | DialplanError::DuplicateQueue { line, .. }
+            | DialplanError::UnknownQueue { line, .. }
+            | DialplanError::BadOverflow { line, .. } => Some(*line),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The dialplan TOML as written ([`toml::Spanned`] keeps positions) and its validation
 //! into [`Route`]s and [`Flow`]s.
 
+use super::queue::{build_queues, QueueFlowSettings, RawQueue};
 use super::{Days, TimeWindow};
 use super::{
     DialplanError, DispatcherSettings, Flow, FlowKind, NumberPattern, PlaybackSettings, Prompt,
@@ -10,6 +11,7 @@ use crate::classify::{default_topics, Topic};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
+use zvonar_acd::{QueueConfig, QueueId};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,6 +20,8 @@ struct RawFile {
     route: Vec<Spanned<RawRoute>>,
     #[serde(default)]
     flow: BTreeMap<String, Spanned<RawFlow>>,
+    #[serde(default)]
+    queue: Vec<Spanned<RawQueue>>,
 }
 
 #[derive(Deserialize)]
@@ -47,6 +51,8 @@ struct RawFlow {
     prompts: Option<Spanned<RawPrompts>>,
     // playback
     prompt: Option<Spanned<RawPrompt>>,
+    // queue
+    queue: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -89,7 +95,7 @@ struct RawPrompt {
 }
 
 /// Positions → 1-based lines of one file.
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     text: &'a str,
     file: &'a str,
 }
@@ -104,20 +110,20 @@ impl Ctx<'_> {
             + 1
     }
 
-    fn line_of<T>(&self, s: &Spanned<T>) -> usize {
+    pub(super) fn line_of<T>(&self, s: &Spanned<T>) -> usize {
         self.line(s.span().start)
     }
 
-    fn file(&self) -> String {
+    pub(super) fn file(&self) -> String {
         self.file.to_string()
     }
 }
 
+/// What a dialplan file declares.
+type Built = (Vec<Route>, BTreeMap<String, Flow>, Vec<QueueConfig>);
+
 /// Parses and validates the whole file.
-pub(super) fn build(
-    text: &str,
-    file: &str,
-) -> Result<(Vec<Route>, BTreeMap<String, Flow>), DialplanError> {
+pub(super) fn build(text: &str, file: &str) -> Result<Built, DialplanError> {
     let cx = Ctx { text, file };
     let raw: RawFile = toml::from_str(text).map_err(|e| DialplanError::Syntax {
         file: cx.file(),
@@ -125,10 +131,13 @@ pub(super) fn build(
         message: e.message().trim().to_string(),
     })?;
     let mut flows = BTreeMap::new();
+    let mut flow_lines = BTreeMap::new();
     for (name, f) in raw.flow {
+        flow_lines.insert(name.clone(), cx.line_of(&f));
         let flow = build_flow(&cx, &name, f)?;
         flows.insert(name, flow);
     }
+    let queues = build_queues(&cx, raw.queue, &flows, &flow_lines)?;
     let mut routes: Vec<Route> = Vec::new();
     for r in raw.route {
         let line = cx.line_of(&r);
@@ -187,7 +196,7 @@ pub(super) fn build(
     if routes.is_empty() {
         return Err(DialplanError::NoRoutes { file: cx.file() });
     }
-    Ok((routes, flows))
+    Ok((routes, flows, queues))
 }
 
 fn build_flow(cx: &Ctx<'_>, name: &str, f: Spanned<RawFlow>) -> Result<Flow, DialplanError> {
@@ -198,6 +207,7 @@ fn build_flow(cx: &Ctx<'_>, name: &str, f: Spanned<RawFlow>) -> Result<Flow, Dia
             FlowKind::DispatcherRobot(Box::new(build_dispatcher(cx, name, line, f)?))
         }
         "playback" => FlowKind::Playback(build_playback(cx, name, line, f)?),
+        "queue" => FlowKind::Queue(build_queue_flow(cx, name, line, f)?),
         other => {
             return Err(DialplanError::UnknownFlowKind {
                 file: cx.file(),
@@ -226,7 +236,7 @@ fn build_playback(
         kind: "playback",
         setting,
     };
-    let present: [(&'static str, bool); 11] = [
+    let present: [(&'static str, bool); 12] = [
         ("company", f.company.is_some()),
         ("callback_promise", f.callback_promise.is_some()),
         ("no_input_ms", f.no_input_ms.is_some()),
@@ -238,6 +248,7 @@ fn build_playback(
         ("fallback_topic", f.fallback_topic.is_some()),
         ("topics", f.topics.is_some()),
         ("prompts", f.prompts.is_some()),
+        ("queue", f.queue.is_some()),
     ];
     if let Some((setting, _)) = present.iter().find(|(_, p)| *p) {
         return Err(not_for(setting));
@@ -251,6 +262,47 @@ fn build_playback(
     })?;
     Ok(PlaybackSettings {
         prompt: build_prompt(cx, &prompt)?,
+    })
+}
+
+fn build_queue_flow(
+    cx: &Ctx<'_>,
+    name: &str,
+    line: usize,
+    f: RawFlow,
+) -> Result<QueueFlowSettings, DialplanError> {
+    let present: [(&'static str, bool); 12] = [
+        ("company", f.company.is_some()),
+        ("callback_promise", f.callback_promise.is_some()),
+        ("no_input_ms", f.no_input_ms.is_some()),
+        ("max_utterance_ms", f.max_utterance_ms.is_some()),
+        ("inter_digit_ms", f.inter_digit_ms.is_some()),
+        ("max_retries", f.max_retries.is_some()),
+        ("min_confidence", f.min_confidence.is_some()),
+        ("confirm_below", f.confirm_below.is_some()),
+        ("fallback_topic", f.fallback_topic.is_some()),
+        ("topics", f.topics.is_some()),
+        ("prompts", f.prompts.is_some()),
+        ("prompt", f.prompt.is_some()),
+    ];
+    if let Some((setting, _)) = present.iter().find(|(_, p)| *p) {
+        return Err(DialplanError::SettingNotForKind {
+            file: cx.file(),
+            line,
+            flow: name.to_string(),
+            kind: "queue",
+            setting,
+        });
+    }
+    let queue = f.queue.ok_or_else(|| DialplanError::MissingSetting {
+        file: cx.file(),
+        line,
+        flow: name.to_string(),
+        kind: "queue",
+        setting: "queue",
+    })?;
+    Ok(QueueFlowSettings {
+        queue: QueueId(queue.into_inner()),
     })
 }
 
@@ -282,14 +334,16 @@ fn build_dispatcher(
     line: usize,
     f: RawFlow,
 ) -> Result<DispatcherSettings, DialplanError> {
-    if f.prompt.is_some() {
-        return Err(DialplanError::SettingNotForKind {
-            file: cx.file(),
-            line,
-            flow: name.to_string(),
-            kind: "dispatcher_robot",
-            setting: "prompt",
-        });
+    for (setting, present) in [("prompt", f.prompt.is_some()), ("queue", f.queue.is_some())] {
+        if present {
+            return Err(DialplanError::SettingNotForKind {
+                file: cx.file(),
+                line,
+                flow: name.to_string(),
+                kind: "dispatcher_robot",
+                setting,
+            });
+        }
     }
     let company = f.company.ok_or_else(|| DialplanError::MissingSetting {
         file: cx.file(),
