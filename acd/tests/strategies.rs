@@ -393,3 +393,28 @@ fn emergency_calls_go_to_the_head_of_the_queue_behind_earlier_emergencies() {
     );
     assert_eq!(d.at(s(6), resume("a")), vec![offer("e1", "a", "ea")]);
 }
+
+#[test]
+fn a_late_event_with_an_earlier_time_is_taken_at_the_last_time() {
+    let mut d = Driver::new(vec![queue("q", Strategy::RingAll)]);
+    assert_eq!(d.acd.poll_timeout(), None);
+    d.at(s(10), login("a", "ea"));
+    d.at(s(20), arrive("c1", "q"));
+    assert_eq!(d.acd.poll_timeout(), Some(s(40)), "ring timeout");
+    // The answer is reported with a stale timestamp (another thread's clock): taken at 20 s.
+    d.at(s(15), answer("c1", "a"));
+    assert_eq!(d.acd.now(), s(20));
+    assert!(d.records.contains(&Record {
+        at: s(20),
+        kind: RecordKind::Answered {
+            call: call("c1"),
+            agent: agent("a"),
+            wait_ms: 0
+        }
+    }));
+    assert_eq!(
+        d.acd.poll_timeout(),
+        None,
+        "nothing waits during a conversation"
+    );
+}
