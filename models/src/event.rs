@@ -121,7 +121,9 @@ pub enum CallEventKind {
     },
     /// An utterance was heard but rejected as non-speech (noise, silence, hallucination).
     SpeechRejected {
-        /// Why (`no_speech`, `empty`, `low_confidence`).
+        /// Why: `no_speech`, `empty`, `hallucination`, `repetition`, `low_confidence` (the
+        /// recogniser's gate); `asr_overloaded` (its queue was full: the robot offered the
+        /// keypad), `asr_error`.
         reason: String,
     },
     /// DTMF digits (RFC 4733 or SIP INFO).

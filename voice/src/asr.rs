@@ -8,14 +8,18 @@
 //! with a high no-speech probability, empty text, a known hallucination or a very low
 //! token probability is [`AsrOutcome::Rejected`] and never reaches a call flow as speech.
 
+use queue::{Job, JobQueue};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 pub use zvonar_models::{Expect, NumberSlot};
+
+mod queue;
+pub mod repetition;
 
 /// How much of Whisper's 30 s encoder window to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +54,9 @@ impl AudioCtx {
     }
 }
 
+/// Default of [`AsrConfig::max_queue`]: utterances waiting or being decoded at most.
+pub const DEFAULT_MAX_QUEUE: usize = 64;
+
 /// Settings of the recogniser.
 #[derive(Clone, Debug)]
 pub struct AsrConfig {
@@ -67,8 +74,9 @@ pub struct AsrConfig {
     pub no_speech_threshold: f32,
     /// A result whose mean token probability is below this (0..1) is rejected.
     pub min_confidence: f32,
-    /// Utterances waiting beyond this many are refused (back-pressure), so a flood of
-    /// calls degrades to keypad menus instead of unbounded delay.
+    /// Utterances waiting or being decoded at most; more are refused at once
+    /// ([`AsrError::Overloaded`]: back-pressure), so a flood of calls degrades to keypad
+    /// menus instead of unbounded delay.
     pub max_queue: usize,
 }
 
@@ -86,7 +94,7 @@ impl AsrConfig {
             },
             no_speech_threshold: 0.6,
             min_confidence: 0.1,
-            max_queue: 64,
+            max_queue: DEFAULT_MAX_QUEUE,
         }
     }
 }
@@ -113,8 +121,8 @@ pub struct Transcript {
 pub enum AsrOutcome {
     /// Speech: pass it to the call flow.
     Speech(Transcript),
-    /// Not speech (or not trustworthy); `reason` is `no_speech`, `empty`, `hallucination`
-    /// or `low_confidence`.
+    /// Not speech (or not trustworthy); `reason` is `no_speech`, `empty`, `hallucination`,
+    /// `repetition` or `low_confidence`.
     Rejected {
         /// Stable reason code.
         reason: &'static str,
@@ -194,22 +202,24 @@ impl Decoder for WhisperDecoder {
     }
 }
 
-struct Job {
-    pcm_8k: Vec<i16>,
-    expect: Expect,
-    queued: Instant,
-    cancel: Option<CancellationToken>,
-    reply: oneshot::Sender<Result<AsrOutcome, AsrError>>,
-}
-
-/// A running recogniser: cheap to clone, shared by all calls.
+/// A running recogniser: cheap to clone, shared by all calls. Utterances wait in a bounded
+/// queue, the shortest (with ageing) first; see [`Asr::with_decoders`].
 #[derive(Clone)]
 pub struct Asr {
-    tx: mpsc::Sender<Job>,
-    depth: Arc<AtomicUsize>,
+    queue: Arc<JobQueue>,
     max_queue: usize,
     workers: usize,
     alive: Arc<AtomicUsize>,
+    /// Closes the queue when the last clone is dropped, so the workers end.
+    _closer: Arc<CloseOnDrop>,
+}
+
+struct CloseOnDrop(Arc<JobQueue>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 impl Asr {
@@ -236,40 +246,47 @@ impl Asr {
     }
 
     /// Starts one worker thread per decoder, sharing a queue of at most `max_queue`
-    /// waiting utterances.
+    /// utterances waiting or being decoded. A worker that frees up takes the waiting
+    /// utterance due first, an utterance being due at its arrival plus its own length:
+    /// shortest first in a burst, and none passed over for longer than its own length.
+    /// Utterances of callers who hung up are dropped undecoded and free their place.
     ///
     /// Errors: [`AsrError::Decode`] when a thread cannot be started.
     pub fn with_decoders(
         decoders: Vec<Box<dyn Decoder>>,
         max_queue: usize,
     ) -> Result<Self, AsrError> {
-        let (tx, rx) = mpsc::channel::<Job>(max_queue.max(1) * 2);
-        let rx = Arc::new(Mutex::new(rx));
-        let depth = Arc::new(AtomicUsize::new(0));
+        let queue = Arc::new(JobQueue::default());
+        let closer = Arc::new(CloseOnDrop(queue.clone()));
         let alive = Arc::new(AtomicUsize::new(0));
         let workers = decoders.len();
         for (n, decoder) in decoders.into_iter().enumerate() {
-            let rx = rx.clone();
-            let depth = depth.clone();
+            let queue = queue.clone();
             alive.fetch_add(1, Ordering::AcqRel);
             let life = Alive(alive.clone());
             std::thread::Builder::new()
                 .name(format!("asr-{n}"))
-                .spawn(move || worker(decoder, rx, depth, life))
+                .spawn(move || worker(decoder, queue, life))
                 .map_err(|e| AsrError::Decode(format!("cannot start worker thread: {e}")))?;
         }
         Ok(Asr {
-            tx,
-            depth,
+            queue,
             max_queue,
             workers,
             alive,
+            _closer: closer,
         })
     }
 
     /// Utterances waiting for or in decoding now.
     pub fn queue_depth(&self) -> usize {
-        self.depth.load(Ordering::Relaxed)
+        self.queue.depth()
+    }
+
+    /// Most utterances waiting or being decoded at once; more are refused
+    /// ([`AsrError::Overloaded`]).
+    pub fn max_queue(&self) -> usize {
+        self.max_queue
     }
 
     /// Worker threads started.
@@ -329,11 +346,6 @@ impl Asr {
         expect: Expect,
         cancel: Option<CancellationToken>,
     ) -> Result<AsrOutcome, AsrError> {
-        let waiting = self.depth.fetch_add(1, Ordering::Relaxed);
-        if waiting >= self.max_queue {
-            self.depth.fetch_sub(1, Ordering::Relaxed);
-            return Err(AsrError::Overloaded(waiting));
-        }
         let (reply, rx) = oneshot::channel();
         let job = Job {
             pcm_8k,
@@ -342,10 +354,7 @@ impl Asr {
             cancel,
             reply,
         };
-        if self.tx.send(job).await.is_err() {
-            self.depth.fetch_sub(1, Ordering::Relaxed);
-            return Err(AsrError::Stopped);
-        }
+        self.queue.push(job, self.max_queue)?;
         rx.await.map_err(|_| AsrError::Stopped)?
     }
 }
@@ -379,34 +388,26 @@ fn load_model(path: &Path) -> Result<WhisperContext, AsrError> {
     })
 }
 
-fn worker(
-    mut decoder: Box<dyn Decoder>,
-    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
-    depth: Arc<AtomicUsize>,
-    _alive: Alive,
-) {
-    loop {
-        let job = {
-            let Ok(mut guard) = rx.lock() else { return };
-            match guard.blocking_recv() {
-                Some(job) => job,
-                None => return,
-            }
-        };
-        // A caller who hung up (token cancelled) or stopped waiting (future dropped) no
-        // longer needs this utterance: skip it so live calls are not kept waiting.
-        let unwanted = job.reply.is_closed()
-            || job
-                .cancel
-                .as_ref()
-                .is_some_and(CancellationToken::is_cancelled);
-        let result = if unwanted {
+fn worker(mut decoder: Box<dyn Decoder>, queue: Arc<JobQueue>, _alive: Alive) {
+    /// Marks the job finished however the decode ends (a panicking decoder included).
+    struct Done<'a>(&'a JobQueue);
+    impl Drop for Done<'_> {
+        fn drop(&mut self) {
+            self.0.done();
+        }
+    }
+    // The queue hands out no job of a caller who hung up; one who hangs up between the
+    // queue and here is caught by `unwanted`.
+    while let Some(job) = queue.pop() {
+        let done = Done(&queue);
+        let result = if job.unwanted() {
             Err(AsrError::Cancelled)
         } else {
             let queue_ms = job.queued.elapsed().as_millis() as u32;
             decoder.decode_expecting(&job.pcm_8k, queue_ms, job.expect)
         };
-        depth.fetch_sub(1, Ordering::Relaxed);
+        // Finished before the caller hears of it: its place is free when it asks again.
+        drop(done);
         let _ = job.reply.send(result);
     }
 }
@@ -470,12 +471,14 @@ fn decode(
     params.set_suppress_blank(true);
     params.set_suppress_nst(true);
     params.set_no_speech_thold(config.no_speech_threshold);
-    // One pass only: the temperature fallback multiplies latency on noise.
+    // One pass only: the temperature fallback (OpenAI's answer to a loop: decode again
+    // hotter) multiplies latency, and under load every caller pays for it. A loop is cut
+    // instead (see `gate`), and bounded by the token budget.
     params.set_temperature_inc(0.0);
-    // Bound the text to what a person can say in this time (about 8 tokens per second of
-    // Russian speech): a decoder stuck in a repetition loop stops instead of running on.
-    let audio_s = pcm_8k.len() / 8000;
-    params.set_max_tokens((12 + 10 * audio_s) as i32);
+    // Bound the text to what a person can say in this time: a decoder stuck in a repetition
+    // loop stops within a few dozen decoder steps instead of running on to 224 tokens.
+    let audio_ms = (pcm_8k.len() / 8) as u32;
+    params.set_max_tokens(repetition::token_budget(audio_ms) as i32);
     let frames = config.audio_ctx.frames_for(audio.len());
     if frames > 0 {
         params.set_audio_ctx(frames);
@@ -522,7 +525,7 @@ fn decode(
             0.0
         },
         no_speech_prob: no_speech,
-        audio_ms: (pcm_8k.len() / 8) as u32,
+        audio_ms,
         asr_ms: started.elapsed().as_millis() as u32,
         queue_ms,
     };
@@ -564,11 +567,24 @@ fn strip_captions(text: &str) -> String {
 
 /// Applies the no-speech gate to a transcript (pure; exposed for tests).
 ///
-/// Rejected: nothing but punctuation or captions (`empty`); known subtitle credits or a
-/// text entirely in capitals, which is how Whisper writes sound captions such as
-/// «МУЗЫКА» (`hallucination`); a high no-speech probability (`no_speech`); a low mean
-/// token probability (`low_confidence`).
-pub fn gate(transcript: Transcript, config: &AsrConfig) -> AsrOutcome {
+/// First, decoder repetition loops are cut to one copy ([`repetition::collapse`]): the text
+/// that goes on is what the caller said, once. Then rejected: nothing but punctuation or
+/// captions (`empty`); known subtitle credits or a text entirely in capitals, which is how
+/// Whisper writes sound captions such as «МУЗЫКА» (`hallucination`); a text still as
+/// repetitive as a loop, by OpenAI's compression-ratio test ([`repetition::compression_ratio`]
+/// above [`repetition::COMPRESSION_RATIO_THRESHOLD`], `repetition`); a high no-speech
+/// probability (`no_speech`); a low mean token probability (`low_confidence`).
+pub fn gate(mut transcript: Transcript, config: &AsrConfig) -> AsrOutcome {
+    let cut = repetition::collapse(&transcript.text);
+    if cut.removed_words > 0 {
+        tracing::debug!(
+            loops = cut.loops.len(),
+            removed_words = cut.removed_words,
+            audio_ms = transcript.audio_ms,
+            "repetition loop cut from the transcript"
+        );
+        transcript.text = cut.text;
+    }
     let spoken = strip_captions(&transcript.text);
     let folded = spoken.to_lowercase().replace('ё', "е");
     let letters = folded.chars().filter(|c| c.is_alphanumeric()).count();
@@ -578,6 +594,8 @@ pub fn gate(transcript: Transcript, config: &AsrConfig) -> AsrOutcome {
         Some("empty")
     } else if all_caps || HALLUCINATIONS.iter().any(|h| folded.contains(h)) {
         Some("hallucination")
+    } else if repetition::compression_ratio(&spoken) > repetition::COMPRESSION_RATIO_THRESHOLD {
+        Some("repetition")
     } else if transcript.no_speech_prob > config.no_speech_threshold {
         Some("no_speech")
     } else if transcript.confidence < config.min_confidence {
@@ -594,6 +612,7 @@ pub fn gate(transcript: Transcript, config: &AsrConfig) -> AsrOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
 
     fn t(text: &str, conf: f32, ns: f32) -> Transcript {
         Transcript {
@@ -632,6 +651,31 @@ mod tests {
                 other => panic!("{text}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_repetition_loop_reaches_the_call_flow_once() {
+        let c = AsrConfig::new("x");
+        // Issue 6: the 3.5 s description, looped by the decoder to its token limit.
+        let looped = "6 часов 45 минут, 3 доллара 5 центов 6 часов 45 минут, 3 доллара 5 центов 6 часов 45 минут, 3 доллара 5 центов 6 часов 45 минут, 3 доллара";
+        match gate(t(looped, 0.8, 0.1), &c) {
+            AsrOutcome::Speech(s) => assert_eq!(s.text, "6 часов 45 минут, 3 доллара 5 центов"),
+            other => panic!("{other:?}"),
+        }
+        // Repetitive without an exact back-to-back repeat (OpenAI's compression ratio test):
+        // not trusted as speech.
+        let drifting: Vec<String> = (12..20)
+            .map(|n| format!("улица Ленина дом 5 квартира {n}"))
+            .collect();
+        match gate(t(&drifting.join(", "), 0.8, 0.1), &c) {
+            AsrOutcome::Rejected { reason, .. } => assert_eq!(reason, "repetition"),
+            other => panic!("{other:?}"),
+        }
+        // Speech that merely repeats a word is speech.
+        assert!(matches!(
+            gate(t("Да, да, да.", 0.8, 0.1), &c),
+            AsrOutcome::Speech(ref s) if s.text == "Да, да, да."
+        ));
     }
 
     #[test]
