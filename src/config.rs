@@ -159,6 +159,14 @@ pub struct AsrSection {
     /// `auto` (window sized to the utterance) or `full` (whisper's 30 s window).
     #[serde(default = "auto")]
     pub audio_ctx: String,
+    /// Utterances waiting or being decoded at most (≥ 1); the caller of one more is told to
+    /// use the keypad instead of waiting (the robot's `keypad_fallback` prompt).
+    #[serde(default = "default_asr_max_queue")]
+    pub max_queue: usize,
+}
+
+fn default_asr_max_queue() -> usize {
+    zvonar_voice::asr::DEFAULT_MAX_QUEUE
 }
 
 fn one() -> usize {
@@ -344,6 +352,13 @@ impl Config {
                 message: "rtp.port_min must be below rtp.port_max".into(),
             });
         }
+        if cfg.asr.max_queue == 0 {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, "max_queue"),
+                message: "asr.max_queue must be at least 1".into(),
+            });
+        }
         if cfg.storage.retention_days == 0 {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -456,6 +471,24 @@ mod tests {
             ),
             (32, 256, 5000, 64)
         );
+        assert_eq!(cfg.asr.max_queue, zvonar_voice::asr::DEFAULT_MAX_QUEUE);
+    }
+
+    #[test]
+    fn asr_max_queue_is_at_least_one() {
+        let cfg = parse(&format!(
+            "{}max_queue = 3\n",
+            text("", "", "127.0.0.1:8080", STRONG)
+        ))
+        .expect("max_queue 3");
+        assert_eq!(cfg.asr.max_queue, 3);
+        let e = parse(&format!(
+            "{}max_queue = 0\n",
+            text("", "", "127.0.0.1:8080", STRONG)
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("asr.max_queue") && e.contains(":14:"), "{e}");
     }
 
     #[test]

@@ -240,6 +240,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let mut asr_cfg = zvonar_voice::asr::AsrConfig::new(cfg.resolve(&cfg.asr.model));
     asr_cfg.workers = cfg.asr.workers;
     asr_cfg.threads_per_worker = cfg.asr.threads;
+    asr_cfg.max_queue = cfg.asr.max_queue;
     if cfg.asr.audio_ctx == "full" {
         asr_cfg.audio_ctx = zvonar_voice::asr::AudioCtx::Full;
     }

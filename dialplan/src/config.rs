@@ -100,6 +100,13 @@ pub struct Prompts {
     /// Said before the read-back when the apartment heard or typed is not in the registry's
     /// list of the building; `{number}` is what was heard, in words. Text only.
     pub apartment_not_in_registry: Prompt,
+    /// Said once per question when recognising the caller's answer takes longer than
+    /// [`DispatcherSettings::filler_after_ms`] after the caller stopped speaking, so that
+    /// nobody waits in silence («Секунду…»). Short: the answer waits until it has been said.
+    pub filler: Prompt,
+    /// Said when the recogniser cannot take the caller's speech (too many callers at once,
+    /// or it failed): the robot then asks its questions as keypad menus.
+    pub keypad_fallback: Prompt,
 }
 
 impl Default for Prompts {
@@ -140,6 +147,10 @@ impl Default for Prompts {
             apartment_not_in_registry: Prompt::text(
                 "Квартиры номер {number} нет в списке этого дома.",
             ),
+            filler: Prompt::text("Секунду…"),
+            keypad_fallback: Prompt::text(
+                "Извините, сейчас я не могу разобрать речь. Пожалуйста, отвечайте кнопками телефона.",
+            ),
         }
     }
 }
@@ -176,6 +187,10 @@ pub struct DispatcherSettings {
     /// default 0.6; 0 reads back only apartments not in the registry, 1 reads back every
     /// spoken one). Keyed apartments are read back only when not in the registry.
     pub confirm_below: f32,
+    /// When the caller's answer is still being recognised this long after they stopped
+    /// speaking, the engine says the `filler` prompt (once per question), ms (0 = never,
+    /// else 500–10000; default 1500: issue 6 wants nobody waiting in silence past 1.5 s).
+    pub filler_after_ms: u32,
     /// Prompts, defaults overridden by `[flow.NAME.prompts]`.
     pub prompts: Prompts,
 }
@@ -193,6 +208,7 @@ impl Default for DispatcherSettings {
             max_retries: 1,
             min_confidence: 0.15,
             confirm_below: 0.6,
+            filler_after_ms: 1500,
             prompts: Prompts::default(),
         }
     }
@@ -227,6 +243,8 @@ impl DispatcherSettings {
             // Built with the number at the time of the call.
             confirm_apartment: _,
             apartment_not_in_registry: _,
+            filler,
+            keypad_fallback,
         } = &self.prompts;
         [
             greeting,
@@ -242,6 +260,8 @@ impl DispatcherSettings {
             ticket_not_filed,
             no_operators,
             callback_recorded,
+            filler,
+            keypad_fallback,
         ]
         .into_iter()
         .filter_map(|p| match p {

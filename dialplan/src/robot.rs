@@ -38,12 +38,15 @@ use std::collections::VecDeque;
 use zvonar_models::{AccountId, BuildingId, CallEventKind, PremisesId};
 
 mod confirm;
+mod degraded;
 mod keys;
 mod questions;
 mod slots;
 mod steps;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_degraded;
 #[cfg(test)]
 mod tests_keys;
 #[cfg(test)]
@@ -84,6 +87,9 @@ pub struct DispatcherRobot {
     not_understood: u8,
     /// The current question is offered as a keypad menu.
     menu: bool,
+    /// Speech could not be recognised earlier in the call: every question is asked as a
+    /// keypad menu where it has one.
+    keypad_only: bool,
     /// Digits typed so far for the current question.
     keys: String,
     /// Digits the current question's answer may take (1: react to the first key).
@@ -128,6 +134,7 @@ impl DispatcherRobot {
             no_input: 0,
             not_understood: 0,
             menu: false,
+            keypad_only: false,
             keys: String::new(),
             max_keys: 1,
             digit_timer: false,
@@ -210,6 +217,7 @@ impl DispatcherRobot {
                     self.close(Outcome::CallbackRequested);
                 }
             }
+            RobotInput::RecognitionUnavailable => self.on_recognition_unavailable(),
             RobotInput::CallerHangup => self.on_hangup(Outcome::CallerHangup),
             RobotInput::Shutdown => self.on_hangup(Outcome::Shutdown),
         }

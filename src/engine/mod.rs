@@ -12,6 +12,7 @@ pub mod call;
 pub mod caller_id;
 pub mod context;
 pub mod events;
+pub mod filler;
 pub mod media;
 pub mod metrics;
 pub mod playback;

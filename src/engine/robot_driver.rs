@@ -4,9 +4,10 @@
 //! and callback requests (through call events), hangup.
 
 use super::call::{CallIo, FlowEnd};
+use super::filler::Filler;
 use super::media::{MediaCommand, MediaEvent};
 use super::Shared;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -51,6 +52,15 @@ pub struct RobotDriver {
     turn_started: Option<(Instant, &'static str)>,
     in_speech: bool,
     hangup_requested: bool,
+    /// When to say the filler while the caller waits for recognition.
+    filler: Filler,
+    /// The filler prompt, rendered when the call starts (`None`: it could not be; no filler).
+    filler_pcm: Option<Arc<[i16]>>,
+    /// The filler as the timeline shows it.
+    filler_said: String,
+    /// Filler prompts sent to the media task and not finished: the robot knows nothing of
+    /// them (no `PlaybackDone` for them, and they are not the answer turn latency waits for).
+    fillers_playing: HashSet<u64>,
 }
 
 impl RobotDriver {
@@ -62,6 +72,19 @@ impl RobotDriver {
     ) -> RobotDriver {
         let ctx = call_context(&shared, &io).await;
         let robot = DispatcherRobot::new(settings, ctx);
+        // Rendered at start with the dialplan's other prompts: here it is a cache hit.
+        let filler_prompt = &settings.prompts.filler;
+        let filler_pcm = match shared.prompt(filler_prompt).await {
+            Ok(pcm) => Some(pcm),
+            Err(e) => {
+                tracing::error!(error = %e, "filler prompt not available: callers wait in silence");
+                None
+            }
+        };
+        let filler_said = match filler_prompt {
+            zvonar_dialplan::Prompt::Text(t) => settings.fill(t),
+            zvonar_dialplan::Prompt::File(f) => format!("[{f}]"),
+        };
         let (asr_tx, asr_rx) = mpsc::unbounded_channel();
         let asr_cancel = CancellationToken::new();
         RobotDriver {
@@ -82,6 +105,10 @@ impl RobotDriver {
             turn_started: None,
             in_speech: false,
             hangup_requested: false,
+            filler: Filler::new(settings.filler_after_ms),
+            filler_pcm,
+            filler_said,
+            fillers_playing: HashSet::new(),
         }
     }
 
@@ -95,6 +122,7 @@ impl RobotDriver {
             let deadline = self.no_input_at;
             let shutdown = self.shared.shutdown.clone();
             let digit_deadline = self.digit_at;
+            let filler_deadline = self.filler.due().map(tokio::time::Instant::from_std);
             tokio::select! {
                 _ = shutdown.cancelled() => {
                     // The drain time after SIGTERM is over: end the call ourselves. The robot
@@ -146,6 +174,7 @@ impl RobotDriver {
                     self.digit_at = None;
                     self.robot.handle(RobotInput::DigitTimeout);
                 }
+                _ = sleep_until(filler_deadline) => self.on_filler_due().await,
             }
         }
     }
@@ -184,6 +213,7 @@ impl RobotDriver {
                 let cancel = self.asr_cancel.clone();
                 let turn = self.turns.current();
                 let expect = self.turns.expect();
+                self.filler.waiting(turn, ended);
                 queue.set(asr.queue_depth() as i64 + 1);
                 tokio::spawn(async move {
                     let r = asr.recognise_expecting(pcm, expect, &cancel).await;
@@ -207,7 +237,15 @@ impl RobotDriver {
             }
             MediaEvent::PlaybackStarted { id } => {
                 tracing::trace!(call_id = %self.io.call_id, id, "prompt started");
-                if let Some((t, via)) = self.turn_started.take() {
+                if self.fillers_playing.contains(&id) {
+                    if let Some((t, _)) = self.turn_started {
+                        tracing::debug!(
+                            call_id = %self.io.call_id,
+                            waited_ms = t.elapsed().as_millis() as u64,
+                            "filler started"
+                        );
+                    }
+                } else if let Some((t, via)) = self.turn_started.take() {
                     let latency = t.elapsed();
                     self.shared
                         .metrics
@@ -222,6 +260,7 @@ impl RobotDriver {
                 }
             }
             MediaEvent::PlaybackDone { id } => {
+                self.fillers_playing.remove(&id);
                 if self.playing.remove(&id).is_some() {
                     self.robot.handle(RobotInput::PlaybackDone);
                 }
@@ -231,6 +270,17 @@ impl RobotDriver {
     }
 
     async fn on_asr(&mut self, res: Result<AsrOutcome, AsrError>) {
+        self.filler.answered();
+        if let Ok(AsrOutcome::Speech(t) | AsrOutcome::Rejected { transcript: t, .. }) = &res {
+            // Timings only: what was said is personal data.
+            tracing::debug!(
+                call_id = %self.io.call_id,
+                audio_ms = t.audio_ms,
+                asr_ms = t.asr_ms,
+                queue_ms = t.queue_ms,
+                "asr result"
+            );
+        }
         match res {
             Ok(AsrOutcome::Speech(t)) => {
                 self.shared
@@ -266,13 +316,24 @@ impl RobotDriver {
                 self.arm_no_input();
             }
             Err(e) => {
+                // Overloaded (the queue is full) or failing: the caller is not kept waiting
+                // for speech that will not be recognised; the robot offers the keypad.
+                let reason = match e {
+                    AsrError::Overloaded(_) => "asr_overloaded",
+                    _ => "asr_error",
+                };
                 tracing::warn!(call_id = %self.io.call_id, error = %e, "ASR failed");
-                self.turn_started = None;
                 self.publish(CallEventKind::SpeechRejected {
-                    reason: "asr_error".into(),
+                    reason: reason.into(),
                 })
                 .await;
-                self.arm_no_input();
+                if self.listening.take().is_some() {
+                    self.no_input_at = None;
+                    self.robot.handle(RobotInput::RecognitionUnavailable);
+                } else {
+                    self.turn_started = None;
+                    self.arm_no_input();
+                }
             }
         }
     }
@@ -281,7 +342,30 @@ impl RobotDriver {
         self.shared.events.publish(&self.io.call_id, kind).await;
     }
 
+    /// The filler's time has come: say it if the caller is still waiting for the answer to
+    /// the open question and nothing else is being said.
+    async fn on_filler_due(&mut self) {
+        let now = std::time::Instant::now();
+        if !self.filler.fire(now, self.turns.current()) {
+            return;
+        }
+        let waiting = self.listening.is_some() && self.playing.is_empty();
+        let Some(pcm) = self.filler_pcm.clone().filter(|_| waiting) else {
+            return;
+        };
+        self.publish(CallEventKind::RobotSaid {
+            text: self.filler_said.clone(),
+        })
+        .await;
+        let id = self.next_prompt;
+        self.next_prompt += 1;
+        self.fillers_playing.insert(id);
+        let _ = self.io.media.send(MediaCommand::Play { id, pcm });
+    }
+
     async fn play(&mut self, pcm: Arc<[i16]>, barge_in: bool) {
+        // The robot speaks: nobody waits in silence any more.
+        self.filler.answered();
         let id = self.next_prompt;
         self.next_prompt += 1;
         self.playing.insert(id, barge_in);
@@ -319,6 +403,7 @@ impl RobotDriver {
                 }
                 RobotOutput::StopPlayback => {
                     self.playing.clear();
+                    self.fillers_playing.clear();
                     let _ = self.io.media.send(MediaCommand::StopPlayback);
                 }
                 RobotOutput::Listen {
@@ -334,6 +419,7 @@ impl RobotDriver {
                             .send(MediaCommand::MaxUtterance { ms: max_ms });
                     }
                     self.turns.listen(expect);
+                    self.filler.answered();
                     self.listening = Some(Listening { no_input_ms });
                     self.arm_no_input();
                 }

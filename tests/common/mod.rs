@@ -73,6 +73,8 @@ pub struct Options {
     pub extra_config: String,
     /// Dialplan text to run instead of `deploy/dialplan.toml`.
     pub dialplan: Option<String>,
+    /// More settings of the `[asr]` section, one `key = value` a line (`workers = 2`).
+    pub asr: String,
 }
 
 impl Default for Options {
@@ -87,6 +89,7 @@ impl Default for Options {
             time_zone: "Europe/Moscow",
             extra_config: String::new(),
             dialplan: None,
+            asr: String::new(),
         }
     }
 }
@@ -139,12 +142,14 @@ database = "zvonar.sqlite"
 recordings = "recordings"
 [asr]
 model = "{model}"
+{asr}
 [tts]
 cache_dir = "tts-cache"
 espeak_rate_wpm = 170
 {extra}
 "#,
             extra = opts.extra_config,
+            asr = opts.asr,
             dialplan = dialplan.display(),
             rtp_min = rtp_base,
             rtp_max = rtp_base + opts.rtp_ports - 1,

@@ -46,6 +46,7 @@ struct RawFlow {
     max_retries: Option<Spanned<u32>>,
     min_confidence: Option<Spanned<f64>>,
     confirm_below: Option<Spanned<f64>>,
+    filler_after_ms: Option<Spanned<u32>>,
     fallback_topic: Option<Spanned<String>>,
     topics: Option<Spanned<Vec<Spanned<RawTopic>>>>,
     prompts: Option<Spanned<RawPrompts>>,
@@ -85,6 +86,8 @@ struct RawPrompts {
     callback_recorded: P,
     confirm_apartment: P,
     apartment_not_in_registry: P,
+    filler: P,
+    keypad_fallback: P,
 }
 
 #[derive(Deserialize)]
@@ -253,6 +256,9 @@ fn build_playback(
     if let Some((setting, _)) = present.iter().find(|(_, p)| *p) {
         return Err(not_for(setting));
     }
+    if f.filler_after_ms.is_some() {
+        return Err(not_for("filler_after_ms"));
+    }
     let prompt = f.prompt.ok_or_else(|| DialplanError::MissingSetting {
         file: cx.file(),
         line,
@@ -419,6 +425,19 @@ fn build_dispatcher(
     };
     let min_confidence = unit(&f.min_confidence, "min_confidence", defaults.min_confidence)?;
     let confirm_below = unit(&f.confirm_below, "confirm_below", defaults.confirm_below)?;
+    let filler_after_ms = match &f.filler_after_ms {
+        None => defaults.filler_after_ms,
+        Some(s) if *s.get_ref() == 0 || (500..=10_000).contains(s.get_ref()) => *s.get_ref(),
+        Some(s) => {
+            return Err(DialplanError::BadValue {
+                file: cx.file(),
+                line: cx.line_of(s),
+                setting: "filler_after_ms",
+                value: s.get_ref().to_string(),
+                reason: "must be 0 (never) or 500–10000 ms",
+            })
+        }
+    };
     let topics = match f.topics {
         None => default_topics(),
         Some(list) => build_topics(cx, list)?,
@@ -468,6 +487,7 @@ fn build_dispatcher(
         max_retries,
         min_confidence,
         confirm_below,
+        filler_after_ms,
         prompts,
     })
 }
@@ -553,6 +573,8 @@ fn build_prompts(cx: &Ctx<'_>, p: RawPrompts) -> Result<Prompts, DialplanError> 
             p.apartment_not_in_registry,
             d.apartment_not_in_registry,
         )?,
+        filler: pick(p.filler, d.filler)?,
+        keypad_fallback: pick(p.keypad_fallback, d.keypad_fallback)?,
     })
 }
 

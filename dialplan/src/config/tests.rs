@@ -551,3 +551,63 @@ fn read_back_settings_and_prompts() {
     ));
     assert!(matches!(e, DialplanError::BadPrompt { .. }), "{e}");
 }
+
+#[test]
+fn the_filler_is_configured_and_pre_rendered() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/dialplan.toml");
+    let dp = Dialplan::load(path).unwrap();
+    let FlowKind::DispatcherRobot(s) = &dp.flow("dispatcher").unwrap().kind else {
+        panic!("not a robot")
+    };
+    assert_eq!(s.filler_after_ms, 1500);
+    assert_eq!(s.prompts.filler, Prompt::Text("Секунду…".into()));
+    let texts = dp.spoken_prompts();
+    assert!(texts.contains(&"Секунду…".to_string()), "{texts:?}");
+    let fallback = match &s.prompts.keypad_fallback {
+        Prompt::Text(t) => t.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(fallback.contains("кнопками"), "{fallback}");
+    assert!(texts.contains(&fallback), "{texts:?}");
+
+    let dp = Dialplan::parse(
+        &format!("{MINIMAL}filler_after_ms = 0\nprompts.filler = {{ file = \"sounds/one-moment.wav\" }}\n"),
+        "t",
+    )
+    .unwrap();
+    let FlowKind::DispatcherRobot(s) = &dp.flow("d").unwrap().kind else {
+        panic!()
+    };
+    assert_eq!(s.filler_after_ms, 0);
+    assert_eq!(
+        s.prompts.filler,
+        Prompt::File("sounds/one-moment.wav".into())
+    );
+    for bad in [1, 499, 10_001] {
+        let e = err(&format!("{MINIMAL}filler_after_ms = {bad}\n"));
+        assert!(
+            matches!(
+                e,
+                DialplanError::BadValue {
+                    setting: "filler_after_ms",
+                    line: 9,
+                    ..
+                }
+            ),
+            "{bad}: {e}"
+        );
+    }
+    let e = err(
+        "[[route]]\nnumber = \"*\"\nflow = \"p\"\n[flow.p]\nkind = \"playback\"\nprompt = { text = \"Алло\" }\nfiller_after_ms = 1500\n",
+    );
+    assert!(
+        matches!(
+            e,
+            DialplanError::SettingNotForKind {
+                setting: "filler_after_ms",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}

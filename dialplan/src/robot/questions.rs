@@ -75,7 +75,7 @@ impl DispatcherRobot {
         self.state = state;
         self.no_input = 0;
         self.not_understood = 0;
-        self.menu = menu;
+        self.menu = menu || (self.keypad_only && self.has_menu());
         if let State::AwaitingOutageAnswer { index } = state {
             if let Some(o) = self.outages().get(index).cloned() {
                 self.event(CallEventKind::OutageAnnounced { outage_id: o.id });

@@ -119,7 +119,7 @@ impl DispatcherRobot {
         let n = self.not_understood;
         let retries = self.s.max_retries;
         if n <= retries || (n == retries + 1 && self.has_menu()) {
-            self.menu = n > retries;
+            self.menu = n > retries || (self.keypad_only && self.has_menu());
             let p = self.s.prompts.not_understood.clone();
             self.prompt(&p, true);
             self.ask();

@@ -124,6 +124,11 @@ pub enum RobotInput {
     TicketNotFiled,
     /// Answer to [`RobotOutput::RequestCallback`]: the callback is recorded.
     CallbackRecorded,
+    /// The caller's speech, heard while the robot listened, could not be recognised: the
+    /// recogniser is overloaded (its queue is full) or failed. The robot says so (prompt
+    /// `keypad_fallback`) and asks the question again as a keypad menu, and every later
+    /// question too; a second time in a call counts as an answer not understood.
+    RecognitionUnavailable,
     /// The caller hung up (BYE). The robot emits nothing after this except the outcome and
     /// an unfinished ticket.
     CallerHangup,
