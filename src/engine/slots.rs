@@ -173,11 +173,15 @@ mod tests {
         };
         let permit = admission.admit().expect("first call admitted");
         assert!(permit.downcast_ref::<SlotGuard>().is_some());
-        let busy = admission.admit().err().expect("second call refused");
+        let Err(busy) = admission.admit() else {
+            panic!("second call admitted beyond max");
+        };
         assert_eq!((busy.retry_after_s, busy.reason), (7, "overloaded"));
         drop(permit);
         slots.drain();
-        let draining = admission.admit().err().expect("refused while draining");
+        let Err(draining) = admission.admit() else {
+            panic!("call admitted while draining");
+        };
         assert_eq!(
             (draining.retry_after_s, draining.reason),
             (60, "shutting down")
