@@ -18,6 +18,9 @@ pub struct Config {
     pub rtp: RtpSection,
     /// HTTP API.
     pub http: HttpSection,
+    /// Logins and sessions: lockout, rate limit, session lifetime.
+    #[serde(default)]
+    pub auth: zvonar_access::AuthPolicy,
     /// Storage and files.
     pub storage: StorageSection,
     /// Speech recognition.
@@ -121,7 +124,8 @@ impl Default for RtpSection {
 pub struct HttpSection {
     /// Listen address; localhost only until user accounts exist.
     pub listen: SocketAddr,
-    /// Bearer token every API request must carry.
+    /// The API key of the built-in service account (every permission, every ticket):
+    /// programs send it as `Authorization: Bearer …`. Per-user API keys replace it.
     pub token: String,
 }
 
@@ -364,6 +368,19 @@ impl Config {
                 path: path.to_path_buf(),
                 line: line_of(text, "retention_days"),
                 message: "storage.retention_days must be at least 1".into(),
+            });
+        }
+        if let Err(message) = cfg.auth.validate() {
+            let key = message
+                .split_whitespace()
+                .next()
+                .and_then(|k| k.strip_prefix("auth."))
+                .unwrap_or("[auth]")
+                .to_string();
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, &key),
+                message,
             });
         }
         if let Err(message) = token_strength(&cfg.http.token, cfg.http.listen) {
@@ -636,5 +653,41 @@ mod tests {
         assert_eq!(parse(&t).expect("30").storage.retention_days, 30);
         let e = parse(&t.replace("= 30", "= 0")).unwrap_err().to_string();
         assert!(e.contains("retention_days"), "{e}");
+    }
+
+    #[test]
+    fn auth_settings_come_from_the_auth_section() {
+        let example =
+            Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml"))
+                .expect("example config");
+        assert_eq!(example.auth, zvonar_access::AuthPolicy::default());
+        let base = text("", "", "127.0.0.1:8080", STRONG);
+        assert_eq!(
+            parse(&base).expect("default").auth,
+            zvonar_access::AuthPolicy::default()
+        );
+        let t = format!("{base}[auth]\nlockout_failures = 3\nlockout_minutes = 2\nlogin_attempts_per_ip_per_minute = 7\nsession_idle_minutes = 10\nsession_max_hours = 8\n");
+        let a = parse(&t).expect("auth").auth;
+        assert_eq!(
+            (
+                a.lockout_failures,
+                a.lockout_minutes,
+                a.login_attempts_per_ip_per_minute,
+                a.session_idle_minutes,
+                a.session_max_hours
+            ),
+            (3, 2, 7, 10, 8)
+        );
+        let e = parse(&t.replace("lockout_minutes = 2", "lockout_minutes = 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("auth.lockout_minutes") && e.contains("zvonar.toml:16"),
+            "{e}"
+        );
+        let e = parse(&format!("{base}[auth]\nlockout = 3\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lockout"), "{e}");
     }
 }

@@ -3,7 +3,11 @@
 //! - `zvonar serve --config deploy/zvonar.toml` — SIP (UDP+TCP), the voice robots, HTTP API;
 //! - `zvonar import accounts FILE` — load the registry (CSV or XLSX);
 //! - `zvonar import outages FILE` — register outages;
-//! - `zvonar check-config` — validate the config and dialplan and exit.
+//! - `zvonar check-config` — validate the config and dialplan and exit;
+//! - `zvonar user add --login NAME --role admin` — create a user (the first admin); the
+//!   password is asked for at the terminal or read from the first line of stdin, never
+//!   taken from the command line;
+//! - `zvonar user passwd --login NAME` — set a user's password the same way.
 
 mod config;
 mod engine;
@@ -42,6 +46,45 @@ enum Command {
     },
     /// Validate the configuration and the dialplan, then exit.
     CheckConfig,
+    /// Console and API user accounts.
+    User {
+        #[command(subcommand)]
+        what: UserWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserWhat {
+    /// Create a user; the password is asked for (or read from the first line of stdin).
+    Add {
+        /// Login name (letters, digits, `._-@`).
+        #[arg(long)]
+        login: String,
+        /// operator, dispatcher, executor, supervisor or admin.
+        #[arg(long)]
+        role: zvonar_access::Role,
+        /// Name shown in the console (default: the login).
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Topics the user sees, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        topics: Vec<String>,
+        /// Building ids the user sees, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        buildings: Vec<i64>,
+        /// The user must change the password at the first login.
+        #[arg(long)]
+        must_change: bool,
+    },
+    /// Set a user's password (asked for, or the first line of stdin); ends their sessions.
+    Passwd {
+        /// Login name.
+        #[arg(long)]
+        login: String,
+        /// The user must change the password at the next login.
+        #[arg(long)]
+        must_change: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -82,6 +125,7 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Import { what } => import(cfg, what).await,
+            Command::User { what } => user(cfg, what).await,
         }
     });
     // Whatever is still running in the background (a stuck blocking task) must not keep
@@ -100,7 +144,85 @@ async fn open_db(cfg: &Config) -> anyhow::Result<sqlx::SqlitePool> {
         .with_context(|| format!("opening {}", db.display()))?;
     zvonar_billing::migrate(&pool).await?;
     zvonar_dispatch::migrate(&pool).await?;
+    zvonar_access::migrate(&pool).await?;
     Ok(pool)
+}
+
+/// A password from the terminal (asked twice, not echoed) or, when stdin is not a
+/// terminal, its first line — never from the command line, where `ps` and shell history
+/// would show it.
+fn read_password(login: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password(format!("Пароль для {login}: "))?;
+        let b = rpassword::prompt_password("Ещё раз: ")?;
+        anyhow::ensure!(a == b, "пароли не совпадают");
+        Ok(a)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let pw = line.trim_end_matches(['\r', '\n']).to_string();
+        anyhow::ensure!(!pw.is_empty(), "no password on stdin");
+        Ok(pw)
+    }
+}
+
+async fn user(cfg: Config, what: UserWhat) -> anyhow::Result<()> {
+    let pool = open_db(&cfg).await?;
+    let access = zvonar_access::Access::new(pool, cfg.auth.clone());
+    let cli_audit =
+        |action: &str, target: String, details: serde_json::Value| zvonar_access::AuditRecord {
+            user_id: None,
+            actor: "cli".into(),
+            ip: None,
+            action: action.into(),
+            target: Some(target),
+            details,
+        };
+    match what {
+        UserWhat::Add {
+            login,
+            role,
+            name,
+            topics,
+            buildings,
+            must_change,
+        } => {
+            let password = read_password(&login)?;
+            let new = zvonar_access::NewUser {
+                login,
+                display_name: name,
+                role: Some(role),
+                visibility: zvonar_access::Visibility { topics, buildings },
+            };
+            let u = access.create_user(&new, &password, must_change).await?;
+            access
+                .audit(&cli_audit(
+                    "user_created",
+                    format!("user:{}", u.id),
+                    serde_json::json!({"login": u.login, "role": u.role}),
+                ))
+                .await?;
+            println!("user {} ({}) created, id {}", u.login, u.role, u.id);
+        }
+        UserWhat::Passwd { login, must_change } => {
+            let u = access
+                .user_by_login(&login)
+                .await?
+                .with_context(|| format!("no user «{login}»"))?;
+            let password = read_password(&u.login)?;
+            access.set_password(u.id, &password, must_change).await?;
+            access
+                .audit(&cli_audit(
+                    "password_reset",
+                    format!("user:{}", u.id),
+                    serde_json::json!({"must_change": must_change}),
+                ))
+                .await?;
+            println!("password of {} set; their sessions ended", u.login);
+        }
+    }
+    Ok(())
 }
 
 /// The event spool of a database: `<database file>.events-spool` next to it (call events the
@@ -350,13 +472,16 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             cfg.health.min_free_disk_mib << 20,
         )),
     ];
+    let access = Arc::new(zvonar_access::Access::new(pool.clone(), cfg.auth.clone()));
     let web = zvonar_web::AppState::new(
         store,
         cfg.http.token.clone(),
         recordings,
         Arc::new(registry_metrics),
     )
-    .with_health(checks);
+    .with_health(checks)
+    // Plain-HTTP cookies only for a loopback (development) listener.
+    .with_access(access, !cfg.http.listen.ip().is_loopback());
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .with_context(|| format!("HTTP listen on {}", cfg.http.listen))?;

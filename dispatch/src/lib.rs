@@ -51,8 +51,8 @@ mod store;
 mod subscriber;
 
 pub use model::{
-    CallDetails, Callback, Cdr, Ticket, TicketDetails, TicketFilter, TicketRef, TimelineEntry,
-    CLOSED_STATUSES,
+    CallDetails, Callback, Cdr, Ticket, TicketChange, TicketDetails, TicketFilter, TicketRef,
+    TimelineEntry, CLOSED_STATUSES,
 };
 pub use spool::{EventSpool, SpooledEvent};
 pub use sqlite::SqliteDispatchStore;

@@ -51,6 +51,12 @@ pub const CLOSED_STATUSES: [&str; 2] = ["closed", "cancelled"];
 pub struct TicketFilter {
     /// `Some(true)`: only emergency (аварийные) tickets; `Some(false)`: only the others.
     pub emergency: Option<bool>,
+    /// `Some(codes)`: only tickets with one of these topics (a user's visibility);
+    /// `None`: every topic.
+    pub topics: Option<Vec<String>>,
+    /// `Some(ids)`: only tickets about one of these buildings (tickets without a building
+    /// are then left out); `None`: every building.
+    pub buildings: Option<Vec<BuildingId>>,
 }
 
 impl TicketFilter {
@@ -58,6 +64,47 @@ impl TicketFilter {
     pub fn emergency(emergency: bool) -> Self {
         TicketFilter {
             emergency: Some(emergency),
+            ..TicketFilter::default()
+        }
+    }
+
+    /// Limits the list to these topics (`None`: all).
+    pub fn with_topics(mut self, topics: Option<Vec<String>>) -> Self {
+        self.topics = topics;
+        self
+    }
+
+    /// Limits the list to these buildings (`None`: all).
+    pub fn with_buildings(mut self, buildings: Option<Vec<BuildingId>>) -> Self {
+        self.buildings = buildings;
+        self
+    }
+}
+
+/// A change to a ticket ([`crate::DispatchStore::update_ticket`]); `None` leaves a field.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TicketChange {
+    /// New workflow status (`done`, `closed`, …).
+    pub status: Option<String>,
+    /// New topic code.
+    pub topic: Option<String>,
+}
+
+impl TicketChange {
+    /// Sets the status.
+    pub fn status(status: &str) -> Self {
+        TicketChange {
+            status: Some(status.into()),
+            ..TicketChange::default()
+        }
+    }
+
+    /// Sets the topic.
+    pub fn topic(topic: &str) -> Self {
+        TicketChange {
+            topic: Some(topic.into()),
+            ..TicketChange::default()
         }
     }
 }

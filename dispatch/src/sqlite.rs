@@ -1,8 +1,8 @@
 //! [`DispatchStore`] on SQLite.
 
 use crate::model::{
-    CallDetails, Callback, Cdr, Ticket, TicketDetails, TicketFilter, TicketRef, TimelineEntry,
-    CLOSED_STATUSES,
+    CallDetails, Callback, Cdr, Ticket, TicketChange, TicketDetails, TicketFilter, TicketRef,
+    TimelineEntry, CLOSED_STATUSES,
 };
 use crate::rows::{
     cdr_columns, decode_all, ticket_columns, CallbackRow, CdrRow, EventRow, TicketRow,
@@ -300,6 +300,8 @@ impl DispatchStore for SqliteDispatchStore {
             "SELECT ",
             ticket_columns!(),
             " FROM tickets WHERE (?1 IS NULL OR emergency = ?1)",
+            " AND (?6 IS NULL OR topic IN (SELECT value FROM json_each(?6)))",
+            " AND (?7 IS NULL OR building_id IN (SELECT value FROM json_each(?7)))",
             " ORDER BY (emergency AND status NOT IN (?2, ?3)) DESC, id DESC LIMIT ?4 OFFSET ?5"
         ))
         .bind(filter.emergency)
@@ -307,9 +309,55 @@ impl DispatchStore for SqliteDispatchStore {
         .bind(CLOSED_STATUSES[1])
         .bind(limit.min(MAX_LIMIT))
         .bind(offset)
+        .bind(
+            filter
+                .topics
+                .as_ref()
+                .map(|t| serde_json::json!(t).to_string()),
+        )
+        .bind(
+            filter
+                .buildings
+                .as_ref()
+                .map(|b| serde_json::json!(b.iter().map(|b| b.0).collect::<Vec<_>>()).to_string()),
+        )
         .fetch_all(&self.pool)
         .await?;
         decode_all(rows)
+    }
+
+    async fn update_ticket(
+        &self,
+        id: TicketId,
+        change: &TicketChange,
+    ) -> Result<Option<Ticket>, QueryError> {
+        let nonempty = |s: &Option<String>| {
+            s.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let n = sqlx::query(
+            "UPDATE tickets SET status = COALESCE(?, status), topic = COALESCE(?, topic) WHERE id = ?",
+        )
+        .bind(nonempty(&change.status))
+        .bind(nonempty(&change.topic))
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(None);
+        }
+        let row: Option<TicketRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            ticket_columns!(),
+            " FROM tickets WHERE id = ?"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Ticket::try_from).transpose()
     }
 
     async fn ticket(&self, which: &TicketRef) -> Result<Option<TicketDetails>, QueryError> {

@@ -1,9 +1,11 @@
 //! The [`DispatchStore`] repository trait and its errors.
 
-use crate::model::{CallDetails, Callback, Cdr, Ticket, TicketDetails, TicketFilter, TicketRef};
+use crate::model::{
+    CallDetails, Callback, Cdr, Ticket, TicketChange, TicketDetails, TicketFilter, TicketRef,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use zvonar_models::{CallEvent, CallId, CallbackRequest, TicketRequest};
+use zvonar_models::{CallEvent, CallId, CallbackRequest, TicketId, TicketRequest};
 
 /// Why [`DispatchStore::file_ticket`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +99,14 @@ pub trait DispatchStore: Send + Sync {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<Ticket>, QueryError>;
+
+    /// Applies `change` to ticket `id` and returns it changed; `Ok(None)` when there is no
+    /// such ticket. An empty topic or status is ignored (left as it was).
+    async fn update_ticket(
+        &self,
+        id: TicketId,
+        change: &TicketChange,
+    ) -> Result<Option<Ticket>, QueryError>;
 
     /// One ticket with its call's timeline; `Ok(None)` when there is no such ticket.
     async fn ticket(&self, which: &TicketRef) -> Result<Option<TicketDetails>, QueryError>;

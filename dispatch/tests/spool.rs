@@ -57,6 +57,13 @@ impl DispatchStore for FlakyStore {
     ) -> Result<Vec<Ticket>, QueryError> {
         self.inner.list_tickets(filter, limit, offset).await
     }
+    async fn update_ticket(
+        &self,
+        id: zvonar_models::TicketId,
+        change: &zvonar_dispatch::TicketChange,
+    ) -> Result<Option<Ticket>, QueryError> {
+        self.inner.update_ticket(id, change).await
+    }
     async fn ticket(&self, which: &TicketRef) -> Result<Option<TicketDetails>, QueryError> {
         self.inner.ticket(which).await
     }

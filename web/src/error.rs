@@ -8,9 +8,35 @@ use axum::Json;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {
-    /// No or wrong bearer token (401).
+    /// No or wrong bearer token, API key or session (401).
     #[error("missing or invalid token")]
     Unauthorized,
+    /// Wrong login or password at login (401; never says which).
+    #[error("неверный логин или пароль")]
+    BadCredentials,
+    /// Authenticated but not allowed (403): a missing permission, a missing CSRF token,
+    /// a password change pending.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The login is temporarily locked after repeated failures (423, `Retry-After`).
+    #[error("{message}")]
+    Locked {
+        /// For the user.
+        message: String,
+        /// Seconds until it unlocks.
+        retry_after_s: u64,
+    },
+    /// Too many login attempts from this address (429, `Retry-After`).
+    #[error("{message}")]
+    TooManyRequests {
+        /// For the user.
+        message: String,
+        /// Seconds until attempts are accepted again.
+        retry_after_s: u64,
+    },
+    /// The request conflicts with the current state, e.g. a login taken (409).
+    #[error("{0}")]
+    Conflict(String),
     /// Nothing with that id (404).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -28,7 +54,11 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Locked { .. } => StatusCode::LOCKED,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -37,10 +67,20 @@ impl IntoResponse for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        (
+        let retry_after = match &self {
+            ApiError::Locked { retry_after_s, .. }
+            | ApiError::TooManyRequests { retry_after_s, .. } => Some(*retry_after_s),
+            _ => None,
+        };
+        let mut resp = (
             status,
             Json(serde_json::json!({ "error": self.to_string() })),
         )
-            .into_response()
+            .into_response();
+        if let Some(s) = retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        resp
     }
 }

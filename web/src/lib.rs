@@ -10,22 +10,57 @@
 //! | `GET /api/v1/calls/{call_id}` | one CDR with its timeline |
 //! | `GET /api/v1/calls/{call_id}/recording` | the WAV; HTTP range requests (RFC 9110 §14) for seeking; 410 once deleted by retention |
 //! | `GET /api/v1/callbacks` | callback requests |
+//! | `POST /api/v1/tickets` | create a ticket `{"topic","description","emergency","building_id","apartment"}` → 201 |
+//! | `POST /api/v1/tickets/{id}/complete` | status `done`; 409 when already closed |
+//! | `POST /api/v1/tickets/{id}/close` | status `closed`; 409 when already closed |
+//! | `PUT /api/v1/tickets/{id}/topic` | change the topic `{"topic"}` |
+//! | `POST /api/v1/login` | `{"login","password"}` → 200 with the user and `csrf_token`, session cookie; 401 wrong login or password, 423 locked, 429 too many attempts from this address (`Retry-After`); no token |
+//! | `POST /api/v1/logout` | ends the session, clears the cookie (204) |
+//! | `GET /api/v1/me` | who I am: login, role, permissions, visibility, `must_change_password` |
+//! | `POST /api/v1/me/password` | `{"current_password","new_password"}` (204) |
+//! | `GET /api/v1/users`, `POST /api/v1/users` | list; create `{"login","display_name","role","topics","buildings","password"}` (must change it at first login) → 201, 409 login taken |
+//! | `PATCH /api/v1/users/{id}` | any of `display_name`, `role`, `disabled`, `topics`, `buildings` |
+//! | `POST /api/v1/users/{id}/password` | admin's reset `{"password"}`: their sessions end, change forced at next login (204) |
+//! | `GET /api/v1/roles`, `PUT /api/v1/roles/{role}` | every role's permissions; replace one role's `{"permissions": [...]}` |
+//! | `GET /api/v1/keys`, `POST /api/v1/keys`, `DELETE /api/v1/keys/{id}` | my API keys (`?all=true`: everyone's); create `{"name"}` → 201 with `key` shown once; revoke (204) |
+//! | `GET /api/v1/audit?limit=&offset=` | the audit log, newest first: who, what, when, from which IP |
 //!
-//! Until user accounts exist the API listens on localhost only and every `/api` and
-//! `/metrics` request must carry `Authorization: Bearer <token>` from the config.
+//! # Who may do what
+//!
+//! Every route but `/health` and `/api/v1/login` needs one of: a session cookie from
+//! login (HttpOnly, SameSite=Strict, Secure unless the listener is loopback; unsafe methods
+//! must also send the login's `csrf_token` in `X-CSRF-Token`, else 403), a user's API key,
+//! or the config's `[http] token` — the key of the built-in service account with every
+//! permission — as `Authorization: Bearer …`; else 401. Then the role's permission
+//! (zvonar_access::Permission), else 403: tickets are listed and read by everyone within
+//! their topic/building visibility (others' tickets answer 404); creating needs
+//! `create_tickets`, completing `complete_tickets`, closing `close_tickets`, the topic
+//! `change_ticket_topic`; calls and playing recordings `listen_recordings`,
+//! `recording?download=true` also `download_recordings`; callbacks `take_calls`; `/metrics`
+//! `view_monitor`; users, roles and others' keys `manage_users`; the audit log `read_audit`.
+//! A user whose password an admin reset may only use `/me`, `/me/password` and `/logout`.
+//! Every change is written to the audit log.
+//!
 //! Errors are JSON `{"error": "..."}`; internal causes are logged once, never sent.
 
+mod auth;
 mod error;
 mod health;
 mod routes;
 
+pub use auth::{Caller, CSRF_HEADER, SESSION_COOKIE};
 pub use error::ApiError;
 pub use health::{CheckResult, HealthCheck, CHECK_TIMEOUT};
 pub use routes::{app, AppState};
 
-/// Serves the API on `listener` until the task is dropped.
+/// Serves the API on `listener` until the task is dropped, with each client's address
+/// known to the handlers (audit log, login rate limit).
 ///
 /// Errors: the listener fails.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).await
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
 }

@@ -1,32 +1,38 @@
-//! Routes, state and the token check.
+//! Routes and state; authentication and accounts are in `auth`.
 
+use crate::auth::{self, internal, Caller};
 use crate::ApiError;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::routing::{delete, get, patch, post, put};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tower::ServiceExt;
-use zvonar_dispatch::{DispatchStore, TicketFilter, TicketRef};
-use zvonar_models::{CallId, TicketId};
+use zvonar_access::{Access, Permission};
+use zvonar_dispatch::{DispatchStore, TicketChange, TicketFilter, TicketRef, CLOSED_STATUSES};
+use zvonar_models::{BuildingId, CallId, TicketId, TicketRequest};
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
     store: Arc<dyn DispatchStore>,
-    token: Arc<str>,
+    pub(crate) token: Arc<str>,
     recordings: PathBuf,
     metrics: Arc<prometheus_client::registry::Registry>,
     health: Arc<Vec<Arc<dyn crate::HealthCheck>>>,
+    pub(crate) access: Option<Arc<Access>>,
+    pub(crate) secure_cookies: bool,
 }
 
 impl AppState {
-    /// `token` is the bearer token clients must send; `recordings` the root recording
-    /// paths in CDRs are relative to; `metrics` what `/metrics` renders.
+    /// `token` is the config's `[http] token`: the API key of the built-in service account
+    /// (every permission); `recordings` the root recording paths in CDRs are relative to;
+    /// `metrics` what `/metrics` renders. Without [`AppState::with_access`] only that
+    /// token is accepted and the login routes answer 404.
     pub fn new(
         store: Arc<dyn DispatchStore>,
         token: String,
@@ -39,6 +45,8 @@ impl AppState {
             recordings,
             metrics,
             health: Arc::default(),
+            access: None,
+            secure_cookies: true,
         }
     }
 
@@ -48,50 +56,58 @@ impl AppState {
         self.health = Arc::new(checks);
         self
     }
+
+    /// User accounts: password login with session cookies, per-user API keys, roles and
+    /// permissions, the audit log. `secure_cookies`: mark the session cookie `Secure`
+    /// (HTTPS only); `false` only for a loopback (development) listener.
+    pub fn with_access(mut self, access: Arc<Access>, secure_cookies: bool) -> Self {
+        self.access = Some(access);
+        self.secure_cookies = secure_cookies;
+        self
+    }
 }
 
-/// The router (`app(state)` so tests can call it with `oneshot`, no server needed).
+/// The router (`app(state)` so tests can call it with `oneshot`, no server needed). For
+/// the client's IP (audit log, login rate limit) serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`, as [`crate::serve`] does.
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
-        .route("/api/v1/tickets", get(list_tickets))
+        .route("/api/v1/tickets", get(list_tickets).post(create_ticket))
         .route("/api/v1/tickets/{id}", get(ticket))
+        .route("/api/v1/tickets/{id}/complete", post(complete_ticket))
+        .route("/api/v1/tickets/{id}/close", post(close_ticket))
+        .route("/api/v1/tickets/{id}/topic", put(change_topic))
         .route("/api/v1/calls", get(list_calls))
         .route("/api/v1/calls/{call_id}", get(call))
         .route("/api/v1/calls/{call_id}/recording", get(recording))
         .route("/api/v1/callbacks", get(list_callbacks))
+        .route("/api/v1/logout", post(auth::logout))
+        .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/me/password", post(auth::change_password))
+        .route(
+            "/api/v1/users",
+            get(auth::list_users).post(auth::create_user),
+        )
+        .route("/api/v1/users/{id}", patch(auth::update_user))
+        .route("/api/v1/users/{id}/password", post(auth::reset_password))
+        .route("/api/v1/roles", get(auth::list_roles))
+        .route("/api/v1/roles/{role}", put(auth::set_role))
+        .route("/api/v1/keys", get(auth::list_keys).post(auth::create_key))
+        .route("/api/v1/keys/{id}", delete(auth::revoke_key))
+        .route("/api/v1/audit", get(auth::audit_log))
         .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
     Router::new()
         .route(
             "/health",
             get(|State(s): State<AppState>| async move { crate::health::report(&s.health).await }),
         )
+        .route("/api/v1/login", post(auth::login))
         .merge(protected)
         .with_state(state)
-}
-
-/// Compares in constant time (`subtle`) so the token cannot be guessed byte by byte from
-/// response timing; only the length may leak.
-fn token_matches(given: &[u8], expected: &[u8]) -> bool {
-    use subtle::ConstantTimeEq;
-    bool::from(given.ct_eq(expected))
-}
-
-async fn require_token(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if !token_matches(given.as_bytes(), state.token.as_bytes()) {
-        return Err(ApiError::Unauthorized);
-    }
-    Ok(next.run(req).await)
 }
 
 /// `?limit=&offset=`; limit 1..=500, default 50.
@@ -102,17 +118,13 @@ pub struct Page {
 }
 
 impl Page {
-    fn get(&self) -> Result<(u32, u32), ApiError> {
+    pub(crate) fn get(&self) -> Result<(u32, u32), ApiError> {
         let limit = self.limit.unwrap_or(50);
         if !(1..=500).contains(&limit) {
             return Err(ApiError::BadRequest("limit must be 1..500".into()));
         }
         Ok((limit, self.offset.unwrap_or(0)))
     }
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(e.to_string())
 }
 
 /// `GET /api/v1/tickets?emergency=&limit=&offset=`: `emergency=true` only emergency tickets,
@@ -125,8 +137,10 @@ pub struct TicketQuery {
     offset: Option<u32>,
 }
 
+/// Tickets the caller sees (their topic and building visibility applied).
 async fn list_tickets(
     State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
     Query(q): Query<TicketQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let page = Page {
@@ -138,6 +152,10 @@ async fn list_tickets(
         Some(e) => TicketFilter::emergency(e),
         None => TicketFilter::default(),
     };
+    let (topics, buildings) = auth::visibility_filter(&c.who.visibility);
+    let filter = filter
+        .with_topics(topics)
+        .with_buildings(buildings.map(|b| b.into_iter().map(BuildingId).collect()));
     let list = s
         .store
         .list_tickets(&filter, limit, offset)
@@ -146,22 +164,190 @@ async fn list_tickets(
     Ok(Json(list))
 }
 
+/// One ticket; 404 also when it is outside the caller's visibility (not 403: that would
+/// tell them it exists).
 async fn ticket(
     State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let t = s
-        .store
-        .ticket(&TicketRef::Id(TicketId(id)))
-        .await
-        .map_err(internal)?;
-    t.map(Json).ok_or(ApiError::NotFound("ticket"))
+    visible_ticket(&s, &c, id).await.map(Json)
 }
 
+async fn visible_ticket(
+    s: &AppState,
+    c: &Caller,
+    id: i64,
+) -> Result<zvonar_dispatch::TicketDetails, ApiError> {
+    s.store
+        .ticket(&TicketRef::Id(TicketId(id)))
+        .await
+        .map_err(internal)?
+        .filter(|t| auth::sees(c, &t.ticket.topic, t.ticket.building_id.map(|b| b.0)))
+        .ok_or(ApiError::NotFound("ticket"))
+}
+
+/// `POST /api/v1/tickets` body: a ticket entered by a person.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTicket {
+    topic: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    emergency: bool,
+    building_id: Option<i64>,
+    apartment: Option<String>,
+}
+
+/// `POST /api/v1/tickets` (create_tickets) → 201 with the ticket; 403 when the topic or
+/// building is outside the caller's visibility.
+async fn create_ticket(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Json(b): Json<NewTicket>,
+) -> Result<impl IntoResponse, ApiError> {
+    c.need(Permission::CreateTickets)?;
+    if b.topic.trim().is_empty() {
+        return Err(ApiError::BadRequest("topic is required".into()));
+    }
+    if !auth::sees(&c, b.topic.trim(), b.building_id) {
+        return Err(ApiError::Forbidden(
+            "тема или дом вне вашей зоны видимости".into(),
+        ));
+    }
+    let req = TicketRequest {
+        caller: None,
+        account_id: None,
+        building_id: b.building_id.map(BuildingId),
+        premises_id: None,
+        apartment: b.apartment,
+        topic: b.topic.trim().to_string(),
+        emergency: b.emergency,
+        description: b.description,
+        outage_id: None,
+        unfinished: false,
+    };
+    let t = s
+        .store
+        .file_ticket(None, chrono::Utc::now(), &req)
+        .await
+        .map_err(internal)?;
+    audit(
+        &s,
+        c.audit("ticket_created")
+            .target(format!("ticket:{}", t.number))
+            .details(serde_json::json!({
+                "topic": t.topic, "emergency": t.emergency, "building_id": t.building_id,
+            })),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(t)))
+}
+
+async fn audit(s: &AppState, rec: zvonar_access::AuditRecord) -> Result<(), ApiError> {
+    match &s.access {
+        Some(a) => a.audit(&rec).await.map_err(internal),
+        // Without accounts only the service token exists; its actions go to the log.
+        None => {
+            tracing::info!(actor = %rec.actor, action = %rec.action, target = ?rec.target, "audit");
+            Ok(())
+        }
+    }
+}
+
+async fn set_status(
+    s: &AppState,
+    c: &Caller,
+    id: i64,
+    status: &str,
+    action: &str,
+) -> Result<Json<zvonar_dispatch::Ticket>, ApiError> {
+    let before = visible_ticket(s, c, id).await?.ticket;
+    if CLOSED_STATUSES.contains(&before.status.as_str()) {
+        return Err(ApiError::Conflict(format!(
+            "заявка {} уже закрыта",
+            before.number
+        )));
+    }
+    let t = s
+        .store
+        .update_ticket(TicketId(id), &TicketChange::status(status))
+        .await
+        .map_err(internal)?
+        .ok_or(ApiError::NotFound("ticket"))?;
+    audit(
+        s,
+        c.audit(action)
+            .target(format!("ticket:{}", t.number))
+            .details(serde_json::json!({"status_before": before.status, "status": t.status})),
+    )
+    .await?;
+    Ok(Json(t))
+}
+
+/// `POST /api/v1/tickets/{id}/complete` (complete_tickets): status `done`; 409 if closed.
+async fn complete_ticket(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, ApiError> {
+    c.need(Permission::CompleteTickets)?;
+    set_status(&s, &c, id, "done", "ticket_completed").await
+}
+
+/// `POST /api/v1/tickets/{id}/close` (close_tickets): status `closed`; 409 if closed.
+async fn close_ticket(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, ApiError> {
+    c.need(Permission::CloseTickets)?;
+    set_status(&s, &c, id, "closed", "ticket_closed").await
+}
+
+/// `PUT /api/v1/tickets/{id}/topic` body.
+#[derive(Debug, Deserialize)]
+pub struct TopicBody {
+    topic: String,
+}
+
+/// `PUT /api/v1/tickets/{id}/topic {"topic"}` (change_ticket_topic).
+async fn change_topic(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<i64>,
+    Json(b): Json<TopicBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    c.need(Permission::ChangeTicketTopic)?;
+    let topic = b.topic.trim();
+    if topic.is_empty() {
+        return Err(ApiError::BadRequest("topic is required".into()));
+    }
+    let before = visible_ticket(&s, &c, id).await?.ticket;
+    let t = s
+        .store
+        .update_ticket(TicketId(id), &TicketChange::topic(topic))
+        .await
+        .map_err(internal)?
+        .ok_or(ApiError::NotFound("ticket"))?;
+    audit(
+        &s,
+        c.audit("ticket_topic_changed")
+            .target(format!("ticket:{}", t.number))
+            .details(serde_json::json!({"topic_before": before.topic, "topic": t.topic})),
+    )
+    .await?;
+    Ok(Json(t))
+}
+
+/// Call records (listen_recordings: their timelines hold what was said).
 async fn list_calls(
     State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
     Query(p): Query<Page>,
 ) -> Result<impl IntoResponse, ApiError> {
+    c.need(Permission::ListenRecordings)?;
     let (limit, offset) = p.get()?;
     let list = s.store.list_calls(limit, offset).await.map_err(internal)?;
     Ok(Json(list))
@@ -169,16 +355,21 @@ async fn list_calls(
 
 async fn call(
     State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
     Path(call_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let c = s.store.call(&CallId(call_id)).await.map_err(internal)?;
-    c.map(Json).ok_or(ApiError::NotFound("call"))
+    c.need(Permission::ListenRecordings)?;
+    let found = s.store.call(&CallId(call_id)).await.map_err(internal)?;
+    found.map(Json).ok_or(ApiError::NotFound("call"))
 }
 
+/// Callback requests (take_calls).
 async fn list_callbacks(
     State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
     Query(p): Query<Page>,
 ) -> Result<impl IntoResponse, ApiError> {
+    c.need(Permission::TakeCalls)?;
     let (limit, offset) = p.get()?;
     let list = s
         .store
@@ -190,12 +381,21 @@ async fn list_callbacks(
 
 /// Serves the call's WAV with range support (tower-http's `ServeFile`), so a browser's
 /// audio element can seek. 404 when the call has no recording (missed calls); 410 Gone
-/// when the retention sweep deleted it (`recording_deleted_at` in the CDR).
+/// when the retention sweep deleted it (`recording_deleted_at` in the CDR). Playing needs
+/// listen_recordings; `?download=true` (a file to keep, `Content-Disposition: attachment`)
+/// needs download_recordings.
 async fn recording(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(call_id): Path<String>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    caller.need(Permission::ListenRecordings)?;
+    let download = q.get("download").is_some_and(|v| v == "true" || v == "1");
+    if download {
+        caller.need(Permission::DownloadRecordings)?;
+    }
     let c = s
         .store
         .call(&CallId(call_id))
@@ -224,10 +424,31 @@ async fn recording(
     .oneshot(req)
     .await
     .map_err(internal)?;
-    Ok(resp.into_response())
+    let mut resp = resp.into_response();
+    if download {
+        let name = format!(
+            "attachment; filename=\"{}.wav\"",
+            c.cdr.call_id.0.replace(['"', '\\'], "_")
+        );
+        resp.headers_mut()
+            .insert(header::CONTENT_DISPOSITION, name.parse().map_err(internal)?);
+        audit(
+            &s,
+            caller
+                .audit("recording_downloaded")
+                .target(format!("call:{}", c.cdr.call_id.0)),
+        )
+        .await?;
+    }
+    Ok(resp)
 }
 
-async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
+/// Prometheus metrics (view_monitor).
+async fn metrics(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+) -> Result<Response, ApiError> {
+    c.need(Permission::ViewMonitor)?;
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &s.metrics).map_err(internal)?;
     Ok((
@@ -243,7 +464,7 @@ async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::token_matches;
+    use crate::auth::token_matches;
 
     #[test]
     fn token_comparison() {
