@@ -121,6 +121,7 @@ pub struct Lockout {
 #[derive(Debug, Clone, Copy)]
 struct LockState {
     failures: u32,
+    last_failure: DateTime<Utc>,
     locked_until: Option<DateTime<Utc>>,
 }
 
@@ -138,8 +139,9 @@ impl Lockout {
     }
 
     /// Counts a failed attempt; the `policy.lockout_failures`-th failure in a row locks the
-    /// login for `policy.lockout_minutes`. A failure after a lock expired starts a new count.
-    /// Returns `Some(until)` when this failure locked it.
+    /// login for `policy.lockout_minutes`. A failure after a lock expired, or more than
+    /// `lockout_minutes` after the previous failure, starts a new count (so the map only
+    /// holds logins tried recently). Returns `Some(until)` when this failure locked it.
     pub fn record_failure(
         &mut self,
         login: &str,
@@ -147,13 +149,18 @@ impl Lockout {
         policy: &AuthPolicy,
     ) -> Option<DateTime<Utc>> {
         // Forget expired locks so the map holds only logins being tried now.
-        self.entries
-            .retain(|_, s| s.locked_until.is_none_or(|until| until > now));
+        let window = Duration::minutes(policy.lockout_minutes.into());
+        self.entries.retain(|_, s| match s.locked_until {
+            Some(until) => until > now,
+            None => now - s.last_failure < window,
+        });
         let s = self.entries.entry(Self::key(login)).or_insert(LockState {
             failures: 0,
+            last_failure: now,
             locked_until: None,
         });
         s.failures += 1;
+        s.last_failure = now;
         if s.failures >= policy.lockout_failures {
             let until = now + Duration::minutes(policy.lockout_minutes.into());
             s.failures = 0;
@@ -224,6 +231,20 @@ mod tests {
         // A fresh count after expiry: one failure does not lock again.
         assert_eq!(l.record_failure("ivanov", clock.now(), &policy), None);
         assert_eq!(l.locked_until("ivanov", clock.now()), None);
+    }
+
+    #[test]
+    fn failures_far_apart_do_not_add_up() {
+        let policy = AuthPolicy::default();
+        let clock = FakeClock::new(t0());
+        let mut l = Lockout::default();
+        for _ in 0..4 {
+            assert_eq!(l.record_failure("a", clock.now(), &policy), None);
+        }
+        clock.advance(Duration::minutes(15));
+        assert_eq!(l.record_failure("a", clock.now(), &policy), None);
+        assert_eq!(l.locked_until("a", clock.now()), None);
+        assert!(l.entries.len() == 1);
     }
 
     #[test]

@@ -359,8 +359,17 @@ async fn call(
     Path(call_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     c.need(Permission::ListenRecordings)?;
-    let found = s.store.call(&CallId(call_id)).await.map_err(internal)?;
-    found.map(Json).ok_or(ApiError::NotFound("call"))
+    let mut found = s
+        .store
+        .call(&CallId(call_id))
+        .await
+        .map_err(internal)?
+        .ok_or(ApiError::NotFound("call"))?;
+    // The call's tickets, like the ticket list, only within the caller's visibility.
+    found
+        .tickets
+        .retain(|t| auth::sees(&c, &t.topic, t.building_id.map(|b| b.0)));
+    Ok(Json(found))
 }
 
 /// Callback requests (take_calls).

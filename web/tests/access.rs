@@ -695,6 +695,27 @@ async fn users_see_tickets_of_their_topics_and_buildings_only() {
         .await
         .unwrap();
     assert!(all_tickets.iter().all(|t| t.status == "new"));
+    // A call's record lists only the tickets the caller may see.
+    let req = TicketRequest {
+        caller: None,
+        account_id: None,
+        building_id: Some(BuildingId(6)),
+        premises_id: None,
+        apartment: None,
+        topic: "electricity".into(),
+        emergency: false,
+        description: String::new(),
+        outage_id: None,
+        unfinished: false,
+    };
+    t.store
+        .file_ticket(Some(&CallId("c9".into())), chrono::Utc::now(), &req)
+        .await
+        .unwrap();
+    for (who, visible) in [(&house5, 0), (&all, 1)] {
+        let r = t.get("/api/v1/calls/c9", who).await;
+        assert_eq!(r.json["tickets"].as_array().unwrap().len(), visible);
+    }
     // The filter also works with the emergency filter.
     assert_eq!(
         ids(&t
