@@ -5,7 +5,9 @@
 //! [`jitter`] (jitter buffer), [`dtmf`] (RFC 4733 and SIP INFO digits), [`vad`] (voice activity
 //! detection and end-pointing). With IO: [`recorder`] (blocking WAV writer; run it on its own
 //! thread) and [`rtp_socket`] (a tokio UDP RTP endpoint). Speech: [`asr`] (whisper-rs on worker
-//! threads, with a no-speech gate) and [`tts`] (Piper or espeak-ng on one thread, cached).
+//! threads, with a no-speech gate) and [`tts`] (Piper or espeak-ng on one thread, cached);
+//! [`say_ru`] (Russian text normalisation before synthesis), [`phrase`] (per-call phrases from
+//! cached pieces) and [`clips`] (numbers from human recordings, Asterisk `say` conventions).
 //!
 //! All audio is 8000 Hz mono signed 16-bit PCM, in 20 ms frames of [`codec::FRAME_SAMPLES`]
 //! (160) samples.
@@ -25,3 +27,7 @@ pub mod asr;
 mod espeak;
 mod piper;
 pub mod tts;
+pub mod clips;
+pub mod phrase;
+pub mod say_ru;
+mod sound_file;

@@ -21,7 +21,7 @@
 use crate::espeak;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -65,6 +65,11 @@ pub struct TtsConfig {
     pub deadline_ms: u64,
     /// Requests waiting for the worker at most; more get [`TtsError::Overloaded`]. Default 64.
     pub max_queue: usize,
+    /// How [`Tts::say`] makes per-call phrases: whole, or from cached pieces. Default whole.
+    pub phrases: crate::phrase::PhraseMode,
+    /// Directory of human-recorded number clips in Asterisk's layout (`digits/1.wav`…);
+    /// when set, [`Tts::say`] speaks numbers from them ([`crate::clips`]). Default none.
+    pub number_clips: Option<PathBuf>,
 }
 
 impl Default for TtsConfig {
@@ -79,6 +84,8 @@ impl Default for TtsConfig {
             disk_cache_bytes: 256 << 20,
             deadline_ms: 5000,
             max_queue: 64,
+            phrases: crate::phrase::PhraseMode::Whole,
+            number_clips: None,
         }
     }
 }
@@ -142,6 +149,14 @@ struct Engines {
 
 impl Synthesizer for Engines {
     fn speak(&mut self, text: &str, language: &str) -> Result<Vec<i16>, TtsError> {
+        // Engines get words, not digits and abbreviations (idempotent on normalised text).
+        let normalised;
+        let text = if language == "ru" {
+            normalised = crate::say_ru::normalize(text);
+            normalised.as_str()
+        } else {
+            text
+        };
         match self.pipers.get_mut(language) {
             Some(p) => crate::piper::speak(p, text),
             None => espeak::speak(text, language),
@@ -178,6 +193,7 @@ pub struct Tts {
     backends: Arc<HashMap<String, Backend>>,
     deadline: Duration,
     max_queue: usize,
+    phrasing: Arc<crate::phrase::Phrasing>,
 }
 
 impl Tts {
@@ -233,7 +249,8 @@ impl Tts {
     /// [`Backend::Espeak`] for the cache keys), with `config`'s cache, queue and deadline
     /// settings; the engine fields of `config` are not used.
     ///
-    /// Errors: [`TtsError::Stopped`] when the thread cannot be started.
+    /// Errors: [`TtsError::Stopped`] when the thread cannot be started;
+    /// [`TtsError::SoundFile`] when [`TtsConfig::number_clips`] is set and unusable.
     pub fn with_synthesizer(
         synth: Box<dyn Synthesizer>,
         config: &TtsConfig,
@@ -247,6 +264,7 @@ impl Tts {
                 }
             }
         });
+        let phrasing = crate::phrase::Phrasing::new(config.phrases, config.number_clips.as_deref())?;
         let (tx, rx) = std_mpsc::sync_channel::<Job>(config.max_queue.max(1));
         let worker = Arc::new(Worker {
             jobs: Mutex::new(rx),
@@ -264,7 +282,13 @@ impl Tts {
             backends: Arc::default(),
             deadline: Duration::from_millis(config.deadline_ms.max(1)),
             max_queue: config.max_queue.max(1),
+            phrasing: Arc::new(phrasing),
         })
+    }
+
+    /// How per-call phrases are made (see [`Tts::say`]).
+    pub fn phrasing(&self) -> &crate::phrase::Phrasing {
+        &self.phrasing
     }
 
     /// The engine that speaks `language`.
@@ -617,48 +641,12 @@ pub fn to_8k(samples: &[i16], rate: u32) -> Vec<i16> {
     }
 }
 
-/// Reads a recorded prompt (any PCM WAV: 8–48 kHz, mono or stereo, 16-bit int or float)
-/// and returns it as 8 kHz mono `i16` (stereo is mixed down).
-///
-/// Errors: [`TtsError::SoundFile`] naming the file and the problem.
-pub fn load_sound_file(path: &Path) -> Result<Vec<i16>, TtsError> {
-    let err = |reason: String| TtsError::SoundFile {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let mut r = hound::WavReader::open(path).map_err(|e| err(e.to_string()))?;
-    let spec = r.spec();
-    let raw: Vec<i16> = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Int, 16) => r
-            .samples::<i16>()
-            .collect::<Result<_, _>>()
-            .map_err(|e| err(e.to_string()))?,
-        (hound::SampleFormat::Int, 8) => r
-            .samples::<i8>()
-            .map(|s| s.map(|v| (v as i16) << 8))
-            .collect::<Result<_, _>>()
-            .map_err(|e| err(e.to_string()))?,
-        (hound::SampleFormat::Float, 32) => r
-            .samples::<f32>()
-            .map(|s| s.map(|v| (v.clamp(-1.0, 1.0) * 32767.0) as i16))
-            .collect::<Result<_, _>>()
-            .map_err(|e| err(e.to_string()))?,
-        (fmt, bits) => return Err(err(format!("unsupported WAV format {fmt:?} {bits}-bit"))),
-    };
-    let ch = spec.channels.max(1) as usize;
-    let mono: Vec<i16> = if ch == 1 {
-        raw
-    } else {
-        raw.chunks(ch)
-            .map(|f| (f.iter().map(|&s| s as i32).sum::<i32>() / ch as i32) as i16)
-            .collect()
-    };
-    Ok(to_8k(&mono, spec.sample_rate))
-}
+pub use crate::sound_file::load_sound_file;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     /// Speaks one sample per character (value = text length), counting what it speaks;
     /// «медленно» takes 2 s, «паника» panics, «стоп» waits for the gate.
