@@ -213,6 +213,18 @@ pub struct TtsSection {
     /// Phrases waiting for synthesis at most; more fail at once.
     #[serde(default = "default_tts_max_queue")]
     pub max_queue: usize,
+    /// `whole` or `pieces`: how per-call phrases (ticket numbers, addresses, outage times)
+    /// are synthesised (`zvonar_voice::phrase::PhraseMode`).
+    #[serde(default = "whole")]
+    pub phrases: String,
+    /// Human-recorded number clips (Asterisk layout, `digits/1.wav`): `""` off, `"debian"`
+    /// the installed `asterisk-core-sounds-ru-wav` found through `dpkg -L`, or a directory.
+    #[serde(default)]
+    pub number_clips: String,
+}
+
+fn whole() -> String {
+    "whole".into()
 }
 
 impl Default for TtsSection {
@@ -227,6 +239,8 @@ impl Default for TtsSection {
             disk_cache_mib: default_disk_cache_mib(),
             deadline_ms: default_tts_deadline_ms(),
             max_queue: default_tts_max_queue(),
+            phrases: whole(),
+            number_clips: String::new(),
         }
     }
 }

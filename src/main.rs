@@ -120,7 +120,11 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve => serve(cfg).await,
             Command::CheckConfig => {
-                zvonar_dialplan::Dialplan::load(cfg.resolve(&cfg.dialplan))?;
+                let dialplan = zvonar_dialplan::Dialplan::load(cfg.resolve(&cfg.dialplan))?;
+                for file in dialplan.prompt_files() {
+                    zvonar_voice::tts::load_sound_file(&cfg.resolve(Path::new(&file)))
+                        .with_context(|| format!("dialplan prompt {{ file = {file:?} }}"))?;
+                }
                 println!("configuration OK");
                 Ok(())
             }
@@ -287,6 +291,37 @@ fn find_espeak_data(cfg: &Config) -> anyhow::Result<Option<PathBuf>> {
     Ok(espeak_data_of_package(&dpkg_files("espeak-ng-data")).filter(|p| has_data(p)))
 }
 
+/// `[tts] number_clips`: `""` → none; `"debian"` → the directory of `digits/1.wav` in
+/// `dpkg -L asterisk-core-sounds-ru-wav` (an error when the package is not installed);
+/// anything else → that directory (relative to the config file; checked when the TTS
+/// starts).
+fn find_number_clips(cfg: &Config) -> anyhow::Result<Option<PathBuf>> {
+    match cfg.tts.number_clips.as_str() {
+        "" => Ok(None),
+        "debian" => number_clips_of_package(&dpkg_files(NUMBER_CLIPS_PACKAGE))
+            .map(Some)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "[tts] number_clips = \"debian\": the package {NUMBER_CLIPS_PACKAGE} is not \
+                     installed (apt install {NUMBER_CLIPS_PACKAGE}), or set a directory holding digits/1.wav"
+                )
+            }),
+        dir => Ok(Some(cfg.resolve(Path::new(dir)))),
+    }
+}
+
+/// Debian's package of Asterisk's Russian prompts (human voice, 8 kHz).
+const NUMBER_CLIPS_PACKAGE: &str = "asterisk-core-sounds-ru-wav";
+
+/// From a `dpkg -L` listing, the directory that holds `digits/1.wav`.
+fn number_clips_of_package(listing: &str) -> Option<PathBuf> {
+    listing
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_suffix("/digits/1.wav"))
+        .map(PathBuf::from)
+}
+
 /// The files a Debian package installed (`dpkg -L NAME`); empty when dpkg or the package
 /// is missing.
 fn dpkg_files(package: &str) -> String {
@@ -387,6 +422,12 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         disk_cache_bytes: cfg.tts.disk_cache_mib << 20,
         deadline_ms: cfg.tts.deadline_ms,
         max_queue: cfg.tts.max_queue,
+        phrases: cfg
+            .tts
+            .phrases
+            .parse()
+            .map_err(|e| anyhow::anyhow!("[tts] {e}"))?,
+        number_clips: find_number_clips(&cfg)?,
     })?;
     let prompts = dialplan.spoken_prompts();
     let t0 = std::time::Instant::now();
@@ -439,6 +480,14 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     shared.answer_after_ms = cfg.sip.answer_after_ms;
     shared.time_zone = cfg.time_zone;
     shared.trusted_sources = cfg.sip.trusted.clone();
+    // Recorded prompts are read now: a missing or unreadable file stops the start, naming
+    // it, instead of leaving the robot silent at that prompt; and they play at once.
+    for file in shared.dialplan.prompt_files() {
+        shared
+            .prompt_file(&file)
+            .await
+            .with_context(|| format!("dialplan prompt {{ file = {file:?} }}"))?;
+    }
     let shared = Arc::new(shared);
 
     let cancel = CancellationToken::new();
@@ -609,5 +658,71 @@ mod espeak_data_tests {
             "{}",
             found.display()
         );
+    }
+}
+
+#[cfg(test)]
+mod number_clips_tests {
+    use super::*;
+
+    fn config_with(tts_lines: &str, name: &str) -> (Config, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("zvonar-clips-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let example = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml"),
+        )
+        .unwrap();
+        let text = example
+            .replace("\nnumber_clips = \"\"\n", "\n")
+            .replace("\nphrases = \"whole\"\n", "\n")
+            .replace("[tts]\n", &format!("[tts]\n{tts_lines}\n"));
+        let path = dir.join("zvonar.toml");
+        std::fs::write(&path, text).unwrap();
+        (Config::load(&path).unwrap(), dir)
+    }
+
+    #[test]
+    fn the_clip_directory_comes_from_the_package_listing() {
+        let listing = "/.\n/usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU/digits\n\
+                       /usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU/digits/0.wav\n\
+                       /usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU/digits/1.wav\n";
+        assert_eq!(
+            number_clips_of_package(listing),
+            Some(PathBuf::from("/usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU"))
+        );
+        assert_eq!(number_clips_of_package(""), None);
+    }
+
+    #[test]
+    fn number_clips_setting_off_debian_or_a_directory() {
+        let (cfg, dir) = config_with("number_clips = \"\"", "off");
+        assert_eq!(find_number_clips(&cfg).unwrap(), None);
+        let (cfg, _) = config_with("number_clips = \"my-sounds\"", "dir");
+        assert_eq!(find_number_clips(&cfg).unwrap(), Some(cfg.resolve(Path::new("my-sounds"))));
+        // Debian's package is installed on the development and test machines.
+        let (cfg, _) = config_with("number_clips = \"debian\"", "debian");
+        let found = find_number_clips(&cfg).unwrap().expect("a directory");
+        assert!(found.join("digits/1.wav").is_file(), "{}", found.display());
+        // A directory without clips stops the start with the file named.
+        let (cfg, _) = config_with("number_clips = \"nowhere\"", "bad");
+        let err = zvonar_voice::phrase::Phrasing::new(
+            zvonar_voice::phrase::PhraseMode::Whole,
+            find_number_clips(&cfg).unwrap().as_deref(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("nowhere/digits/1.wav"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn phrases_setting_is_checked() {
+        let (cfg, _) = config_with("phrases = \"pieces\"", "pieces");
+        assert_eq!(
+            cfg.tts.phrases.parse::<zvonar_voice::phrase::PhraseMode>(),
+            Ok(zvonar_voice::phrase::PhraseMode::Pieces)
+        );
+        let (cfg, _) = config_with("phrases = \"sometimes\"", "badmode");
+        assert!(cfg.tts.phrases.parse::<zvonar_voice::phrase::PhraseMode>().is_err());
     }
 }

@@ -45,8 +45,10 @@ pub use zvonar_acd::{QueueConfig, Strategy};
 
 /// A prompt: text to synthesise, or a recorded sound file to play.
 ///
-/// In TOML: `{ text = "…" }` or `{ file = "sounds/greeting.wav" }` (path relative to the
-/// engine's sounds directory, as the engine resolves it). Texts may use `{company}` and
+/// In TOML: `{ text = "…" }` or `{ file = "sounds/greeting.wav" }`: a WAV (PCM, float,
+/// A-law or μ-law, any rate, mono or stereo), its path relative to the directory of
+/// zvonar.toml or absolute; the engine loads every file at start and refuses to start,
+/// naming the file, when one cannot be read. Texts may use `{company}` and
 /// `{promise}`, replaced by the flow's `company` and `callback_promise`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Prompt {
@@ -155,6 +157,51 @@ impl Default for Prompts {
     }
 }
 
+impl Prompts {
+    /// Every prompt, in declaration order.
+    pub fn all(&self) -> Vec<&Prompt> {
+        // Destructured in full: a new prompt does not compile until it is listed here.
+        let Prompts {
+            greeting,
+            ask_building,
+            ask_apartment,
+            ask_problem,
+            not_understood,
+            no_input,
+            silence_goodbye,
+            failed_goodbye,
+            emergency_registered,
+            goodbye,
+            ticket_not_filed,
+            no_operators,
+            callback_recorded,
+            confirm_apartment,
+            apartment_not_in_registry,
+            filler,
+            keypad_fallback,
+        } = self;
+        vec![
+            greeting,
+            ask_building,
+            ask_apartment,
+            ask_problem,
+            not_understood,
+            no_input,
+            silence_goodbye,
+            failed_goodbye,
+            emergency_registered,
+            goodbye,
+            ticket_not_filed,
+            no_operators,
+            callback_recorded,
+            confirm_apartment,
+            apartment_not_in_registry,
+            filler,
+            keypad_fallback,
+        ]
+    }
+}
+
 /// Settings of a `kind = "dispatcher_robot"` flow (see [`crate::robot`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DispatcherSettings {
@@ -219,6 +266,19 @@ impl DispatcherSettings {
     pub fn fill(&self, text: &str) -> String {
         text.replace("{company}", &self.company)
             .replace("{promise}", &self.callback_promise)
+    }
+
+    /// Every recorded prompt file (`{ file = "…" }`), as written, so the engine can check
+    /// and load them at start.
+    pub fn prompt_files(&self) -> Vec<String> {
+        self.prompts
+            .all()
+            .into_iter()
+            .filter_map(|p| match p {
+                Prompt::File(f) => Some(f.clone()),
+                Prompt::Text(_) => None,
+            })
+            .collect()
     }
 
     /// Every configured text prompt exactly as the robot will say it, so the engine can
@@ -372,6 +432,27 @@ impl Dialplan {
             for t in texts {
                 if !out.contains(&t) {
                     out.push(t);
+                }
+            }
+        }
+        out
+    }
+
+    /// The recorded prompt files of every flow (`{ file = "…" }`), each once, as written
+    /// (the engine resolves relative paths against the directory of zvonar.toml).
+    pub fn prompt_files(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for flow in self.flows.values() {
+            let files = match &flow.kind {
+                FlowKind::DispatcherRobot(s) => s.prompt_files(),
+                FlowKind::Playback(PlaybackSettings {
+                    prompt: Prompt::File(f),
+                }) => vec![f.clone()],
+                FlowKind::Playback(_) => Vec::new(),
+            };
+            for f in files {
+                if !out.contains(&f) {
+                    out.push(f);
                 }
             }
         }

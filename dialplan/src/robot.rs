@@ -26,14 +26,12 @@
 //! per key as the engine receives them, see there); outages on the building
 //! are announced and a caller who calls about one gets a linked ticket; otherwise the
 //! caller describes the problem, which is classified into a topic and filed; the ticket
-//! number is read out digit by digit. «Оператор» or key 0 at any question: there are no
+//! number is read out in groups of two or three digits. «Оператор» or key 0 at any question: there are no
 //! operators yet, so a callback is requested. Silence and noise never file a normal ticket.
 
 use crate::classify::classify;
 use crate::config::DispatcherSettings;
-use crate::numerals::{
-    digits_spoken, parse_apartment, parse_number, parse_number_answer, NumberKind,
-};
+use crate::numerals::{parse_apartment, parse_number, parse_number_answer, NumberKind};
 use std::collections::VecDeque;
 use zvonar_models::{AccountId, BuildingId, CallEventKind, PremisesId};
 
@@ -367,10 +365,8 @@ impl DispatcherRobot {
         if self.state != State::AwaitingTicket {
             return;
         }
-        let mut text = format!(
-            "Ваша заявка принята. Номер заявки: {}.",
-            digits_spoken(number)
-        );
+        // The TTS reads it in groups («двенадцать, триста сорок пять», zvonar_voice::say_ru).
+        let mut text = format!("Ваша заявка принята. Номер заявки: {number}.");
         let outcome = match self
             .ticket_outage
             .and_then(|i| self.outages().get(i).cloned())

@@ -380,7 +380,8 @@ impl RobotDriver {
                 RobotOutput::Say { text, barge_in } => {
                     self.publish(CallEventKind::RobotSaid { text: text.clone() })
                         .await;
-                    match self.shared.tts.synthesize(&text, "ru").await {
+                    // Normalised and, per [tts] phrases / number_clips, assembled from pieces.
+                    match self.shared.tts.say(&text, "ru").await {
                         Ok(pcm) => self.play(pcm, barge_in).await,
                         Err(e) => {
                             tracing::error!(error = %e, "prompt not synthesised");

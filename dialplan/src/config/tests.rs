@@ -611,3 +611,33 @@ fn the_filler_is_configured_and_pre_rendered() {
         "{e}"
     );
 }
+
+#[test]
+fn prompt_files_lists_every_recorded_prompt_once() {
+    let text = r#"
+[[route]]
+number = "*"
+flow = "robot"
+
+[[route]]
+number = "900"
+flow = "closed"
+
+[flow.robot]
+kind = "dispatcher_robot"
+prompts.greeting = { file = "sounds/greeting.wav" }
+prompts.goodbye = { file = "/srv/prompts/bye.wav" }
+prompts.no_input = { text = "Вас не слышно." }
+
+[flow.closed]
+kind = "playback"
+prompt = { file = "sounds/greeting.wav" }
+"#;
+    let dp = Dialplan::parse(text, "t").unwrap();
+    // Flows in name order (closed, robot); the greeting shared by both listed once.
+    assert_eq!(
+        dp.prompt_files(),
+        ["sounds/greeting.wav".to_string(), "/srv/prompts/bye.wav".to_string()]
+    );
+    assert!(Dialplan::parse(MINIMAL, "t").unwrap().prompt_files().is_empty());
+}
