@@ -616,15 +616,16 @@ fn the_filler_is_configured_and_pre_rendered() {
 fn prompt_files_lists_every_recorded_prompt_once() {
     let text = r#"
 [[route]]
-number = "*"
-flow = "robot"
-
-[[route]]
 number = "900"
 flow = "closed"
 
+[[route]]
+number = "*"
+flow = "robot"
+
 [flow.robot]
 kind = "dispatcher_robot"
+company = "управляющую компанию"
 prompts.greeting = { file = "sounds/greeting.wav" }
 prompts.goodbye = { file = "/srv/prompts/bye.wav" }
 prompts.no_input = { text = "Вас не слышно." }
