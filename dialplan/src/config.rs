@@ -448,7 +448,7 @@ impl Dialplan {
                 FlowKind::Playback(PlaybackSettings {
                     prompt: Prompt::File(f),
                 }) => vec![f.clone()],
-                FlowKind::Playback(_) => Vec::new(),
+                FlowKind::Playback(_) | FlowKind::Queue(_) => Vec::new(),
             };
             for f in files {
                 if !out.contains(&f) {
