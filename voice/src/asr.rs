@@ -78,6 +78,35 @@ pub struct AsrConfig {
     /// ([`AsrError::Overloaded`]: back-pressure), so a flood of calls degrades to keypad
     /// menus instead of unbounded delay.
     pub max_queue: usize,
+    /// How answers to number questions ([`Expect::Number`]) are decoded.
+    pub numbers: NumberDecoding,
+}
+
+/// How the answer to a number question is decoded (slot-aware recognition). The defaults
+/// are what won the number benchmark (`cargo bench --bench numbers`, README).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NumberDecoding {
+    /// Text Whisper is told was said just before (its prompt, as the previous window's
+    /// text): steers how it writes numbers. `None`: no prompt.
+    pub prompt: Option<String>,
+    /// Beam search width; 1 decodes greedily.
+    pub beam_size: u32,
+}
+
+impl NumberDecoding {
+    /// Decoded like free speech: no prompt, greedy.
+    pub fn plain() -> Self {
+        NumberDecoding {
+            prompt: None,
+            beam_size: 1,
+        }
+    }
+}
+
+impl Default for NumberDecoding {
+    fn default() -> Self {
+        NumberDecoding::plain()
+    }
 }
 
 impl AsrConfig {
@@ -95,6 +124,7 @@ impl AsrConfig {
             no_speech_threshold: 0.6,
             min_confidence: 0.1,
             max_queue: DEFAULT_MAX_QUEUE,
+            numbers: NumberDecoding::default(),
         }
     }
 }
@@ -185,6 +215,8 @@ pub trait Decoder: Send + 'static {
 struct WhisperDecoder {
     state: whisper_rs::WhisperState,
     config: AsrConfig,
+    /// [`NumberDecoding::prompt`] as Whisper's tokens.
+    number_prompt: Vec<std::ffi::c_int>,
 }
 
 impl Decoder for WhisperDecoder {
@@ -198,7 +230,19 @@ impl Decoder for WhisperDecoder {
         queue_ms: u32,
         expect: Expect,
     ) -> Result<AsrOutcome, AsrError> {
-        decode(&mut self.state, &self.config, pcm_8k, queue_ms, expect)
+        let prompt: &[std::ffi::c_int] = if expect.is_number() {
+            &self.number_prompt
+        } else {
+            &[]
+        };
+        decode(
+            &mut self.state,
+            &self.config,
+            pcm_8k,
+            queue_ms,
+            expect,
+            prompt,
+        )
     }
 }
 
@@ -228,6 +272,13 @@ impl Asr {
     /// Errors: [`AsrError::Model`] when the file is missing or whisper.cpp rejects it.
     pub fn start(config: AsrConfig) -> Result<Self, AsrError> {
         let ctx = load_model(&config.model_path)?;
+        let number_prompt = match &config.numbers.prompt {
+            Some(p) => ctx.tokenize(p, 224).map_err(|e| AsrError::Model {
+                path: config.model_path.clone(),
+                reason: format!("number prompt {p:?}: {e}"),
+            })?,
+            None => Vec::new(),
+        };
         let mut decoders: Vec<Box<dyn Decoder>> = Vec::new();
         for _ in 0..config.workers.max(1) {
             let state = ctx.create_state().map_err(|e| AsrError::Model {
@@ -237,6 +288,7 @@ impl Asr {
             decoders.push(Box::new(WhisperDecoder {
                 state,
                 config: config.clone(),
+                number_prompt: number_prompt.clone(),
             }));
         }
         Asr::with_decoders(decoders, config.max_queue).map_err(|e| AsrError::Model {
@@ -441,8 +493,8 @@ fn decode(
     pcm_8k: &[i16],
     queue_ms: u32,
     expect: Expect,
+    prompt: &[std::ffi::c_int],
 ) -> Result<AsrOutcome, AsrError> {
-    let _ = expect; // slot-aware decoding: see the README's number benchmark
     let started = Instant::now();
     if peak_frame_dbfs(pcm_8k) < MIN_SPEECH_DBFS {
         return Ok(AsrOutcome::Rejected {
@@ -458,7 +510,23 @@ fn decode(
         });
     }
     let audio = to_whisper_input(pcm_8k);
-    let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    let beam = if expect.is_number() {
+        config.numbers.beam_size
+    } else {
+        1
+    };
+    let strategy = if beam > 1 {
+        SamplingStrategy::BeamSearch {
+            beam_size: beam as i32,
+            patience: -1.0,
+        }
+    } else {
+        SamplingStrategy::Greedy { best_of: 1 }
+    };
+    let mut params = FullParams::new(strategy);
+    if !prompt.is_empty() {
+        params.set_tokens(prompt);
+    }
     params.set_language(Some(&config.language));
     params.set_n_threads(config.threads_per_worker.max(1) as i32);
     params.set_no_context(true);
