@@ -1,0 +1,302 @@
+use super::*;
+
+const REALM: &str = "zvonar.test";
+
+fn registrar() -> Registrar {
+    Registrar::with_key(
+        RegistrarConfig {
+            realm: REALM.into(),
+            nonce_lifetime_s: 60,
+            lockout_after: 3,
+            lockout_s: 600,
+            expiry: ExpiryLimits::default(),
+        },
+        NonceKey::from_bytes([1; 32]),
+    )
+}
+
+fn source() -> SocketAddr {
+    "192.0.2.7:5062".parse().expect("addr")
+}
+
+fn register(user: &str, cseq: u32, contact: &str) -> Register {
+    Register {
+        aor_user: user.into(),
+        authorization: Vec::new(),
+        contacts: if contact.is_empty() {
+            Vec::new()
+        } else {
+            vec![contact.into()]
+        },
+        expires: None,
+        call_id: "call-1".into(),
+        cseq,
+        source: source(),
+        transport: "udp",
+    }
+}
+
+/// The nonce of the first challenge in a 401.
+fn nonce_of(r: &Reply) -> String {
+    assert_eq!(r.status, 401, "{r:?}");
+    let v = &r.headers[0].1;
+    let start = v.find("nonce=\"").expect("nonce") + 7;
+    v[start..start + 48].to_string()
+}
+
+/// What a phone sends: the Authorization for `password` with this nonce and nc.
+fn authorization(alg: Algorithm, user: &str, password: &str, nonce: &str, nc: u32) -> String {
+    let mut c = Credentials {
+        username: user.into(),
+        realm: REALM.into(),
+        nonce: nonce.into(),
+        uri: format!("sip:{REALM}"),
+        cnonce: "0a4f113b".into(),
+        qop: "auth".into(),
+        nc: format!("{nc:08x}"),
+        ..Credentials::default()
+    };
+    let h = digest::ha1(alg, user, REALM, password);
+    c.response = digest::response(alg, &h, "REGISTER", &c);
+    format!(
+        "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{}\", \
+         response=\"{}\", algorithm={}, cnonce=\"{}\", qop=auth, nc={}",
+        c.uri,
+        c.response,
+        alg.token(),
+        c.cnonce,
+        c.nc
+    )
+}
+
+/// Runs both steps with the store holding `password` for user 101 (MD5 and SHA-256).
+fn run(r: &mut Registrar, req: &Register, now: u64) -> Reply {
+    match r.authorize(req, now) {
+        Err(reply) => reply,
+        Ok(p) => {
+            let ha1 =
+                (p.username() == "101").then(|| digest::ha1(p.algorithm, "101", REALM, "s3cret"));
+            r.complete(req, p, ha1.as_deref(), now)
+        }
+    }
+}
+
+#[test]
+fn challenge_offers_sha256_then_md5() {
+    let mut r = registrar();
+    let reply = run(
+        &mut r,
+        &register("101", 1, "<sip:101@192.0.2.7:5062>"),
+        1_000,
+    );
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.headers.len(), 2);
+    assert!(reply.headers.iter().all(|(n, _)| n == "WWW-Authenticate"));
+    assert!(reply.headers[0].1.contains("algorithm=SHA-256"));
+    assert!(reply.headers[1].1.contains("algorithm=MD5"));
+    assert!(reply.headers[0].1.contains("realm=\"zvonar.test\""));
+    assert!(reply.headers[0].1.contains("qop=\"auth\""));
+    assert!(r.bindings("101", 1_000).is_empty());
+}
+
+#[test]
+fn both_algorithms_register_and_list_contacts() {
+    for alg in [Algorithm::Md5, Algorithm::Sha256] {
+        let mut r = registrar();
+        let mut req = register("101", 1, "<sip:101@192.0.2.7:5062>;expires=120");
+        let nonce = nonce_of(&run(&mut r, &req, 1_000));
+        req.cseq = 2;
+        req.authorization = vec![authorization(alg, "101", "s3cret", &nonce, 1)];
+        let ok = run(&mut r, &req, 1_001);
+        assert_eq!(ok.status, 200, "{alg:?}");
+        assert_eq!(
+            ok.headers,
+            vec![(
+                "Contact".to_string(),
+                "<sip:101@192.0.2.7:5062>;expires=120".to_string()
+            )]
+        );
+        let b = r.bindings("101", 1_001);
+        assert_eq!(
+            (b.len(), b[0].source, b[0].transport),
+            (1, Some(source()), "udp")
+        );
+        // The nonce is reused with the next nc (no new challenge round trip).
+        req.cseq = 3;
+        req.contacts = vec!["<sip:101@192.0.2.7:5062>;expires=0".into()];
+        req.authorization = vec![authorization(alg, "101", "s3cret", &nonce, 2)];
+        let gone = run(&mut r, &req, 1_002);
+        assert_eq!((gone.status, gone.headers.len()), (200, 0));
+        assert!(r.bindings("101", 1_002).is_empty());
+    }
+}
+
+#[test]
+fn expired_nonce_is_stale_not_a_failure() {
+    let mut r = registrar();
+    let mut req = register("101", 1, "<sip:101@h>");
+    let nonce = nonce_of(&run(&mut r, &req, 1_000));
+    req.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &nonce, 1)];
+    for now in [1_061, 1_062, 1_063, 1_064] {
+        let reply = run(&mut r, &req, now);
+        assert_eq!(reply.status, 401);
+        assert!(reply.headers[0].1.ends_with("stale=true"), "{reply:?}");
+        assert_ne!(nonce_of(&reply), nonce);
+    }
+    // Not counted as failures: within the lifetime the same request is accepted.
+    let mut r2 = registrar();
+    let ok = run(&mut r2, &req, 1_060);
+    assert_eq!(ok.status, 200);
+    // A wrong password with an old nonce is a failure, never "stale".
+    let mut bad = req.clone();
+    bad.authorization = vec![authorization(Algorithm::Md5, "101", "guess", &nonce, 1)];
+    assert!(!run(&mut r, &bad, 1_100).headers[0].1.contains("stale"));
+}
+
+#[test]
+fn replayed_nonce_count_is_refused() {
+    let mut r = registrar();
+    let mut req = register("101", 1, "<sip:101@h>");
+    let nonce = nonce_of(&run(&mut r, &req, 1_000));
+    req.authorization = vec![authorization(Algorithm::Sha256, "101", "s3cret", &nonce, 1)];
+    assert_eq!(run(&mut r, &req, 1_001).status, 200);
+    // The same message again (a captured packet).
+    let replay = run(&mut r, &req, 1_002);
+    assert_eq!(replay.status, 401);
+    req.authorization = vec![authorization(Algorithm::Sha256, "101", "s3cret", &nonce, 5)];
+    req.cseq = 2;
+    assert_eq!(run(&mut r, &req, 1_003).status, 200);
+    req.authorization = vec![authorization(Algorithm::Sha256, "101", "s3cret", &nonce, 4)];
+    req.cseq = 3;
+    assert_eq!(run(&mut r, &req, 1_004).status, 401);
+}
+
+#[test]
+fn forged_nonce_and_other_realm_get_a_challenge() {
+    let mut r = registrar();
+    let mut req = register("101", 1, "<sip:101@h>");
+    let forged = format!("{:016x}{}", 1_000u64, "0".repeat(32));
+    req.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &forged, 1)];
+    assert_eq!(run(&mut r, &req, 1_000).status, 401);
+    let nonce = nonce_of(&run(&mut r, &req, 1_000));
+    req.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &nonce, 1)
+        .replace("realm=\"zvonar.test\"", "realm=\"elsewhere\"")];
+    assert_eq!(run(&mut r, &req, 1_000).status, 401);
+    assert!(r.bindings("101", 1_000).is_empty());
+}
+
+#[test]
+fn lockout_after_failures_then_expires_with_the_clock() {
+    let mut r = registrar();
+    let mut req = register("101", 1, "<sip:101@h>");
+    let nonce = nonce_of(&run(&mut r, &req, 1_000));
+    let good = authorization(Algorithm::Md5, "101", "s3cret", &nonce, 10);
+    for (i, want) in [(1, 401), (2, 401), (3, 403)] {
+        req.authorization = vec![authorization(Algorithm::Md5, "101", "wrong", &nonce, i)];
+        assert_eq!(
+            run(&mut r, &req, 1_000 + u64::from(i)).status,
+            want,
+            "failure {i}"
+        );
+    }
+    // Locked: the right password gets 403 too, and no challenge.
+    req.authorization = vec![good.clone()];
+    let locked = run(&mut r, &req, 1_010);
+    assert_eq!((locked.status, locked.headers.len()), (403, 0));
+    // Another source is not locked.
+    let mut other = req.clone();
+    other.source = "192.0.2.8:5060".parse().expect("addr");
+    let n2 = nonce_of(&run(&mut r, &register("101", 1, "<sip:101@h>"), 1_010));
+    other.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &n2, 1)];
+    assert_eq!(run(&mut r, &other, 1_010).status, 200);
+    // After lockout_s the pair may try again (with a fresh nonce).
+    assert_eq!(run(&mut r, &req, 1_003 + 599).status, 403);
+    let n3 = nonce_of(&run(
+        &mut r,
+        &register("101", 1, "<sip:101@h>"),
+        1_003 + 600,
+    ));
+    req.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &n3, 1)];
+    req.cseq = 2;
+    assert_eq!(run(&mut r, &req, 1_003 + 600).status, 200);
+}
+
+#[test]
+fn success_clears_the_failure_count() {
+    let mut r = registrar();
+    let mut req = register("101", 1, "<sip:101@h>");
+    let nonce = nonce_of(&run(&mut r, &req, 1_000));
+    let mut nc = 0;
+    for round in 0..3 {
+        for _ in 0..2 {
+            nc += 1;
+            req.authorization = vec![authorization(Algorithm::Md5, "101", "wrong", &nonce, nc)];
+            assert_eq!(run(&mut r, &req, 1_000).status, 401, "round {round}");
+        }
+        nc += 1;
+        req.cseq += 1;
+        req.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &nonce, nc)];
+        assert_eq!(run(&mut r, &req, 1_000).status, 200, "round {round}");
+    }
+}
+
+#[test]
+fn unknown_user_fails_like_a_wrong_password() {
+    let mut r = registrar();
+    let mut req = register("999", 1, "<sip:999@h>");
+    let nonce = nonce_of(&run(&mut r, &req, 1_000));
+    req.authorization = vec![authorization(Algorithm::Md5, "999", "x", &nonce, 1)];
+    assert_eq!(run(&mut r, &req, 1_000).status, 401);
+    req.authorization = vec![authorization(Algorithm::Md5, "999", "x", &nonce, 2)];
+    assert_eq!(run(&mut r, &req, 1_000).status, 401);
+    req.authorization = vec![authorization(Algorithm::Md5, "999", "x", &nonce, 3)];
+    assert_eq!(run(&mut r, &req, 1_000).status, 403);
+}
+
+#[test]
+fn a_user_registers_only_its_own_aor() {
+    let mut r = registrar();
+    let mut req = register("102", 1, "<sip:102@h>");
+    let nonce = nonce_of(&run(&mut r, &req, 1_000));
+    req.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &nonce, 1)];
+    assert_eq!(run(&mut r, &req, 1_000).status, 403);
+    assert!(r.bindings("102", 1_000).is_empty());
+}
+
+#[test]
+fn too_brief_star_and_bad_expires() {
+    let mut r = registrar();
+    let mut req = register("101", 1, "<sip:101@h>;expires=10");
+    let nonce = nonce_of(&run(&mut r, &req, 1_000));
+    req.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &nonce, 1)];
+    assert_eq!(
+        run(&mut r, &req, 1_000),
+        Reply {
+            status: 423,
+            headers: vec![("Min-Expires".into(), "60".into())]
+        }
+    );
+    req.contacts = vec!["<sip:101@h>".into(), "<sip:101@g>".into()];
+    req.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &nonce, 2)];
+    req.cseq = 2;
+    assert_eq!(run(&mut r, &req, 1_000).headers.len(), 2);
+    req.contacts = vec!["*".into()];
+    req.expires = Some("soon".into());
+    req.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &nonce, 3)];
+    req.cseq = 3;
+    assert_eq!(run(&mut r, &req, 1_000).status, 400);
+    req.expires = Some("0".into());
+    req.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &nonce, 4)];
+    req.cseq = 4;
+    assert_eq!(run(&mut r, &req, 1_000), Reply::plain(200));
+    assert!(r.bindings("101", 1_000).is_empty());
+}
+
+#[test]
+fn sip_crate_has_no_whisper_dependency() {
+    let manifest = include_str!("../../Cargo.toml");
+    assert!(
+        !manifest.contains("whisper"),
+        "zvonar-sip must build without ASR"
+    );
+}
