@@ -76,6 +76,130 @@ pub struct SipSection {
     /// caller's address or account. Default: none trusted.
     #[serde(default)]
     pub trusted: Vec<ipnet::IpNet>,
+    /// `[sip.registrar]`: desk phones and softphones register here with digest
+    /// authentication; absent: REGISTER is answered 405.
+    pub registrar: Option<RegistrarSection>,
+}
+
+/// `[sip.registrar]` (RFC 3261 §10.3, digest authentication RFC 2617/7616/8760).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrarSection {
+    /// The digest realm phones show and hash into their credentials; SIP accounts are
+    /// stored as HA1s of this realm, so changing it needs their passwords set again.
+    pub realm: String,
+    /// A nonce is accepted this long, s; then the phone gets `stale=true` and retries.
+    #[serde(default = "default_nonce_lifetime_s")]
+    pub nonce_lifetime_s: u64,
+    /// Consecutive failed attempts of one user from one source IP before a lockout.
+    #[serde(default = "default_lockout_after")]
+    pub lockout_after: u32,
+    /// Lockout length, s: meanwhile that user from that address gets 403.
+    #[serde(default = "default_lockout_s")]
+    pub lockout_s: u64,
+    /// Shorter registrations are refused with 423 and Min-Expires, s.
+    #[serde(default = "default_min_expires_s")]
+    pub min_expires_s: u32,
+    /// Longer registrations are shortened to this, s; also the default.
+    #[serde(default = "default_max_expires_s")]
+    pub max_expires_s: u32,
+    /// Digest challenges offered, most preferred first (RFC 8760 §2.4): `SHA-256`, `MD5`.
+    #[serde(default = "default_algorithms")]
+    pub algorithms: Vec<String>,
+}
+
+fn default_algorithms() -> Vec<String> {
+    vec!["SHA-256".into(), "MD5".into()]
+}
+
+impl RegistrarSection {
+    /// The registrar's settings.
+    pub fn to_config(&self) -> zvonar_sip::registrar::RegistrarConfig {
+        zvonar_sip::registrar::RegistrarConfig {
+            realm: self.realm.clone(),
+            nonce_lifetime_s: self.nonce_lifetime_s,
+            lockout_after: self.lockout_after,
+            lockout_s: self.lockout_s,
+            expiry: zvonar_sip::registrar::bindings::ExpiryLimits {
+                min_s: self.min_expires_s,
+                max_s: self.max_expires_s,
+                default_s: self.max_expires_s,
+            },
+            algorithms: self
+                .algorithms
+                .iter()
+                .filter_map(|a| zvonar_sip::registrar::digest::Algorithm::from_token(a))
+                .collect(),
+        }
+    }
+
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.realm.trim().is_empty() || self.realm.contains('"') {
+            return Err((
+                "realm",
+                "sip.registrar.realm must be non-empty, without '\"'".into(),
+            ));
+        }
+        if self.nonce_lifetime_s == 0 {
+            return Err((
+                "nonce_lifetime_s",
+                "sip.registrar.nonce_lifetime_s must be at least 1".into(),
+            ));
+        }
+        if self.lockout_after == 0 {
+            return Err((
+                "lockout_after",
+                "sip.registrar.lockout_after must be at least 1".into(),
+            ));
+        }
+        let mut seen = Vec::new();
+        for a in &self.algorithms {
+            match zvonar_sip::registrar::digest::Algorithm::from_token(a) {
+                Some(alg) if !seen.contains(&alg) => seen.push(alg),
+                _ => {
+                    return Err((
+                        "algorithms",
+                        format!(
+                            "sip.registrar.algorithms: {a:?} is not SHA-256 or MD5, or is repeated"
+                        ),
+                    ))
+                }
+            }
+        }
+        if seen.is_empty() {
+            return Err((
+                "algorithms",
+                "sip.registrar.algorithms must name SHA-256 and/or MD5".into(),
+            ));
+        }
+        if self.min_expires_s == 0 || self.min_expires_s > self.max_expires_s {
+            return Err((
+                "min_expires_s",
+                "sip.registrar.min_expires_s must be between 1 and max_expires_s".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn default_nonce_lifetime_s() -> u64 {
+    300
+}
+
+fn default_lockout_after() -> u32 {
+    5
+}
+
+fn default_lockout_s() -> u64 {
+    900
+}
+
+fn default_min_expires_s() -> u32 {
+    60
+}
+
+fn default_max_expires_s() -> u32 {
+    3600
 }
 
 fn default_max_calls() -> usize {
@@ -397,6 +521,13 @@ impl Config {
                 message,
             });
         }
+        if let Some(Err((key, message))) = cfg.sip.registrar.as_ref().map(RegistrarSection::check) {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, key),
+                message,
+            });
+        }
         if let Err(message) = token_strength(&cfg.http.token, cfg.http.listen) {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -492,6 +623,23 @@ mod tests {
         assert_eq!((cfg.sip.max_calls, cfg.sip.busy_retry_after_s), (200, 5));
         assert_eq!((cfg.shutdown.drain_s, cfg.shutdown.retry_after_s), (30, 60));
         assert_eq!(cfg.health.min_free_disk_mib, 1024);
+        let r = cfg
+            .sip
+            .registrar
+            .as_ref()
+            .expect("[sip.registrar]")
+            .to_config();
+        assert_eq!(r.realm, "zvonar.local");
+        assert_eq!(
+            (r.nonce_lifetime_s, r.lockout_after, r.lockout_s),
+            (300, 5, 900)
+        );
+        assert_eq!(
+            (r.expiry.min_s, r.expiry.max_s, r.expiry.default_s),
+            (60, 3600, 3600)
+        );
+        use zvonar_sip::registrar::digest::Algorithm;
+        assert_eq!(r.algorithms, vec![Algorithm::Sha256, Algorithm::Md5]);
         let t = &cfg.tts;
         assert_eq!(
             (
@@ -654,6 +802,57 @@ mod tests {
         assert!(e.contains("zvonar.toml:5"), "{e}");
         let cfg = parse(&text("", "", "127.0.0.1:8080", STRONG)).expect("default");
         assert!(cfg.sip.trusted.is_empty());
+    }
+
+    #[test]
+    fn registrar_settings_are_checked() {
+        let cfg = parse(&text(
+            "",
+            "[sip.registrar]\nrealm = \"acme\"\n",
+            "127.0.0.1:8080",
+            "0123456789abcdef0123456789",
+        ))
+        .expect("ok");
+        let r = cfg.sip.registrar.expect("section").to_config();
+        assert_eq!(
+            (r.nonce_lifetime_s, r.lockout_after, r.lockout_s),
+            (300, 5, 900)
+        );
+        assert_eq!(r.algorithms.len(), 2);
+        let cfg = parse(&text(
+            "",
+            "",
+            "127.0.0.1:8080",
+            "0123456789abcdef0123456789",
+        ))
+        .expect("ok");
+        assert!(cfg.sip.registrar.is_none());
+        for (bad, key) in [
+            ("realm = \"\"", "realm"),
+            ("realm = \"a\"\nnonce_lifetime_s = 0", "nonce_lifetime_s"),
+            ("realm = \"a\"\nlockout_after = 0", "lockout_after"),
+            ("realm = \"a\"\nmin_expires_s = 7200", "min_expires_s"),
+            ("realm = \"a\"\nlockout = 3", "lockout"),
+            ("realm = \"a\"\nalgorithms = []", "algorithms"),
+            (
+                "realm = \"a\"\nalgorithms = [\"MD5\", \"md5\"]",
+                "algorithms",
+            ),
+            (
+                "realm = \"a\"\nalgorithms = [\"SHA-512-256\"]",
+                "algorithms",
+            ),
+        ] {
+            let e = parse(&text(
+                "",
+                &format!("[sip.registrar]\n{bad}\n"),
+                "127.0.0.1:8080",
+                "0123456789abcdef0123456789",
+            ))
+            .expect_err(bad)
+            .to_string();
+            assert!(e.contains(key), "{bad}: {e}");
+        }
     }
 
     #[test]

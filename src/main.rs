@@ -3,6 +3,7 @@
 //! - `zvonar serve --config deploy/zvonar.toml` — SIP (UDP+TCP), the voice robots, HTTP API;
 //! - `zvonar import accounts FILE` — load the registry (CSV or XLSX);
 //! - `zvonar import outages FILE` — register outages;
+//! - `zvonar sip-account add|remove|list` — agents' SIP accounts for desk phones;
 //! - `zvonar check-config` — validate the config and dialplan and exit;
 //! - `zvonar user add --login NAME --role admin` — create a user (the first admin); the
 //!   password is asked for at the terminal or read from the first line of stdin, never
@@ -13,6 +14,7 @@ mod config;
 mod engine;
 mod health;
 mod retention;
+mod sip_accounts;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -51,6 +53,28 @@ enum Command {
         #[command(subcommand)]
         what: UserWhat,
     },
+    /// Agents' SIP accounts (desk phones, softphones) for the registrar.
+    SipAccount {
+        #[command(subcommand)]
+        what: SipAccountWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum SipAccountWhat {
+    /// Add an account or set its password; the password is read from stdin (one line)
+    /// and stored only as HA1 hashes for `[sip.registrar] realm`.
+    Add {
+        /// SIP user name (the phone's "user"/"auth user"), e.g. 101.
+        user: String,
+    },
+    /// Remove an account (its phones can no longer register).
+    Remove {
+        /// SIP user name.
+        user: String,
+    },
+    /// List accounts and the realm their hashes are for.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -130,6 +154,7 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Import { what } => import(cfg, what).await,
             Command::User { what } => user(cfg, what).await,
+            Command::SipAccount { what } => sip_account(cfg, what).await,
         }
     });
     // Whatever is still running in the background (a stuck blocking task) must not keep
@@ -149,7 +174,45 @@ async fn open_db(cfg: &Config) -> anyhow::Result<sqlx::SqlitePool> {
     zvonar_billing::migrate(&pool).await?;
     zvonar_dispatch::migrate(&pool).await?;
     zvonar_access::migrate(&pool).await?;
+    sip_accounts::migrate(&pool).await?;
     Ok(pool)
+}
+
+async fn sip_account(cfg: Config, what: SipAccountWhat) -> anyhow::Result<()> {
+    let pool = open_db(&cfg).await?;
+    match what {
+        SipAccountWhat::Add { user } => {
+            let realm = cfg
+                .sip
+                .registrar
+                .as_ref()
+                .map(|r| r.realm.clone())
+                .context("the config has no [sip.registrar] section: set its realm first")?;
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from stdin")?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            let new = sip_accounts::set(&pool, &user, &realm, password).await?;
+            println!(
+                "SIP account {user} {} (realm {realm})",
+                if new { "added" } else { "password changed" }
+            );
+        }
+        SipAccountWhat::Remove { user } => {
+            anyhow::ensure!(
+                sip_accounts::remove(&pool, &user).await?,
+                "no SIP account {user}"
+            );
+            println!("SIP account {user} removed");
+        }
+        SipAccountWhat::List => {
+            for (user, realm) in sip_accounts::list(&pool).await? {
+                println!("{user}\t{realm}");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A password from the terminal (asked twice, not echoed) or, when stdin is not a
@@ -502,6 +565,14 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
                 busy_retry_after_s: cfg.sip.busy_retry_after_s,
                 drain_retry_after_s: cfg.shutdown.retry_after_s,
             })),
+            registrar: cfg
+                .sip
+                .registrar
+                .as_ref()
+                .map(|r| zvonar_sip::ua::RegistrarSetup {
+                    config: r.to_config(),
+                    store: Arc::new(sip_accounts::SqlCredentials(pool.clone())),
+                }),
         },
         cancel.clone(),
     )

@@ -5,7 +5,8 @@
 //! What is answered here without asking the engine (RFC 3261):
 //! - OPTIONS outside a dialog: 200 with Allow/Accept (§11.2);
 //! - BYE, INFO, UPDATE… for a dialog we do not know: 481 (§12.2.2);
-//! - REGISTER and other methods we do not serve: 405 with Allow (§8.2.1);
+//! - REGISTER: by the registrar ([`crate::registrar`]) when [`SipConfig::registrar`] is
+//!   set, else 405 like other methods we do not serve (§8.2.1);
 //! - requests that are malformed: 400; SIP versions other than 2.0: 505 (§8.2, §21.5.7);
 //! - for the methods we serve: Request-URI schemes other than sip/sips: 416 (§8.2.2.1),
 //!   `Require` with option tags: 420 with Unsupported (§8.2.2.3), INVITE/UPDATE bodies that
@@ -77,7 +78,21 @@ pub struct SipConfig {
     /// Admission control for new calls; `None` admits every call (the engine may still
     /// refuse later, without Retry-After).
     pub admission: Option<Arc<dyn Admission>>,
+    /// The registrar for desk phones and softphones; `None` answers REGISTER with 405.
+    pub registrar: Option<RegistrarSetup>,
 }
+
+/// A registrar's settings and where its users' HA1s come from.
+#[derive(Clone)]
+pub struct RegistrarSetup {
+    /// Realm, nonce lifetime, lockout, expiry limits.
+    pub config: crate::registrar::RegistrarConfig,
+    /// HA1 lookup.
+    pub store: Arc<dyn crate::registrar::CredentialStore>,
+}
+
+/// The running registrar's state, shared by the UA and its owner.
+pub type SharedRegistrar = Arc<Mutex<crate::registrar::Registrar>>;
 
 impl std::fmt::Debug for SipConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -87,6 +102,10 @@ impl std::fmt::Debug for SipConfig {
             .field("public_ip", &self.public_ip)
             .field("user_agent", &self.user_agent)
             .field("admission", &self.admission.is_some())
+            .field(
+                "registrar",
+                &self.registrar.as_ref().map(|r| r.config.realm.as_str()),
+            )
             .finish()
     }
 }
@@ -264,6 +283,7 @@ pub struct SipServer {
     pub tcp_addr: Option<SocketAddr>,
     cancel: CancellationToken,
     refusing: Arc<AtomicU32>,
+    registrar: Option<SharedRegistrar>,
 }
 
 impl SipServer {
@@ -272,6 +292,11 @@ impl SipServer {
     /// we shut down; calls already running keep their dialogs (BYE, INFO, re-INVITE).
     pub fn refuse_new_calls(&self, retry_after_s: u32) {
         self.refusing.store(retry_after_s.max(1), Ordering::Release);
+    }
+
+    /// The registrar's state (bindings), when [`SipConfig::registrar`] was set.
+    pub fn registrar(&self) -> Option<SharedRegistrar> {
+        self.registrar.clone()
     }
 
     /// Stops listening and ends all transactions.
@@ -374,6 +399,14 @@ pub async fn start(
     let routes: Routes = Arc::default();
     let (calls_tx, calls_rx) = mpsc::channel(256);
     let refusing = Arc::new(AtomicU32::new(0));
+    let registrar = config.registrar.as_ref().map(|r| {
+        (
+            Arc::new(Mutex::new(crate::registrar::Registrar::new(
+                r.config.clone(),
+            ))),
+            r.store.clone(),
+        )
+    });
 
     let inner = endpoint.inner.clone();
     tokio::spawn(async move {
@@ -393,6 +426,7 @@ pub async fn start(
         udp_addr.port(),
         refusing.clone(),
         config.admission.clone(),
+        registrar.clone(),
         cancel.clone(),
     ));
     Ok((
@@ -401,6 +435,7 @@ pub async fn start(
             tcp_addr,
             cancel,
             refusing,
+            registrar: registrar.map(|(r, _)| r),
         },
         calls_rx,
     ))
@@ -449,6 +484,7 @@ async fn incoming_loop(
     port: u16,
     refusing: Arc<AtomicU32>,
     admission: Option<Arc<dyn Admission>>,
+    registrar: Option<(SharedRegistrar, Arc<dyn crate::registrar::CredentialStore>)>,
     cancel: CancellationToken,
 ) {
     loop {
@@ -573,6 +609,13 @@ async fn incoming_loop(
                 ];
                 let _ = tx.reply_with(StatusCode::OK, headers, None).await;
             }
+            Method::Register if registrar.is_some() => {
+                if let Some((state, store)) = registrar.clone() {
+                    tokio::spawn(async move {
+                        register(tx, state, store).await;
+                    });
+                }
+            }
             Method::Ack => {}
             Method::Bye | Method::Info | Method::Update | Method::Cancel | Method::PRack => {
                 let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
@@ -588,6 +631,120 @@ async fn incoming_loop(
             }
         }
     }
+}
+
+/// Seconds since the Unix epoch, the registrar's clock.
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// What the registrar needs of a REGISTER; `None` when it has no usable To or CSeq.
+pub fn register_of(
+    req: &rsipstack::sip::Request,
+    source: SocketAddr,
+    transport: &'static str,
+) -> Option<crate::registrar::Register> {
+    let values = |name: &str| -> Vec<String> {
+        req.headers
+            .iter()
+            .filter(|h| h.name().eq_ignore_ascii_case(name))
+            .map(|h| h.value().trim().to_string())
+            .collect()
+    };
+    let aor_user = req
+        .to_header()
+        .ok()
+        .and_then(|t| t.uri().ok())
+        .map(|u| user_of(&u))?;
+    Some(crate::registrar::Register {
+        aor_user,
+        authorization: values("Authorization"),
+        contacts: values("Contact"),
+        expires: values("Expires").into_iter().next(),
+        call_id: req
+            .call_id_header()
+            .map(|c| c.value().to_string())
+            .unwrap_or_default(),
+        cseq: req.cseq_header().ok()?.seq().ok()?,
+        source,
+        transport,
+    })
+}
+
+/// Answers one REGISTER (RFC 3261 §10.3) through the registrar.
+async fn register(
+    mut tx: Transaction,
+    state: SharedRegistrar,
+    store: Arc<dyn crate::registrar::CredentialStore>,
+) {
+    let reliable = tx.connection.as_ref().is_some_and(|c| c.is_reliable());
+    let transport = if reliable { "tcp" } else { "udp" };
+    let ip = crate::validate::source_ip(&tx.original);
+    let port = tx
+        .original
+        .via_header()
+        .ok()
+        .and_then(|v| {
+            use rsipstack::sip::ToTypedHeader;
+            v.typed().ok()
+        })
+        .and_then(|v| {
+            v.rport()
+                .flatten()
+                .or(v.uri.host_with_port.port.map(u16::from))
+        })
+        .unwrap_or(5060);
+    let source = SocketAddr::new(ip.unwrap_or(IpAddr::from([0, 0, 0, 0])), port);
+    let Some(req) = register_of(&tx.original, source, transport) else {
+        let _ = tx.reply(StatusCode::BadRequest).await;
+        return;
+    };
+    let first = match state.lock() {
+        Ok(mut r) => r.authorize(&req, now_s()),
+        Err(_) => Err(crate::registrar::Reply {
+            status: 500,
+            headers: Vec::new(),
+        }),
+    };
+    let reply = match first {
+        Err(reply) => reply,
+        Ok(pending) => {
+            let realm = state
+                .lock()
+                .map(|r| r.config().realm.clone())
+                .unwrap_or_default();
+            match store
+                .ha1(pending.username(), &realm, pending.algorithm)
+                .await
+            {
+                Ok(ha1) => match state.lock() {
+                    Ok(mut r) => r.complete(&req, pending, ha1.as_deref(), now_s()),
+                    Err(_) => crate::registrar::Reply {
+                        status: 500,
+                        headers: Vec::new(),
+                    },
+                },
+                Err(e) => {
+                    tracing::error!(error = e, "SIP credential store failed");
+                    crate::registrar::Reply {
+                        status: 500,
+                        headers: Vec::new(),
+                    }
+                }
+            }
+        }
+    };
+    let headers = reply
+        .headers
+        .into_iter()
+        .map(|(n, v)| Header::Other(n, v))
+        .collect();
+    let _ = tx
+        .reply_with(StatusCode::from(reply.status), headers, None)
+        .await;
 }
 
 fn has_to_tag(tx: &Transaction) -> bool {

@@ -730,6 +730,7 @@ async fn start_server() -> Server {
         public_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         user_agent: "zvonar-rfc4475".into(),
         admission: None,
+        registrar: None,
     };
     let (server, calls) = ua::start(config, cancel.clone()).await.expect("start");
     let (ended_tx, ended) = mpsc::unbounded_channel();

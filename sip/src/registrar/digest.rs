@@ -1,9 +1,10 @@
 //! HTTP Digest authentication for SIP (RFC 3261 §22.4, RFC 2617 §3, RFC 7616 §3, RFC 8760):
 //! the hash math, `Authorization` header parsing, and stateless nonces.
 //!
-//! A nonce is `<16 hex digits: issue time, s since the Unix epoch><32 hex digits: the first
-//! 16 bytes of HMAC-SHA256(server key, time ‖ realm)>`: the server keeps no state to tell
-//! its own nonces from forged ones or to see that one has expired (RFC 7616 §3.3 suggests a
+//! A nonce is `<16 hex digits: issue time, s since the Unix epoch><16 hex digits: random>
+//! <32 hex digits: the first 16 bytes of HMAC-SHA256(server key, time ‖ random ‖ realm)>`:
+//! the server keeps no state to tell its own nonces from forged ones or to see that one has
+//! expired, and every challenge has a new nonce (a phone restarts `nc` at 1 on each) (RFC 7616 §3.3 suggests a
 //! time stamp in the nonce; RFC 2617 §3.2.1 "stale").
 
 use subtle::ConstantTimeEq;
@@ -250,27 +251,36 @@ impl NonceKey {
         NonceKey { key }
     }
 
-    fn mac(&self, issued_s: u64, realm: &str) -> String {
+    fn mac(&self, issued_s: u64, salt: u64, realm: &str) -> String {
         let mut msg = issued_s.to_be_bytes().to_vec();
+        msg.extend_from_slice(&salt.to_be_bytes());
         msg.extend_from_slice(realm.as_bytes());
         to_hex(&hmac_sha256::HMAC::mac(&msg, self.key)[..16])
     }
 
-    /// A nonce issued at `now_s` (s since the epoch) for `realm`: 48 hex digits.
+    /// A new nonce issued at `now_s` (s since the epoch) for `realm`: 64 hex digits.
     pub fn issue(&self, now_s: u64, realm: &str) -> String {
-        format!("{now_s:016x}{}", self.mac(now_s, realm))
+        self.issue_with(now_s, rand::random(), realm)
+    }
+
+    /// [`NonceKey::issue`] with a given random part (tests).
+    pub fn issue_with(&self, now_s: u64, salt: u64, realm: &str) -> String {
+        format!("{now_s:016x}{salt:016x}{}", self.mac(now_s, salt, realm))
     }
 
     /// Whether `nonce` is ours for `realm` and younger than `lifetime_s` at `now_s`. The
     /// MAC is compared in constant time.
     pub fn check(&self, nonce: &str, realm: &str, now_s: u64, lifetime_s: u64) -> NonceState {
-        if nonce.len() != 48 || !nonce.is_ascii() {
+        if nonce.len() != 64 || !nonce.is_ascii() {
             return NonceState::Forged;
         }
-        let Ok(issued) = u64::from_str_radix(&nonce[..16], 16) else {
+        let (Ok(issued), Ok(salt)) = (
+            u64::from_str_radix(&nonce[..16], 16),
+            u64::from_str_radix(&nonce[16..32], 16),
+        ) else {
             return NonceState::Forged;
         };
-        if !digests_equal(&nonce[16..], &self.mac(issued, realm)) || issued > now_s + 5 {
+        if !digests_equal(&nonce[32..], &self.mac(issued, salt, realm)) || issued > now_s + 5 {
             return NonceState::Forged;
         }
         if now_s.saturating_sub(issued) > lifetime_s {
@@ -390,7 +400,13 @@ mod tests {
     fn nonces_expire_and_cannot_be_forged() {
         let k = NonceKey::from_bytes([7; 32]);
         let n = k.issue(1_000, "zvonar");
-        assert_eq!(n.len(), 48);
+        assert_eq!(n.len(), 64);
+        // Every challenge gets its own nonce, even within the same second.
+        assert_ne!(k.issue(1_000, "zvonar"), n);
+        assert_eq!(
+            k.issue_with(1_000, 9, "zvonar"),
+            k.issue_with(1_000, 9, "zvonar")
+        );
         assert_eq!(k.check(&n, "zvonar", 1_000, 300), NonceState::Fresh(1_000));
         assert_eq!(k.check(&n, "zvonar", 1_300, 300), NonceState::Fresh(1_000));
         assert_eq!(k.check(&n, "zvonar", 1_301, 300), NonceState::Stale);
@@ -399,6 +415,9 @@ mod tests {
         assert_eq!(other.check(&n, "zvonar", 1_000, 300), NonceState::Forged);
         // A later time stamp with the old MAC (to stretch the lifetime) is refused.
         let bumped = format!("{:016x}{}", 2_000u64, &n[16..]);
+        assert_eq!(k.check(&bumped, "zvonar", 2_000, 300), NonceState::Forged);
+        let resalted = format!("{}{:016x}{}", &n[..16], 1u64, &n[32..]);
+        assert_eq!(k.check(&resalted, "zvonar", 1_000, 300), NonceState::Forged);
         assert_eq!(k.check(&bumped, "zvonar", 2_000, 300), NonceState::Forged);
         assert_eq!(k.check("short", "zvonar", 1_000, 300), NonceState::Forged);
         assert_eq!(k.check(&n, "zvonar", 900, 300), NonceState::Forged);

@@ -6,8 +6,9 @@
 //! clock.
 //!
 //! Rules:
-//! - no or unusable `Authorization` → 401 with two challenges, SHA-256 first and MD5
-//!   (RFC 8760 §2.4: in the order of preference), `qop="auth"`;
+//! - no or unusable `Authorization` → 401 with one challenge per algorithm of
+//!   [`RegistrarConfig::algorithms`] (by default SHA-256 first, then MD5: RFC 8760 §2.4,
+//!   in the order of preference), `qop="auth"`;
 //! - a nonce older than [`RegistrarConfig::nonce_lifetime_s`] with a correct response →
 //!   401 with `stale=true` (RFC 2617 §3.2.1) — not a failure;
 //! - an `nc` not above the last one seen with that nonce → 401 (replay; RFC 2617 §3.2.2);
@@ -55,6 +56,9 @@ pub struct RegistrarConfig {
     pub lockout_s: u64,
     /// Binding expiry limits.
     pub expiry: ExpiryLimits,
+    /// The challenges offered, most preferred first (RFC 8760 §2.4). Some older phones
+    /// read only the first challenge and know only MD5: put MD5 first for them.
+    pub algorithms: Vec<Algorithm>,
 }
 
 impl Default for RegistrarConfig {
@@ -65,6 +69,7 @@ impl Default for RegistrarConfig {
             lockout_after: 5,
             lockout_s: 300,
             expiry: ExpiryLimits::default(),
+            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
         }
     }
 }
@@ -170,9 +175,11 @@ impl Registrar {
         let nonce = self.key.issue(now_s, &self.config.realm);
         Reply {
             status: 401,
-            headers: [Algorithm::Sha256, Algorithm::Md5]
-                .into_iter()
-                .map(|a| {
+            headers: self
+                .config
+                .algorithms
+                .iter()
+                .map(|&a| {
                     (
                         "WWW-Authenticate".to_string(),
                         digest::challenge(a, &self.config.realm, &nonce, stale),
@@ -220,7 +227,9 @@ impl Registrar {
         if self.locked(&creds.username, req.source.ip(), now_s) {
             return Err(Reply::plain(403));
         }
-        let Some(algorithm) = Algorithm::from_token(&creds.algorithm) else {
+        let Some(algorithm) =
+            Algorithm::from_token(&creds.algorithm).filter(|a| self.config.algorithms.contains(a))
+        else {
             return Err(self.challenge(now_s, false));
         };
         if !creds.qop.eq_ignore_ascii_case("auth") {

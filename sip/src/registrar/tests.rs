@@ -10,6 +10,7 @@ fn registrar() -> Registrar {
             lockout_after: 3,
             lockout_s: 600,
             expiry: ExpiryLimits::default(),
+            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
         },
         NonceKey::from_bytes([1; 32]),
     )
@@ -41,7 +42,7 @@ fn nonce_of(r: &Reply) -> String {
     assert_eq!(r.status, 401, "{r:?}");
     let v = &r.headers[0].1;
     let start = v.find("nonce=\"").expect("nonce") + 7;
-    v[start..start + 48].to_string()
+    v[start..start + 64].to_string()
 }
 
 /// What a phone sends: the Authorization for `password` with this nonce and nc.
@@ -175,7 +176,7 @@ fn replayed_nonce_count_is_refused() {
 fn forged_nonce_and_other_realm_get_a_challenge() {
     let mut r = registrar();
     let mut req = register("101", 1, "<sip:101@h>");
-    let forged = format!("{:016x}{}", 1_000u64, "0".repeat(32));
+    let forged = format!("{:016x}{}", 1_000u64, "0".repeat(48));
     req.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &forged, 1)];
     assert_eq!(run(&mut r, &req, 1_000).status, 401);
     let nonce = nonce_of(&run(&mut r, &req, 1_000));
@@ -290,6 +291,21 @@ fn too_brief_star_and_bad_expires() {
     req.cseq = 4;
     assert_eq!(run(&mut r, &req, 1_000), Reply::plain(200));
     assert!(r.bindings("101", 1_000).is_empty());
+}
+
+#[test]
+fn only_configured_algorithms_are_offered_and_accepted() {
+    let mut r = registrar();
+    r.config.algorithms = vec![Algorithm::Md5];
+    let mut req = register("101", 1, "<sip:101@h>");
+    let challenge = run(&mut r, &req, 1_000);
+    assert_eq!(challenge.headers.len(), 1);
+    assert!(challenge.headers[0].1.contains("algorithm=MD5"));
+    let nonce = nonce_of(&challenge);
+    req.authorization = vec![authorization(Algorithm::Sha256, "101", "s3cret", &nonce, 1)];
+    assert_eq!(run(&mut r, &req, 1_000).status, 401);
+    req.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &nonce, 2)];
+    assert_eq!(run(&mut r, &req, 1_000).status, 200);
 }
 
 #[test]
