@@ -876,6 +876,36 @@ mod tests {
     }
 
     #[test]
+    fn register_is_read_for_the_registrar() {
+        let text = "REGISTER sip:192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKr1\r\n\
+             From: <sip:101@192.0.2.2>;tag=f1\r\nTo: \"Desk\" <sip:101@192.0.2.2>\r\n\
+             Call-ID: r1\r\nCSeq: 7 REGISTER\r\nMax-Forwards: 70\r\n\
+             Contact: <sip:101@192.0.2.1:5062>;expires=60, <sip:101@10.0.0.1>\r\n\
+             Contact: <sip:101@10.0.0.2>\r\nExpires: 120\r\n\
+             Authorization: Digest username=\"101\", realm=\"r\", nonce=\"n\", uri=\"sip:192.0.2.2\", response=\"x\"\r\n\
+             Content-Length: 0\r\n\r\n";
+        let req = match rsipstack::sip::SipMessage::try_from(text.as_bytes()) {
+            Ok(rsipstack::sip::SipMessage::Request(r)) => r,
+            other => panic!("{other:?}"),
+        };
+        let src: SocketAddr = "192.0.2.1:5062".parse().expect("addr");
+        let r = register_of(&req, src, "tcp").expect("register");
+        assert_eq!(
+            (r.aor_user.as_str(), r.call_id.as_str(), r.cseq),
+            ("101", "r1", 7)
+        );
+        assert_eq!(r.expires.as_deref(), Some("120"));
+        assert_eq!(r.authorization.len(), 1);
+        assert!(r.authorization[0].starts_with("Digest username=\"101\""));
+        let values: Vec<&str> = r.contacts.iter().map(String::as_str).collect();
+        match crate::registrar::bindings::parse_contacts(&values) {
+            Ok(crate::registrar::bindings::Contacts::List(l)) => assert_eq!(l.len(), 3),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!((r.source, r.transport), (src, "tcp"));
+    }
+
+    #[test]
     fn from_and_asserted_identity_are_read_separately() {
         let r = invite("");
         assert_eq!(from_user_of(&r), "+79161234567");
