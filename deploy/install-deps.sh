@@ -3,7 +3,9 @@
 #   build:  cmake, clang/libclang (bindgen for whisper.cpp and espeak-ng), libsonic-dev
 #           (espeak-ng's speed-up library), pkg-config, a C/C++ compiler, libssl-dev (openssl-sys,
 #           built for ort's build script)
-#   run:    espeak-ng-data (Debian's full Russian dictionary for espeak-ng), python3-venv and
+#   run:    festival + festvox-ru (the default Russian voice, [tts] engine = "festival": Festival
+#           run as one long-lived process with the msu_ru_nsh_clunits voice, BSD-like licence),
+#           espeak-ng-data (Debian's full Russian dictionary for espeak-ng), python3-venv and
 #           python3-pip (the model fetcher converts Whisper with numpy), curl
 #   test:   sip-tester (SIPp), baresip, sox, asterisk-core-sounds-ru-wav (human Russian
 #           numbers recorded at 8 kHz, the callers' speech in end-to-end tests; the tests find
@@ -11,7 +13,7 @@
 #           tests/fixtures.
 set -euo pipefail
 PKGS=(build-essential cmake clang libclang-dev libsonic-dev pkg-config libssl-dev
-      espeak-ng-data python3-venv python3-pip curl ca-certificates
+      festival festvox-ru espeak-ng-data python3-venv python3-pip curl ca-certificates
       sip-tester baresip sox asterisk-core-sounds-ru-wav)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -311,6 +311,12 @@ fn auto() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TtsSection {
+    /// The engine that speaks Russian (the robot's prompts and replies).
+    #[serde(default)]
+    pub engine: TtsEngine,
+    /// Festival voice, without the `voice_` prefix (used when `engine = "festival"`).
+    #[serde(default = "default_festival_voice")]
+    pub festival_voice: String,
     /// Directory with Piper voices (`*.onnx` + `*.onnx.json`); voices are picked by
     /// language from their file names (`ru_RU-…`, `en_US-…`).
     pub piper_dir: Option<PathBuf>,
@@ -354,6 +360,8 @@ fn whole() -> String {
 impl Default for TtsSection {
     fn default() -> Self {
         TtsSection {
+            engine: TtsEngine::default(),
+            festival_voice: default_festival_voice(),
             piper_dir: None,
             onnxruntime: None,
             espeak_data: None,
@@ -367,6 +375,33 @@ impl Default for TtsSection {
             number_clips: String::new(),
         }
     }
+}
+
+/// `[tts] engine`: who speaks Russian.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TtsEngine {
+    /// Festival with `festival_voice` (Debian's festival + festvox-ru), a long-lived process.
+    #[default]
+    Festival,
+    /// espeak-ng in-process.
+    Espeak,
+    /// A Russian Piper voice (`ru_RU-*.onnx`) from `piper_dir`.
+    Piper,
+}
+
+impl From<TtsEngine> for zvonar_voice::tts::RussianEngine {
+    fn from(e: TtsEngine) -> Self {
+        match e {
+            TtsEngine::Festival => Self::Festival,
+            TtsEngine::Espeak => Self::Espeak,
+            TtsEngine::Piper => Self::Piper,
+        }
+    }
+}
+
+fn default_festival_voice() -> String {
+    zvonar_voice::festival::DEFAULT_VOICE.to_string()
 }
 
 fn default_memory_cache_mib() -> u64 {
@@ -668,6 +703,37 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("asr.max_queue") && e.contains(":14:"), "{e}");
+    }
+
+    #[test]
+    fn tts_engine_is_festival_unless_chosen_otherwise() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml");
+        let example = Config::load(&p).expect("example config");
+        assert_eq!(example.tts.engine, TtsEngine::Festival);
+        assert_eq!(example.tts.festival_voice, "msu_ru_nsh_clunits");
+        // Without the settings: the same defaults.
+        let plain = parse(&text("", "", "127.0.0.1:8080", STRONG)).expect("minimal");
+        assert_eq!(plain.tts.engine, TtsEngine::Festival);
+        assert_eq!(plain.tts.festival_voice, "msu_ru_nsh_clunits");
+        for (name, engine) in [
+            ("espeak", TtsEngine::Espeak),
+            ("piper", TtsEngine::Piper),
+            ("festival", TtsEngine::Festival),
+        ] {
+            let t = text("", "", "127.0.0.1:8080", STRONG)
+                + &format!("[tts]\nengine = \"{name}\"\nfestival_voice = \"v2\"\n");
+            let cfg = parse(&t).expect(name);
+            assert_eq!(
+                (cfg.tts.engine, cfg.tts.festival_voice.as_str()),
+                (engine, "v2")
+            );
+        }
+        let bad = text("", "", "127.0.0.1:8080", STRONG) + "[tts]\nengine = \"rhvoice\"\n";
+        let e = parse(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("zvonar.toml:15") && e.contains("festival"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -466,6 +466,11 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     }
     let asr = zvonar_voice::asr::Asr::start(asr_cfg)?;
     let tts = zvonar_voice::tts::Tts::start(zvonar_voice::tts::TtsConfig {
+        russian: cfg.tts.engine.into(),
+        festival: zvonar_voice::festival::FestivalConfig {
+            voice: cfg.tts.festival_voice.clone(),
+            ..Default::default()
+        },
         piper_voices: cfg
             .tts
             .piper_dir
@@ -491,7 +496,8 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             .parse()
             .map_err(|e| anyhow::anyhow!("[tts] {e}"))?,
         number_clips: find_number_clips(&cfg)?,
-    })?;
+    })
+    .context("starting speech synthesis ([tts] in the config)")?;
     let prompts = dialplan.spoken_prompts();
     let t0 = std::time::Instant::now();
     let ready = tts.prerender(&prompts, "ru").await;

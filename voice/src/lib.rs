@@ -5,7 +5,7 @@
 //! [`jitter`] (jitter buffer), [`dtmf`] (RFC 4733 and SIP INFO digits), [`vad`] (voice activity
 //! detection and end-pointing). With IO: [`recorder`] (blocking WAV writer; run it on its own
 //! thread) and [`rtp_socket`] (a tokio UDP RTP endpoint). Speech: [`asr`] (whisper-rs on worker
-//! threads, with a no-speech gate) and [`tts`] (Piper or espeak-ng on one thread, cached);
+//! threads, with a no-speech gate) and [`tts`] (Festival, Piper or espeak-ng on one thread, cached);
 //! [`say_ru`] (Russian text normalisation before synthesis), [`phrase`] (per-call phrases from
 //! cached pieces) and [`clips`] (numbers from human recordings, Asterisk `say` conventions).
 //!
@@ -25,6 +25,7 @@ mod test_util;
 // lead: asr, tts modules
 pub mod asr;
 mod espeak;
+pub mod festival;
 mod piper;
 pub mod tts;
 pub mod clips;

@@ -1,10 +1,12 @@
-//! Speech synthesis: Piper voices (piper-rs over ONNX Runtime) where a voice for the
-//! language is installed, espeak-ng in-process otherwise; recorded sound files as prompts;
-//! caches so the same text always gives the same audio and is synthesised once.
+//! Speech synthesis: Russian by the engine chosen in [`TtsConfig::russian`] — Festival with
+//! Debian's `festvox-ru` by default (a long-lived child process, [`crate::festival`]),
+//! espeak-ng, or a Piper voice; other languages by a Piper voice where one is installed,
+//! espeak-ng in-process otherwise; recorded sound files as prompts; caches so the same
+//! text always gives the same audio and is synthesised once.
 //!
 //! All synthesis runs on one dedicated worker thread (espeak-ng keeps global state and is
-//! not thread-safe); callers await the result, so media tasks never block on it. Output is
-//! 8 kHz mono `i16`, ready for G.711.
+//! not thread-safe; Festival answers one request at a time); callers await the result, so
+//! media tasks never block on it. Output is 8 kHz mono `i16`, ready for G.711.
 //!
 //! What keeps a year of service from wearing it down:
 //! - the queue is bounded ([`TtsConfig::max_queue`]; beyond it [`TtsError::Overloaded`]);
@@ -19,6 +21,7 @@
 //!   outside the LRU, so a greeting never waits for synthesis.
 
 use crate::espeak;
+use crate::festival::{Festival, FestivalConfig};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -41,10 +44,30 @@ pub struct PiperVoice {
     pub config: PathBuf,
 }
 
+/// The engine that speaks Russian (the robot's language).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RussianEngine {
+    /// Festival with [`TtsConfig::festival`]'s voice (Debian's `festvox-ru` by default):
+    /// by Whisper base at 8 kHz, a character error rate of ~10 % on the robot's sentences,
+    /// against ~80 % for espeak-ng (README, «Голос робота»).
+    #[default]
+    Festival,
+    /// espeak-ng in-process: always installed, hard to understand on a phone.
+    Espeak,
+    /// The Russian voice (`ru_RU-…`) among [`TtsConfig::piper_voices`]; start-up fails
+    /// without one.
+    Piper,
+}
+
 /// Settings of the synthesiser.
 #[derive(Clone, Debug)]
 pub struct TtsConfig {
+    /// The engine that speaks Russian. Default [`RussianEngine::Festival`].
+    pub russian: RussianEngine,
+    /// How Festival is run, when it is [`TtsConfig::russian`].
+    pub festival: FestivalConfig,
     /// Piper voices to use, by language; a language without one is spoken by espeak-ng.
+    /// A Russian one is used only when [`TtsConfig::russian`] is [`RussianEngine::Piper`].
     pub piper_voices: Vec<PiperVoice>,
     /// `libonnxruntime.so` (≥ 1.24) for Piper; without it Piper is not used.
     pub onnxruntime: Option<PathBuf>,
@@ -75,6 +98,8 @@ pub struct TtsConfig {
 impl Default for TtsConfig {
     fn default() -> Self {
         TtsConfig {
+            russian: RussianEngine::default(),
+            festival: FestivalConfig::default(),
             piper_voices: Vec::new(),
             onnxruntime: None,
             espeak_data_parent: None,
@@ -97,6 +122,8 @@ pub enum Backend {
     Piper(String),
     /// espeak-ng with its voice for the language.
     Espeak,
+    /// Festival with this voice (`msu_ru_nsh_clunits`).
+    Festival(String),
 }
 
 /// Why a prompt could not be produced.
@@ -109,6 +136,9 @@ pub enum TtsError {
     /// Piper failed on this text.
     #[error("piper: {0}")]
     Piper(String),
+    /// Festival is missing, could not start, rejected the text, died or hung.
+    #[error("festival: {0}")]
+    Festival(String),
     /// A recorded prompt file is missing or not a readable WAV.
     #[error("prompt file {path}: {reason}")]
     SoundFile {
@@ -142,8 +172,9 @@ pub trait Synthesizer: Send + 'static {
     fn speak(&mut self, text: &str, language: &str) -> Result<Vec<i16>, TtsError>;
 }
 
-/// espeak-ng for every language, Piper where a voice is loaded.
+/// Festival for Russian when chosen, Piper where a voice is loaded, espeak-ng otherwise.
 struct Engines {
+    festival: Option<Festival>,
     pipers: HashMap<String, crate::piper::LoadedPiper>,
 }
 
@@ -157,6 +188,9 @@ impl Synthesizer for Engines {
         } else {
             text
         };
+        if let (Some(f), "ru") = (self.festival.as_mut(), language) {
+            return f.speak(text);
+        }
         match self.pipers.get_mut(language) {
             Some(p) => crate::piper::speak(p, text),
             None => espeak::speak(text, language),
@@ -197,11 +231,14 @@ pub struct Tts {
 }
 
 impl Tts {
-    /// Starts the synthesis thread: loads Piper voices (checking ONNX Runtime first) and
-    /// espeak-ng. A Piper voice that fails to load is logged and its language falls back
+    /// Starts the synthesis thread: espeak-ng (other languages, Piper's phonemes), Piper
+    /// voices (checking ONNX Runtime first), and the engine chosen for Russian. A Piper
+    /// voice for another language that fails to load is logged and its language falls back
     /// to espeak-ng; the log says once which engine speaks each language.
     ///
-    /// Errors: [`TtsError::Espeak`] when espeak-ng cannot initialise (no data found).
+    /// Errors: [`TtsError::Espeak`] when espeak-ng cannot initialise (no data found);
+    /// [`TtsError::Festival`] when Festival is chosen and not installed or lacks its voice;
+    /// [`TtsError::Piper`] when Piper is chosen for Russian and no Russian voice loaded.
     pub fn start(config: TtsConfig) -> Result<Self, TtsError> {
         espeak::init(config.espeak_data_parent.as_deref(), config.espeak_rate_wpm)?;
         let mut pipers: HashMap<String, crate::piper::LoadedPiper> = HashMap::new();
@@ -211,6 +248,9 @@ impl Tts {
                 Some(lib) => match crate::piper::init_onnxruntime(lib) {
                     Ok(()) => {
                         for v in &config.piper_voices {
+                            if v.language == "ru" && config.russian != RussianEngine::Piper {
+                                continue; // Russian is spoken by the chosen engine
+                            }
                             match crate::piper::load(v) {
                                 Ok(p) => {
                                     let name = v
@@ -235,12 +275,26 @@ impl Tts {
                 None => tracing::warn!("no ONNX Runtime library configured; Piper voices disabled"),
             }
         }
-        if !backends.contains_key("ru") {
-            tracing::info!(
-                "no Russian Piper voice installed: Russian prompts are spoken by espeak-ng"
-            );
+        let mut festival = None;
+        match config.russian {
+            RussianEngine::Festival => {
+                let f = Festival::start(config.festival.clone())?;
+                backends.insert("ru".into(), Backend::Festival(f.voice().to_string()));
+                festival = Some(f);
+            }
+            RussianEngine::Piper => {
+                if !backends.contains_key("ru") {
+                    return Err(TtsError::Piper(
+                        "Russian is to be spoken by Piper, but no Russian Piper voice \
+                         (ru_RU-*.onnx with its .onnx.json) could be loaded"
+                            .into(),
+                    ));
+                }
+            }
+            RussianEngine::Espeak => {}
         }
-        let mut tts = Tts::with_synthesizer(Box::new(Engines { pipers }), &config)?;
+        tracing::info!(engine = ?backends.get("ru").unwrap_or(&Backend::Espeak), "Russian speech engine");
+        let mut tts = Tts::with_synthesizer(Box::new(Engines { festival, pipers }), &config)?;
         tts.backends = Arc::new(backends);
         Ok(tts)
     }

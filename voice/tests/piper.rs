@@ -3,7 +3,7 @@
 //! wheel, both fetched by deploy/fetch-models.sh into data/models.
 
 use std::path::PathBuf;
-use zvonar_voice::tts::{Backend, PiperVoice, Tts, TtsConfig};
+use zvonar_voice::tts::{Backend, PiperVoice, RussianEngine, Tts, TtsConfig};
 
 fn models() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/models")
@@ -24,6 +24,7 @@ async fn piper_speaks_english_and_espeak_still_speaks_russian() {
     );
     let espeak = Some(zvonar_fixtures::espeak_data_parent());
     let tts = Tts::start(TtsConfig {
+        russian: RussianEngine::Espeak,
         piper_voices: vec![voice],
         onnxruntime: Some(m.join("onnxruntime/libonnxruntime.so")),
         espeak_data_parent: espeak,

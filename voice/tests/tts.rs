@@ -1,8 +1,8 @@
 //! Speech synthesis with the real engines on this machine: espeak-ng in-process with
-//! Debian's espeak-ng-data (installed by deploy/setup.sh).
+//! Debian's espeak-ng-data, Festival with Debian's festvox-ru (installed by deploy/setup.sh).
 
 use std::path::PathBuf;
-use zvonar_voice::tts::{Backend, Tts, TtsConfig};
+use zvonar_voice::tts::{Backend, RussianEngine, Tts, TtsConfig};
 
 /// Debian's espeak-ng-data, found through its package (`dpkg -L`).
 fn debian_espeak_parent() -> Option<PathBuf> {
@@ -19,6 +19,7 @@ async fn espeak_speaks_russian_and_caches() {
         debian_espeak_parent().expect("espeak-ng-data installed (apt install espeak-ng-data)");
     let dir = std::env::temp_dir().join(format!("zvonar-tts-{}", std::process::id()));
     let tts = Tts::start(TtsConfig {
+        russian: RussianEngine::Espeak,
         espeak_data_parent: Some(parent),
         espeak_rate_wpm: 150,
         cache_dir: Some(dir.clone()),
@@ -59,6 +60,7 @@ async fn espeak_starts_from_a_data_dir_without_environment_variables() {
     assert!(std::env::var_os("ESPEAK_DATA_PATH").is_none());
     let before: Vec<_> = std::env::vars_os().collect();
     let tts = Tts::start(TtsConfig {
+        russian: RussianEngine::Espeak,
         espeak_data_parent: Some(parent),
         ..Default::default()
     })
@@ -74,6 +76,76 @@ async fn espeak_starts_from_a_data_dir_without_environment_variables() {
     );
     let after: Vec<_> = std::env::vars_os().collect();
     assert_eq!(before, after);
+}
+
+/// The default Russian engine is Festival with festvox-ru, one process for every phrase,
+/// behind the same caches and health probe as espeak-ng.
+#[tokio::test]
+async fn festival_speaks_russian_by_default() {
+    let tts = Tts::start(TtsConfig {
+        espeak_data_parent: debian_espeak_parent(),
+        ..Default::default()
+    })
+    .expect("festival and festvox-ru installed (deploy/install-deps.sh)");
+    assert_eq!(
+        tts.backend("ru"),
+        Backend::Festival("msu_ru_nsh_clunits".into())
+    );
+    let text = "Здравствуйте! Вы позвонили в аварийно-диспетчерскую службу.";
+    let a = tts.synthesize(text, "ru").await.expect("speaks");
+    assert!(
+        a.len() > 8000 * 2 && a.len() < 8000 * 10,
+        "{} samples",
+        a.len()
+    );
+    assert!(rms(&a) > 300.0, "rms {}", rms(&a));
+    let b = tts.synthesize(text, "ru").await.expect("cached");
+    assert!(std::sync::Arc::ptr_eq(&a, &b));
+    // Text Festival would reject as it is (quotes, №, a colon) is still spoken.
+    let other = tts
+        .synthesize("Заявка № 12: «течёт кран» — принята.", "ru")
+        .await
+        .expect("speaks");
+    assert!(rms(&other) > 300.0);
+    tts.probe()
+        .await
+        .expect("the health probe speaks through Festival");
+    // Other languages are still spoken by espeak-ng.
+    assert_eq!(tts.backend("en"), Backend::Espeak);
+    assert!(tts.synthesize("Hello.", "en").await.expect("espeak").len() > 1000);
+}
+
+/// Choosing Festival on a machine without it (or without the voice) stops start-up with
+/// a message saying what to install.
+#[test]
+fn a_missing_festival_stops_start_up_clearly() {
+    let e = Tts::start(TtsConfig {
+        espeak_data_parent: debian_espeak_parent(),
+        festival: zvonar_voice::festival::FestivalConfig {
+            program: PathBuf::from("/opt/none/festival"),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .err()
+    .expect("fails")
+    .to_string();
+    assert!(e.contains("festival") && e.contains("festvox-ru"), "{e}");
+}
+
+/// Piper chosen for Russian without a Russian Piper voice is an error, not espeak-ng in
+/// disguise.
+#[test]
+fn piper_for_russian_needs_a_russian_voice() {
+    let e = Tts::start(TtsConfig {
+        russian: RussianEngine::Piper,
+        espeak_data_parent: debian_espeak_parent(),
+        ..Default::default()
+    })
+    .err()
+    .expect("fails")
+    .to_string();
+    assert!(e.contains("no Russian Piper voice"), "{e}");
 }
 
 #[test]
