@@ -48,10 +48,7 @@ async fn main() {
     let dialplan = zvonar_dialplan::Dialplan::load(root.join("deploy/dialplan.toml"))
         .expect("example dialplan");
     let prompts = dialplan.spoken_prompts();
-    let espeak = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.join("espeak-ng-data/phontab").is_file());
+    let espeak = Some(zvonar_fixtures::espeak_data_parent());
     for engine in [RussianEngine::Festival, RussianEngine::Espeak] {
         let t0 = Instant::now();
         let tts = Tts::start(TtsConfig {
