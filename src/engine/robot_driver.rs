@@ -32,6 +32,11 @@ pub struct RobotDriver {
     robot: DispatcherRobot,
     listening: Option<Listening>,
     no_input_at: Option<tokio::time::Instant>,
+    /// The turn whose utterance is being recognised: the caller has answered and waits
+    /// for the robot, so the no-input timer must not run (a filler that ends meanwhile
+    /// would otherwise start it and the robot would say «Вас не слышно» to a caller who
+    /// spoke).
+    recognising: Option<u64>,
     /// The robot's inter-digit timer (`StartDigitTimer` → `DigitTimeout`).
     digit_at: Option<tokio::time::Instant>,
     /// The longest utterance last set on the media task's VAD, ms.
@@ -93,6 +98,7 @@ impl RobotDriver {
             robot,
             listening: None,
             no_input_at: None,
+            recognising: None,
             digit_at: None,
             max_utterance_ms: None,
             playing: HashMap::new(),
@@ -180,6 +186,9 @@ impl RobotDriver {
     }
 
     fn arm_no_input(&mut self) {
+        if self.recognising == Some(self.turns.current()) {
+            return;
+        }
         if let Some(l) = self.listening {
             if self.playing.is_empty() && !self.in_speech {
                 self.no_input_at = Some(
@@ -214,6 +223,8 @@ impl RobotDriver {
                 let turn = self.turns.current();
                 let expect = self.turns.expect();
                 self.filler.waiting(turn, ended);
+                self.recognising = Some(turn);
+                self.no_input_at = None;
                 queue.set(asr.queue_depth() as i64 + 1);
                 tokio::spawn(async move {
                     let r = asr.recognise_expecting(pcm, expect, &cancel).await;
@@ -271,6 +282,7 @@ impl RobotDriver {
 
     async fn on_asr(&mut self, res: Result<AsrOutcome, AsrError>) {
         self.filler.answered();
+        self.recognising = None;
         if let Ok(AsrOutcome::Speech(t) | AsrOutcome::Rejected { transcript: t, .. }) = &res {
             // Timings only: what was said is personal data.
             tracing::debug!(
