@@ -765,7 +765,9 @@ mod number_clips_tests {
                        /usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU/digits/1.wav\n";
         assert_eq!(
             number_clips_of_package(listing),
-            Some(PathBuf::from("/usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU"))
+            Some(PathBuf::from(
+                "/usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU"
+            ))
         );
         assert_eq!(number_clips_of_package(""), None);
     }
@@ -775,7 +777,10 @@ mod number_clips_tests {
         let (cfg, dir) = config_with("number_clips = \"\"", "off");
         assert_eq!(find_number_clips(&cfg).unwrap(), None);
         let (cfg, _) = config_with("number_clips = \"my-sounds\"", "dir");
-        assert_eq!(find_number_clips(&cfg).unwrap(), Some(cfg.resolve(Path::new("my-sounds"))));
+        assert_eq!(
+            find_number_clips(&cfg).unwrap(),
+            Some(cfg.resolve(Path::new("my-sounds")))
+        );
         // Debian's package is installed on the development and test machines.
         let (cfg, _) = config_with("number_clips = \"debian\"", "debian");
         let found = find_number_clips(&cfg).unwrap().expect("a directory");
@@ -800,6 +805,10 @@ mod number_clips_tests {
             Ok(zvonar_voice::phrase::PhraseMode::Pieces)
         );
         let (cfg, _) = config_with("phrases = \"sometimes\"", "badmode");
-        assert!(cfg.tts.phrases.parse::<zvonar_voice::phrase::PhraseMode>().is_err());
+        assert!(cfg
+            .tts
+            .phrases
+            .parse::<zvonar_voice::phrase::PhraseMode>()
+            .is_err());
     }
 }

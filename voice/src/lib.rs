@@ -24,11 +24,11 @@ pub mod vad;
 mod test_util;
 // lead: asr, tts modules
 pub mod asr;
+pub mod clips;
 mod espeak;
 pub mod festival;
-mod piper;
-pub mod tts;
-pub mod clips;
 pub mod phrase;
+mod piper;
 pub mod say_ru;
 mod sound_file;
+pub mod tts;

@@ -318,7 +318,8 @@ impl Tts {
                 }
             }
         });
-        let phrasing = crate::phrase::Phrasing::new(config.phrases, config.number_clips.as_deref())?;
+        let phrasing =
+            crate::phrase::Phrasing::new(config.phrases, config.number_clips.as_deref())?;
         let (tx, rx) = std_mpsc::sync_channel::<Job>(config.max_queue.max(1));
         let worker = Arc::new(Worker {
             jobs: Mutex::new(rx),

@@ -638,7 +638,13 @@ prompt = { file = "sounds/greeting.wav" }
     // Flows in name order (closed, robot); the greeting shared by both listed once.
     assert_eq!(
         dp.prompt_files(),
-        ["sounds/greeting.wav".to_string(), "/srv/prompts/bye.wav".to_string()]
+        [
+            "sounds/greeting.wav".to_string(),
+            "/srv/prompts/bye.wav".to_string()
+        ]
     );
-    assert!(Dialplan::parse(MINIMAL, "t").unwrap().prompt_files().is_empty());
+    assert!(Dialplan::parse(MINIMAL, "t")
+        .unwrap()
+        .prompt_files()
+        .is_empty());
 }

@@ -351,10 +351,7 @@ fn known_caller_confirms_by_voice_and_files_an_emergency_ticket() {
         number: "1234".into(),
     });
     let text = said(&out);
-    assert!(
-        text.contains("Номер заявки: 1234."),
-        "{text}"
-    );
+    assert!(text.contains("Номер заявки: 1234."), "{text}");
     // Only what is true: nothing is sent to an emergency service yet.
     assert!(
         text.contains("Заявка отмечена как аварийная, диспетчер увидит её первой."),
