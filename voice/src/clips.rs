@@ -261,7 +261,14 @@ mod tests {
     #[test]
     fn which_clips_say_a_number() {
         use Gender::*;
-        let table: &[(u64, Gender, fn(&str) -> bool, Option<&[&str]>)] = &[
+        /// Number, gender, which clip layout the case applies to, expected clips.
+        type Case = (
+            u64,
+            Gender,
+            fn(&str) -> bool,
+            Option<&'static [&'static str]>,
+        );
+        let table: &[Case] = &[
             (
                 1178,
                 Masc,

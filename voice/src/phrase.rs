@@ -99,8 +99,7 @@ fn edges(t: &str) -> (&str, &str) {
     let first = t.find(char::is_alphabetic).unwrap_or(t.len());
     let last = t
         .char_indices()
-        .filter(|(_, c)| c.is_alphabetic())
-        .last()
+        .rfind(|(_, c)| c.is_alphabetic())
         .map_or(first, |(i, c)| i + c.len_utf8());
     (&t[..first], &t[last.max(first)..])
 }

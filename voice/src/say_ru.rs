@@ -684,33 +684,31 @@ impl Normaliser<'_> {
             return j;
         };
         // «25 ноября»
-        if lexicon::MONTHS.contains(&lw.as_str()) {
-            if (1..=31).contains(&n) {
-                let case = self.date_case();
-                self.number(ordinal(n, case, Gender::Neut), None);
-                let gap = self.gap(j, k);
-                self.text(&gap);
-                self.text(&w);
-                let mut end = k + 1;
-                // «25 ноября 2026» / «25 ноября 2026 г.» / «… года»
-                let year = self
-                    .num_at(end + 1)
-                    .filter(|y| y.len() == 4)
-                    .map(str::to_string);
-                if let Some(year) = year.filter(|_| self.space_at(end)) {
-                    let y: u64 = year.parse().unwrap_or(0);
-                    self.text(" ");
-                    self.number(ordinal(y, Case::Gen, Gender::Masc), None);
-                    end += 2;
-                    if let Some((k2, _, l2)) = self.next_word(end) {
-                        if l2 == "г" && self.punct_at(k2 + 1, '.') {
-                            self.word_after("года");
-                            end = k2 + 2;
-                        }
+        if lexicon::MONTHS.contains(&lw.as_str()) && (1..=31).contains(&n) {
+            let case = self.date_case();
+            self.number(ordinal(n, case, Gender::Neut), None);
+            let gap = self.gap(j, k);
+            self.text(&gap);
+            self.text(&w);
+            let mut end = k + 1;
+            // «25 ноября 2026» / «25 ноября 2026 г.» / «… года»
+            let year = self
+                .num_at(end + 1)
+                .filter(|y| y.len() == 4)
+                .map(str::to_string);
+            if let Some(year) = year.filter(|_| self.space_at(end)) {
+                let y: u64 = year.parse().unwrap_or(0);
+                self.text(" ");
+                self.number(ordinal(y, Case::Gen, Gender::Masc), None);
+                end += 2;
+                if let Some((k2, _, l2)) = self.next_word(end) {
+                    if l2 == "г" && self.punct_at(k2 + 1, '.') {
+                        self.word_after("года");
+                        end = k2 + 2;
                     }
                 }
-                return end;
             }
+            return end;
         }
         // «2 ч.», «150 руб.», «5%», «2026 г.»
         let abbreviation = lexicon::counted_abbreviation(&lw).filter(|_| {
