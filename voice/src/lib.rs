@@ -29,6 +29,7 @@ mod espeak;
 pub mod festival;
 pub mod phrase;
 mod piper;
-pub mod say_ru;
+/// Russian text normalisation, from the `zvonar-say` crate.
+pub use zvonar_say as say_ru;
 mod sound_file;
 pub mod tts;

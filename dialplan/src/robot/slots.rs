@@ -113,104 +113,15 @@ pub(crate) fn nearest_plausible(apartment: &str, registry: &[String]) -> Option<
         .map(|(_, _, _, a)| a.clone())
 }
 
-const UNITS: [&str; 10] = [
-    "",
-    "один",
-    "два",
-    "три",
-    "четыре",
-    "пять",
-    "шесть",
-    "семь",
-    "восемь",
-    "девять",
-];
-const TEENS: [&str; 10] = [
-    "десять",
-    "одиннадцать",
-    "двенадцать",
-    "тринадцать",
-    "четырнадцать",
-    "пятнадцать",
-    "шестнадцать",
-    "семнадцать",
-    "восемнадцать",
-    "девятнадцать",
-];
-const TENS: [&str; 10] = [
-    "",
-    "",
-    "двадцать",
-    "тридцать",
-    "сорок",
-    "пятьдесят",
-    "шестьдесят",
-    "семьдесят",
-    "восемьдесят",
-    "девяносто",
-];
-const HUNDREDS: [&str; 10] = [
-    "",
-    "сто",
-    "двести",
-    "триста",
-    "четыреста",
-    "пятьсот",
-    "шестьсот",
-    "семьсот",
-    "восемьсот",
-    "девятьсот",
-];
-
-/// 1–999 in words, masculine nominative; the feminine `одна`/`две` when `feminine`
-/// (before «тысяча»).
-fn below_thousand(n: u32, feminine: bool, out: &mut Vec<&'static str>) {
-    let (h, t, u) = (
-        (n / 100) as usize,
-        (n / 10 % 10) as usize,
-        (n % 10) as usize,
-    );
-    if h > 0 {
-        out.push(HUNDREDS[h]);
-    }
-    if t == 1 {
-        out.push(TEENS[u]);
-        return;
-    }
-    if t > 1 {
-        out.push(TENS[t]);
-    }
-    if u > 0 {
-        out.push(match (u, feminine) {
-            (1, true) => "одна",
-            (2, true) => "две",
-            _ => UNITS[u],
-        });
-    }
-}
-
-/// A number as it is read back, in Russian words (nominative): 179 → «сто семьдесят девять»,
-/// 1000 → «тысяча», 2004 → «две тысячи четыре», 0 → «ноль». Numbers up to 999 999.
+/// A number as it is read back, in Russian words (nominative, masculine): 179 → «сто
+/// семьдесят девять», 1000 → «тысяча», 2004 → «две тысячи четыре», 0 → «ноль». The words are
+/// zvonar-say's, the same the TTS normaliser speaks for digits.
 pub fn number_words(n: u32) -> String {
-    if n == 0 {
-        return "ноль".to_string();
-    }
-    let mut out: Vec<&'static str> = Vec::new();
-    let (thousands, rest) = (n / 1000 % 1000, n % 1000);
-    if thousands == 1 {
-        out.push("тысяча");
-    } else if thousands > 1 {
-        below_thousand(thousands, true, &mut out);
-        let last = thousands % 10;
-        let teen = thousands % 100 / 10 == 1;
-        out.push(match last {
-            1 if !teen => "тысяча",
-            2..=4 if !teen => "тысячи",
-            _ => "тысяч",
-        });
-    }
-    below_thousand(rest, false, &mut out);
-    out.join(" ")
+    zvonar_say::numbers::cardinal(
+        u64::from(n),
+        zvonar_say::numbers::Case::Nom,
+        zvonar_say::numbers::Gender::Masc,
+    )
 }
 
 /// An apartment as it is read back: `179` → «сто семьдесят девять», `12а` → «двенадцать а»;

@@ -1,4 +1,4 @@
-//! Russian text normalisation before synthesis: every text the robot says goes through
+//! zvonar-say: Russian text normalisation before synthesis: every text the robot says goes through
 //! [`normalize`] (or [`pieces`]) before any TTS engine sees it, so engines get words, not
 //! digits and abbreviations.
 //!
@@ -16,7 +16,10 @@
 //! - Money: «1 234,56 руб.» → «тысяча двести тридцать четыре рубля пятьдесят шесть копеек».
 //!
 //! [`pieces`] returns the same reading split into fixed text and number parts, so that a
-//! phrase can be assembled from cached pieces (see [`crate::phrase`]).
+//! phrase can be assembled from cached pieces (zvonar-voice's `phrase` module).
+//!
+//! The crate has no dependencies, so that the robot's logic (zvonar-dialplan: numbers read
+//! back to the caller) and outbound message templates can speak numbers without the speech engines.
 
 mod lexicon;
 pub mod numbers;
