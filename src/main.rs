@@ -584,6 +584,8 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     )
     .await?;
     tracing::info!(udp = %cfg.sip.udp, tcp = ?cfg.sip.tcp, port = sip.udp_addr.port(), "SIP listening");
+    let sip = Arc::new(sip);
+    shared.set_sip(sip.clone());
     let accepting = tokio::spawn(engine::accept(shared.clone(), calls));
 
     let checks: Vec<Arc<dyn zvonar_web::HealthCheck>> = vec![

@@ -20,6 +20,9 @@
 //! prompt = { text = "Проверка связи." }
 //! ```
 //!
+//! `kind = "dial"` flows ring one SIP endpoint and fall back to another flow (see
+//! [`DialSettings`]).
+//!
 //! Operator queues (ACD) are `[[queue]]` tables, entered through `kind = "queue"` flows (see
 //! [`QueueFlowSettings`]; the queue itself is zvonar-acd's [`QueueConfig`]).
 //!
@@ -31,6 +34,7 @@ use chrono::NaiveDateTime;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod dial;
 mod error;
 mod queue;
 mod raw;
@@ -38,6 +42,7 @@ mod route;
 #[cfg(test)]
 mod tests;
 
+pub use dial::{DialSettings, DialTo, DEFAULT_RING_TIMEOUT_S};
 pub use error::DialplanError;
 pub use queue::QueueFlowSettings;
 pub use route::{Days, NumberPattern, Route, TimeWindow};
@@ -351,6 +356,9 @@ pub enum FlowKind {
     /// `queue`: the caller waits in a `[[queue]]` for an operator (see [`QueueFlowSettings`]:
     /// declared and validated; the engine does not run it yet).
     Queue(QueueFlowSettings),
+    /// `dial`: connect the caller to one SIP endpoint, with a fallback flow (see
+    /// [`DialSettings`]).
+    Dial(DialSettings),
 }
 
 /// A named call flow (`[flow.NAME]`).
@@ -427,7 +435,7 @@ impl Dialplan {
                 FlowKind::Playback(PlaybackSettings {
                     prompt: Prompt::Text(t),
                 }) => vec![t.clone()],
-                FlowKind::Playback(_) | FlowKind::Queue(_) => Vec::new(),
+                FlowKind::Playback(_) | FlowKind::Queue(_) | FlowKind::Dial(_) => Vec::new(),
             };
             for t in texts {
                 if !out.contains(&t) {
@@ -448,7 +456,7 @@ impl Dialplan {
                 FlowKind::Playback(PlaybackSettings {
                     prompt: Prompt::File(f),
                 }) => vec![f.clone()],
-                FlowKind::Playback(_) | FlowKind::Queue(_) => Vec::new(),
+                FlowKind::Playback(_) | FlowKind::Queue(_) | FlowKind::Dial(_) => Vec::new(),
             };
             for f in files {
                 if !out.contains(&f) {

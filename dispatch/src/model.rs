@@ -171,6 +171,12 @@ pub struct Cdr {
     pub recording_deleted_at: Option<DateTime<Utc>>,
     /// The first ticket filed on this call.
     pub ticket_id: Option<TicketId>,
+    /// The last party an outgoing leg rang for this call (a SIP URI; B2BUA calls only).
+    pub party: Option<String>,
+    /// The party that answered and was connected to the caller.
+    pub answered_by: Option<String>,
+    /// Time the caller was connected to `answered_by`, ms.
+    pub bridged_ms: Option<i64>,
 }
 
 /// A ticket with the timeline of the call it was filed on (empty when it has no call).

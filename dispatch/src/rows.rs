@@ -80,7 +80,7 @@ macro_rules! cdr_columns {
     () => {
         "call_id, caller, caller_raw, callee, flow, transport, started_at, answered_at, \
          ended_at, duration_ms, talk_ms, disposition, hangup_cause, recording, ticket_id, \
-         recording_deleted_at"
+         recording_deleted_at, party, answered_by, bridged_ms"
     };
 }
 pub(crate) use cdr_columns;
@@ -103,6 +103,9 @@ pub(crate) struct CdrRow {
     recording: Option<String>,
     ticket_id: Option<i64>,
     recording_deleted_at: Option<DateTime<Utc>>,
+    party: Option<String>,
+    answered_by: Option<String>,
+    bridged_ms: Option<i64>,
 }
 
 impl TryFrom<CdrRow> for Cdr {
@@ -125,6 +128,9 @@ impl TryFrom<CdrRow> for Cdr {
             recording: r.recording,
             recording_deleted_at: r.recording_deleted_at,
             ticket_id: r.ticket_id.map(TicketId),
+            party: r.party,
+            answered_by: r.answered_by,
+            bridged_ms: r.bridged_ms,
         })
     }
 }

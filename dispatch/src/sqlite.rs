@@ -133,6 +133,30 @@ async fn apply_cdr_piece(
         CallEventKind::CallbackRequested(req) => {
             insert_callback(conn, Some(&event.call_id), event.at, req).await?;
         }
+        CallEventKind::Dialling { party } => {
+            sqlx::query("UPDATE calls SET party = ? WHERE call_id = ?")
+                .bind(party)
+                .bind(id)
+                .execute(conn)
+                .await?;
+        }
+        CallEventKind::Bridged { party } => {
+            sqlx::query("UPDATE calls SET party = ?, answered_by = ? WHERE call_id = ?")
+                .bind(party)
+                .bind(party)
+                .bind(id)
+                .execute(conn)
+                .await?;
+        }
+        CallEventKind::Unbridged { talk_ms, .. } => {
+            sqlx::query(
+                "UPDATE calls SET bridged_ms = COALESCE(bridged_ms, 0) + ? WHERE call_id = ?",
+            )
+            .bind(i64::try_from(*talk_ms).unwrap_or(i64::MAX))
+            .bind(id)
+            .execute(conn)
+            .await?;
+        }
         CallEventKind::Ended {
             disposition,
             cause,

@@ -169,6 +169,36 @@ pub enum CallEventKind {
     TicketRequested(TicketRequest),
     /// The robot asks for a callback.
     CallbackRequested(CallbackRequest),
+    /// An outgoing leg (B2BUA) started ringing someone for this call.
+    Dialling {
+        /// Who is rung: a SIP URI (for a SIP account, its registered Contact).
+        party: String,
+    },
+    /// The outgoing leg ended unanswered.
+    DialFailed {
+        /// Who was rung.
+        party: String,
+        /// `busy`, `no_answer`, `rejected`, `invalid_number`, `cancelled`, `failed`
+        /// (zvonar-sip's `DialOutcome::code`).
+        outcome: String,
+        /// The SIP status when the far end gave one (`486`, `603`…).
+        status: Option<u16>,
+    },
+    /// The party answered and was connected to the caller: from here the recording's right
+    /// channel is the party.
+    Bridged {
+        /// Who answered (the SIP URI rung).
+        party: String,
+    },
+    /// The bridge ended.
+    Unbridged {
+        /// Who was connected.
+        party: String,
+        /// Connected time, ms.
+        talk_ms: u64,
+        /// Who hung up first: `caller`, `party`, or `zvonar` (shutdown, media loss).
+        ended_by: String,
+    },
     /// The flow ended with this outcome (`ticket_created`, `callback_requested`,
     /// `outage_linked`, `silence`, `caller_hangup`…).
     Outcome {

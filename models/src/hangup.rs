@@ -44,11 +44,14 @@ pub enum HangupCause {
     Sip(u16),
     /// zvonar was stopped (SIGTERM) and the call outlasted the drain time: we sent BYE.
     Shutdown,
+    /// The party the caller was connected to (an operator, the far leg of a `dial` flow)
+    /// hung up; we sent BYE to the caller.
+    PartyBye,
 }
 
 impl HangupCause {
     /// Every cause, for the catalogue (`Sip` shown with 488 as its example).
-    pub const ALL: [HangupCause; 16] = [
+    pub const ALL: [HangupCause; 17] = [
         HangupCause::CallerBye,
         HangupCause::RobotBye,
         HangupCause::Cancel,
@@ -65,6 +68,7 @@ impl HangupCause {
         HangupCause::UnsupportedFlow,
         HangupCause::Sip(488),
         HangupCause::Shutdown,
+        HangupCause::PartyBye,
     ];
 
     /// The stable code: `caller_bye`, `robot_bye`, `cancel`, …, `sip_488`.
@@ -85,6 +89,7 @@ impl HangupCause {
             HangupCause::PromptError => "prompt_error",
             HangupCause::UnsupportedFlow => "unsupported_flow",
             HangupCause::Shutdown => "shutdown",
+            HangupCause::PartyBye => "party_bye",
             HangupCause::Sip(status) => return format!("sip_{status}"),
         };
         s.to_string()

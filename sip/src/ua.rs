@@ -146,6 +146,10 @@ impl EndReason {
 pub struct Responder(TransactionHandle);
 
 impl Responder {
+    pub(crate) fn new(handle: TransactionHandle) -> Responder {
+        Responder(handle)
+    }
+
     /// Sends `status` with an optional body and its content type.
     pub async fn respond(self, status: u16, body: Option<(String, Vec<u8>)>) {
         let (headers, body) = match body {
@@ -284,6 +288,7 @@ pub struct SipServer {
     cancel: CancellationToken,
     refusing: Arc<AtomicU32>,
     registrar: Option<SharedRegistrar>,
+    uac: crate::uac::UacContext,
 }
 
 impl SipServer {
@@ -297,6 +302,25 @@ impl SipServer {
     /// The registrar's state (bindings), when [`SipConfig::registrar`] was set.
     pub fn registrar(&self) -> Option<SharedRegistrar> {
         self.registrar.clone()
+    }
+
+    /// Places an outgoing call (the B2BUA's second leg; see [`crate::uac`]): sends the
+    /// INVITE with `req.offer` from our UDP (or TCP) address and returns the leg's handle
+    /// with its signals. Our Contact and From host are [`SipConfig::public_ip`].
+    ///
+    /// Errors: [`crate::uac::DialError`] when the target is not a SIP URI or the INVITE
+    /// cannot be built; failures after sending come as [`crate::uac::LegSignal::Failed`].
+    pub fn dial(
+        &self,
+        req: crate::uac::DialRequest,
+    ) -> Result<
+        (
+            crate::uac::OutgoingLeg,
+            mpsc::UnboundedReceiver<crate::uac::LegSignal>,
+        ),
+        crate::uac::DialError,
+    > {
+        crate::uac::dial(&self.uac, req)
     }
 
     /// Stops listening and ends all transactions.
@@ -416,6 +440,12 @@ pub async fn start(
     });
     let contact_ip = config.public_ip;
     tokio::spawn(state_loop(state_rx, routes.clone(), dialog_layer.clone()));
+    let uac = crate::uac::UacContext {
+        dialog_layer: dialog_layer.clone(),
+        contact_ip,
+        udp_port: udp_addr.port(),
+        tcp_port: tcp_addr.map(|a| a.port()),
+    };
     tokio::spawn(incoming_loop(
         incoming,
         dialog_layer,
@@ -436,6 +466,7 @@ pub async fn start(
             cancel,
             refusing,
             registrar: registrar.map(|(r, _)| r),
+            uac,
         },
         calls_rx,
     ))

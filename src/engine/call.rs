@@ -239,22 +239,7 @@ async fn answer_and_run(
         leg: call.leg.clone(),
         sdp,
     };
-    let end = match &flow.kind {
-        zvonar_dialplan::FlowKind::Playback(p) => super::playback::run(shared, &p.prompt, io).await,
-        zvonar_dialplan::FlowKind::DispatcherRobot(settings) => {
-            RobotDriver::new(shared.clone(), settings, io)
-                .await
-                .run()
-                .await
-        }
-        other => {
-            tracing::error!(%call_id, kind = ?other, "flow kind not supported by this engine");
-            io.leg.hangup().await;
-            FlowEnd {
-                cause: HangupCause::UnsupportedFlow,
-            }
-        }
-    };
+    let end = run_flow(shared.clone(), flow, io, 0).await;
     let _ = cmd_tx.send(MediaCommand::Stop);
     let (stats, recorder) = media_task.await.unwrap_or_default();
     tracing::debug!(%call_id, max_gap_ms = stats.max_send_gap_ms, frames = stats.frames_sent,
@@ -271,6 +256,42 @@ async fn answer_and_run(
     }
     let talk_ms = answered.elapsed().as_millis() as u64;
     (Disposition::Answered, end.cause, recording, talk_ms)
+}
+
+/// Runs `flow` on an answered call until the call ends; a `dial` flow's fallback runs
+/// through here again with `depth + 1` (at most [`super::dial_flow::MAX_FALLBACKS`] deep).
+pub fn run_flow(
+    shared: Arc<Shared>,
+    flow: zvonar_dialplan::Flow,
+    io: CallIo,
+    depth: u8,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = FlowEnd> + Send>> {
+    Box::pin(async move {
+        let call_id = io.call_id.clone();
+        match &flow.kind {
+            zvonar_dialplan::FlowKind::Playback(p) => {
+                super::playback::run(&shared, &p.prompt, io).await
+            }
+            zvonar_dialplan::FlowKind::DispatcherRobot(settings) => {
+                RobotDriver::new(shared.clone(), settings, io)
+                    .await
+                    .run()
+                    .await
+            }
+            zvonar_dialplan::FlowKind::Dial(settings)
+                if depth < super::dial_flow::MAX_FALLBACKS =>
+            {
+                super::dial_flow::run(&shared, settings, io, depth).await
+            }
+            other => {
+                tracing::error!(%call_id, kind = ?other, depth, "flow kind not supported by this engine");
+                io.leg.hangup().await;
+                FlowEnd {
+                    cause: HangupCause::UnsupportedFlow,
+                }
+            }
+        }
+    })
 }
 
 impl CallIo {

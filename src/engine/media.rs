@@ -1,6 +1,12 @@
-//! The media task of one call: receives RTP (jitter buffer, RFC 4733 digits, VAD), sends
+//! The media task of one call leg: receives RTP (jitter buffer, RFC 4733 digits, VAD), sends
 //! one 20 ms frame every tick (prompt audio or comfort silence, so the outgoing stream
 //! never gaps) and an RTCP sender report every 5 s, and writes both directions to the call recording on one timeline.
+//!
+//! Bridged to another leg ([`MediaCommand::Bridge`], see [`super::bridge`]) it sends every
+//! decoded frame it receives and every digit to the other leg, and sends the other leg's
+//! frames instead of prompts (prompts wait, paused); the recording goes on in the same file
+//! and on the same timeline: left the caller, right what the caller hears — the robot
+//! before, the operator or far leg while bridged.
 //!
 //! It never waits for ASR, TTS or the database: the call task sends it prompts to play
 //! and receives events; both channels are unbounded so neither side blocks the other.
@@ -39,6 +45,12 @@ pub enum MediaCommand {
         /// Longest utterance, ms.
         ms: u32,
     },
+    /// Join a bridge: from the next tick on, received frames and digits go to `port.tx` and
+    /// the frames sent are those from `port.rx` (digits regenerated as RFC 4733 events when
+    /// this leg negotiated telephone-event). Replaces any earlier bridge.
+    Bridge(super::bridge::BridgePort),
+    /// Leave the bridge: back to prompts and comfort silence.
+    Unbridge,
     /// End the media task; it returns its statistics.
     Stop,
 }
@@ -180,6 +192,9 @@ pub async fn run(
     let silence = vec![0i16; FRAME_SAMPLES];
     let mut recorder = recorder;
     let mut params = params;
+    let mut bridge: Option<super::bridge::BridgePort> = None;
+    let mut from_bridge = super::bridge::FrameQueue::default();
+    let mut digits_out = super::bridge::DigitOut::default();
 
     loop {
         tokio::select! {
@@ -187,7 +202,21 @@ pub async fn run(
             cmd = commands.recv() => match cmd {
                 Some(MediaCommand::Play { id, pcm }) => playout.queue.push_back((id, pcm)),
                 Some(MediaCommand::StopPlayback) => playout.stop(&mut out),
-                Some(MediaCommand::Digit(d)) => out.push(MediaEvent::Digit { digit: d, via: "info" }),
+                Some(MediaCommand::Digit(d)) => {
+                    if let Some(b) = &bridge {
+                        let _ = b.tx.send(super::bridge::BridgeFrame::Digit(d));
+                    }
+                    out.push(MediaEvent::Digit { digit: d, via: "info" });
+                }
+                Some(MediaCommand::Bridge(port)) => {
+                    bridge = Some(port);
+                    from_bridge = super::bridge::FrameQueue::default();
+                }
+                Some(MediaCommand::Unbridge) => {
+                    if bridge.take().is_some() {
+                        tracing::debug!(dropped = from_bridge.dropped(), "left the bridge");
+                    }
+                }
                 Some(MediaCommand::Renegotiate(m)) => {
                     tracing::debug!(remote = %m.remote, codec = ?m.codec, send = m.send, "media renegotiated");
                     socket.set_remote(m.remote);
@@ -208,11 +237,43 @@ pub async fn run(
             },
             _ = tick.tick() => {
                 let now = Instant::now();
-                // Outgoing first: the stream's timing matters most.
-                let frame = playout.next(&mut out);
+                // Outgoing first: the stream's timing matters most. Bridged, the other
+                // leg's frames go out and prompts wait.
+                let frame = match bridge.as_mut() {
+                    Some(b) => {
+                        let mut gone = false;
+                        loop {
+                            match b.rx.try_recv() {
+                                Ok(f) => from_bridge.push(f),
+                                Err(mpsc::error::TryRecvError::Empty) => break,
+                                Err(mpsc::error::TryRecvError::Disconnected) => {
+                                    gone = true;
+                                    break;
+                                }
+                            }
+                        }
+                        while let Some(d) = from_bridge.pop_digit() {
+                            digits_out.push(d);
+                        }
+                        if gone {
+                            bridge = None;
+                        }
+                        from_bridge.pop()
+                    }
+                    None => playout.next(&mut out),
+                };
                 if params.send {
+                    let event = match params.te_pt {
+                        Some(pt) if digits_out.busy() => digits_out.next(socket.next_timestamp()).map(|e| (pt, e)),
+                        _ => None,
+                    };
                     if let Err(e) = socket.send_frame(frame.as_deref()).await {
                         tracing::debug!(error = %e, "RTP send failed");
+                    }
+                    if let Some((pt, e)) = event {
+                        if let Err(e) = socket.send_telephone_event(pt, e.event_ts, e.marker, &e.payload).await {
+                            tracing::debug!(error = %e, "telephone-event not sent");
+                        }
                     }
                     stats.frames_sent += 1;
                 }
@@ -229,6 +290,11 @@ pub async fn run(
                 // Incoming: one frame of playout from the jitter buffer.
                 let caller = jitter.pop_frame(now_ms()).map(|f| f.into_samples());
                 let caller_samples = caller.as_deref().unwrap_or(&silence);
+                if let Some(b) = &bridge {
+                    if b.tx.send(super::bridge::BridgeFrame::Audio(caller_samples.to_vec())).is_err() {
+                        bridge = None;
+                    }
+                }
                 for ev in vad.push(caller_samples) {
                     match ev {
                         VadEvent::SpeechStart { .. } => out.push(MediaEvent::SpeechStarted),
@@ -244,6 +310,9 @@ pub async fn run(
                     }
                 }
                 if let Some(d) = dtmf.as_mut().and_then(|r| r.poll(now_ms())) {
+                    if let Some(b) = &bridge {
+                        let _ = b.tx.send(super::bridge::BridgeFrame::Digit(d.digit));
+                    }
                     out.push(MediaEvent::Digit { digit: d.digit, via: "rfc4733" });
                 }
                 if let Some(rec) = &recorder {
@@ -262,6 +331,9 @@ pub async fn run(
                     stats.packets_received += 1;
                     if Some(pkt.pt) == params.te_pt {
                         if let Some(d) = dtmf.as_mut().and_then(|r| r.feed(pkt.pt, pkt.ts, pkt.marker, &pkt.payload, now_ms())) {
+                            if let Some(b) = &bridge {
+                                let _ = b.tx.send(super::bridge::BridgeFrame::Digit(d.digit));
+                            }
                             out.push(MediaEvent::Digit { digit: d.digit, via: "rfc4733" });
                         }
                     } else if pkt.pt == params.audio_pt {

@@ -4,13 +4,17 @@
 //! ```text
 //! SIP (zvonar-sip) ──IncomingCall──► engine::accept ──spawn──► call::run
 //!                                                              ├─ media::run (RTP, VAD, recording)
+//!                                                              ├─ dial (outgoing legs) ⇄ bridge
 //!                                                              ├─ robot_driver / playback (flow)
 //!                                                              └─ EventBus ──► dispatch subscriber
 //! ```
 
+pub mod bridge;
 pub mod call;
 pub mod caller_id;
 pub mod context;
+pub mod dial;
+pub mod dial_flow;
 pub mod events;
 pub mod filler;
 pub mod media;
@@ -87,6 +91,7 @@ pub struct Shared {
     /// Ringing time before answer, ms.
     pub answer_after_ms: u64,
     sound_cache: Mutex<HashMap<String, Arc<[i16]>>>,
+    sip: std::sync::OnceLock<Arc<zvonar_sip::ua::SipServer>>,
 }
 
 impl Shared {
@@ -126,7 +131,20 @@ impl Shared {
             prompts_dir,
             answer_after_ms: 0,
             sound_cache: Mutex::default(),
+            sip: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Gives the engine the running SIP stack, so calls can place outgoing legs
+    /// ([`dial::dial`]); set once at start, after the stack is up (the stack's admission
+    /// control needs [`Shared::slots`] first). Later calls are ignored.
+    pub fn set_sip(&self, sip: Arc<zvonar_sip::ua::SipServer>) {
+        let _ = self.sip.set(sip);
+    }
+
+    /// The SIP stack, when [`Shared::set_sip`] was called.
+    pub fn sip(&self) -> Option<Arc<zvonar_sip::ua::SipServer>> {
+        self.sip.get().cloned()
     }
 
     /// A recorded prompt file as 8 kHz samples (cached after the first read).

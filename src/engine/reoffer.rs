@@ -148,6 +148,32 @@ impl CallSdp {
         self.session.offer().to_string()
     }
 
+    /// Our offer for an outgoing INVITE (a B2BUA leg we place, RFC 3264 §5): PCMA, PCMU and
+    /// telephone-event, as in [`CallSdp::late_offer`]. The answer comes in the 2xx
+    /// ([`CallSdp::on_answer`]).
+    pub fn initial_offer(&mut self) -> String {
+        self.session.offer().to_string()
+    }
+
+    /// Takes the answer to [`CallSdp::initial_offer`] from the 2xx of our INVITE and returns
+    /// the media it sets up (RFC 3264 §6).
+    ///
+    /// Errors: a text for the log when the 2xx has no SDP, it is malformed, or it picks
+    /// nothing we offered; the leg must then be ended with BYE (RFC 3261 §13.2.1: ACK and
+    /// BYE, since a 2xx cannot be refused).
+    pub fn on_answer(&mut self, sdp: Option<&str>) -> Result<MediaState, String> {
+        let sdp = sdp.ok_or("the 2xx has no SDP answer")?;
+        let answer =
+            SessionDescription::parse(sdp).map_err(|e| format!("malformed SDP answer: {e}"))?;
+        let n = self
+            .session
+            .accept_answer(&answer)
+            .map_err(|e| e.to_string())?;
+        let media = MediaState::from(&n);
+        self.current = Some(media.clone());
+        Ok(media)
+    }
+
     /// Handles a confirmed dialog: the last ACK's CSeq number and SDP body.
     pub fn on_ack(&mut self, ack_cseq: Option<u32>, sdp: Option<&str>) -> AckOutcome {
         let Some(awaited) = self.awaiting_ack else {

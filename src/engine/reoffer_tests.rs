@@ -207,3 +207,56 @@ fn offers_we_cannot_take_in_the_invite() {
     let (_, m) = s.answer(&sdp("0.0.0.0", 6000, "8", "")).unwrap();
     assert!(!m.send);
 }
+
+/// An outgoing leg: our offer in the INVITE, the far end's answer in the 2xx (PCMU chosen
+/// though we prefer PCMA), then the far end holds and resumes by re-INVITE like a caller.
+#[test]
+fn outgoing_offer_takes_the_answer_from_the_2xx() {
+    let mut s = CallSdp::new(local());
+    let offer = s.initial_offer();
+    assert!(
+        offer.contains("m=audio 30000 RTP/AVP 8 0 101\r\n"),
+        "{offer}"
+    );
+    assert!(
+        offer.contains("a=rtpmap:101 telephone-event/8000\r\n"),
+        "{offer}"
+    );
+    let m = s
+        .on_answer(Some(&sdp("198.51.100.20", 40000, "0 101", "")))
+        .unwrap();
+    assert_eq!(m.remote, "198.51.100.20:40000".parse().unwrap());
+    assert_eq!(
+        (m.codec, m.audio_pt, m.te_pt, m.send),
+        (Codec::Pcmu, 0, Some(101), true)
+    );
+    let hold = s.on_offer(
+        &sdp("198.51.100.20", 40000, "0 101", "a=sendonly\r\n"),
+        2,
+        true,
+    );
+    assert_eq!(hold.status, 200);
+    assert!(hold.sdp.unwrap().contains("a=recvonly\r\n"));
+    assert!(!hold.media.unwrap().send);
+    let resume = s.on_offer(&sdp("198.51.100.20", 40000, "0 101", ""), 3, true);
+    assert!(resume.media.unwrap().send);
+}
+
+#[test]
+fn unusable_answers_in_the_2xx_are_errors() {
+    for answer in [
+        None,
+        Some("v=0\r\nnonsense\r\n".to_string()),
+        Some(sdp(
+            "198.51.100.20",
+            40000,
+            "18",
+            "a=rtpmap:18 G729/8000\r\n",
+        )),
+        Some(sdp("198.51.100.20", 0, "0", "")),
+    ] {
+        let mut s = CallSdp::new(local());
+        let _ = s.initial_offer();
+        assert!(s.on_answer(answer.as_deref()).is_err(), "{answer:?}");
+    }
+}

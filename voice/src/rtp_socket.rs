@@ -197,6 +197,29 @@ impl RtpSocket {
         Ok(())
     }
 
+    /// Sends one RFC 4733 telephone-event packet (payload type `te_pt`, see
+    /// [`RtpSender::telephone_event`]) at once, without waiting: a digit relayed between two
+    /// legs goes out one packet per 20 ms tick between the audio frames, which keep flowing.
+    pub async fn send_telephone_event(
+        &self,
+        te_pt: u8,
+        event_ts: u32,
+        marker: bool,
+        payload: &[u8],
+    ) -> std::io::Result<()> {
+        let (bytes, to) = {
+            let pkt = lock(&self.sender).telephone_event(te_pt, event_ts, marker, payload);
+            (pkt, lock(&self.latch).target())
+        };
+        self.rtp.send_to(&bytes, to).await.map(|_| ())
+    }
+
+    /// The RTP timestamp the next audio frame will carry (a telephone-event starting now is
+    /// stamped with it, RFC 4733 §2.3.1).
+    pub fn next_timestamp(&self) -> u32 {
+        lock(&self.sender).next_timestamp()
+    }
+
     /// Sends an RTCP SR + SDES compound packet to the peer's RTCP address.
     pub async fn send_sender_report(&self) -> std::io::Result<()> {
         let report = {

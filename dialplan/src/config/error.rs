@@ -223,6 +223,20 @@ pub enum DialplanError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A dial flow's `fallback` is not a flow, or following fallbacks loops.
+    #[error("{file}:{line}: dial flow {flow:?} falls back to {fallback:?}: {reason}")]
+    BadFallback {
+        /// The path as given.
+        file: String,
+        /// 1-based line of the flow table.
+        line: usize,
+        /// The flow name.
+        flow: String,
+        /// The fallback as written.
+        fallback: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 impl DialplanError {
@@ -247,7 +261,8 @@ impl DialplanError {
             | DialplanError::BadPrompt { file, .. }
             | DialplanError::DuplicateQueue { file, .. }
             | DialplanError::UnknownQueue { file, .. }
-            | DialplanError::BadOverflow { file, .. } => file,
+            | DialplanError::BadOverflow { file, .. }
+            | DialplanError::BadFallback { file, .. } => file,
         }
     }
 
@@ -271,7 +286,8 @@ impl DialplanError {
             | DialplanError::BadPrompt { line, .. }
             | DialplanError::DuplicateQueue { line, .. }
             | DialplanError::UnknownQueue { line, .. }
-            | DialplanError::BadOverflow { line, .. } => Some(*line),
+            | DialplanError::BadOverflow { line, .. }
+            | DialplanError::BadFallback { line, .. } => Some(*line),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The dialplan TOML as written ([`toml::Spanned`] keeps positions) and its validation
 //! into [`Route`]s and [`Flow`]s.
 
+use super::dial::{build_dial, check_fallbacks, RawDial};
 use super::queue::{build_queues, QueueFlowSettings, RawQueue};
 use super::{Days, TimeWindow};
 use super::{
@@ -54,6 +55,46 @@ struct RawFlow {
     prompt: Option<Spanned<RawPrompt>>,
     // queue
     queue: Option<Spanned<String>>,
+    // dial
+    target: Option<Spanned<String>>,
+    account: Option<Spanned<String>>,
+    ring_timeout_s: Option<Spanned<u32>>,
+    fallback: Option<Spanned<String>>,
+}
+
+impl RawFlow {
+    /// Takes the dial settings out (every kind checks them: only dial flows may have them).
+    fn take_dial(&mut self) -> RawDial {
+        RawDial {
+            target: self.target.take(),
+            account: self.account.take(),
+            ring_timeout_s: self.ring_timeout_s.take(),
+            fallback: self.fallback.take(),
+        }
+    }
+
+    /// The first setting written that dial flows do not take.
+    fn first_non_dial(&self) -> Option<&'static str> {
+        [
+            ("company", self.company.is_some()),
+            ("callback_promise", self.callback_promise.is_some()),
+            ("no_input_ms", self.no_input_ms.is_some()),
+            ("max_utterance_ms", self.max_utterance_ms.is_some()),
+            ("inter_digit_ms", self.inter_digit_ms.is_some()),
+            ("max_retries", self.max_retries.is_some()),
+            ("min_confidence", self.min_confidence.is_some()),
+            ("confirm_below", self.confirm_below.is_some()),
+            ("filler_after_ms", self.filler_after_ms.is_some()),
+            ("fallback_topic", self.fallback_topic.is_some()),
+            ("topics", self.topics.is_some()),
+            ("prompts", self.prompts.is_some()),
+            ("prompt", self.prompt.is_some()),
+            ("queue", self.queue.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, p)| *p)
+        .map(|(s, _)| s)
+    }
 }
 
 #[derive(Deserialize)]
@@ -141,6 +182,7 @@ pub(super) fn build(text: &str, file: &str) -> Result<Built, DialplanError> {
         flows.insert(name, flow);
     }
     let queues = build_queues(&cx, raw.queue, &flows, &flow_lines)?;
+    check_fallbacks(&cx, &flows, &flow_lines)?;
     let mut routes: Vec<Route> = Vec::new();
     for r in raw.route {
         let line = cx.line_of(&r);
@@ -204,8 +246,28 @@ pub(super) fn build(text: &str, file: &str) -> Result<Built, DialplanError> {
 
 fn build_flow(cx: &Ctx<'_>, name: &str, f: Spanned<RawFlow>) -> Result<Flow, DialplanError> {
     let line = cx.line_of(&f);
-    let f = f.into_inner();
+    let mut f = f.into_inner();
+    let dial = f.take_dial();
+    let other_kind = match f.kind.get_ref().as_str() {
+        "dispatcher_robot" => Some("dispatcher_robot"),
+        "playback" => Some("playback"),
+        "queue" => Some("queue"),
+        _ => None,
+    };
+    if let (Some(kind), Some(setting)) = (other_kind, dial.first_present()) {
+        return Err(DialplanError::SettingNotForKind {
+            file: cx.file(),
+            line,
+            flow: name.to_string(),
+            kind,
+            setting,
+        });
+    }
     let kind = match f.kind.get_ref().as_str() {
+        "dial" => {
+            let other = f.first_non_dial();
+            FlowKind::Dial(build_dial(cx, name, line, dial, other)?)
+        }
         "dispatcher_robot" => {
             FlowKind::DispatcherRobot(Box::new(build_dispatcher(cx, name, line, f)?))
         }

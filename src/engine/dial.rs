@@ -1,0 +1,516 @@
+//! Outgoing legs for the engine (the B2BUA seam): ring an endpoint for a call, follow what
+//! happens, bridge the answered leg to the call's media, hang it up.
+//!
+//! ```text
+//! let mut leg = dial::dial(&shared, DialSpec { target, .. }).await?;   // INVITE sent
+//! loop { match leg.next_event().await {
+//!     Some(DialEvent::Ringing) => …,                    // 180/183
+//!     Some(DialEvent::Answered { .. }) => {             // 2xx, ACKed, its RTP running
+//!         dial::bridge(&call_io.media, &leg);           // caller ⇄ agent, frame by frame
+//!     }
+//!     Some(DialEvent::Failed(outcome)) => …,            // busy, no answer, cancelled…
+//!     Some(DialEvent::HungUp(end)) => …,                // the agent's BYE (or ours)
+//!     None => break,                                    // the leg is over
+//! } }
+//! leg.cancel();  // stop ringing (CANCEL) · leg.hangup(); // BYE or CANCEL
+//! ```
+//!
+//! One task per leg ([`OutboundLeg`]) owns the SIP dialog (zvonar-sip's
+//! [`zvonar_sip::uac`]), the leg's RTP socket and SDP ([`super::reoffer::CallSdp`]), the ring
+//! timer and, once answered, the leg's own media task ([`super::media::run`], no recording:
+//! the call's recording is on the caller's leg, the far leg on its right channel). Far-end
+//! re-INVITEs (hold/resume) and SIP INFO digits are handled on the leg like on an incoming
+//! call. Dropping the [`OutboundLeg`] hangs the leg up (CANCEL while ringing, BYE after),
+//! so a leg is never left ringing for a call that has gone.
+//!
+//! The bridge works on decoded 8 kHz frames ([`super::bridge`]): a leg that is not SIP/RTP
+//! (a browser's WebRTC leg) joins with [`super::bridge::pair`] and
+//! [`super::media::MediaCommand::Bridge`] on the caller's side.
+
+use super::bridge;
+use super::media::{self, MediaCommand, MediaEvent, MediaParams, MediaStats};
+use super::reoffer::{AckOutcome, CallSdp};
+use super::Shared;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use zvonar_models::CallId;
+use zvonar_sip::sdp::LocalMedia;
+use zvonar_sip::ua::CallSignal;
+use zvonar_sip::uac::{DialRequest, DigestCredential, LegEnd, LegSignal, OutgoingLeg};
+use zvonar_voice::codec::Codec;
+use zvonar_voice::rtp_socket::{RtpConfig, RtpSocket};
+
+pub use zvonar_sip::uac::DialOutcome;
+
+/// How long we wait for the final response after our CANCEL before giving the attempt up
+/// (the far end should answer 487 at once; RFC 3261 §9.1 lets the INVITE live up to 64·T1).
+pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// Who to ring.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DialTarget {
+    /// A SIP URI, sent as the Request-URI to its host (`sip:112@10.0.0.5:5060`).
+    Uri(String),
+    /// A SIP account registered with our registrar (`zvonar sip-account add`): rung at the
+    /// Contact of its most recent live registration, sent to the address that REGISTER came
+    /// from (so a phone behind NAT is reached), over the transport it used.
+    Account(String),
+}
+
+impl std::fmt::Display for DialTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DialTarget::Uri(u) => f.write_str(u),
+            DialTarget::Account(a) => write!(f, "account:{a}"),
+        }
+    }
+}
+
+/// One outgoing call to place.
+#[derive(Clone, Debug)]
+pub struct DialSpec {
+    /// The call this leg belongs to (logs).
+    pub call_id: CallId,
+    /// Who to ring.
+    pub target: DialTarget,
+    /// The number shown to the callee (From user part): the caller's, when known.
+    pub from_user: Option<String>,
+    /// Give up (CANCEL) when nobody answered within this time: [`DialOutcome::NoAnswer`].
+    pub ring_timeout: Duration,
+    /// Digest credentials for a trunk that challenges our INVITE (RFC 2617/8760).
+    pub credential: Option<DigestCredential>,
+}
+
+/// Why no INVITE went out.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DialStartError {
+    /// The engine runs without a SIP stack (tests, tools).
+    #[error("no SIP stack")]
+    NoSip,
+    /// The registrar is off (`[sip.registrar]` not set), so accounts cannot be rung.
+    #[error("the registrar is off: SIP accounts cannot be rung")]
+    NoRegistrar,
+    /// The account has no live registration (its phone is off or unplugged).
+    #[error("SIP account {0:?} is not registered")]
+    NotRegistered(String),
+    /// No free RTP port for the leg.
+    #[error("no RTP port: {0}")]
+    NoRtpPort(String),
+    /// The target is not a usable SIP URI, or the stack refused the INVITE.
+    #[error(transparent)]
+    Sip(#[from] zvonar_sip::uac::DialError),
+}
+
+impl DialStartError {
+    /// The outcome to report for an attempt that could not start: an unregistered account
+    /// is [`DialOutcome::NoAnswer`] (nobody there to answer, like a phone that is off),
+    /// a bad URI [`DialOutcome::InvalidNumber`], the rest [`DialOutcome::Failed`] with 500.
+    pub fn outcome(&self) -> DialOutcome {
+        match self {
+            DialStartError::NotRegistered(_) => DialOutcome::NoAnswer,
+            DialStartError::Sip(zvonar_sip::uac::DialError::BadUri { .. }) => {
+                DialOutcome::InvalidNumber
+            }
+            _ => DialOutcome::Failed(500),
+        }
+    }
+}
+
+/// What happens to an [`OutboundLeg`], in order: `Ringing`? then exactly one of `Answered`
+/// or `Failed`; after `Answered`, one `HungUp`. The channel closes after the last one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialEvent {
+    /// The far end is ringing (first 180 or 183).
+    Ringing,
+    /// The far end answered (2xx, ACKed) and the leg's media runs: bridge it now.
+    Answered {
+        /// The codec the far leg negotiated (may differ from the caller's: the bridge
+        /// transcodes through PCM).
+        codec: Codec,
+    },
+    /// The attempt ended unanswered.
+    Failed(DialOutcome),
+    /// The answered leg ended: [`LegEnd::PeerBye`] when the far end hung up, `OurBye` after
+    /// [`OutboundLeg::hangup`].
+    HungUp(LegEnd),
+}
+
+#[allow(dead_code)] // `Cancel` is sent by `OutboundLeg::cancel` (the queue runtime's).
+enum Control {
+    Cancel,
+    Hangup,
+}
+
+/// An outgoing leg being rung or talking; see the module docs. Dropping it hangs it up.
+// `cancel` and `sip_call_id` are the queue runtime's (issue 7), not yet called in this binary.
+#[allow(dead_code)]
+pub struct OutboundLeg {
+    party: String,
+    sip_call_id: String,
+    events: mpsc::UnboundedReceiver<DialEvent>,
+    control: mpsc::UnboundedSender<Control>,
+    media: mpsc::UnboundedSender<MediaCommand>,
+}
+
+#[allow(dead_code)] // see the struct
+impl OutboundLeg {
+    /// Who is rung, as a SIP URI (for an account: its registered Contact).
+    pub fn party(&self) -> &str {
+        &self.party
+    }
+
+    /// The SIP Call-ID of the outgoing dialog.
+    pub fn sip_call_id(&self) -> &str {
+        &self.sip_call_id
+    }
+
+    /// The next event; `None` once the leg is over (after `Failed` or `HungUp`).
+    pub async fn next_event(&mut self) -> Option<DialEvent> {
+        self.events.recv().await
+    }
+
+    /// Stops ringing: CANCEL (RFC 3261 §9.1); the leg then reports
+    /// `Failed(DialOutcome::Cancelled)` — or `Answered` if the far end answered first.
+    pub fn cancel(&self) {
+        let _ = self.control.send(Control::Cancel);
+    }
+
+    /// Ends the leg: BYE once answered (then `HungUp(LegEnd::OurBye)`), CANCEL while ringing.
+    pub fn hangup(&self) {
+        let _ = self.control.send(Control::Hangup);
+    }
+
+    /// Commands to the leg's media task (valid after `Answered`; before that they are
+    /// queued and applied when the media starts).
+    pub fn media(&self) -> &mpsc::UnboundedSender<MediaCommand> {
+        &self.media
+    }
+}
+
+/// Connects two legs' media tasks with a new bridge ([`bridge::pair`]): from the next tick
+/// each sends what the other receives. A later [`MediaCommand::Unbridge`] or a leg's media
+/// ending leaves the other on comfort silence.
+pub fn bridge_media(
+    a: &mpsc::UnboundedSender<MediaCommand>,
+    b: &mpsc::UnboundedSender<MediaCommand>,
+) {
+    let (pa, pb) = bridge::pair();
+    let _ = a.send(MediaCommand::StopPlayback);
+    let _ = a.send(MediaCommand::Bridge(pa));
+    let _ = b.send(MediaCommand::Bridge(pb));
+}
+
+/// Bridges the call whose media commands are `call_media` (the caller's leg) to an answered
+/// outgoing `leg`. Prompts playing to the caller stop.
+pub fn bridge(call_media: &mpsc::UnboundedSender<MediaCommand>, leg: &OutboundLeg) {
+    bridge_media(call_media, leg.media());
+}
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Where an account is rung: its most recently refreshed live binding's Contact, the
+/// address its REGISTER came from, and whether that was TCP.
+fn account_contact(
+    shared: &Shared,
+    sip: &zvonar_sip::ua::SipServer,
+    user: &str,
+) -> Result<(String, Option<SocketAddr>, bool), DialStartError> {
+    let _ = shared;
+    let registrar = sip.registrar().ok_or(DialStartError::NoRegistrar)?;
+    let bindings = registrar
+        .lock()
+        .map(|mut r| r.bindings(user, now_s()))
+        .unwrap_or_default();
+    let b = bindings
+        .into_iter()
+        .max_by_key(|b| b.expires_at)
+        .ok_or_else(|| DialStartError::NotRegistered(user.to_string()))?;
+    let uri = b
+        .uri
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string();
+    Ok((uri, b.source, b.transport == "tcp"))
+}
+
+/// Places an outgoing call: binds the leg's RTP socket, sends the INVITE with our offer
+/// (PCMA, PCMU, telephone-event) and starts the leg's task.
+///
+/// Errors: [`DialStartError`] when nothing was sent (no SIP stack, account not
+/// registered, no RTP port, bad URI); [`DialStartError::outcome`] maps it for the CDR.
+pub async fn dial(shared: &Arc<Shared>, spec: DialSpec) -> Result<OutboundLeg, DialStartError> {
+    let sip = shared.sip().ok_or(DialStartError::NoSip)?;
+    let (target, destination, tcp) = match &spec.target {
+        DialTarget::Uri(u) => (u.clone(), None, false),
+        DialTarget::Account(a) => account_contact(shared, &sip, a)?,
+    };
+    let placeholder = SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), 0);
+    let socket = RtpSocket::bind(RtpConfig {
+        bind_ip: shared.rtp_bind_ip,
+        ports: shared.rtp_ports.clone(),
+        codec: Codec::Pcma,
+        remote: placeholder,
+        remote_rtcp: None,
+        signalling_source: destination.map(|d| d.ip()),
+        cname: format!("zvonar-{}-out", spec.call_id),
+    })
+    .await
+    .map_err(|e| DialStartError::NoRtpPort(e.to_string()))?;
+    let socket = Arc::new(socket);
+    let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+    let mut sdp = CallSdp::new(LocalMedia::new(shared.public_ip, port));
+    let offer = sdp.initial_offer();
+    let (leg, signals) = sip.dial(DialRequest {
+        target: target.clone(),
+        destination,
+        tcp,
+        from_user: spec.from_user.clone().unwrap_or_default(),
+        from_display: None,
+        offer,
+        credential: spec.credential.clone(),
+    })?;
+    tracing::info!(call_id = %spec.call_id, party = %target, sip_call_id = leg.sip_call_id(), "dialling");
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+    let (media_tx, media_rx) = mpsc::unbounded_channel();
+    let sip_call_id = leg.sip_call_id().to_string();
+    tokio::spawn(
+        LegTask {
+            call_id: spec.call_id.clone(),
+            leg,
+            signals,
+            socket,
+            sdp,
+            events: ev_tx,
+            control: ctl_rx,
+            media_rx: Some(media_rx),
+            media_tx: media_tx.clone(),
+            ring_timeout: spec.ring_timeout,
+        }
+        .run(),
+    );
+    Ok(OutboundLeg {
+        party: target,
+        sip_call_id,
+        events: ev_rx,
+        control: ctl_tx,
+        media: media_tx,
+    })
+}
+
+/// Why we are cancelling, to tell our ring timeout from a cancel asked for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Giving {
+    No,
+    Timeout,
+    Asked,
+}
+
+/// What a final response to our INVITE means, given whether and why we cancelled.
+pub fn outcome_of(status: u16, cancelled: bool, by_timeout: bool) -> DialOutcome {
+    match (cancelled, by_timeout) {
+        (true, true) => DialOutcome::NoAnswer,
+        (true, false) => DialOutcome::Cancelled,
+        _ => DialOutcome::from_status(status),
+    }
+}
+
+struct LegTask {
+    call_id: CallId,
+    leg: OutgoingLeg,
+    signals: mpsc::UnboundedReceiver<LegSignal>,
+    socket: Arc<RtpSocket>,
+    sdp: CallSdp,
+    events: mpsc::UnboundedSender<DialEvent>,
+    control: mpsc::UnboundedReceiver<Control>,
+    media_rx: Option<mpsc::UnboundedReceiver<MediaCommand>>,
+    media_tx: mpsc::UnboundedSender<MediaCommand>,
+    ring_timeout: Duration,
+}
+
+impl LegTask {
+    async fn run(mut self) {
+        let call_id = self.call_id.clone();
+        let ring_until = tokio::time::Instant::now() + self.ring_timeout;
+        let mut giving = Giving::No;
+        let mut cancel_deadline: Option<tokio::time::Instant> = None;
+        let mut ringing = false;
+        // Ringing phase.
+        let (media_task, mut media_events) = loop {
+            tokio::select! {
+                sig = self.signals.recv() => match sig {
+                    Some(LegSignal::Progress { .. }) => {
+                        if !ringing {
+                            ringing = true;
+                            let _ = self.events.send(DialEvent::Ringing);
+                        }
+                    }
+                    Some(LegSignal::Answered { sdp }) => {
+                        match self.sdp.on_answer(sdp.as_deref()) {
+                            Ok(m) => {
+                                if giving != Giving::No {
+                                    // Answered as we cancelled: the far end wins only if the
+                                    // cancel was ours to give (a ring timeout); else hang up.
+                                    tracing::info!(%call_id, "answered after CANCEL: BYE");
+                                    self.leg.hangup().await;
+                                    let _ = self.events.send(DialEvent::Failed(outcome_of(487, true, giving == Giving::Timeout)));
+                                    return;
+                                }
+                                self.socket.set_remote(m.remote);
+                                self.socket.set_codec(m.codec, m.audio_pt);
+                                let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+                                let Some(cmds) = self.media_rx.take() else { return };
+                                let task = tokio::spawn(media::run(
+                                    self.socket.clone(),
+                                    MediaParams {
+                                        codec: m.codec,
+                                        audio_pt: m.audio_pt,
+                                        te_pt: m.te_pt,
+                                        vad: Default::default(),
+                                        send: m.send,
+                                    },
+                                    None,
+                                    cmds,
+                                    ev_tx,
+                                ));
+                                let _ = self.events.send(DialEvent::Answered { codec: m.codec });
+                                break (task, ev_rx);
+                            }
+                            Err(why) => {
+                                tracing::info!(%call_id, reason = %why, "outgoing leg: unusable SDP answer: BYE");
+                                self.leg.hangup().await;
+                                let _ = self.events.send(DialEvent::Failed(DialOutcome::Failed(488)));
+                                return;
+                            }
+                        }
+                    }
+                    Some(LegSignal::Failed { status, reason }) => {
+                        let outcome = outcome_of(status, giving != Giving::No, giving == Giving::Timeout);
+                        tracing::info!(%call_id, status, %reason, outcome = outcome.code(), "outgoing leg not answered");
+                        let _ = self.events.send(DialEvent::Failed(outcome));
+                        return;
+                    }
+                    Some(LegSignal::Dialog(_)) | Some(LegSignal::Ended(_)) => {}
+                    None => {
+                        let _ = self.events.send(DialEvent::Failed(DialOutcome::Failed(500)));
+                        return;
+                    }
+                },
+                _ = tokio::time::sleep_until(ring_until), if giving == Giving::No => {
+                    giving = Giving::Timeout;
+                    cancel_deadline = Some(tokio::time::Instant::now() + CANCEL_GRACE);
+                    self.leg.cancel().await;
+                }
+                _ = async { match cancel_deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                    tracing::warn!(%call_id, "no final response after CANCEL; giving the attempt up");
+                    let _ = self.events.send(DialEvent::Failed(outcome_of(487, true, giving == Giving::Timeout)));
+                    return; // dropping `signals` makes zvonar-sip hang the leg up
+                }
+                ctl = self.control.recv(), if giving != Giving::Asked => match ctl {
+                    Some(Control::Cancel) | Some(Control::Hangup) | None => {
+                        if giving == Giving::No {
+                            cancel_deadline = Some(tokio::time::Instant::now() + CANCEL_GRACE);
+                        }
+                        giving = Giving::Asked;
+                        self.leg.cancel().await;
+                    }
+                },
+            }
+        };
+        // Talking phase.
+        let end = loop {
+            tokio::select! {
+                sig = self.signals.recv() => match sig {
+                    Some(LegSignal::Dialog(CallSignal::Offer { sdp, cseq, reinvite, responder })) => {
+                        let reply = self.sdp.on_offer(&sdp, cseq, reinvite);
+                        if let Some(m) = reply.media {
+                            let _ = self.media_tx.send(MediaCommand::Renegotiate(m));
+                        }
+                        let body = reply.sdp.map(|b| ("application/sdp".to_string(), b.into_bytes()));
+                        responder.respond(reply.status, body).await;
+                    }
+                    Some(LegSignal::Dialog(CallSignal::Info { content_type, body, responder })) => {
+                        responder.respond(200, None).await;
+                        if let Some(d) = zvonar_voice::dtmf::parse_dtmf_info(&content_type, &body) {
+                            let _ = self.media_tx.send(MediaCommand::Digit(d));
+                        }
+                    }
+                    Some(LegSignal::Dialog(CallSignal::Confirmed { ack_cseq, sdp })) => {
+                        if let AckOutcome::Answered(m) = self.sdp.on_ack(ack_cseq, sdp.as_deref()) {
+                            let _ = self.media_tx.send(MediaCommand::Renegotiate(m));
+                        }
+                    }
+                    Some(LegSignal::Ended(end)) => break end,
+                    Some(_) => {}
+                    None => break LegEnd::Other(0),
+                },
+                ctl = self.control.recv() => match ctl {
+                    Some(Control::Hangup) | None => {
+                        self.leg.hangup().await;
+                        break LegEnd::OurBye;
+                    }
+                    Some(Control::Cancel) => {}
+                },
+                ev = media_events.recv() => match ev {
+                    Some(MediaEvent::Digit { .. }) | Some(_) => {}
+                    None => {
+                        tracing::warn!(%call_id, "outgoing leg's media stopped: BYE");
+                        self.leg.hangup().await;
+                        break LegEnd::Other(0);
+                    }
+                },
+            }
+        };
+        let _ = self.media_tx.send(MediaCommand::Stop);
+        let stats: MediaStats = media_task.await.map(|(s, _)| s).unwrap_or_default();
+        tracing::info!(%call_id, end = ?end, max_gap_ms = stats.max_send_gap_ms,
+            frames = stats.frames_sent, received = stats.packets_received, "outgoing leg ended");
+        let _ = self.events.send(DialEvent::HungUp(end));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_cancel_decides_the_outcome() {
+        // Our ring timeout: the 487 that answers our CANCEL is "no answer".
+        assert_eq!(outcome_of(487, true, true), DialOutcome::NoAnswer);
+        // A cancel asked for (the caller left, another agent answered): "cancelled".
+        assert_eq!(outcome_of(487, true, false), DialOutcome::Cancelled);
+        // A busy that crossed our CANCEL is still ours to report as the cancel's reason.
+        assert_eq!(outcome_of(486, true, false), DialOutcome::Cancelled);
+        // Without a cancel the status decides.
+        assert_eq!(outcome_of(486, false, false), DialOutcome::Busy);
+        assert_eq!(outcome_of(603, false, false), DialOutcome::Rejected);
+        assert_eq!(outcome_of(404, false, false), DialOutcome::InvalidNumber);
+        assert_eq!(outcome_of(502, false, false), DialOutcome::Failed(502));
+    }
+
+    #[test]
+    fn attempts_that_cannot_start_have_an_outcome() {
+        assert_eq!(
+            DialStartError::NotRegistered("101".into()).outcome(),
+            DialOutcome::NoAnswer
+        );
+        assert_eq!(DialStartError::NoSip.outcome(), DialOutcome::Failed(500));
+        assert_eq!(
+            DialStartError::Sip(zvonar_sip::uac::DialError::BadUri {
+                uri: "x".into(),
+                reason: "y".into()
+            })
+            .outcome(),
+            DialOutcome::InvalidNumber
+        );
+    }
+}
