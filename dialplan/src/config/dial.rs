@@ -227,6 +227,45 @@ company = "УК «Дом»"
         Dialplan::parse(&format!("{BASE}{extra}"), "test.toml")
     }
 
+    /// The commented example in deploy/dialplan.toml works once uncommented (flow and route).
+    #[test]
+    fn the_shipped_commented_example_works() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/dialplan.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let start = text
+            .find("# [flow.duty]")
+            .expect("the example is in deploy/dialplan.toml");
+        let example: String = text[start..]
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| {
+                let l = l.strip_prefix('#').unwrap_or(l);
+                format!("{}\n", l.strip_prefix(' ').unwrap_or(l))
+            })
+            .collect();
+        // The route the comment shows, placed first so it is reachable.
+        let route = "[[route]]\nnumber = \"+74951234569\"\nflow = \"duty\"\n";
+        let dp = Dialplan::parse(&format!("{route}{text}\n{example}"), "dialplan.toml").unwrap();
+        let flow = dp
+            .route("+74951234569", chrono::NaiveDateTime::default())
+            .unwrap();
+        let FlowKind::Dial(d) = &flow.kind else {
+            panic!("{flow:?}")
+        };
+        assert_eq!(
+            d,
+            &DialSettings {
+                to: DialTo::Account("101".into()),
+                ring_timeout_s: 25,
+                fallback: "dispatcher".into()
+            }
+        );
+        assert!(matches!(
+            dp.flow("dispatcher").unwrap().kind,
+            FlowKind::DispatcherRobot(_)
+        ));
+    }
+
     #[test]
     fn dial_flows_are_read() {
         let dp = parse(
