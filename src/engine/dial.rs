@@ -358,8 +358,8 @@ impl LegTask {
                         match self.sdp.on_answer(sdp.as_deref()) {
                             Ok(m) => {
                                 if giving != Giving::No {
-                                    // Answered as we cancelled: the far end wins only if the
-                                    // cancel was ours to give (a ring timeout); else hang up.
+                                    // The 2xx crossed our CANCEL (RFC 3261 §9.1): we gave up
+                                    // on this leg already, so it is ended with BYE.
                                     tracing::info!(%call_id, "answered after CANCEL: BYE");
                                     self.leg.hangup().await;
                                     let _ = self.events.send(DialEvent::Failed(outcome_of(487, true, giving == Giving::Timeout)));
