@@ -146,7 +146,7 @@ pub async fn run(
             sig = io.signals.recv() => match sig {
                 Some(CallSignal::Terminated(reason)) => {
                     let cause = reason.cause();
-                    end_leg(&mut leg).await;
+                    end_leg(shared, &io, &party, &mut leg).await;
                     unbridged(shared, &io, &party, bridged_at, "caller").await;
                     return FlowEnd { cause };
                 }
@@ -160,7 +160,7 @@ pub async fn run(
                 Some(CallSignal::Offer { sdp, cseq, reinvite, responder }) => io.answer_offer(&sdp, cseq, reinvite, responder).await,
                 Some(CallSignal::Confirmed { ack_cseq, sdp }) => io.confirmed(ack_cseq, sdp.as_deref()),
                 None => {
-                    end_leg(&mut leg).await;
+                    end_leg(shared, &io, &party, &mut leg).await;
                     unbridged(shared, &io, &party, bridged_at, "caller").await;
                     return FlowEnd { cause: HangupCause::SignallingLost };
                 }
@@ -175,14 +175,14 @@ pub async fn run(
                 }
                 Some(_) => {}
                 None => {
-                    end_leg(&mut leg).await;
+                    end_leg(shared, &io, &party, &mut leg).await;
                     unbridged(shared, &io, &party, bridged_at, "zvonar").await;
                     io.leg.hangup().await;
                     return FlowEnd { cause: HangupCause::MediaLost };
                 }
             },
             _ = shared.shutdown.cancelled() => {
-                end_leg(&mut leg).await;
+                end_leg(shared, &io, &party, &mut leg).await;
                 unbridged(shared, &io, &party, bridged_at, "zvonar").await;
                 io.leg.hangup().await;
                 return FlowEnd { cause: HangupCause::Shutdown };
@@ -191,17 +191,32 @@ pub async fn run(
     }
 }
 
-/// Hangs the party's leg up (BYE, or CANCEL while it rings) and waits a little for it to end.
-async fn end_leg(leg: &mut OutboundLeg) {
+/// Hangs the party's leg up (BYE, or CANCEL while it rings) and waits a little for it to
+/// end; an attempt that was still ringing is published as `dial_failed` (`cancelled`).
+async fn end_leg(shared: &Arc<Shared>, io: &CallIo, party: &str, leg: &mut OutboundLeg) {
     leg.hangup();
-    let _ = tokio::time::timeout(LEG_END_GRACE, async {
+    let last = tokio::time::timeout(LEG_END_GRACE, async {
         while let Some(ev) = leg.next_event().await {
             if matches!(ev, DialEvent::HungUp(_) | DialEvent::Failed(_)) {
-                break;
+                return Some(ev);
             }
         }
+        None
     })
     .await;
+    if let Ok(Some(DialEvent::Failed(outcome))) = last {
+        shared
+            .events
+            .publish(
+                &io.call_id,
+                CallEventKind::DialFailed {
+                    party: party.to_string(),
+                    outcome: outcome.code().to_string(),
+                    status: None,
+                },
+            )
+            .await;
+    }
 }
 
 /// Publishes the end of the bridge, when there was one.
