@@ -90,8 +90,8 @@ fn party_pcap(path: &Path, ms: u32) {
 
 /// How the SIPp party behaves.
 enum Party {
-    /// Rings, answers PCMU, plays the pcap, then waits for BYE (`None`) or hangs up itself
-    /// after this many ms.
+    /// Rings, answers PCMU, plays the pcap, then waits for BYE (`None`), or puts zvonar on
+    /// hold half-way through this many ms and hangs up at their end.
     Answer { hangup_after_ms: Option<u64> },
     /// 486 Busy Here.
     Busy,
@@ -116,12 +116,24 @@ fn party_scenario(dir: &Path, name: &str, party: &Party, pcap: &Path) -> PathBuf
                 None => format!(
                     "  <recv request=\"BYE\" timeout=\"30000\"/>\n  <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n{RESPONSE_HEADERS}      Content-Length: 0\n    ]]>\n  </send>\n"
                 ),
+                // Holds zvonar half-way (re-INVITE a=sendonly: the answer must be recvonly,
+                // RFC 3264 §8.4), then hangs up.
                 Some(ms) => format!(
-                    "  <pause milliseconds=\"{ms}\"/>\n  <send retrans=\"500\">\n    <![CDATA[\n      BYE [$their_contact] SIP/2.0\n      \
-                     Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n      \
-                     From: [$our_to];tag=[pid]SIPpTag01[call_number]\n      To: [$their_from]\n      \
-                     Call-ID: [call_id]\n      CSeq: 1 BYE\n      Max-Forwards: 70\n      Content-Length: 0\n    ]]>\n  </send>\n  \
-                     <recv response=\"200\"/>\n"
+                    "  <pause milliseconds=\"{half}\"/>\n  <send retrans=\"500\">\n    <![CDATA[\n      INVITE [$their_contact] SIP/2.0\n{dialog}      \
+                     CSeq: 1 INVITE\n      Contact: <sip:[local_ip]:[local_port];transport=[transport]>\n      \
+                     Content-Type: application/sdp\n      Content-Length: [len]\n\n      \
+                     v=0\n      o=party 1 2 IN IP[local_ip_type] [local_ip]\n      s=-\n      c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n      \
+                     m=audio [media_port] RTP/AVP 0 101\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:101 telephone-event/8000\n      a=sendonly\n    ]]>\n  </send>\n  \
+                     <recv response=\"100\" optional=\"true\"/>\n  <recv response=\"200\">\n    <action>\n      \
+                     <ereg regexp=\"a=recvonly\" search_in=\"body\" check_it=\"true\" assign_to=\"held\"/>\n    </action>\n  </recv>\n  \
+                     <send>\n    <![CDATA[\n      ACK [$their_contact] SIP/2.0\n{dialog}      CSeq: 1 ACK\n      Content-Length: 0\n    ]]>\n  </send>\n  \
+                     <pause milliseconds=\"{half}\"/>\n  <send retrans=\"500\">\n    <![CDATA[\n      BYE [$their_contact] SIP/2.0\n{dialog}      \
+                     CSeq: 2 BYE\n      Content-Length: 0\n    ]]>\n  </send>\n  \
+                     <recv response=\"200\"/>\n  <Reference variables=\"held\"/>\n",
+                    half = ms / 2,
+                    dialog = "      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n      \
+                              From: [$our_to];tag=[pid]SIPpTag01[call_number]\n      To: [$their_from]\n      \
+                              Call-ID: [call_id]\n      Max-Forwards: 70\n",
                 ),
             };
             format!(
@@ -152,7 +164,7 @@ fn party_scenario(dir: &Path, name: &str, party: &Party, pcap: &Path) -> PathBuf
 /// Starts SIPp as the party on `port` (UDP), answering one call.
 fn start_party(z: &Zvonar, scenario: &Path, port: u16) -> Child {
     let media = (40000 + (free_port() % 10000) / 2 * 2).to_string();
-    Command::new("sipp")
+    let child = Command::new("sipp")
         .args(["-sf", &scenario.to_string_lossy()])
         .args(["-p", &port.to_string(), "-mp", &media, "-m", "1"])
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
@@ -167,7 +179,23 @@ fn start_party(z: &Zvonar, scenario: &Path, port: u16) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("sipp (apt install sip-tester)")
+        .expect("sipp (apt install sip-tester)");
+    // Ring only once SIPp listens (an INVITE to a closed port fails at once, ICMP); looked up
+    // in /proc/net/udp so that the check never holds the port itself.
+    let needle = format!(":{port:04X} ");
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(10) {
+        let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+        if table.lines().any(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| format!("{a} ").ends_with(&needle))
+        }) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
 }
 
 fn finish(child: Child) -> (bool, String) {

@@ -290,6 +290,12 @@ pub(crate) fn dial(
             auth_username: None,
         }),
         headers: Some(vec![Header::Allow(ALLOW.into())]),
+        // Ours rather than the stack's default domain: random, at our address (RFC 3261 §8.1.1.4).
+        call_id: Some(format!(
+            "{:032x}@{}",
+            rand::random::<u128>(),
+            ctx.contact_ip
+        )),
         ..Default::default()
     };
     let (state_tx, state_rx) = ctx.dialog_layer.new_dialog_state_channel();
