@@ -9,22 +9,28 @@
 #           python3-pip (the model fetcher converts Whisper with numpy), curl
 #   test:   sip-tester (SIPp), baresip, sox, asterisk-core-sounds-ru-wav (human Russian
 #           numbers recorded at 8 kHz, the callers' speech in end-to-end tests; the tests find
-#           them through `dpkg -L`, see tests/fixtures). Other test inputs are vendored in
-#           tests/fixtures.
+#           them through `dpkg -L`, see tests/fixtures), chromium (the headless browser of
+#           the console tests, driven by playwright-core from npm: deploy/install-npm.sh, run
+#           at the end), nodejs + npm when no Node.js is installed. Other test inputs are
+#           vendored in tests/fixtures.
 set -euo pipefail
 PKGS=(build-essential cmake clang libclang-dev libsonic-dev pkg-config libssl-dev
       festival festvox-ru espeak-ng-data python3-venv python3-pip curl ca-certificates
-      sip-tester baresip sox asterisk-core-sounds-ru-wav)
+      sip-tester baresip sox asterisk-core-sounds-ru-wav chromium)
+# Node.js from Debian only when none is installed (a NodeSource nodejs package brings npm).
+command -v node >/dev/null || PKGS+=(nodejs)
+command -v npm >/dev/null || PKGS+=(npm)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all Debian packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "install-deps: installing ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+"$(dirname "$0")/install-npm.sh"

@@ -34,6 +34,9 @@ pub struct Config {
     /// What `/health` checks.
     #[serde(default)]
     pub health: HealthSection,
+    /// Tickets in the console: SLA, topic tree, departments, photos.
+    #[serde(default)]
+    pub tickets: TicketsSection,
     /// The dialplan TOML file.
     pub dialplan: PathBuf,
     /// The company's time zone, an IANA name (`Europe/Moscow`, `Asia/Yekaterinburg`,
@@ -251,6 +254,112 @@ pub struct HttpSection {
     /// The API key of the built-in service account (every permission, every ticket):
     /// programs send it as `Authorization: Bearer …`. Per-user API keys replace it.
     pub token: String,
+    /// The operators' console: the directory of its static files (`index.html`, `js/`,
+    /// `css/`, `pages/`), served at `/console/`. Default: the source tree's `web/console`
+    /// when it exists (development and tests); an installation sets it to where it put the
+    /// files. A directory without `index.html` is a config error.
+    #[serde(default)]
+    pub console_dir: Option<PathBuf>,
+}
+
+/// `[tickets]`: the ticket workflow of the operators' console.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TicketsSection {
+    /// A ticket's deadline (its SLA), hours from filing, for topics without their own (≥ 1,
+    /// default 72).
+    pub sla_hours: u32,
+    /// The deadline of an emergency ticket, hours (≥ 1, default 2).
+    pub emergency_sla_hours: u32,
+    /// Departments tickets are assigned to (names shown in the console).
+    pub departments: Vec<String>,
+    /// Largest photo attached to a ticket, MiB (1–100, default 10).
+    pub photo_max_mib: u32,
+    /// Where photos are kept; default `ticket-photos` next to the database.
+    pub photos: Option<PathBuf>,
+    /// The console's topic tree: the dialplan's topics grouped, with their own SLA. A
+    /// dialplan topic not listed goes to the group «Прочее» with the default SLA.
+    pub topics: Vec<TicketTopic>,
+}
+
+impl Default for TicketsSection {
+    fn default() -> Self {
+        TicketsSection {
+            sla_hours: 72,
+            emergency_sla_hours: 2,
+            departments: Vec::new(),
+            photo_max_mib: 10,
+            photos: None,
+            topics: Vec::new(),
+        }
+    }
+}
+
+/// `[[tickets.topics]]`: one topic of the console's topic tree.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketTopic {
+    /// Topic code: a dialplan topic's (`leak`), or a topic only people file.
+    pub code: String,
+    /// Name shown; default the dialplan topic's name. Required for a code the dialplan
+    /// does not have.
+    pub name: Option<String>,
+    /// The branch of the tree («Сантехника»).
+    pub group: String,
+    /// Deadline, hours (default `[tickets] sla_hours`).
+    pub sla_hours: Option<u32>,
+    /// Deadline of an emergency ticket, hours (default `[tickets] emergency_sla_hours`).
+    pub emergency_sla_hours: Option<u32>,
+}
+
+impl TicketsSection {
+    /// The topic tree: `[[tickets.topics]]` in order, then the dialplan's topics not listed
+    /// there (group «Прочее»), each with its SLA. `dialplan`: (code, name) of its topics.
+    ///
+    /// Errors: a listed code the dialplan lacks and that has no `name`.
+    pub fn topic_tree(
+        &self,
+        dialplan: &[(String, String)],
+    ) -> Result<Vec<zvonar_web::TopicInfo>, String> {
+        let capital = |s: &str| {
+            let mut c = s.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
+        };
+        let mut out: Vec<zvonar_web::TopicInfo> = Vec::new();
+        for t in &self.topics {
+            let name = match (&t.name, dialplan.iter().find(|(c, _)| *c == t.code)) {
+                (Some(n), _) => n.clone(),
+                (None, Some((_, n))) => capital(n),
+                (None, None) => {
+                    return Err(format!(
+                        "tickets.topics: «{}» is not a dialplan topic; give it a name",
+                        t.code
+                    ))
+                }
+            };
+            out.push(zvonar_web::TopicInfo {
+                code: t.code.clone(),
+                name,
+                group: t.group.clone(),
+                sla_hours: t.sla_hours.unwrap_or(self.sla_hours),
+                emergency_sla_hours: t.emergency_sla_hours.unwrap_or(self.emergency_sla_hours),
+            });
+        }
+        for (code, name) in dialplan {
+            if !out.iter().any(|t| &t.code == code) {
+                out.push(zvonar_web::TopicInfo {
+                    code: code.clone(),
+                    name: capital(name),
+                    group: "Прочее".into(),
+                    sla_hours: self.sla_hours,
+                    emergency_sla_hours: self.emergency_sla_hours,
+                });
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// `[storage]`.
@@ -563,6 +672,45 @@ impl Config {
                 message,
             });
         }
+        for (key, v, max) in [
+            ("sla_hours", cfg.tickets.sla_hours, u32::MAX),
+            (
+                "emergency_sla_hours",
+                cfg.tickets.emergency_sla_hours,
+                u32::MAX,
+            ),
+            ("photo_max_mib", cfg.tickets.photo_max_mib, 100),
+        ] {
+            if v == 0 || v > max {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line: line_of(text, key),
+                    message: format!("tickets.{key} must be 1..{max}"),
+                });
+            }
+        }
+        if let Some(t) = cfg.tickets.topics.iter().find(|t| {
+            t.sla_hours == Some(0) || t.emergency_sla_hours == Some(0) || t.code.trim().is_empty()
+        }) {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, "[[tickets.topics]]"),
+                message: format!("tickets.topics «{}»: empty code or a zero SLA", t.code),
+            });
+        }
+        if let Some(dir) = &cfg.http.console_dir {
+            let dir = cfg.resolve(dir);
+            if !dir.join("index.html").is_file() {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line: line_of(text, "console_dir"),
+                    message: format!(
+                        "http.console_dir: no index.html in {} (the console's static files)",
+                        dir.display()
+                    ),
+                });
+            }
+        }
         if let Err(message) = token_strength(&cfg.http.token, cfg.http.listen) {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -591,6 +739,19 @@ impl Config {
             p.to_path_buf()
         } else {
             self.base_dir.join(p)
+        }
+    }
+
+    /// The console's static files: `[http] console_dir` resolved, else the source tree's
+    /// `web/console` when it exists ([`zvonar_web::SOURCE_CONSOLE_DIR`]), else `None` (no
+    /// console, only the API).
+    pub fn console_dir(&self) -> Option<PathBuf> {
+        match &self.http.console_dir {
+            Some(d) => Some(self.resolve(d)),
+            None => {
+                let d = PathBuf::from(zvonar_web::SOURCE_CONSOLE_DIR);
+                d.join("index.html").is_file().then_some(d)
+            }
         }
     }
 
@@ -734,6 +895,99 @@ mod tests {
             e.contains("zvonar.toml:15") && e.contains("festival"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn console_dir_must_hold_the_console() {
+        // The example config serves the source tree's console.
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml");
+        let example = Config::load(&p).expect("example config");
+        let dir = example.console_dir().expect("console dir");
+        assert!(dir.join("index.html").is_file(), "{}", dir.display());
+        // Set: resolved against the config's directory.
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("web/console");
+        let set = text("", "", "127.0.0.1:8080", STRONG).replace(
+            "[storage]",
+            &format!("console_dir = \"{}\"\n[storage]", src.display()),
+        );
+        assert_eq!(parse(&set).expect("set").console_dir(), Some(src));
+        // Unset: the source tree's web/console.
+        let plain = parse(&text("", "", "127.0.0.1:8080", STRONG)).expect("minimal");
+        assert_eq!(
+            plain.console_dir(),
+            Some(PathBuf::from(zvonar_web::SOURCE_CONSOLE_DIR))
+        );
+        // A directory without index.html is refused, naming the line.
+        let bad = text("", "", "127.0.0.1:8080", STRONG).replace(
+            "[storage]",
+            "console_dir = \"/nonexistent/console\"\n[storage]",
+        );
+        let e = parse(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("zvonar.toml:9") && e.contains("console_dir"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn ticket_topic_tree_and_sla_from_the_example() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml");
+        let cfg = Config::load(&p).expect("example config");
+        let dialplan: Vec<(String, String)> = [
+            ("leak", "протечка и сантехника"),
+            ("electricity", "электричество"),
+            ("heating", "отопление"),
+            ("gas", "газ"),
+            ("lift", "лифт"),
+            ("cleaning", "уборка и мусор"),
+            ("roof", "кровля и фасад"),
+            ("other", "другое"),
+        ]
+        .iter()
+        .map(|(c, n)| (c.to_string(), n.to_string()))
+        .collect();
+        let tree = cfg.tickets.topic_tree(&dialplan).expect("tree");
+        let leak = tree.iter().find(|t| t.code == "leak").expect("leak");
+        assert_eq!(
+            (
+                leak.name.as_str(),
+                leak.group.as_str(),
+                leak.sla_hours,
+                leak.emergency_sla_hours
+            ),
+            ("Протечка и сантехника", "Сантехника и отопление", 24, 2)
+        );
+        let gas = tree.iter().find(|t| t.code == "gas").expect("gas");
+        assert_eq!((gas.sla_hours, gas.emergency_sla_hours), (4, 1));
+        // Listed without its own terms: the defaults.
+        let roof = tree.iter().find(|t| t.code == "roof").expect("roof");
+        assert_eq!((roof.sla_hours, roof.emergency_sla_hours), (72, 2));
+        // A console-only topic keeps its name; a dialplan topic not listed goes to «Прочее».
+        assert_eq!(
+            tree.iter().find(|t| t.code == "yard").expect("yard").name,
+            "Благоустройство двора"
+        );
+        let other = tree.iter().find(|t| t.code == "other").expect("other");
+        assert_eq!((other.group.as_str(), other.sla_hours), ("Прочее", 72));
+        assert!(cfg.tickets.departments.iter().any(|d| d == "Сантехники"));
+        assert_eq!(cfg.tickets.photo_max_mib, 10);
+        // A code the dialplan lacks, without a name, is refused by name.
+        let mut bad = cfg.tickets.clone();
+        bad.topics[0].name = None;
+        bad.topics[0].code = "nonexistent".into();
+        assert!(bad
+            .topic_tree(&dialplan)
+            .unwrap_err()
+            .contains("nonexistent"));
+        // Zero SLA or a huge photo limit: refused at load, naming the key.
+        for (line, key) in [
+            ("sla_hours = 0", "sla_hours"),
+            ("photo_max_mib = 101", "photo_max_mib"),
+        ] {
+            let t = text("", "", "127.0.0.1:8080", STRONG) + &format!("[tickets]\n{line}\n");
+            let e = parse(&t).unwrap_err().to_string();
+            assert!(e.contains(&format!("tickets.{key}")), "{e}");
+        }
     }
 
     #[test]

@@ -454,8 +454,49 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let pool = open_db(&cfg).await?;
     let registry: Arc<dyn zvonar_billing::Registry> =
         Arc::new(zvonar_billing::SqliteRegistry::new(pool.clone()));
-    let store: Arc<dyn zvonar_dispatch::DispatchStore> =
-        Arc::new(zvonar_dispatch::SqliteDispatchStore::new(pool.clone()));
+    // The console's topic tree: the dialplan's topics grouped by [[tickets.topics]]; each
+    // topic's SLA gives every ticket (the robot's too) its deadline.
+    let mut dialplan_topics: Vec<(String, String)> = Vec::new();
+    for flow in dialplan.flows() {
+        if let zvonar_dialplan::FlowKind::DispatcherRobot(d) = &flow.kind {
+            for t in &d.topics {
+                if !dialplan_topics.iter().any(|(c, _)| *c == t.code) {
+                    dialplan_topics.push((t.code.clone(), t.name.clone()));
+                }
+            }
+        }
+    }
+    let topic_tree = cfg
+        .tickets
+        .topic_tree(&dialplan_topics)
+        .map_err(anyhow::Error::msg)?;
+    let sla = zvonar_dispatch::TicketSla {
+        default_hours: cfg.tickets.sla_hours,
+        default_emergency_hours: cfg.tickets.emergency_sla_hours,
+        topics: topic_tree
+            .iter()
+            .map(|t| (t.code.clone(), (t.sla_hours, t.emergency_sla_hours)))
+            .collect(),
+    };
+    let sqlite_store =
+        Arc::new(zvonar_dispatch::SqliteDispatchStore::new(pool.clone()).with_sla(sla));
+    let store: Arc<dyn zvonar_dispatch::DispatchStore> = sqlite_store.clone();
+    let photos_dir = match &cfg.tickets.photos {
+        Some(p) => cfg.resolve(p),
+        None => cfg
+            .resolve(&cfg.storage.database)
+            .parent()
+            .map(|d| d.join("ticket-photos"))
+            .unwrap_or_else(|| PathBuf::from("ticket-photos")),
+    };
+    let ticket_settings = zvonar_web::TicketSettings {
+        topics: topic_tree,
+        departments: cfg.tickets.departments.clone(),
+        photos_dir,
+        photo_max_bytes: (cfg.tickets.photo_max_mib as usize) << 20,
+        time_zone: cfg.time_zone,
+        registry: Some(registry.clone()),
+    };
 
     let mut asr_cfg = zvonar_voice::asr::AsrConfig::new(cfg.resolve(&cfg.asr.model));
     asr_cfg.workers = cfg.asr.workers;
@@ -609,7 +650,13 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     )
     .with_health(checks)
     // Plain-HTTP cookies only for a loopback (development) listener.
-    .with_access(access, !cfg.http.listen.ip().is_loopback());
+    .with_access(access, !cfg.http.listen.ip().is_loopback())
+    .with_console(cfg.console_dir())
+    .with_ticket_workflow(sqlite_store, ticket_settings);
+    match cfg.console_dir() {
+        Some(d) => tracing::info!(dir = %d.display(), "operators' console at /console/"),
+        None => tracing::warn!("no console files ([http] console_dir): serving the API only"),
+    }
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .with_context(|| format!("HTTP listen on {}", cfg.http.listen))?;

@@ -49,15 +49,17 @@ mod spool;
 mod sqlite;
 mod store;
 mod subscriber;
+mod workflow;
 
 pub use model::{
-    CallDetails, Callback, Cdr, Ticket, TicketChange, TicketDetails, TicketFilter, TicketRef,
-    TimelineEntry, CLOSED_STATUSES,
+    Assignment, CallDetails, Callback, Cdr, Ticket, TicketChange, TicketDetails, TicketFilter,
+    TicketRef, TimelineEntry, CLOSED_STATUSES, FINISHED_STATUSES, TICKET_STATUSES,
 };
 pub use spool::{EventSpool, SpooledEvent};
 pub use sqlite::SqliteDispatchStore;
 pub use store::{DispatchStore, FileTicketError, QueryError, RecordError};
 pub use subscriber::{run_subscriber, SubscriberStats, RETRY_EVERY, WRITE_TIMEOUT};
+pub use workflow::{Comment, Photo, TicketSla, TicketWorkflow};
 
 /// Why the dispatch migrations failed.
 #[derive(Debug, thiserror::Error)]

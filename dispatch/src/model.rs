@@ -37,9 +37,45 @@ pub struct Ticket {
     pub outage_id: Option<OutageId>,
     /// The call ended before the request was complete.
     pub unfinished: bool,
-    /// Workflow status; `new` when filed.
+    /// Workflow status ([`TICKET_STATUSES`]); `new` when filed.
     pub status: String,
+    /// Deadline from the topic's SLA ([`crate::TicketSla`]); `None` when filed without one.
+    #[serde(default)]
+    pub due_at: Option<DateTime<Utc>>,
+    /// Department it is assigned to (a name from `[tickets] departments`).
+    #[serde(default)]
+    pub department: Option<String>,
+    /// Executor's user id (access crate), when assigned to a person.
+    #[serde(default)]
+    pub executor_id: Option<i64>,
+    /// Executor's name as it was when assigned.
+    #[serde(default)]
+    pub executor: Option<String>,
+    /// What was done (set when completed).
+    #[serde(default)]
+    pub result: Option<String>,
+    /// Last change (UTC); `None` when never changed since filing.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Login of the person who entered it; `None` when the robot filed it.
+    #[serde(default)]
+    pub created_by: Option<String>,
 }
+
+impl Ticket {
+    /// Open (not done, closed or cancelled) and past its deadline at `now`.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        !FINISHED_STATUSES.contains(&self.status.as_str()) && self.due_at.is_some_and(|d| d < now)
+    }
+}
+
+/// Every workflow status, in the order of the work: `new` (filed), `in_progress` (taken
+/// into work), `done` (completed with a result), `closed` (checked and closed),
+/// `cancelled`.
+pub const TICKET_STATUSES: [&str; 5] = ["new", "in_progress", "done", "closed", "cancelled"];
+
+/// Statuses in which no work is due any more: a ticket in them is never overdue.
+pub const FINISHED_STATUSES: [&str; 3] = ["done", "closed", "cancelled"];
 
 /// Statuses a ticket workflow sets when the work is over. A ticket in any other status
 /// (today every ticket: the robot files them as `new` and nothing closes them yet) is open.
@@ -57,6 +93,22 @@ pub struct TicketFilter {
     /// `Some(ids)`: only tickets about one of these buildings (tickets without a building
     /// are then left out); `None`: every building.
     pub buildings: Option<Vec<BuildingId>>,
+    /// Only this status ([`TICKET_STATUSES`]).
+    pub status: Option<String>,
+    /// Only tickets open and past their deadline at this time.
+    pub overdue_at: Option<DateTime<Utc>>,
+    /// Only this topic (within `topics`, when both are set).
+    pub topic: Option<String>,
+    /// Only this building.
+    pub building: Option<BuildingId>,
+    /// Only tickets assigned to this executor (user id).
+    pub executor_id: Option<i64>,
+    /// Only tickets assigned to this department.
+    pub department: Option<String>,
+    /// Only tickets filed at or after this time.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Only tickets filed before this time.
+    pub created_before: Option<DateTime<Utc>>,
 }
 
 impl TicketFilter {
@@ -89,6 +141,20 @@ pub struct TicketChange {
     pub status: Option<String>,
     /// New topic code.
     pub topic: Option<String>,
+    /// New assignment: replaces both the department and the executor.
+    pub assignment: Option<Assignment>,
+    /// What was done.
+    pub result: Option<String>,
+}
+
+/// Who a ticket is assigned to ([`TicketChange::assignment`]): a department, a person, or
+/// both.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Assignment {
+    /// Department name.
+    pub department: Option<String>,
+    /// Executor: user id and name.
+    pub executor: Option<(i64, String)>,
 }
 
 impl TicketChange {
@@ -106,6 +172,20 @@ impl TicketChange {
             topic: Some(topic.into()),
             ..TicketChange::default()
         }
+    }
+
+    /// Assigns the ticket (department and executor replaced).
+    pub fn assign(assignment: Assignment) -> Self {
+        TicketChange {
+            assignment: Some(assignment),
+            ..TicketChange::default()
+        }
+    }
+
+    /// Also records the result of the work.
+    pub fn with_result(mut self, result: &str) -> Self {
+        self.result = Some(result.into());
+        self
     }
 }
 

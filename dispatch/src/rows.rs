@@ -28,7 +28,8 @@ fn disposition(s: Option<String>) -> Result<Option<Disposition>, QueryError> {
 macro_rules! ticket_columns {
     () => {
         "id, number, created_at, call_id, caller, account_id, building_id, premises_id, \
-         apartment, topic, emergency, description, outage_id, unfinished, status"
+         apartment, topic, emergency, description, outage_id, unfinished, status, due_at, \
+         department, executor_id, executor, result, updated_at, created_by"
     };
 }
 pub(crate) use ticket_columns;
@@ -50,6 +51,13 @@ pub(crate) struct TicketRow {
     outage_id: Option<i64>,
     unfinished: bool,
     status: String,
+    due_at: Option<DateTime<Utc>>,
+    department: Option<String>,
+    executor_id: Option<i64>,
+    executor: Option<String>,
+    result: Option<String>,
+    updated_at: Option<DateTime<Utc>>,
+    created_by: Option<String>,
 }
 
 impl TryFrom<TicketRow> for Ticket {
@@ -71,6 +79,13 @@ impl TryFrom<TicketRow> for Ticket {
             outage_id: r.outage_id.map(OutageId),
             unfinished: r.unfinished,
             status: r.status,
+            due_at: r.due_at,
+            department: r.department,
+            executor_id: r.executor_id,
+            executor: r.executor,
+            result: r.result,
+            updated_at: r.updated_at,
+            created_by: r.created_by,
         })
     }
 }

@@ -8,6 +8,7 @@ use crate::rows::{
     cdr_columns, decode_all, ticket_columns, CallbackRow, CdrRow, EventRow, TicketRow,
 };
 use crate::store::{DispatchStore, FileTicketError, QueryError, RecordError};
+use crate::workflow::TicketSla;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqlitePool;
@@ -20,13 +21,21 @@ const MAX_LIMIT: u32 = 1000;
 /// [`DispatchStore`] on a SQLite pool migrated with [`crate::migrate`].
 #[derive(Clone, Debug)]
 pub struct SqliteDispatchStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
+    sla: Option<std::sync::Arc<TicketSla>>,
 }
 
 impl SqliteDispatchStore {
     /// Wraps a pool; the dispatch migrations must have been applied.
     pub fn new(pool: SqlitePool) -> Self {
-        SqliteDispatchStore { pool }
+        SqliteDispatchStore { pool, sla: None }
+    }
+
+    /// Gives every ticket filed from now on (by the robot or a person) a deadline
+    /// ([`Ticket::due_at`]) from `sla`.
+    pub fn with_sla(mut self, sla: TicketSla) -> Self {
+        self.sla = Some(std::sync::Arc::new(sla));
+        self
     }
 }
 
@@ -200,25 +209,26 @@ impl SqliteDispatchStore {
         .await?;
         decode_all(rows)
     }
-}
 
-#[async_trait]
-impl DispatchStore for SqliteDispatchStore {
-    async fn file_ticket(
+    /// Files a ticket (see [`DispatchStore::file_ticket`]); `created_by`: the login of the
+    /// person who entered it, `None` for the robot. The deadline comes from the SLA.
+    pub(crate) async fn insert_ticket(
         &self,
         call_id: Option<&CallId>,
         at: DateTime<Utc>,
         req: &TicketRequest,
+        created_by: Option<&str>,
     ) -> Result<Ticket, FileTicketError> {
         let topic = req.topic.trim();
         if topic.is_empty() {
             return Err(FileTicketError::EmptyTopic);
         }
+        let due_at = self.sla.as_ref().map(|s| s.due(topic, req.emergency, at));
         let mut tx = self.pool.begin().await?;
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO tickets (created_at, call_id, caller, account_id, building_id, premises_id,
-                 apartment, topic, emergency, description, outage_id, unfinished)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                 apartment, topic, emergency, description, outage_id, unfinished, due_at, created_by)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(at)
         .bind(call_id.map(|c| c.0.as_str()))
@@ -232,6 +242,8 @@ impl DispatchStore for SqliteDispatchStore {
         .bind(&req.description)
         .bind(req.outage_id.map(|o| o.0))
         .bind(req.unfinished)
+        .bind(due_at)
+        .bind(created_by)
         .fetch_one(&mut *tx)
         .await?;
         let number = id.to_string();
@@ -272,7 +284,26 @@ impl DispatchStore for SqliteDispatchStore {
             outage_id: req.outage_id,
             unfinished: req.unfinished,
             status: "new".to_string(),
+            due_at,
+            department: None,
+            executor_id: None,
+            executor: None,
+            result: None,
+            updated_at: None,
+            created_by: created_by.map(str::to_string),
         })
+    }
+}
+
+#[async_trait]
+impl DispatchStore for SqliteDispatchStore {
+    async fn file_ticket(
+        &self,
+        call_id: Option<&CallId>,
+        at: DateTime<Utc>,
+        req: &TicketRequest,
+    ) -> Result<Ticket, FileTicketError> {
+        self.insert_ticket(call_id, at, req, None).await
     }
 
     async fn record_event(&self, key: &str, event: &CallEvent) -> Result<bool, RecordError> {
@@ -319,34 +350,18 @@ impl DispatchStore for SqliteDispatchStore {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<Ticket>, QueryError> {
-        // `?1 IS NULL` disables the emergency filter; ids grow with filing time.
-        let rows: Vec<TicketRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            ticket_columns!(),
-            " FROM tickets WHERE (?1 IS NULL OR emergency = ?1)",
-            " AND (?6 IS NULL OR topic IN (SELECT value FROM json_each(?6)))",
-            " AND (?7 IS NULL OR building_id IN (SELECT value FROM json_each(?7)))",
-            " ORDER BY (emergency AND status NOT IN (?2, ?3)) DESC, id DESC LIMIT ?4 OFFSET ?5"
-        ))
-        .bind(filter.emergency)
-        .bind(CLOSED_STATUSES[0])
-        .bind(CLOSED_STATUSES[1])
-        .bind(limit.min(MAX_LIMIT))
-        .bind(offset)
-        .bind(
-            filter
-                .topics
-                .as_ref()
-                .map(|t| serde_json::json!(t).to_string()),
-        )
-        .bind(
-            filter
-                .buildings
-                .as_ref()
-                .map(|b| serde_json::json!(b.iter().map(|b| b.0).collect::<Vec<_>>()).to_string()),
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let mut q = sqlx::QueryBuilder::new(concat!("SELECT ", ticket_columns!(), " FROM tickets"));
+        push_filter(&mut q, filter);
+        // Ids grow with filing time.
+        q.push(" ORDER BY (emergency AND status NOT IN (")
+            .push_bind(CLOSED_STATUSES[0])
+            .push(", ")
+            .push_bind(CLOSED_STATUSES[1])
+            .push(")) DESC, id DESC LIMIT ")
+            .push_bind(limit.min(MAX_LIMIT))
+            .push(" OFFSET ")
+            .push_bind(offset);
+        let rows: Vec<TicketRow> = q.build_query_as().fetch_all(&self.pool).await?;
         decode_all(rows)
     }
 
@@ -361,11 +376,23 @@ impl DispatchStore for SqliteDispatchStore {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
+        let assign = change.assignment.as_ref();
         let n = sqlx::query(
-            "UPDATE tickets SET status = COALESCE(?, status), topic = COALESCE(?, topic) WHERE id = ?",
+            "UPDATE tickets SET status = COALESCE(?1, status), topic = COALESCE(?2, topic),
+                 department = CASE WHEN ?3 THEN ?4 ELSE department END,
+                 executor_id = CASE WHEN ?3 THEN ?5 ELSE executor_id END,
+                 executor = CASE WHEN ?3 THEN ?6 ELSE executor END,
+                 result = COALESCE(?7, result), updated_at = ?8
+             WHERE id = ?9",
         )
         .bind(nonempty(&change.status))
         .bind(nonempty(&change.topic))
+        .bind(assign.is_some())
+        .bind(assign.and_then(|a| nonempty(&a.department)))
+        .bind(assign.and_then(|a| a.executor.as_ref().map(|e| e.0)))
+        .bind(assign.and_then(|a| a.executor.as_ref().map(|e| e.1.clone())))
+        .bind(nonempty(&change.result))
+        .bind(Utc::now())
         .bind(id.0)
         .execute(&self.pool)
         .await?
@@ -494,5 +521,57 @@ impl DispatchStore for SqliteDispatchStore {
         .fetch_all(&self.pool)
         .await?;
         decode_all(rows)
+    }
+}
+
+/// Appends the `WHERE` clause of `f` (nothing when it filters nothing). Times are compared
+/// with `julianday()`: stored RFC 3339 texts may differ in fractional digits.
+pub(crate) fn push_filter(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, f: &TicketFilter) {
+    q.push(" WHERE 1 = 1");
+    if let Some(e) = f.emergency {
+        q.push(" AND emergency = ").push_bind(e);
+    }
+    if let Some(t) = &f.topics {
+        q.push(" AND topic IN (SELECT value FROM json_each(")
+            .push_bind(serde_json::json!(t).to_string())
+            .push("))");
+    }
+    if let Some(b) = &f.buildings {
+        let ids: Vec<i64> = b.iter().map(|b| b.0).collect();
+        q.push(" AND building_id IN (SELECT value FROM json_each(")
+            .push_bind(serde_json::json!(ids).to_string())
+            .push("))");
+    }
+    if let Some(s) = &f.status {
+        q.push(" AND status = ").push_bind(s.clone());
+    }
+    if let Some(now) = f.overdue_at {
+        q.push(" AND due_at IS NOT NULL AND julianday(due_at) < julianday(")
+            .push_bind(now)
+            .push(") AND status NOT IN (SELECT value FROM json_each(")
+            .push_bind(serde_json::json!(crate::model::FINISHED_STATUSES).to_string())
+            .push("))");
+    }
+    if let Some(t) = &f.topic {
+        q.push(" AND topic = ").push_bind(t.clone());
+    }
+    if let Some(b) = f.building {
+        q.push(" AND building_id = ").push_bind(b.0);
+    }
+    if let Some(e) = f.executor_id {
+        q.push(" AND executor_id = ").push_bind(e);
+    }
+    if let Some(d) = &f.department {
+        q.push(" AND department = ").push_bind(d.clone());
+    }
+    if let Some(t) = f.created_from {
+        q.push(" AND julianday(created_at) >= julianday(")
+            .push_bind(t)
+            .push(")");
+    }
+    if let Some(t) = f.created_before {
+        q.push(" AND julianday(created_at) < julianday(")
+            .push_bind(t)
+            .push(")");
     }
 }

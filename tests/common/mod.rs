@@ -4,6 +4,8 @@
 //! tests/fixtures/audio_ru; RFC 4733 digits).
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::io::Write;
 use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};

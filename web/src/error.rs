@@ -43,6 +43,12 @@ pub enum ApiError {
     /// It existed and was deleted on purpose, e.g. a recording past its retention (410).
     #[error("{0}")]
     Gone(&'static str),
+    /// The body is larger than allowed, e.g. a photo over the limit (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The body is not of a type accepted here, e.g. not a JPEG/PNG/WebP photo (415).
+    #[error("{0}")]
+    UnsupportedMedia(String),
     /// A malformed parameter (400).
     #[error("{0}")]
     BadRequest(String),
@@ -62,6 +68,8 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "API request failed");
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -2,16 +2,24 @@
 //!
 //! | method and path | what |
 //! |---|---|
+//! | `GET /console/…` | the operators' console (static files, see `web/console/README.md`); `/` redirects there; no token (the page logs in) |
 //! | `GET /health` | ASR, TTS, database and disk each checked for real: 200, or 503 naming the component that is down; no token |
 //! | `GET /metrics` | Prometheus text format |
-//! | `GET /api/v1/tickets?emergency=&limit=&offset=` | tickets: open emergencies first, then newest first; `emergency=true` only emergencies, `false` only the others |
-//! | `GET /api/v1/tickets/{id}` | one ticket with its call's timeline (what was said and heard) |
+//! | `GET /api/v1/tickets?emergency=&status=&topic=&building_id=&executor_id=&department=&from=&to=&limit=&offset=` | the journal: open emergencies first, then newest first; `status=overdue` open and past the deadline; `from`/`to` local dates `YYYY-MM-DD` (inclusive); each ticket with `overdue`; `X-Total-Count` |
+//! | `GET /api/v1/tickets/export?format=csv\|xlsx&…` | the filtered journal as a file (≤ 10 000 rows; CSV `;`-separated UTF-8 with BOM) |
+//! | `GET /api/v1/ticket-meta` | topic tree with SLA hours, departments, statuses, buildings, executors (those who may assign) |
+//! | `GET /api/v1/tickets/{id}` | one ticket with its call's timeline (what was said and heard), `comments`, `photos` |
 //! | `GET /api/v1/calls?limit=&offset=` | CDRs, newest first |
 //! | `GET /api/v1/calls/{call_id}` | one CDR with its timeline |
 //! | `GET /api/v1/calls/{call_id}/recording` | the WAV; HTTP range requests (RFC 9110 §14) for seeking; 410 once deleted by retention |
 //! | `GET /api/v1/callbacks` | callback requests |
-//! | `POST /api/v1/tickets` | create a ticket `{"topic","description","emergency","building_id","apartment"}` → 201 |
-//! | `POST /api/v1/tickets/{id}/complete` | status `done`; 409 when already closed |
+//! | `POST /api/v1/tickets` | create a ticket `{"topic","description","emergency","building_id","apartment","call_id","caller"}` → 201 with its deadline (`due_at`) from the topic's SLA |
+//! | `POST /api/v1/tickets/{id}/assign` | `{"department","executor_id"}`: assign or pass on; 409 when closed |
+//! | `POST /api/v1/tickets/{id}/status` | `{"status": "in_progress"\|"new"}`; 409 when closed |
+//! | `POST /api/v1/tickets/{id}/complete` | status `done`, optional `{"result"}`; 409 when already closed |
+//! | `POST /api/v1/tickets/{id}/comments` | `{"text"}` → 201 |
+//! | `POST /api/v1/tickets/{id}/photos?name=` | the image as the body (JPEG/PNG/WebP, checked by content; ≤ `[tickets] photo_max_mib`: 413, else 415) → 201 |
+//! | `GET /api/v1/tickets/{id}/photos/{photo_id}` | the photo, to those who see the ticket |
 //! | `POST /api/v1/tickets/{id}/close` | status `closed`; 409 when already closed |
 //! | `PUT /api/v1/tickets/{id}/topic` | change the topic `{"topic"}` |
 //! | `POST /api/v1/login` | `{"login","password"}` → 200 with the user and `csrf_token`, session cookie; 401 wrong login or password, 423 locked, 429 too many attempts from this address (`Retry-After`); no token |
@@ -35,7 +43,8 @@
 //! (zvonar_access::Permission), else 403: tickets are listed and read by everyone within
 //! their topic/building visibility (others' tickets answer 404); creating needs
 //! `create_tickets`, completing `complete_tickets`, closing `close_tickets`, the topic
-//! `change_ticket_topic`; calls and playing recordings `listen_recordings`,
+//! `change_ticket_topic`, assigning `transfer_tickets`, taking into work `transfer_tickets`
+//! or `complete_tickets`, comments and photos any of create/transfer/complete/close; calls and playing recordings `listen_recordings`,
 //! `recording?download=true` also `download_recordings`; callbacks `take_calls`; `/metrics`
 //! `view_monitor`; users, roles and others' keys `manage_users`; the audit log `read_audit`.
 //! A user whose password an admin reset may only use `/me`, `/me/password` and `/logout`.
@@ -47,11 +56,19 @@ mod auth;
 mod error;
 mod health;
 mod routes;
+mod tickets;
 
 pub use auth::{Caller, CSRF_HEADER, SESSION_COOKIE};
 pub use error::ApiError;
 pub use health::{CheckResult, HealthCheck, CHECK_TIMEOUT};
 pub use routes::{app, AppState};
+pub use tickets::{
+    sniff_image, status_ru, TicketSettings, TopicInfo, EXPORT_COLUMNS, MAX_EXPORT_ROWS,
+};
+
+/// The console's static files in the source tree (`web/console`), the default of
+/// `[http] console_dir` for development and tests.
+pub const SOURCE_CONSOLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/console");
 
 /// Serves the API on `listener` until the task is dropped, with each client's address
 /// known to the handlers (audit log, login rate limit).

@@ -1,31 +1,36 @@
 //! Routes and state; authentication and accounts are in `auth`.
 
 use crate::auth::{self, internal, Caller};
+use crate::tickets;
 use crate::ApiError;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, patch, post, put};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tower::ServiceExt;
+use tower_http::services::ServeDir;
 use zvonar_access::{Access, Permission};
-use zvonar_dispatch::{DispatchStore, TicketChange, TicketFilter, TicketRef, CLOSED_STATUSES};
-use zvonar_models::{BuildingId, CallId, TicketId, TicketRequest};
+use zvonar_dispatch::{DispatchStore, TicketChange, TicketRef, TicketWorkflow, CLOSED_STATUSES};
+use zvonar_models::{CallId, TicketId};
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    store: Arc<dyn DispatchStore>,
+    pub(crate) store: Arc<dyn DispatchStore>,
     pub(crate) token: Arc<str>,
     recordings: PathBuf,
     metrics: Arc<prometheus_client::registry::Registry>,
     health: Arc<Vec<Arc<dyn crate::HealthCheck>>>,
     pub(crate) access: Option<Arc<Access>>,
     pub(crate) secure_cookies: bool,
+    console: Option<PathBuf>,
+    pub(crate) workflow: Option<Arc<dyn TicketWorkflow>>,
+    pub(crate) ticket_settings: Option<Arc<crate::TicketSettings>>,
 }
 
 impl AppState {
@@ -47,7 +52,30 @@ impl AppState {
             health: Arc::default(),
             access: None,
             secure_cookies: true,
+            console: None,
+            workflow: None,
+            ticket_settings: None,
         }
+    }
+
+    /// The console's ticket workflow: topic tree and SLA, departments, assignment,
+    /// comments, photos, the journal's count and export (see `crate::tickets`). Without
+    /// it those routes answer 404 and tickets are filed without an author.
+    pub fn with_ticket_workflow(
+        mut self,
+        workflow: Arc<dyn TicketWorkflow>,
+        settings: crate::TicketSettings,
+    ) -> Self {
+        self.workflow = Some(workflow);
+        self.ticket_settings = Some(Arc::new(settings));
+        self
+    }
+
+    /// Serves the operators' console from `dir` (its `index.html`, `js/`, `css/`,
+    /// `pages/`) at `/console/`; `/` redirects there. `None`: no console, only the API.
+    pub fn with_console(mut self, dir: Option<PathBuf>) -> Self {
+        self.console = dir;
+        self
     }
 
     /// The components `/health` checks (see [`crate::HealthCheck`]); without any it
@@ -72,9 +100,22 @@ impl AppState {
 /// `into_make_service_with_connect_info::<SocketAddr>()`, as [`crate::serve`] does.
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
-        .route("/api/v1/tickets", get(list_tickets).post(create_ticket))
-        .route("/api/v1/tickets/{id}", get(ticket))
-        .route("/api/v1/tickets/{id}/complete", post(complete_ticket))
+        .route("/api/v1/tickets", get(tickets::list).post(tickets::create))
+        .route("/api/v1/tickets/export", get(tickets::export))
+        .route("/api/v1/ticket-meta", get(tickets::meta))
+        .route("/api/v1/tickets/{id}", get(tickets::card))
+        .route("/api/v1/tickets/{id}/complete", post(tickets::complete))
+        .route("/api/v1/tickets/{id}/assign", post(tickets::assign))
+        .route("/api/v1/tickets/{id}/status", post(tickets::status))
+        .route("/api/v1/tickets/{id}/comments", post(tickets::comment))
+        .route(
+            "/api/v1/tickets/{id}/photos",
+            post(tickets::upload_photo).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/v1/tickets/{id}/photos/{photo_id}",
+            get(tickets::photo),
+        )
         .route("/api/v1/tickets/{id}/close", post(close_ticket))
         .route("/api/v1/tickets/{id}/topic", put(change_topic))
         .route("/api/v1/calls", get(list_calls))
@@ -100,7 +141,18 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ));
-    Router::new()
+    let mut router = Router::new();
+    if let Some(dir) = &state.console {
+        router = router
+            .route("/", get(|| async { Redirect::to("/console/") }))
+            .route("/console", get(|| async { Redirect::to("/console/") }))
+            .nest_service(
+                "/console/",
+                ServeDir::new(dir).append_index_html_on_directories(true),
+            )
+            .layer(middleware::map_response(console_headers));
+    }
+    router
         .route(
             "/health",
             get(|State(s): State<AppState>| async move { crate::health::report(&s.health).await }),
@@ -108,6 +160,20 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/login", post(auth::login))
         .merge(protected)
         .with_state(state)
+}
+
+/// Headers of every response: browsers must not guess content types or frame the
+/// console (clickjacking), and must revalidate console files so an upgrade shows at once.
+async fn console_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-cache"));
+    resp
 }
 
 /// `?limit=&offset=`; limit 1..=500, default 50.
@@ -118,6 +184,10 @@ pub struct Page {
 }
 
 impl Page {
+    pub(crate) fn new(limit: Option<u32>, offset: Option<u32>) -> Self {
+        Page { limit, offset }
+    }
+
     pub(crate) fn get(&self) -> Result<(u32, u32), ApiError> {
         let limit = self.limit.unwrap_or(50);
         if !(1..=500).contains(&limit) {
@@ -127,54 +197,9 @@ impl Page {
     }
 }
 
-/// `GET /api/v1/tickets?emergency=&limit=&offset=`: `emergency=true` only emergency tickets,
-/// `false` only the others; open emergencies are always listed first.
-#[derive(Debug, Deserialize)]
-pub struct TicketQuery {
-    emergency: Option<bool>,
-    // Not `#[serde(flatten)] Page`: flattened fields reach serde_urlencoded as strings.
-    limit: Option<u32>,
-    offset: Option<u32>,
-}
-
-/// Tickets the caller sees (their topic and building visibility applied).
-async fn list_tickets(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    Query(q): Query<TicketQuery>,
-) -> Result<impl IntoResponse, ApiError> {
-    let page = Page {
-        limit: q.limit,
-        offset: q.offset,
-    };
-    let (limit, offset) = page.get()?;
-    let filter = match q.emergency {
-        Some(e) => TicketFilter::emergency(e),
-        None => TicketFilter::default(),
-    };
-    let (topics, buildings) = auth::visibility_filter(&c.who.visibility);
-    let filter = filter
-        .with_topics(topics)
-        .with_buildings(buildings.map(|b| b.into_iter().map(BuildingId).collect()));
-    let list = s
-        .store
-        .list_tickets(&filter, limit, offset)
-        .await
-        .map_err(internal)?;
-    Ok(Json(list))
-}
-
 /// One ticket; 404 also when it is outside the caller's visibility (not 403: that would
 /// tell them it exists).
-async fn ticket(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    Path(id): Path<i64>,
-) -> Result<impl IntoResponse, ApiError> {
-    visible_ticket(&s, &c, id).await.map(Json)
-}
-
-async fn visible_ticket(
+pub(crate) async fn visible_ticket(
     s: &AppState,
     c: &Caller,
     id: i64,
@@ -187,65 +212,7 @@ async fn visible_ticket(
         .ok_or(ApiError::NotFound("ticket"))
 }
 
-/// `POST /api/v1/tickets` body: a ticket entered by a person.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewTicket {
-    topic: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    emergency: bool,
-    building_id: Option<i64>,
-    apartment: Option<String>,
-}
-
-/// `POST /api/v1/tickets` (create_tickets) → 201 with the ticket; 403 when the topic or
-/// building is outside the caller's visibility.
-async fn create_ticket(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    Json(b): Json<NewTicket>,
-) -> Result<impl IntoResponse, ApiError> {
-    c.need(Permission::CreateTickets)?;
-    if b.topic.trim().is_empty() {
-        return Err(ApiError::BadRequest("topic is required".into()));
-    }
-    if !auth::sees(&c, b.topic.trim(), b.building_id) {
-        return Err(ApiError::Forbidden(
-            "тема или дом вне вашей зоны видимости".into(),
-        ));
-    }
-    let req = TicketRequest {
-        caller: None,
-        account_id: None,
-        building_id: b.building_id.map(BuildingId),
-        premises_id: None,
-        apartment: b.apartment,
-        topic: b.topic.trim().to_string(),
-        emergency: b.emergency,
-        description: b.description,
-        outage_id: None,
-        unfinished: false,
-    };
-    let t = s
-        .store
-        .file_ticket(None, chrono::Utc::now(), &req)
-        .await
-        .map_err(internal)?;
-    audit(
-        &s,
-        c.audit("ticket_created")
-            .target(format!("ticket:{}", t.number))
-            .details(serde_json::json!({
-                "topic": t.topic, "emergency": t.emergency, "building_id": t.building_id,
-            })),
-    )
-    .await?;
-    Ok((StatusCode::CREATED, Json(t)))
-}
-
-async fn audit(s: &AppState, rec: zvonar_access::AuditRecord) -> Result<(), ApiError> {
+pub(crate) async fn audit(s: &AppState, rec: zvonar_access::AuditRecord) -> Result<(), ApiError> {
     match &s.access {
         Some(a) => a.audit(&rec).await.map_err(internal),
         // Without accounts only the service token exists; its actions go to the log.
@@ -284,16 +251,6 @@ async fn set_status(
     )
     .await?;
     Ok(Json(t))
-}
-
-/// `POST /api/v1/tickets/{id}/complete` (complete_tickets): status `done`; 409 if closed.
-async fn complete_ticket(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    Path(id): Path<i64>,
-) -> Result<impl IntoResponse, ApiError> {
-    c.need(Permission::CompleteTickets)?;
-    set_status(&s, &c, id, "done", "ticket_completed").await
 }
 
 /// `POST /api/v1/tickets/{id}/close` (close_tickets): status `closed`; 409 if closed.

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs zvonar's npm dependencies (package.json + package-lock.json at the repo root) into
+# node_modules with `npm ci`: exactly the locked versions, from the npm registry. Today:
+# playwright-core, the driver of the headless-Chromium console tests (tests/browser/), which
+# uses Debian's `chromium` and downloads no browser. Needs Node.js ≥ 20 (playwright-core's
+# minimum). Idempotent: skipped when node_modules matches the lockfile.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "install-npm: node and npm are missing (deploy/install-deps.sh installs them)" >&2
+  exit 1
+fi
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  echo "install-npm: Node.js $(node --version) is too old: playwright-core needs ≥ 20" \
+       "(Debian 12 ships 18; install Node 20 LTS, e.g. from NodeSource, then rerun)" >&2
+  exit 1
+fi
+# npm writes node_modules/.package-lock.json after an install; same content → nothing to do.
+if [ -f node_modules/.package-lock.json ] && \
+   node -e 'const a=require("./package-lock.json").packages,b=require("./node_modules/.package-lock.json").packages;delete a[""];process.exit(JSON.stringify(a)===JSON.stringify(b)?0:1)' 2>/dev/null; then
+  echo "install-npm: node_modules up to date"
+  exit 0
+fi
+npm ci --no-audit --no-fund

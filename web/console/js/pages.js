@@ -1,0 +1,18 @@
+// The console's pages, in menu order. To add a page: write `pages/<name>.js` exporting
+// `render(root, ctx)` (and optionally returning a function called when the user leaves the
+// page), then add one entry here. `perm`: the menu item and the page show only to users
+// holding at least one of these permissions (empty: everyone); the server checks again.
+// `group`: the menu section. See web/console/README.md.
+
+export const GROUPS = [
+  ['calls', 'Звонки'],
+  ['work', 'Работа'],
+  ['supervise', 'Контроль'],
+  ['admin', 'Администрирование'],
+];
+
+export const PAGES = [
+  // Звонки: Очередь/Софтфон, Пропущенные — added by their pages.
+  { path: 'tickets', title: 'Заявки', group: 'work', perm: [], module: '../pages/tickets.js' },
+  // Аварии/Отключения (manage_outages), Монитор (view_monitor) — added by their pages.
+];
