@@ -51,7 +51,7 @@ function messageFor(status, body, retryAfter) {
 }
 
 /**
- * Calls the API. `opts`: `method` (GET), `body` (JSON-encoded unless FormData),
+ * Calls the API. `opts`: `method` (GET), `body` (JSON-encoded unless FormData or a Blob/File),
  * `raw` (return the Response), `login` (a 401 is a wrong password, not an expired session).
  * Resolves with the parsed JSON (null for 204); rejects with ApiError.
  */
@@ -60,6 +60,10 @@ export async function api(path, opts = {}) {
   const headers = {};
   let body;
   if (opts.body instanceof FormData) {
+    body = opts.body;
+  } else if (opts.body instanceof Blob) {
+    // A file sent as it is (a photo): its own type.
+    headers['Content-Type'] = opts.body.type || 'application/octet-stream';
     body = opts.body;
   } else if (opts.body !== undefined) {
     headers['Content-Type'] = 'application/json';

@@ -31,6 +31,7 @@ export function fmtDateTime(iso) {
 
 /** Shows a short message at the bottom of the screen; `kind` 'ok' or 'error'. */
 export function toast(text, kind = 'ok') {
+  for (const old of document.querySelectorAll('.toast')) old.remove();
   const t = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
   document.body.append(t);
   setTimeout(() => t.remove(), kind === 'error' ? 8000 : 3000);
