@@ -206,16 +206,17 @@ fn walk(dir: &std::path::Path) -> usize {
         .unwrap_or(0)
 }
 
-/// The ticket actions of the console and the permissions of which one is needed.
-fn actions(
-    id: i64,
-) -> Vec<(
+/// One ticket action: name, method, path, body, the permissions of which one is needed.
+type Action = (
     &'static str,
     Method,
     String,
     Option<(&'static str, Vec<u8>)>,
     Vec<Permission>,
-)> {
+);
+
+/// The ticket actions of the console and the permissions of which one is needed.
+fn actions(id: i64) -> Vec<Action> {
     use Permission::*;
     let works = vec![
         CreateTickets,
