@@ -178,3 +178,47 @@ fn operator_files_a_ticket_during_a_call_works_it_filters_and_exports_the_journa
         assert!(dir.join(shot).is_file(), "{shot}");
     }
 }
+
+#[test]
+fn admin_adds_a_user_resets_a_password_and_edits_a_role() {
+    let z = start("console-admin");
+    z.add_user("admin", "admin", "пароль администратора", &[]);
+    browser::run_script(
+        &z,
+        "admin.mjs",
+        "console_admin",
+        &[
+            ("ADMIN", "admin"),
+            ("ADMIN_PASSWORD", "пароль администратора"),
+        ],
+    );
+    let users = z.get_json("/api/v1/users");
+    let k = users
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["login"] == "kuznetsov")
+        .unwrap_or_else(|| panic!("{users}"));
+    assert_eq!(k["role"], "dispatcher");
+    assert_eq!(k["display_name"], "Кузнецов П.");
+    assert_eq!(k["must_change_password"], true);
+    let roles = z.get_json("/api/v1/roles");
+    let executor: Vec<&str> = roles["executor"]
+        .as_array()
+        .expect("executor")
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    assert_eq!(executor, vec!["transfer_tickets", "complete_tickets"]);
+    let audit = z.get_json("/api/v1/audit?limit=100");
+    let actions: Vec<&str> = audit
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter(|e| e["actor"] == "admin")
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for a in ["user_created", "password_reset", "role_permissions_changed"] {
+        assert!(actions.contains(&a), "{a} not in {actions:?}");
+    }
+}

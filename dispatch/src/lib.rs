@@ -1,7 +1,10 @@
 //! zvonar dispatch: tickets (заявки), call detail records, call timelines and callbacks,
 //! fed by the engine's [`CallEvent`](zvonar_models::CallEvent)s.
 //!
-//! Later: SLA, missed calls, campaigns, rating, quality control.
+//! The console's ticket workflow — deadlines from each topic's SLA ([`TicketSla`], given
+//! with [`SqliteDispatchStore::with_sla`]), assignment, results, comments, photos, the
+//! journal's filters and count — is [`TicketWorkflow`] plus [`TicketFilter`] and
+//! [`TicketChange`]. Later: missed calls, campaigns, rating, quality control.
 //!
 //! # How the engine uses it
 //!

@@ -15,4 +15,5 @@ export const PAGES = [
   // Звонки: Очередь/Софтфон, Пропущенные — added by their pages.
   { path: 'tickets', title: 'Заявки', group: 'work', perm: [], module: '../pages/tickets.js' },
   // Аварии/Отключения (manage_outages), Монитор (view_monitor) — added by their pages.
+  { path: 'admin', title: 'Пользователи и роли', group: 'admin', perm: ['manage_users'], module: '../pages/admin.js' },
 ];
