@@ -80,5 +80,5 @@ pub mod kpi;
 pub mod machine;
 pub mod types;
 
-pub use machine::{Acd, AcdError, AgentView};
+pub use machine::{Acd, AcdError, AgentView, CallView};
 pub use types::*;

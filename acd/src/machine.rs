@@ -182,6 +182,25 @@ pub struct AgentView {
     pub call: Option<CallId>,
 }
 
+/// A read-only view of a call in the machine, for the monitor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallView {
+    /// The call.
+    pub call: CallId,
+    /// Its queue.
+    pub queue: QueueId,
+    /// An emergency call.
+    pub emergency: bool,
+    /// When it entered the queue, ms (a re-queued call keeps it).
+    pub arrived: Millis,
+    /// 1-based position while waiting (ringing included); `None` once connected.
+    pub position: Option<u32>,
+    /// Agents being rung for it now.
+    pub ringing: Vec<AgentId>,
+    /// The agent talking to it.
+    pub agent: Option<AgentId>,
+}
+
 /// The queues of one zvonar instance and their agents: a sans-IO state machine.
 ///
 /// Drive it one event at a time with [`Acd::handle`] (and [`Acd::handle_timeout`] at
@@ -344,6 +363,67 @@ impl Acd {
     /// Whether the call is in the machine (waiting, ringing or connected).
     pub fn has_call(&self, call: &CallId) -> bool {
         self.calls.contains_key(call)
+    }
+
+    /// Every call in the machine (waiting, ringing or connected), emergencies first then by
+    /// arrival within each queue, for the monitor and for a restart (calls do not survive
+    /// one: send [`Input::CallerHungUp`] for each).
+    pub fn calls(&self) -> Vec<CallView> {
+        let mut v: Vec<(&CallId, &Call)> = self.calls.iter().collect();
+        v.sort_by(|(_, a), (_, b)| (&a.queue, a.key()).cmp(&(&b.queue, b.key())));
+        v.into_iter()
+            .map(|(id, c)| CallView {
+                call: id.clone(),
+                queue: c.queue.clone(),
+                emergency: c.emergency,
+                arrived: c.arrived,
+                position: c.waiting().then(|| self.position(c)),
+                ringing: match &c.state {
+                    CallState::Waiting { offered, .. } => offered.keys().cloned().collect(),
+                    CallState::Connected { .. } => Vec::new(),
+                },
+                agent: match &c.state {
+                    CallState::Connected { agent, .. } => Some(agent.clone()),
+                    CallState::Waiting { .. } => None,
+                },
+            })
+            .collect()
+    }
+
+    /// Every agent ever logged in, by login.
+    pub fn agents(&self) -> Vec<(AgentId, AgentView)> {
+        self.agents
+            .keys()
+            .filter_map(|id| Some((id.clone(), self.agent(id)?)))
+            .collect()
+    }
+
+    /// Replaces the queues' settings with `queues` (the dialplan as loaded after a restart or
+    /// a reload): queues keep their handle-time estimate and round-robin place; new ones are
+    /// added; a queue no longer declared keeps serving the calls it holds (none after a
+    /// restart) but takes no new ones.
+    pub fn set_queues(&mut self, queues: Vec<QueueConfig>) {
+        for config in queues {
+            match self.queues.get_mut(&config.id) {
+                Some(q) => q.config = config,
+                None => {
+                    let aht_ms = INITIAL_TALK_MS + Millis::from(config.wrap_up_s) * 1000;
+                    self.queues.insert(
+                        config.id.clone(),
+                        Queue {
+                            config,
+                            rr_last: None,
+                            aht_ms,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Whether the queue is declared.
+    pub fn has_queue(&self, queue: &QueueId) -> bool {
+        self.queues.contains_key(queue)
     }
 
     // ---- inputs ----

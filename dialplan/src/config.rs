@@ -97,8 +97,11 @@ pub struct Prompts {
     pub goodbye: Prompt,
     /// Ends a call whose ticket could not be stored (no number to read out).
     pub ticket_not_filed: Prompt,
-    /// Said when the caller asks for a person: there are no operators yet.
+    /// Said when the caller asks for a person and nobody can take the call (no
+    /// `operator_flow`, or the queue overflowed): a callback is requested next.
     pub no_operators: Prompt,
+    /// Said before the robot passes the call to an operator queue (`operator_flow`).
+    pub to_operator: Prompt,
     /// Said when the callback is recorded (use `{promise}`), ends the call.
     pub callback_recorded: Prompt,
     /// Reads an apartment back for confirmation; `{number}` is the apartment in words. Text
@@ -145,6 +148,7 @@ impl Default for Prompts {
             no_operators: Prompt::text(
                 "Сейчас свободных операторов нет. Я передам вашу просьбу, и вам перезвонят.",
             ),
+            to_operator: Prompt::text("Соединяю с оператором. Пожалуйста, оставайтесь на линии."),
             callback_recorded: Prompt::text(
                 "Ваша просьба записана. Мы перезвоним вам {promise}. До свидания.",
             ),
@@ -179,6 +183,7 @@ impl Prompts {
             goodbye,
             ticket_not_filed,
             no_operators,
+            to_operator,
             callback_recorded,
             confirm_apartment,
             apartment_not_in_registry,
@@ -198,6 +203,7 @@ impl Prompts {
             goodbye,
             ticket_not_filed,
             no_operators,
+            to_operator,
             callback_recorded,
             confirm_apartment,
             apartment_not_in_registry,
@@ -245,6 +251,14 @@ pub struct DispatcherSettings {
     pub filler_after_ms: u32,
     /// Prompts, defaults overridden by `[flow.NAME.prompts]`.
     pub prompts: Prompts,
+    /// A `kind = "queue"` flow the robot passes the call to when the caller asks for a person
+    /// («оператор», key 0) or when it fails to understand the caller twice, carrying what it
+    /// knows ([`zvonar_models::HandoverContext`]); when the queue overflows the call comes back
+    /// and the robot takes a callback request. `None` (default): a callback request at once.
+    pub operator_flow: Option<String>,
+    /// Also pass emergency requests to `operator_flow` after the ticket is filed and its number
+    /// read out (default false: the robot files them and says goodbye).
+    pub emergency_to_operator: bool,
 }
 
 impl Default for DispatcherSettings {
@@ -262,6 +276,8 @@ impl Default for DispatcherSettings {
             confirm_below: 0.6,
             filler_after_ms: 1500,
             prompts: Prompts::default(),
+            operator_flow: None,
+            emergency_to_operator: false,
         }
     }
 }
@@ -304,6 +320,7 @@ impl DispatcherSettings {
             goodbye,
             ticket_not_filed,
             no_operators,
+            to_operator,
             callback_recorded,
             // Built with the number at the time of the call.
             confirm_apartment: _,
@@ -324,6 +341,7 @@ impl DispatcherSettings {
             goodbye,
             ticket_not_filed,
             no_operators,
+            to_operator,
             callback_recorded,
             filler,
             keypad_fallback,
@@ -353,8 +371,7 @@ pub enum FlowKind {
     DispatcherRobot(Box<DispatcherSettings>),
     /// `playback`: play a prompt and hang up.
     Playback(PlaybackSettings),
-    /// `queue`: the caller waits in a `[[queue]]` for an operator (see [`QueueFlowSettings`]:
-    /// declared and validated; the engine does not run it yet).
+    /// `queue`: the caller waits in a `[[queue]]` for an operator (see [`QueueFlowSettings`]).
     Queue(QueueFlowSettings),
     /// `dial`: connect the caller to one SIP endpoint, with a fallback flow (see
     /// [`DialSettings`]).

@@ -15,5 +15,7 @@ pub mod numerals;
 pub mod robot;
 
 pub use classify::{classify, default_topics, Classification, Topic};
-pub use config::{Dialplan, DialplanError, DispatcherSettings, Flow, FlowKind, Prompt};
+pub use config::{
+    Dialplan, DialplanError, DispatcherSettings, Flow, FlowKind, Prompt, QueueFlowSettings,
+};
 pub use robot::{CallContext, DispatcherRobot, RobotInput, RobotOutput};

@@ -26,8 +26,11 @@
 //! per key as the engine receives them, see there); outages on the building
 //! are announced and a caller who calls about one gets a linked ticket; otherwise the
 //! caller describes the problem, which is classified into a topic and filed; the ticket
-//! number is read out in groups of two or three digits. «Оператор» or key 0 at any question: there are no
-//! operators yet, so a callback is requested. Silence and noise never file a normal ticket.
+//! number is read out in groups of two or three digits. «Оператор» or key 0 at any question, or a
+//! second failure to understand the caller: with an `operator_flow` the call is handed to the
+//! operator queue with what the robot knows ([`RobotOutput::HandOver`]; emergencies too with
+//! `emergency_to_operator`); when the queue overflows, or without one, a callback is requested.
+//! Silence and noise never file a normal ticket.
 
 use crate::classify::classify;
 use crate::config::DispatcherSettings;
@@ -46,6 +49,8 @@ mod tests;
 #[cfg(test)]
 mod tests_degraded;
 #[cfg(test)]
+mod tests_handover;
+#[cfg(test)]
 mod tests_keys;
 #[cfg(test)]
 mod tests_numbers;
@@ -58,8 +63,8 @@ use confirm::Heard;
 pub use slots::number_words;
 use slots::{apartment_words, in_registry, nearest_plausible};
 pub use types::{
-    BuildingInfo, CallContext, Expect, FoundPremises, KnownPremises, NumberSlot, OutageInfo,
-    Outcome, RobotInput, RobotOutput, State,
+    BuildingInfo, CallContext, Expect, FoundPremises, Handover, KnownPremises, NumberSlot,
+    OutageInfo, Outcome, RobotInput, RobotOutput, State,
 };
 use understand::{is_garbage, match_building, only_fillers, wants_operator, yes_no, YesNo};
 
@@ -111,6 +116,14 @@ pub struct DispatcherRobot {
     denials: u8,
     /// Everything understood so far, for the callback request.
     heard: Vec<String>,
+    /// The same with the recogniser's confidence, for the operator's card.
+    heard_conf: Vec<zvonar_models::HeardUtterance>,
+    /// The call was handed to an operator queue once: a second request gets a callback.
+    handed_over: bool,
+    /// Number of the ticket filed on this call, for the operator's card.
+    ticket_number: Option<String>,
+    /// The request filed on this call (not unfinished ones), for the operator's card.
+    filed: Option<zvonar_models::TicketRequest>,
     /// A problem description heard but not yet filed.
     problem: Option<String>,
     /// Outcome decided (Closing) or set when finishing.
@@ -146,6 +159,10 @@ impl DispatcherRobot {
             pending: None,
             denials: 0,
             heard: Vec::new(),
+            heard_conf: Vec::new(),
+            handed_over: false,
+            ticket_number: None,
+            filed: None,
             problem: None,
             outcome: None,
             ticket_outage: None,
@@ -216,6 +233,22 @@ impl DispatcherRobot {
                 }
             }
             RobotInput::RecognitionUnavailable => self.on_recognition_unavailable(),
+            // Also the first input of a call that overflowed from a queue it was routed to:
+            // no greeting, the callback request at once.
+            RobotInput::OperatorUnavailable => {
+                if matches!(self.state, State::AwaitingOperator | State::AwaitingStart) {
+                    self.callback();
+                }
+            }
+            RobotInput::OperatorAnswered => {
+                if self.state == State::AwaitingOperator {
+                    self.outcome = Some(Outcome::HandedOver);
+                    self.event(CallEventKind::Outcome {
+                        outcome: Outcome::HandedOver.as_str().to_string(),
+                    });
+                    self.state = State::Finished;
+                }
+            }
             RobotInput::CallerHangup => self.on_hangup(Outcome::CallerHangup),
             RobotInput::Shutdown => self.on_hangup(Outcome::Shutdown),
         }
@@ -258,6 +291,10 @@ impl DispatcherRobot {
         }
         let text = text.trim();
         self.heard.push(text.to_string());
+        self.heard_conf.push(zvonar_models::HeardUtterance {
+            text: text.to_string(),
+            confidence,
+        });
         if wants_operator(text) {
             return self.operator();
         }
@@ -381,6 +418,14 @@ impl DispatcherRobot {
             None => Outcome::TicketCreated,
         };
         self.say(text, false);
+        self.ticket_number = Some(number.to_string());
+        if self.ticket_emergency
+            && outcome == Outcome::TicketCreated
+            && self.s.emergency_to_operator
+            && self.s.operator_flow.is_some()
+        {
+            return self.hand_over(zvonar_models::HandoverReason::Emergency);
+        }
         if self.ticket_emergency && outcome == Outcome::TicketCreated {
             let p = self.s.prompts.emergency_registered.clone();
             self.prompt(&p, false);
@@ -401,6 +446,10 @@ impl DispatcherRobot {
             (None, State::AwaitingTicket) if self.ticket_outage.is_some() => Outcome::OutageLinked,
             (None, State::AwaitingTicket) => Outcome::TicketCreated,
             (None, State::AwaitingCallbackRecorded) => Outcome::CallbackRequested,
+            // Waiting for an operator after the ticket was filed (an emergency).
+            (None, State::AwaitingOperator) if self.ticket_number.is_some() => {
+                Outcome::TicketCreated
+            }
             (None, _) => match self.problem.take() {
                 Some(p) => {
                     self.unfinished_ticket(p);

@@ -199,6 +199,39 @@ pub enum CallEventKind {
         /// Who hung up first: `caller`, `party`, or `zvonar` (shutdown, media loss).
         ended_by: String,
     },
+    /// The robot passed the call to a person: it enters a queue (robot → operator).
+    HandedOver {
+        /// The queue flow (`[flow.NAME]` with `kind = "queue"`).
+        flow: String,
+        /// Why: `asked`, `not_understood`, `emergency` ([`crate::HandoverReason`]).
+        reason: String,
+    },
+    /// The call entered an operator queue (ACD) and waits there with comfort audio.
+    QueueEntered {
+        /// The queue (`[[queue]] name`).
+        queue: String,
+        /// Emergency calls wait ahead of the others.
+        emergency: bool,
+    },
+    /// The waiting caller was told the position and expected wait.
+    QueueAnnounced {
+        /// 1-based position (never larger than the one announced before).
+        position: u32,
+        /// Expected wait, s; `None` when no operator is working the queue (not said).
+        expected_wait_s: Option<u32>,
+    },
+    /// The call left the queue for the overflow flow (the robot takes a callback request).
+    QueueOverflowed {
+        /// The flow it goes to.
+        flow: String,
+        /// `max_wait` or `unstaffed`.
+        reason: String,
+    },
+    /// An operator answered: the caller is connected to the agent.
+    AgentConnected {
+        /// The agent's login.
+        agent: String,
+    },
     /// The flow ended with this outcome (`ticket_created`, `callback_requested`,
     /// `outage_linked`, `silence`, `caller_hangup`…).
     Outcome {

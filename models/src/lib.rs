@@ -5,6 +5,7 @@
 
 pub mod event;
 pub mod expect;
+pub mod handover;
 pub mod hangup;
 pub mod ids;
 pub mod money;
@@ -13,6 +14,7 @@ pub mod pii;
 
 pub use event::{CallEvent, CallEventKind, CallbackRequest, Disposition, TicketRequest};
 pub use expect::{Expect, NumberSlot};
+pub use handover::{HandoverContext, HandoverReason, HeardUtterance};
 pub use hangup::HangupCause;
 pub use ids::{AccountId, BuildingId, CallId, OutageId, PremisesId, TicketId};
 pub use money::Money;

@@ -26,8 +26,8 @@ use zvonar_acd::{QueueConfig, QueueId, Strategy};
 
 /// Settings of a `kind = "queue"` flow: the caller waits in a queue for an operator.
 ///
-/// Declared and validated today; the engine does not yet run queue flows (a call routed to one
-/// is hung up with cause `unsupported_flow`), so no shipped route points at one.
+/// The engine runs it (`src/engine/queue`): the caller waits with comfort audio and
+/// announcements until an agent answers or the queue overflows to its `overflow` flow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueFlowSettings {
     /// The `[[queue]]` the call enters.
@@ -251,8 +251,19 @@ company = "УК «Дом»"
             panic!("not a queue flow")
         };
         assert_eq!(f.queue, q.id);
-        // No shipped route sends calls to it yet (the engine does not run queue flows).
+        // The robot hands callers to it; no route sends calls straight there.
         assert!(dp.routes().iter().all(|r| r.flow != "operators"));
+        let FlowKind::DispatcherRobot(robot) = &dp.flow("dispatcher").unwrap().kind else {
+            panic!("robot")
+        };
+        assert_eq!(robot.operator_flow.as_deref(), Some("operators"));
+        assert!(!robot.emergency_to_operator);
+        assert_eq!(
+            robot.prompts.to_operator,
+            crate::config::Prompt::Text(
+                "Соединяю с оператором. Пожалуйста, оставайтесь на линии.".into()
+            )
+        );
     }
 
     #[test]
@@ -302,6 +313,56 @@ overflow_when_unstaffed = false
         );
         assert_eq!(q.skills, ["leak", "gas"]);
         assert!(!q.overflow_when_unstaffed);
+    }
+
+    #[test]
+    fn the_robot_hands_over_to_a_queue_flow_only() {
+        let q = "[[queue]]\nname = \"ads\"\nstrategy = \"ring_all\"\noverflow = \"d\"\n\
+                 [flow.ops]\nkind = \"queue\"\nqueue = \"ads\"\n";
+        let robot = |extra: &str| {
+            Dialplan::parse(
+                &format!(
+                    "[[route]]\nnumber = \"*\"\nflow = \"d\"\n[flow.d]\nkind = \"dispatcher_robot\"\n\
+                     company = \"УК\"\n{extra}\n{q}"
+                ),
+                "t.toml",
+            )
+        };
+        let dp = robot("operator_flow = \"ops\"\nemergency_to_operator = true").unwrap();
+        let FlowKind::DispatcherRobot(s) = &dp.flow("d").unwrap().kind else {
+            panic!("robot")
+        };
+        assert_eq!(s.operator_flow.as_deref(), Some("ops"));
+        assert!(s.emergency_to_operator);
+        let dp = robot("").unwrap();
+        let FlowKind::DispatcherRobot(s) = &dp.flow("d").unwrap().kind else {
+            panic!("robot")
+        };
+        assert_eq!(
+            (s.operator_flow.as_deref(), s.emergency_to_operator),
+            (None, false)
+        );
+        // A flow that is not a queue, or none at all: refused with the line.
+        for bad in ["operator_flow = \"d\"", "operator_flow = \"nope\""] {
+            let e = robot(bad).unwrap_err();
+            assert!(e.to_string().contains("kind = \"queue\""), "{e}");
+            assert_eq!(e.line(), Some(7), "{e}");
+        }
+        // Only robots hand over.
+        let e = parse(
+            "[flow.p]\nkind = \"playback\"\nprompt = { text = \"x\" }\noperator_flow = \"d\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DialplanError::SettingNotForKind {
+                    setting: "operator_flow",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]

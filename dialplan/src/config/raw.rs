@@ -51,6 +51,8 @@ struct RawFlow {
     fallback_topic: Option<Spanned<String>>,
     topics: Option<Spanned<Vec<Spanned<RawTopic>>>>,
     prompts: Option<Spanned<RawPrompts>>,
+    operator_flow: Option<Spanned<String>>,
+    emergency_to_operator: Option<bool>,
     // playback
     prompt: Option<Spanned<RawPrompt>>,
     // queue
@@ -124,6 +126,7 @@ struct RawPrompts {
     goodbye: P,
     ticket_not_filed: P,
     no_operators: P,
+    to_operator: P,
     callback_recorded: P,
     confirm_apartment: P,
     apartment_not_in_registry: P,
@@ -176,13 +179,32 @@ pub(super) fn build(text: &str, file: &str) -> Result<Built, DialplanError> {
     })?;
     let mut flows = BTreeMap::new();
     let mut flow_lines = BTreeMap::new();
+    // (flow, operator_flow as written, its line): checked once every flow is built.
+    let mut operator_flows: Vec<(String, String, usize)> = Vec::new();
     for (name, f) in raw.flow {
         flow_lines.insert(name.clone(), cx.line_of(&f));
+        if let Some(o) = &f.get_ref().operator_flow {
+            operator_flows.push((name.clone(), o.get_ref().clone(), cx.line_of(o)));
+        }
         let flow = build_flow(&cx, &name, f)?;
         flows.insert(name, flow);
     }
     let queues = build_queues(&cx, raw.queue, &flows, &flow_lines)?;
     check_fallbacks(&cx, &flows, &flow_lines)?;
+    for (_flow, target, line) in operator_flows {
+        if !matches!(
+            flows.get(&target).map(|f| &f.kind),
+            Some(FlowKind::Queue(_))
+        ) {
+            return Err(DialplanError::BadValue {
+                file: cx.file(),
+                line,
+                setting: "operator_flow",
+                value: format!("{target:?}"),
+                reason: "must name a flow with kind = \"queue\"",
+            });
+        }
+    }
     let mut routes: Vec<Route> = Vec::new();
     for r in raw.route {
         let line = cx.line_of(&r);
@@ -301,7 +323,7 @@ fn build_playback(
         kind: "playback",
         setting,
     };
-    let present: [(&'static str, bool); 12] = [
+    let present: [(&'static str, bool); 14] = [
         ("company", f.company.is_some()),
         ("callback_promise", f.callback_promise.is_some()),
         ("no_input_ms", f.no_input_ms.is_some()),
@@ -314,6 +336,8 @@ fn build_playback(
         ("topics", f.topics.is_some()),
         ("prompts", f.prompts.is_some()),
         ("queue", f.queue.is_some()),
+        ("operator_flow", f.operator_flow.is_some()),
+        ("emergency_to_operator", f.emergency_to_operator.is_some()),
     ];
     if let Some((setting, _)) = present.iter().find(|(_, p)| *p) {
         return Err(not_for(setting));
@@ -339,7 +363,7 @@ fn build_queue_flow(
     line: usize,
     f: RawFlow,
 ) -> Result<QueueFlowSettings, DialplanError> {
-    let present: [(&'static str, bool); 12] = [
+    let present: [(&'static str, bool); 14] = [
         ("company", f.company.is_some()),
         ("callback_promise", f.callback_promise.is_some()),
         ("no_input_ms", f.no_input_ms.is_some()),
@@ -352,6 +376,8 @@ fn build_queue_flow(
         ("topics", f.topics.is_some()),
         ("prompts", f.prompts.is_some()),
         ("prompt", f.prompt.is_some()),
+        ("operator_flow", f.operator_flow.is_some()),
+        ("emergency_to_operator", f.emergency_to_operator.is_some()),
     ];
     if let Some((setting, _)) = present.iter().find(|(_, p)| *p) {
         return Err(DialplanError::SettingNotForKind {
@@ -551,6 +577,8 @@ fn build_dispatcher(
         confirm_below,
         filler_after_ms,
         prompts,
+        operator_flow: f.operator_flow.map(|o| o.into_inner()),
+        emergency_to_operator: f.emergency_to_operator.unwrap_or(false),
     })
 }
 
@@ -628,6 +656,7 @@ fn build_prompts(cx: &Ctx<'_>, p: RawPrompts) -> Result<Prompts, DialplanError> 
         goodbye: pick(p.goodbye, d.goodbye)?,
         ticket_not_filed: pick(p.ticket_not_filed, d.ticket_not_filed)?,
         no_operators: pick(p.no_operators, d.no_operators)?,
+        to_operator: pick(p.to_operator, d.to_operator)?,
         callback_recorded: pick(p.callback_recorded, d.callback_recorded)?,
         confirm_apartment: number_prompt(cx, p.confirm_apartment, d.confirm_apartment)?,
         apartment_not_in_registry: number_prompt(

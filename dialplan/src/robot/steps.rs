@@ -1,9 +1,12 @@
 //! Steps of the call: identification, outages, tickets, giving up, callbacks, the end.
 
+use super::Handover;
 use super::{DispatcherRobot, Outcome, RobotOutput, State, OUTAGE_TOPIC};
 use crate::classify::classify;
 use crate::config::Prompt;
-use zvonar_models::{CallEventKind, CallbackRequest, TicketRequest};
+use zvonar_models::{
+    CallEventKind, CallbackRequest, HandoverContext, HandoverReason, TicketRequest,
+};
 
 impl DispatcherRobot {
     pub(super) fn address_confirmed(&mut self) {
@@ -74,6 +77,7 @@ impl DispatcherRobot {
         self.problem = None;
         self.ticket_emergency = emergency;
         let req = self.request(topic, emergency, description);
+        self.filed = Some(req.clone());
         self.out.push_back(RobotOutput::CreateTicket(req));
         self.state = State::AwaitingTicket;
     }
@@ -138,6 +142,7 @@ impl DispatcherRobot {
             // The read-back not answered: as a «нет» (ask again, then keys, then go on).
             State::AwaitingApartmentConfirmation => self.denied(),
             State::AwaitingOutageAnswer { index } => self.next_outage(index),
+            _ if self.can_hand_over() => self.hand_over(HandoverReason::NotUnderstood),
             _ => {
                 let p = self.s.prompts.failed_goodbye.clone();
                 self.end_incomplete(p, Outcome::NotUnderstood);
@@ -159,7 +164,91 @@ impl DispatcherRobot {
         self.close(outcome);
     }
 
+    /// The caller asked for a person: the operator queue when the dialplan has one (and it
+    /// was not tried on this call yet), else a callback request.
     pub(super) fn operator(&mut self) {
+        if self.can_hand_over() {
+            return self.hand_over(HandoverReason::Asked);
+        }
+        self.callback();
+    }
+
+    fn can_hand_over(&self) -> bool {
+        self.s.operator_flow.is_some() && !self.handed_over
+    }
+
+    /// Passes the call to the operator queue with what the robot knows.
+    pub(super) fn hand_over(&mut self, reason: HandoverReason) {
+        let Some(flow) = self.s.operator_flow.clone() else {
+            return self.callback();
+        };
+        self.handed_over = true;
+        self.clear_keys();
+        let p = self.s.prompts.to_operator.clone();
+        self.prompt(&p, false);
+        // The draft: the request filed, what the caller described (classified), or the
+        // address alone.
+        let draft = match (&self.problem, self.building) {
+            _ if self.filed.is_some() => self.filed.clone(),
+            (Some(p), _) => {
+                let c = classify(p, &self.s.topics, &self.s.fallback_topic);
+                Some(self.request(c.topic, c.emergency, p.clone()))
+            }
+            (None, Some(_)) => {
+                Some(self.request(self.s.fallback_topic.clone(), false, String::new()))
+            }
+            (None, None) => None,
+        };
+        let emergency = self.ticket_emergency || draft.as_ref().is_some_and(|d| d.emergency);
+        let topic = draft.as_ref().map(|d| d.topic.clone());
+        let address = self.address_text();
+        let context = HandoverContext {
+            caller: self.ctx.caller.clone(),
+            account_id: self.account,
+            building_id: self.building,
+            premises_id: self.premises,
+            address,
+            apartment: self.apartment.clone(),
+            heard: self.heard_conf.clone(),
+            draft,
+            ticket_number: self.ticket_number.clone(),
+            recording: None,
+        };
+        self.event(CallEventKind::HandedOver {
+            flow: flow.clone(),
+            reason: reason.as_str().to_string(),
+        });
+        self.out.push_back(RobotOutput::HandOver(Handover {
+            flow,
+            reason,
+            emergency,
+            topic,
+            context,
+        }));
+        self.state = State::AwaitingOperator;
+    }
+
+    /// The address as the robot knows it: the caller's registered premises once confirmed,
+    /// else the building named (and the apartment heard).
+    fn address_text(&self) -> Option<String> {
+        if let Some(k) = &self.ctx.known {
+            if self.premises == Some(k.premises_id) {
+                return Some(k.address_spoken.clone());
+            }
+        }
+        let b = self
+            .ctx
+            .buildings
+            .iter()
+            .find(|b| Some(b.id) == self.building)?;
+        Some(match &self.apartment {
+            Some(a) => format!("{}, квартира {a}", b.spoken),
+            None => b.spoken.clone(),
+        })
+    }
+
+    /// Nobody can take the call: a callback request with what was heard.
+    pub(super) fn callback(&mut self) {
         let p = self.s.prompts.no_operators.clone();
         self.prompt(&p, false);
         self.out

@@ -1,8 +1,8 @@
 //! What the dispatcher robot is given, takes and emits.
 
 use zvonar_models::{
-    AccountId, BuildingId, CallEventKind, CallbackRequest, OutageId, PhoneNumber, PremisesId,
-    TicketRequest,
+    AccountId, BuildingId, CallEventKind, CallbackRequest, HandoverContext, HandoverReason,
+    OutageId, PhoneNumber, PremisesId, TicketRequest,
 };
 pub use zvonar_models::{Expect, NumberSlot};
 
@@ -129,6 +129,13 @@ pub enum RobotInput {
     /// `keypad_fallback`) and asks the question again as a keypad menu, and every later
     /// question too; a second time in a call counts as an answer not understood.
     RecognitionUnavailable,
+    /// Answer to [`RobotOutput::HandOver`]: the queue could not give the caller a person
+    /// (it overflowed: maximum wait, or nobody logged in). The robot takes a callback request
+    /// (prompts `no_operators`, then `callback_recorded`).
+    OperatorUnavailable,
+    /// Answer to [`RobotOutput::HandOver`]: an operator answered; the robot is done (outcome
+    /// `handed_over`, no hangup: the call goes on with the operator).
+    OperatorAnswered,
     /// The caller hung up (BYE). The robot emits nothing after this except the outcome and
     /// an unfinished ticket.
     CallerHangup,
@@ -205,8 +212,27 @@ pub enum RobotOutput {
     CreateTicket(TicketRequest),
     /// Record a callback request; answer with `CallbackRecorded`.
     RequestCallback(CallbackRequest),
+    /// Pass the call to a person: put it into the operator queue flow `flow` once the
+    /// prompts queued before it have played, with what the robot knows; answer with
+    /// [`RobotInput::OperatorAnswered`] or [`RobotInput::OperatorUnavailable`].
+    HandOver(Handover),
     /// Hang up (BYE). Comes after the last prompt's `PlaybackDone`.
     Hangup,
+}
+
+/// The robot → operator handover ([`RobotOutput::HandOver`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Handover {
+    /// The `kind = "queue"` flow (the dispatcher's `operator_flow`).
+    pub flow: String,
+    /// Why.
+    pub reason: HandoverReason,
+    /// An emergency request: it waits ahead of the others.
+    pub emergency: bool,
+    /// The request's topic code when one was classified (for the `skills` strategy).
+    pub topic: Option<String>,
+    /// What the robot knows, for the operator's card.
+    pub context: HandoverContext,
 }
 
 /// Where the robot is: each state is named for what it waits for.
@@ -239,6 +265,8 @@ pub enum State {
     AwaitingTicket,
     /// Sent `RequestCallback`; waits for `CallbackRecorded`.
     AwaitingCallbackRecorded,
+    /// Sent `HandOver`; waits for `OperatorAnswered` or `OperatorUnavailable`.
+    AwaitingOperator,
     /// Saying the last words; hangs up after their `PlaybackDone`.
     Closing,
     /// Done: nothing more will be emitted.
@@ -267,6 +295,8 @@ pub enum Outcome {
     TicketNotFiled,
     /// zvonar ended the call at shutdown (drain time over) before anything was filed.
     Shutdown,
+    /// The call was passed to an operator who answered it.
+    HandedOver,
 }
 
 impl Outcome {
@@ -282,6 +312,7 @@ impl Outcome {
             Outcome::CallerHangup => "caller_hangup",
             Outcome::TicketNotFiled => "ticket_not_filed",
             Outcome::Shutdown => "shutdown",
+            Outcome::HandedOver => "handed_over",
         }
     }
 }
