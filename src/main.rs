@@ -13,6 +13,7 @@
 mod config;
 mod engine;
 mod health;
+mod queue_api;
 mod retention;
 mod sip_accounts;
 
@@ -67,6 +68,10 @@ enum SipAccountWhat {
     Add {
         /// SIP user name (the phone's "user"/"auth user"), e.g. 101.
         user: String,
+        /// The console user (agent) whose phone this is: logging in to the queues as that
+        /// user rings this phone (`POST /api/v1/queue/agent/login`).
+        #[arg(long)]
+        login: Option<String>,
     },
     /// Remove an account (its phones can no longer register).
     Remove {
@@ -175,13 +180,21 @@ async fn open_db(cfg: &Config) -> anyhow::Result<sqlx::SqlitePool> {
     zvonar_dispatch::migrate(&pool).await?;
     zvonar_access::migrate(&pool).await?;
     sip_accounts::migrate(&pool).await?;
+    engine::queue::store::migrate(&pool).await?;
     Ok(pool)
 }
 
 async fn sip_account(cfg: Config, what: SipAccountWhat) -> anyhow::Result<()> {
     let pool = open_db(&cfg).await?;
     match what {
-        SipAccountWhat::Add { user } => {
+        SipAccountWhat::Add { user, login } => {
+            if let Some(login) = &login {
+                let access = zvonar_access::Access::new(pool.clone(), cfg.auth.clone());
+                anyhow::ensure!(
+                    access.user_by_login(login).await?.is_some(),
+                    "no console user {login:?} (zvonar user add --login {login} …)"
+                );
+            }
             let realm = cfg
                 .sip
                 .registrar
@@ -194,9 +207,13 @@ async fn sip_account(cfg: Config, what: SipAccountWhat) -> anyhow::Result<()> {
                 .context("reading the password from stdin")?;
             let password = line.trim_end_matches(['\r', '\n']);
             let new = sip_accounts::set(&pool, &user, &realm, password).await?;
+            if let Some(login) = &login {
+                sip_accounts::bind_user(&pool, &user, Some(login)).await?;
+            }
             println!(
-                "SIP account {user} {} (realm {realm})",
-                if new { "added" } else { "password changed" }
+                "SIP account {user} {} (realm {realm}){}",
+                if new { "added" } else { "password changed" },
+                login.map(|l| format!(", phone of {l}")).unwrap_or_default()
             );
         }
         SipAccountWhat::Remove { user } => {
@@ -207,8 +224,8 @@ async fn sip_account(cfg: Config, what: SipAccountWhat) -> anyhow::Result<()> {
             println!("SIP account {user} removed");
         }
         SipAccountWhat::List => {
-            for (user, realm) in sip_accounts::list(&pool).await? {
-                println!("{user}\t{realm}");
+            for (user, realm, login) in sip_accounts::list(&pool).await? {
+                println!("{user}\t{realm}\t{}", login.unwrap_or_default());
             }
         }
     }
@@ -587,6 +604,14 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         cfg.base_dir.clone(),
         cfg.sip.max_calls,
     );
+    // The operator queues: one runtime for the process when the dialplan declares any.
+    let queue_rx = if shared.dialplan.queues().is_empty() {
+        None
+    } else {
+        let (handle, rx) = engine::queue::QueueHandle::channel();
+        shared.queues = Some(handle);
+        Some(rx)
+    };
     shared.answer_after_ms = cfg.sip.answer_after_ms;
     shared.time_zone = cfg.time_zone;
     shared.trusted_sources = cfg.sip.trusted.clone();
@@ -627,6 +652,12 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(udp = %cfg.sip.udp, tcp = ?cfg.sip.tcp, port = sip.udp_addr.port(), "SIP listening");
     let sip = Arc::new(sip);
     shared.set_sip(sip.clone());
+    let queue_api = match (shared.queues.clone(), queue_rx) {
+        (Some(handle), Some(rx)) => {
+            Some(start_queues(&shared, handle, rx, &pool, sip.registrar()).await?)
+        }
+        _ => None,
+    };
     let accepting = tokio::spawn(engine::accept(shared.clone(), calls));
 
     let checks: Vec<Arc<dyn zvonar_web::HealthCheck>> = vec![
@@ -657,6 +688,10 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         Some(d) => tracing::info!(dir = %d.display(), "operators' console at /console/"),
         None => tracing::warn!("no console files ([http] console_dir): serving the API only"),
     }
+    let web = match queue_api {
+        Some(q) => web.with_queues(q),
+        None => web,
+    };
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .with_context(|| format!("HTTP listen on {}", cfg.http.listen))?;
@@ -670,6 +705,39 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     cancel.cancel();
     server.abort();
     Ok(())
+}
+
+/// Starts the queue runtime (its state restored from the database), the watcher of the
+/// agents' phone registrations, and returns the API's view of them.
+async fn start_queues(
+    shared: &Arc<engine::Shared>,
+    handle: engine::queue::QueueHandle,
+    rx: tokio::sync::mpsc::UnboundedReceiver<engine::queue::Msg>,
+    pool: &sqlx::SqlitePool,
+    registrar: Option<zvonar_sip::ua::SharedRegistrar>,
+) -> anyhow::Result<Arc<dyn zvonar_web::QueueControl>> {
+    use engine::queue::{self, store::QueueStore};
+    let store = QueueStore::new(pool.clone());
+    let now = queue::now_ms();
+    let lost = store.forget_live_calls(now).await?;
+    let configs = shared.dialplan.queues().to_vec();
+    let acd = match store.load().await? {
+        Some(acd) => {
+            tracing::info!(lost_calls = lost, "queue state restored");
+            acd
+        }
+        None => zvonar_acd::Acd::new(configs.clone(), zvonar_acd::AcdSettings::default()),
+    };
+    let lines = Box::new(queue::lines::NoOutgoingLegs::new(&handle));
+    let core = queue::QueueCore::new(acd, configs, lines, now);
+    tokio::spawn(queue::run(core, rx, store.clone()));
+    let regs = queue::endpoints::Registrations::new(pool.clone(), registrar);
+    tokio::spawn(queue::endpoints::watch(handle.clone(), regs.clone()));
+    Ok(Arc::new(queue_api::EngineQueues {
+        handle,
+        regs,
+        store,
+    }))
 }
 
 /// The stop sequence after SIGTERM/SIGINT (see [`config::ShutdownSection`]): refuse new

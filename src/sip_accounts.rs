@@ -21,7 +21,33 @@ pub async fn migrate(pool: &SqlitePool) -> sqlx::Result<()> {
     )
     .execute(pool)
     .await?;
+    // Added with the queues: the access user (agent) whose phone this account is.
+    let has_login: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pragma_table_info('sip_accounts') WHERE name = 'user_login'",
+    )
+    .fetch_one(pool)
+    .await?;
+    if has_login == 0 {
+        sqlx::query("ALTER TABLE sip_accounts ADD COLUMN user_login TEXT")
+            .execute(pool)
+            .await?;
+    }
     Ok(())
+}
+
+/// Binds the account to the access user `login` (the agent whose phone it is), or unbinds it
+/// (`None`). Returns `false` when there is no such account.
+pub async fn bind_user(
+    pool: &SqlitePool,
+    username: &str,
+    login: Option<&str>,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query("UPDATE sip_accounts SET user_login = ? WHERE username = ?")
+        .bind(login)
+        .bind(username)
+        .execute(pool)
+        .await?;
+    Ok(r.rows_affected() > 0)
 }
 
 /// Why an account was not saved.
@@ -90,9 +116,9 @@ pub async fn remove(pool: &SqlitePool, username: &str) -> sqlx::Result<bool> {
     Ok(r.rows_affected() > 0)
 }
 
-/// `(username, realm)` of every account, by name.
-pub async fn list(pool: &SqlitePool) -> sqlx::Result<Vec<(String, String)>> {
-    sqlx::query_as("SELECT username, realm FROM sip_accounts ORDER BY username")
+/// `(username, realm, agent login)` of every account, by name.
+pub async fn list(pool: &SqlitePool) -> sqlx::Result<Vec<(String, String, Option<String>)>> {
+    sqlx::query_as("SELECT username, realm, user_login FROM sip_accounts ORDER BY username")
         .fetch_all(pool)
         .await
 }
@@ -175,8 +201,20 @@ mod tests {
         );
         assert_eq!(
             list(&pool).await.expect("list"),
-            vec![("101".into(), "acme".into())]
+            vec![("101".into(), "acme".into(), None)]
         );
+        // Bound to an agent; a new password keeps the binding.
+        assert!(bind_user(&pool, "101", Some("anna")).await.expect("bind"));
+        assert!(!bind_user(&pool, "999", Some("anna")).await.expect("bind"));
+        set(&pool, "101", "acme", "battery staple 2")
+            .await
+            .expect("update");
+        assert_eq!(
+            list(&pool).await.expect("list"),
+            vec![("101".into(), "acme".into(), Some("anna".into()))]
+        );
+        // The column is added to a table made before it existed, once.
+        migrate(&pool).await.expect("migrate twice");
         assert!(remove(&pool, "101").await.expect("rm"));
         assert!(!remove(&pool, "101").await.expect("rm"));
         assert_eq!(

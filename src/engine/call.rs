@@ -39,6 +39,8 @@ pub struct CallIo {
     pub leg: zvonar_sip::ua::Leg,
     /// The call's offer/answer state (re-INVITEs, UPDATEs, ACKs with answers).
     pub sdp: CallSdp,
+    /// The recording's path relative to the recordings directory, when one is written.
+    pub recording: Option<String>,
 }
 
 /// Runs one incoming call to its end. Never panics on peer input; every path publishes
@@ -238,6 +240,7 @@ async fn answer_and_run(
         signals: call.signals,
         leg: call.leg.clone(),
         sdp,
+        recording: recording.clone(),
     };
     let end = run_flow(shared.clone(), flow, io, 0).await;
     let _ = cmd_tx.send(MediaCommand::Stop);
@@ -277,6 +280,9 @@ pub fn run_flow(
                     .await
                     .run()
                     .await
+            }
+            zvonar_dialplan::FlowKind::Queue(q) => {
+                super::queue::caller::run_flow(&shared, q, io).await
             }
             zvonar_dialplan::FlowKind::Dial(settings)
                 if depth < super::dial_flow::MAX_FALLBACKS =>

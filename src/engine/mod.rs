@@ -20,6 +20,7 @@ pub mod filler;
 pub mod media;
 pub mod metrics;
 pub mod playback;
+pub mod queue;
 pub mod reoffer;
 pub mod robot_driver;
 pub mod slots;
@@ -90,6 +91,8 @@ pub struct Shared {
     pub prompts_dir: PathBuf,
     /// Ringing time before answer, ms.
     pub answer_after_ms: u64,
+    /// The operator queues' runtime (`None` when the dialplan declares no `[[queue]]`).
+    pub queues: Option<queue::QueueHandle>,
     sound_cache: Mutex<HashMap<String, Arc<[i16]>>>,
     sip: std::sync::OnceLock<Arc<zvonar_sip::ua::SipServer>>,
 }
@@ -130,6 +133,7 @@ impl Shared {
             shutdown: CancellationToken::new(),
             prompts_dir,
             answer_after_ms: 0,
+            queues: None,
             sound_cache: Mutex::default(),
             sip: std::sync::OnceLock::new(),
         }

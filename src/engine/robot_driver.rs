@@ -66,6 +66,8 @@ pub struct RobotDriver {
     /// Filler prompts sent to the media task and not finished: the robot knows nothing of
     /// them (no `PlaybackDone` for them, and they are not the answer turn latency waits for).
     fillers_playing: HashSet<u64>,
+    /// A handover to an operator queue, carried out once the prompts before it have played.
+    handover: Option<zvonar_dialplan::robot::Handover>,
 }
 
 impl RobotDriver {
@@ -115,12 +117,19 @@ impl RobotDriver {
             filler_pcm,
             filler_said,
             fillers_playing: HashSet::new(),
+            handover: None,
         }
     }
 
     /// Runs the conversation to its end.
-    pub async fn run(mut self) -> FlowEnd {
-        self.robot.handle(RobotInput::Start);
+    pub async fn run(self) -> FlowEnd {
+        self.run_from(RobotInput::Start).await
+    }
+
+    /// Runs the conversation from `first` (`Start`, or `OperatorUnavailable` for a call that
+    /// overflowed from a queue and is here for a callback request).
+    pub async fn run_from(mut self, first: RobotInput) -> FlowEnd {
+        self.robot.handle(first);
         loop {
             if let Some(end) = self.drain().await {
                 return end;
@@ -385,8 +394,76 @@ impl RobotDriver {
         let _ = self.io.media.send(MediaCommand::Play { id, pcm });
     }
 
-    /// Carries out the robot's outputs; returns the end of the flow after `Hangup`.
+    /// Carries out the robot's outputs; returns the end of the flow after `Hangup`, or when
+    /// the call ended with an operator or in the queue.
     async fn drain(&mut self) -> Option<FlowEnd> {
+        loop {
+            self.drain_outputs().await;
+            if self.handover.is_some() && self.playing.is_empty() {
+                if let Some(end) = self.hand_over().await {
+                    return Some(end);
+                }
+                continue;
+            }
+            break;
+        }
+        if self.hangup_requested && self.playing.is_empty() {
+            self.io.leg.hangup().await;
+            return Some(FlowEnd {
+                cause: HangupCause::RobotBye,
+            });
+        }
+        None
+    }
+
+    /// The caller waits in the operator queue the robot chose; `Some` when the call is over
+    /// (with the operator, or hung up while waiting), `None` when it overflowed and the robot
+    /// goes on (a callback request).
+    async fn hand_over(&mut self) -> Option<FlowEnd> {
+        use super::queue::caller::{converse, wait, Join, WaitEnd};
+        let h = self.handover.take()?;
+        let queue = match self.shared.dialplan.flow(&h.flow).map(|f| &f.kind) {
+            Some(zvonar_dialplan::FlowKind::Queue(q)) => q.queue.0.clone(),
+            _ => {
+                tracing::error!(flow = %h.flow, "operator_flow is not a queue flow");
+                self.robot.handle(RobotInput::OperatorUnavailable);
+                return None;
+            }
+        };
+        self.listening = None;
+        self.no_input_at = None;
+        self.digit_at = None;
+        let join = Join {
+            queue,
+            emergency: h.emergency,
+            topic: h.topic,
+            reason: h.reason,
+            context: h.context,
+        };
+        match wait(&self.shared, &mut self.io, join).await {
+            WaitEnd::Overflow(_) => {
+                self.robot.handle(RobotInput::OperatorUnavailable);
+                None
+            }
+            WaitEnd::Connected(rx) => {
+                self.robot.handle(RobotInput::OperatorAnswered);
+                self.drain_outputs().await;
+                Some(converse(&self.shared, &mut self.io, rx).await)
+            }
+            WaitEnd::Ended(end) => {
+                let input = if end.cause == HangupCause::Shutdown {
+                    RobotInput::Shutdown
+                } else {
+                    RobotInput::CallerHangup
+                };
+                self.robot.handle(input);
+                self.drain_outputs().await;
+                Some(end)
+            }
+        }
+    }
+
+    async fn drain_outputs(&mut self) {
         while let Some(out) = self.robot.poll_output() {
             match out {
                 RobotOutput::Say { text, barge_in } => {
@@ -498,19 +575,13 @@ impl RobotDriver {
                 RobotOutput::Hangup => {
                     self.hangup_requested = true;
                 }
+                RobotOutput::HandOver(h) => self.handover = Some(h),
                 other => {
                     // Outputs may carry addresses and what the caller said: never logged.
                     tracing::warn!(call_id = %self.io.call_id, output = ?zvonar_models::Pii(&other), "robot output not supported by this engine")
                 }
             }
         }
-        if self.hangup_requested && self.playing.is_empty() {
-            self.io.leg.hangup().await;
-            return Some(FlowEnd {
-                cause: HangupCause::RobotBye,
-            });
-        }
-        None
     }
 }
 

@@ -32,6 +32,11 @@
 //! | `GET /api/v1/roles`, `PUT /api/v1/roles/{role}` | every role's permissions; replace one role's `{"permissions": [...]}` |
 //! | `GET /api/v1/keys`, `POST /api/v1/keys`, `DELETE /api/v1/keys/{id}` | my API keys (`?all=true`: everyone's); create `{"name"}` → 201 with `key` shown once; revoke (204) |
 //! | `GET /api/v1/audit?limit=&offset=` | the audit log, newest first: who, what, when, from which IP |
+//! | `GET /api/v1/queue` | the operator queues (ACD) now: `queues` (name, strategy, waiting), `calls` (call_id, queue, emergency, waiting_s, position, ringing agents, agent, reason), `agents` (login, state, pause_reason, endpoint, call); 404 when the dialplan declares no queue |
+//! | `GET /api/v1/queue/calls/{call_id}` | a call that is or was queued, with the robot's `context` for the operator's card (caller, account, address, apartment, `heard` with confidence, `draft` ticket, `ticket_number`, `recording` so far), `state`, `agent`, times |
+//! | `GET /api/v1/queue/agent` | my agent state (`state`, `pause_reason`, `endpoint`, `call`) |
+//! | `POST /api/v1/queue/agent/login` | start taking calls `{"skills": [...]}` (optional) on the phone registered with my SIP account; 409 when none is registered |
+//! | `POST /api/v1/queue/agent/logout`, `…/resume`, `…/pause` `{"reason"}` | stop (after the call in progress), ready again, pause with a reason; 409 when logged out |
 //!
 //! # Who may do what
 //!
@@ -46,7 +51,8 @@
 //! `change_ticket_topic`, assigning `transfer_tickets`, taking into work `transfer_tickets`
 //! or `complete_tickets`, comments and photos any of create/transfer/complete/close; calls and playing recordings `listen_recordings`,
 //! `recording?download=true` also `download_recordings`; callbacks `take_calls`; `/metrics`
-//! `view_monitor`; users, roles and others' keys `manage_users`; the audit log `read_audit`.
+//! `view_monitor`; the queue state `take_calls` or `view_monitor`; a queued call's context and
+//! the agent routes `take_calls` (an agent acts only for themselves); users, roles and others' keys `manage_users`; the audit log `read_audit`.
 //! A user whose password an admin reset may only use `/me`, `/me/password` and `/logout`.
 //! Every change is written to the audit log.
 //!
@@ -55,12 +61,14 @@
 mod auth;
 mod error;
 mod health;
+mod queue;
 mod routes;
 mod tickets;
 
 pub use auth::{Caller, CSRF_HEADER, SESSION_COOKIE};
 pub use error::ApiError;
 pub use health::{CheckResult, HealthCheck, CHECK_TIMEOUT};
+pub use queue::{AgentAction, QueueControl, QueueError};
 pub use routes::{app, AppState};
 pub use tickets::{
     sniff_image, status_ru, TicketSettings, TopicInfo, EXPORT_COLUMNS, MAX_EXPORT_ROWS,

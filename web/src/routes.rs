@@ -31,6 +31,7 @@ pub struct AppState {
     console: Option<PathBuf>,
     pub(crate) workflow: Option<Arc<dyn TicketWorkflow>>,
     pub(crate) ticket_settings: Option<Arc<crate::TicketSettings>>,
+    pub(crate) queues: Option<Arc<dyn crate::QueueControl>>,
 }
 
 impl AppState {
@@ -55,6 +56,7 @@ impl AppState {
             console: None,
             workflow: None,
             ticket_settings: None,
+            queues: None,
         }
     }
 
@@ -91,6 +93,14 @@ impl AppState {
     pub fn with_access(mut self, access: Arc<Access>, secure_cookies: bool) -> Self {
         self.access = Some(access);
         self.secure_cookies = secure_cookies;
+        self
+    }
+}
+
+impl AppState {
+    /// The operator queues (ACD) of the engine: `/api/v1/queue…` answer 404 without them.
+    pub fn with_queues(mut self, queues: Arc<dyn crate::QueueControl>) -> Self {
+        self.queues = Some(queues);
         self
     }
 }
@@ -136,6 +146,13 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/keys", get(auth::list_keys).post(auth::create_key))
         .route("/api/v1/keys/{id}", delete(auth::revoke_key))
         .route("/api/v1/audit", get(auth::audit_log))
+        .route("/api/v1/queue", get(crate::queue::state))
+        .route("/api/v1/queue/calls/{call_id}", get(crate::queue::call))
+        .route("/api/v1/queue/agent", get(crate::queue::me))
+        .route("/api/v1/queue/agent/login", post(crate::queue::login))
+        .route("/api/v1/queue/agent/logout", post(crate::queue::logout))
+        .route("/api/v1/queue/agent/pause", post(crate::queue::pause))
+        .route("/api/v1/queue/agent/resume", post(crate::queue::resume))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

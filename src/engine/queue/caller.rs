@@ -1,0 +1,327 @@
+//! The caller's side of a queue: the call waits with comfort audio ([`super::hold`]), hears
+//! its position and expected wait when the machine says so, and leaves when an agent's
+//! conversation ends, the caller hangs up, or the queue overflows (back to the robot).
+
+use super::{CallerCommand, QueueCallInfo};
+use crate::engine::call::{CallIo, FlowEnd};
+use crate::engine::media::{MediaCommand, MediaEvent};
+use crate::engine::Shared;
+use std::sync::Arc;
+use zvonar_models::{CallEventKind, HandoverContext, HandoverReason, HangupCause};
+use zvonar_sip::ua::CallSignal;
+
+/// A call asking to join a queue.
+pub struct Join {
+    /// The queue (`[[queue]] name`).
+    pub queue: String,
+    /// Emergency: ahead of the others.
+    pub emergency: bool,
+    /// Topic code, for the `skills` strategy.
+    pub topic: Option<String>,
+    /// Why.
+    pub reason: HandoverReason,
+    /// The robot's context.
+    pub context: HandoverContext,
+}
+
+/// How the wait ended.
+pub enum WaitEnd {
+    /// The queue could not give the caller a person: go to this flow (the robot) for a
+    /// callback request. `None`: the runtime is missing or refused the call.
+    Overflow(Option<String>),
+    /// The call is over (the caller or the agent hung up, or shutdown).
+    Ended(FlowEnd),
+    /// An agent answered (the robot, if any, is told so); the call continues until
+    /// [`WaitEnd::Ended`] from [`converse`].
+    Connected(tokio::sync::mpsc::UnboundedReceiver<CallerCommand>),
+}
+
+/// Ids of prompts this module plays on the media task: high, so they never clash with the
+/// robot's own prompt ids on the same call.
+const FIRST_ID: u64 = 1 << 40;
+
+/// Puts the call into `join.queue` and waits there. Never panics on peer input.
+pub async fn wait(shared: &Arc<Shared>, io: &mut CallIo, join: Join) -> WaitEnd {
+    let Some(handle) = shared.queues.clone() else {
+        tracing::error!(call_id = %io.call_id, "no queue runtime: the dialplan declares no queue");
+        return WaitEnd::Overflow(None);
+    };
+    let mut context = join.context;
+    context.recording = io.recording.clone();
+    let info = QueueCallInfo {
+        call_id: io.call_id.0.clone(),
+        queue: join.queue.clone(),
+        emergency: join.emergency,
+        topic: join.topic,
+        reason: join.reason,
+        context,
+        entered_at: chrono::Utc::now(),
+    };
+    let mut rx = match handle.enqueue(info).await {
+        Ok(rx) => rx,
+        Err(e) => {
+            tracing::error!(call_id = %io.call_id, error = %e, "call not queued");
+            return WaitEnd::Overflow(None);
+        }
+    };
+    publish(
+        shared,
+        io,
+        CallEventKind::QueueEntered {
+            queue: join.queue,
+            emergency: join.emergency,
+        },
+    )
+    .await;
+    let hold = super::hold::hold_loop();
+    let mut player = Player {
+        next_id: FIRST_ID,
+        current: None,
+    };
+    player.hold(io, &hold);
+    let call = io.call_id.0.clone();
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => {
+                handle.caller_gone(&call);
+                let _ = io.media.send(MediaCommand::StopPlayback);
+                io.leg.hangup().await;
+                return WaitEnd::Ended(FlowEnd { cause: HangupCause::Shutdown });
+            }
+            sig = io.signals.recv() => match sig {
+                Some(CallSignal::Terminated(reason)) => {
+                    handle.caller_gone(&call);
+                    return WaitEnd::Ended(FlowEnd { cause: reason.cause() });
+                }
+                Some(CallSignal::Info { responder, .. }) => responder.respond(200, None).await,
+                Some(CallSignal::Offer { sdp, cseq, reinvite, responder }) => {
+                    io.answer_offer(&sdp, cseq, reinvite, responder).await;
+                }
+                Some(CallSignal::Confirmed { ack_cseq, sdp }) => io.confirmed(ack_cseq, sdp.as_deref()),
+                None => {
+                    handle.caller_gone(&call);
+                    return WaitEnd::Ended(FlowEnd { cause: HangupCause::SignallingLost });
+                }
+            },
+            ev = io.media_events.recv() => match ev {
+                // Keys and speech mean nothing while waiting.
+                Some(MediaEvent::PlaybackDone { id }) if Some(id) == player.current => {
+                    player.current = None;
+                    player.hold(io, &hold);
+                }
+                Some(_) => {}
+                None => {
+                    handle.caller_gone(&call);
+                    return WaitEnd::Ended(FlowEnd { cause: HangupCause::MediaLost });
+                }
+            },
+            cmd = rx.recv() => match cmd {
+                Some(CallerCommand::Announce { position, expected_wait_s }) => {
+                    publish(shared, io, CallEventKind::QueueAnnounced { position, expected_wait_s }).await;
+                    let text = super::hold::announcement(position, expected_wait_s);
+                    publish(shared, io, CallEventKind::RobotSaid { text: text.clone() }).await;
+                    match shared.tts.say(&text, "ru").await {
+                        Ok(pcm) => player.play(io, pcm),
+                        Err(e) => tracing::error!(error = %e, "queue announcement not synthesised"),
+                    }
+                }
+                Some(CallerCommand::Connected { agent }) => {
+                    let _ = io.media.send(MediaCommand::StopPlayback);
+                    publish(shared, io, CallEventKind::AgentConnected { agent: agent.0.clone() }).await;
+                    return WaitEnd::Connected(rx);
+                }
+                Some(CallerCommand::Requeued) => {}
+                Some(CallerCommand::Overflow { flow, reason }) => {
+                    let _ = io.media.send(MediaCommand::StopPlayback);
+                    let reason = match reason {
+                        zvonar_acd::OverflowReason::MaxWait => "max_wait",
+                        zvonar_acd::OverflowReason::Unstaffed => "unstaffed",
+                    };
+                    publish(shared, io, CallEventKind::QueueOverflowed { flow: flow.clone(), reason: reason.into() }).await;
+                    return WaitEnd::Overflow(Some(flow));
+                }
+                Some(CallerCommand::AgentHungUp) | None => {
+                    let _ = io.media.send(MediaCommand::StopPlayback);
+                    io.leg.hangup().await;
+                    return WaitEnd::Ended(FlowEnd { cause: HangupCause::PartyBye });
+                }
+            },
+        }
+    }
+}
+
+/// The conversation with the agent after [`WaitEnd::Connected`]: the lines bridge the media;
+/// this waits for either side to hang up (or for the agent's endpoint to vanish: the call
+/// goes back to waiting, with comfort audio, through [`wait_again`]).
+pub async fn converse(
+    shared: &Arc<Shared>,
+    io: &mut CallIo,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<CallerCommand>,
+) -> FlowEnd {
+    let Some(handle) = shared.queues.clone() else {
+        io.leg.hangup().await;
+        return FlowEnd {
+            cause: HangupCause::SignallingLost,
+        };
+    };
+    let call = io.call_id.0.clone();
+    let hold = super::hold::hold_loop();
+    let mut player = Player {
+        next_id: FIRST_ID,
+        current: None,
+    };
+    let mut waiting = false;
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => {
+                handle.caller_gone(&call);
+                io.leg.hangup().await;
+                return FlowEnd { cause: HangupCause::Shutdown };
+            }
+            sig = io.signals.recv() => match sig {
+                Some(CallSignal::Terminated(reason)) => {
+                    handle.caller_gone(&call);
+                    return FlowEnd { cause: reason.cause() };
+                }
+                Some(CallSignal::Info { responder, .. }) => responder.respond(200, None).await,
+                Some(CallSignal::Offer { sdp, cseq, reinvite, responder }) => {
+                    io.answer_offer(&sdp, cseq, reinvite, responder).await;
+                }
+                Some(CallSignal::Confirmed { ack_cseq, sdp }) => io.confirmed(ack_cseq, sdp.as_deref()),
+                None => {
+                    handle.caller_gone(&call);
+                    return FlowEnd { cause: HangupCause::SignallingLost };
+                }
+            },
+            ev = io.media_events.recv() => match ev {
+                Some(MediaEvent::PlaybackDone { id }) if waiting && Some(id) == player.current => {
+                    player.current = None;
+                    player.hold(io, &hold);
+                }
+                Some(_) => {}
+                None => {
+                    handle.caller_gone(&call);
+                    return FlowEnd { cause: HangupCause::MediaLost };
+                }
+            },
+            cmd = rx.recv() => match cmd {
+                Some(CallerCommand::Requeued) => {
+                    waiting = true;
+                    player.hold(io, &hold);
+                }
+                Some(CallerCommand::Connected { agent }) => {
+                    waiting = false;
+                    player.current = None;
+                    let _ = io.media.send(MediaCommand::StopPlayback);
+                    publish(shared, io, CallEventKind::AgentConnected { agent: agent.0.clone() }).await;
+                }
+                Some(CallerCommand::Announce { position, expected_wait_s }) => {
+                    publish(shared, io, CallEventKind::QueueAnnounced { position, expected_wait_s }).await;
+                    let text = super::hold::announcement(position, expected_wait_s);
+                    if let Ok(pcm) = shared.tts.say(&text, "ru").await {
+                        player.play(io, pcm);
+                    }
+                }
+                Some(CallerCommand::Overflow { .. }) | Some(CallerCommand::AgentHungUp) | None => {
+                    let _ = io.media.send(MediaCommand::StopPlayback);
+                    io.leg.hangup().await;
+                    return FlowEnd { cause: HangupCause::PartyBye };
+                }
+            },
+        }
+    }
+}
+
+/// What this module has queued on the media task.
+struct Player {
+    next_id: u64,
+    /// The prompt whose end starts the comfort audio again.
+    current: Option<u64>,
+}
+
+impl Player {
+    /// Queues one pass of the comfort loop (after whatever plays).
+    fn hold(&mut self, io: &CallIo, pcm: &Arc<[i16]>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.current = Some(id);
+        let _ = io.media.send(MediaCommand::Play {
+            id,
+            pcm: pcm.clone(),
+        });
+    }
+
+    /// Cuts the comfort audio for an announcement; the loop resumes after it.
+    fn play(&mut self, io: &CallIo, pcm: Arc<[i16]>) {
+        let _ = io.media.send(MediaCommand::StopPlayback);
+        let id = self.next_id;
+        self.next_id += 1;
+        self.current = Some(id);
+        let _ = io.media.send(MediaCommand::Play { id, pcm });
+    }
+}
+
+async fn publish(shared: &Shared, io: &CallIo, kind: CallEventKind) {
+    shared.events.publish(&io.call_id, kind).await;
+}
+
+/// A `kind = "queue"` flow: the call waits in the queue; an agent takes it, or it overflows
+/// to the queue's `overflow` flow (the robot, which takes a callback request at once).
+pub async fn run_flow(
+    shared: &Arc<Shared>,
+    settings: &zvonar_dialplan::QueueFlowSettings,
+    mut io: CallIo,
+) -> FlowEnd {
+    let join = Join {
+        queue: settings.queue.0.clone(),
+        emergency: false,
+        topic: None,
+        reason: HandoverReason::Routed,
+        context: HandoverContext {
+            caller: io.caller.clone(),
+            ..HandoverContext::default()
+        },
+    };
+    match wait(shared, &mut io, join).await {
+        WaitEnd::Ended(end) => end,
+        WaitEnd::Connected(rx) => converse(shared, &mut io, rx).await,
+        WaitEnd::Overflow(flow) => {
+            let flow = flow.or_else(|| {
+                shared
+                    .dialplan
+                    .queues()
+                    .iter()
+                    .find(|q| q.id == settings.queue)
+                    .map(|q| q.overflow.clone())
+            });
+            overflow_to(shared, flow, io).await
+        }
+    }
+}
+
+/// Runs the overflow flow of a queue on the call: the robot starts by taking a callback
+/// request (no greeting: the caller asked for a person already); a playback flow plays.
+async fn overflow_to(shared: &Arc<Shared>, flow: Option<String>, io: CallIo) -> FlowEnd {
+    let kind = flow
+        .as_deref()
+        .and_then(|f| shared.dialplan.flow(f))
+        .map(|f| f.kind.clone());
+    match kind {
+        Some(zvonar_dialplan::FlowKind::DispatcherRobot(s)) => {
+            crate::engine::robot_driver::RobotDriver::new(shared.clone(), &s, io)
+                .await
+                .run_from(zvonar_dialplan::robot::RobotInput::OperatorUnavailable)
+                .await
+        }
+        Some(zvonar_dialplan::FlowKind::Playback(p)) => {
+            crate::engine::playback::run(shared, &p.prompt, io).await
+        }
+        _ => {
+            tracing::error!(call_id = %io.call_id, ?flow, "queue overflow flow cannot take the call");
+            io.leg.hangup().await;
+            FlowEnd {
+                cause: HangupCause::UnsupportedFlow,
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The API's view of the engine's queue runtime ([`zvonar_web::QueueControl`]).
+
+use crate::engine::queue::endpoints::Registrations;
+use crate::engine::queue::store::QueueStore;
+use crate::engine::queue::{AgentOp, QueueHandle};
+use zvonar_acd::AcdError;
+use zvonar_web::{AgentAction, QueueControl, QueueError};
+
+/// The runtime, the registrations (for an agent's phone) and the queued calls' store.
+pub struct EngineQueues {
+    /// The runtime.
+    pub handle: QueueHandle,
+    /// SIP accounts and their bindings.
+    pub regs: Registrations,
+    /// Queued calls with their context.
+    pub store: QueueStore,
+}
+
+fn stopped() -> QueueError {
+    QueueError::Internal("the queue runtime has stopped".into())
+}
+
+fn refused(e: AcdError) -> QueueError {
+    match e {
+        AcdError::NotLoggedIn(_) | AcdError::UnknownAgent(_) => {
+            QueueError::Conflict("вы не вошли в очередь (POST /api/v1/queue/agent/login)".into())
+        }
+        AcdError::EmptyPauseReason => QueueError::BadRequest("укажите причину паузы".into()),
+        other => QueueError::Conflict(other.to_string()),
+    }
+}
+
+#[async_trait::async_trait]
+impl QueueControl for EngineQueues {
+    async fn state(&self) -> Result<serde_json::Value, QueueError> {
+        let st = self.handle.state().await.ok_or_else(stopped)?;
+        serde_json::to_value(st).map_err(|e| QueueError::Internal(e.to_string()))
+    }
+
+    async fn call(&self, call_id: &str) -> Result<serde_json::Value, QueueError> {
+        let mut row = self
+            .store
+            .call(call_id)
+            .await
+            .map_err(|e| QueueError::Internal(e.to_string()))?
+            .ok_or(QueueError::NotFound)?;
+        // While it is in a queue: its place and wait now.
+        if let Some(st) = self.handle.state().await {
+            if let Some(live) = st.calls.into_iter().find(|c| c.call_id == call_id) {
+                row["live"] =
+                    serde_json::to_value(live).map_err(|e| QueueError::Internal(e.to_string()))?;
+            }
+        }
+        Ok(row)
+    }
+
+    async fn agent(
+        &self,
+        login: &str,
+        action: AgentAction,
+    ) -> Result<serde_json::Value, QueueError> {
+        let op = match action {
+            AgentAction::Login { skills } => {
+                let endpoint = self
+                    .regs
+                    .endpoint_of(login)
+                    .await
+                    .map_err(|e| QueueError::Internal(e.to_string()))?
+                    .ok_or_else(|| {
+                        QueueError::Conflict(
+                            "нет зарегистрированного телефона: зарегистрируйте SIP-аккаунт, \
+                             привязанный к вашему логину (zvonar sip-account add ИМЯ --login ЛОГИН)"
+                                .into(),
+                        )
+                    })?;
+                AgentOp::Login { endpoint, skills }
+            }
+            AgentAction::Logout => AgentOp::Logout,
+            AgentAction::Pause { reason } => AgentOp::Pause(reason),
+            AgentAction::Resume => AgentOp::Resume,
+            _ => AgentOp::Status,
+        };
+        let view = self
+            .handle
+            .agent(login, op)
+            .await
+            .map_err(|e| e.map_or_else(stopped, refused))?;
+        serde_json::to_value(view).map_err(|e| QueueError::Internal(e.to_string()))
+    }
+}
