@@ -57,7 +57,7 @@ pub async fn wait(shared: &Arc<Shared>, io: &mut CallIo, join: Join) -> WaitEnd 
         context,
         entered_at: chrono::Utc::now(),
     };
-    let mut rx = match handle.enqueue(info).await {
+    let mut rx = match handle.enqueue(info, Some(io.media.clone())).await {
         Ok(rx) => rx,
         Err(e) => {
             tracing::error!(call_id = %io.call_id, error = %e, "call not queued");

@@ -35,6 +35,20 @@ pub enum LineEvent {
 /// The agents' side of the queues. Every method returns at once (start the work, report
 /// through [`LineEvent`]s); a method for a line that no longer exists does nothing.
 pub trait AgentLines: Send + 'static {
+    /// A caller entered a queue: `media` is the caller's media task (for the bridge), `number`
+    /// the caller's verified number (shown to the agent's phone).
+    fn caller_joined(
+        &mut self,
+        call: &CallId,
+        media: tokio::sync::mpsc::UnboundedSender<crate::engine::media::MediaCommand>,
+        number: Option<String>,
+    ) {
+        let _ = (call, media, number);
+    }
+    /// The caller left the queues (hung up, overflowed, or the conversation ended).
+    fn caller_left(&mut self, call: &CallId) {
+        let _ = call;
+    }
     /// Ring `endpoint` with `call` (an outgoing leg to the phone or the console).
     fn offer(&mut self, call: &CallId, agent: &AgentId, endpoint: &EndpointId);
     /// Stop ringing (CANCEL the offer leg).

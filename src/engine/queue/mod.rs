@@ -111,9 +111,11 @@ pub enum Msg {
     /// A call joins its queue; its task hears back on `caller`.
     Enqueue {
         /// The call.
-        info: QueueCallInfo,
+        info: Box<QueueCallInfo>,
         /// Where the call's task listens.
         caller: mpsc::UnboundedSender<CallerCommand>,
+        /// The caller's media task (bridged to the agent's leg on answer).
+        media: Option<mpsc::UnboundedSender<crate::engine::media::MediaCommand>>,
         /// `Err` when the queue refused it (not declared, duplicate).
         reply: oneshot::Sender<Result<(), AcdError>>,
     },
@@ -294,6 +296,7 @@ impl QueueCore {
         now: Millis,
         info: QueueCallInfo,
         caller: mpsc::UnboundedSender<CallerCommand>,
+        media: Option<mpsc::UnboundedSender<crate::engine::media::MediaCommand>>,
     ) -> Result<(), AcdError> {
         let call = CallId(info.call_id.clone());
         let queue = QueueId(info.queue.clone());
@@ -309,12 +312,26 @@ impl QueueCore {
             emergency: info.emergency,
             topic: info.topic.clone(),
         };
+        let number = info
+            .context
+            .caller
+            .as_ref()
+            .map(|p| p.as_e164().to_string());
         self.callers.insert(call.clone(), (caller, info));
+        if let Some(media) = media {
+            self.lines.caller_joined(&call, media, number);
+        }
         let r = self.input(now, input);
         if r.is_err() {
-            self.callers.remove(&call);
+            self.forget(&call);
         }
         r
+    }
+
+    /// The call left the runtime: its channel and the lines' state of it go.
+    fn forget(&mut self, call: &CallId) {
+        self.callers.remove(call);
+        self.lines.caller_left(call);
     }
 
     /// The caller hung up: abandoned while waiting, or the end of the conversation (the
@@ -326,6 +343,7 @@ impl QueueCore {
         if let Some(agent) = agent {
             self.lines.hang_up(call, &agent);
         }
+        self.lines.caller_left(call);
     }
 
     /// Something happened on an agent's line.
@@ -344,7 +362,8 @@ impl QueueCore {
                 if let Some((tx, _)) = self.callers.remove(&call) {
                     let _ = tx.send(CallerCommand::AgentHungUp);
                 }
-                let _ = self.input(now, Input::CallEnded { call });
+                let _ = self.input(now, Input::CallEnded { call: call.clone() });
+                self.lines.caller_left(&call);
             }
         }
     }
@@ -498,6 +517,7 @@ impl QueueCore {
                             reason,
                         });
                     }
+                    self.lines.caller_left(&call);
                 }
                 Command::Requeue { call } => self.tell(&call, CallerCommand::Requeued),
                 Command::DropEndpoint { agent, endpoint } => {
@@ -555,13 +575,15 @@ impl QueueHandle {
     pub async fn enqueue(
         &self,
         info: QueueCallInfo,
+        media: Option<mpsc::UnboundedSender<crate::engine::media::MediaCommand>>,
     ) -> Result<mpsc::UnboundedReceiver<CallerCommand>, JoinError> {
         let (caller, rx) = mpsc::unbounded_channel();
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Msg::Enqueue {
-                info,
+                info: Box::new(info),
                 caller,
+                media,
                 reply,
             })
             .map_err(|_| JoinError::Stopped)?;
@@ -624,9 +646,9 @@ pub async fn run(
                 let Some(msg) = msg else { break };
                 let now = now_ms();
                 match msg {
-                    Msg::Enqueue { info, caller, reply } => {
+                    Msg::Enqueue { info, caller, media, reply } => {
                         let stored = info.clone();
-                        let r = core.enqueue(now, info, caller);
+                        let r = core.enqueue(now, *info, caller, media);
                         if r.is_ok() {
                             if let Err(e) = store.call_entered(&stored).await {
                                 tracing::error!(error = %e, "queued call not stored");

@@ -40,7 +40,8 @@ fn info(call: &str, emergency: bool) -> QueueCallInfo {
 
 fn join(core: &mut QueueCore, now: Millis, call: &str) -> UnboundedReceiver<CallerCommand> {
     let (tx, rx) = mpsc::unbounded_channel();
-    core.enqueue(now, info(call, false), tx).expect("queued");
+    core.enqueue(now, info(call, false), tx, None)
+        .expect("queued");
     rx
 }
 
@@ -349,7 +350,7 @@ fn agent_errors_change_nothing() {
     let (tx, _rx) = mpsc::unbounded_channel();
     let mut i = info("c9", false);
     i.queue = "nope".into();
-    assert!(core.enqueue(0, i, tx).is_err());
+    assert!(core.enqueue(0, i, tx, None).is_err());
     assert!(core.call("c9").is_none());
 }
 
