@@ -1,4 +1,5 @@
 //! The monitor's views of the machine and a dialplan reload.
+#![allow(clippy::unwrap_used)]
 
 use zvonar_acd::*;
 

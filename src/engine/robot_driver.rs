@@ -575,7 +575,7 @@ impl RobotDriver {
                 RobotOutput::Hangup => {
                     self.hangup_requested = true;
                 }
-                RobotOutput::HandOver(h) => self.handover = Some(h),
+                RobotOutput::HandOver(h) => self.handover = Some(*h),
                 other => {
                     // Outputs may carry addresses and what the caller said: never logged.
                     tracing::warn!(call_id = %self.io.call_id, output = ?zvonar_models::Pii(&other), "robot output not supported by this engine")

@@ -218,13 +218,13 @@ impl DispatcherRobot {
             flow: flow.clone(),
             reason: reason.as_str().to_string(),
         });
-        self.out.push_back(RobotOutput::HandOver(Handover {
+        self.out.push_back(RobotOutput::HandOver(Box::new(Handover {
             flow,
             reason,
             emergency,
             topic,
             context,
-        }));
+        })));
         self.state = State::AwaitingOperator;
     }
 

@@ -14,7 +14,7 @@ fn with_queue() -> DispatcherSettings {
 
 fn handover(out: &[RobotOutput]) -> Option<Handover> {
     out.iter().find_map(|o| match o {
-        RobotOutput::HandOver(h) => Some(h.clone()),
+        RobotOutput::HandOver(h) => Some((**h).clone()),
         _ => None,
     })
 }

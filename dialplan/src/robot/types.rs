@@ -215,7 +215,7 @@ pub enum RobotOutput {
     /// Pass the call to a person: put it into the operator queue flow `flow` once the
     /// prompts queued before it have played, with what the robot knows; answer with
     /// [`RobotInput::OperatorAnswered`] or [`RobotInput::OperatorUnavailable`].
-    HandOver(Handover),
+    HandOver(Box<Handover>),
     /// Hang up (BYE). Comes after the last prompt's `PlaybackDone`.
     Hangup,
 }
