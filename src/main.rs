@@ -728,7 +728,8 @@ async fn start_queues(
         }
         None => zvonar_acd::Acd::new(configs.clone(), zvonar_acd::AcdSettings::default()),
     };
-    let lines = Box::new(queue::lines::NoOutgoingLegs::new(&handle));
+    // Agents' phones are rung over outgoing SIP legs (the B2BUA), bridged on answer.
+    let lines = Box::new(queue::sip_lines::SipLines::new(shared, handle.clone()));
     let core = queue::QueueCore::new(acd, configs, lines, now);
     tokio::spawn(queue::run(core, rx, store.clone()));
     let regs = queue::endpoints::Registrations::new(pool.clone(), registrar);

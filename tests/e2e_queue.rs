@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 const REALM: &str = "e2e.zvonar";
 
-fn dialplan(max_wait_s: u32) -> String {
+fn dialplan(max_wait_s: u32, wrap_up_s: u32) -> String {
     format!(
         r#"
 [[route]]
@@ -38,7 +38,7 @@ operator_flow = "operators"
 name = "operators"
 strategy = "ring_all"
 max_wait_s = {max_wait_s}
-wrap_up_s = 5
+wrap_up_s = {wrap_up_s}
 ring_timeout_s = 5
 announce_every_s = 15
 overflow = "dispatcher"
@@ -50,11 +50,11 @@ queue = "operators"
     )
 }
 
-fn start(name: &str, max_wait_s: u32) -> Zvonar {
+fn start(name: &str, max_wait_s: u32, wrap_up_s: u32) -> Zvonar {
     Zvonar::start_with(
         name,
         Options {
-            dialplan: Some(dialplan(max_wait_s)),
+            dialplan: Some(dialplan(max_wait_s, wrap_up_s)),
             extra_config: format!(
                 "[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\", \"SHA-256\"]\n"
             ),
@@ -158,8 +158,9 @@ fn log_in(z: &Zvonar, login: &str, password: &str) -> Vec<String> {
     vec![format!("Cookie: {cookie}"), format!("X-CSRF-Token: {csrf}")]
 }
 
-/// SIPp registers `user` (digest, MD5) for an hour, as a desk phone does, and exits.
-fn register_phone(z: &Zvonar, user: &str, password: &str) {
+/// SIPp registers `user` (digest, MD5) from `port` for an hour, as a desk phone does, and
+/// exits.
+fn register_phone(z: &Zvonar, user: &str, password: &str, port: u16) {
     let reg = |cseq: u32, auth: &str| {
         format!(
             r#"  <send retrans="500">
@@ -196,7 +197,7 @@ fn register_phone(z: &Zvonar, user: &str, password: &str) {
         format!("<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"reg\">\n{body}</scenario>\n"),
     )
     .expect("scenario");
-    let port = free_port().to_string();
+    let port = port.to_string();
     let (ok, out) = sipp(z, &p, &["-m", "1", "-l", "1", "-t", "u1", "-p", &port], 20);
     assert!(ok, "REGISTER failed:\n{out}\n{}", z.log());
 }
@@ -284,7 +285,7 @@ fn in_order(hay: &[&str], needles: &[&str]) -> bool {
 
 #[test]
 fn nobody_logged_in_the_robot_takes_a_callback_request() {
-    let z = start("queue-unstaffed", 60);
+    let z = start("queue-unstaffed", 60, 5);
     let caller = call_async(&z, "unstaffed", asks_for_operator());
     let (ok, out) = caller.join().expect("caller");
     assert!(
@@ -366,7 +367,7 @@ fn nobody_logged_in_the_robot_takes_a_callback_request() {
 
 #[test]
 fn a_caller_waits_hears_the_queue_and_overflows_at_max_wait_with_the_context_on_the_api() {
-    let z = start("queue-wait", 35);
+    let z = start("queue-wait", 35, 5);
     zvonar(
         &z,
         &["user", "add", "--login", "anna", "--role", "operator"],
@@ -388,7 +389,7 @@ fn a_caller_waits_hears_the_queue_and_overflows_at_max_wait_with_the_context_on_
     // No phone registered yet: login refused, nothing changes.
     let (status, _, body) = http(z.http_port, "POST", "/api/v1/queue/agent/login", &anna, "");
     assert_eq!(status, 409, "{body}");
-    register_phone(&z, "101", "secret-101");
+    register_phone(&z, "101", "secret-101", free_port());
     // Without the CSRF token the session may not act.
     let (status, _, _) = http(
         z.http_port,
@@ -541,4 +542,176 @@ fn a_caller_waits_hears_the_queue_and_overflows_at_max_wait_with_the_context_on_
     assert_eq!(status, 200, "{body}");
     let (status, _, _) = http(z.http_port, "POST", "/api/v1/queue/agent/resume", &anna, "");
     assert_eq!(status, 409);
+}
+
+const RESPONSE_HEADERS: &str = "      [last_Via:]\n      [last_From:]\n      [last_To:];tag=[pid]SIPpTag01[call_number]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Contact: <sip:101@[local_ip]:[local_port];transport=[transport]>\n";
+
+/// The agent's desk phone answering one call: rings, answers PCMA after 0.5 s, talks for
+/// `talk_ms` (SIPp echoes every RTP packet back: what the caller says comes back to the
+/// caller through the bridge), then hangs up (BYE).
+fn desk_phone_scenario(z: &Zvonar, talk_ms: u64) -> std::path::PathBuf {
+    let invite = "  <recv request=\"INVITE\">\n    <action>\n      \
+        <ereg regexp=\".*\" search_in=\"hdr\" header=\"From:\" assign_to=\"their_from\"/>\n      \
+        <ereg regexp=\".*\" search_in=\"hdr\" header=\"To:\" assign_to=\"our_to\"/>\n      \
+        <ereg regexp=\"sip:[^>]*\" search_in=\"hdr\" header=\"Contact:\" assign_to=\"their_contact\"/>\n    </action>\n  </recv>\n";
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"desk\">\n{invite}\
+         <send>\n    <![CDATA[\n      SIP/2.0 180 Ringing\n{RESPONSE_HEADERS}      Content-Length: 0\n    ]]>\n  </send>\n  \
+         <pause milliseconds=\"500\"/>\n  \
+         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n{RESPONSE_HEADERS}      Content-Type: application/sdp\n      Content-Length: [len]\n\n      \
+         v=0\n      o=desk 1 1 IN IP[local_ip_type] [local_ip]\n      s=-\n      c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n      \
+         m=audio [media_port] RTP/AVP 8 101\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000\n    ]]>\n  </send>\n  \
+         <recv request=\"ACK\" crlf=\"true\"/>\n  <pause milliseconds=\"{talk_ms}\"/>\n  \
+         <send retrans=\"500\">\n    <![CDATA[\n      BYE [$their_contact] SIP/2.0\n      \
+         Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n      \
+         From: [$our_to];tag=[pid]SIPpTag01[call_number]\n      To: [$their_from]\n      \
+         Call-ID: [call_id]\n      CSeq: 1 BYE\n      Max-Forwards: 70\n      Content-Length: 0\n    ]]>\n  </send>\n  \
+         <recv response=\"200\"/>\n  <Reference variables=\"their_from,our_to,their_contact\"/>\n</scenario>\n"
+    );
+    let p = z.dir.join("desk.xml");
+    std::fs::write(&p, xml).expect("scenario");
+    p
+}
+
+/// The largest RMS of any 500 ms window of `samples`.
+fn loudest_window(samples: &[i16]) -> f64 {
+    samples
+        .chunks(4000)
+        .map(|c| (c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn a_desk_phone_takes_the_queued_call_audio_flows_both_ways_then_wrap_up() {
+    let z = start("queue-desk", 120, 60);
+    zvonar(
+        &z,
+        &["user", "add", "--login", "anna", "--role", "operator"],
+        "пароль оператора 1\n",
+    );
+    zvonar(
+        &z,
+        &["sip-account", "add", "101", "--login", "anna"],
+        "secret-101\n",
+    );
+    let anna = log_in(&z, "anna", "пароль оператора 1");
+    let phone_port = free_port();
+    register_phone(&z, "101", "secret-101", phone_port);
+    let (status, _, body) = http(z.http_port, "POST", "/api/v1/queue/agent/login", &anna, "");
+    assert_eq!(status, 200, "{body}");
+    // The desk phone now answers on the port it registered from, echoing the RTP it gets.
+    let desk = Command::new("sipp")
+        .args(["-sf", &desk_phone_scenario(&z, 15_000).to_string_lossy()])
+        .args(["-p", &phone_port.to_string(), "-m", "1", "-rtp_echo"])
+        .args(["-mp", &(40000 + (free_port() % 10000) / 2 * 2).to_string()])
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args([
+            "-timeout",
+            "120s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .current_dir(&z.dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp desk phone");
+    // The caller asks for a person (0), waits while the phone rings and is answered, then
+    // speaks; the agent hangs up and zvonar ends the caller's call.
+    let mut steps = asks_for_operator();
+    steps.push(Step::Pause(9000));
+    steps.push(Step::Say(common::problem_speech()));
+    let caller = call_async(&z, "desk-caller", steps);
+    let (ok, out) = caller.join().expect("caller");
+    assert!(
+        ok,
+        "SIPp caller failed:\n{out}\n--- zvonar log ---\n{}",
+        z.log()
+    );
+    let out = desk.wait_with_output().expect("desk phone");
+    assert!(
+        out.status.success(),
+        "the desk phone was rung, answered and hung up: {}{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        z.log()
+    );
+    let (id, events) = timeline(&z);
+    let k = kinds(&events);
+    assert!(
+        in_order(&k, &["handed_over", "queue_entered", "agent_connected"]),
+        "{k:?}"
+    );
+    assert!(!k.contains(&"queue_overflowed"), "{k:?}");
+    let connected = events
+        .iter()
+        .find(|(k, _)| k == "agent_connected")
+        .expect("connected");
+    assert_eq!(connected.1["agent"], "anna");
+    // The card of the answered call: connected to anna, then ended (stored by the queue
+    // runtime just after it told the caller's task to hang up).
+    let t0 = Instant::now();
+    let q = loop {
+        let q = z.get_json(&format!("/api/v1/queue/calls/{id}"));
+        if q["state"] == "ended" || t0.elapsed() > Duration::from_secs(10) {
+            break q;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        (q["state"].as_str(), q["agent"].as_str()),
+        (Some("ended"), Some("anna")),
+        "{q}"
+    );
+    // Wrap-up after the call (60 s in this dialplan).
+    let st = z.get_json("/api/v1/queue");
+    assert_eq!(st["agents"][0]["state"], "wrap_up", "{st}");
+    // The CDR: the agent hung up first.
+    let t0 = Instant::now();
+    let cdr = loop {
+        let d = z.get_json(&format!("/api/v1/calls/{id}"));
+        if !d["cdr"]["hangup_cause"].is_null() || t0.elapsed() > Duration::from_secs(20) {
+            break d;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(cdr["cdr"]["hangup_cause"], "party_bye", "{cdr}");
+    // Audio both ways: after the agent answered, what the caller hears (the recording's right
+    // channel) is the caller's own speech coming back from the desk phone's echo — it went to
+    // the phone and came back through the bridge. Before the answer the caller heard the
+    // robot and the comfort melody; the offset of the answer is taken from the timeline.
+    let at = |kind: &str| {
+        let call = z.get_json(&format!("/api/v1/calls/{id}"));
+        call["timeline"]
+            .as_array()
+            .and_then(|t| t.iter().find(|e| e["kind"] == kind))
+            .and_then(|e| e["at"].as_str())
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .unwrap_or_else(|| panic!("no {kind} event"))
+    };
+    let offset_ms = (at("agent_connected") - at("answered"))
+        .num_milliseconds()
+        .max(0) as usize;
+    let rec = cdr["cdr"]["recording"].as_str().expect("recording");
+    let mut r = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
+    assert_eq!(r.spec().channels, 2);
+    let s: Vec<i16> = r.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let (left, right): (Vec<i16>, Vec<i16>) = s.chunks(2).map(|c| (c[0], c[1])).unzip();
+    let from = (offset_ms + 300) * 8;
+    assert!(
+        right.len() > from + 8000,
+        "recording too short: {} samples",
+        right.len()
+    );
+    let caller_loud = loudest_window(&left[from..]);
+    let echo_loud = loudest_window(&right[from..]);
+    assert!(
+        caller_loud > 300.0,
+        "the caller spoke after the answer: rms {caller_loud:.0}"
+    );
+    assert!(
+        echo_loud > 300.0,
+        "the desk phone's audio reached the caller: rms {echo_loud:.0}"
+    );
 }

@@ -92,6 +92,11 @@ impl RawFlow {
             ("prompts", self.prompts.is_some()),
             ("prompt", self.prompt.is_some()),
             ("queue", self.queue.is_some()),
+            ("operator_flow", self.operator_flow.is_some()),
+            (
+                "emergency_to_operator",
+                self.emergency_to_operator.is_some(),
+            ),
         ]
         .into_iter()
         .find(|(_, p)| *p)

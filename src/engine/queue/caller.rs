@@ -207,6 +207,7 @@ pub async fn converse(
             cmd = rx.recv() => match cmd {
                 Some(CallerCommand::Requeued) => {
                     waiting = true;
+                    let _ = io.media.send(MediaCommand::Unbridge);
                     player.hold(io, &hold);
                 }
                 Some(CallerCommand::Connected { agent }) => {

@@ -63,6 +63,7 @@ pub trait AgentLines: Send + 'static {
 }
 
 /// What was asked of [`FakeLines`], in order (tests).
+#[cfg(test)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LineCall {
     /// [`AgentLines::offer`].
@@ -79,9 +80,11 @@ pub enum LineCall {
 
 /// In-memory lines that only record what they are asked (tests drive the answers with
 /// [`LineEvent`]s).
+#[cfg(test)]
 #[derive(Clone, Default)]
 pub struct FakeLines(pub std::sync::Arc<std::sync::Mutex<Vec<LineCall>>>);
 
+#[cfg(test)]
 impl FakeLines {
     /// Everything asked so far, emptied.
     pub fn take(&self) -> Vec<LineCall> {
@@ -98,6 +101,7 @@ impl FakeLines {
     }
 }
 
+#[cfg(test)]
 impl AgentLines for FakeLines {
     fn offer(&mut self, call: &CallId, agent: &AgentId, endpoint: &EndpointId) {
         self.push(LineCall::Offer(
@@ -118,34 +122,4 @@ impl AgentLines for FakeLines {
     fn drop_endpoint(&mut self, agent: &AgentId, endpoint: &EndpointId) {
         self.push(LineCall::DropEndpoint(agent.clone(), endpoint.clone()));
     }
-}
-
-/// The lines of a build with no outgoing call legs yet: every offer fails at once (the agent
-/// cannot be rung), so a queued call waits with announcements until an agent can take it or
-/// it overflows to the robot. Logged once per offer.
-pub struct NoOutgoingLegs {
-    handle: super::QueueHandle,
-}
-
-impl NoOutgoingLegs {
-    /// Reports the failures through the runtime's channel.
-    pub fn new(handle: &super::QueueHandle) -> Self {
-        NoOutgoingLegs {
-            handle: handle.clone(),
-        }
-    }
-}
-
-impl AgentLines for NoOutgoingLegs {
-    fn offer(&mut self, call: &CallId, agent: &AgentId, endpoint: &EndpointId) {
-        tracing::warn!(%call, %agent, %endpoint, "no outgoing call legs in this build: the agent cannot be rung");
-        self.handle.line_event(LineEvent::Failed {
-            call: call.clone(),
-            agent: agent.clone(),
-        });
-    }
-    fn stop_ringing(&mut self, _: &CallId, _: &AgentId, _: &EndpointId) {}
-    fn bridge(&mut self, _: &CallId, _: &AgentId, _: &EndpointId) {}
-    fn hang_up(&mut self, _: &CallId, _: &AgentId) {}
-    fn drop_endpoint(&mut self, _: &AgentId, _: &EndpointId) {}
 }

@@ -11,12 +11,14 @@
 //! ```
 //!
 //! [`QueueCore`] is synchronous and takes the time with every input, so tests drive it with a
-//! fake clock and [`lines::FakeLines`]; [`run`] is the task around it.
+//! fake clock and [`lines::FakeLines`]; [`run`] is the task around it; in production the
+//! lines are [`sip_lines::SipLines`] (outgoing SIP legs to the agents' registered phones).
 
 pub mod caller;
 pub mod endpoints;
 pub mod hold;
 pub mod lines;
+pub mod sip_lines;
 pub mod store;
 #[cfg(test)]
 mod tests;
@@ -413,8 +415,19 @@ impl QueueCore {
         Ok(AgentSnapshot::new(agent, self.acd.agent(agent)))
     }
 
-    /// An agent's endpoint is gone.
+    /// An agent's endpoint is gone: a conversation on it is over for the agent (the leg is
+    /// hung up) and the caller waits again at the old place.
     pub fn endpoint_lost(&mut self, now: Millis, agent: &AgentId, endpoint: &EndpointId) {
+        let on_call = self
+            .acd
+            .agent(agent)
+            .filter(|v| {
+                v.state == zvonar_acd::StateKind::OnCall && v.endpoint.as_ref() == Some(endpoint)
+            })
+            .and_then(|v| v.call);
+        if let Some(call) = &on_call {
+            self.lines.hang_up(call, agent);
+        }
         let _ = self.input(
             now,
             Input::EndpointLost {

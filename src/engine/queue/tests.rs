@@ -420,3 +420,39 @@ fn a_phone_registering_anew_replaces_the_endpoint_and_keeps_skills() {
         .unwrap();
     assert_eq!(a.state, zvonar_acd::StateKind::LoggedOut);
 }
+
+#[test]
+fn an_agent_whose_phone_vanishes_mid_call_is_hung_up_and_the_caller_waits_again() {
+    let lines = FakeLines::default();
+    let mut core = core(&lines);
+    login(&mut core, 0, "anna");
+    let mut rx = join(&mut core, 1_000, "c1");
+    let (c1, anna) = (CallId::from("c1"), AgentId::from("anna"));
+    core.line(
+        2_000,
+        LineEvent::Answered {
+            call: c1.clone(),
+            agent: anna.clone(),
+        },
+    );
+    lines.take();
+    drain(&mut rx);
+    core.endpoint_lost(30_000, &anna, &EndpointId("sip/anna/sip:anna@phone".into()));
+    assert_eq!(lines.take(), [LineCall::HangUp(c1.clone(), anna.clone())]);
+    assert!(drain(&mut rx).contains(&CallerCommand::Requeued));
+    let st = core.state(30_000);
+    assert_eq!(st.calls[0].position, Some(1));
+    assert_eq!(
+        st.calls[0].waiting_s, 29,
+        "the wait counts from the first arrival"
+    );
+    // The old leg's late BYE changes nothing.
+    core.line(
+        30_100,
+        LineEvent::HungUp {
+            call: c1.clone(),
+            agent: anna.clone(),
+        },
+    );
+    assert!(!drain(&mut rx).contains(&CallerCommand::AgentHungUp));
+}
