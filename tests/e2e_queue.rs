@@ -715,3 +715,57 @@ fn a_desk_phone_takes_the_queued_call_audio_flows_both_ways_then_wrap_up() {
         "the desk phone's audio reached the caller: rms {echo_loud:.0}"
     );
 }
+
+#[test]
+fn an_agents_pause_and_its_reason_survive_a_restart() {
+    let mut z = start("queue-restart", 60, 5);
+    zvonar(
+        &z,
+        &["user", "add", "--login", "anna", "--role", "operator"],
+        "пароль оператора 1\n",
+    );
+    zvonar(
+        &z,
+        &["sip-account", "add", "101", "--login", "anna"],
+        "secret-101\n",
+    );
+    register_phone(&z, "101", "secret-101", free_port());
+    let anna = log_in(&z, "anna", "пароль оператора 1");
+    let (status, _, body) = http(z.http_port, "POST", "/api/v1/queue/agent/login", &anna, "");
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = http(
+        z.http_port,
+        "POST",
+        "/api/v1/queue/agent/pause",
+        &anna,
+        r#"{"reason":"обучение"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    // zvonar stops (SIGTERM) and starts again on the same database.
+    z.terminate();
+    assert!(
+        z.wait_exit(Duration::from_secs(60)).is_some(),
+        "did not stop"
+    );
+    z.restart();
+    // Registrations live in memory: the phone is gone until it registers again, and the agent
+    // waits disconnected with the pause and its reason kept.
+    let agent = |z: &Zvonar| z.get_json("/api/v1/queue")["agents"][0].clone();
+    let t0 = Instant::now();
+    while agent(&z)["state"] != "disconnected" {
+        assert!(t0.elapsed() < Duration::from_secs(20), "{}", agent(&z));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(agent(&z)["pause_reason"], "обучение");
+    // The phone registers again (a new contact): the agent is back, paused as before.
+    register_phone(&z, "101", "secret-101", free_port());
+    let t0 = Instant::now();
+    while agent(&z)["state"] != "paused" {
+        assert!(t0.elapsed() < Duration::from_secs(20), "{}", agent(&z));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(agent(&z)["pause_reason"], "обучение");
+    assert!(agent(&z)["endpoint"]
+        .as_str()
+        .is_some_and(|e| e.starts_with("sip/101/")));
+}
