@@ -14,6 +14,7 @@
 //!   `+`, or written with hyphens «12-345») in groups of 2–3 digits: «Номер заявки: 12345»
 //!   → «Номер заявки: двенадцать, триста сорок пять».
 //! - Money: «1 234,56 руб.» → «тысяча двести тридцать четыре рубля пятьдесят шесть копеек».
+//! - [`values`]: money in kopecks, dates and months of a year spoken from data (templates).
 //!
 //! [`pieces`] returns the same reading split into fixed text and number parts, so that a
 //! phrase can be assembled from cached pieces (zvonar-voice's `phrase` module).
@@ -25,6 +26,7 @@ mod lexicon;
 pub mod numbers;
 #[cfg(test)]
 mod tests;
+pub mod values;
 
 use lexicon::{Governs, Label};
 use numbers::{agree, cardinal, ordinal, split_groups, Case, Gender, NounForms};

@@ -1,0 +1,225 @@
+//! An uploaded list of recipients (CSV): accounts or phones. Bad rows are reported by line
+//! number and the rest are kept.
+//!
+//! Format: a header row naming the columns — `account` (or «лицевой счёт», «лс», «счёт») and/or
+//! `phone` («телефон»), any order, other columns ignored; `,` or `;` separated (Excel in a
+//! Russian locale writes `;`), UTF-8 (a BOM is allowed). A row gives a phone when its phone
+//! cell is filled, else an account. Phones are normalised to E.164 for Russia: `8 (912)
+//! 345-67-89`, `+7 912 345 67 89`, `79123456789`, `9123456789` → `+79123456789`.
+
+use serde::{Deserialize, Serialize};
+
+/// One recipient of an uploaded list.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Entry {
+    /// An account number (resolved to phones by the registry).
+    Account(String),
+    /// A phone, E.164.
+    Phone(String),
+}
+
+/// A rejected row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineError {
+    /// Line number in the file (the header is line 1).
+    pub line: usize,
+    /// What is wrong, in Russian.
+    pub message: String,
+}
+
+/// The parsed list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parsed {
+    /// Accepted entries, in file order, without duplicates.
+    pub entries: Vec<Entry>,
+    /// Rejected rows.
+    pub errors: Vec<LineError>,
+}
+
+/// The whole file is unusable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ListError {
+    /// No header with an account or phone column.
+    #[error("первая строка должна называть столбцы: account (лицевой счёт) и/или phone (телефон)")]
+    NoHeader,
+}
+
+/// Normalises a Russian phone to E.164 (`+7` and 10 digits); `None` if it is not one.
+pub fn normalise_phone(s: &str) -> Option<String> {
+    let t = s.trim();
+    if t.chars()
+        .any(|c| !(c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')')))
+    {
+        return None;
+    }
+    let plus = t.starts_with('+');
+    if t.chars().skip(1).any(|c| c == '+') {
+        return None;
+    }
+    let d: String = t.chars().filter(char::is_ascii_digit).collect();
+    let ten = match (plus, d.len()) {
+        (true, 11) if d.starts_with('7') => &d[1..],
+        (false, 11) if d.starts_with('7') || d.starts_with('8') => &d[1..],
+        (false, 10) => &d[..],
+        _ => return None,
+    };
+    // Russian numbering (Россвязь): geographic codes 3xx, 4xx, 8xx; mobile 9xx.
+    if !matches!(ten.as_bytes()[0], b'3' | b'4' | b'8' | b'9') {
+        return None;
+    }
+    Some(format!("+7{ten}"))
+}
+
+fn valid_account(s: &str) -> bool {
+    (1..=32).contains(&s.chars().count())
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '/')
+}
+
+/// Parses an uploaded list. Errors: [`ListError::NoHeader`]; bad rows go to
+/// [`Parsed::errors`] with their line number.
+pub fn parse(text: &str) -> Result<Parsed, ListError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.lines().enumerate();
+    let (sep, acc_col, phone_col) = loop {
+        let Some((_, l)) = lines.next() else {
+            return Err(ListError::NoHeader);
+        };
+        if l.trim().is_empty() {
+            continue;
+        }
+        let sep = if l.contains(';') { ';' } else { ',' };
+        let cols: Vec<String> = l
+            .split(sep)
+            .map(|c| c.trim().trim_matches('"').to_lowercase().replace('ё', "е"))
+            .collect();
+        let find = |names: &[&str]| cols.iter().position(|c| names.contains(&c.as_str()));
+        let acc = find(&["account", "лицевой счет", "лс", "л/с", "счет"]);
+        let phone = find(&["phone", "телефон"]);
+        if acc.is_none() && phone.is_none() {
+            return Err(ListError::NoHeader);
+        }
+        break (sep, acc, phone);
+    };
+    let mut out = Parsed::default();
+    let mut seen = std::collections::HashMap::new();
+    for (i, l) in lines {
+        let line = i + 1;
+        if l.trim().is_empty() {
+            continue;
+        }
+        let cells: Vec<&str> = l
+            .split(sep)
+            .map(|c| c.trim().trim_matches('"').trim())
+            .collect();
+        let cell = |c: Option<usize>| c.and_then(|c| cells.get(c).copied()).unwrap_or("");
+        let (phone, acc) = (cell(phone_col), cell(acc_col));
+        let entry = if !phone.is_empty() {
+            match normalise_phone(phone) {
+                Some(p) => Entry::Phone(p),
+                None => {
+                    out.errors.push(LineError {
+                        line,
+                        message: format!("«{phone}» — не номер телефона РФ"),
+                    });
+                    continue;
+                }
+            }
+        } else if !acc.is_empty() {
+            if !valid_account(acc) {
+                out.errors.push(LineError {
+                    line,
+                    message: format!("«{acc}» — не номер лицевого счёта"),
+                });
+                continue;
+            }
+            Entry::Account(acc.to_string())
+        } else {
+            out.errors.push(LineError {
+                line,
+                message: "нет ни телефона, ни лицевого счёта".into(),
+            });
+            continue;
+        };
+        if let Some(first) = seen.get(&entry) {
+            out.errors.push(LineError {
+                line,
+                message: format!("повтор строки {first}"),
+            });
+            continue;
+        }
+        seen.insert(entry.clone(), line);
+        out.entries.push(entry);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones() {
+        for (s, want) in [
+            ("8 (912) 345-67-89", Some("+79123456789")),
+            ("+7 912 345 67 89", Some("+79123456789")),
+            ("79123456789", Some("+79123456789")),
+            ("9123456789", Some("+79123456789")),
+            ("+7 343 123-45-67", Some("+73431234567")),
+            ("+8 912 345 67 89", None),
+            ("12345", None),
+            ("8912345678x", None),
+            ("+7 112 345 67 89", None),
+            ("89123456789+", None),
+        ] {
+            assert_eq!(normalise_phone(s).as_deref(), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn bad_rows_by_line_the_rest_kept() {
+        let csv = "\u{feff}ФИО;Лицевой счёт;Телефон\n\
+                   Иванов;100200;8 912 345-67-89\n\
+                   Петров;100201;\n\
+                   Сидоров;;12345\n\
+                   ;;\n\
+                   \n\
+                   Кузнецов;100 202;\n\
+                   Иванов;100200;+79123456789\n\
+                   Смирнова;;9000000001\n";
+        let p = parse(csv).unwrap();
+        assert_eq!(
+            p.entries,
+            vec![
+                Entry::Phone("+79123456789".into()),
+                Entry::Account("100201".into()),
+                Entry::Phone("+79000000001".into()),
+            ]
+        );
+        let lines: Vec<(usize, &str)> = p
+            .errors
+            .iter()
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (4, "«12345» — не номер телефона РФ"),
+                (5, "нет ни телефона, ни лицевого счёта"),
+                (7, "«100 202» — не номер лицевого счёта"),
+                (8, "повтор строки 2"),
+            ]
+        );
+    }
+
+    #[test]
+    fn comma_separated_and_header_errors() {
+        let p = parse("phone\n+79123456789\n").unwrap();
+        assert_eq!(p.entries, vec![Entry::Phone("+79123456789".into())]);
+        let p = parse("account,comment\nA-17,x\n").unwrap();
+        assert_eq!(p.entries, vec![Entry::Account("A-17".into())]);
+        assert_eq!(parse("fio,comment\n"), Err(ListError::NoHeader));
+        assert_eq!(parse(""), Err(ListError::NoHeader));
+    }
+}
