@@ -1,5 +1,5 @@
 //! An uploaded list of recipients (CSV): accounts or phones. Bad rows are reported by line
-//! number and the rest are kept.
+//! number and the rest are kept. And debtors selected by amount and months owed ([`debtors`]).
 //!
 //! Format: a header row naming the columns — `account` (or «лицевой счёт», «лс», «счёт») and/or
 //! `phone` («телефон»), any order, other columns ignored; `,` or `;` separated (Excel in a
@@ -221,5 +221,85 @@ mod tests {
         assert_eq!(p.entries, vec![Entry::Account("A-17".into())]);
         assert_eq!(parse("fio,comment\n"), Err(ListError::NoHeader));
         assert_eq!(parse(""), Err(ListError::NoHeader));
+    }
+}
+
+/// One account's debt, as the registry's debt import gives it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Debt {
+    /// Account number.
+    pub account: String,
+    /// Balance owed, kopecks (≤ 0: nothing owed).
+    pub balance_kopecks: i64,
+    /// The oldest unpaid month (any day in it).
+    pub oldest_unpaid: chrono::NaiveDate,
+}
+
+/// Months a debt has been owed on `today`: calendar months from the oldest unpaid month to
+/// today's month (August unpaid, in November → 3).
+pub fn months_owed(oldest_unpaid: chrono::NaiveDate, today: chrono::NaiveDate) -> u32 {
+    use chrono::Datelike;
+    let m = |d: chrono::NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month0());
+    u32::try_from((m(today) - m(oldest_unpaid)).max(0)).unwrap_or(u32::MAX)
+}
+
+/// Debtors for a campaign: accounts owing at least `min_kopecks` for at least `min_months`
+/// ([`months_owed`]) on `today`, in input order.
+pub fn debtors(
+    debts: &[Debt],
+    min_kopecks: i64,
+    min_months: u32,
+    today: chrono::NaiveDate,
+) -> Vec<&Debt> {
+    debts
+        .iter()
+        .filter(|d| {
+            d.balance_kopecks > 0
+                && d.balance_kopecks >= min_kopecks
+                && months_owed(d.oldest_unpaid, today) >= min_months
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod debt_tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn debtors_by_amount_and_months() {
+        let today = d(2026, 11, 30);
+        assert_eq!(months_owed(d(2026, 8, 1), today), 3);
+        assert_eq!(months_owed(d(2025, 12, 31), d(2026, 1, 1)), 1);
+        assert_eq!(months_owed(d(2026, 12, 1), today), 0);
+        let rows = [
+            ("A", 500_000, d(2026, 8, 1)),  // 5000 ₽, 3 months: yes
+            ("B", 499_999, d(2026, 1, 1)),  // below the amount
+            ("C", 900_000, d(2026, 9, 1)),  // 2 months only
+            ("D", 500_000, d(2025, 11, 1)), // a year: yes
+            ("E", -100, d(2025, 1, 1)),     // overpaid
+        ];
+        let debts: Vec<Debt> = rows
+            .iter()
+            .map(|&(a, b, o)| Debt {
+                account: a.into(),
+                balance_kopecks: b,
+                oldest_unpaid: o,
+            })
+            .collect();
+        let got: Vec<&str> = debtors(&debts, 500_000, 3, today)
+            .iter()
+            .map(|x| x.account.as_str())
+            .collect();
+        assert_eq!(got, vec!["A", "D"]);
+        let got: Vec<&str> = debtors(&debts, 0, 0, today)
+            .iter()
+            .map(|x| x.account.as_str())
+            .collect();
+        assert_eq!(got, vec!["A", "B", "C", "D"]);
     }
 }
