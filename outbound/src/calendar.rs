@@ -168,8 +168,7 @@ impl Calendar {
                 continue;
             }
             let mut next = h;
-            loop {
-                let Some(n) = next.succ_opt() else { break };
+            while let Some(n) = next.succ_opt() {
                 next = n;
                 if !is_off(next, &set) {
                     set.insert(next);

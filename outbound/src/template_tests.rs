@@ -149,7 +149,7 @@ fn output_has_no_digits() {
         "{fio}, {address}, л/с {account}: {debt} за {period}, до {due_date}, звоните с 9:00 до 18:00",
     )
     .unwrap();
-    for k in [0, 1, 99, 100, 12_345, 1_000_000_00, 999_999_99] {
+    for k in [0, 1, 99, 100, 12_345, 100_000_000, 99_999_999] {
         let s = t.render(&debt(k)).unwrap();
         assert!(!s.chars().any(|c| c.is_ascii_digit()), "{s}");
     }
