@@ -4,7 +4,9 @@
 //! The console's ticket workflow — deadlines from each topic's SLA ([`TicketSla`], given
 //! with [`SqliteDispatchStore::with_sla`]), assignment, results, comments, photos, the
 //! journal's filters and count — is [`TicketWorkflow`] plus [`TicketFilter`] and
-//! [`TicketChange`]. Later: missed calls, campaigns, rating, quality control.
+//! [`TicketChange`]. Missed calls and callbacks: [`missed`] (the rule that makes a call
+//! missed is in [`missed::rule`]); a caller's earlier calls and tickets for the caller's
+//! card: [`CallerHistory`]. Later: campaigns, rating, quality control.
 //!
 //! # How the engine uses it
 //!
@@ -46,6 +48,8 @@
 //! # drop(events); Ok(()) }
 //! ```
 
+mod history;
+pub mod missed;
 mod model;
 mod rows;
 mod spool;
@@ -54,6 +58,11 @@ mod store;
 mod subscriber;
 mod workflow;
 
+pub use history::CallerHistory;
+pub use missed::{
+    CallbackAttempt, CallbackOutcome, ClosedAs, MissedCall, MissedCallDetails, MissedCalls,
+    MissedReason, MissedReport, MissedSettings, MissedStatus, WorkingHours,
+};
 pub use model::{
     Assignment, CallDetails, Callback, Cdr, Ticket, TicketChange, TicketDetails, TicketFilter,
     TicketRef, TimelineEntry, CLOSED_STATUSES, FINISHED_STATUSES, TICKET_STATUSES,

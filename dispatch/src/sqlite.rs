@@ -1,5 +1,6 @@
 //! [`DispatchStore`] on SQLite.
 
+use crate::missed::MissedSettings;
 use crate::model::{
     CallDetails, Callback, Cdr, Ticket, TicketChange, TicketDetails, TicketFilter, TicketRef,
     TimelineEntry, CLOSED_STATUSES,
@@ -23,12 +24,18 @@ const MAX_LIMIT: u32 = 1000;
 pub struct SqliteDispatchStore {
     pub(crate) pool: SqlitePool,
     sla: Option<std::sync::Arc<TicketSla>>,
+    missed: std::sync::Arc<MissedSettings>,
 }
 
 impl SqliteDispatchStore {
-    /// Wraps a pool; the dispatch migrations must have been applied.
+    /// Wraps a pool; the dispatch migrations must have been applied. Missed calls follow
+    /// [`MissedSettings::default`] until [`SqliteDispatchStore::with_missed`].
     pub fn new(pool: SqlitePool) -> Self {
-        SqliteDispatchStore { pool, sla: None }
+        SqliteDispatchStore {
+            pool,
+            sla: None,
+            missed: std::sync::Arc::default(),
+        }
     }
 
     /// Gives every ticket filed from now on (by the robot or a person) a deadline
@@ -36,6 +43,20 @@ impl SqliteDispatchStore {
     pub fn with_sla(mut self, sla: TicketSla) -> Self {
         self.sla = Some(std::sync::Arc::new(sla));
         self
+    }
+
+    /// The `[missed]` settings: callback time, working hours, attempts, after-hours flows.
+    pub fn with_missed(mut self, settings: MissedSettings) -> Self {
+        self.missed = std::sync::Arc::new(settings);
+        self
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub(crate) fn missed_settings(&self) -> &MissedSettings {
+        &self.missed
     }
 }
 
@@ -107,6 +128,7 @@ async fn insert_callback(
 async fn apply_cdr_piece(
     conn: &mut SqliteConnection,
     event: &CallEvent,
+    missed: &MissedSettings,
 ) -> Result<(), sqlx::Error> {
     let id = &event.call_id.0;
     match &event.kind {
@@ -191,8 +213,9 @@ async fn apply_cdr_piece(
             .bind(cause)
             .bind(recording)
             .bind(id)
-            .execute(conn)
+            .execute(&mut *conn)
             .await?;
+            crate::missed::after_call_ended(conn, &event.call_id, event.at, missed).await?;
         }
         _ => {}
     }
@@ -329,7 +352,7 @@ impl DispatchStore for SqliteDispatchStore {
             return Ok(false);
         }
         ensure_call(&mut tx, &event.call_id).await?;
-        apply_cdr_piece(&mut tx, event).await?;
+        apply_cdr_piece(&mut tx, event, &self.missed).await?;
         tx.commit().await?;
         Ok(true)
     }
