@@ -1,6 +1,8 @@
 //! zvonar billing: the housing registry (buildings, premises, personal accounts — ЛС —,
 //! residents and their phones, outages) and its import from registry files.
 //!
+//! Outages registered in the console: [`OutageBoard`].
+//!
 //! Later: meters and readings, tariffs, accruals, payments and debt.
 //!
 //! ```no_run
@@ -24,6 +26,7 @@ mod db;
 mod directory;
 pub mod import;
 mod model;
+mod outages;
 mod registry;
 
 pub use db::{migrate, open_sqlite, MigrateError, OpenError};
@@ -32,4 +35,8 @@ pub use import::{
     import_accounts, import_outages, ImportError, ImportReport, OutageImportReport, RowError,
 };
 pub use model::{clean_street, normalize_apartment, Building, KnownPremises, NewOutage, Outage};
+pub use outages::{
+    NewNotice, NoticeBuilding, NoticeChange, NoticeError, NoticeFilter, OutageBoard, OutageNotice,
+    OutageScope, Resident, Resource,
+};
 pub use registry::{AddOutageError, Registry, RegistryError, SqliteRegistry};

@@ -100,6 +100,10 @@ impl SqliteRegistry {
     pub fn new(pool: SqlitePool) -> Self {
         SqliteRegistry { pool }
     }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
 }
 
 #[derive(FromRow)]
