@@ -3,6 +3,9 @@
 //! Every path is relative to the config file's directory unless absolute, so the example
 //! config works from a fresh clone. Errors name the file, line and what is wrong.
 
+mod missed;
+pub use missed::MissedSection;
+
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -37,6 +40,9 @@ pub struct Config {
     /// Tickets in the console: SLA, topic tree, departments, photos.
     #[serde(default)]
     pub tickets: TicketsSection,
+    /// Missed calls and callbacks.
+    #[serde(default)]
+    pub missed: MissedSection,
     /// The dialplan TOML file.
     pub dialplan: PathBuf,
     /// The company's time zone, an IANA name (`Europe/Moscow`, `Asia/Yekaterinburg`,
@@ -711,6 +717,13 @@ impl Config {
                 });
             }
         }
+        if let Err((key, message)) = cfg.missed.settings(cfg.time_zone) {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, key),
+                message,
+            });
+        }
         if let Err(message) = token_strength(&cfg.http.token, cfg.http.listen) {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -847,6 +860,47 @@ mod tests {
             (32, 256, 5000, 64)
         );
         assert_eq!(cfg.asr.max_queue, zvonar_voice::asr::DEFAULT_MAX_QUEUE);
+        let m = cfg.missed.settings(cfg.time_zone).expect("[missed]");
+        assert_eq!(
+            (m.max_attempts, m.callback_within.num_minutes()),
+            (3, 15)
+        );
+        assert!(m.after_hours_flows.is_empty());
+        // 2026-11-27 is a Friday: 19:55 in Moscow is due at 08:10 on Monday.
+        let fri = chrono::DateTime::parse_from_rfc3339("2026-11-27T19:55:00+03:00").unwrap();
+        let mon = chrono::DateTime::parse_from_rfc3339("2026-11-30T08:10:00+03:00").unwrap();
+        assert_eq!(
+            m.hours.deadline(fri.to_utc(), m.callback_within),
+            mon.to_utc()
+        );
+    }
+
+    #[test]
+    fn missed_settings_are_checked() {
+        let base = text("", "", "127.0.0.1:8080", STRONG);
+        for (bad, line_key) in [
+            ("[missed]\ncallback_within_min = 0\n", "callback_within_min"),
+            ("[missed]\nmax_attempts = 0\n", "max_attempts"),
+            ("[missed]\nworking_hours = \"20:00-08:00\"\n", "working_hours"),
+            ("[missed]\nworking_days = \"funday\"\n", "working_days"),
+        ] {
+            let t = format!("{base}{bad}");
+            match Config::parse(&t, Path::new("z.toml")) {
+                Err(ConfigError::Invalid { line, message, .. }) => {
+                    assert!(message.starts_with("missed."), "{message}");
+                    assert_eq!(line, line_of(&t, line_key), "{message}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        let ok = format!(
+            "{base}[missed]\ncallback_within_min = 30\nworking_hours = \"09:00-18:00\"\n\
+             working_days = \"mon-sat\"\nmax_attempts = 5\nafter_hours_flows = [\"closed\"]\n"
+        );
+        let cfg = Config::parse(&ok, Path::new("z.toml")).expect("valid [missed]");
+        let m = cfg.missed.settings(cfg.time_zone).unwrap();
+        assert_eq!((m.max_attempts, m.callback_within.num_minutes()), (5, 30));
+        assert_eq!(m.after_hours_flows, ["closed"]);
     }
 
     #[test]

@@ -495,8 +495,15 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             .map(|t| (t.code.clone(), (t.sla_hours, t.emergency_sla_hours)))
             .collect(),
     };
-    let sqlite_store =
-        Arc::new(zvonar_dispatch::SqliteDispatchStore::new(pool.clone()).with_sla(sla));
+    let missed_settings = cfg
+        .missed
+        .settings(cfg.time_zone)
+        .map_err(|(_, m)| anyhow::anyhow!(m))?;
+    let sqlite_store = Arc::new(
+        zvonar_dispatch::SqliteDispatchStore::new(pool.clone())
+            .with_sla(sla)
+            .with_missed(missed_settings),
+    );
     let store: Arc<dyn zvonar_dispatch::DispatchStore> = sqlite_store.clone();
     let photos_dir = match &cfg.tickets.photos {
         Some(p) => cfg.resolve(p),
@@ -513,6 +520,13 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         photo_max_bytes: (cfg.tickets.photo_max_mib as usize) << 20,
         time_zone: cfg.time_zone,
         registry: Some(registry.clone()),
+    };
+    let operations = zvonar_web::Operations {
+        registry: registry.clone(),
+        outages: Arc::new(zvonar_billing::SqliteRegistry::new(pool.clone())),
+        missed: sqlite_store.clone(),
+        history: sqlite_store.clone(),
+        time_zone: cfg.time_zone,
     };
 
     let mut asr_cfg = zvonar_voice::asr::AsrConfig::new(cfg.resolve(&cfg.asr.model));
@@ -680,6 +694,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         Arc::new(registry_metrics),
     )
     .with_health(checks)
+    .with_operations(operations)
     // Plain-HTTP cookies only for a loopback (development) listener.
     .with_access(access, !cfg.http.listen.ip().is_loopback())
     .with_console(cfg.console_dir())

@@ -37,6 +37,7 @@
 //! | `GET /api/v1/queue/agent` | my agent state (`state`, `pause_reason`, `endpoint`, `call`) |
 //! | `POST /api/v1/queue/agent/login` | start taking calls `{"skills": [...]}` (optional) on the phone registered with my SIP account; 409 when none is registered |
 //! | `POST /api/v1/queue/agent/logout`, `…/resume`, `…/pause` `{"reason"}` | stop (after the call in progress), ready again, pause with a reason; 409 when logged out |
+//! | `/api/v1/missed…`, `/api/v1/outages…`, `/api/v1/buildings`, `/api/v1/card` | missed calls and callbacks, outages, the caller's card: see [`Operations`] (module `ops`) |
 //!
 //! # Who may do what
 //!
@@ -62,6 +63,7 @@ mod auth;
 mod error;
 mod health;
 mod queue;
+mod ops;
 mod routes;
 mod tickets;
 
@@ -69,6 +71,7 @@ pub use auth::{Caller, CSRF_HEADER, SESSION_COOKIE};
 pub use error::ApiError;
 pub use health::{CheckResult, HealthCheck, CHECK_TIMEOUT};
 pub use queue::{AgentAction, QueueControl, QueueError};
+pub use ops::{parse_time, report_csv, Operations};
 pub use routes::{app, AppState};
 pub use tickets::{
     sniff_image, status_ru, TicketSettings, TopicInfo, EXPORT_COLUMNS, MAX_EXPORT_ROWS,

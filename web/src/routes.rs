@@ -32,6 +32,7 @@ pub struct AppState {
     pub(crate) workflow: Option<Arc<dyn TicketWorkflow>>,
     pub(crate) ticket_settings: Option<Arc<crate::TicketSettings>>,
     pub(crate) queues: Option<Arc<dyn crate::QueueControl>>,
+    pub(crate) ops: Option<Arc<crate::Operations>>,
 }
 
 impl AppState {
@@ -57,6 +58,7 @@ impl AppState {
             workflow: None,
             ticket_settings: None,
             queues: None,
+            ops: None,
         }
     }
 
@@ -84,6 +86,13 @@ impl AppState {
     /// reports only that the HTTP server answers.
     pub fn with_health(mut self, checks: Vec<Arc<dyn crate::HealthCheck>>) -> Self {
         self.health = Arc::new(checks);
+        self
+    }
+
+    /// The operators' floor API (missed calls, outages, the caller's card; see
+    /// [`crate::Operations`]); without it those routes answer 404.
+    pub fn with_operations(mut self, ops: crate::Operations) -> Self {
+        self.ops = Some(Arc::new(ops));
         self
     }
 
@@ -154,6 +163,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/queue/agent/pause", post(crate::queue::pause))
         .route("/api/v1/queue/agent/resume", post(crate::queue::resume))
         .route("/metrics", get(metrics))
+        .merge(crate::ops::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
