@@ -861,10 +861,7 @@ mod tests {
         );
         assert_eq!(cfg.asr.max_queue, zvonar_voice::asr::DEFAULT_MAX_QUEUE);
         let m = cfg.missed.settings(cfg.time_zone).expect("[missed]");
-        assert_eq!(
-            (m.max_attempts, m.callback_within.num_minutes()),
-            (3, 15)
-        );
+        assert_eq!((m.max_attempts, m.callback_within.num_minutes()), (3, 15));
         assert!(m.after_hours_flows.is_empty());
         // 2026-11-27 is a Friday: 19:55 in Moscow is due at 08:10 on Monday.
         let fri = chrono::DateTime::parse_from_rfc3339("2026-11-27T19:55:00+03:00").unwrap();
@@ -881,7 +878,10 @@ mod tests {
         for (bad, line_key) in [
             ("[missed]\ncallback_within_min = 0\n", "callback_within_min"),
             ("[missed]\nmax_attempts = 0\n", "max_attempts"),
-            ("[missed]\nworking_hours = \"20:00-08:00\"\n", "working_hours"),
+            (
+                "[missed]\nworking_hours = \"20:00-08:00\"\n",
+                "working_hours",
+            ),
             ("[missed]\nworking_days = \"funday\"\n", "working_days"),
         ] {
             let t = format!("{base}{bad}");

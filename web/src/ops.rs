@@ -40,8 +40,8 @@ use zvonar_billing::{
     Registry, Resource,
 };
 use zvonar_dispatch::{
-    missed::AttemptError, CallbackOutcome, CallerHistory, MissedCall,
-    MissedCalls, MissedReport, MissedStatus,
+    missed::AttemptError, CallbackOutcome, CallerHistory, MissedCall, MissedCalls, MissedReport,
+    MissedStatus,
 };
 use zvonar_models::{BuildingId, CallId, PhoneNumber};
 
@@ -70,10 +70,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/buildings", get(buildings))
         .route("/api/v1/outages", get(list_outages).post(create_outage))
         .route("/api/v1/outages/resources", get(resources))
-        .route(
-            "/api/v1/outages/{id}",
-            get(outage_one).patch(change_outage),
-        )
+        .route("/api/v1/outages/{id}", get(outage_one).patch(change_outage))
         .route("/api/v1/outages/{id}/close", post(close_outage))
         .route("/api/v1/card", get(card))
 }
@@ -165,7 +162,9 @@ async fn missed_one(
                 o.insert("reason_label".into(), leg.reason.label_ru().into());
                 o.insert(
                     "recording_url".into(),
-                    leg.has_recording.then(|| recording_url(&leg.call_id)).into(),
+                    leg.has_recording
+                        .then(|| recording_url(&leg.call_id))
+                        .into(),
                 );
             }
             v
@@ -227,9 +226,7 @@ async fn record_attempt(
         .await
         .map_err(|e| match e {
             AttemptError::NotFound(_) => ApiError::NotFound("missed call"),
-            AttemptError::Closed(_) => {
-                ApiError::Conflict("пропущенный звонок уже закрыт".into())
-            }
+            AttemptError::Closed(_) => ApiError::Conflict("пропущенный звонок уже закрыт".into()),
             e => internal(e),
         })?;
     audit(
@@ -290,7 +287,9 @@ async fn report(
         return Err(ApiError::BadRequest("to is before from".into()));
     }
     if (to - from).num_days() > 366 {
-        return Err(ApiError::BadRequest("a report covers at most 366 days".into()));
+        return Err(ApiError::BadRequest(
+            "a report covers at most 366 days".into(),
+        ));
     }
     let start = local_midnight(from, o.time_zone)?;
     let end = local_midnight(to + Duration::days(1), o.time_zone)?;
@@ -330,9 +329,24 @@ pub fn report_csv(r: &MissedReport, from: NaiveDate, to: NaiveDate) -> Result<St
     row("раздел", "код", "показатель", "значение".into())?;
     row("период", "from", "с", from.to_string())?;
     row("период", "to", "по", to.to_string())?;
-    row("итого", "missed_calls", "пропущено звонков", r.missed_calls.to_string())?;
-    row("итого", "entries", "номеров для перезвона", r.entries.to_string())?;
-    row("итого", "attempts", "попыток перезвона", r.attempts.to_string())?;
+    row(
+        "итого",
+        "missed_calls",
+        "пропущено звонков",
+        r.missed_calls.to_string(),
+    )?;
+    row(
+        "итого",
+        "entries",
+        "номеров для перезвона",
+        r.entries.to_string(),
+    )?;
+    row(
+        "итого",
+        "attempts",
+        "попыток перезвона",
+        r.attempts.to_string(),
+    )?;
     for reason in zvonar_dispatch::MissedReason::ALL {
         let n = r.by_reason.get(reason.as_str()).copied().unwrap_or(0);
         row("причина", reason.as_str(), reason.label_ru(), n.to_string())?;
@@ -351,10 +365,30 @@ pub fn report_csv(r: &MissedReport, from: NaiveDate, to: NaiveDate) -> Result<St
         let n = r.by_closing.get(code).copied().unwrap_or(0);
         row("закрытие", code, label, n.to_string())?;
     }
-    row("перезвон", "called_back_in_time", "перезвонили вовремя", r.called_back_in_time.to_string())?;
-    row("перезвон", "called_back_late", "перезвонили с опозданием", r.called_back_late.to_string())?;
-    row("перезвон", "not_called_back", "не перезвонили", r.not_called_back.to_string())?;
-    row("перезвон", "overdue", "из них просрочено", r.overdue.to_string())?;
+    row(
+        "перезвон",
+        "called_back_in_time",
+        "перезвонили вовремя",
+        r.called_back_in_time.to_string(),
+    )?;
+    row(
+        "перезвон",
+        "called_back_late",
+        "перезвонили с опозданием",
+        r.called_back_late.to_string(),
+    )?;
+    row(
+        "перезвон",
+        "not_called_back",
+        "не перезвонили",
+        r.not_called_back.to_string(),
+    )?;
+    row(
+        "перезвон",
+        "overdue",
+        "из них просрочено",
+        r.overdue.to_string(),
+    )?;
     row(
         "перезвон",
         "mean_time_to_callback_s",
@@ -451,11 +485,16 @@ pub fn parse_time(s: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .and_then(|naive| tz.from_local_datetime(&naive).earliest())
-        .map(|t| t.with_timezone(&Utc))
+    [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .and_then(|naive| tz.from_local_datetime(&naive).earliest())
+    .map(|t| t.with_timezone(&Utc))
 }
 
 fn time_field(v: &str, tz: chrono_tz::Tz, what: &str) -> Result<DateTime<Utc>, ApiError> {
@@ -489,9 +528,7 @@ fn notice_error(e: NoticeError) -> ApiError {
         NoticeError::UnknownStreet(s) => {
             ApiError::BadRequest(format!("на улице «{s}» нет домов реестра"))
         }
-        NoticeError::EndsBeforeStart => {
-            ApiError::BadRequest("окончание раньше начала".into())
-        }
+        NoticeError::EndsBeforeStart => ApiError::BadRequest("окончание раньше начала".into()),
         NoticeError::Duplicate(m) => ApiError::Conflict(m),
         NoticeError::NotFound(_) => ApiError::NotFound("outage"),
         NoticeError::Ended(_) => ApiError::Conflict("отключение уже закончилось".into()),
@@ -513,8 +550,13 @@ async fn create_outage(
             Resource::ALL.map(Resource::as_str).join(", ")
         ))
     })?;
-    let scope = match (b.building_ids.is_empty(), b.street.as_deref().map(str::trim)) {
-        (false, None) => OutageScope::Buildings(b.building_ids.iter().map(|b| BuildingId(*b)).collect()),
+    let scope = match (
+        b.building_ids.is_empty(),
+        b.street.as_deref().map(str::trim),
+    ) {
+        (false, None) => {
+            OutageScope::Buildings(b.building_ids.iter().map(|b| BuildingId(*b)).collect())
+        }
         (true, Some(st)) if !st.is_empty() => OutageScope::Street(st.to_string()),
         (false, Some(_)) => {
             return Err(ApiError::BadRequest(
@@ -594,9 +636,14 @@ async fn change_outage(
     c.need(Permission::ManageOutages)?;
     let o = ops(&s)?;
     if b.ends_at.is_none() && b.text.is_none() {
-        return Err(ApiError::BadRequest("nothing to change: ends_at or text".into()));
+        return Err(ApiError::BadRequest(
+            "nothing to change: ends_at or text".into(),
+        ));
     }
-    if b.text.as_ref().is_some_and(|t| t.chars().count() > MAX_COMMENT) {
+    if b.text
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > MAX_COMMENT)
+    {
         return Err(ApiError::BadRequest(format!(
             "text is longer than {MAX_COMMENT} characters"
         )));
@@ -694,7 +741,11 @@ async fn card(
                 .ok_or(ApiError::NotFound("call"))?;
             let cdr = d.cdr;
             let phone = cdr.caller.clone();
-            let source = if phone.is_some() { "caller_id" } else { "unverified" };
+            let source = if phone.is_some() {
+                "caller_id"
+            } else {
+                "unverified"
+            };
             (
                 Some(json!({
                     "call_id": cdr.call_id, "started_at": cdr.started_at,
@@ -705,16 +756,11 @@ async fn card(
             )
         }
         (None, Some(p)) => {
-            let phone = PhoneNumber::parse_ru(p).map_err(|e| {
-                ApiError::BadRequest(format!("phone «{p}»: {e}"))
-            })?;
+            let phone = PhoneNumber::parse_ru(p)
+                .map_err(|e| ApiError::BadRequest(format!("phone «{p}»: {e}")))?;
             (None, Some(phone), "entered")
         }
-        _ => {
-            return Err(ApiError::BadRequest(
-                "give either phone or call_id".into(),
-            ))
-        }
+        _ => return Err(ApiError::BadRequest("give either phone or call_id".into())),
     };
     let Some(phone) = phone else {
         return Ok(Json(json!({
