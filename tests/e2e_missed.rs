@@ -20,7 +20,13 @@ use std::time::Duration;
 const DISPATCHER_NUMBER: &str = "+74951234567";
 
 /// One HTTP/1.1 request over a fresh connection: (status, head, body).
-fn http(port: u16, method: &str, path: &str, headers: &[String], body: &str) -> (u16, String, Vec<u8>) {
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    body: &str,
+) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
@@ -90,7 +96,11 @@ fn call_and_hang_up(z: &Zvonar, name: &str, caller: &str, steps: &[Step]) {
     );
     std::fs::write(&sc, format!("{}{bye}", &xml[..tail])).expect("scenario");
     let (ok, out) = run_sipp(z, &sc, "u1", 60);
-    assert!(ok, "SIPp call failed:\n{out}\n--- zvonar log ---\n{}", z.log());
+    assert!(
+        ok,
+        "SIPp call failed:\n{out}\n--- zvonar log ---\n{}",
+        z.log()
+    );
 }
 
 /// The latest call from a number ending in `tail`, once its end is recorded.
@@ -139,7 +149,11 @@ fn user_add(z: &Zvonar, login: &str, role: &str, password: &str) {
         .write_all(format!("{password}\n").as_bytes())
         .expect("password");
     let out = child.wait_with_output().expect("zvonar user add");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Logs in; the session cookie and CSRF header to send.
@@ -154,7 +168,10 @@ fn login(z: &Zvonar, login: &str, password: &str) -> Vec<String> {
     assert_eq!(status, 200, "{head}");
     let cookie = head
         .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
         .and_then(|c| c.split(';').next())
         .expect("session cookie")
         .to_string();
@@ -169,7 +186,10 @@ fn caller_who_hangs_up_on_the_robot_is_called_back_from_the_list() {
     // An unknown number: the robot greets and asks for the address; the caller hangs up.
     call_and_hang_up(&z, "hangup", "+79057770011", &[Step::Pause(3000)]);
     let call = last_call_from(&z, "9057770011", &[]);
-    let call_id = call["cdr"]["call_id"].as_str().expect("call id").to_string();
+    let call_id = call["cdr"]["call_id"]
+        .as_str()
+        .expect("call id")
+        .to_string();
     assert_eq!(call["cdr"]["hangup_cause"], "caller_bye", "{call}");
 
     let mut entry = Value::Null;
@@ -309,7 +329,12 @@ fn outage_from_the_api_is_announced_on_the_next_call_and_not_after_closing() {
         "{said:?}"
     );
 
-    let (status, closed) = api(&z, "POST", &format!("/api/v1/outages/{}/close", n["id"]), None);
+    let (status, closed) = api(
+        &z,
+        "POST",
+        &format!("/api/v1/outages/{}/close", n["id"]),
+        None,
+    );
     assert_eq!(status, 200, "{closed}");
     assert_eq!(closed["state"], "ended");
 
@@ -321,5 +346,9 @@ fn outage_from_the_api_is_announced_on_the_next_call_and_not_after_closing() {
     let after = last_call_from(&z, "9775550404", &seen);
     let k = kinds(&after);
     assert!(k.iter().any(|k| k == "identified"), "{k:?}");
-    assert!(!k.iter().any(|k| k == "outage_announced"), "{k:?}\n{}", z.log());
+    assert!(
+        !k.iter().any(|k| k == "outage_announced"),
+        "{k:?}\n{}",
+        z.log()
+    );
 }

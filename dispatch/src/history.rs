@@ -1,6 +1,6 @@
 //! [`CallerHistory`]: what dispatch knows about a caller, for the caller's card that pops up
 //! while a call rings. Every query is served by an index (migration
-//! `2070_missed_calls.sql`; `history_queries_use_indexes` checks the plans).
+//! `2091_missed_calls.sql`; `history_queries_use_indexes` checks the plans).
 
 use crate::model::{Cdr, Ticket, CLOSED_STATUSES};
 use crate::rows::{cdr_columns, decode_all, ticket_columns, CdrRow, TicketRow};

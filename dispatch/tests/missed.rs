@@ -222,6 +222,14 @@ async fn the_rule_on_hand_made_calls() {
             None,
         ),
         (
+            Call::new("bridged", "+79160000016", t(9, 15)).kinds(&["dialling", "bridged"]),
+            None,
+        ),
+        (
+            Call::new("nobody", "+79160000017", t(9, 16)).kinds(&["dialling"]),
+            Some(MissedReason::AgentNoAnswer),
+        ),
+        (
             Call::new("night", "+79160000013", t(9, 12))
                 .flow("closed")
                 .cause("robot_bye"),

@@ -2,7 +2,8 @@
 //!
 //! A call is **completed** when a person or the robot finished the caller's business:
 //!
-//! * an operator answered it (timeline event `agent_connected`, written by the queue), or
+//! * a person answered it: an operator took it from a queue (timeline event
+//!   `agent_connected`) or a dialled party answered and was bridged (`bridged`), or
 //! * the robot filed a ticket and read its number (outcome `ticket_created`), or the caller
 //!   called about an announced outage and the robot filed a linked ticket (`outage_linked`), or
 //! * a flow that only plays a message (no robot outcome, no queue) ended normally: the caller or
@@ -20,6 +21,7 @@
 //! | `callback_requested` | the caller asked the robot for a person and left a callback request (outcome `callback_requested`) |
 //! | `robot_hangup` | the caller hung up on the robot before anything was filed (outcome `caller_hangup`) |
 //! | `unfinished` | the caller hung up mid-request; the robot filed what it had as an unfinished ticket (outcome `unfinished`) |
+//! | `agent_no_answer` | a person was rung (`dialling`) and nobody answered before the caller hung up (no robot outcome) |
 //! | `robot_failed` | the robot could not take the request: silence, not understood, the ticket could not be stored, zvonar was stopped (outcomes `silence`, `not_understood`, `ticket_not_filed`, `shutdown`), or the call broke (`media_lost`, `signalling_lost`, `prompt_error`, `unsupported_flow`, `timeout`, …) |
 //!
 //! The rule reads only the CDR and the call's timeline, so it applies equally to calls
@@ -50,13 +52,15 @@ pub enum MissedReason {
     RobotHangup,
     /// Hung up mid-request; an unfinished ticket was filed.
     Unfinished,
+    /// A person was rung and did not answer.
+    AgentNoAnswer,
     /// The robot could not take the request, or the call broke.
     RobotFailed,
 }
 
 impl MissedReason {
     /// Every reason, in the order of the rule.
-    pub const ALL: [MissedReason; 9] = [
+    pub const ALL: [MissedReason; 10] = [
         MissedReason::RangOut,
         MissedReason::NotConnected,
         MissedReason::AfterHours,
@@ -65,6 +69,7 @@ impl MissedReason {
         MissedReason::CallbackRequested,
         MissedReason::RobotHangup,
         MissedReason::Unfinished,
+        MissedReason::AgentNoAnswer,
         MissedReason::RobotFailed,
     ];
 
@@ -79,6 +84,7 @@ impl MissedReason {
             MissedReason::CallbackRequested => "callback_requested",
             MissedReason::RobotHangup => "robot_hangup",
             MissedReason::Unfinished => "unfinished",
+            MissedReason::AgentNoAnswer => "agent_no_answer",
             MissedReason::RobotFailed => "robot_failed",
         }
     }
@@ -94,6 +100,7 @@ impl MissedReason {
             MissedReason::CallbackRequested => "просил перезвонить",
             MissedReason::RobotHangup => "положил трубку при роботе",
             MissedReason::Unfinished => "заявка не закончена",
+            MissedReason::AgentNoAnswer => "оператор не ответил",
             MissedReason::RobotFailed => "робот не смог принять",
         }
     }
@@ -154,7 +161,7 @@ pub fn classify(call: &CallFacts, after_hours_flows: &[String]) -> Verdict {
         }
         Disposition::Answered => {}
     }
-    if has("agent_connected") {
+    if has("agent_connected") || has("bridged") {
         return Verdict::Completed;
     }
     let outcome = call.outcome.as_deref();
@@ -179,6 +186,7 @@ pub fn classify(call: &CallFacts, after_hours_flows: &[String]) -> Verdict {
         Some("caller_hangup") => Verdict::Missed(MissedReason::RobotHangup),
         Some("unfinished") => Verdict::Missed(MissedReason::Unfinished),
         Some(_) => Verdict::Missed(MissedReason::RobotFailed),
+        None if has("dialling") => Verdict::Missed(MissedReason::AgentNoAnswer),
         None if matches!(cause, "caller_bye" | "robot_bye") => Verdict::Completed,
         None => Verdict::Missed(MissedReason::RobotFailed),
     }

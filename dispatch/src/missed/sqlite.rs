@@ -157,7 +157,8 @@ pub(crate) async fn after_call_ended(
     };
     let events: Vec<(String, String)> = sqlx::query_as(
         "SELECT kind, payload FROM call_events WHERE call_id = ?
-         AND kind IN ('outcome', 'agent_connected', 'queue_entered', 'queue_overflowed')
+         AND kind IN ('outcome', 'agent_connected', 'bridged', 'dialling', 'queue_entered',
+                      'queue_overflowed')
          ORDER BY id",
     )
     .bind(&call_id.0)

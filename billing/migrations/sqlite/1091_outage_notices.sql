@@ -1,7 +1,7 @@
 -- Outages registered by dispatchers in the console (zvonar_billing::OutageBoard): one notice
 -- covers the buildings chosen (or a whole street) and has one `outages` row per building,
 -- which is what calls read. Rows written without a notice (the `zvonar import outages` CLI)
--- get a notice of their own from the trigger below. Numbered 1070 so that other billing
+-- get a notice of their own from the trigger below. Numbered 1091 so that other billing
 -- migrations of this release keep lower numbers.
 CREATE TABLE outage_notices (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -1,5 +1,5 @@
 -- Missed calls and callbacks (zvonar_dispatch::missed), and indexes for the caller's card.
--- Numbered 2070 so that other dispatch migrations of this release keep lower numbers.
+-- Numbered 2091 to stay clear of the numbers other dispatch migrations of this release take.
 
 -- One entry per number to call back: the unanswered calls of the number since its last
 -- entry closed. Times are UTC text as sqlx writes them.
