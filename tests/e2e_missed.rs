@@ -352,3 +352,74 @@ fn outage_from_the_api_is_announced_on_the_next_call_and_not_after_closing() {
         z.log()
     );
 }
+
+/// The console's pages in headless Chromium: «Пропущенные звонки» (list with the recording,
+/// a callback attempt, the caller's card) and «Аварии и отключения» (register, close).
+#[test]
+fn console_pages_for_missed_calls_and_outages() {
+    let z = Zvonar::start("missed-console");
+    call_and_hang_up(&z, "console", "+79161234567", &[Step::Pause(3000)]);
+    let _ = last_call_from(&z, "9161234567", &[]);
+    z.add_user("oper", "operator", "пароль оператора 1", &[]);
+    z.add_user("disp", "dispatcher", "пароль диспетчера 2", &[]);
+    let r = common::browser::run_script(
+        &z,
+        "missed.mjs",
+        "console_missed",
+        &[
+            ("OPERATOR", "oper"),
+            ("OPERATOR_PASSWORD", "пароль оператора 1"),
+            ("DISPATCHER", "disp"),
+            ("DISPATCHER_PASSWORD", "пароль диспетчера 2"),
+            ("NUMBER", "+79161234567"),
+            ("BUILDING", "проспект Мира"),
+        ],
+    );
+    assert!(
+        r["attempts"].as_str().unwrap_or("").contains("не отвечает"),
+        "{r}"
+    );
+    // The card of a registered resident: the address and the hot-water outage there.
+    let card = r["card"].as_str().unwrap_or("");
+    assert!(
+        card.contains("Ленина") && card.contains("горячей воды"),
+        "{card}"
+    );
+    assert!(
+        r["registered"].as_str().unwrap_or("").contains("ХВС"),
+        "{r}"
+    );
+    // The server saw the operator's attempt and the dispatcher's outage.
+    let audit = z.get_json("/api/v1/audit?limit=200");
+    let actions: Vec<(String, String)> = audit
+        .as_array()
+        .expect("audit")
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap_or("").to_string(),
+                e["action"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    for (who, what) in [
+        ("oper", "callback_attempt"),
+        ("disp", "outage_created"),
+        ("disp", "outage_closed"),
+    ] {
+        assert!(
+            actions.iter().any(|(w, a)| w == who && a == what),
+            "{who} {what}: {actions:?}"
+        );
+    }
+    for shot in ["missed-list.png", "missed-card.png", "outages.png"] {
+        let p = common::browser::artifacts_dir_path("console_missed").join(shot);
+        assert!(
+            std::fs::metadata(&p)
+                .map(|m| m.len() > 1000)
+                .unwrap_or(false),
+            "{}",
+            p.display()
+        );
+    }
+}

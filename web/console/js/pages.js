@@ -12,8 +12,11 @@ export const GROUPS = [
 ];
 
 export const PAGES = [
-  // Звонки: Очередь/Софтфон, Пропущенные — added by their pages.
+  // Звонки: Очередь/Софтфон — added by its page.
+  { path: 'missed', title: 'Пропущенные звонки', group: 'calls', perm: ['take_calls'], module: '../pages/missed.js' },
   { path: 'tickets', title: 'Заявки', group: 'work', perm: [], module: '../pages/tickets.js' },
-  // Аварии/Отключения (manage_outages), Монитор (view_monitor) — added by their pages.
+  // Everyone sees outages (operators tell callers about them); registering needs manage_outages.
+  { path: 'outages', title: 'Аварии и отключения', group: 'work', perm: [], module: '../pages/outages.js' },
+  // Монитор (view_monitor) — added by its page.
   { path: 'admin', title: 'Пользователи и роли', group: 'admin', perm: ['manage_users'], module: '../pages/admin.js' },
 ];
