@@ -45,6 +45,8 @@ run(async ({ page, url, shot }) => {
   const registered = await outRow.innerText();
   await shot('outages');
   await outRow.locator('button.close-outage').click();
-  await page.locator('#outages-empty').waitFor();
-  return { menu, attempts, card, registered };
+  // Closed: gone from the current list (the imported outage on another street stays).
+  await outRow.waitFor({ state: 'detached' });
+  const left = await page.locator('table#outages tbody tr').count();
+  return { menu, attempts, card, registered, left };
 });
