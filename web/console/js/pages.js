@@ -12,9 +12,10 @@ export const GROUPS = [
 ];
 
 export const PAGES = [
+  // The first page a user may see is where the console opens: the ticket journal.
+  { path: 'tickets', title: 'Заявки', group: 'work', perm: [], module: '../pages/tickets.js' },
   // Звонки: Очередь/Софтфон — added by its page.
   { path: 'missed', title: 'Пропущенные звонки', group: 'calls', perm: ['take_calls'], module: '../pages/missed.js' },
-  { path: 'tickets', title: 'Заявки', group: 'work', perm: [], module: '../pages/tickets.js' },
   // Everyone sees outages (operators tell callers about them); registering needs manage_outages.
   { path: 'outages', title: 'Аварии и отключения', group: 'work', perm: [], module: '../pages/outages.js' },
   // Монитор (view_monitor) — added by its page.
