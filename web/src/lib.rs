@@ -62,16 +62,16 @@
 mod auth;
 mod error;
 mod health;
-mod queue;
 mod ops;
+mod queue;
 mod routes;
 mod tickets;
 
 pub use auth::{Caller, CSRF_HEADER, SESSION_COOKIE};
 pub use error::ApiError;
 pub use health::{CheckResult, HealthCheck, CHECK_TIMEOUT};
-pub use queue::{AgentAction, QueueControl, QueueError};
 pub use ops::{parse_time, report_csv, Operations};
+pub use queue::{AgentAction, QueueControl, QueueError};
 pub use routes::{app, AppState};
 pub use tickets::{
     sniff_image, status_ru, TicketSettings, TopicInfo, EXPORT_COLUMNS, MAX_EXPORT_ROWS,
