@@ -11,7 +11,6 @@ mod common;
 
 use common::{free_port, problem_speech, sipp, Options, Zvonar};
 use serde_json::Value;
-use std::io::Write;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -721,42 +720,11 @@ fn caller_hanging_up_while_the_party_rings_cancels_it() {
     assert!(call["cdr"]["answered_by"].is_null());
 }
 
-/// `zvonar sip-account ARGS` with `stdin`: (success, output).
-fn sip_account(z: &Zvonar, args: &[&str], stdin: &str) -> (bool, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zvonar"))
-        .args([
-            "--config",
-            &z.dir.join("zvonar.toml").to_string_lossy(),
-            "sip-account",
-        ])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("zvonar sip-account");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("password");
-    let out = child.wait_with_output().expect("exit");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 #[test]
 fn a_registered_sip_account_is_rung_at_its_contact() {
     let party_port = free_port();
     let z = start("b2bua-account", party_port, true);
-    let (ok, out) = sip_account(&z, &["add", "101"], "desk-phone-101\n");
+    let (ok, out) = z.cli(&["sip-account", "add", "101"], "desk-phone-101\n");
     assert!(ok, "{out}");
     // Not registered yet: the fallback takes the call at once.
     let (ok, out, _) = bridged_call(&z, "early", "79161230005", "300", false, 15000);

@@ -14,7 +14,6 @@ use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const DISPATCHER_NUMBER: &str = "+74951234567";
@@ -133,29 +132,6 @@ fn kinds(call: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn user_add(z: &Zvonar, login: &str, role: &str, password: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zvonar"))
-        .args(["--config", &z.dir.join("zvonar.toml").to_string_lossy()])
-        .args(["user", "add", "--login", login, "--role", role])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("zvonar user add");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("password");
-    let out = child.wait_with_output().expect("zvonar user add");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Logs in; the session cookie and CSRF header to send.
 fn login(z: &Zvonar, login: &str, password: &str) -> Vec<String> {
     let (status, head, body) = http(
@@ -223,7 +199,7 @@ fn caller_who_hangs_up_on_the_robot_is_called_back_from_the_list() {
     assert!(r.duration() >= 8000 * 2, "{} frames", r.duration());
 
     // An operator logs in and records two attempts: no answer, then reached.
-    user_add(&z, "op1", "operator", "оператор смены 2026");
+    z.add_user("op1", "operator", "оператор смены 2026", &[]);
     let session = login(&z, "op1", "оператор смены 2026");
     let id = entry["id"].as_i64().expect("id");
     let path = format!("/api/v1/missed/{id}/attempts");

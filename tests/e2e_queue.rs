@@ -78,27 +78,8 @@ fn asks_for_operator() -> Vec<Step> {
 
 /// `zvonar ARGS` with `stdin` on the test's config; panics unless it succeeds.
 fn zvonar(z: &Zvonar, args: &[&str], stdin: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zvonar"))
-        .args(["--config", &z.dir.join("zvonar.toml").to_string_lossy()])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("zvonar");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("stdin");
-    let out = child.wait_with_output().expect("exit");
-    assert!(
-        out.status.success(),
-        "zvonar {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, out) = z.cli(args, stdin);
+    assert!(ok, "zvonar {args:?}: {out}");
 }
 
 /// One HTTP/1.1 request: (status, head, body).

@@ -10,9 +10,7 @@
 mod common;
 
 use common::{free_port, sipp, Options, Zvonar};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 const REALM: &str = "e2e.zvonar";
 
@@ -27,37 +25,6 @@ fn start(name: &str) -> Zvonar {
             ),
             ..Options::default()
         },
-    )
-}
-
-/// `zvonar sip-account ARGS` with `stdin`, on the test's config: (success, stdout+stderr).
-fn sip_account(z: &Zvonar, args: &[&str], stdin: &str) -> (bool, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zvonar"))
-        .args([
-            "--config",
-            &z.dir.join("zvonar.toml").to_string_lossy(),
-            "sip-account",
-        ])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("zvonar sip-account");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("password");
-    let out = child.wait_with_output().expect("exit");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
     )
 }
 
@@ -149,14 +116,14 @@ fn run(z: &Zvonar, scenario: &Path, transport: &str) -> (bool, String) {
 fn desk_phone_registers_with_digest_over_udp_and_tcp() {
     let z = start("registrar");
     for (user, password) in [("101", "desk-phone-101"), ("102", "desk-phone-102")] {
-        let (ok, out) = sip_account(&z, &["add", user], &format!("{password}\n"));
+        let (ok, out) = z.cli(&["sip-account", "add", user], &format!("{password}\n"));
         assert!(ok, "{out}");
         assert!(
             out.contains(&format!("SIP account {user} added (realm {REALM})")),
             "{out}"
         );
     }
-    let (ok, out) = sip_account(&z, &["list"], "");
+    let (ok, out) = z.cli(&["sip-account", "list"], "");
     assert!(ok && out.contains(&format!("101\t{REALM}")), "{out}");
     // Only hashes are stored.
     let db = std::fs::read(z.dir.join("zvonar.sqlite")).expect("db");
@@ -182,15 +149,15 @@ fn desk_phone_registers_with_digest_over_udp_and_tcp() {
 fn wrong_password_is_challenged_then_locked_out() {
     let z = start("registrar-lockout");
     // Bad input to the CLI is refused and stores nothing.
-    let (ok, out) = sip_account(&z, &["add", "10 1"], "long-enough\n");
+    let (ok, out) = z.cli(&["sip-account", "add", "10 1"], "long-enough\n");
     assert!(!ok && out.contains("SIP user name"), "{out}");
-    let (ok, out) = sip_account(&z, &["add", "105"], "short\n");
+    let (ok, out) = z.cli(&["sip-account", "add", "105"], "short\n");
     assert!(!ok && out.contains("at least 8"), "{out}");
-    let (ok, out) = sip_account(&z, &["remove", "105"], "");
+    let (ok, out) = z.cli(&["sip-account", "remove", "105"], "");
     assert!(!ok && out.contains("no SIP account 105"), "{out}");
-    let (ok, out) = sip_account(&z, &["list"], "");
+    let (ok, out) = z.cli(&["sip-account", "list"], "");
     assert!(ok && !out.contains('\t'), "{out}");
-    let (ok, out) = sip_account(&z, &["add", "103"], "right-password\n");
+    let (ok, out) = z.cli(&["sip-account", "add", "103"], "right-password\n");
     assert!(ok, "{out}");
     let wrong = auth("103", "wrong-password");
     let right = auth("103", "right-password");
@@ -215,7 +182,7 @@ fn wrong_password_is_challenged_then_locked_out() {
     let (ok, out) = run(&z, &s, "u1");
     assert!(ok, "{out}\n{}", z.log());
     // Another account from the same address still registers.
-    let (ok, out) = sip_account(&z, &["add", "104"], "other-password\n");
+    let (ok, out) = z.cli(&["sip-account", "add", "104"], "other-password\n");
     assert!(ok, "{out}");
     let s = write(
         &z.dir,

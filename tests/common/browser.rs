@@ -60,27 +60,9 @@ impl Zvonar {
     /// Creates a console user with the real `zvonar user add` (password on stdin);
     /// `extra`: more arguments (`--must-change`, `--topics`, …). Panics on failure.
     pub fn add_user(&self, login: &str, role: &str, password: &str, extra: &[&str]) {
-        use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_zvonar"))
-            .args(["--config", &self.dir.join("zvonar.toml").to_string_lossy()])
-            .args(["user", "add", "--login", login, "--role", role])
-            .args(extra)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("zvonar user add");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("{password}\n").as_bytes())
-            .expect("password");
-        let out = child.wait_with_output().expect("zvonar user add");
-        assert!(
-            out.status.success(),
-            "user add {login}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut args = vec!["user", "add", "--login", login, "--role", role];
+        args.extend_from_slice(extra);
+        let (ok, out) = self.cli(&args, &format!("{password}\n"));
+        assert!(ok, "user add {login}: {out}");
     }
 }

@@ -720,3 +720,33 @@ pub fn run_sipp(z: &Zvonar, scenario: &Path, transport: &str, timeout_s: u64) ->
     ];
     sipp(z, scenario, &args, timeout_s)
 }
+
+impl Zvonar {
+    /// Runs the real `zvonar ARGS` (`user add`, `sip-account add`, …) on this test's config,
+    /// writing `stdin` (passwords) to it: (exit status was success, stdout then stderr).
+    pub fn cli(&self, args: &[&str], stdin: &str) -> (bool, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zvonar"))
+            .args(["--config", &self.dir.join("zvonar.toml").to_string_lossy()])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("zvonar");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("stdin");
+        let out = child.wait_with_output().expect("exit");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+}
