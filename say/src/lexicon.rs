@@ -732,22 +732,6 @@ pub fn label(word: &str) -> Option<Label> {
     None
 }
 
-/// Month names in the genitive («25 ноября»), lowercase, January first.
-pub const MONTHS: [&str; 12] = [
-    "января",
-    "февраля",
-    "марта",
-    "апреля",
-    "мая",
-    "июня",
-    "июля",
-    "августа",
-    "сентября",
-    "октября",
-    "ноября",
-    "декабря",
-];
-
 /// Spoken names of the letters of house numbers («12а» → «двенадцать а», «5б» → «пять бэ»).
 pub fn letter_name(c: char) -> Option<&'static str> {
     Some(match c {

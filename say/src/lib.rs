@@ -558,7 +558,7 @@ impl Normaliser<'_> {
         let year = if yy.len() == 2 { 2000 + year } else { year };
         let case = self.date_case();
         self.number(ordinal(day, case, Gender::Neut), None);
-        self.word_after(lexicon::MONTHS[month - 1]);
+        self.word_after(values::MONTHS[month - 1]);
         self.text(" ");
         self.number(ordinal(year, Case::Gen, Gender::Masc), None);
         self.word_after("года");
@@ -689,7 +689,7 @@ impl Normaliser<'_> {
             return j;
         };
         // «25 ноября»
-        if lexicon::MONTHS.contains(&lw.as_str()) && (1..=31).contains(&n) {
+        if values::MONTHS.contains(&lw.as_str()) && (1..=31).contains(&n) {
             let case = self.date_case();
             self.number(ordinal(n, case, Gender::Neut), None);
             let gap = self.gap(j, k);

@@ -10,6 +10,18 @@
 use crate::lexicon::{self, KOPECK, RUBLE};
 use crate::numbers::{agree, cardinal, ordinal, Case, Gender, NounForms};
 
+/// Month names in the genitive («25 ноября»), lowercase, January first: the genitive
+/// column of [`MONTH_FORMS`].
+pub const MONTHS: [&str; 12] = {
+    let mut months = [""; 12];
+    let mut i = 0;
+    while i < 12 {
+        months[i] = MONTH_FORMS[i][1];
+        i += 1;
+    }
+    months
+};
+
 /// Month names in every case (nominative, genitive, dative, accusative, instrumental,
 /// prepositional), January first.
 pub const MONTH_FORMS: [[&str; 6]; 12] = [
@@ -106,7 +118,7 @@ pub fn day_month(day: u32, month: u32, case: Case) -> Option<String> {
     Some(format!(
         "{} {}",
         ordinal(u64::from(day), case, Gender::Neut),
-        lexicon::MONTHS[month as usize - 1]
+        MONTHS[month as usize - 1]
     ))
 }
 

@@ -629,25 +629,11 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 /// Human Russian date-time for prompts in the company's local time `tz`: «22 ноября в 10:00».
 pub fn ru_datetime(dt: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
     use chrono::{Datelike, Timelike};
-    const MONTHS: [&str; 12] = [
-        "января",
-        "февраля",
-        "марта",
-        "апреля",
-        "мая",
-        "июня",
-        "июля",
-        "августа",
-        "сентября",
-        "октября",
-        "ноября",
-        "декабря",
-    ];
     let local = dt.with_timezone(&tz);
     format!(
         "{} {} в {}:{:02}",
         local.day(),
-        MONTHS[local.month0() as usize],
+        zvonar_voice::say_ru::values::MONTHS[local.month0() as usize],
         local.hour(),
         local.minute()
     )
