@@ -4,7 +4,9 @@
 //! config works from a fresh clone. Errors name the file, line and what is wrong.
 
 mod missed;
+mod trunk;
 pub use missed::MissedSection;
+pub use trunk::{proxy_host_port, TrunkSection, TrunkTransport};
 
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
@@ -43,6 +45,9 @@ pub struct Config {
     /// Missed calls and callbacks.
     #[serde(default)]
     pub missed: MissedSection,
+    /// `[[trunk]]`: SIP trunks registered with and dialled through (see [`TrunkSection`]).
+    #[serde(default)]
+    pub trunk: Vec<TrunkSection>,
     /// The dialplan TOML file.
     pub dialplan: PathBuf,
     /// The company's time zone, an IANA name (`Europe/Moscow`, `Asia/Yekaterinburg`,
@@ -723,6 +728,26 @@ impl Config {
                 line: line_of(text, key),
                 message,
             });
+        }
+        if let Err((key, message)) = trunk::check_all(&cfg.trunk) {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, key),
+                message,
+            });
+        }
+        if cfg.sip.tcp.is_none() {
+            if let Some(t) = cfg
+                .trunk
+                .iter()
+                .find(|t| t.transport == TrunkTransport::Tcp)
+            {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line: line_of(text, "transport"),
+                    message: format!("trunk {}: transport = \"tcp\" needs [sip] tcp", t.name),
+                });
+            }
         }
         if let Err(message) = token_strength(&cfg.http.token, cfg.http.listen) {
             return Err(ConfigError::Invalid {

@@ -175,6 +175,43 @@ pub fn free_bytes(dir: &std::path::Path) -> std::io::Result<u64> {
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
+/// SIP trunks: each one's registration and channels in use; down only when every trunk
+/// that registers has failed (none can carry a call), with each one's reason.
+pub struct TrunksHealth(pub std::sync::Arc<crate::engine::trunks::Trunks>);
+
+impl HealthCheck for TrunksHealth {
+    fn name(&self) -> &'static str {
+        "trunks"
+    }
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move {
+            let now = Instant::now();
+            let status = self.0.status(now);
+            if self.0.all_failed(now) {
+                let why: Vec<String> = status
+                    .iter()
+                    .map(|t| {
+                        let next = t
+                            .next_attempt_in_s
+                            .map(|s| format!(", next attempt in {s} s"))
+                            .unwrap_or_default();
+                        format!(
+                            "{}: {}{next}",
+                            t.name,
+                            t.last_error.as_deref().unwrap_or("not registered")
+                        )
+                    })
+                    .collect();
+                return Err(format!("no trunk registered ({})", why.join("; ")));
+            }
+            Ok(details(&[(
+                "trunks",
+                serde_json::to_value(&status).unwrap_or_default(),
+            )]))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

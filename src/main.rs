@@ -637,6 +637,10 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("dialplan prompt {{ file = {file:?} }}"))?;
     }
+    shared.trunks = Arc::new(engine::trunks::Trunks::new(
+        trunk_defs(&cfg).map_err(anyhow::Error::msg)?,
+        std::time::Instant::now(),
+    ));
     let shared = Arc::new(shared);
 
     let cancel = CancellationToken::new();
@@ -666,6 +670,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(udp = %cfg.sip.udp, tcp = ?cfg.sip.tcp, port = sip.udp_addr.port(), "SIP listening");
     let sip = Arc::new(sip);
     shared.set_sip(sip.clone());
+    // Trunk registrations run until the stop signal, then un-REGISTER.
+    let trunk_stop = CancellationToken::new();
+    let trunk_tasks = shared.trunks.start_registrations(&sip, &trunk_stop);
     let queue_api = match (shared.queues.clone(), queue_rx) {
         (Some(handle), Some(rx)) => {
             Some(start_queues(&shared, handle, rx, &pool, sip.registrar()).await?)
@@ -674,7 +681,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     };
     let accepting = tokio::spawn(engine::accept(shared.clone(), calls));
 
-    let checks: Vec<Arc<dyn zvonar_web::HealthCheck>> = vec![
+    let mut checks: Vec<Arc<dyn zvonar_web::HealthCheck>> = vec![
         Arc::new(health::AsrHealth(shared.asr.clone())),
         Arc::new(health::TtsHealth::new(
             shared.tts.clone(),
@@ -686,6 +693,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             cfg.health.min_free_disk_mib << 20,
         )),
     ];
+    if !shared.trunks.is_empty() {
+        checks.push(Arc::new(health::TrunksHealth(shared.trunks.clone())));
+    }
     let access = Arc::new(zvonar_access::Access::new(pool.clone(), cfg.auth.clone()));
     let web = zvonar_web::AppState::new(
         store,
@@ -716,10 +726,50 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         r = &mut server => return r.context("HTTP server task")?,
         signal = stop => tracing::info!(signal, "stopping"),
     }
-    graceful_stop(&cfg.shutdown, &sip, shared, accepting, subscriber).await;
+    // Trunks are told at once that we take no calls (REGISTER Expires: 0) while the calls in
+    // progress drain.
+    trunk_stop.cancel();
+    let unregistered = async {
+        for t in trunk_tasks {
+            let limit = zvonar_sip::trunk::UNREGISTER_TIMEOUT + std::time::Duration::from_secs(1);
+            let _ = tokio::time::timeout(limit, t).await;
+        }
+    };
+    tokio::join!(
+        graceful_stop(&cfg.shutdown, &sip, shared, accepting, subscriber),
+        unregistered
+    );
     cancel.cancel();
     server.abort();
     Ok(())
+}
+
+/// The engine's view of `[[trunk]]`: settings with each password read (`password_file`,
+/// `password_env`). Errors: the message naming the trunk whose password cannot be read.
+fn trunk_defs(cfg: &Config) -> Result<Vec<engine::trunks::TrunkDef>, String> {
+    cfg.trunk
+        .iter()
+        .map(|t| {
+            Ok(engine::trunks::TrunkDef {
+                name: t.name.clone(),
+                priority: t.priority,
+                channels: t.channels,
+                register: t.register,
+                registrar: t.registrar.trim().to_string(),
+                host: t.registrar_host().to_string(),
+                outbound_proxy: t
+                    .outbound_proxy
+                    .as_deref()
+                    .and_then(config::proxy_host_port),
+                username: t.username.clone(),
+                auth_username: t.auth_username.clone(),
+                password: t.secret(&cfg.base_dir)?,
+                caller_id: t.caller_id().to_string(),
+                tcp: t.transport == config::TrunkTransport::Tcp,
+                expires_s: t.expires_s,
+            })
+        })
+        .collect()
 }
 
 /// Starts the queue runtime (its state restored from the database), the watcher of the

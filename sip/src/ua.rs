@@ -288,7 +288,7 @@ pub struct SipServer {
     cancel: CancellationToken,
     refusing: Arc<AtomicU32>,
     registrar: Option<SharedRegistrar>,
-    uac: crate::uac::UacContext,
+    pub(crate) uac: crate::uac::UacContext,
 }
 
 impl SipServer {

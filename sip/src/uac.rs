@@ -43,6 +43,9 @@ pub struct DigestCredential {
     pub password: String,
     /// The realm to answer; `None` answers whatever realm the challenge names.
     pub realm: Option<String>,
+    /// The digest username (RFC 2617 §3.2.2) when it differs from `username` (a provider's
+    /// "authentication ID"); `None` authenticates as `username`.
+    pub auth_username: Option<String>,
 }
 
 /// Where and how to place one outgoing call.
@@ -62,6 +65,12 @@ pub struct DialRequest {
     pub from_user: String,
     /// From display name (e.g. the caller's number or «Очередь»), if any.
     pub from_display: Option<String>,
+    /// From URI host instead of our address: a trunk's domain, which providers check
+    /// (`None`: our public address and port).
+    pub from_host: Option<String>,
+    /// A P-Asserted-Identity header value (RFC 3325 §9.1), e.g. `<sip:74951234567@trunk>`:
+    /// the number a trunk presents for us; `None` sends none.
+    pub asserted_identity: Option<String>,
     /// Our SDP offer (RFC 3264 §5), `application/sdp`.
     pub offer: String,
     /// Answer 401/407 challenges with these; `None`: a challenge is final.
@@ -275,9 +284,14 @@ pub(crate) fn dial(
         r#type: Some(transport),
         addr: d.into(),
     });
+    let mut headers = vec![Header::Allow(ALLOW.into())];
+    if let Some(pai) = &req.asserted_identity {
+        headers.push(Header::Other("P-Asserted-Identity".into(), pai.clone()));
+    }
+    let from_host = req.from_host.clone().unwrap_or_else(|| host.to_string());
     let opt = InviteOption {
         caller_display_name: req.from_display.clone(),
-        caller: uri(&format!("sip:{from_user}@{host}"))?,
+        caller: uri(&format!("sip:{from_user}@{from_host}"))?,
         callee: uri(&req.target)?,
         destination,
         content_type: Some("application/sdp".into()),
@@ -287,9 +301,9 @@ pub(crate) fn dial(
             username: c.username,
             password: c.password,
             realm: c.realm,
-            auth_username: None,
+            auth_username: c.auth_username,
         }),
-        headers: Some(vec![Header::Allow(ALLOW.into())]),
+        headers: Some(headers),
         // Ours rather than the stack's default domain: random, at our address (RFC 3261 §8.1.1.4).
         call_id: Some(format!(
             "{:032x}@{}",
@@ -603,11 +617,14 @@ mod tests {
             tcp: false,
             from_user: "1".into(),
             from_display: None,
+            from_host: None,
+            asserted_identity: None,
             offer: String::new(),
             credential: Some(DigestCredential {
                 username: "u".into(),
                 password: "secret-pass".into(),
                 realm: None,
+                auth_username: None,
             }),
         };
         assert!(!format!("{r:?}").contains("secret-pass"));

@@ -122,6 +122,8 @@ async fn call(password: &str) -> (Vec<String>, bool, String) {
             tcp: false,
             from_user: "+79161234567".into(),
             from_display: None,
+            from_host: None,
+            asserted_identity: None,
             offer: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                     m=audio 40000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\r\n"
                 .into(),
@@ -129,6 +131,7 @@ async fn call(password: &str) -> (Vec<String>, bool, String) {
                 username: "zv".into(),
                 password: password.into(),
                 realm: None,
+                auth_username: None,
             }),
         })
         .expect("dial");

@@ -24,6 +24,7 @@ pub mod queue;
 pub mod reoffer;
 pub mod robot_driver;
 pub mod slots;
+pub mod trunks;
 
 use events::EventBus;
 use metrics::Metrics;
@@ -93,6 +94,9 @@ pub struct Shared {
     pub answer_after_ms: u64,
     /// The operator queues' runtime (`None` when the dialplan declares no `[[queue]]`).
     pub queues: Option<queue::QueueHandle>,
+    /// SIP trunks (`[[trunk]]`): registrations, channels in use; numbers are dialled
+    /// through them ([`dial::DialTarget::Number`]). Empty unless configured.
+    pub trunks: Arc<trunks::Trunks>,
     sound_cache: Mutex<HashMap<String, Arc<[i16]>>>,
     sip: std::sync::OnceLock<Arc<zvonar_sip::ua::SipServer>>,
 }
@@ -134,6 +138,7 @@ impl Shared {
             prompts_dir,
             answer_after_ms: 0,
             queues: None,
+            trunks: Arc::default(),
             sound_cache: Mutex::default(),
             sip: std::sync::OnceLock::new(),
         }
