@@ -57,6 +57,12 @@ pub enum DialTarget {
     /// Contact of its most recent live registration, sent to the address that REGISTER came
     /// from (so a phone behind NAT is reached), over the transport it used.
     Account(String),
+    /// A phone number (`+74951234567`, `84951234567`) dialled through the SIP trunks
+    /// ([`super::trunks`]): the usable trunk of lowest priority with a free channel, then
+    /// the next on 503, 408 or no answer from the trunk at all. The trunk's caller ID is
+    /// presented (From and P-Asserted-Identity; [`DialSpec::from_user`] is not used) and its
+    /// credentials answer a digest challenge.
+    Number(String),
 }
 
 impl std::fmt::Display for DialTarget {
@@ -64,6 +70,7 @@ impl std::fmt::Display for DialTarget {
         match self {
             DialTarget::Uri(u) => f.write_str(u),
             DialTarget::Account(a) => write!(f, "account:{a}"),
+            DialTarget::Number(n) => write!(f, "number:{n}"),
         }
     }
 }
@@ -96,6 +103,12 @@ pub enum DialStartError {
     /// The account has no live registration (its phone is off or unplugged).
     #[error("SIP account {0:?} is not registered")]
     NotRegistered(String),
+    /// A number to dial through trunks that is not a phone number (digits, a leading `+`).
+    #[error("{0:?} is not a phone number")]
+    BadNumber(String),
+    /// No trunk can take the call now (none registered, all at their channel limit…).
+    #[error("no trunk for the call: {0}")]
+    NoTrunk(#[from] super::trunks::NoTrunk),
     /// No free RTP port for the leg.
     #[error("no RTP port: {0}")]
     NoRtpPort(String),
@@ -111,9 +124,9 @@ impl DialStartError {
     pub fn outcome(&self) -> DialOutcome {
         match self {
             DialStartError::NotRegistered(_) => DialOutcome::NoAnswer,
-            DialStartError::Sip(zvonar_sip::uac::DialError::BadUri { .. }) => {
-                DialOutcome::InvalidNumber
-            }
+            DialStartError::Sip(zvonar_sip::uac::DialError::BadUri { .. })
+            | DialStartError::BadNumber(_) => DialOutcome::InvalidNumber,
+            DialStartError::NoTrunk(_) => DialOutcome::Failed(503),
             _ => DialOutcome::Failed(500),
         }
     }
@@ -216,6 +229,96 @@ fn now_s() -> u64 {
         .unwrap_or_default()
 }
 
+/// Whether `n` is a phone number to dial through a trunk: 2–20 digits after an optional `+`.
+pub fn is_phone_number(n: &str) -> bool {
+    let digits = n.strip_prefix('+').unwrap_or(n);
+    (2..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The failover state of a leg dialled through trunks.
+struct TrunkAttempts {
+    shared: Arc<Shared>,
+    number: String,
+    offer: String,
+    /// Trunks tried so far for this call (indices into [`super::trunks::Trunks`]).
+    tried: Vec<usize>,
+    /// The channel of the trunk now being tried, held until the leg ends.
+    channel: super::trunks::ChannelGuard,
+}
+
+/// Whether a final response lets a trunk leg fail over to the next trunk: 503 Service
+/// Unavailable (also our own code for a transport error, RFC 3261 §8.1.3.1) and 408
+/// (Timer B: no response at all; RFC 3261 §17.1.1.2).
+pub fn fails_over(status: u16) -> bool {
+    matches!(status, 503 | 408)
+}
+
+/// Sends the INVITE for `number` through the next trunk not in `tried` (which it extends):
+/// the leg, its signals and the trunk's channel. A trunk whose INVITE cannot be sent (its
+/// outbound proxy does not resolve, the stack refuses) is skipped for the next.
+///
+/// Errors: [`DialStartError::NoTrunk`] when no trunk is left;
+/// [`DialStartError::Sip`] when the number makes no valid URI.
+async fn invite_via_trunk(
+    shared: &Shared,
+    sip: &zvonar_sip::ua::SipServer,
+    call_id: &CallId,
+    number: &str,
+    offer: &str,
+    tried: &mut Vec<usize>,
+) -> Result<
+    (
+        OutgoingLeg,
+        mpsc::UnboundedReceiver<LegSignal>,
+        super::trunks::ChannelGuard,
+    ),
+    DialStartError,
+> {
+    loop {
+        let channel = shared.trunks.acquire(std::time::Instant::now(), tried)?;
+        let i = channel.index();
+        tried.push(i);
+        let def = shared.trunks.def(i);
+        let destination = match &def.outbound_proxy {
+            None => None,
+            Some((host, port)) => match tokio::net::lookup_host((host.as_str(), *port)).await {
+                Ok(mut a) => a.next(),
+                Err(e) => {
+                    tracing::warn!(%call_id, trunk = %def.name, proxy = %host, error = %e,
+                        "trunk's outbound proxy does not resolve: next trunk");
+                    continue;
+                }
+            },
+        };
+        let host = def.host.split(':').next().unwrap_or(&def.host).to_string();
+        let req = DialRequest {
+            target: def.uri_for(number),
+            destination,
+            tcp: def.tcp,
+            from_user: def.caller_id.clone(),
+            from_display: None,
+            from_host: Some(host.clone()),
+            asserted_identity: Some(format!(
+                "<sip:{}@{host}>",
+                zvonar_sip::uac::from_user_part(&def.caller_id)
+            )),
+            offer: offer.to_string(),
+            credential: Some(def.credential()),
+        };
+        match sip.dial(req) {
+            Ok((leg, signals)) => {
+                tracing::info!(%call_id, trunk = %def.name, sip_call_id = leg.sip_call_id(),
+                    "dialling through trunk");
+                return Ok((leg, signals, channel));
+            }
+            Err(e @ zvonar_sip::uac::DialError::BadUri { .. }) => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(%call_id, trunk = %def.name, error = %e, "INVITE not sent: next trunk");
+            }
+        }
+    }
+}
+
 /// Where an account is rung: its most recently refreshed live binding's Contact, the
 /// address its REGISTER came from, and whether that was TCP.
 fn account_contact(
@@ -252,6 +355,10 @@ pub async fn dial(shared: &Arc<Shared>, spec: DialSpec) -> Result<OutboundLeg, D
     let (target, destination, tcp) = match &spec.target {
         DialTarget::Uri(u) => (u.clone(), None, false),
         DialTarget::Account(a) => account_contact(shared, &sip, a)?,
+        DialTarget::Number(n) if !is_phone_number(n) => {
+            return Err(DialStartError::BadNumber(n.clone()))
+        }
+        DialTarget::Number(_) => (String::new(), None, false),
     };
     let placeholder = SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), 0);
     let socket = RtpSocket::bind(RtpConfig {
@@ -269,15 +376,36 @@ pub async fn dial(shared: &Arc<Shared>, spec: DialSpec) -> Result<OutboundLeg, D
     let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
     let mut sdp = CallSdp::new(LocalMedia::new(shared.public_ip, port));
     let offer = sdp.initial_offer();
-    let (leg, signals) = sip.dial(DialRequest {
-        target: target.clone(),
-        destination,
-        tcp,
-        from_user: spec.from_user.clone().unwrap_or_default(),
-        from_display: None,
-        offer,
-        credential: spec.credential.clone(),
-    })?;
+    let (leg, signals, trunk, target) = match &spec.target {
+        DialTarget::Number(number) => {
+            let mut tried = Vec::new();
+            let (leg, signals, channel) =
+                invite_via_trunk(shared, &sip, &spec.call_id, number, &offer, &mut tried).await?;
+            let target = shared.trunks.def(channel.index()).uri_for(number);
+            let trunk = TrunkAttempts {
+                shared: shared.clone(),
+                number: number.clone(),
+                offer,
+                tried,
+                channel,
+            };
+            (leg, signals, Some(trunk), target)
+        }
+        _ => {
+            let (leg, signals) = sip.dial(DialRequest {
+                target: target.clone(),
+                destination,
+                tcp,
+                from_user: spec.from_user.clone().unwrap_or_default(),
+                from_display: None,
+                from_host: None,
+                asserted_identity: None,
+                offer,
+                credential: spec.credential.clone(),
+            })?;
+            (leg, signals, None, target)
+        }
+    };
     tracing::info!(call_id = %spec.call_id, party = %target, sip_call_id = leg.sip_call_id(), "dialling");
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
@@ -295,6 +423,7 @@ pub async fn dial(shared: &Arc<Shared>, spec: DialSpec) -> Result<OutboundLeg, D
             media_rx: Some(media_rx),
             media_tx: media_tx.clone(),
             ring_timeout: spec.ring_timeout,
+            trunk,
         }
         .run(),
     );
@@ -335,9 +464,49 @@ struct LegTask {
     media_rx: Option<mpsc::UnboundedReceiver<MediaCommand>>,
     media_tx: mpsc::UnboundedSender<MediaCommand>,
     ring_timeout: Duration,
+    /// Set for a number dialled through trunks: failover, and the trunk's channel.
+    trunk: Option<TrunkAttempts>,
 }
 
 impl LegTask {
+    /// After `status` from the trunk being tried: the INVITE through the next trunk, when
+    /// the status allows failover and a trunk is left. The old trunk's channel is freed.
+    async fn fail_over(&mut self, status: u16) -> bool {
+        let Some(t) = self.trunk.as_mut() else {
+            return false;
+        };
+        if !fails_over(status) {
+            return false;
+        }
+        let Some(sip) = t.shared.sip() else {
+            return false;
+        };
+        let from = t.shared.trunks.def(t.channel.index()).name.clone();
+        match invite_via_trunk(
+            &t.shared,
+            &sip,
+            &self.call_id,
+            &t.number,
+            &t.offer,
+            &mut t.tried,
+        )
+        .await
+        {
+            Ok((leg, signals, channel)) => {
+                tracing::info!(call_id = %self.call_id, status, from = %from,
+                    to = %t.shared.trunks.def(channel.index()).name, "trunk failover");
+                t.channel = channel;
+                self.leg = leg;
+                self.signals = signals;
+                true
+            }
+            Err(e) => {
+                tracing::info!(call_id = %self.call_id, status, trunk = %from, error = %e, "no trunk to fail over to");
+                false
+            }
+        }
+    }
+
     async fn run(mut self) {
         let call_id = self.call_id.clone();
         let ring_until = tokio::time::Instant::now() + self.ring_timeout;
@@ -394,6 +563,9 @@ impl LegTask {
                         }
                     }
                     Some(LegSignal::Failed { status, reason }) => {
+                        if giving == Giving::No && self.fail_over(status).await {
+                            continue;
+                        }
                         let outcome = outcome_of(status, giving != Giving::No, giving == Giving::Timeout);
                         tracing::info!(%call_id, status, %reason, outcome = outcome.code(), "outgoing leg not answered");
                         let _ = self.events.send(DialEvent::Failed(outcome));

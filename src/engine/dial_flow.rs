@@ -63,6 +63,7 @@ pub async fn run(
     let target = match &settings.to {
         DialTo::Uri(u) => DialTarget::Uri(u.clone()),
         DialTo::Account(a) => DialTarget::Account(a.clone()),
+        DialTo::Number(n) => DialTarget::Number(n.clone()),
     };
     let spec = DialSpec {
         call_id: call_id.clone(),

@@ -6,7 +6,8 @@
 //! [flow.duty]
 //! kind = "dial"
 //! account = "101"            # a SIP account registered with zvonar (zvonar sip-account add)
-//! # target = "sip:112@192.0.2.10:5060"   # …or any SIP URI (exactly one of the two)
+//! # target = "sip:112@192.0.2.10:5060"   # …or any SIP URI
+//! # number = "+79161234567"  # …or a phone number through the SIP trunks (exactly one of the three)
 //! ring_timeout_s = 25        # ring this long, then CANCEL (5–120, default 25)
 //! fallback = "dispatcher"    # busy, no answer, not registered, failed: this flow takes over
 //! ```
@@ -26,6 +27,9 @@ pub enum DialTo {
     Uri(String),
     /// `account = "101"`: a SIP account of our registrar, rung at its registered Contact.
     Account(String),
+    /// `number = "+79161234567"`: a phone number dialled through the SIP trunks
+    /// (`[[trunk]]` in zvonar.toml), presenting the trunk's caller ID.
+    Number(String),
 }
 
 /// Settings of a `kind = "dial"` flow (see the module docs).
@@ -44,6 +48,7 @@ pub struct DialSettings {
 pub(super) struct RawDial {
     pub(super) target: Option<Spanned<String>>,
     pub(super) account: Option<Spanned<String>>,
+    pub(super) number: Option<Spanned<String>>,
     pub(super) ring_timeout_s: Option<Spanned<u32>>,
     pub(super) fallback: Option<Spanned<String>>,
 }
@@ -54,6 +59,7 @@ impl RawDial {
         [
             ("target", self.target.is_some()),
             ("account", self.account.is_some()),
+            ("number", self.number.is_some()),
             ("ring_timeout_s", self.ring_timeout_s.is_some()),
             ("fallback", self.fallback.is_some()),
         ]
@@ -89,8 +95,27 @@ pub(super) fn build_dial(
             reason,
         }
     };
-    let to = match (raw.target, raw.account) {
-        (Some(t), None) => {
+    let given = [
+        ("target", raw.target.as_ref()),
+        ("account", raw.account.as_ref()),
+        ("number", raw.number.as_ref()),
+    ];
+    if given.iter().filter(|(_, v)| v.is_some()).count() > 1 {
+        // The one written last is the one too many.
+        if let Some((setting, Some(v))) = given
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .max_by_key(|(_, v)| v.map_or(0, |v| v.span().start))
+        {
+            return Err(bad(
+                v,
+                setting,
+                "give one of target, account or number, not several",
+            ));
+        }
+    }
+    let to = match (raw.target, raw.account, raw.number) {
+        (Some(t), None, None) => {
             let uri = t.get_ref().trim();
             let lower = uri.to_ascii_lowercase();
             let rest = lower
@@ -111,7 +136,7 @@ pub(super) fn build_dial(
                 }
             }
         }
-        (None, Some(a)) => {
+        (None, Some(a), None) => {
             let user = a.get_ref().trim();
             if user.is_empty()
                 || !user
@@ -126,16 +151,25 @@ pub(super) fn build_dial(
             }
             DialTo::Account(user.to_string())
         }
-        (Some(t), Some(_)) => {
-            return Err(bad(&t, "target", "give either target or account, not both"))
+        (None, None, Some(n)) => {
+            let number = n.get_ref().trim();
+            let digits = number.strip_prefix('+').unwrap_or(number);
+            if !(2..=20).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad(
+                    &n,
+                    "number",
+                    "a phone number: 2–20 digits after an optional +, e.g. \"+79161234567\"",
+                ));
+            }
+            DialTo::Number(number.to_string())
         }
-        (None, None) => {
+        _ => {
             return Err(DialplanError::MissingSetting {
                 file: cx.file(),
                 line,
                 flow: name.to_string(),
                 kind: "dial",
-                setting: "target or account",
+                setting: "target, account or number",
             })
         }
     };
@@ -288,13 +322,30 @@ company = "УК «Дом»"
             panic!()
         };
         assert_eq!(desk.to, DialTo::Uri("sip:112@192.0.2.10:5060".into()));
+        let dp =
+            parse("[flow.out]\nkind = \"dial\"\nnumber = \"+79161234567\"\nfallback = \"d\"\n")
+                .unwrap();
+        let FlowKind::Dial(out) = &dp.flow("out").unwrap().kind else {
+            panic!()
+        };
+        assert_eq!(out.to, DialTo::Number("+79161234567".into()));
         assert_eq!((desk.ring_timeout_s, desk.fallback.as_str()), (40, "duty"));
     }
 
     #[test]
     fn bad_dial_flows_are_refused_with_their_line() {
-        let cases: [(&str, &str, usize); 9] = [
-            ("[flow.x]\nkind = \"dial\"\nfallback = \"d\"\n", "target or account", 9),
+        let cases: [(&str, &str, usize); 11] = [
+            (
+                "[flow.x]\nkind = \"dial\"\nnumber = \"8 (916) 123\"\nfallback = \"d\"\n",
+                "phone number",
+                11,
+            ),
+            (
+                "[flow.x]\nkind = \"dial\"\naccount = \"1\"\nnumber = \"+79161234567\"\nfallback = \"d\"\n",
+                "not several",
+                12,
+            ),
+            ("[flow.x]\nkind = \"dial\"\nfallback = \"d\"\n", "target, account or number", 9),
             ("[flow.x]\nkind = \"dial\"\naccount = \"101\"\n", "fallback", 9),
             (
                 "[flow.x]\nkind = \"dial\"\ntarget = \"tel:112\"\nfallback = \"d\"\n",
@@ -308,7 +359,7 @@ company = "УК «Дом»"
             ),
             (
                 "[flow.x]\nkind = \"dial\"\naccount = \"1\"\ntarget = \"sip:1@h\"\nfallback = \"d\"\n",
-                "not both",
+                "not several",
                 12,
             ),
             (

@@ -60,6 +60,7 @@ struct RawFlow {
     // dial
     target: Option<Spanned<String>>,
     account: Option<Spanned<String>>,
+    number: Option<Spanned<String>>,
     ring_timeout_s: Option<Spanned<u32>>,
     fallback: Option<Spanned<String>>,
 }
@@ -70,6 +71,7 @@ impl RawFlow {
         RawDial {
             target: self.target.take(),
             account: self.account.take(),
+            number: self.number.take(),
             ring_timeout_s: self.ring_timeout_s.take(),
             fallback: self.fallback.take(),
         }
