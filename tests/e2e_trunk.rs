@@ -319,8 +319,8 @@ fn provider_scenario(dir: &Path, name: &str, answer: &Answer) -> PathBuf {
     )
 }
 
-/// A caller: INVITE to zvonar, then either BYE after `hangup_after_ms` (`true`) or wait that
-/// long for zvonar's BYE (`false`).
+/// A caller: INVITE to zvonar (Request-URI user `100`), then either BYE after `after_ms`
+/// (`we_hang_up`) or wait that long for zvonar's BYE.
 fn caller_scenario(
     dir: &Path,
     name: &str,
@@ -328,18 +328,32 @@ fn caller_scenario(
     we_hang_up: bool,
     after_ms: u64,
 ) -> PathBuf {
+    call_scenario(dir, name, caller, "100", "", we_hang_up, after_ms)
+}
+
+/// [`caller_scenario`] to user `callee`, with `extra` header lines (each ending in `\n`,
+/// indented by six spaces) in the INVITE.
+fn call_scenario(
+    dir: &Path,
+    name: &str,
+    caller: &str,
+    callee: &str,
+    extra: &str,
+    we_hang_up: bool,
+    after_ms: u64,
+) -> PathBuf {
     let hdr = |cseq: u32, method: &str| {
         format!(
             "      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n      \
              From: <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\n      \
-             To: <sip:100@[remote_ip]:[remote_port]>[peer_tag_param]\n      \
+             To: <sip:{callee}@[remote_ip]:[remote_port]>[peer_tag_param]\n      \
              Call-ID: [call_id]\n      CSeq: {cseq} {method}\n      \
              Contact: <sip:{caller}@[local_ip]:[local_port];transport=[transport]>\n      Max-Forwards: 70\n"
         )
     };
     let end = if we_hang_up {
         format!(
-            "  <pause milliseconds=\"{after_ms}\"/>\n  <send retrans=\"500\">\n    <![CDATA[\n      BYE sip:100@[remote_ip]:[remote_port] SIP/2.0\n{}      Content-Length: 0\n    ]]>\n  </send>\n  <recv response=\"200\"/>\n",
+            "  <pause milliseconds=\"{after_ms}\"/>\n  <send retrans=\"500\">\n    <![CDATA[\n      BYE sip:{callee}@[remote_ip]:[remote_port] SIP/2.0\n{}      Content-Length: 0\n    ]]>\n  </send>\n  <recv response=\"200\"/>\n",
             hdr(2, "BYE")
         )
     } else {
@@ -352,11 +366,11 @@ fn caller_scenario(
         name,
         &format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"{name}\">\n  <send retrans=\"500\">\n    <![CDATA[\n      \
-             INVITE sip:100@[remote_ip]:[remote_port] SIP/2.0\n{}      Content-Type: application/sdp\n      Content-Length: [len]\n\n      \
+             INVITE sip:{callee}@[remote_ip]:[remote_port] SIP/2.0\n{}{extra}      Content-Type: application/sdp\n      Content-Length: [len]\n\n      \
              v=0\n      o=caller 53655765 2353687637 IN IP4 127.0.0.1\n      s=-\n      c=IN IP4 127.0.0.1\n      t=0 0\n      \
              m=audio [media_port] RTP/AVP 8 101\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000\n    ]]>\n  </send>\n  \
              <recv response=\"100\" optional=\"true\"/>\n  <recv response=\"180\" optional=\"true\"/>\n  <recv response=\"183\" optional=\"true\"/>\n  <recv response=\"200\"/>\n  \
-             <send>\n    <![CDATA[\n      ACK sip:100@[remote_ip]:[remote_port] SIP/2.0\n{}      Content-Length: 0\n    ]]>\n  </send>\n{end}</scenario>\n",
+             <send>\n    <![CDATA[\n      ACK sip:{callee}@[remote_ip]:[remote_port] SIP/2.0\n{}      Content-Length: 0\n    ]]>\n  </send>\n{end}</scenario>\n",
             hdr(1, "INVITE"),
             hdr(1, "ACK"),
         ),
@@ -599,4 +613,65 @@ fn the_channel_limit_is_never_exceeded() {
         .find(|p| p.to_string_lossy().ends_with("_messages.log"))
         .expect("SIPp message trace");
     assert_eq!(invites_in(&trace), 2, "the provider saw exactly two calls");
+}
+
+/// A call from the trunk to the Contact zvonar registered there (Request-URI user = the
+/// trunk's username) is routed by the dialplan like any other; the trunk's address is not
+/// trusted unless `[sip] trusted` names it, so the P-Asserted-Identity it sends is not
+/// believed (the caller stays unverified).
+#[test]
+fn calls_from_a_trunk_follow_the_dialplan_and_are_trusted_only_if_configured() {
+    let dir = std::env::temp_dir().join(format!("zvonar-trunk-in-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = free_port();
+    let registrar = write(
+        &dir,
+        "registrar",
+        &format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"registrar\">\n{}</scenario>\n",
+            registrar_steps("zv-auth", "trunk-secret")
+        ),
+    );
+    let provider = start_provider(&dir, &registrar, port, 1);
+    let z = Zvonar::start_with(
+        "trunk-in",
+        Options {
+            // The trunk is at 127.0.0.1; only another network is trusted.
+            trusted: vec!["10.0.0.0/8"],
+            extra_config: trunk_toml("provider", port, "expires_s = 60"),
+            ..Options::default()
+        },
+    );
+    let t = wait_trunks(&z, Duration::from_secs(10), |t| {
+        t[0]["state"] == "registered"
+    });
+    assert_eq!(t[0]["state"], "registered", "{t:?}");
+    // The provider calls the number it knows us by, from its own address.
+    let sc = call_scenario(
+        &z.dir,
+        "inbound",
+        "anonymous",
+        "74950001122",
+        "      P-Asserted-Identity: <sip:+79161234567@127.0.0.1>\n",
+        true,
+        2500,
+    );
+    let (ok, out) = one_caller(&z, &sc);
+    assert!(ok, "inbound call: {out}\n{}", z.log());
+    let call = call_of(&z, "anonymous");
+    assert!(
+        call["cdr"]["caller"].is_null(),
+        "not trusted: {}",
+        call["cdr"]
+    );
+    let k = kinds(&call);
+    let started = k
+        .iter()
+        .find(|(k, _)| k == "started")
+        .unwrap_or_else(|| panic!("{k:?}"));
+    // deploy/dialplan.toml routes any number to the dispatcher robot.
+    assert_eq!(started.1["flow"], "dispatcher", "{started:?}");
+    assert!(z.log().contains("caller ID unverified"), "{}", z.log());
+    drop(z);
+    let _ = finish(provider, Duration::from_secs(1));
 }
