@@ -79,9 +79,15 @@ fn registrar_steps(user: &str, password: &str) -> String {
 /// Starts SIPp as a UAS (the provider) on UDP `port`, ending after `calls` calls (a
 /// registration is one call: its REGISTERs share a Call-ID); waits until it listens.
 fn start_provider(dir: &Path, scenario: &Path, port: u16, calls: u32) -> Child {
+    start_provider_on(dir, scenario, port, calls, "u1")
+}
+
+/// [`start_provider`] over `transport` (`u1` UDP, `t1` TCP).
+fn start_provider_on(dir: &Path, scenario: &Path, port: u16, calls: u32, transport: &str) -> Child {
     let media = (40000 + (free_port() % 10000) / 2 * 2).to_string();
     let child = Command::new("sipp")
         .args(["-sf", &scenario.to_string_lossy()])
+        .args(["-t", transport])
         .args([
             "-p",
             &port.to_string(),
@@ -104,9 +110,14 @@ fn start_provider(dir: &Path, scenario: &Path, port: u16, calls: u32) -> Child {
         .spawn()
         .expect("sipp (apt install sip-tester)");
     let needle = format!(":{port:04X} ");
+    let table = if transport == "t1" {
+        "/proc/net/tcp"
+    } else {
+        "/proc/net/udp"
+    };
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(10) {
-        let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+        let table = std::fs::read_to_string(table).unwrap_or_default();
         if table.lines().any(|l| {
             l.split_whitespace()
                 .nth(1)
@@ -276,10 +287,11 @@ enum Answer {
 
 const SDP_200: &str = "      Content-Type: application/sdp\n      Content-Length: [len]\n\n      v=0\n      o=provider 1 1 IN IP4 127.0.0.1\n      s=-\n      c=IN IP4 127.0.0.1\n      t=0 0\n      m=audio [media_port] RTP/AVP 8\n      a=rtpmap:8 PCMA/8000\n";
 
-/// A provider: a REGISTER (one call of its own) is answered 200 for 60 s at once; an INVITE
-/// as `answer` says.
-fn provider_scenario(dir: &Path, name: &str, answer: &Answer) -> PathBuf {
-    let contact = "      Contact: <sip:[local_ip]:[local_port]>\n";
+/// A provider at `host` (what the Request-URIs must name after `sip:USER@`, `sip:`): a
+/// REGISTER (one call of its own) is answered 200 for 60 s at once; an INVITE as `answer`
+/// says.
+fn provider_scenario(dir: &Path, name: &str, host: &str, answer: &Answer) -> PathBuf {
+    let contact = "      Contact: <sip:[local_ip]:[local_port];transport=[transport]>\n";
     let ok_then_bye = format!(
         "  <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n{RESP}{contact}{SDP_200}    ]]>\n  </send>\n  \
          <recv request=\"ACK\"/>\n  <recv request=\"BYE\" timeout=\"30000\"/>\n  \
@@ -294,7 +306,7 @@ fn provider_scenario(dir: &Path, name: &str, answer: &Answer) -> PathBuf {
             let number = number.replace('+', "\\+");
             format!(
                 "  <recv request=\"INVITE\">\n    <action>\n      \
-                 <ereg regexp=\"^INVITE sip:{number}@127.0.0.1\" search_in=\"msg\" check_it=\"true\" assign_to=\"ruri\"/>\n      \
+                 <ereg regexp=\"^INVITE sip:{number}@{host}\" search_in=\"msg\" check_it=\"true\" assign_to=\"ruri\"/>\n      \
                  <ereg regexp=\"sip:{caller_id}@\" search_in=\"hdr\" header=\"From:\" check_it=\"true\" assign_to=\"from\"/>\n      \
                  <ereg regexp=\"sip:{caller_id}@\" search_in=\"hdr\" header=\"P-Asserted-Identity:\" check_it=\"true\" assign_to=\"pai\"/>\n    \
                  </action>\n  </recv>\n  \
@@ -312,9 +324,11 @@ fn provider_scenario(dir: &Path, name: &str, answer: &Answer) -> PathBuf {
         name,
         &format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"{name}\">\n  \
-             <recv request=\"REGISTER\" optional=\"true\" next=\"reg\"/>\n{invite}  <nop hide=\"true\" next=\"done\"/>\n  \
+             <recv request=\"REGISTER\" optional=\"true\" next=\"reg\">\n    <action>\n      \
+             <ereg regexp=\"^REGISTER sip:{host}\" search_in=\"msg\" check_it=\"true\" assign_to=\"rr\"/>\n    \
+             </action>\n  </recv>\n{invite}  <nop hide=\"true\" next=\"done\"/>\n  \
              <label id=\"reg\"/>\n  <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n{RESP}      [last_Contact:];expires=60\n      Expires: 60\n      Content-Length: 0\n    ]]>\n  </send>\n  \
-             <nop hide=\"true\" next=\"done\"/>\n  <label id=\"bad\"/>\n  <recv request=\"NEVER\" timeout=\"200\"/>\n  <label id=\"done\"/>\n</scenario>\n"
+             <nop hide=\"true\" next=\"done\"/>\n  <label id=\"bad\"/>\n  <recv request=\"NEVER\" timeout=\"200\"/>\n  <label id=\"done\"/>\n  <Reference variables=\"rr\"/>\n</scenario>\n"
         ),
     )
 }
@@ -467,7 +481,7 @@ fn a_503_fails_over_to_the_next_trunk_with_caller_id_and_digest() {
     let (port_a, port_b) = (free_port(), free_port());
     let a = start_provider(
         &dir,
-        &provider_scenario(&dir, "first", &Answer::Unavailable),
+        &provider_scenario(&dir, "first", "127.0.0.1", &Answer::Unavailable),
         port_a,
         2,
     );
@@ -476,6 +490,7 @@ fn a_503_fails_over_to_the_next_trunk_with_caller_id_and_digest() {
         &provider_scenario(
             &dir,
             "second",
+            "127.0.0.1",
             &Answer::Challenge {
                 number: "+79161234567".into(),
                 caller_id: "74957654321".into(),
@@ -548,7 +563,7 @@ fn the_channel_limit_is_never_exceeded() {
     let dir = std::env::temp_dir().join(format!("zvonar-trunk-ch-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let port = free_port();
-    let scenario = provider_scenario(&dir, "provider", &Answer::Plain);
+    let scenario = provider_scenario(&dir, "provider", "127.0.0.1", &Answer::Plain);
     let media = (40000 + (free_port() % 10000) / 2 * 2).to_string();
     // Two calls at most, both plain answers (no REGISTER: this trunk does not register).
     let provider = Command::new("sipp")
@@ -674,4 +689,43 @@ fn calls_from_a_trunk_follow_the_dialplan_and_are_trusted_only_if_configured() {
     assert!(z.log().contains("caller ID unverified"), "{}", z.log());
     drop(z);
     let _ = finish(provider, Duration::from_secs(1));
+}
+
+/// A trunk over TCP behind an outbound proxy: REGISTER and the INVITE go over TCP to the
+/// proxy's address while their Request-URIs name the provider's domain (which does not
+/// resolve here), and the call is bridged.
+#[test]
+fn tcp_through_an_outbound_proxy() {
+    let dir = std::env::temp_dir().join(format!("zvonar-trunk-tcp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = free_port();
+    let scenario = provider_scenario(
+        &dir,
+        "proxy",
+        "sip.provider.invalid",
+        &Answer::Challenge {
+            number: "+79161234567".into(),
+            caller_id: "74950001122".into(),
+        },
+    );
+    let proxy = start_provider_on(&dir, &scenario, port, 2, "t1");
+    let z = start_dialling(
+        "trunk-tcp",
+        format!(
+            "[[trunk]]\nname = \"tcp\"\nregistrar = \"sip:sip.provider.invalid\"\n\
+             outbound_proxy = \"127.0.0.1:{port}\"\ntransport = \"tcp\"\nusername = \"74950001122\"\n\
+             auth_username = \"zv-auth\"\npassword = \"trunk-secret\"\n"
+        ),
+    );
+    let t = wait_trunks(&z, Duration::from_secs(10), |t| {
+        t[0]["state"] == "registered"
+    });
+    assert_eq!(t[0]["state"], "registered", "{t:?}\n{}", z.log());
+    let caller = caller_scenario(&z.dir, "caller", "79161110005", true, 2500);
+    let (ok, out) = one_caller(&z, &caller);
+    assert!(ok, "caller: {out}\n{}", z.log());
+    let (ok, out) = finish(proxy, Duration::from_secs(10));
+    assert!(ok, "proxy over TCP: {out}\n{}", z.log());
+    let k = kinds(&call_of(&z, "79161110005"));
+    assert!(k.iter().any(|(k, _)| k == "bridged"), "{k:?}");
 }
