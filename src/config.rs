@@ -729,25 +729,12 @@ impl Config {
                 message,
             });
         }
-        if let Err((key, message)) = trunk::check_all(&cfg.trunk) {
+        if let Err((i, key, message)) = trunk::check_all(&cfg.trunk, cfg.sip.tcp.is_some()) {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
-                line: line_of(text, key),
+                line: trunk::line_in_trunk(text, i, key),
                 message,
             });
-        }
-        if cfg.sip.tcp.is_none() {
-            if let Some(t) = cfg
-                .trunk
-                .iter()
-                .find(|t| t.transport == TrunkTransport::Tcp)
-            {
-                return Err(ConfigError::Invalid {
-                    path: path.to_path_buf(),
-                    line: line_of(text, "transport"),
-                    message: format!("trunk {}: transport = \"tcp\" needs [sip] tcp", t.name),
-                });
-            }
         }
         if let Err(message) = token_strength(&cfg.http.token, cfg.http.listen) {
             return Err(ConfigError::Invalid {

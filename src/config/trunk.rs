@@ -288,15 +288,46 @@ impl TrunkSection {
     }
 }
 
-/// Checks every trunk and that names are unique. Errors: `(key, message)`.
-pub(super) fn check_all(trunks: &[TrunkSection]) -> Result<(), (&'static str, String)> {
+/// Checks every trunk, that names are unique, and that TCP trunks have a TCP listener
+/// (`tcp_listener`: `[sip] tcp` is set). Errors: `(index of the trunk, key, message)`.
+pub(super) fn check_all(
+    trunks: &[TrunkSection],
+    tcp_listener: bool,
+) -> Result<(), (usize, &'static str, String)> {
     for (i, t) in trunks.iter().enumerate() {
-        t.check()?;
+        t.check().map_err(|(k, m)| (i, k, m))?;
         if trunks[..i].iter().any(|o| o.name == t.name) {
-            return Err(("name", format!("trunk.name {:?} is used twice", t.name)));
+            return Err((i, "name", format!("trunk.name {:?} is used twice", t.name)));
+        }
+        if t.transport == TrunkTransport::Tcp && !tcp_listener {
+            return Err((
+                i,
+                "transport",
+                format!("trunk {}: transport = \"tcp\" needs [sip] tcp", t.name),
+            ));
         }
     }
     Ok(())
+}
+
+/// The 1-based line of `key` in the `index`-th `[[trunk]]` table of `text`, else of that
+/// table's header; 0 when not found.
+pub(super) fn line_in_trunk(text: &str, index: usize, key: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(start) = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "[[trunk]]")
+        .nth(index)
+        .map(|(n, _)| n)
+    else {
+        return 0;
+    };
+    lines[start + 1..]
+        .iter()
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .position(|l| l.trim_start().starts_with(key))
+        .map_or(start + 1, |n| start + 2 + n)
 }
 
 #[cfg(test)]
@@ -360,8 +391,12 @@ mod tests {
         t.registrar = "http://host".into();
         assert_eq!(t.check().unwrap_err().0, "registrar");
         let a = trunk("password = \"p\"").unwrap();
-        let e = check_all(&[a.clone(), a]).unwrap_err();
-        assert!(e.1.contains("twice"), "{e:?}");
+        let e = check_all(&[a.clone(), a.clone()], true).unwrap_err();
+        assert!(e.2.contains("twice") && e.0 == 1, "{e:?}");
+        let mut tcp = a;
+        tcp.transport = TrunkTransport::Tcp;
+        assert_eq!(check_all(&[tcp.clone()], false).unwrap_err().1, "transport");
+        assert!(check_all(&[tcp], true).is_ok());
     }
 
     /// The commented example in deploy/zvonar.toml loads once uncommented, with the values
@@ -411,6 +446,49 @@ mod tests {
             .unwrap()
             .trunk
             .is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_line_in_the_trunk_at_fault() {
+        let base = "dialplan = \"d.toml\"\n[sip]\nudp = \"127.0.0.1:5060\"\n\
+            [http]\nlisten = \"127.0.0.1:8080\"\ntoken = \"Zq3v9LrT0mWc2XyB8nKd5sFh\"\n\
+            [storage]\ndatabase = \"db\"\nrecordings = \"rec\"\n[asr]\nmodel = \"m\"\n";
+        let one = |name: &str, extra: &str| {
+            format!("[[trunk]]\nname = \"{name}\"\nregistrar = \"sip:h\"\nusername = \"u\"\npassword = \"p\"\n{extra}")
+        };
+        let path = Path::new("/etc/zvonar/zvonar.toml");
+        // Line 12 starts the first trunk; the second one's channels = 0 is on line 23.
+        let text = format!(
+            "{base}{}{}",
+            one("a", "channels = 1\n"),
+            one("b", "channels = 0\n")
+        );
+        let e = crate::config::Config::parse(&text, path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("zvonar.toml:23:") && e.contains("trunk b"),
+            "{e}"
+        );
+        // TCP without a TCP listener: the second trunk's transport line.
+        let text = format!(
+            "{base}{}{}",
+            one("a", ""),
+            one("b", "transport = \"tcp\"\n")
+        );
+        let e = crate::config::Config::parse(&text, path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("zvonar.toml:22:") && e.contains("[sip] tcp"),
+            "{e}"
+        );
+        // The same name twice: the second table's name.
+        let text = format!("{base}{}{}", one("a", ""), one("a", ""));
+        let e = crate::config::Config::parse(&text, path)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("zvonar.toml:18:") && e.contains("twice"), "{e}");
     }
 
     #[test]
