@@ -290,7 +290,7 @@ async fn invite_via_trunk(
                 }
             },
         };
-        let host = def.host.split(':').next().unwrap_or(&def.host).to_string();
+        let host = def.domain().to_string();
         let req = DialRequest {
             target: def.uri_for(number),
             destination,

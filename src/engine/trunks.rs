@@ -68,6 +68,17 @@ impl TrunkDef {
         }
     }
 
+    /// The registrar's host without its port (`sip.example.net`, `[2001:db8::1]`): the
+    /// domain of our From and P-Asserted-Identity.
+    pub fn domain(&self) -> &str {
+        match self.host.strip_prefix('[') {
+            Some(rest) => rest
+                .find(']')
+                .map_or(self.host.as_str(), |i| &self.host[..i + 2]),
+            None => self.host.split(':').next().unwrap_or(&self.host),
+        }
+    }
+
     /// The Request-URI for `number` at this trunk.
     pub fn uri_for(&self, number: &str) -> String {
         let t = if self.tcp { ";transport=tcp" } else { "" };
@@ -498,5 +509,10 @@ mod tests {
             "sip:84951112233@192.0.2.1;transport=tcp"
         );
         assert!(!format!("{d:?}").contains("\"p\""));
+        assert_eq!(d.domain(), "192.0.2.1");
+        d.host = "sip.example.net:5070".into();
+        assert_eq!(d.domain(), "sip.example.net");
+        d.host = "[2001:db8::1]:5070".into();
+        assert_eq!(d.domain(), "[2001:db8::1]");
     }
 }
