@@ -128,6 +128,14 @@ enum ImportWhat {
         /// The outages file.
         file: PathBuf,
     },
+    /// Debts per account (ЛС) from CSV or XLSX: balance, oldest unpaid month, as-of date.
+    Debts {
+        /// The debts file.
+        file: PathBuf,
+        /// The as-of date (YYYY-MM-DD) for rows whose «на дату»/as_of cell is empty or absent.
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -340,6 +348,20 @@ async fn import(cfg: Config, what: ImportWhat) -> anyhow::Result<()> {
                 r.rows_read,
                 r.outages_added,
                 r.updated,
+                r.unchanged,
+                r.errors.len()
+            );
+            (file, summary, r.errors)
+        }
+        ImportWhat::Debts { file, as_of } => {
+            let r = zvonar_billing::import_debts(&pool, &file, as_of)
+                .await
+                .with_context(|| format!("importing {}", file.display()))?;
+            let summary = format!(
+                "{} rows: {} accounts added, {} replaced, {} unchanged, {} bad",
+                r.rows_read,
+                r.added,
+                r.replaced,
                 r.unchanged,
                 r.errors.len()
             );

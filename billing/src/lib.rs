@@ -3,7 +3,9 @@
 //!
 //! Outages registered in the console: [`OutageBoard`].
 //!
-//! Later: meters and readings, tariffs, accruals, payments and debt.
+//! Debt per account comes from the billing system's export ([`import_debts`]).
+//!
+//! Later: meters and readings, tariffs, accruals, payments.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,7 +34,8 @@ mod registry;
 pub use db::{migrate, open_sqlite, MigrateError, OpenError};
 pub use directory::{BuildingDirectory, RegistrySnapshot};
 pub use import::{
-    import_accounts, import_outages, ImportError, ImportReport, OutageImportReport, RowError,
+    import_accounts, import_debts, import_outages, DebtImportReport, ImportError, ImportReport,
+    OutageImportReport, RowError,
 };
 pub use model::{clean_street, normalize_apartment, Building, KnownPremises, NewOutage, Outage};
 pub use outages::{

@@ -1,4 +1,5 @@
-//! Registry import: `zvonar import accounts FILE` and `zvonar import outages FILE`.
+//! Registry import: `zvonar import accounts FILE`, `zvonar import outages FILE` and
+//! `zvonar import debts FILE`.
 //!
 //! Files are CSV (`,`, `;` or tab, UTF-8 with or without BOM) or spreadsheets (XLSX and the
 //! other formats calamine reads; first sheet). The first row is a header; columns are
@@ -23,6 +24,11 @@
 //! configured `time_zone`, an IANA zone such as `Asia/Yekaterinburg`) as
 //! `YYYY-MM-DD HH:MM[:SS]`, `DD.MM.YYYY HH:MM[:SS]`, or a bare date (midnight).
 //!
+//! Debt files ([`import_debts`]) have one row per account: `лс`/`account`, `долг`/`balance`
+//! (rubles as written in Russia: `1 234,56`; negative = overpaid), `неоплаченный
+//! месяц`/`oldest_unpaid` (`2026-03`, `03.2026`, `март 2026`; required when the balance is
+//! positive) and `на дату`/`as_of` (`2026-03-31`, `31.03.2026`).
+//!
 //! Rows are imported in batches, each its own short transaction (at most [`BATCH_MAX_ROWS`]
 //! rows or [`BATCH_MAX_HOLD`] of holding the write lock), with a savepoint per row: a bad row
 //! is rolled back and reported in [`ImportReport::errors`] with its line, the others are kept.
@@ -33,6 +39,7 @@
 //! before the failure are kept) is completed by running it again.
 
 mod accounts;
+mod debts;
 mod outages;
 mod table;
 
@@ -86,6 +93,7 @@ impl Batch {
 }
 
 pub use accounts::import_accounts;
+pub use debts::import_debts;
 pub use outages::import_outages;
 
 /// A row that was not imported.
@@ -134,6 +142,21 @@ pub struct OutageImportReport {
     /// Outages already present (same building, kind and start) whose end or reason changed.
     pub updated: usize,
     /// Rows already fully present.
+    pub unchanged: usize,
+    /// Rows that were rejected, in file order.
+    pub errors: Vec<RowError>,
+}
+
+/// What [`import_debts`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DebtImportReport {
+    /// Non-empty data rows read (header excluded).
+    pub rows_read: usize,
+    /// Accounts that had no debt figures before.
+    pub added: usize,
+    /// Accounts whose earlier figures were replaced.
+    pub replaced: usize,
+    /// Rows whose figures were stored already, the same.
     pub unchanged: usize,
     /// Rows that were rejected, in file order.
     pub errors: Vec<RowError>,

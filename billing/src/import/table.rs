@@ -23,6 +23,9 @@ pub(crate) enum Column {
     StartsAt,
     EndsAt,
     Reason,
+    Balance,
+    DebtSince,
+    AsOf,
 }
 
 impl Column {
@@ -54,6 +57,18 @@ impl Column {
             "начало" | "с" | "starts_at" | "start" => Column::StartsAt,
             "окончание" | "конец" | "по" | "ends_at" | "end" => Column::EndsAt,
             "причина" | "reason" => Column::Reason,
+            "долг" | "задолженность" | "сумма долга" | "сальдо" | "баланс" | "balance" | "debt" => {
+                Column::Balance
+            }
+            "неоплаченный месяц"
+            | "первый неоплаченный месяц"
+            | "месяц долга"
+            | "долг с"
+            | "долг с месяца"
+            | "oldest_unpaid"
+            | "oldest_unpaid_month"
+            | "debt_since" => Column::DebtSince,
+            "на дату" | "дата" | "дата сальдо" | "as_of" | "date" => Column::AsOf,
             _ => return None,
         };
         Some(c)
