@@ -3,7 +3,8 @@
 //!
 //! Format: a header row naming the columns — `account` (or «лицевой счёт», «лс», «счёт») and/or
 //! `phone` («телефон»), any order, other columns ignored; `,` or `;` separated (Excel in a
-//! Russian locale writes `;`), UTF-8 (a BOM is allowed). A row gives a phone when its phone
+//! Russian locale writes `;`), cells quoted as in RFC 4180 when they hold the separator, UTF-8
+//! (a BOM is allowed). A row gives a phone when its phone
 //! cell is filled, else an account. Phones are normalised to E.164 for Russia: `8 (912)
 //! 345-67-89`, `+7 912 345 67 89`, `79123456789`, `9123456789` → `+79123456789`.
 
@@ -77,22 +78,59 @@ fn valid_account(s: &str) -> bool {
             .all(|c| c.is_alphanumeric() || c == '-' || c == '/')
 }
 
-/// Parses an uploaded list. Errors: [`ListError::NoHeader`]; bad rows go to
-/// [`Parsed::errors`] with their line number.
+/// Parses an uploaded list with the `csv` crate (RFC 4180 quoting: a quoted cell may hold the
+/// separator, doubled quotes and line breaks). The separator is `;` when the header line has
+/// one, else `,`. Line numbers are physical lines of `text` (the header is line 1 when the file
+/// starts with it; a quoted cell spanning lines counts them all), the line a row starts on.
+///
+/// Errors: [`ListError::NoHeader`]; bad rows go to [`Parsed::errors`] with their line number.
 pub fn parse(text: &str) -> Result<Parsed, ListError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text.lines().enumerate();
-    let (sep, acc_col, phone_col) = loop {
-        let Some((_, l)) = lines.next() else {
-            return Err(ListError::NoHeader);
+    let header_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let sep = if header_line.contains(';') {
+        b';'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(sep)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let bytes = text.as_bytes();
+    // The csv crate puts a record that follows blank lines at the first blank one, so the
+    // line is counted here from the record's byte offset, skipping line breaks.
+    let (mut counted_to, mut line_no) = (0usize, 1usize);
+    let mut line_of = |pos: Option<&csv::Position>| {
+        let mut start = pos
+            .map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX))
+            .min(bytes.len());
+        while start < bytes.len() && matches!(bytes[start], b'\n' | b'\r') {
+            start += 1;
+        }
+        if start >= counted_to {
+            line_no += bytes[counted_to..start]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            counted_to = start;
+        }
+        line_no
+    };
+    let mut records = reader.records();
+    let (acc_col, phone_col) = loop {
+        let header = match records.next() {
+            None => return Err(ListError::NoHeader),
+            Some(Ok(r)) => r,
+            Some(Err(_)) => return Err(ListError::NoHeader),
         };
-        if l.trim().is_empty() {
+        line_of(header.position());
+        if header.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        let sep = if l.contains(';') { ';' } else { ',' };
-        let cols: Vec<String> = l
-            .split(sep)
-            .map(|c| c.trim().trim_matches('"').to_lowercase().replace('ё', "е"))
+        let cols: Vec<String> = header
+            .iter()
+            .map(|c| c.trim().to_lowercase().replace('ё', "е"))
             .collect();
         let find = |names: &[&str]| cols.iter().position(|c| names.contains(&c.as_str()));
         let acc = find(&["account", "лицевой счет", "лс", "л/с", "счет"]);
@@ -100,20 +138,24 @@ pub fn parse(text: &str) -> Result<Parsed, ListError> {
         if acc.is_none() && phone.is_none() {
             return Err(ListError::NoHeader);
         }
-        break (sep, acc, phone);
+        break (acc, phone);
     };
     let mut out = Parsed::default();
     let mut seen = std::collections::HashMap::new();
-    for (i, l) in lines {
-        let line = i + 1;
-        if l.trim().is_empty() {
-            continue;
-        }
-        let cells: Vec<&str> = l
-            .split(sep)
-            .map(|c| c.trim().trim_matches('"').trim())
-            .collect();
-        let cell = |c: Option<usize>| c.and_then(|c| cells.get(c).copied()).unwrap_or("");
+    for record in records {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = line_of(e.position());
+                out.errors.push(LineError {
+                    line,
+                    message: format!("строка не читается как CSV: {e}"),
+                });
+                continue;
+            }
+        };
+        let line = line_of(record.position());
+        let cell = |c: Option<usize>| c.and_then(|c| record.get(c)).map_or("", str::trim);
         let (phone, acc) = (cell(phone_col), cell(acc_col));
         let entry = if !phone.is_empty() {
             match normalise_phone(phone) {
@@ -211,6 +253,39 @@ mod tests {
                 (8, "повтор строки 2"),
             ]
         );
+    }
+
+    #[test]
+    fn quoted_cells_may_hold_the_separator_quotes_and_line_breaks() {
+        let csv = "\n\nФИО;Адрес;Телефон;ЛС\n\
+                   \"Иванов; Иван\";\"ул. Ленина; д. 5\";8 912 345-67-89;\n\
+                   \"Петров \"\"Старший\"\"\";\"ул. Мира,\nд. 7\";;\"A;1\"\n\
+                   Сидоров;\"ул. Мира; д. 9\";;100201\n\
+                   Кузнецов;\"ул. Мира; д. 9\";\"12; 34\";\n";
+        let p = parse(csv).unwrap();
+        assert_eq!(
+            p.entries,
+            vec![
+                Entry::Phone("+79123456789".into()),
+                Entry::Account("100201".into()),
+            ]
+        );
+        // The header is on line 3; Петров's cell spans lines 5–6, so Сидоров is on line 7.
+        let lines: Vec<(usize, &str)> = p
+            .errors
+            .iter()
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (5, "«A;1» — не номер лицевого счёта"),
+                (8, "«12; 34» — не номер телефона РФ"),
+            ]
+        );
+        let p = parse("phone,comment\n\"+7 912 345-67-89\",\"да, звонить\"\n").unwrap();
+        assert_eq!(p.entries, vec![Entry::Phone("+79123456789".into())]);
+        assert_eq!(p.errors, vec![]);
     }
 
     #[test]
