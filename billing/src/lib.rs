@@ -3,7 +3,8 @@
 //!
 //! Outages registered in the console: [`OutageBoard`].
 //!
-//! Debt per account comes from the billing system's export ([`import_debts`]).
+//! Debt per account comes from the billing system's export ([`import_debts`]). Campaign
+//! recipients are selected from the registry by [`select_recipients`].
 //!
 //! Later: meters and readings, tariffs, accruals, payments.
 //!
@@ -29,6 +30,7 @@ mod directory;
 pub mod import;
 mod model;
 mod outages;
+mod recipients;
 mod registry;
 
 pub use db::{migrate, open_sqlite, MigrateError, OpenError};
@@ -41,5 +43,9 @@ pub use model::{clean_street, normalize_apartment, Building, KnownPremises, NewO
 pub use outages::{
     NewNotice, NoticeBuilding, NoticeChange, NoticeError, NoticeFilter, OutageBoard, OutageNotice,
     OutageScope, Resident, Resource,
+};
+pub use recipients::{
+    record_invalid_number, record_opt_out, select_recipients, set_consent, DebtFilter,
+    RecipientFilter, SelectedRecipient,
 };
 pub use registry::{AddOutageError, Registry, RegistryError, SqliteRegistry};

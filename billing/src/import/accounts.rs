@@ -73,6 +73,20 @@ struct AccountRow {
     account: String,
     name: String,
     phones: Vec<PhoneNumber>,
+    organisation: Option<String>,
+    district: Option<String>,
+    /// Consent to automated calls for every phone of the row; `None`: not given.
+    consent: Option<bool>,
+}
+
+/// Reads a consent cell: «да»/«нет» (also yes/no, 1/0, true/false, +/-); empty → `None`.
+fn parse_consent(raw: &str) -> Result<Option<bool>, String> {
+    match raw.trim().to_lowercase().as_str() {
+        "" => Ok(None),
+        "да" | "есть" | "yes" | "y" | "1" | "true" | "+" => Ok(Some(true)),
+        "нет" | "no" | "n" | "0" | "false" | "-" => Ok(Some(false)),
+        other => Err(format!("bad consent «{other}»: да or нет")),
+    }
 }
 
 fn optional_int(table: &Table, row: &Row, col: Column, what: &str) -> Result<Option<i64>, String> {
@@ -122,6 +136,9 @@ fn parse_row(table: &Table, row: &Row) -> Result<AccountRow, String> {
         riser: non_empty(table.get(row, Column::Riser)),
         account: account.to_string(),
         name: clean_street(table.get(row, Column::Name)),
+        organisation: non_empty(&clean_street(table.get(row, Column::Organisation))),
+        district: non_empty(&clean_street(table.get(row, Column::District))),
+        consent: parse_consent(table.get(row, Column::Consent))?,
         building,
         apartment,
         phones,
@@ -167,16 +184,32 @@ async fn upsert_row(
                 .await?;
                 out.updated |= res.rows_affected() > 0;
             }
+            for (column, value) in [("organisation", &r.organisation), ("district", &r.district)] {
+                let Some(value) = value else { continue };
+                // `column` is one of the two literals above, never input.
+                let res = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE buildings SET {column} = ? WHERE id = ? AND {column} IS NOT ?"
+                )))
+                .bind(value)
+                .bind(id)
+                .bind(value)
+                .execute(&mut *conn)
+                .await?;
+                out.updated |= res.rows_affected() > 0;
+            }
             *id
         }
         None => {
             let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO buildings (address, street, house, fias_id) VALUES (?, ?, ?, ?) RETURNING id",
+                "INSERT INTO buildings (address, street, house, fias_id, organisation, district)
+                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(&r.building.address)
             .bind(&r.building.street)
             .bind(&r.building.house)
             .bind(&r.fias)
+            .bind(&r.organisation)
+            .bind(&r.district)
             .fetch_one(&mut *conn)
             .await?;
             out.building_added = Some((key, id));
@@ -297,6 +330,20 @@ async fn upsert_row(
         .execute(&mut *conn)
         .await?;
         out.phones_added += res.rows_affected() as usize;
+        if let Some(consent) = r.consent {
+            let res = sqlx::query(
+                "INSERT INTO phone_consents (phone, consent, updated_at)
+                 VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+                 ON CONFLICT (phone) DO UPDATE SET consent = excluded.consent,
+                     updated_at = excluded.updated_at
+                 WHERE consent IS NOT excluded.consent",
+            )
+            .bind(phone.as_e164())
+            .bind(consent)
+            .execute(&mut *conn)
+            .await?;
+            out.updated |= res.rows_affected() > 0;
+        }
     }
     Ok(out)
 }

@@ -17,6 +17,9 @@
 //! | account | `лс`, `л/с`, `лицевой счет`, `account` | required |
 //! | name | `фио`, `name` | optional |
 //! | phones | `телефон`, `телефоны`, `phone` | several separated by `,` or `;` |
+//! | organisation | `организация`, `ук`, `organisation` | managing organisation of the building; optional |
+//! | district | `район`, `district` | optional |
+//! | consent | `согласие`, `consent` | `да`/`нет`: consent to automated calls for the row's phones (41-ФЗ); optional, an opt-out is never cleared |
 //!
 //! Outage files use address or street + house, and `вид`/`kind` («горячей воды»),
 //! `начало`/`starts_at`, `окончание`/`ends_at` (optional), `причина`/`reason` (optional).

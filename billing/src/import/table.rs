@@ -26,6 +26,9 @@ pub(crate) enum Column {
     Balance,
     DebtSince,
     AsOf,
+    Organisation,
+    District,
+    Consent,
 }
 
 impl Column {
@@ -68,7 +71,16 @@ impl Column {
             | "oldest_unpaid"
             | "oldest_unpaid_month"
             | "debt_since" => Column::DebtSince,
-            "на дату" | "дата" | "дата сальдо" | "as_of" | "date" => Column::AsOf,
+            "на дату" | "дата" | "дата сальдо" | "as_of" | "date" => {
+                Column::AsOf
+            }
+            "организация" | "управляющая организация" | "ук" | "organisation" | "organization" => {
+                Column::Organisation
+            }
+            "район" | "district" => Column::District,
+            "согласие" | "согласие на звонки" | "consent" => {
+                Column::Consent
+            }
             _ => return None,
         };
         Some(c)
