@@ -148,11 +148,14 @@ pub enum Permission {
     ViewMonitor,
     /// Read the audit log.
     ReadAudit,
+    /// Prepare and run outbound campaigns (автообзвон): select recipients from the registry
+    /// (residents' phones and debts), start, pause and cancel campaigns.
+    ManageCampaigns,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::TakeCalls,
         Permission::CreateTickets,
         Permission::TransferTickets,
@@ -165,6 +168,7 @@ impl Permission {
         Permission::ManageUsers,
         Permission::ViewMonitor,
         Permission::ReadAudit,
+        Permission::ManageCampaigns,
     ];
 
     /// The name as stored and sent (`take_calls`, …).
@@ -182,6 +186,7 @@ impl Permission {
             Permission::ManageUsers => "manage_users",
             Permission::ViewMonitor => "view_monitor",
             Permission::ReadAudit => "read_audit",
+            Permission::ManageCampaigns => "manage_campaigns",
         }
     }
 }

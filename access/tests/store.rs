@@ -156,3 +156,24 @@ async fn api_keys_are_stored_hashed_and_revocable() {
         .revoked_at
         .is_some());
 }
+
+#[tokio::test]
+async fn admins_seeded_before_manage_campaigns_get_it_on_migrate() {
+    let (a, _, pool) = access().await;
+    // A database seeded before the permission existed (and before migration 7002).
+    for sql in [
+        "DELETE FROM role_permissions WHERE permission = 'manage_campaigns'",
+        "DELETE FROM _sqlx_migrations WHERE version = 7002",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    let admin = a.role_permissions(Role::Admin).await.unwrap();
+    assert!(!admin.contains(&Permission::ManageCampaigns));
+    migrate(&pool).await.unwrap();
+    assert_eq!(
+        a.role_permissions(Role::Admin).await.unwrap(),
+        Role::Admin.default_permissions()
+    );
+    let supervisor = a.role_permissions(Role::Supervisor).await.unwrap();
+    assert!(!supervisor.contains(&Permission::ManageCampaigns));
+}

@@ -2,6 +2,7 @@
 //! accounts and outages, with its SQLite implementation [`SqliteRegistry`].
 
 use crate::model::{normalize_apartment, Building, KnownPremises, NewOutage, Outage};
+use crate::recipients::{RecipientFilter, SelectedRecipient};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqlitePool;
@@ -87,6 +88,14 @@ pub trait Registry: Send + Sync {
     /// Errors: [`AddOutageError::UnknownBuilding`], [`AddOutageError::EmptyKind`],
     /// [`AddOutageError::EndsBeforeStart`] for bad input; [`AddOutageError::Database`].
     async fn add_outage(&self, outage: &NewOutage) -> Result<Outage, AddOutageError>;
+
+    /// Campaign recipients `filter` selects, in the time zone `tz`: see
+    /// [`crate::select_recipients`] (one query).
+    async fn select_recipients(
+        &self,
+        filter: &RecipientFilter,
+        tz: chrono_tz::Tz,
+    ) -> Result<Vec<SelectedRecipient>, RegistryError>;
 }
 
 /// [`Registry`] on a SQLite pool migrated with [`crate::migrate`].
@@ -309,5 +318,13 @@ impl Registry for SqliteRegistry {
             ends_at: outage.ends_at,
             reason: outage.reason.clone(),
         })
+    }
+
+    async fn select_recipients(
+        &self,
+        filter: &RecipientFilter,
+        tz: chrono_tz::Tz,
+    ) -> Result<Vec<SelectedRecipient>, RegistryError> {
+        crate::recipients::select_recipients(&self.pool, filter, tz).await
     }
 }

@@ -137,6 +137,14 @@ mod tests {
             self.hit();
             self.inner.add_outage(outage).await
         }
+        async fn select_recipients(
+            &self,
+            filter: &zvonar_billing::RecipientFilter,
+            tz: chrono_tz::Tz,
+        ) -> Result<Vec<zvonar_billing::SelectedRecipient>, RegistryError> {
+            self.hit();
+            self.inner.select_recipients(filter, tz).await
+        }
     }
 
     async fn open(path: &std::path::Path) -> sqlx::SqlitePool {

@@ -38,6 +38,7 @@
 //! | `POST /api/v1/queue/agent/login` | start taking calls `{"skills": [...]}` (optional) on the phone registered with my SIP account; 409 when none is registered |
 //! | `POST /api/v1/queue/agent/logout`, `…/resume`, `…/pause` `{"reason"}` | stop (after the call in progress), ready again, pause with a reason; 409 when logged out |
 //! | `/api/v1/missed…`, `/api/v1/outages…`, `/api/v1/buildings`, `/api/v1/card` | missed calls and callbacks, outages, the caller's card: see [`Operations`] (module `ops`) |
+//! | `GET /api/v1/campaigns/recipients?…` | campaign recipients from the registry (by organisation, district, building, premises, account; debtors by amount and months) with skip reasons; `manage_campaigns` (module `campaigns`) |
 //!
 //! # Who may do what
 //!
@@ -53,13 +54,14 @@
 //! or `complete_tickets`, comments and photos any of create/transfer/complete/close; calls and playing recordings `listen_recordings`,
 //! `recording?download=true` also `download_recordings`; callbacks `take_calls`; `/metrics`
 //! `view_monitor`; the queue state `take_calls` or `view_monitor`; a queued call's context and
-//! the agent routes `take_calls` (an agent acts only for themselves); users, roles and others' keys `manage_users`; the audit log `read_audit`.
+//! the agent routes `take_calls` (an agent acts only for themselves); users, roles and others' keys `manage_users`; the audit log `read_audit`; campaign recipients `manage_campaigns`.
 //! A user whose password an admin reset may only use `/me`, `/me/password` and `/logout`.
 //! Every change is written to the audit log.
 //!
 //! Errors are JSON `{"error": "..."}`; internal causes are logged once, never sent.
 
 mod auth;
+mod campaigns;
 mod error;
 mod health;
 mod ops;

@@ -164,6 +164,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/queue/agent/resume", post(crate::queue::resume))
         .route("/metrics", get(metrics))
         .merge(crate::ops::routes())
+        .merge(crate::campaigns::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -20,6 +20,7 @@ export const PERMISSIONS = {
   manage_users: 'управлять пользователями',
   view_monitor: 'видеть монитор',
   read_audit: 'читать журнал действий',
+  manage_campaigns: 'вести автообзвон',
 };
 
 const roleSelect = (value, attrs = {}) => h('select', attrs,
