@@ -135,6 +135,10 @@ enum ImportWhat {
         /// The as-of date (YYYY-MM-DD) for rows whose «на дату»/as_of cell is empty or absent.
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
+        /// The file lists every account that owes anything: figures of accounts it does not
+        /// name are deleted (they paid off), unless they are as of a later date.
+        #[arg(long)]
+        complete: bool,
     },
 }
 
@@ -353,16 +357,24 @@ async fn import(cfg: Config, what: ImportWhat) -> anyhow::Result<()> {
             );
             (file, summary, r.errors)
         }
-        ImportWhat::Debts { file, as_of } => {
-            let r = zvonar_billing::import_debts(&pool, &file, as_of)
-                .await
-                .with_context(|| format!("importing {}", file.display()))?;
+        ImportWhat::Debts {
+            file,
+            as_of,
+            complete,
+        } => {
+            let r = if complete {
+                zvonar_billing::import_all_debts(&pool, &file, as_of).await
+            } else {
+                zvonar_billing::import_debts(&pool, &file, as_of).await
+            }
+            .with_context(|| format!("importing {}", file.display()))?;
             let summary = format!(
-                "{} rows: {} accounts added, {} replaced, {} unchanged, {} bad",
+                "{} rows: {} accounts added, {} replaced, {} unchanged, {} cleared, {} bad",
                 r.rows_read,
                 r.added,
                 r.replaced,
                 r.unchanged,
+                r.cleared,
                 r.errors.len()
             );
             (file, summary, r.errors)

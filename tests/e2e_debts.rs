@@ -49,7 +49,7 @@ async fn import_debts_cli_reports_bad_lines_and_stores_the_rest() {
     let (ok, out, err) = zvonar(&dir, &["import", "debts", file]);
     assert!(ok, "{out}{err}");
     assert!(
-        out.contains("11 rows: 6 accounts added, 0 replaced, 0 unchanged, 5 bad"),
+        out.contains("11 rows: 6 accounts added, 0 replaced, 0 unchanged, 0 cleared, 5 bad"),
         "{out}"
     );
     let bad: Vec<&str> = err
@@ -73,6 +73,31 @@ async fn import_debts_cli_reports_bad_lines_and_stores_the_rest() {
         (6, 123_456 + 1_500_000 - 35_000 + 499_999 + 750_000)
     );
     pool.close().await;
+
+    // A complete December export naming only Петрова's account clears the other five.
+    let december = dir.join("december.csv");
+    std::fs::write(
+        &december,
+        "лс;долг;неоплаченный месяц\n5000010002;9 000,00;05.2026\n",
+    )
+    .unwrap();
+    let december = december.to_str().unwrap();
+    let (ok, out, err) = zvonar(
+        &dir,
+        &[
+            "import",
+            "debts",
+            december,
+            "--as-of",
+            "2026-12-31",
+            "--complete",
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("1 rows: 0 accounts added, 1 replaced, 0 unchanged, 5 cleared, 0 bad"),
+        "{out}"
+    );
 
     // A date that is not one is refused by the argument parser, before anything is read.
     let (ok, _, err) = zvonar(&dir, &["import", "debts", file, "--as-of", "30.11.2026"]);

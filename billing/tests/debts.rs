@@ -7,7 +7,7 @@ mod common;
 use common::{db, example, temp_file, temp_path};
 use sqlx::SqlitePool;
 use std::path::PathBuf;
-use zvonar_billing::{import_accounts, import_debts, ImportError};
+use zvonar_billing::{import_accounts, import_all_debts, import_debts, ImportError};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -129,6 +129,49 @@ async fn newer_figures_replace_older_ones_and_older_are_refused() {
     assert_eq!(r.errors[0].line, 2);
     assert!(r.errors[0].reason.contains("2026-12-31"), "{:?}", r.errors);
     assert_eq!(stored(&pool).await, s);
+}
+
+#[tokio::test]
+async fn a_complete_file_clears_the_accounts_it_does_not_name() {
+    let pool = registry().await;
+    import_debts(&pool, fixture("debts.csv"), None)
+        .await
+        .unwrap();
+    // December's full export: Петрова still owes, 5000010012 is named on a bad row (its
+    // figures stay), the other four paid off.
+    let dec = "лс;долг;неоплаченный месяц;на дату\n\
+        5000010002;9 000;2026-05;2026-12-31\n\
+        5000010012;много;2026-10;2026-12-31\n";
+    let r = import_all_debts(&pool, temp_file("dec.csv", dec), None)
+        .await
+        .unwrap();
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    assert_eq!((r.added, r.replaced, r.cleared), (0, 1, 4));
+    let kept = vec![
+        row("5000010002", 900_000, Some("2026-05-01"), "2026-12-31", 7),
+        row("5000010012", 499_999, Some("2026-10-01"), "2026-11-30", 1),
+    ];
+    assert_eq!(stored(&pool).await, kept);
+    // A complete file without a single good row clears nothing.
+    let bad = "лс;долг;неоплаченный месяц;на дату\n5000010001;много;2026-05;2026-12-31\n";
+    let r = import_all_debts(&pool, temp_file("bad.csv", bad), None)
+        .await
+        .unwrap();
+    assert_eq!((r.errors.len(), r.cleared), (1, 0));
+    assert_eq!(stored(&pool).await, kept);
+    // Figures as of a later date than the file's are kept; older ones it does not name go.
+    let mid = "лс;долг;неоплаченный месяц;на дату\n5000010001;1;2026-12;2026-12-15\n";
+    let r = import_all_debts(&pool, temp_file("mid.csv", mid), None)
+        .await
+        .unwrap();
+    assert_eq!((r.added, r.cleared), (1, 1), "{r:?}");
+    assert_eq!(
+        stored(&pool).await,
+        vec![
+            row("5000010001", 100, Some("2026-12-01"), "2026-12-15", 0),
+            kept[0].clone(),
+        ]
+    );
 }
 
 #[tokio::test]

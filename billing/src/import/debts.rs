@@ -272,10 +272,12 @@ async fn upsert_row(conn: &mut SqliteConnection, r: &DebtRow) -> Result<Outcome,
 /// the figures are for (`на дату`/`as_of`; `default_as_of` fills empty or absent cells).
 ///
 /// Each account's figures replace those stored before, unless the stored ones are as of a
-/// later date (the row is then reported and skipped). Bad rows — an unknown account, a bad
-/// amount, month or date, an oldest unpaid month after the as-of date, an account repeated in
-/// the file (the first row is kept) — are reported in [`DebtImportReport::errors`] with their
-/// line, the other rows are imported, in batches as [`super::import_accounts`] does.
+/// later date (the row is then reported and skipped). Accounts the file does not name keep
+/// their figures (see [`import_all_debts`] for a file that lists every debt). Bad rows — an
+/// unknown account, a bad amount, month or date, an oldest unpaid month after the as-of date,
+/// an account repeated in the file (the first row is kept) — are reported in
+/// [`DebtImportReport::errors`] with their line, the other rows are imported, in batches as
+/// [`super::import_accounts`] does.
 ///
 /// Errors: [`ImportError`] when the file cannot be read at all, lacks a required column
 /// (account, balance, oldest unpaid month, and as-of date unless `default_as_of` is given), or
@@ -285,7 +287,31 @@ pub async fn import_debts(
     path: impl AsRef<Path>,
     default_as_of: Option<NaiveDate>,
 ) -> Result<DebtImportReport, ImportError> {
-    let table = read_table(path.as_ref())?;
+    import(pool, path.as_ref(), default_as_of, false).await
+}
+
+/// [`import_debts`] of a file that lists every account owing anything as of its date (a full
+/// export from the billing system): afterwards, the figures of accounts the file does not name
+/// at all (in any row, good or bad) are deleted — they paid off — unless they are as of a
+/// later date than the file's latest. Counted in [`DebtImportReport::cleared`]. A file without
+/// a single good row clears nothing.
+///
+/// Errors: as [`import_debts`]; a failure before the end clears nothing.
+pub async fn import_all_debts(
+    pool: &SqlitePool,
+    path: impl AsRef<Path>,
+    default_as_of: Option<NaiveDate>,
+) -> Result<DebtImportReport, ImportError> {
+    import(pool, path.as_ref(), default_as_of, true).await
+}
+
+async fn import(
+    pool: &SqlitePool,
+    path: &Path,
+    default_as_of: Option<NaiveDate>,
+    complete: bool,
+) -> Result<DebtImportReport, ImportError> {
+    let table = read_table(path)?;
     let mut missing = Vec::new();
     for (col, name) in [
         (Column::Account, "лс/account"),
@@ -308,8 +334,15 @@ pub async fn import_debts(
         ..DebtImportReport::default()
     };
     let mut first_line: HashMap<String, usize> = HashMap::new();
+    // Every account the file names (good rows or bad), and the latest as-of date stored.
+    let mut named: Vec<&str> = Vec::new();
+    let mut latest: Option<NaiveDate> = None;
     let mut batch = Batch::begin(pool).await?;
     for row in &table.rows {
+        match table.get(row, Column::Account) {
+            "" => {}
+            a => named.push(a),
+        }
         let mut reject = |reason: String| {
             report.errors.push(RowError {
                 line: row.line,
@@ -335,6 +368,12 @@ pub async fn import_debts(
         match upsert_row(&mut sp, &parsed).await {
             Ok(outcome) => {
                 sp.commit().await?;
+                if matches!(
+                    outcome,
+                    Outcome::Added | Outcome::Replaced | Outcome::Unchanged
+                ) {
+                    latest = latest.max(Some(parsed.as_of));
+                }
                 match outcome {
                     Outcome::Added => report.added += 1,
                     Outcome::Replaced => report.replaced += 1,
@@ -356,6 +395,18 @@ pub async fn import_debts(
             }
         }
         batch = batch.row_done(pool).await?;
+    }
+    if let (true, Some(latest)) = (complete, latest) {
+        let names = serde_json::json!(named).to_string();
+        let res = sqlx::query(
+            "DELETE FROM account_debts WHERE as_of <= ? AND account_id NOT IN
+                 (SELECT id FROM accounts WHERE number IN (SELECT value FROM json_each(?)))",
+        )
+        .bind(latest)
+        .bind(names)
+        .execute(&mut *batch.tx)
+        .await?;
+        report.cleared = usize::try_from(res.rows_affected()).unwrap_or(usize::MAX);
     }
     batch.tx.commit().await?;
     Ok(report)

@@ -96,7 +96,7 @@ impl Batch {
 }
 
 pub use accounts::import_accounts;
-pub use debts::import_debts;
+pub use debts::{import_all_debts, import_debts};
 pub use outages::import_outages;
 
 /// A row that was not imported.
@@ -161,6 +161,9 @@ pub struct DebtImportReport {
     pub replaced: usize,
     /// Rows whose figures were stored already, the same.
     pub unchanged: usize,
+    /// Accounts whose figures were deleted because a complete file
+    /// ([`import_all_debts`]) does not name them; always 0 for [`import_debts`].
+    pub cleared: usize,
     /// Rows that were rejected, in file order.
     pub errors: Vec<RowError>,
 }
