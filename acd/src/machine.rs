@@ -113,6 +113,10 @@ struct Agent {
     state: AgentState,
     /// Since when the agent has been ready (login, resume, end of wrap-up), ms.
     idle_since: Millis,
+    /// Since when the agent has been in the current [`StateKind`], ms (the monitor's time in
+    /// state; 0 in a state stored by a version without it).
+    #[serde(default)]
+    state_since: Millis,
     after: Option<After>,
 }
 
@@ -180,6 +184,9 @@ pub struct AgentView {
     pub endpoint: Option<EndpointId>,
     /// The call being offered or talked to.
     pub call: Option<CallId>,
+    /// Since when the agent has been in `state`, ms (a change of pause reason does not reset
+    /// it; 0 when unknown, for a state restored from a version that did not keep it).
+    pub since: Millis,
 }
 
 /// A read-only view of a call in the machine, for the monitor.
@@ -330,6 +337,7 @@ impl Acd {
             pause_reason,
             endpoint: a.endpoint.clone(),
             call,
+            since: a.state_since,
         })
     }
 
@@ -524,6 +532,7 @@ impl Acd {
             skills: Vec::new(),
             state: AgentState::LoggedOut,
             idle_since: now,
+            state_since: now,
             after: None,
         });
         agent.skills = skills;
@@ -959,6 +968,7 @@ impl Acd {
             skills: Vec::new(),
             state: AgentState::LoggedOut,
             idle_since: 0,
+            state_since: 0,
             after: None,
         })
     }
@@ -977,6 +987,7 @@ impl Acd {
         let kind = state.kind();
         a.state = state;
         if changed {
+            a.state_since = now;
             self.record(
                 now,
                 RecordKind::AgentState {

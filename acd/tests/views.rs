@@ -94,3 +94,43 @@ fn a_reload_changes_settings_and_keeps_agents() {
     }
     assert!(overflowed);
 }
+
+#[test]
+fn an_agent_view_says_since_when_the_agent_is_in_the_state() {
+    let mut acd = Acd::new(vec![QueueConfig::new("q")], AcdSettings::default());
+    login(&mut acd, 1_000, "anna");
+    assert_eq!(acd.agent(&"anna".into()).unwrap().since, 1_000);
+    arrive(&mut acd, 2_000, "c1", false); // rings anna
+    let v = acd.agent(&"anna".into()).unwrap();
+    assert_eq!((v.state, v.since), (StateKind::Ringing, 2_000));
+    let pause = |acd: &mut Acd, at, reason: &str| {
+        acd.handle(
+            at,
+            Input::AgentPause {
+                agent: "anna".into(),
+                reason: reason.into(),
+            },
+        )
+        .unwrap();
+    };
+    pause(&mut acd, 3_000, "обед");
+    let v = acd.agent(&"anna".into()).unwrap();
+    assert_eq!((v.state, v.since), (StateKind::Paused, 3_000));
+    // Another reason: still the same pause, the time in state goes on.
+    pause(&mut acd, 4_000, "обучение");
+    let v = acd.agent(&"anna".into()).unwrap();
+    assert_eq!(
+        (v.state, v.pause_reason.as_deref(), v.since),
+        (StateKind::Paused, Some("обучение"), 3_000)
+    );
+    // It survives a restart (serde), and a state stored without it reads as 0.
+    let restored: Acd = serde_json::from_str(&serde_json::to_string(&acd).unwrap()).unwrap();
+    assert_eq!(restored.agent(&"anna".into()).unwrap().since, 3_000);
+    let mut old = serde_json::to_value(&acd).unwrap();
+    old["agents"]["anna"]
+        .as_object_mut()
+        .unwrap()
+        .remove("state_since");
+    let old: Acd = serde_json::from_value(old).unwrap();
+    assert_eq!(old.agent(&"anna".into()).unwrap().since, 0);
+}
