@@ -4,8 +4,10 @@
 //! config works from a fresh clone. Errors name the file, line and what is wrong.
 
 mod missed;
+mod monitor;
 mod trunk;
 pub use missed::MissedSection;
+pub use monitor::MonitorSection;
 pub use trunk::{proxy_host_port, TrunkSection, TrunkTransport};
 
 use serde::Deserialize;
@@ -48,6 +50,9 @@ pub struct Config {
     /// `[[trunk]]`: SIP trunks registered with and dialled through (see [`TrunkSection`]).
     #[serde(default)]
     pub trunk: Vec<TrunkSection>,
+    /// The supervisor's live monitor: service level and short-abandon thresholds.
+    #[serde(default)]
+    pub monitor: MonitorSection,
     /// The dialplan TOML file.
     pub dialplan: PathBuf,
     /// The company's time zone, an IANA name (`Europe/Moscow`, `Asia/Yekaterinburg`,
@@ -736,6 +741,13 @@ impl Config {
                 message,
             });
         }
+        if let Err((key, message)) = cfg.monitor.settings(cfg.time_zone) {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, key),
+                message,
+            });
+        }
         if let Err(message) = token_strength(&cfg.http.token, cfg.http.listen) {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -874,6 +886,8 @@ mod tests {
         assert_eq!(cfg.asr.max_queue, zvonar_voice::asr::DEFAULT_MAX_QUEUE);
         let m = cfg.missed.settings(cfg.time_zone).expect("[missed]");
         assert_eq!((m.max_attempts, m.callback_within.num_minutes()), (3, 15));
+        let mon = cfg.monitor.settings(cfg.time_zone).expect("[monitor]");
+        assert_eq!((mon.service_level_s, mon.short_abandon_s), (20, 5));
         assert!(m.after_hours_flows.is_empty());
         // 2026-11-27 is a Friday: 19:55 in Moscow is due at 08:10 on Monday.
         let fri = chrono::DateTime::parse_from_rfc3339("2026-11-27T19:55:00+03:00").unwrap();
@@ -913,6 +927,32 @@ mod tests {
         let m = cfg.missed.settings(cfg.time_zone).unwrap();
         assert_eq!((m.max_attempts, m.callback_within.num_minutes()), (5, 30));
         assert_eq!(m.after_hours_flows, ["closed"]);
+    }
+
+    #[test]
+    fn monitor_thresholds_default_to_20_and_5_and_are_checked() {
+        let base = text("", "", "127.0.0.1:8080", STRONG);
+        let cfg = Config::parse(&base, Path::new("z.toml")).expect("defaults");
+        let m = cfg.monitor.settings(cfg.time_zone).unwrap();
+        assert_eq!((m.service_level_s, m.short_abandon_s), (20, 5));
+        assert_eq!(m.time_zone, chrono_tz::Europe::Moscow);
+        let ok = format!("{base}[monitor]\nservice_level_s = 30\nshort_abandon_s = 0\n");
+        let cfg = Config::parse(&ok, Path::new("z.toml")).expect("valid [monitor]");
+        let m = cfg.monitor.settings(cfg.time_zone).unwrap();
+        assert_eq!((m.service_level_s, m.short_abandon_s), (30, 0));
+        for (bad, key) in [
+            ("[monitor]\nservice_level_s = 0\n", "service_level_s"),
+            ("[monitor]\nshort_abandon_s = 301\n", "short_abandon_s"),
+        ] {
+            let t = format!("{base}{bad}");
+            match Config::parse(&t, Path::new("z.toml")) {
+                Err(ConfigError::Invalid { line, message, .. }) => {
+                    assert!(message.starts_with("monitor."), "{message}");
+                    assert_eq!(line, line_of(&t, key), "{message}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

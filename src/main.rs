@@ -708,9 +708,19 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let trunk_stop = CancellationToken::new();
     let trunk_tasks = shared.trunks.start_registrations(&sip, &trunk_stop);
     let queue_api = match (shared.queues.clone(), queue_rx) {
-        (Some(handle), Some(rx)) => {
-            Some(start_queues(&shared, handle, rx, &pool, sip.registrar()).await?)
-        }
+        (Some(handle), Some(rx)) => Some(
+            start_queues(
+                &shared,
+                handle,
+                rx,
+                &pool,
+                sip.registrar(),
+                cfg.monitor
+                    .settings(cfg.time_zone)
+                    .map_err(|(_, m)| anyhow::anyhow!(m))?,
+            )
+            .await?,
+        ),
         _ => None,
     };
     let accepting = tokio::spawn(engine::accept(shared.clone(), calls));
@@ -814,6 +824,7 @@ async fn start_queues(
     rx: tokio::sync::mpsc::UnboundedReceiver<engine::queue::Msg>,
     pool: &sqlx::SqlitePool,
     registrar: Option<zvonar_sip::ua::SharedRegistrar>,
+    monitor: engine::queue::monitor::MonitorSettings,
 ) -> anyhow::Result<Arc<dyn zvonar_web::QueueControl>> {
     use engine::queue::{self, store::QueueStore};
     let store = QueueStore::new(pool.clone());
@@ -830,13 +841,20 @@ async fn start_queues(
     // Agents' phones are rung over outgoing SIP legs (the B2BUA), bridged on answer.
     let lines = Box::new(queue::sip_lines::SipLines::new(shared, handle.clone()));
     let core = queue::QueueCore::new(acd, configs, lines, now);
-    tokio::spawn(queue::run(core, rx, store.clone()));
+    tokio::spawn(queue::run(
+        core,
+        rx,
+        store.clone(),
+        handle.change_notifier(),
+    ));
     let regs = queue::endpoints::Registrations::new(pool.clone(), registrar);
     tokio::spawn(queue::endpoints::watch(handle.clone(), regs.clone()));
     Ok(Arc::new(queue_api::EngineQueues {
         handle,
         regs,
         store,
+        monitor,
+        log: Default::default(),
     }))
 }
 

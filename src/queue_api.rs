@@ -1,6 +1,7 @@
 //! The API's view of the engine's queue runtime ([`zvonar_web::QueueControl`]).
 
 use crate::engine::queue::endpoints::Registrations;
+use crate::engine::queue::monitor::{self, LogCache, MonitorSettings};
 use crate::engine::queue::store::QueueStore;
 use crate::engine::queue::{AgentOp, QueueHandle};
 use zvonar_acd::AcdError;
@@ -12,8 +13,12 @@ pub struct EngineQueues {
     pub handle: QueueHandle,
     /// SIP accounts and their bindings.
     pub regs: Registrations,
-    /// Queued calls with their context.
+    /// Queued calls with their context, and the queue log.
     pub store: QueueStore,
+    /// The monitor's thresholds and time zone.
+    pub monitor: MonitorSettings,
+    /// Today's queue log, read incrementally.
+    pub log: tokio::sync::Mutex<LogCache>,
 }
 
 fn stopped() -> QueueError {
@@ -35,6 +40,23 @@ impl QueueControl for EngineQueues {
     async fn state(&self) -> Result<serde_json::Value, QueueError> {
         let st = self.handle.state().await.ok_or_else(stopped)?;
         serde_json::to_value(st).map_err(|e| QueueError::Internal(e.to_string()))
+    }
+
+    async fn monitor(&self) -> Result<serde_json::Value, QueueError> {
+        let st = self.handle.state().await.ok_or_else(stopped)?;
+        let now = crate::engine::queue::now_ms();
+        let since = monitor::day_start_ms(chrono::Utc::now(), self.monitor.time_zone);
+        let mut log = self.log.lock().await;
+        let records = log
+            .records(&self.store, since)
+            .await
+            .map_err(|e| QueueError::Internal(e.to_string()))?;
+        let m = monitor::snapshot(st, records, &self.monitor, since, now);
+        serde_json::to_value(m).map_err(|e| QueueError::Internal(e.to_string()))
+    }
+
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.handle.changes()
     }
 
     async fn call(&self, call_id: &str) -> Result<serde_json::Value, QueueError> {

@@ -71,7 +71,10 @@ pub use spool::{EventSpool, SpooledEvent};
 pub use sqlite::SqliteDispatchStore;
 pub use store::{DispatchStore, FileTicketError, QueryError, RecordError};
 pub use subscriber::{run_subscriber, SubscriberStats, RETRY_EVERY, WRITE_TIMEOUT};
-pub use workflow::{Comment, Photo, TicketSla, TicketWorkflow};
+pub use workflow::{
+    BuildingCount, Comment, ExecutorCount, Photo, StatusCount, TicketCounts, TicketSla,
+    TicketWorkflow,
+};
 
 /// Why the dispatch migrations failed.
 #[derive(Debug, thiserror::Error)]

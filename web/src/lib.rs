@@ -37,6 +37,8 @@
 //! | `GET /api/v1/queue/agent` | my agent state (`state`, `pause_reason`, `endpoint`, `call`) |
 //! | `POST /api/v1/queue/agent/login` | start taking calls `{"skills": [...]}` (optional) on the phone registered with my SIP account; 409 when none is registered |
 //! | `POST /api/v1/queue/agent/logout`, `…/resume`, `…/pause` `{"reason"}` | stop (after the call in progress), ready again, pause with a reason; 409 when logged out |
+//! | `GET /api/v1/monitor` | the live monitor: agents with state and time in state, calls in each queue with wait and position, today's KPIs per queue and in total (offered, answered, abandoned, service level within `[monitor] service_level_s`, within 5 minutes (ПП 416), ASA, abandonment rate, AHT, occupancy), tickets by status, building and executor; see module `monitor` |
+//! | `GET /api/v1/monitor/ws` | WebSocket: the same snapshot pushed on every queue change and at least every 3 s; same-origin only; closed with 4401/4403 when the session ends or loses the permission |
 //! | `/api/v1/missed…`, `/api/v1/outages…`, `/api/v1/buildings`, `/api/v1/card` | missed calls and callbacks, outages, the caller's card: see [`Operations`] (module `ops`) |
 //! | `GET /api/v1/campaigns/recipients?…` | campaign recipients from the registry (by organisation, district, building, premises, account; debtors by amount and months) with skip reasons; `manage_campaigns` (module `campaigns`) |
 //!
@@ -53,7 +55,7 @@
 //! `change_ticket_topic`, assigning `transfer_tickets`, taking into work `transfer_tickets`
 //! or `complete_tickets`, comments and photos any of create/transfer/complete/close; calls and playing recordings `listen_recordings`,
 //! `recording?download=true` also `download_recordings`; callbacks `take_calls`; `/metrics`
-//! `view_monitor`; the queue state `take_calls` or `view_monitor`; a queued call's context and
+//! `view_monitor`; the monitor and its WebSocket `view_monitor`; the queue state `take_calls` or `view_monitor`; a queued call's context and
 //! the agent routes `take_calls` (an agent acts only for themselves); users, roles and others' keys `manage_users`; the audit log `read_audit`; campaign recipients `manage_campaigns`.
 //! A user whose password an admin reset may only use `/me`, `/me/password` and `/logout`.
 //! Every change is written to the audit log.
@@ -64,6 +66,7 @@ mod auth;
 mod campaigns;
 mod error;
 mod health;
+mod monitor;
 mod ops;
 mod queue;
 mod routes;
@@ -72,6 +75,7 @@ mod tickets;
 pub use auth::{Caller, CSRF_HEADER, SESSION_COOKIE};
 pub use error::ApiError;
 pub use health::{CheckResult, HealthCheck, CHECK_TIMEOUT};
+pub use monitor::{CLOSE_FORBIDDEN, CLOSE_SESSION_ENDED, PUSH_EVERY, RECHECK_EVERY};
 pub use ops::{parse_time, report_csv, Operations};
 pub use queue::{AgentAction, QueueControl, QueueError};
 pub use routes::{app, AppState};

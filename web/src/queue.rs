@@ -84,6 +84,17 @@ pub trait QueueControl: Send + Sync + 'static {
     /// Every queue, the calls in them (waiting with their wait time, ringing, connected) and
     /// every agent with state and pause reason.
     async fn state(&self) -> Result<serde_json::Value, QueueError>;
+    /// The live monitor's queue part: `at`, `day` (local date), `time_zone`,
+    /// `service_level_s`, `short_abandon_s`; `queues` (name, strategy, max_wait_s, waiting,
+    /// longest_wait_s, `calls` with call_id, emergency, waiting_s, position, ringing, agent,
+    /// reason; `today`: the KPIs of zvonar_acd::kpi — offered, answered, abandoned,
+    /// short_abandoned, overflowed, waiting, service_level, asa_s, abandonment_rate, aht_s,
+    /// occupancy, within_5_min, emergency_within_5_min); `total` (the same KPIs over every
+    /// queue); `agents` (login, state, pause_reason, call, since, in_state_s).
+    async fn monitor(&self) -> Result<serde_json::Value, QueueError>;
+    /// Sees a new value after every change of the queues, once stored (the monitor's
+    /// WebSocket pushes on it; bursts coalesce).
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
     /// One call that is or was in a queue, with the robot's handover context (account,
     /// address, what it heard with confidence, the draft ticket, the recording so far).
     async fn call(&self, call_id: &str) -> Result<serde_json::Value, QueueError>;

@@ -33,6 +33,8 @@ pub struct AppState {
     pub(crate) ticket_settings: Option<Arc<crate::TicketSettings>>,
     pub(crate) queues: Option<Arc<dyn crate::QueueControl>>,
     pub(crate) ops: Option<Arc<crate::Operations>>,
+    /// The monitor's WebSocket: longest time between pushes, and between session checks.
+    pub(crate) monitor_timing: (std::time::Duration, std::time::Duration),
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
             ticket_settings: None,
             queues: None,
             ops: None,
+            monitor_timing: (crate::PUSH_EVERY, crate::RECHECK_EVERY),
         }
     }
 
@@ -107,6 +110,18 @@ impl AppState {
 }
 
 impl AppState {
+    /// The monitor's WebSocket timing: a snapshot at least every `push_every` (default
+    /// [`crate::PUSH_EVERY`]), the session checked again every `recheck_every` (default
+    /// [`crate::RECHECK_EVERY`]).
+    pub fn with_monitor_timing(
+        mut self,
+        push_every: std::time::Duration,
+        recheck_every: std::time::Duration,
+    ) -> Self {
+        self.monitor_timing = (push_every, recheck_every);
+        self
+    }
+
     /// The operator queues (ACD) of the engine: `/api/v1/queue…` answer 404 without them.
     pub fn with_queues(mut self, queues: Arc<dyn crate::QueueControl>) -> Self {
         self.queues = Some(queues);
@@ -162,6 +177,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/queue/agent/logout", post(crate::queue::logout))
         .route("/api/v1/queue/agent/pause", post(crate::queue::pause))
         .route("/api/v1/queue/agent/resume", post(crate::queue::resume))
+        .route("/api/v1/monitor", get(crate::monitor::get))
+        .route("/api/v1/monitor/ws", get(crate::monitor::ws))
         .route("/metrics", get(metrics))
         .merge(crate::ops::routes())
         .merge(crate::campaigns::routes())

@@ -25,6 +25,13 @@ struct FakeQueues {
 
 #[async_trait::async_trait]
 impl QueueControl for FakeQueues {
+    async fn monitor(&self) -> Result<Value, QueueError> {
+        self.seen.lock().unwrap().push("monitor".into());
+        Ok(json!({"queues": [], "total": null, "agents": []}))
+    }
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        tokio::sync::watch::channel(0).1
+    }
     async fn state(&self) -> Result<Value, QueueError> {
         self.seen.lock().unwrap().push("state".into());
         Ok(json!({"queues": [], "calls": [], "agents": []}))

@@ -176,6 +176,7 @@ mod tests {
             pause_reason: None,
             endpoint: endpoint.map(str::to_string),
             call: None,
+            since_ms: None,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod caller;
 pub mod endpoints;
 pub mod hold;
 pub mod lines;
+pub mod monitor;
 pub mod sip_lines;
 pub mod store;
 #[cfg(test)]
@@ -27,7 +28,8 @@ use chrono::{DateTime, Utc};
 use lines::{AgentLines, LineEvent};
 use serde::Serialize;
 use std::collections::HashMap;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, watch};
 use zvonar_acd::{
     Acd, AcdError, AgentId, AgentView, CallId, Command, EndpointId, Input, Millis, OverflowReason,
     QueueConfig, QueueId, Record,
@@ -158,6 +160,9 @@ pub struct AgentSnapshot {
     pub endpoint: Option<String>,
     /// The call offered or talked to.
     pub call: Option<String>,
+    /// Since when in this state, ms since the Unix epoch (0: unknown, a state stored by an
+    /// older version).
+    pub since_ms: Option<Millis>,
 }
 
 impl AgentSnapshot {
@@ -169,6 +174,7 @@ impl AgentSnapshot {
                 pause_reason: v.pause_reason,
                 endpoint: v.endpoint.map(|e| e.0),
                 call: v.call.map(|c| c.0),
+                since_ms: Some(v.since),
             },
             None => AgentSnapshot {
                 login: login.0.clone(),
@@ -176,6 +182,7 @@ impl AgentSnapshot {
                 pause_reason: None,
                 endpoint: None,
                 call: None,
+                since_ms: None,
             },
         }
     }
@@ -562,6 +569,7 @@ pub fn now_ms() -> Millis {
 #[derive(Clone)]
 pub struct QueueHandle {
     tx: mpsc::UnboundedSender<Msg>,
+    changes: Arc<watch::Sender<u64>>,
 }
 
 /// Why a call could not join a queue.
@@ -579,7 +587,19 @@ impl QueueHandle {
     /// A handle and the receiver [`run`] reads.
     pub fn channel() -> (QueueHandle, mpsc::UnboundedReceiver<Msg>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (QueueHandle { tx }, rx)
+        let changes = Arc::new(watch::channel(0).0);
+        (QueueHandle { tx, changes }, rx)
+    }
+
+    /// What [`run`] bumps after every change it has stored.
+    pub fn change_notifier(&self) -> Arc<watch::Sender<u64>> {
+        self.changes.clone()
+    }
+
+    /// A receiver that sees a new number after each change of the queues (a call, an agent,
+    /// a timer), once it is stored: the monitor pushes on it. Bursts coalesce.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Puts a call into its queue; commands for it arrive on the returned receiver.
@@ -642,11 +662,13 @@ impl QueueHandle {
 
 /// Runs the queue runtime until every handle is dropped: applies each message at the wall
 /// clock's time, fires the machine's timers when due, and after each step stores the
-/// machine, the queue log and the queued calls' states ([`store::QueueStore`]).
+/// machine, the queue log and the queued calls' states ([`store::QueueStore`]), then bumps
+/// `changed` (the monitor's push, [`QueueHandle::changes`]).
 pub async fn run(
     mut core: QueueCore,
     mut rx: mpsc::UnboundedReceiver<Msg>,
     store: store::QueueStore,
+    changed: Arc<watch::Sender<u64>>,
 ) {
     persist(&mut core, &store).await;
     loop {
@@ -684,6 +706,7 @@ pub async fn run(
             _ = sleep_until(deadline) => core.timeout(now_ms()),
         }
         persist(&mut core, &store).await;
+        changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 

@@ -174,6 +174,49 @@ impl QueueStore {
         Ok(())
     }
 
+    /// The queue log of a period starting at `since_ms`, for the KPIs ([`zvonar_acd::kpi`]):
+    /// each agent's last state change before `since_ms` (the state the agent was in at the
+    /// start), then every record from `since_ms` on, in log order; with the id of the last
+    /// row read (0 when none), for [`QueueStore::log_after`]. Rows that no longer read
+    /// (written by an incompatible version) are skipped with a warning.
+    pub async fn log_since(&self, since_ms: u64) -> Result<(i64, Vec<Record>), StoreError> {
+        let mut rows: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT id, at_ms, record FROM queue_log WHERE id IN
+               (SELECT MAX(id) FROM queue_log WHERE kind = 'agent_state' AND at_ms < ?
+                GROUP BY agent)
+             ORDER BY id",
+        )
+        .bind(since_ms as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let last: Option<(i64,)> = sqlx::query_as("SELECT MAX(id) FROM queue_log")
+            .fetch_optional(&self.pool)
+            .await?;
+        let upto = last.map_or(0, |(id,)| id);
+        rows.extend(
+            sqlx::query_as::<_, (i64, i64, String)>(
+                "SELECT id, at_ms, record FROM queue_log WHERE at_ms >= ? AND id <= ? ORDER BY id",
+            )
+            .bind(since_ms as i64)
+            .bind(upto)
+            .fetch_all(&self.pool)
+            .await?,
+        );
+        Ok((upto, decode(rows)))
+    }
+
+    /// The queue log's rows after row `after_id`, in order, with the id of the last one read
+    /// (`after_id` when none).
+    pub async fn log_after(&self, after_id: i64) -> Result<(i64, Vec<Record>), StoreError> {
+        let rows: Vec<(i64, i64, String)> =
+            sqlx::query_as("SELECT id, at_ms, record FROM queue_log WHERE id > ? ORDER BY id")
+                .bind(after_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let last = rows.last().map_or(after_id, |r| r.0);
+        Ok((last, decode(rows)))
+    }
+
     /// A call that is or was queued, as the API shows it: `call_id`, `queue`, `emergency`,
     /// `topic`, `reason`, `context`, `entered_at`, `state`, `agent`, `wait_ms`.
     pub async fn call(&self, call_id: &str) -> Result<Option<serde_json::Value>, StoreError> {
@@ -225,6 +268,24 @@ impl QueueStore {
             "wait_ms": wait_ms,
         })))
     }
+}
+
+/// Rows `(id, at_ms, record JSON)` as records; unreadable ones are skipped with a warning.
+fn decode(rows: Vec<(i64, i64, String)>) -> Vec<Record> {
+    rows.into_iter()
+        .filter_map(
+            |(id, at, json)| match serde_json::from_str::<RecordKind>(&json) {
+                Ok(kind) => Some(Record {
+                    at: at.max(0) as u64,
+                    kind,
+                }),
+                Err(e) => {
+                    tracing::warn!(id, error = %e, "queue log row unreadable: not counted");
+                    None
+                }
+            },
+        )
+        .collect()
 }
 
 /// Why the queue store failed.
