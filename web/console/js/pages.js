@@ -18,6 +18,7 @@ export const PAGES = [
   { path: 'missed', title: 'Пропущенные звонки', group: 'calls', perm: ['take_calls'], module: '../pages/missed.js' },
   // Everyone sees outages (operators tell callers about them); registering needs manage_outages.
   { path: 'outages', title: 'Аварии и отключения', group: 'work', perm: [], module: '../pages/outages.js' },
-  // Монитор (view_monitor) — added by its page.
+  // The supervisor's live monitor (pushed over a WebSocket).
+  { path: 'monitor', title: 'Монитор', group: 'supervise', perm: ['view_monitor'], module: '../pages/monitor.js' },
   { path: 'admin', title: 'Пользователи и роли', group: 'admin', perm: ['manage_users'], module: '../pages/admin.js' },
 ];
