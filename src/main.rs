@@ -193,6 +193,7 @@ async fn open_db(cfg: &Config) -> anyhow::Result<sqlx::SqlitePool> {
     zvonar_access::migrate(&pool).await?;
     sip_accounts::migrate(&pool).await?;
     engine::queue::store::migrate(&pool).await?;
+    engine::campaign::migrate(&pool).await?;
     Ok(pool)
 }
 
@@ -724,6 +725,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         _ => None,
     };
     let accepting = tokio::spawn(engine::accept(shared.clone(), calls));
+    let campaigns = engine::campaign::Campaigns::start(shared.clone(), pool.clone())
+        .await
+        .context("loading the outbound campaigns")?;
 
     let mut checks: Vec<Arc<dyn zvonar_web::HealthCheck>> = vec![
         Arc::new(health::AsrHealth(shared.asr.clone())),
@@ -761,6 +765,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         Some(q) => web.with_queues(q),
         None => web,
     };
+    let web = web.with_campaigns(Arc::new(engine::campaign::CampaignApi(campaigns)));
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .with_context(|| format!("HTTP listen on {}", cfg.http.listen))?;

@@ -88,6 +88,13 @@ pub struct DialSpec {
     pub ring_timeout: Duration,
     /// Digest credentials for a trunk that challenges our INVITE (RFC 2617/8760).
     pub credential: Option<DigestCredential>,
+    /// Record the answered leg to this WAV (8 kHz stereo: what we send on the left, what
+    /// the far end sends on the right); `None`: no recording (a bridged leg, whose call is
+    /// recorded on the caller's leg).
+    pub record: Option<std::path::PathBuf>,
+    /// Where the answered leg's media events go (digits, playback started/done, speech);
+    /// `None`: they are dropped (a bridged leg passes digits on through the bridge).
+    pub media_events: Option<mpsc::UnboundedSender<MediaEvent>>,
 }
 
 /// Why no INVITE went out.
@@ -424,6 +431,8 @@ pub async fn dial(shared: &Arc<Shared>, spec: DialSpec) -> Result<OutboundLeg, D
             media_tx: media_tx.clone(),
             ring_timeout: spec.ring_timeout,
             trunk,
+            record: spec.record.clone(),
+            media_events: spec.media_events.clone(),
         }
         .run(),
     );
@@ -466,6 +475,10 @@ struct LegTask {
     ring_timeout: Duration,
     /// Set for a number dialled through trunks: failover, and the trunk's channel.
     trunk: Option<TrunkAttempts>,
+    /// [`DialSpec::record`].
+    record: Option<std::path::PathBuf>,
+    /// [`DialSpec::media_events`].
+    media_events: Option<mpsc::UnboundedSender<MediaEvent>>,
 }
 
 impl LegTask {
@@ -538,6 +551,18 @@ impl LegTask {
                                 self.socket.set_codec(m.codec, m.audio_pt);
                                 let (ev_tx, ev_rx) = mpsc::unbounded_channel();
                                 let Some(cmds) = self.media_rx.take() else { return };
+                                let recorder = self.record.as_ref().and_then(|path| {
+                                    let made = path.parent().map_or(Ok(()), std::fs::create_dir_all);
+                                    match made.map_err(|e| e.to_string()).and_then(|()| {
+                                        zvonar_voice::recorder::RecorderThread::spawn(path).map_err(|e| e.to_string())
+                                    }) {
+                                        Ok(r) => Some(r),
+                                        Err(e) => {
+                                            tracing::error!(%call_id, error = %e, "outgoing leg: recording not started");
+                                            None
+                                        }
+                                    }
+                                });
                                 let task = tokio::spawn(media::run(
                                     self.socket.clone(),
                                     MediaParams {
@@ -547,7 +572,7 @@ impl LegTask {
                                         vad: Default::default(),
                                         send: m.send,
                                     },
-                                    None,
+                                    recorder,
                                     cmds,
                                     ev_tx,
                                 ));
@@ -633,7 +658,11 @@ impl LegTask {
                     Some(Control::Cancel) => {}
                 },
                 ev = media_events.recv() => match ev {
-                    Some(MediaEvent::Digit { .. }) | Some(_) => {}
+                    Some(ev) => {
+                        if let Some(tx) = &self.media_events {
+                            let _ = tx.send(ev);
+                        }
+                    }
                     None => {
                         tracing::warn!(%call_id, "outgoing leg's media stopped: BYE");
                         self.leg.hangup().await;
@@ -643,7 +672,12 @@ impl LegTask {
             }
         };
         let _ = self.media_tx.send(MediaCommand::Stop);
-        let stats: MediaStats = media_task.await.map(|(s, _)| s).unwrap_or_default();
+        let (stats, recorder): (MediaStats, _) = media_task.await.unwrap_or_default();
+        if let Some(r) = recorder {
+            if let Err(e) = tokio::task::spawn_blocking(move || r.finish()).await.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
+                tracing::error!(%call_id, error = %e, "outgoing leg: recording not finished");
+            }
+        }
         tracing::info!(%call_id, end = ?end, max_gap_ms = stats.max_send_gap_ms,
             frames = stats.frames_sent, received = stats.packets_received, "outgoing leg ended");
         let _ = self.events.send(DialEvent::HungUp(end));

@@ -71,6 +71,8 @@ pub async fn run(
         from_user: io.caller.as_ref().map(|p| p.as_e164().to_string()),
         ring_timeout: Duration::from_secs(u64::from(settings.ring_timeout_s)),
         credential: None,
+        record: None,
+        media_events: None,
     };
     let mut leg = match dial::dial(shared, spec).await {
         Ok(l) => l,

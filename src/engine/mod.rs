@@ -11,6 +11,7 @@
 
 pub mod bridge;
 pub mod call;
+pub mod campaign;
 pub mod caller_id;
 pub mod context;
 pub mod dial;

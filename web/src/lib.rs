@@ -39,6 +39,10 @@
 //! | `POST /api/v1/queue/agent/logout`, `…/resume`, `…/pause` `{"reason"}` | stop (after the call in progress), ready again, pause with a reason; 409 when logged out |
 //! | `GET /api/v1/monitor` | the live monitor: agents with state and time in state, calls in each queue with wait and position, today's KPIs per queue and in total (offered, answered, abandoned, service level within `[monitor] service_level_s`, within 5 minutes (ПП 416), ASA, abandonment rate, AHT, occupancy), tickets by status, building and executor; see module `monitor` |
 //! | `GET /api/v1/monitor/ws` | WebSocket: the same snapshot pushed on every queue change and at least every 3 s; same-origin only; closed with 4401/4403 when the session ends or loses the permission |
+//! | `POST /api/v1/campaigns` | create an outbound campaign (not started): `name`, `template`, `question`?, `start`, `end` (RFC 3339), `time_zone` (IANA), `channels`, `per_minute`, `retries` {`busy`, `busy_gap_min`, `no_answer`, `no_answer_gap_min`}, `ring_timeout_s`?, `debt`?, `recipients` [{`phone`, `consent`, `id`?, `fio`?, `address`?, `account`?, `debt_kopecks`?, `due_date`?, `period`?}]; 201 with the progress document |
+//! | `GET /api/v1/campaigns`, `GET /api/v1/campaigns/{id}` | campaigns; one campaign's progress: `state` (draft, running, paused, cancelled, finished), `totals` (recipients, called, reached, listened, confirmed, opted_out, reached_pct, listened_pct, confirmed_pct), `recipients` with `status`, `status_ru` and `attempts` (started_at, outcome, sip_code, recording, listened, digit) |
+//! | `POST /api/v1/campaigns/{id}/start`, `…/pause`, `…/resume`, `…/cancel` | run control; 409 when the state does not allow it |
+//! | `GET /api/v1/campaigns/{id}/export.csv` | the results, one row per attempt (module `campaign_control`) |
 //! | `/api/v1/missed…`, `/api/v1/outages…`, `/api/v1/buildings`, `/api/v1/card` | missed calls and callbacks, outages, the caller's card: see [`Operations`] (module `ops`) |
 //! | `GET /api/v1/campaigns/recipients?…` | campaign recipients from the registry (by organisation, district, building, premises, account; debtors by amount and months) with skip reasons; `manage_campaigns` (module `campaigns`) |
 //!
@@ -63,6 +67,7 @@
 //! Errors are JSON `{"error": "..."}`; internal causes are logged once, never sent.
 
 mod auth;
+mod campaign_control;
 mod campaigns;
 mod error;
 mod health;
@@ -73,6 +78,7 @@ mod routes;
 mod tickets;
 
 pub use auth::{Caller, CSRF_HEADER, SESSION_COOKIE};
+pub use campaign_control::{CampaignCommand, CampaignControl, CampaignError};
 pub use error::ApiError;
 pub use health::{CheckResult, HealthCheck, CHECK_TIMEOUT};
 pub use monitor::{CLOSE_FORBIDDEN, CLOSE_SESSION_ENDED, PUSH_EVERY, RECHECK_EVERY};

@@ -32,6 +32,7 @@ pub struct AppState {
     pub(crate) workflow: Option<Arc<dyn TicketWorkflow>>,
     pub(crate) ticket_settings: Option<Arc<crate::TicketSettings>>,
     pub(crate) queues: Option<Arc<dyn crate::QueueControl>>,
+    pub(crate) campaigns: Option<Arc<dyn crate::CampaignControl>>,
     pub(crate) ops: Option<Arc<crate::Operations>>,
     /// The monitor's WebSocket: longest time between pushes, and between session checks.
     pub(crate) monitor_timing: (std::time::Duration, std::time::Duration),
@@ -60,6 +61,7 @@ impl AppState {
             workflow: None,
             ticket_settings: None,
             queues: None,
+            campaigns: None,
             ops: None,
             monitor_timing: (crate::PUSH_EVERY, crate::RECHECK_EVERY),
         }
@@ -127,6 +129,12 @@ impl AppState {
         self.queues = Some(queues);
         self
     }
+
+    /// The engine's outbound campaigns: `/api/v1/campaigns…` answer 404 without them.
+    pub fn with_campaigns(mut self, campaigns: Arc<dyn crate::CampaignControl>) -> Self {
+        self.campaigns = Some(campaigns);
+        self
+    }
 }
 
 /// The router (`app(state)` so tests can call it with `oneshot`, no server needed). For
@@ -179,6 +187,25 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/queue/agent/resume", post(crate::queue::resume))
         .route("/api/v1/monitor", get(crate::monitor::get))
         .route("/api/v1/monitor/ws", get(crate::monitor::ws))
+        .route(
+            "/api/v1/campaigns",
+            get(crate::campaign_control::list).post(crate::campaign_control::create),
+        )
+        .route("/api/v1/campaigns/{id}", get(crate::campaign_control::progress))
+        .route(
+            "/api/v1/campaigns/{id}/export.csv",
+            get(crate::campaign_control::export),
+        )
+        .route("/api/v1/campaigns/{id}/start", post(crate::campaign_control::start))
+        .route("/api/v1/campaigns/{id}/pause", post(crate::campaign_control::pause))
+        .route(
+            "/api/v1/campaigns/{id}/resume",
+            post(crate::campaign_control::resume),
+        )
+        .route(
+            "/api/v1/campaigns/{id}/cancel",
+            post(crate::campaign_control::cancel),
+        )
         .route("/metrics", get(metrics))
         .merge(crate::ops::routes())
         .merge(crate::campaigns::routes())

@@ -94,6 +94,8 @@ impl AgentLines for SipLines {
             from_user: self.callers.get(call).and_then(|(_, n)| n.clone()),
             ring_timeout: LEG_RING_BACKSTOP,
             credential: None,
+            record: None,
+            media_events: None,
         };
         let (tx, mut rx) = mpsc::unbounded_channel();
         self.legs.insert((call.clone(), agent.clone()), tx);

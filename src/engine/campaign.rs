@@ -1,0 +1,1014 @@
+//! Outbound campaigns (автообзвон) run in the engine: the [`zvonar_outbound::campaign`]
+//! scheduler driven with the real clock, calls placed with [`super::dial::dial`], the
+//! message spoken by the TTS, the question answered by keypad (RFC 4733 or SIP INFO).
+//!
+//! One runner task per started campaign loops: refresh opt-outs → [`Campaign::poll`]`(now)`
+//! → **store the state and an attempt row (outcome empty) before dialling** → one call task
+//! per recipient to dial → sleep until the decision's `wake_at`, a call's end or a command.
+//! A call task: the message is synthesised first (no silent call), the recipient dialled
+//! (`sip:` URIs as they are, phone numbers through the `[[trunk]]`s), on answer the message
+//! plays, then the question, if any: 1 — confirmed, 2 — a callback request (the console's
+//! callbacks list, `CallbackRequested`), 9 — opt-out (stored in `campaign_opt_outs`, honoured
+//! by every campaign). «Listened to the end»: the message played whole before the hang-up or
+//! a key. The answered leg is recorded (stereo WAV, ours left, theirs right) under the
+//! recordings directory like other calls (`YYYY/MM/DD/<call id>.wav`).
+//!
+//! Storage (the main SQLite database): `campaigns` (the request as `spec`, the scheduler
+//! state as `state`, serde JSON, and the `phase`), `campaign_attempts` (one row per dial:
+//! recipient, phone, start, outcome, SIP code, recording, listened, key), `campaign_opt_outs`.
+//!
+//! **Restart.** At start every campaign that was running or paused is loaded and
+//! [`Campaign::recover`]ed: a recipient that was in a call becomes `interrupted` and its
+//! attempt row's outcome `interrupted` — it is not dialled again (the outbound crate's rule),
+//! so nobody is called twice.
+
+use super::dial::{self, DialEvent, DialOutcome, DialSpec, DialTarget};
+use super::media::{MediaCommand, MediaEvent};
+use super::Shared;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sqlx::SqlitePool;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+use tokio::sync::{Mutex, Notify};
+use zvonar_models::CallId;
+use zvonar_outbound::calendar::Calendar;
+use zvonar_outbound::campaign::{
+    Campaign, Outcome, Pacing, Progress, Recipient, Retries, Rules, RunState, Status,
+};
+use zvonar_outbound::policy::{PhoneFacts, Policy, Schedule};
+use zvonar_outbound::template::{Template, Values};
+use zvonar_web::{CampaignCommand, CampaignControl, CampaignError};
+
+/// How long after the question we wait for a key before hanging up, ms.
+pub const ANSWER_WAIT_MS: u64 = 10_000;
+
+/// Creates the campaign tables when missing.
+pub async fn migrate(pool: &SqlitePool) -> sqlx::Result<()> {
+    for sql in [
+        "CREATE TABLE IF NOT EXISTS campaigns (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            state TEXT NOT NULL,
+            phase TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )",
+        "CREATE TABLE IF NOT EXISTS campaign_attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+            recipient TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            outcome TEXT,
+            sip_code INTEGER,
+            recording TEXT,
+            listened INTEGER NOT NULL DEFAULT 0,
+            digit TEXT
+        )",
+        "CREATE INDEX IF NOT EXISTS campaign_attempts_campaign ON campaign_attempts (campaign_id)",
+        "CREATE TABLE IF NOT EXISTS campaign_opt_outs (
+            phone TEXT PRIMARY KEY NOT NULL,
+            campaign_id INTEGER,
+            at TEXT NOT NULL
+        )",
+    ] {
+        sqlx::query(sql).execute(pool).await?;
+    }
+    Ok(())
+}
+
+fn default_ring_timeout_s() -> u32 {
+    30
+}
+
+/// A recipient in the create request.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecipientSpec {
+    /// Unique in the campaign (an account number); the phone when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// E.164 (`+79161234567`), a Russian form (`89161234567`), or a `sip:` URI.
+    pub phone: String,
+    /// The person consented to automated calls (41-ФЗ); without it the recipient is skipped.
+    #[serde(default)]
+    pub consent: bool,
+    /// The template's values ({fio}, {address}, {account}, {debt} in kopecks, dates).
+    #[serde(flatten)]
+    pub values: Values,
+}
+
+/// A campaign as created (stored whole as `campaigns.spec`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CampaignSpec {
+    /// Shown in lists.
+    pub name: String,
+    /// The message with {fio}, {address}, {account}, {debt}, {due_date}, {period}.
+    pub template: String,
+    /// Spoken after the message; keys 1 (confirm), 2 (callback), 9 (opt out) are taken.
+    #[serde(default)]
+    pub question: Option<String>,
+    /// No call before (RFC 3339).
+    pub start: DateTime<Utc>,
+    /// No call at or after.
+    pub end: DateTime<Utc>,
+    /// IANA zone of the recipients: the 230-ФЗ windows (8–22 working days, 9–20 days off)
+    /// are evaluated in it.
+    pub time_zone: String,
+    /// Simultaneous calls (1–500).
+    pub channels: u32,
+    /// New calls per minute (1–6000).
+    pub per_minute: u32,
+    /// Retries after busy and no answer, with the gaps in minutes.
+    pub retries: Retries,
+    /// Ring this long before giving up (no answer), s (5–120).
+    #[serde(default = "default_ring_timeout_s")]
+    pub ring_timeout_s: u32,
+    /// A debt campaign: the 230-ФЗ limits of 1 conversation a day, 2 a week, 8 a month apply.
+    #[serde(default)]
+    pub debt: bool,
+    /// Who to call, in order.
+    pub recipients: Vec<RecipientSpec>,
+}
+
+fn bad(m: impl Into<String>) -> CampaignError {
+    CampaignError::BadRequest(m.into())
+}
+
+fn internal(e: impl std::fmt::Display) -> CampaignError {
+    CampaignError::Internal(e.to_string())
+}
+
+/// The phone as dialled: a `sip:` URI as it is, else normalised to E.164.
+fn normalise_phone(p: &str) -> Result<String, String> {
+    let p = p.trim();
+    if p.starts_with("sip:") {
+        return Ok(p.to_string());
+    }
+    zvonar_models::PhoneNumber::parse_ru(p)
+        .map(|n| n.as_e164().to_string())
+        .map_err(|e| format!("телефон {p:?}: {e}"))
+}
+
+impl CampaignSpec {
+    /// Checks the request; the parsed template and time zone.
+    ///
+    /// Errors: a message in Russian naming the field or the recipient at fault.
+    fn check(&mut self) -> Result<(Template, Tz), String> {
+        if self.name.trim().is_empty() || self.name.chars().count() > 200 {
+            return Err("name: от 1 до 200 символов".into());
+        }
+        let template = Template::parse(&self.template).map_err(|e| format!("template: {e}"))?;
+        if let Some(q) = &self.question {
+            if q.trim().is_empty() {
+                return Err("question: пустой вопрос (уберите поле, если вопроса нет)".into());
+            }
+        }
+        let tz: Tz = self
+            .time_zone
+            .parse()
+            .map_err(|_| format!("time_zone: неизвестный часовой пояс {:?}", self.time_zone))?;
+        if self.end <= self.start {
+            return Err("end: конец должен быть позже начала".into());
+        }
+        if !(1..=500).contains(&self.channels) {
+            return Err("channels: от 1 до 500".into());
+        }
+        if !(1..=6000).contains(&self.per_minute) {
+            return Err("per_minute: от 1 до 6000".into());
+        }
+        if !(5..=120).contains(&self.ring_timeout_s) {
+            return Err("ring_timeout_s: от 5 до 120".into());
+        }
+        if self.retries.busy > 10 || self.retries.no_answer > 10 {
+            return Err("retries: не больше 10 повторов".into());
+        }
+        if self.recipients.is_empty() {
+            return Err("recipients: список пуст".into());
+        }
+        let mut seen = HashSet::new();
+        for (n, r) in self.recipients.iter_mut().enumerate() {
+            let n = n + 1;
+            r.phone = normalise_phone(&r.phone).map_err(|e| format!("recipients[{n}]: {e}"))?;
+            let id = r.id.get_or_insert_with(|| r.phone.clone()).clone();
+            if !seen.insert(id.clone()) {
+                return Err(format!("recipients[{n}]: id {id:?} повторяется"));
+            }
+            template
+                .render(&r.values)
+                .map_err(|e| format!("recipients[{n}] ({id}): {e}"))?;
+        }
+        Ok((template, tz))
+    }
+
+    fn rules(&self) -> Rules {
+        Rules {
+            policy: Policy::legal_default(self.debt),
+            schedule: Schedule {
+                start: self.start,
+                end: self.end,
+            },
+            calendar: Calendar::default(),
+            pacing: Pacing {
+                channels: self.channels,
+                per_minute: self.per_minute,
+            },
+            retries: self.retries,
+        }
+    }
+}
+
+/// Where a campaign is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Draft,
+    Running,
+    Paused,
+    Cancelled,
+    Finished,
+}
+
+impl Phase {
+    fn as_str(self) -> &'static str {
+        match self {
+            Phase::Draft => "draft",
+            Phase::Running => "running",
+            Phase::Paused => "paused",
+            Phase::Cancelled => "cancelled",
+            Phase::Finished => "finished",
+        }
+    }
+    fn parse(s: &str) -> Phase {
+        match s {
+            "running" => Phase::Running,
+            "paused" => Phase::Paused,
+            "cancelled" => Phase::Cancelled,
+            "finished" => Phase::Finished,
+            _ => Phase::Draft,
+        }
+    }
+}
+
+struct LiveState {
+    campaign: Campaign,
+    phase: Phase,
+    /// Whether a runner task drives it.
+    running: bool,
+}
+
+struct Live {
+    id: i64,
+    spec: CampaignSpec,
+    template: Template,
+    rules: Rules,
+    state: Mutex<LiveState>,
+    wake: Notify,
+}
+
+/// What one call came to.
+#[derive(Debug, Default)]
+struct CallResult {
+    outcome: Option<Outcome>,
+    sip_code: Option<u16>,
+    recording: Option<String>,
+    listened: bool,
+    digit: Option<char>,
+}
+
+/// The campaigns of the process: storage, runners, and the API's view ([`CampaignControl`]).
+pub struct Campaigns {
+    shared: Arc<Shared>,
+    pool: SqlitePool,
+    live: StdMutex<HashMap<i64, Arc<Live>>>,
+}
+
+fn outcome_code(o: Outcome) -> (&'static str, Option<u16>) {
+    match o {
+        Outcome::Answered => ("answered", Some(200)),
+        Outcome::Busy => ("busy", Some(486)),
+        Outcome::NoAnswer => ("no_answer", None),
+        Outcome::InvalidNumber(c) => ("invalid_number", Some(c)),
+        Outcome::Failed(c) => ("failed", Some(c)),
+    }
+}
+
+/// The scheduler's outcome of a dial outcome (a rejected call is `failed` 603: the person
+/// declined; the cancelled case cannot happen here, we never cancel a ringing call but by
+/// the ring timeout, which is `no_answer`).
+fn outcome_of(o: DialOutcome) -> Outcome {
+    match o {
+        DialOutcome::Busy => Outcome::Busy,
+        DialOutcome::NoAnswer => Outcome::NoAnswer,
+        DialOutcome::Rejected => Outcome::Failed(603),
+        DialOutcome::InvalidNumber => Outcome::InvalidNumber(404),
+        DialOutcome::Cancelled => Outcome::NoAnswer,
+        DialOutcome::Failed(c) => Outcome::Failed(c),
+        #[allow(unreachable_patterns)]
+        _ => Outcome::Failed(0),
+    }
+}
+
+impl Campaigns {
+    /// Loads every stored campaign, recovers the ones that were running or paused (see the
+    /// module docs: calls in flight become `interrupted`) and starts the runners of the
+    /// running ones.
+    ///
+    /// Errors: the database.
+    pub async fn start(shared: Arc<Shared>, pool: SqlitePool) -> anyhow::Result<Arc<Self>> {
+        migrate(&pool).await?;
+        let this = Arc::new(Campaigns {
+            shared,
+            pool,
+            live: StdMutex::new(HashMap::new()),
+        });
+        let rows: Vec<(i64, String, String, String)> =
+            sqlx::query_as("SELECT id, spec, state, phase FROM campaigns ORDER BY id")
+                .fetch_all(&this.pool)
+                .await?;
+        for (id, spec, state, phase) in rows {
+            let mut spec: CampaignSpec = match serde_json::from_str(&spec) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(campaign = id, error = %e, "stored campaign unreadable: left alone");
+                    continue;
+                }
+            };
+            let (template, _) = match spec.check() {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::error!(campaign = id, error = %e, "stored campaign invalid: left alone");
+                    continue;
+                }
+            };
+            let mut campaign: Campaign = match serde_json::from_str(&state) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(campaign = id, error = %e, "stored campaign state unreadable: left alone");
+                    continue;
+                }
+            };
+            let phase = Phase::parse(&phase);
+            let interrupted = campaign.recover();
+            if !interrupted.is_empty() {
+                tracing::warn!(campaign = id, count = interrupted.len(),
+                    "calls in progress at the last stop: interrupted, not dialled again");
+            }
+            sqlx::query(
+                "UPDATE campaign_attempts SET outcome = 'interrupted' WHERE campaign_id = ? AND outcome IS NULL",
+            )
+            .bind(id)
+            .execute(&this.pool)
+            .await?;
+            let live = Arc::new(Live {
+                id,
+                rules: spec.rules(),
+                spec,
+                template,
+                state: Mutex::new(LiveState {
+                    campaign,
+                    phase,
+                    running: false,
+                }),
+                wake: Notify::new(),
+            });
+            this.save(&live, &*live.state.lock().await).await?;
+            this.lock_live().insert(id, live.clone());
+            if matches!(phase, Phase::Running | Phase::Paused | Phase::Cancelled) {
+                this.spawn_runner(&live).await;
+            }
+        }
+        Ok(this)
+    }
+
+    fn lock_live(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<Live>>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, id: i64) -> Result<Arc<Live>, CampaignError> {
+        self.lock_live()
+            .get(&id)
+            .cloned()
+            .ok_or(CampaignError::NotFound)
+    }
+
+    async fn save(&self, live: &Live, st: &LiveState) -> sqlx::Result<()> {
+        let state = serde_json::to_string(&st.campaign)
+            .map_err(|e| sqlx::Error::Protocol(format!("campaign state: {e}")))?;
+        sqlx::query("UPDATE campaigns SET state = ?, phase = ? WHERE id = ?")
+            .bind(state)
+            .bind(st.phase.as_str())
+            .bind(live.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn spawn_runner(self: &Arc<Self>, live: &Arc<Live>) {
+        let mut st = live.state.lock().await;
+        if st.running {
+            live.wake.notify_one();
+            return;
+        }
+        st.running = true;
+        tokio::spawn(self.clone().run(live.clone()));
+    }
+
+    async fn opted_out(&self) -> sqlx::Result<HashSet<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT phone FROM campaign_opt_outs")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(p,)| p).collect())
+    }
+
+    /// The runner of one campaign (see the module docs).
+    async fn run(self: Arc<Self>, live: Arc<Live>) {
+        let id = live.id;
+        tracing::info!(campaign = id, "campaign runner started");
+        loop {
+            let opted = match self.opted_out().await {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!(campaign = id, error = %e, "opt-outs not readable; retrying");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    continue;
+                }
+            };
+            let now = Utc::now();
+            let mut to_dial = Vec::new();
+            let wake_at;
+            {
+                let mut st = live.state.lock().await;
+                for r in &mut st.campaign.recipients {
+                    if !r.status.is_final() && opted.contains(&r.phone) {
+                        r.facts.opted_out = true;
+                    }
+                }
+                let d = st.campaign.poll(now, &live.rules);
+                wake_at = d.wake_at;
+                for &i in &d.dial {
+                    let r = &st.campaign.recipients[i];
+                    let row: sqlx::Result<(i64,)> = sqlx::query_as(
+                        "INSERT INTO campaign_attempts (campaign_id, recipient, phone, started_at)
+                         VALUES (?, ?, ?, ?) RETURNING id",
+                    )
+                    .bind(id)
+                    .bind(&r.id)
+                    .bind(&r.phone)
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await;
+                    match row {
+                        Ok((attempt,)) => to_dial.push((i, attempt)),
+                        Err(e) => {
+                            // Not stored, so not dialled: the attempt counts as failed.
+                            tracing::error!(campaign = id, error = %e, "attempt not stored: not dialling");
+                            let _ = st.campaign.on_outcome(i, now, Outcome::Failed(0), &live.rules);
+                        }
+                    }
+                }
+                let idle = st.campaign.active() == 0;
+                if idle && st.campaign.finished() && st.phase == Phase::Running {
+                    st.phase = Phase::Finished;
+                }
+                if let Err(e) = self.save(&live, &st).await {
+                    tracing::error!(campaign = id, error = %e, "campaign state not stored");
+                }
+                if idle && matches!(st.phase, Phase::Finished | Phase::Cancelled) {
+                    st.running = false;
+                    tracing::info!(campaign = id, phase = st.phase.as_str(), "campaign runner ended");
+                    return;
+                }
+            }
+            for (index, attempt) in to_dial {
+                tokio::spawn(self.clone().call(live.clone(), index, attempt));
+            }
+            let sleep = wake_at
+                .and_then(|w| (w - Utc::now()).to_std().ok())
+                .unwrap_or(Duration::from_secs(3600))
+                .max(Duration::from_millis(50));
+            tokio::select! {
+                _ = live.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    /// One call task: dial, play, listen for a key, report.
+    async fn call(self: Arc<Self>, live: Arc<Live>, index: usize, attempt: i64) {
+        let (phone, rid) = {
+            let st = live.state.lock().await;
+            let r = &st.campaign.recipients[index];
+            (r.phone.clone(), r.id.clone())
+        };
+        let call_id = CallId(format!("campaign-{}-{attempt}", live.id));
+        let result = self.place(&live, index, &phone, &call_id).await;
+        let now = Utc::now();
+        let outcome = result.outcome.unwrap_or(Outcome::Failed(0));
+        let (code, sip) = outcome_code(outcome);
+        let sip = result.sip_code.or(sip);
+        let mut st = live.state.lock().await;
+        if result.listened {
+            let _ = st.campaign.on_progress(index, Progress::Listened);
+        }
+        match result.digit {
+            Some('1') => {
+                let _ = st.campaign.on_progress(index, Progress::Confirmed);
+            }
+            Some('9') => {
+                let _ = st.campaign.on_progress(index, Progress::OptedOut);
+            }
+            _ => {}
+        }
+        if let Err(e) = st.campaign.on_outcome(index, now, outcome, &live.rules) {
+            tracing::error!(campaign = live.id, error = %e, "campaign outcome not applied");
+        }
+        let r = sqlx::query(
+            "UPDATE campaign_attempts SET ended_at = ?, outcome = ?, sip_code = ?, recording = ?,
+             listened = ?, digit = ? WHERE id = ?",
+        )
+        .bind(now)
+        .bind(code)
+        .bind(sip.map(i64::from))
+        .bind(&result.recording)
+        .bind(result.listened)
+        .bind(result.digit.map(String::from))
+        .bind(attempt)
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = r {
+            tracing::error!(campaign = live.id, error = %e, "attempt outcome not stored");
+        }
+        if result.digit == Some('9') {
+            let r = sqlx::query(
+                "INSERT OR IGNORE INTO campaign_opt_outs (phone, campaign_id, at) VALUES (?, ?, ?)",
+            )
+            .bind(&phone)
+            .bind(live.id)
+            .bind(now)
+            .execute(&self.pool)
+            .await;
+            if let Err(e) = r {
+                tracing::error!(campaign = live.id, error = %e, "opt-out not stored");
+            }
+        }
+        if result.digit == Some('2') {
+            self.shared
+                .events
+                .publish(
+                    &call_id,
+                    zvonar_models::CallEventKind::CallbackRequested(
+                        zvonar_models::CallbackRequest {
+                            caller: zvonar_models::PhoneNumber::parse_ru(&phone).ok(),
+                            account_id: None,
+                            heard: format!(
+                                "автообзвон «{}», получатель {rid}: просит перезвонить (нажал 2)",
+                                live.spec.name
+                            ),
+                        },
+                    ),
+                )
+                .await;
+        }
+        tracing::info!(campaign = live.id, attempt, outcome = code, sip_code = ?sip,
+            listened = result.listened, digit = ?result.digit, "campaign call ended");
+        if let Err(e) = self.save(&live, &st).await {
+            tracing::error!(campaign = live.id, error = %e, "campaign state not stored");
+        }
+        drop(st);
+        live.wake.notify_one();
+    }
+
+    async fn place(
+        &self,
+        live: &Live,
+        index: usize,
+        phone: &str,
+        call_id: &CallId,
+    ) -> CallResult {
+        let mut out = CallResult::default();
+        let spec = &live.spec;
+        let values = &spec.recipients[index].values;
+        let text = match live.template.render(values) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(%call_id, error = %e, "campaign message not rendered");
+                out.outcome = Some(Outcome::Failed(0));
+                return out;
+            }
+        };
+        // Synthesised before dialling: a person who answers hears the message at once.
+        let message = match self.shared.tts.synthesize(&text, "ru").await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(%call_id, error = %e, "campaign message not synthesised: not dialling");
+                out.outcome = Some(Outcome::Failed(0));
+                return out;
+            }
+        };
+        let question = match &spec.question {
+            Some(q) => match self.shared.tts.synthesize(q, "ru").await {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::error!(%call_id, error = %e, "campaign question not synthesised: not dialling");
+                    out.outcome = Some(Outcome::Failed(0));
+                    return out;
+                }
+            },
+            None => None,
+        };
+        let rel = super::call::recording_path(Utc::now(), self.shared.time_zone, call_id);
+        let target = if phone.starts_with("sip:") {
+            DialTarget::Uri(phone.to_string())
+        } else {
+            DialTarget::Number(phone.to_string())
+        };
+        let (ev_tx, mut media_rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut leg = match dial::dial(
+            &self.shared,
+            DialSpec {
+                call_id: call_id.clone(),
+                target,
+                from_user: None,
+                ring_timeout: Duration::from_secs(u64::from(spec.ring_timeout_s)),
+                credential: None,
+                record: Some(self.shared.recordings_dir.join(&rel)),
+                media_events: Some(ev_tx),
+            },
+        )
+        .await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::info!(%call_id, error = %e, "campaign call not placed");
+                out.outcome = Some(outcome_of(e.outcome()));
+                return out;
+            }
+        };
+        let message_ms = message.len() as u64 / 8;
+        let question_ms = question.as_ref().map_or(0, |q| q.len() as u64 / 8);
+        // A backstop for a call nobody ends: the message, the question and the wait for a key.
+        let mut hard_end: Option<tokio::time::Instant> = None;
+        let mut key_deadline: Option<tokio::time::Instant> = None;
+        let mut message_started: Option<tokio::time::Instant> = None;
+        let mut media_open = true;
+        let mut answered = false;
+        let mut hung_up = false;
+        let far = |d: Option<tokio::time::Instant>| async move {
+            match d {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        loop {
+            tokio::select! {
+                ev = leg.next_event() => match ev {
+                    Some(DialEvent::Ringing) => {}
+                    Some(DialEvent::Answered { .. }) => {
+                        answered = true;
+                        out.outcome = Some(Outcome::Answered);
+                        out.recording = Some(rel.clone());
+                        let _ = leg.media().send(MediaCommand::Play { id: 1, pcm: message.clone() });
+                        hard_end = Some(tokio::time::Instant::now()
+                            + Duration::from_millis(message_ms + question_ms + ANSWER_WAIT_MS + 5_000));
+                    }
+                    Some(DialEvent::Failed(o)) => {
+                        out.outcome = Some(outcome_of(o));
+                        out.sip_code = match o {
+                            DialOutcome::Busy => Some(486),
+                            DialOutcome::Rejected => Some(603),
+                            DialOutcome::InvalidNumber => Some(404),
+                            DialOutcome::Failed(c) => Some(c),
+                            _ => None,
+                        };
+                        break;
+                    }
+                    Some(DialEvent::HungUp(_)) | None => break,
+                },
+                ev = media_rx.recv(), if answered && media_open => match ev {
+                    Some(MediaEvent::PlaybackStarted { id: 1 }) => {
+                        message_started = Some(tokio::time::Instant::now());
+                    }
+                    Some(MediaEvent::PlaybackDone { id: 1 }) => {
+                        // Done, not stopped: the whole message went out (a frame of slack).
+                        let whole = message_started.is_some_and(|t| {
+                            t.elapsed() + Duration::from_millis(40) >= Duration::from_millis(message_ms)
+                        });
+                        if whole && out.digit.is_none() {
+                            out.listened = true;
+                        }
+                        match &question {
+                            Some(q) if out.digit.is_none() => {
+                                let _ = leg.media().send(MediaCommand::Play { id: 2, pcm: q.clone() });
+                            }
+                            _ => {
+                                if !hung_up {
+                                    hung_up = true;
+                                    leg.hangup();
+                                }
+                            }
+                        }
+                    }
+                    Some(MediaEvent::PlaybackDone { id: 2 }) => {
+                        key_deadline = Some(tokio::time::Instant::now() + Duration::from_millis(ANSWER_WAIT_MS));
+                    }
+                    Some(MediaEvent::Digit { digit, .. }) => {
+                        if question.is_some() && out.digit.is_none() && matches!(digit, '1' | '2' | '9') {
+                            out.digit = Some(digit);
+                            let _ = leg.media().send(MediaCommand::StopPlayback);
+                            if !hung_up {
+                                hung_up = true;
+                                leg.hangup();
+                            }
+                        }
+                    }
+                    Some(_) => {}
+                    None => media_open = false,
+                },
+                _ = far(key_deadline) => {
+                    key_deadline = None;
+                    if !hung_up {
+                        hung_up = true;
+                        leg.hangup();
+                    }
+                }
+                _ = far(hard_end) => {
+                    hard_end = None;
+                    if !hung_up {
+                        hung_up = true;
+                        leg.hangup();
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    async fn progress_doc(&self, live: &Live) -> Result<Value, CampaignError> {
+        let (campaign, phase) = {
+            let st = live.state.lock().await;
+            (st.campaign.clone(), st.phase)
+        };
+        #[allow(clippy::type_complexity)]
+        let rows: Vec<(
+            String,
+            String,
+            DateTime<Utc>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            bool,
+            Option<String>,
+        )> = sqlx::query_as(
+            "SELECT recipient, phone, started_at, outcome, sip_code, recording, listened, digit
+             FROM campaign_attempts WHERE campaign_id = ? ORDER BY id",
+        )
+        .bind(live.id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?;
+        let mut attempts: HashMap<&str, Vec<Value>> = HashMap::new();
+        let mut listened: HashSet<&str> = HashSet::new();
+        for (rid, _, at, outcome, sip, rec, heard, digit) in &rows {
+            if *heard {
+                listened.insert(rid);
+            }
+            attempts.entry(rid).or_default().push(json!({
+                "started_at": at, "outcome": outcome, "sip_code": sip,
+                "recording": rec, "listened": heard, "digit": digit,
+            }));
+        }
+        let total = campaign.recipients.len();
+        let reached = campaign
+            .recipients
+            .iter()
+            .filter(|r| {
+                r.attempts
+                    .iter()
+                    .any(|a| a.outcome == Some(Outcome::Answered))
+            })
+            .count();
+        let confirmed = campaign
+            .recipients
+            .iter()
+            .filter(|r| r.status == Status::Confirmed)
+            .count();
+        let opted_out = campaign
+            .recipients
+            .iter()
+            .filter(|r| r.status == Status::OptedOut)
+            .count();
+        let called = campaign
+            .recipients
+            .iter()
+            .filter(|r| !r.attempts.is_empty())
+            .count();
+        let pct = |n: usize| {
+            if total == 0 {
+                0.0
+            } else {
+                (n as f64 * 1000.0 / total as f64).round() / 10.0
+            }
+        };
+        let recipients: Vec<Value> = campaign
+            .recipients
+            .iter()
+            .map(|r| {
+                let mut status = serde_json::to_value(&r.status).unwrap_or(Value::Null);
+                let code = status.get("status").cloned().unwrap_or(Value::Null);
+                if let Some(o) = status.as_object_mut() {
+                    o.remove("status");
+                }
+                json!({
+                    "id": r.id, "phone": r.phone, "status": code, "detail": status,
+                    "status_ru": r.status.label_ru(),
+                    "listened": listened.contains(r.id.as_str()),
+                    "attempts": attempts.get(r.id.as_str()).cloned().unwrap_or_default(),
+                })
+            })
+            .collect();
+        let listened_n = listened.len();
+        Ok(json!({
+            "id": live.id,
+            "name": live.spec.name,
+            "state": phase.as_str(),
+            "active_calls": campaign.active(),
+            "channels": live.spec.channels,
+            "totals": {
+                "recipients": total, "called": called, "reached": reached,
+                "listened": listened_n, "confirmed": confirmed, "opted_out": opted_out,
+                "reached_pct": pct(reached), "listened_pct": pct(listened_n),
+                "confirmed_pct": pct(confirmed),
+            },
+            "recipients": recipients,
+        }))
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([';', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The API's handle on [`Campaigns`].
+pub struct CampaignApi(pub Arc<Campaigns>);
+
+#[async_trait::async_trait]
+impl CampaignControl for CampaignApi {
+    async fn create(&self, body: Value, by: &str) -> Result<Value, CampaignError> {
+        let mut spec: CampaignSpec =
+            serde_json::from_value(body).map_err(|e| bad(format!("тело запроса: {e}")))?;
+        let (template, tz) = spec.check().map_err(bad)?;
+        let opted = self.0.opted_out().await.map_err(internal)?;
+        let recipients = spec
+            .recipients
+            .iter()
+            .map(|r| {
+                let id = r.id.clone().unwrap_or_else(|| r.phone.clone());
+                Recipient::new(
+                    &id,
+                    &r.phone,
+                    tz,
+                    PhoneFacts {
+                        consent: r.consent,
+                        opted_out: opted.contains(&r.phone),
+                        blacklisted: false,
+                    },
+                )
+            })
+            .collect();
+        let mut campaign = Campaign::new(recipients);
+        campaign.run = RunState::Paused;
+        let state = serde_json::to_string(&campaign).map_err(internal)?;
+        let spec_json = serde_json::to_string(&spec).map_err(internal)?;
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO campaigns (name, spec, state, phase, created_by, created_at)
+             VALUES (?, ?, ?, 'draft', ?, ?) RETURNING id",
+        )
+        .bind(&spec.name)
+        .bind(spec_json)
+        .bind(state)
+        .bind(by)
+        .bind(Utc::now())
+        .fetch_one(&self.0.pool)
+        .await
+        .map_err(internal)?;
+        let live = Arc::new(Live {
+            id,
+            rules: spec.rules(),
+            spec,
+            template,
+            state: Mutex::new(LiveState {
+                campaign,
+                phase: Phase::Draft,
+                running: false,
+            }),
+            wake: Notify::new(),
+        });
+        self.0.lock_live().insert(id, live.clone());
+        self.0.progress_doc(&live).await
+    }
+
+    async fn list(&self) -> Result<Value, CampaignError> {
+        let all: Vec<Arc<Live>> = {
+            let mut v: Vec<_> = self.0.lock_live().values().cloned().collect();
+            v.sort_by_key(|l| l.id);
+            v
+        };
+        let mut out = Vec::new();
+        for l in all {
+            let mut d = self.0.progress_doc(&l).await?;
+            if let Some(o) = d.as_object_mut() {
+                o.remove("recipients");
+            }
+            out.push(d);
+        }
+        Ok(json!({ "campaigns": out }))
+    }
+
+    async fn progress(&self, id: i64) -> Result<Value, CampaignError> {
+        let live = self.0.get(id)?;
+        self.0.progress_doc(&live).await
+    }
+
+    async fn command(&self, id: i64, cmd: CampaignCommand) -> Result<Value, CampaignError> {
+        let live = self.0.get(id)?;
+        {
+            let mut st = live.state.lock().await;
+            let conflict = |what: &str, phase: Phase| {
+                CampaignError::Conflict(format!(
+                    "нельзя {what}: кампания в состоянии «{}»",
+                    phase.as_str()
+                ))
+            };
+            let (phase, run) = match (cmd, st.phase) {
+                (CampaignCommand::Start, Phase::Draft) => (Phase::Running, RunState::Running),
+                (CampaignCommand::Start, p) => return Err(conflict("запустить", p)),
+                (CampaignCommand::Pause, Phase::Running) => (Phase::Paused, RunState::Paused),
+                (CampaignCommand::Pause, p) => return Err(conflict("приостановить", p)),
+                (CampaignCommand::Resume, Phase::Paused) => (Phase::Running, RunState::Running),
+                (CampaignCommand::Resume, p) => return Err(conflict("возобновить", p)),
+                (CampaignCommand::Cancel, Phase::Draft | Phase::Running | Phase::Paused) => {
+                    (Phase::Cancelled, RunState::Cancelled)
+                }
+                (CampaignCommand::Cancel, p) => return Err(conflict("отменить", p)),
+            };
+            st.phase = phase;
+            st.campaign.run = run;
+            if phase == Phase::Cancelled {
+                // Skips the queue at once (the scheduler's cancel rule).
+                let _ = st.campaign.poll(Utc::now(), &live.rules);
+            }
+            self.0.save(&live, &st).await.map_err(internal)?;
+        }
+        self.0.spawn_runner(&live).await;
+        live.wake.notify_one();
+        self.0.progress_doc(&live).await
+    }
+
+    async fn export_csv(&self, id: i64) -> Result<String, CampaignError> {
+        let live = self.0.get(id)?;
+        let doc = self.0.progress_doc(&live).await?;
+        let mut out = String::from(
+            "recipient;phone;status;status_ru;attempt;started_at;outcome;sip_code;listened;digit;recording\n",
+        );
+        let s = |v: &Value| match v {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        for r in doc["recipients"].as_array().into_iter().flatten() {
+            let head = format!(
+                "{};{};{};{}",
+                csv_field(&s(&r["id"])),
+                csv_field(&s(&r["phone"])),
+                csv_field(&s(&r["status"])),
+                csv_field(&s(&r["status_ru"]))
+            );
+            let attempts = r["attempts"].as_array().cloned().unwrap_or_default();
+            if attempts.is_empty() {
+                out.push_str(&format!("{head};;;;;;;\n"));
+            }
+            for (n, a) in attempts.iter().enumerate() {
+                out.push_str(&format!(
+                    "{head};{};{};{};{};{};{};{}\n",
+                    n + 1,
+                    csv_field(&s(&a["started_at"])),
+                    csv_field(&s(&a["outcome"])),
+                    s(&a["sip_code"]),
+                    if a["listened"].as_bool() == Some(true) { "да" } else { "нет" },
+                    csv_field(&s(&a["digit"])),
+                    csv_field(&s(&a["recording"])),
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
