@@ -10,7 +10,7 @@
 //! plays, then the question, if any: 1 — confirmed, 2 — a callback request (the console's
 //! callbacks list, `CallbackRequested`), 9 — opt-out (stored in `campaign_opt_outs`, honoured
 //! by every campaign). «Listened to the end»: the message played whole before the hang-up or
-//! a key. The answered leg is recorded (stereo WAV, ours left, theirs right) under the
+//! a key. The answered leg is recorded (stereo WAV, the person left, the robot right) under the
 //! recordings directory like other calls (`YYYY/MM/DD/<call id>.wav`).
 //!
 //! Storage (the main SQLite database): `campaigns` (the request as `spec`, the scheduler
@@ -355,8 +355,11 @@ impl Campaigns {
             let phase = Phase::parse(&phase);
             let interrupted = campaign.recover();
             if !interrupted.is_empty() {
-                tracing::warn!(campaign = id, count = interrupted.len(),
-                    "calls in progress at the last stop: interrupted, not dialled again");
+                tracing::warn!(
+                    campaign = id,
+                    count = interrupted.len(),
+                    "calls in progress at the last stop: interrupted, not dialled again"
+                );
             }
             sqlx::query(
                 "UPDATE campaign_attempts SET outcome = 'interrupted' WHERE campaign_id = ? AND outcome IS NULL",
@@ -467,7 +470,9 @@ impl Campaigns {
                         Err(e) => {
                             // Not stored, so not dialled: the attempt counts as failed.
                             tracing::error!(campaign = id, error = %e, "attempt not stored: not dialling");
-                            let _ = st.campaign.on_outcome(i, now, Outcome::Failed(0), &live.rules);
+                            let _ = st
+                                .campaign
+                                .on_outcome(i, now, Outcome::Failed(0), &live.rules);
                         }
                     }
                 }
@@ -480,7 +485,11 @@ impl Campaigns {
                 }
                 if idle && matches!(st.phase, Phase::Finished | Phase::Cancelled) {
                     st.running = false;
-                    tracing::info!(campaign = id, phase = st.phase.as_str(), "campaign runner ended");
+                    tracing::info!(
+                        campaign = id,
+                        phase = st.phase.as_str(),
+                        "campaign runner ended"
+                    );
                     return;
                 }
             }
@@ -583,13 +592,7 @@ impl Campaigns {
         live.wake.notify_one();
     }
 
-    async fn place(
-        &self,
-        live: &Live,
-        index: usize,
-        phone: &str,
-        call_id: &CallId,
-    ) -> CallResult {
+    async fn place(&self, live: &Live, index: usize, phone: &str, call_id: &CallId) -> CallResult {
         let mut out = CallResult::default();
         let spec = &live.spec;
         let values = &spec.recipients[index].values;
@@ -758,13 +761,14 @@ impl Campaigns {
             String,
             String,
             DateTime<Utc>,
+            Option<DateTime<Utc>>,
             Option<String>,
             Option<i64>,
             Option<String>,
             bool,
             Option<String>,
         )> = sqlx::query_as(
-            "SELECT recipient, phone, started_at, outcome, sip_code, recording, listened, digit
+            "SELECT recipient, phone, started_at, ended_at, outcome, sip_code, recording, listened, digit
              FROM campaign_attempts WHERE campaign_id = ? ORDER BY id",
         )
         .bind(live.id)
@@ -773,12 +777,12 @@ impl Campaigns {
         .map_err(internal)?;
         let mut attempts: HashMap<&str, Vec<Value>> = HashMap::new();
         let mut listened: HashSet<&str> = HashSet::new();
-        for (rid, _, at, outcome, sip, rec, heard, digit) in &rows {
+        for (rid, _, at, ended, outcome, sip, rec, heard, digit) in &rows {
             if *heard {
                 listened.insert(rid);
             }
             attempts.entry(rid).or_default().push(json!({
-                "started_at": at, "outcome": outcome, "sip_code": sip,
+                "started_at": at, "ended_at": ended, "outcome": outcome, "sip_code": sip,
                 "recording": rec, "listened": heard, "digit": digit,
             }));
         }
@@ -1003,7 +1007,11 @@ impl CampaignControl for CampaignApi {
                     csv_field(&s(&a["started_at"])),
                     csv_field(&s(&a["outcome"])),
                     s(&a["sip_code"]),
-                    if a["listened"].as_bool() == Some(true) { "да" } else { "нет" },
+                    if a["listened"].as_bool() == Some(true) {
+                        "да"
+                    } else {
+                        "нет"
+                    },
                     csv_field(&s(&a["digit"])),
                     csv_field(&s(&a["recording"])),
                 ));

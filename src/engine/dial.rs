@@ -88,8 +88,8 @@ pub struct DialSpec {
     pub ring_timeout: Duration,
     /// Digest credentials for a trunk that challenges our INVITE (RFC 2617/8760).
     pub credential: Option<DigestCredential>,
-    /// Record the answered leg to this WAV (8 kHz stereo: what we send on the left, what
-    /// the far end sends on the right); `None`: no recording (a bridged leg, whose call is
+    /// Record the answered leg to this WAV (8 kHz stereo: what the far end sends on the
+    /// left, what we send on the right, like a call's recording); `None`: no recording (a bridged leg, whose call is
     /// recorded on the caller's leg).
     pub record: Option<std::path::PathBuf>,
     /// Where the answered leg's media events go (digits, playback started/done, speech);

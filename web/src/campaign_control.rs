@@ -72,8 +72,11 @@ impl From<CampaignError> for ApiError {
 pub trait CampaignControl: Send + Sync + 'static {
     /// Creates a campaign (not started) from the request body; returns its progress document
     /// (with `id`). `by`: the creator's login.
-    async fn create(&self, body: serde_json::Value, by: &str)
-        -> Result<serde_json::Value, CampaignError>;
+    async fn create(
+        &self,
+        body: serde_json::Value,
+        by: &str,
+    ) -> Result<serde_json::Value, CampaignError>;
     /// Every campaign: id, name, state, totals.
     async fn list(&self) -> Result<serde_json::Value, CampaignError>;
     /// One campaign's progress: state, totals, recipients with status and attempts.
