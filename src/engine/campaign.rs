@@ -8,14 +8,16 @@
 //! A call task: the message is synthesised first (no silent call), the recipient dialled
 //! (`sip:` URIs as they are, phone numbers through the `[[trunk]]`s), on answer the message
 //! plays, then the question, if any: 1 — confirmed, 2 — a callback request (the console's
-//! callbacks list, `CallbackRequested`), 9 — opt-out (stored in `campaign_opt_outs`, honoured
-//! by every campaign). «Listened to the end»: the message played whole before the hang-up or
+//! callbacks list, `CallbackRequested`), 9 — opt-out (the registry's `phone_consents`,
+//! [`zvonar_billing::record_opt_out`], honoured by every campaign; a number found invalid goes
+//! on its blacklist the same way). «Listened to the end»: the message played whole before the hang-up or
 //! a key. The answered leg is recorded (stereo WAV, the person left, the robot right) under the
 //! recordings directory like other calls (`YYYY/MM/DD/<call id>.wav`).
 //!
 //! Storage (the main SQLite database): `campaigns` (the request as `spec`, the scheduler
 //! state as `state`, serde JSON, and the `phase`), `campaign_attempts` (one row per dial:
-//! recipient, phone, start, outcome, SIP code, recording, listened, key), `campaign_opt_outs`.
+//! recipient, phone, start, outcome, SIP code, recording, listened, key); consent, opt-outs
+//! and the blacklist are the registry's `phone_consents` (billing).
 //!
 //! **Restart.** At start every campaign that was running or paused is loaded and
 //! [`Campaign::recover`]ed: a recipient that was in a call becomes `interrupted` and its
@@ -72,11 +74,6 @@ pub async fn migrate(pool: &SqlitePool) -> sqlx::Result<()> {
             digit TEXT
         )",
         "CREATE INDEX IF NOT EXISTS campaign_attempts_campaign ON campaign_attempts (campaign_id)",
-        "CREATE TABLE IF NOT EXISTS campaign_opt_outs (
-            phone TEXT PRIMARY KEY NOT NULL,
-            campaign_id INTEGER,
-            at TEXT NOT NULL
-        )",
     ] {
         sqlx::query(sql).execute(pool).await?;
     }
@@ -95,7 +92,8 @@ pub struct RecipientSpec {
     pub id: Option<String>,
     /// E.164 (`+79161234567`), a Russian form (`89161234567`), or a `sip:` URI.
     pub phone: String,
-    /// The person consented to automated calls (41-ФЗ); without it the recipient is skipped.
+    /// The person consented to automated calls (41-ФЗ); without it (here or in the
+    /// registry's `phone_consents`) the recipient is skipped.
     #[serde(default)]
     pub consent: bool,
     /// The template's values ({fio}, {address}, {account}, {debt} in kopecks, dates).
@@ -421,11 +419,45 @@ impl Campaigns {
         tokio::spawn(self.clone().run(live.clone()));
     }
 
-    async fn opted_out(&self) -> sqlx::Result<HashSet<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT phone FROM campaign_opt_outs")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|(p,)| p).collect())
+    /// The registry's `phone_consents`: phone → (consent, opted out, blacklisted).
+    async fn phone_flags(&self) -> sqlx::Result<HashMap<String, (bool, bool, bool)>> {
+        let rows: Vec<(String, bool, bool, bool)> =
+            sqlx::query_as("SELECT phone, consent, opted_out, blacklisted FROM phone_consents")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(p, c, o, b)| (p, (c, o, b)))
+            .collect())
+    }
+
+    /// Sets `column` (`opted_out` or `blacklisted`) of `phone` in `phone_consents`: through
+    /// billing for a phone number, directly for a `sip:` URI (same row shape).
+    async fn flag_phone(&self, phone: &str, column: &'static str) {
+        let r = match zvonar_models::PhoneNumber::parse_ru(phone) {
+            Ok(p) if column == "opted_out" => zvonar_billing::record_opt_out(&self.pool, &p)
+                .await
+                .map_err(|e| e.to_string()),
+            Ok(p) => zvonar_billing::record_invalid_number(&self.pool, &p)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(_) => {
+                let sql = format!(
+                    "INSERT INTO phone_consents (phone, {column}, updated_at)
+                     VALUES (?, 1, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+                     ON CONFLICT (phone) DO UPDATE SET {column} = 1, updated_at = excluded.updated_at"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(phone)
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        };
+        if let Err(e) = r {
+            tracing::error!(column, error = %e, "phone flag not stored");
+        }
     }
 
     /// The runner of one campaign (see the module docs).
@@ -433,7 +465,7 @@ impl Campaigns {
         let id = live.id;
         tracing::info!(campaign = id, "campaign runner started");
         loop {
-            let opted = match self.opted_out().await {
+            let flags = match self.phone_flags().await {
                 Ok(o) => o,
                 Err(e) => {
                     tracing::error!(campaign = id, error = %e, "opt-outs not readable; retrying");
@@ -447,8 +479,11 @@ impl Campaigns {
             {
                 let mut st = live.state.lock().await;
                 for r in &mut st.campaign.recipients {
-                    if !r.status.is_final() && opted.contains(&r.phone) {
-                        r.facts.opted_out = true;
+                    if let (false, Some(&(_, opted, black))) =
+                        (r.status.is_final(), flags.get(&r.phone))
+                    {
+                        r.facts.opted_out |= opted;
+                        r.facts.blacklisted |= black;
                     }
                 }
                 let d = st.campaign.poll(now, &live.rules);
@@ -553,17 +588,10 @@ impl Campaigns {
             tracing::error!(campaign = live.id, error = %e, "attempt outcome not stored");
         }
         if result.digit == Some('9') {
-            let r = sqlx::query(
-                "INSERT OR IGNORE INTO campaign_opt_outs (phone, campaign_id, at) VALUES (?, ?, ?)",
-            )
-            .bind(&phone)
-            .bind(live.id)
-            .bind(now)
-            .execute(&self.pool)
-            .await;
-            if let Err(e) = r {
-                tracing::error!(campaign = live.id, error = %e, "opt-out not stored");
-            }
+            self.flag_phone(&phone, "opted_out").await;
+        }
+        if matches!(outcome, Outcome::InvalidNumber(_)) {
+            self.flag_phone(&phone, "blacklisted").await;
         }
         if result.digit == Some('2') {
             self.shared
@@ -870,22 +898,21 @@ impl CampaignControl for CampaignApi {
         let mut spec: CampaignSpec =
             serde_json::from_value(body).map_err(|e| bad(format!("тело запроса: {e}")))?;
         let (template, tz) = spec.check().map_err(bad)?;
-        let opted = self.0.opted_out().await.map_err(internal)?;
+        let flags = self.0.phone_flags().await.map_err(internal)?;
         let recipients = spec
             .recipients
             .iter()
             .map(|r| {
                 let id = r.id.clone().unwrap_or_else(|| r.phone.clone());
-                Recipient::new(
-                    &id,
-                    &r.phone,
-                    tz,
+                Recipient::new(&id, &r.phone, tz, {
+                    let (consent, opted_out, blacklisted) =
+                        flags.get(&r.phone).copied().unwrap_or_default();
                     PhoneFacts {
-                        consent: r.consent,
-                        opted_out: opted.contains(&r.phone),
-                        blacklisted: false,
-                    },
-                )
+                        consent: r.consent || consent,
+                        opted_out,
+                        blacklisted,
+                    }
+                })
             })
             .collect();
         let mut campaign = Campaign::new(recipients);

@@ -191,13 +191,22 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/campaigns",
             get(crate::campaign_control::list).post(crate::campaign_control::create),
         )
-        .route("/api/v1/campaigns/{id}", get(crate::campaign_control::progress))
+        .route(
+            "/api/v1/campaigns/{id}",
+            get(crate::campaign_control::progress),
+        )
         .route(
             "/api/v1/campaigns/{id}/export.csv",
             get(crate::campaign_control::export),
         )
-        .route("/api/v1/campaigns/{id}/start", post(crate::campaign_control::start))
-        .route("/api/v1/campaigns/{id}/pause", post(crate::campaign_control::pause))
+        .route(
+            "/api/v1/campaigns/{id}/start",
+            post(crate::campaign_control::start),
+        )
+        .route(
+            "/api/v1/campaigns/{id}/pause",
+            post(crate::campaign_control::pause),
+        )
         .route(
             "/api/v1/campaigns/{id}/resume",
             post(crate::campaign_control::resume),

@@ -84,6 +84,7 @@ async fn setup() -> T {
         ("anna", Role::Operator),
         ("petr", Role::Executor),
         ("sveta", Role::Supervisor),
+        ("olga", Role::Admin),
     ] {
         let new = NewUser {
             login: login.into(),
@@ -189,7 +190,7 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>)> {
 #[tokio::test]
 async fn without_manage_campaigns_every_route_is_403_and_reaches_nothing() {
     let t = setup().await;
-    for login in ["anna", "petr"] {
+    for login in ["anna", "petr", "sveta"] {
         let who = browser(&t, login).await;
         for (method, path, body) in routes() {
             let (status, _, resp) = send(&t, method.clone(), path, Some(&who), true, body).await;
@@ -205,15 +206,15 @@ async fn without_manage_campaigns_every_route_is_403_and_reaches_nothing() {
 }
 
 #[tokio::test]
-async fn a_supervisor_runs_campaigns_and_every_change_is_audited() {
+async fn an_admin_runs_campaigns_and_every_change_is_audited() {
     let t = setup().await;
-    let sveta = browser(&t, "sveta").await;
+    let olga = browser(&t, "olga").await;
     // Without the CSRF token nothing happens.
     let (status, _, _) = send(
         &t,
         Method::POST,
         "/api/v1/campaigns",
-        Some(&sveta),
+        Some(&olga),
         false,
         Some(json!({"name": "x"})),
     )
@@ -222,7 +223,7 @@ async fn a_supervisor_runs_campaigns_and_every_change_is_audited() {
     assert!(t.campaigns.seen.lock().unwrap().is_empty());
     let mut expect = Vec::new();
     for (method, path, body) in routes() {
-        let (status, _, resp) = send(&t, method.clone(), path, Some(&sveta), true, body).await;
+        let (status, _, resp) = send(&t, method.clone(), path, Some(&olga), true, body).await;
         let want = if path.ends_with("/resume") {
             StatusCode::CONFLICT
         } else if method == Method::POST && path == "/api/v1/campaigns" {
@@ -238,7 +239,7 @@ async fn a_supervisor_runs_campaigns_and_every_change_is_audited() {
         "campaign_pause",
         "campaign_cancel",
     ] {
-        expect.push(("sveta".to_string(), a.to_string(), Some("7".to_string())));
+        expect.push(("olga".to_string(), a.to_string(), Some("7".to_string())));
     }
     let mut got = campaign_audit(&t).await;
     got.sort();
@@ -249,7 +250,7 @@ async fn a_supervisor_runs_campaigns_and_every_change_is_audited() {
         &t,
         Method::POST,
         "/api/v1/campaigns",
-        Some(&sveta),
+        Some(&olga),
         true,
         Some(json!({})),
     )
@@ -260,7 +261,7 @@ async fn a_supervisor_runs_campaigns_and_every_change_is_audited() {
         &t,
         Method::POST,
         "/api/v1/campaigns",
-        Some(&sveta),
+        Some(&olga),
         true,
         None,
     )
@@ -270,7 +271,7 @@ async fn a_supervisor_runs_campaigns_and_every_change_is_audited() {
         &t,
         Method::GET,
         "/api/v1/campaigns/8",
-        Some(&sveta),
+        Some(&olga),
         true,
         None,
     )
