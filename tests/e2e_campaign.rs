@@ -541,3 +541,77 @@ fn finish_killed(mut child: Child) -> std::io::Result<()> {
     let _ = child.kill();
     child.wait().map(|_| ())
 }
+
+#[test]
+fn key_9_opts_out_of_every_campaign_and_the_registry_selection_is_used() {
+    let z = Zvonar::start("campaign-optout");
+    let zone = open_zone();
+    let pcap = z.dir.join("key9.pcap");
+    key_pcap(&pcap, 2_000, 9);
+    let pa = free_port();
+    let sa = scenario(&z.dir, "opts-out", &Party::Answer(pcap));
+    let a = start_party(&z.dir, &sa, pa, 1);
+    let phone = format!("sip:3001@127.0.0.1:{pa}");
+    let one = json!([{ "id": "ls-1", "phone": phone, "consent": true, "fio": "Иванов Иван" }]);
+    let (code, created) = http(
+        &z,
+        "POST",
+        "/api/v1/campaigns",
+        &z.token,
+        &campaign_body(&zone, 1, one.clone(), true),
+    );
+    assert_eq!(code, 201, "{created}");
+    let id = created["id"].as_i64().expect("id");
+    let (code, _) = http(
+        &z,
+        "POST",
+        &format!("/api/v1/campaigns/{id}/start"),
+        &z.token,
+        "",
+    );
+    assert_eq!(code, 200);
+    let p = wait_state(&z, id, "finished", Duration::from_secs(60));
+    let r = recipient(&p, "ls-1");
+    assert_eq!(r["status"], "opted_out", "{r:#}");
+    assert_eq!(r["attempts"][0]["digit"], "9", "{r:#}");
+    let (ok, out) = finish(a);
+    assert!(ok, "sipp: {out}");
+
+    // Another campaign: the same phone is skipped as opted out, never dialled; the registry's
+    // account (the example registry records no consent) is skipped for that.
+    let mut body: Value = serde_json::from_str(&campaign_body(&zone, 1, one, true)).expect("json");
+    body["selection"] = json!({ "accounts": ["5000010001"] });
+    let (code, created) = http(&z, "POST", "/api/v1/campaigns", &z.token, &body.to_string());
+    assert_eq!(code, 201, "{created}");
+    let id2 = created["id"].as_i64().expect("id");
+    let (code, _) = http(
+        &z,
+        "POST",
+        &format!("/api/v1/campaigns/{id2}/start"),
+        &z.token,
+        "",
+    );
+    assert_eq!(code, 200);
+    let p = wait_state(&z, id2, "finished", Duration::from_secs(30));
+    let r = recipient(&p, "ls-1");
+    assert_eq!(r["status"], "skipped", "{r:#}");
+    assert_eq!(r["detail"]["reason"]["reason"], "opted_out", "{r:#}");
+    assert_eq!(r["attempts"].as_array().map(Vec::len), Some(0));
+    let all = p["recipients"].as_array().expect("recipients");
+    let from_registry: Vec<&Value> = all
+        .iter()
+        .filter(|r| r["id"].as_str().unwrap_or("").starts_with("5000010001"))
+        .collect();
+    assert_eq!(from_registry.len(), 1, "{p:#}");
+    assert_eq!(from_registry[0]["phone"], "+79165550101", "{p:#}");
+    assert_eq!(from_registry[0]["status"], "skipped", "{p:#}");
+    assert_eq!(
+        from_registry[0]["detail"]["reason"]["reason"], "no_consent",
+        "{p:#}"
+    );
+    assert_eq!(
+        z.log().lines().filter(|l| l.contains("dialling")).count(),
+        1,
+        "one call in both campaigns"
+    );
+}

@@ -41,7 +41,7 @@ use zvonar_outbound::calendar::Calendar;
 use zvonar_outbound::campaign::{
     Campaign, Outcome, Pacing, Progress, Recipient, Retries, Rules, RunState, Status,
 };
-use zvonar_outbound::policy::{PhoneFacts, Policy, Schedule};
+use zvonar_outbound::policy::{PhoneFacts, Policy, Schedule, SkipReason};
 use zvonar_outbound::template::{Template, Values};
 use zvonar_web::{CampaignCommand, CampaignControl, CampaignError};
 
@@ -99,6 +99,10 @@ pub struct RecipientSpec {
     /// The template's values ({fio}, {address}, {account}, {debt} in kopecks, dates).
     #[serde(flatten)]
     pub values: Values,
+    /// Set for a recipient of the registry's selection that must not be called (no phone,
+    /// no consent, opted out, blacklisted): kept in the campaign, shown as skipped with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<SkipReason>,
 }
 
 /// A campaign as created (stored whole as `campaigns.spec`).
@@ -130,8 +134,14 @@ pub struct CampaignSpec {
     /// A debt campaign: the 230-ФЗ limits of 1 conversation a day, 2 a week, 8 a month apply.
     #[serde(default)]
     pub debt: bool,
-    /// Who to call, in order.
+    /// Who to call, in order (may be empty when `selection` is given).
+    #[serde(default)]
     pub recipients: Vec<RecipientSpec>,
+    /// Recipients from the registry (billing's `select_recipients`: organisation, district,
+    /// buildings, premises, accounts, debtors), added after `recipients` at creation; the
+    /// result is stored, so a restart does not select again.
+    #[serde(default)]
+    pub selection: Option<zvonar_billing::RecipientFilter>,
 }
 
 fn bad(m: impl Into<String>) -> CampaignError {
@@ -192,6 +202,13 @@ impl CampaignSpec {
         let mut seen = HashSet::new();
         for (n, r) in self.recipients.iter_mut().enumerate() {
             let n = n + 1;
+            if r.skipped.is_some() {
+                let id = r.id.get_or_insert_with(|| r.phone.clone()).clone();
+                if !seen.insert(id.clone()) {
+                    return Err(format!("recipients[{n}]: id {id:?} повторяется"));
+                }
+                continue;
+            }
             r.phone = normalise_phone(&r.phone).map_err(|e| format!("recipients[{n}]: {e}"))?;
             let id = r.id.get_or_insert_with(|| r.phone.clone()).clone();
             if !seen.insert(id.clone()) {
@@ -897,6 +914,33 @@ impl CampaignControl for CampaignApi {
     async fn create(&self, body: Value, by: &str) -> Result<Value, CampaignError> {
         let mut spec: CampaignSpec =
             serde_json::from_value(body).map_err(|e| bad(format!("тело запроса: {e}")))?;
+        if let Some(filter) = spec.selection.clone() {
+            let tz: Tz = spec.time_zone.parse().map_err(|_| {
+                bad(format!(
+                    "time_zone: неизвестный часовой пояс {:?}",
+                    spec.time_zone
+                ))
+            })?;
+            let selected = zvonar_billing::select_recipients(&self.0.pool, &filter, tz)
+                .await
+                .map_err(internal)?;
+            if selected.is_empty() && spec.recipients.is_empty() {
+                return Err(bad("selection: в реестре никого не нашлось"));
+            }
+            for s in selected {
+                let skipped = match s.recipient.status {
+                    Status::Skipped { reason } => Some(reason),
+                    _ => None,
+                };
+                spec.recipients.push(RecipientSpec {
+                    id: Some(s.recipient.id),
+                    phone: s.recipient.phone,
+                    consent: s.recipient.facts.consent,
+                    values: s.values,
+                    skipped,
+                });
+            }
+        }
         let (template, tz) = spec.check().map_err(bad)?;
         let flags = self.0.phone_flags().await.map_err(internal)?;
         let recipients = spec
@@ -904,7 +948,7 @@ impl CampaignControl for CampaignApi {
             .iter()
             .map(|r| {
                 let id = r.id.clone().unwrap_or_else(|| r.phone.clone());
-                Recipient::new(&id, &r.phone, tz, {
+                let mut rec = Recipient::new(&id, &r.phone, tz, {
                     let (consent, opted_out, blacklisted) =
                         flags.get(&r.phone).copied().unwrap_or_default();
                     PhoneFacts {
@@ -912,7 +956,11 @@ impl CampaignControl for CampaignApi {
                         opted_out,
                         blacklisted,
                     }
-                })
+                });
+                if let Some(reason) = r.skipped.clone() {
+                    rec.status = Status::Skipped { reason };
+                }
+                rec
             })
             .collect();
         let mut campaign = Campaign::new(recipients);
