@@ -4,8 +4,10 @@
 //! with 2 channels for 3 recipients. Checked from the API: statuses, attempts with outcome
 //! and SIP code, «listened to the end», the totals, the channel limit (no more than 2 calls
 //! overlap in the stored attempt times), the recording of the answered call, the CSV export,
-//! 403 without `manage_campaigns`; and a restart in mid-call: the call in flight becomes
-//! `interrupted` and nobody is called twice.
+//! a clear 400 for bad input; a restart in mid-call: the call in flight becomes `interrupted`
+//! and nobody is called twice; key 9 opts the phone out of the next campaign, key 2 leaves a
+//! callback request in `/api/v1/callbacks`; recipients from the registry's selection.
+//! (Who may use the routes: web/tests/campaigns_api.rs.)
 
 mod common;
 
@@ -543,22 +545,30 @@ fn finish_killed(mut child: Child) -> std::io::Result<()> {
 }
 
 #[test]
-fn key_9_opts_out_of_every_campaign_and_the_registry_selection_is_used() {
+fn key_9_opts_out_of_every_campaign_key_2_asks_a_callback_and_the_registry_selection_is_used() {
     let z = Zvonar::start("campaign-optout");
     let zone = open_zone();
     let pcap = z.dir.join("key9.pcap");
     key_pcap(&pcap, 2_000, 9);
-    let pa = free_port();
+    let pcap2 = z.dir.join("key2.pcap");
+    key_pcap(&pcap2, 2_000, 2);
+    let (pa, pb) = (free_port(), free_port());
     let sa = scenario(&z.dir, "opts-out", &Party::Answer(pcap));
+    let sb = scenario(&z.dir, "callback", &Party::Answer(pcap2));
     let a = start_party(&z.dir, &sa, pa, 1);
+    let b = start_party(&z.dir, &sb, pb, 1);
     let phone = format!("sip:3001@127.0.0.1:{pa}");
     let one = json!([{ "id": "ls-1", "phone": phone, "consent": true, "fio": "Иванов Иван" }]);
+    let mut two = one.clone();
+    two.as_array_mut().expect("list").push(json!(
+        { "id": "ls-2", "phone": format!("sip:3002@127.0.0.1:{pb}"), "consent": true, "fio": "Петров Пётр" }
+    ));
     let (code, created) = http(
         &z,
         "POST",
         "/api/v1/campaigns",
         &z.token,
-        &campaign_body(&zone, 1, one.clone(), true),
+        &campaign_body(&zone, 2, two, true),
     );
     assert_eq!(code, 201, "{created}");
     let id = created["id"].as_i64().expect("id");
@@ -574,8 +584,26 @@ fn key_9_opts_out_of_every_campaign_and_the_registry_selection_is_used() {
     let r = recipient(&p, "ls-1");
     assert_eq!(r["status"], "opted_out", "{r:#}");
     assert_eq!(r["attempts"][0]["digit"], "9", "{r:#}");
-    let (ok, out) = finish(a);
-    assert!(ok, "sipp: {out}");
+    // Key 2: a callback request in the list the console shows.
+    let r2 = recipient(&p, "ls-2");
+    assert_eq!(r2["attempts"][0]["digit"], "2", "{r2:#}");
+    assert_eq!(r2["attempts"][0]["outcome"], "answered", "{r2:#}");
+    for (name, child) in [("opts-out", a), ("callback", b)] {
+        let (ok, out) = finish(child);
+        assert!(ok, "sipp {name}: {out}");
+    }
+    let t0 = Instant::now();
+    loop {
+        let cbs = z.get_json("/api/v1/callbacks?limit=10").to_string();
+        if cbs.contains("ls-2") && cbs.contains(&format!("campaign-{id}-")) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no callback request: {cbs}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // Another campaign: the same phone is skipped as opted out, never dialled; the registry's
     // account (the example registry records no consent) is skipped for that.
@@ -611,7 +639,7 @@ fn key_9_opts_out_of_every_campaign_and_the_registry_selection_is_used() {
     );
     assert_eq!(
         z.log().lines().filter(|l| l.contains("dialling")).count(),
-        1,
-        "one call in both campaigns"
+        2,
+        "two calls in both campaigns"
     );
 }
