@@ -6,7 +6,8 @@
 //! overlap in the stored attempt times), the recording of the answered call, the CSV export,
 //! a clear 400 for bad input; a restart in mid-call: the call in flight becomes `interrupted`
 //! and nobody is called twice; key 9 opts the phone out of the next campaign, key 2 leaves a
-//! callback request in `/api/v1/callbacks`; recipients from the registry's selection.
+//! callback request in `/api/v1/callbacks`; recipients from the registry's selection; pause
+//! holds new calls (the one in progress finishes), resume goes on, cancel skips the rest.
 //! (Who may use the routes: web/tests/campaigns_api.rs.)
 
 mod common;
@@ -641,5 +642,124 @@ fn key_9_opts_out_of_every_campaign_key_2_asks_a_callback_and_the_registry_selec
         z.log().lines().filter(|l| l.contains("dialling")).count(),
         2,
         "two calls in both campaigns"
+    );
+}
+
+#[test]
+fn pause_holds_new_calls_resume_goes_on_cancel_skips_the_rest() {
+    let z = Zvonar::start("campaign-pause");
+    let zone = open_zone();
+    let pcap = z.dir.join("key1.pcap");
+    key_pcap(&pcap, 2_000, 1);
+    let (pa, pb) = (free_port(), free_port());
+    let a = start_party(
+        &z.dir,
+        &scenario(&z.dir, "first", &Party::Answer(pcap.clone())),
+        pa,
+        1,
+    );
+    let b = start_party(
+        &z.dir,
+        &scenario(&z.dir, "second", &Party::Answer(pcap)),
+        pb,
+        1,
+    );
+    let recipients = json!([
+        { "id": "ls-1", "phone": format!("sip:4001@127.0.0.1:{pa}"), "consent": true, "fio": "Иванов Иван" },
+        { "id": "ls-2", "phone": format!("sip:4002@127.0.0.1:{pb}"), "consent": true, "fio": "Петров Пётр" },
+    ]);
+    let body = campaign_body(&zone, 1, recipients, true);
+    let (code, created) = http(&z, "POST", "/api/v1/campaigns", &z.token, &body);
+    assert_eq!(code, 201, "{created}");
+    let id = created["id"].as_i64().expect("id");
+    let (code, _) = http(
+        &z,
+        "POST",
+        &format!("/api/v1/campaigns/{id}/start"),
+        &z.token,
+        "",
+    );
+    assert_eq!(code, 200);
+    // One channel: once the first is in the call, pausing lets it finish and dials nobody new.
+    let t0 = Instant::now();
+    loop {
+        let p = z.get_json(&format!("/api/v1/campaigns/{id}"));
+        if recipient(&p, "ls-1")["status"] == "calling" {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "not calling: {p:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, paused) = http(
+        &z,
+        "POST",
+        &format!("/api/v1/campaigns/{id}/pause"),
+        &z.token,
+        "",
+    );
+    assert_eq!(code, 200, "{paused}");
+    assert_eq!(paused["state"], "paused");
+    let t0 = Instant::now();
+    let p = loop {
+        let p = z.get_json(&format!("/api/v1/campaigns/{id}"));
+        if recipient(&p, "ls-1")["status"] == "confirmed" {
+            break p;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "first call: {p:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(p["state"], "paused");
+    std::thread::sleep(Duration::from_secs(2));
+    let p = z.get_json(&format!("/api/v1/campaigns/{id}"));
+    let r2 = recipient(&p, "ls-2");
+    assert_eq!(
+        r2["status"], "queued",
+        "paused: nobody new is called: {r2:#}"
+    );
+    assert_eq!(r2["attempts"].as_array().map(Vec::len), Some(0));
+    let (code, _) = http(
+        &z,
+        "POST",
+        &format!("/api/v1/campaigns/{id}/resume"),
+        &z.token,
+        "",
+    );
+    assert_eq!(code, 200);
+    let p = wait_state(&z, id, "finished", Duration::from_secs(30));
+    assert_eq!(recipient(&p, "ls-2")["status"], "confirmed", "{p:#}");
+    for (name, child) in [("first", a), ("second", b)] {
+        let (ok, out) = finish(child);
+        assert!(ok, "sipp {name}: {out}");
+    }
+
+    // Cancelled before it ran: everybody is skipped «кампания отменена», nobody is called.
+    let (code, created) = http(&z, "POST", "/api/v1/campaigns", &z.token, &body);
+    assert_eq!(code, 201, "{created}");
+    let id2 = created["id"].as_i64().expect("id");
+    let (code, cancelled) = http(
+        &z,
+        "POST",
+        &format!("/api/v1/campaigns/{id2}/cancel"),
+        &z.token,
+        "",
+    );
+    assert_eq!(code, 200, "{cancelled}");
+    assert_eq!(cancelled["state"], "cancelled");
+    for r in cancelled["recipients"].as_array().expect("recipients") {
+        assert_eq!(r["status"], "skipped", "{r:#}");
+        assert_eq!(r["detail"]["reason"]["reason"], "cancelled", "{r:#}");
+    }
+    let (code, _) = http(
+        &z,
+        "POST",
+        &format!("/api/v1/campaigns/{id2}/start"),
+        &z.token,
+        "",
+    );
+    assert_eq!(code, 409, "a cancelled campaign does not start");
+    assert_eq!(
+        z.log().lines().filter(|l| l.contains("dialling")).count(),
+        2,
+        "two calls in all"
     );
 }
