@@ -1095,3 +1095,89 @@ impl CampaignControl for CampaignApi {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(recipients: Value) -> CampaignSpec {
+        serde_json::from_value(json!({
+            "name": "Отключение воды",
+            "template": "Здравствуйте, {fio}.",
+            "start": "2026-12-01T06:00:00Z",
+            "end": "2026-12-01T15:00:00Z",
+            "time_zone": "Europe/Moscow",
+            "channels": 2,
+            "per_minute": 10,
+            "retries": {"busy": 1, "busy_gap_min": 5, "no_answer": 0, "no_answer_gap_min": 0},
+            "recipients": recipients,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_good_request_is_normalised() {
+        let mut s = spec(json!([
+            {"phone": "8 (916) 555-01-01", "consent": true, "fio": "Иванов Иван"},
+            {"id": "ls-2", "phone": "sip:1002@10.0.0.5:5060", "fio": "Петров Пётр"},
+        ]));
+        let (_, tz) = s.check().unwrap();
+        assert_eq!(tz, chrono_tz::Europe::Moscow);
+        assert_eq!(s.recipients[0].phone, "+79165550101");
+        // Without an id the phone is the id.
+        assert_eq!(s.recipients[0].id.as_deref(), Some("+79165550101"));
+        assert_eq!(s.recipients[1].phone, "sip:1002@10.0.0.5:5060");
+        assert_eq!(s.ring_timeout_s, 30, "the default ring timeout");
+    }
+
+    #[test]
+    fn bad_requests_name_the_field_or_the_recipient() {
+        let ok = json!([{"phone": "+79165550101", "fio": "Иванов Иван"}]);
+        type Change = Box<dyn Fn(&mut CampaignSpec)>;
+        let cases: Vec<(Change, &str)> = vec![
+            (Box::new(|s| s.time_zone = "Mars/Base".into()), "time_zone"),
+            (Box::new(|s| s.end = s.start), "end"),
+            (Box::new(|s| s.channels = 0), "channels"),
+            (Box::new(|s| s.per_minute = 0), "per_minute"),
+            (Box::new(|s| s.ring_timeout_s = 2), "ring_timeout_s"),
+            (Box::new(|s| s.retries.busy = 11), "retries"),
+            (Box::new(|s| s.name = " ".into()), "name"),
+            (Box::new(|s| s.template = String::new()), "template"),
+            (Box::new(|s| s.question = Some(" ".into())), "question"),
+            (Box::new(|s| s.recipients.clear()), "recipients"),
+            (
+                Box::new(|s| s.recipients[0].phone = "12ab".into()),
+                "recipients[1]",
+            ),
+            (
+                Box::new(|s| s.recipients[0].values.fio = None),
+                "recipients[1] (+79165550101)",
+            ),
+            (
+                Box::new(|s| {
+                    let r = s.recipients[0].clone();
+                    s.recipients.push(r);
+                }),
+                "recipients[2]: id",
+            ),
+        ];
+        for (change, field) in cases {
+            let mut s = spec(ok.clone());
+            change(&mut s);
+            let err = s.check().unwrap_err();
+            assert!(err.starts_with(field), "{field}: {err}");
+        }
+    }
+
+    #[test]
+    fn dial_outcomes_map_to_the_scheduler() {
+        assert_eq!(outcome_of(DialOutcome::Busy), Outcome::Busy);
+        assert_eq!(outcome_of(DialOutcome::NoAnswer), Outcome::NoAnswer);
+        assert_eq!(outcome_of(DialOutcome::Rejected), Outcome::Failed(603));
+        assert_eq!(
+            outcome_of(DialOutcome::InvalidNumber),
+            Outcome::InvalidNumber(404)
+        );
+        assert_eq!(outcome_of(DialOutcome::Failed(503)), Outcome::Failed(503));
+    }
+}
