@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! cargo bench --bench numbers                      # offline, every decoding variant
-//! cargo bench --bench numbers -- offline plain     # offline, the named variants only
+//! cargo bench --bench numbers -- offline plain grammar   # offline, the named variants only
 //! cargo bench --bench numbers -- sip               # 30 numbers through SIP calls to `zvonar serve`
 //! options: --count N (offline set size, default 120), --sip-count N (default 30), --seed S (default 6)
 //! ```
@@ -23,8 +23,9 @@
 mod common;
 
 use std::time::Instant;
-use zvonar_dialplan::numerals::parse_apartment;
+use zvonar_dialplan::numerals::{answer_vocabulary, parse_apartment, NumberKind};
 use zvonar_fixtures::spoken_numbers::test_set;
+use zvonar_voice::asr::grammar::NumberGrammar;
 use zvonar_voice::asr::{Asr, AsrConfig, AsrOutcome, Expect, NumberDecoding, NumberSlot};
 
 /// A decoding of number answers to measure.
@@ -32,6 +33,10 @@ struct Variant {
     name: &'static str,
     numbers: NumberDecoding,
 }
+
+/// `confirm_below` of deploy/dialplan.toml: a spoken apartment heard with a lower
+/// confidence is read back for confirmation.
+const CONFIRM_BELOW: f32 = 0.6;
 
 /// Words as Whisper is to write them: a prompt of apartment numbers in words.
 const PROMPT_WORDS: &str =
@@ -50,6 +55,7 @@ fn variants() -> Vec<Variant> {
             numbers: NumberDecoding {
                 prompt: Some(PROMPT_WORDS.into()),
                 beam_size: 1,
+                grammars: Vec::new(),
             },
         },
         Variant {
@@ -57,6 +63,7 @@ fn variants() -> Vec<Variant> {
             numbers: NumberDecoding {
                 prompt: Some(PROMPT_DIGITS.into()),
                 beam_size: 1,
+                grammars: Vec::new(),
             },
         },
         Variant {
@@ -64,6 +71,7 @@ fn variants() -> Vec<Variant> {
             numbers: NumberDecoding {
                 prompt: None,
                 beam_size: 5,
+                grammars: Vec::new(),
             },
         },
         Variant {
@@ -71,7 +79,24 @@ fn variants() -> Vec<Variant> {
             numbers: NumberDecoding {
                 prompt: Some(PROMPT_DIGITS.into()),
                 beam_size: 5,
+                grammars: Vec::new(),
             },
+        },
+        Variant {
+            name: "grammar",
+            numbers: NumberDecoding::with_grammars(vec![(
+                NumberSlot::Apartment,
+                std::sync::Arc::new(NumberGrammar::new(answer_vocabulary(NumberKind::Apartment))),
+            )]),
+        },
+        Variant {
+            name: "grammar-words",
+            numbers: NumberDecoding::with_grammars(vec![(
+                NumberSlot::Apartment,
+                std::sync::Arc::new(
+                    NumberGrammar::new(answer_vocabulary(NumberKind::Apartment)).words_only(),
+                ),
+            )]),
         },
         Variant {
             name: "default",
@@ -115,6 +140,7 @@ fn offline(wanted: &[String], count: usize, seed: u64) {
         let cancel = tokio_util::sync::CancellationToken::new();
         let mut right = 0;
         let mut failures = Vec::new();
+        let mut silent = 0usize;
         let mut ms = Vec::new();
         let t0 = Instant::now();
         for (n, pcm) in &audio {
@@ -125,21 +151,30 @@ fn offline(wanted: &[String], count: usize, seed: u64) {
                     &cancel,
                 ))
                 .expect("decodes");
-            let (text, parsed) = match &out {
+            let (text, parsed, confidence) = match &out {
                 AsrOutcome::Speech(t) => {
                     ms.push(t.asr_ms);
-                    (t.text.clone(), parse_apartment(&t.text))
+                    (t.text.clone(), parse_apartment(&t.text), t.confidence)
                 }
                 AsrOutcome::Rejected { reason, transcript } => {
                     ms.push(transcript.asr_ms);
-                    (format!("[rejected: {reason}] {}", transcript.text), None)
+                    (
+                        format!("[rejected: {reason}] {}", transcript.text),
+                        None,
+                        transcript.confidence,
+                    )
                 }
             };
             if parsed.as_deref() == Some(n.to_string().as_str()) {
                 right += 1;
             } else {
+                // A wrong number heard confidently is filed without being read back
+                // (every number of the set is an apartment of the building).
+                if parsed.is_some() && confidence >= CONFIRM_BELOW {
+                    silent += 1;
+                }
                 failures.push(format!(
-                    "{n}: heard {text:?} → {}",
+                    "{n}: heard {text:?} (confidence {confidence:.2}) → {}",
                     parsed.as_deref().unwrap_or("nothing")
                 ));
             }
@@ -154,6 +189,13 @@ fn offline(wanted: &[String], count: usize, seed: u64) {
             100.0 * right as f64 / audio.len() as f64,
             percentile(&ms, 0.5),
             percentile(&ms, 0.95),
+        );
+        println!(
+            "numbers-offline [{}]: wrong and confident (≥ {CONFIRM_BELOW}, filed without read-back) {silent}/{} = {:.1} %; right after confirmation if callers correct every read-back ≥ {:.1} %",
+            v.name,
+            audio.len(),
+            100.0 * silent as f64 / audio.len() as f64,
+            100.0 - 100.0 * silent as f64 / audio.len() as f64,
         );
         for f in &failures {
             println!("numbers-offline [{}]   wrong: {f}", v.name);

@@ -416,6 +416,54 @@ pub struct AsrSection {
     /// use the keypad instead of waiting (the robot's `keypad_fallback` prompt).
     #[serde(default = "default_asr_max_queue")]
     pub max_queue: usize,
+    /// How answers to number questions (apartment, house, meter reading, rating) are
+    /// decoded.
+    #[serde(default)]
+    pub number_decoding: NumberDecodingMode,
+}
+
+/// `[asr] number_decoding`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NumberDecodingMode {
+    /// Under the slot's grammar, numbers in words only: `zvonar_voice::asr::grammar`.
+    Words,
+    /// Under the slot's grammar, numbers in words or digits.
+    #[default]
+    Grammar,
+    /// Like free speech, without a grammar.
+    Plain,
+}
+
+impl NumberDecodingMode {
+    /// The recogniser's setting: a grammar for the apartment and the house, built from the
+    /// dialplan's numerals table ([`zvonar_dialplan::numerals::answer_vocabulary`]).
+    /// Meter readings and ratings are decoded freely: a rating may be said in words the
+    /// numerals do not read as numbers («отлично», «плохо»), and the grammar was measured
+    /// on apartments only (`cargo bench --bench numbers`).
+    pub fn decoding(self) -> zvonar_voice::asr::NumberDecoding {
+        use zvonar_dialplan::numerals::{answer_vocabulary, NumberKind};
+        use zvonar_voice::asr::grammar::NumberGrammar;
+        use zvonar_voice::asr::{NumberDecoding, NumberSlot};
+        if self == NumberDecodingMode::Plain {
+            return NumberDecoding::plain();
+        }
+        let slots = [NumberSlot::Apartment, NumberSlot::House];
+        NumberDecoding::with_grammars(
+            slots
+                .into_iter()
+                .map(|slot| {
+                    let g = NumberGrammar::new(answer_vocabulary(NumberKind::from(slot)));
+                    let g = if self == NumberDecodingMode::Words {
+                        g.words_only()
+                    } else {
+                        g
+                    };
+                    (slot, std::sync::Arc::new(g))
+                })
+                .collect(),
+        )
+    }
 }
 
 fn default_asr_max_queue() -> usize {
@@ -884,6 +932,7 @@ mod tests {
             (32, 256, 5000, 64)
         );
         assert_eq!(cfg.asr.max_queue, zvonar_voice::asr::DEFAULT_MAX_QUEUE);
+        assert_eq!(cfg.asr.number_decoding, NumberDecodingMode::Grammar);
         let m = cfg.missed.settings(cfg.time_zone).expect("[missed]");
         assert_eq!((m.max_attempts, m.callback_within.num_minutes()), (3, 15));
         let mon = cfg.monitor.settings(cfg.time_zone).expect("[monitor]");
@@ -896,6 +945,30 @@ mod tests {
             m.hours.deadline(fri.to_utc(), m.callback_within),
             mon.to_utc()
         );
+    }
+
+    /// `[asr] number_decoding`: a grammar for the apartment and the house; "words" keeps
+    /// digits out; "plain" has none.
+    #[test]
+    fn number_decoding_modes() {
+        use zvonar_voice::asr::NumberSlot;
+        let words = NumberDecodingMode::Words.decoding();
+        let slots: Vec<NumberSlot> = words.grammars.iter().map(|(s, _)| *s).collect();
+        assert_eq!(slots, vec![NumberSlot::Apartment, NumberSlot::House]);
+        for (slot, g) in &words.grammars {
+            assert!(!g.accepts(" 45"), "{slot:?}");
+            assert!(g.accepts(" Ну, квартира сорок пять."), "{slot:?}");
+        }
+        let grammar = NumberDecodingMode::Grammar.decoding();
+        assert!(grammar
+            .grammars
+            .iter()
+            .all(|(_, g)| g.accepts(" Тысяча 178.")));
+        assert!(grammar
+            .grammars
+            .iter()
+            .all(|(_, g)| !g.accepts(" Ты сейчас")));
+        assert!(NumberDecodingMode::Plain.decoding().grammars.is_empty());
     }
 
     #[test]

@@ -32,7 +32,9 @@ mod tests;
 #[cfg(test)]
 mod tests_table;
 
-pub use answer::{AnswerClass, HousePart, NumberAnswer, NumberKind, NumberValue};
+pub use answer::{
+    answer_vocabulary, AnswerClass, HousePart, NumberAnswer, NumberKind, NumberValue,
+};
 use scan::{scan, Item, ScanOpts};
 
 /// Lowercases and folds `ё` to `е` (Russian writes both for the same letter).

@@ -18,8 +18,11 @@ use tokio_util::sync::CancellationToken;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 pub use zvonar_models::{Expect, NumberSlot};
 
+pub mod grammar;
 mod queue;
 pub mod repetition;
+
+use grammar::{Constraint, FilterRun, NumberGrammar};
 
 /// How much of Whisper's 30 s encoder window to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,14 +94,29 @@ pub struct NumberDecoding {
     pub prompt: Option<String>,
     /// Beam search width; 1 decodes greedily.
     pub beam_size: u32,
+    /// Grammars the answers of these slots are decoded under ([`grammar`]: number words,
+    /// digits, the slot's keywords and fillers); a slot without one is decoded freely.
+    /// Applied only with `beam_size` 1.
+    pub grammars: Vec<(NumberSlot, Arc<NumberGrammar>)>,
 }
 
 impl NumberDecoding {
-    /// Decoded like free speech: no prompt, greedy.
+    /// Decoded like free speech: no prompt, greedy, no grammar.
     pub fn plain() -> Self {
         NumberDecoding {
             prompt: None,
             beam_size: 1,
+            grammars: Vec::new(),
+        }
+    }
+
+    /// Greedy, each slot's answer under its grammar (`grammars`: slot → the words of
+    /// its answers, e.g. from the dialplan's numerals table).
+    pub fn with_grammars(grammars: Vec<(NumberSlot, Arc<NumberGrammar>)>) -> Self {
+        NumberDecoding {
+            prompt: None,
+            beam_size: 1,
+            grammars,
         }
     }
 }
@@ -217,6 +235,8 @@ struct WhisperDecoder {
     config: AsrConfig,
     /// [`NumberDecoding::prompt`] as Whisper's tokens.
     number_prompt: Vec<std::ffi::c_int>,
+    /// [`NumberDecoding::grammars`] applied to the model's vocabulary.
+    constraints: Vec<(NumberSlot, Arc<Constraint>)>,
 }
 
 impl Decoder for WhisperDecoder {
@@ -235,6 +255,14 @@ impl Decoder for WhisperDecoder {
         } else {
             &[]
         };
+        let constraint = match expect {
+            Expect::Number(slot) => self
+                .constraints
+                .iter()
+                .find(|(s, _)| *s == slot)
+                .map(|(_, c)| c.as_ref()),
+            _ => None,
+        };
         decode(
             &mut self.state,
             &self.config,
@@ -242,6 +270,7 @@ impl Decoder for WhisperDecoder {
             queue_ms,
             expect,
             prompt,
+            constraint,
         )
     }
 }
@@ -279,6 +308,12 @@ impl Asr {
             })?,
             None => Vec::new(),
         };
+        let constraints: Vec<(NumberSlot, Arc<Constraint>)> = config
+            .numbers
+            .grammars
+            .iter()
+            .map(|(slot, g)| (*slot, Arc::new(Constraint::for_model((**g).clone(), &ctx))))
+            .collect();
         let mut decoders: Vec<Box<dyn Decoder>> = Vec::new();
         for _ in 0..config.workers.max(1) {
             let state = ctx.create_state().map_err(|e| AsrError::Model {
@@ -289,6 +324,7 @@ impl Asr {
                 state,
                 config: config.clone(),
                 number_prompt: number_prompt.clone(),
+                constraints: constraints.clone(),
             }));
         }
         Asr::with_decoders(decoders, config.max_queue).map_err(|e| AsrError::Model {
@@ -494,6 +530,7 @@ fn decode(
     queue_ms: u32,
     expect: Expect,
     prompt: &[std::ffi::c_int],
+    constraint: Option<&Constraint>,
 ) -> Result<AsrOutcome, AsrError> {
     let started = Instant::now();
     if peak_frame_dbfs(pcm_8k) < MIN_SPEECH_DBFS {
@@ -556,9 +593,30 @@ fn decode(
     if input.len() < 16_000 {
         input.resize(16_000 + 1_600, 0.0);
     }
+    // Number answers under their slot's grammar (greedy only: with several decoders
+    // whisper.cpp filters their logits on several threads at once).
+    let run = constraint.filter(|_| beam <= 1).map(|c| FilterRun {
+        constraint: c,
+        masses: std::sync::Mutex::new(Vec::new()),
+    });
+    if let Some(run) = &run {
+        #[allow(unsafe_code)]
+        // SAFETY: `filter_logits` only reads `run` through a shared reference; `run` lives
+        // on this stack frame until after `state.full` below returns, and whisper.cpp
+        // calls the filter only during that call.
+        unsafe {
+            params.set_filter_logits_callback(Some(grammar::filter_logits));
+            params.set_filter_logits_callback_user_data(
+                run as *const FilterRun<'_> as *mut std::ffi::c_void,
+            );
+        }
+    }
     state
         .full(params, &input)
         .map_err(|e| AsrError::Decode(e.to_string()))?;
+    let masses: Vec<f32> = run
+        .map(|r| r.masses.into_inner().unwrap_or_default())
+        .unwrap_or_default();
 
     let mut text = String::new();
     let mut prob_sum = 0.0f32;
@@ -579,7 +637,14 @@ fn decode(
                     .map(|s| s.starts_with("[_") || s.starts_with("<|"))
                     .unwrap_or(true);
                 if !is_special {
-                    prob_sum += tok.token_probability();
+                    // Under a grammar a token's probability is among the allowed ones;
+                    // times the mass the model gave them it is the model's own.
+                    let kept = if masses.is_empty() {
+                        1.0
+                    } else {
+                        masses.get(t as usize).copied().unwrap_or(1.0)
+                    };
+                    prob_sum += tok.token_probability() * kept;
                     prob_n += 1;
                 }
             }

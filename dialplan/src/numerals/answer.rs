@@ -616,6 +616,63 @@ fn in_range(kind: NumberKind, v: &NumberValue) -> bool {
     }
 }
 
+/// The word groups a number is said in: 48 → [40, 8], 159 → [100, 50, 9], 1178 →
+/// [1000, 100, 70, 8], 12 → [12].
+fn spoken_parts(n: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let (thousands, rest) = (n / 1000, n % 1000);
+    if thousands > 0 {
+        out.push(thousands * 1000);
+    }
+    if rest >= 100 {
+        out.push(rest / 100 * 100);
+    }
+    let below = rest % 100;
+    if (10..20).contains(&below) {
+        out.push(below);
+    } else {
+        if below >= 20 {
+            out.push(below / 10 * 10);
+        }
+        if below % 10 > 0 {
+            out.push(below % 10);
+        }
+    }
+    out
+}
+
+/// A caller who starts a number again («сорок… сорок восемь», Whisper's `40-48`; `50-2 52`;
+/// `150 9 150 9`): every number of the utterance from `t` on begins with the words of the
+/// first, each begins the last, and nothing but fillers and punctuation stands between
+/// them. Returns the last, the number finally said; `None` when the numbers are not one
+/// number started again (`6 45`, «два три»), or carry letters or parts.
+fn restarted(sig: &Sig, t: usize, kind: NumberKind) -> Option<NumberValue> {
+    if (0..t).any(|i| sig.num(i).is_some()) {
+        return None;
+    }
+    let mut values = Vec::new();
+    let mut i = t;
+    while i < sig.items.len() {
+        if sig.num(i).is_some() {
+            let (v, next) = structure(sig, i, kind);
+            values.push(v);
+            i = next.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    let last = values.last()?.clone();
+    let plain = |v: &NumberValue| v.letter.is_none() && v.parts.is_empty() && v.fraction.is_none();
+    let whole = spoken_parts(last.number);
+    let begins = |v: &NumberValue| {
+        let p = spoken_parts(v.number);
+        !p.is_empty() && whole.starts_with(&p)
+    };
+    // «один один» may be 11 dictated digit by digit: a repeated unit is not a restart.
+    let dictated = last.number < 10;
+    (values.len() >= 2 && !dictated && values.iter().all(|v| plain(v) && begins(v))).then_some(last)
+}
+
 /// One pass over the text with the given scanner options.
 fn answer_with(text: &str, kind: NumberKind, opts: ScanOpts) -> NumberAnswer {
     let items = scan(text, opts);
@@ -661,7 +718,7 @@ fn answer_with(text: &str, kind: NumberKind, opts: ScanOpts) -> NumberAnswer {
         let (_, words) = count_words(&|_| false);
         return NumberAnswer::none(words);
     };
-    let (value, next) = structure(&sig, t, kind);
+    let (mut value, next) = structure(&sig, t, kind);
     let soundalike = matches!(
         sig.items[t],
         Item::Num {
@@ -669,10 +726,16 @@ fn answer_with(text: &str, kind: NumberKind, opts: ScanOpts) -> NumberAnswer {
             ..
         }
     );
-    let (other_numbers, other_words) = count_words(&|i| (t..next).contains(&i));
+    let (mut other_numbers, other_words) = count_words(&|i| (t..next).contains(&i));
     // «квартира 12 или 13»: the caller is not sure.
     let alternatives = other_numbers > 0
         && (0..sig.items.len()).any(|i| matches!(sig.word(i), Some("или" | "либо")));
+    if other_numbers > 0 && other_words == 0 && !alternatives && found != Found::Foreign {
+        if let Some(last) = restarted(&sig, t, kind) {
+            value = last;
+            other_numbers = 0;
+        }
+    }
     let class = if found == Found::Foreign || alternatives {
         AnswerClass::InTalk
     } else if other_numbers == 0 && other_words == 0 {
@@ -742,4 +805,112 @@ pub(super) fn parse(text: &str, kind: NumberKind) -> NumberAnswer {
     } else {
         plain
     }
+}
+
+/// The fillers of [`FILLERS`] a grammar lets Whisper write: hesitations and the words
+/// around a number («ну», «э», «у меня», «это», «номер»). The others («пишите»,
+/// «сейчас», «вроде», «в», «на»…) sound enough like number words that under a grammar
+/// Whisper wrote them instead (`Питяча` → «Пишите», «тысяча» → «И сейчас»; numbers
+/// bench, 2026-11-30).
+const GRAMMAR_FILLERS: &[&str] = &[
+    "ну",
+    "э",
+    "ээ",
+    "эээ",
+    "эм",
+    "мм",
+    "ммм",
+    "хм",
+    "а",
+    "и",
+    "да",
+    "так",
+    "вот",
+    "это",
+    "эта",
+    "этот",
+    "у",
+    "меня",
+    "нас",
+    "мой",
+    "моя",
+    "мое",
+    "наш",
+    "наша",
+    "наше",
+    "номер",
+];
+
+/// The words an answer to a `kind` question may be made of: every form of the number
+/// words ([`super::table`]), the hesitations and words around a number that keep an
+/// answer clean ([`GRAMMAR_FILLERS`]), the kind's keywords in
+/// their usual forms, and what may follow the number (a house's «корпус», a reading's
+/// «целых»/«десятых», a rating's «пятёрка»/«балла»). Lowercase, `ё` folded to `е`; no
+/// sound-alikes. A recogniser that decodes number answers under a grammar
+/// (`zvonar_voice::asr::grammar`) builds it from these words plus digits.
+pub fn answer_vocabulary(kind: NumberKind) -> Vec<String> {
+    let mut words: Vec<String> = super::table::table().keys().cloned().collect();
+    words.extend(GRAMMAR_FILLERS.iter().map(|w| w.to_string()));
+    let forms = |stem: &str, ends: &[&str]| -> Vec<String> {
+        ends.iter().map(|e| format!("{stem}{e}")).collect()
+    };
+    let apartment = forms("квартир", &["а", "ы", "е", "у", "ой", "ка", "ку", "ке"]);
+    let house = forms("дом", &["", "а", "е", "ом"]);
+    match kind {
+        NumberKind::Apartment | NumberKind::Plain => {
+            words.extend(apartment);
+            words.extend(house);
+            words.push("кв".into());
+            words.push("д".into());
+            if kind == NumberKind::Plain {
+                words.extend(["пункт", "вариант"].map(String::from));
+            }
+        }
+        NumberKind::House => {
+            words.extend(house);
+            words.extend(apartment);
+            words.extend(forms("корпус", &["", "а", "е"]));
+            words.extend(forms("строени", &["е", "я", "и"]));
+            words.extend(forms("литер", &["", "а"]));
+            words.extend(["д", "кв", "буква", "дробь", "к", "стр"].map(String::from));
+            // Letters of houses: «двенадцать а», «5 б».
+            words.extend("абвгдежзик".chars().map(String::from));
+        }
+        NumberKind::Reading => {
+            words.extend(forms("показани", &["е", "я", "й"]));
+            words.extend(forms("счетчик", &["", "а", "е", "и", "ов"]));
+            words.extend(forms("куб", &["", "а", "ов", "ометр", "ометра", "ометров"]));
+            words.extend(forms("метр", &["", "а", "ов"]));
+            words.extend(forms("киловатт", &["", "а"]));
+            words.extend(forms("литр", &["", "а", "ов"]));
+            words.extend(forms("гигакалори", &["я", "и", "й"]));
+            words.extend(["квт", "ватт", "час", "часа", "часов", "гкал"].map(String::from));
+            words.extend(forms("цел", &["ая", "ых", "ой", "ые"]));
+            for stem in ["десят", "сот", "тысячн"] {
+                words.extend(forms(stem, &["ая", "ой", "ую", "ых", "ые", "ыми", "ым"]));
+            }
+            words.extend(["и", "запятая", "точка"].map(String::from));
+        }
+        NumberKind::Rating => {
+            words.extend(super::table::grade_table().keys().cloned());
+            words.extend(forms("оценк", &["а", "у", "и"]));
+            words.extend(forms("балл", &["", "а", "ов"]));
+            words.extend(forms("звезд", &["", "а", "ы"]));
+            words.extend(
+                [
+                    "ставлю",
+                    "поставлю",
+                    "ставим",
+                    "оцениваю",
+                    "оценю",
+                    "из",
+                    "все",
+                ]
+                .map(String::from),
+            );
+        }
+    }
+    words.sort();
+    words.dedup();
+    words
 }
