@@ -228,7 +228,8 @@ impl Trunks {
         &self.defs[i]
     }
 
-    /// Trunk `i`'s registration state (shared with its registration task).
+    /// Trunk `i`'s registration state (shared with its registration task); tests set it.
+    #[cfg(test)]
     pub fn registration(&self, i: usize) -> &Arc<Mutex<Refresher>> {
         &self.regs[i]
     }
