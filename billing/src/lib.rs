@@ -36,8 +36,8 @@ mod registry;
 pub use db::{migrate, open_sqlite, MigrateError, OpenError};
 pub use directory::{BuildingDirectory, RegistrySnapshot};
 pub use import::{
-    import_accounts, import_all_debts, import_debts, import_outages, DebtImportReport, ImportError, ImportReport,
-    OutageImportReport, RowError,
+    import_accounts, import_all_debts, import_debts, import_outages, DebtImportReport, ImportError,
+    ImportReport, OutageImportReport, RowError,
 };
 pub use model::{clean_street, normalize_apartment, Building, KnownPremises, NewOutage, Outage};
 pub use outages::{

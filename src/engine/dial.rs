@@ -674,7 +674,11 @@ impl LegTask {
         let _ = self.media_tx.send(MediaCommand::Stop);
         let (stats, recorder): (MediaStats, _) = media_task.await.unwrap_or_default();
         if let Some(r) = recorder {
-            if let Err(e) = tokio::task::spawn_blocking(move || r.finish()).await.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
+            if let Err(e) = tokio::task::spawn_blocking(move || r.finish())
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+            {
                 tracing::error!(%call_id, error = %e, "outgoing leg: recording not finished");
             }
         }

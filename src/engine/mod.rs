@@ -11,8 +11,8 @@
 
 pub mod bridge;
 pub mod call;
-pub mod campaign;
 pub mod caller_id;
+pub mod campaign;
 pub mod context;
 pub mod dial;
 pub mod dial_flow;
