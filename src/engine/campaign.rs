@@ -297,7 +297,11 @@ struct CallResult {
 
 /// The campaigns of the process: storage, runners, and the API's view ([`CampaignControl`]).
 pub struct Campaigns {
-    shared: Arc<Shared>,
+    /// The engine, held weakly: the campaigns live in the HTTP API's state and in their
+    /// runners, which must not keep the engine (and its call-event bus) alive once
+    /// `graceful_stop` lets go of it, or the event subscriber never ends and zvonar never
+    /// exits after SIGTERM.
+    shared: std::sync::Weak<Shared>,
     pool: SqlitePool,
     live: StdMutex<HashMap<i64, Arc<Live>>>,
 }
@@ -337,7 +341,7 @@ impl Campaigns {
     pub async fn start(shared: Arc<Shared>, pool: SqlitePool) -> anyhow::Result<Arc<Self>> {
         migrate(&pool).await?;
         let this = Arc::new(Campaigns {
-            shared,
+            shared: Arc::downgrade(&shared),
             pool,
             live: StdMutex::new(HashMap::new()),
         });
@@ -567,7 +571,17 @@ impl Campaigns {
             (r.phone.clone(), r.id.clone())
         };
         let call_id = CallId(format!("campaign-{}-{attempt}", live.id));
-        let result = self.place(&live, index, &phone, &call_id).await;
+        let Some(shared) = self.shared.upgrade() else {
+            // The engine is stopping: nothing is dialled. The attempt stays in flight in the
+            // stored state, so the next start recovers it as `interrupted` (module docs).
+            tracing::info!(
+                campaign = live.id,
+                attempt,
+                "engine stopping: campaign call not placed"
+            );
+            return;
+        };
+        let result = self.place(&shared, &live, index, &phone, &call_id).await;
         let now = Utc::now();
         let outcome = result.outcome.unwrap_or(Outcome::Failed(0));
         let (code, sip) = outcome_code(outcome);
@@ -611,7 +625,7 @@ impl Campaigns {
             self.flag_phone(&phone, "blacklisted").await;
         }
         if result.digit == Some('2') {
-            self.shared
+            shared
                 .events
                 .publish(
                     &call_id,
@@ -637,7 +651,14 @@ impl Campaigns {
         live.wake.notify_one();
     }
 
-    async fn place(&self, live: &Live, index: usize, phone: &str, call_id: &CallId) -> CallResult {
+    async fn place(
+        &self,
+        shared: &Arc<Shared>,
+        live: &Live,
+        index: usize,
+        phone: &str,
+        call_id: &CallId,
+    ) -> CallResult {
         let mut out = CallResult::default();
         let spec = &live.spec;
         let values = &spec.recipients[index].values;
@@ -650,7 +671,7 @@ impl Campaigns {
             }
         };
         // Synthesised before dialling: a person who answers hears the message at once.
-        let message = match self.shared.tts.synthesize(&text, "ru").await {
+        let message = match shared.tts.synthesize(&text, "ru").await {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(%call_id, error = %e, "campaign message not synthesised: not dialling");
@@ -659,7 +680,7 @@ impl Campaigns {
             }
         };
         let question = match &spec.question {
-            Some(q) => match self.shared.tts.synthesize(q, "ru").await {
+            Some(q) => match shared.tts.synthesize(q, "ru").await {
                 Ok(p) => Some(p),
                 Err(e) => {
                     tracing::error!(%call_id, error = %e, "campaign question not synthesised: not dialling");
@@ -669,7 +690,7 @@ impl Campaigns {
             },
             None => None,
         };
-        let rel = super::call::recording_path(Utc::now(), self.shared.time_zone, call_id);
+        let rel = super::call::recording_path(Utc::now(), shared.time_zone, call_id);
         let target = if phone.starts_with("sip:") {
             DialTarget::Uri(phone.to_string())
         } else {
@@ -677,14 +698,14 @@ impl Campaigns {
         };
         let (ev_tx, mut media_rx) = tokio::sync::mpsc::unbounded_channel();
         let mut leg = match dial::dial(
-            &self.shared,
+            shared,
             DialSpec {
                 call_id: call_id.clone(),
                 target,
                 from_user: None,
                 ring_timeout: Duration::from_secs(u64::from(spec.ring_timeout_s)),
                 credential: None,
-                record: Some(self.shared.recordings_dir.join(&rel)),
+                record: Some(shared.recordings_dir.join(&rel)),
                 media_events: Some(ev_tx),
             },
         )
