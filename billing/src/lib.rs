@@ -39,7 +39,10 @@ pub use import::{
     import_accounts, import_all_debts, import_debts, import_outages, DebtImportReport, ImportError,
     ImportReport, OutageImportReport, RowError,
 };
-pub use model::{clean_street, normalize_apartment, Building, KnownPremises, NewOutage, Outage};
+pub use model::{
+    clean_street, format_rubles, normalize_apartment, AccountDebt, Building, KnownPremises,
+    NewOutage, Outage,
+};
 pub use outages::{
     NewNotice, NoticeBuilding, NoticeChange, NoticeError, NoticeFilter, OutageBoard, OutageNotice,
     OutageScope, Resident, Resource,

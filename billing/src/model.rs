@@ -1,7 +1,7 @@
 //! Registry rows as the rest of zvonar sees them, and the normalisation rules that make
 //! «12 А», «12-а» and «12а» the same apartment.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use zvonar_models::{AccountId, BuildingId, OutageId, PremisesId};
 
@@ -40,6 +40,70 @@ pub struct KnownPremises {
     pub house: String,
     /// Normalised apartment («12а»).
     pub apartment: String,
+}
+
+/// What an account owes as of a date, from the billing system's export (`zvonar import debts`,
+/// table `account_debts`): shown on the caller's card.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountDebt {
+    /// Account row.
+    pub account_id: AccountId,
+    /// Balance owed, kopecks; `<= 0` means nothing is owed (negative: an overpayment,
+    /// переплата).
+    pub balance_kopecks: i64,
+    /// First day of the oldest unpaid month; `None` when the export gave none.
+    pub oldest_unpaid: Option<NaiveDate>,
+    /// Calendar months from `oldest_unpaid` to `as_of` (August unpaid as of 30 November → 3);
+    /// 0 when `oldest_unpaid` is `None`.
+    pub months_owed: i64,
+    /// The date the figures are for.
+    pub as_of: NaiveDate,
+}
+
+const MONTHS_NOMINATIVE: [&str; 12] = [
+    "январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь", "октябрь",
+    "ноябрь", "декабрь",
+];
+
+impl AccountDebt {
+    /// The balance for people: «1 234,50 ₽» owed, «переплата 350,00 ₽» when negative,
+    /// «0,00 ₽» when nothing is owed; see [`format_rubles`].
+    pub fn balance_text(&self) -> String {
+        if self.balance_kopecks < 0 {
+            format!("переплата {}", format_rubles(-self.balance_kopecks))
+        } else {
+            format_rubles(self.balance_kopecks)
+        }
+    }
+
+    /// The oldest unpaid month in words, «август 2026»; `None` when unknown.
+    pub fn oldest_unpaid_text(&self) -> Option<String> {
+        self.oldest_unpaid
+            .map(|d| format!("{} {}", MONTHS_NOMINATIVE[d.month0() as usize], d.year()))
+    }
+
+    /// The date of the figures as a Russian bill writes it: «на 01.11.2026».
+    pub fn as_of_text(&self) -> String {
+        format!("на {}", self.as_of.format("%d.%m.%Y"))
+    }
+}
+
+/// Kopecks as Russian money text: «1 234,50 ₽», «-12,05 ₽». Thousands are grouped with a
+/// no-break space (U+00A0), the decimal separator is a comma (ГОСТ Р 7.0.97-2016 style), and a
+/// no-break space precedes «₽» so the amount never wraps away from its sign.
+pub fn format_rubles(kopecks: i64) -> String {
+    let sign = if kopecks < 0 { "-" } else { "" };
+    let abs = kopecks.unsigned_abs();
+    let (rubles, kop) = (abs / 100, abs % 100);
+    let digits = rubles.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('\u{a0}');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped},{kop:02}\u{a0}₽")
 }
 
 /// A registered outage (отключение) on a building.
@@ -138,6 +202,32 @@ pub(crate) fn building_key(street: &str, house: &str) -> (String, String) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_and_debt_text() {
+        let nb = |s: &str| s.replace(' ', "\u{a0}");
+        assert_eq!(format_rubles(123_450), nb("1 234,50 ₽"));
+        assert_eq!(format_rubles(0), nb("0,00 ₽"));
+        assert_eq!(format_rubles(5), nb("0,05 ₽"));
+        assert_eq!(format_rubles(99_999), nb("999,99 ₽"));
+        assert_eq!(format_rubles(123_456_789_00), nb("123 456 789,00 ₽"));
+        assert_eq!(format_rubles(-1_205), nb("-12,05 ₽"));
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let mut debt = AccountDebt {
+            account_id: AccountId(1),
+            balance_kopecks: 123_450,
+            oldest_unpaid: Some(d(2026, 8, 1)),
+            months_owed: 3,
+            as_of: d(2026, 11, 1),
+        };
+        assert_eq!(debt.balance_text(), nb("1 234,50 ₽"));
+        assert_eq!(debt.oldest_unpaid_text().as_deref(), Some("август 2026"));
+        assert_eq!(debt.as_of_text(), "на 01.11.2026");
+        debt.balance_kopecks = -35_000;
+        debt.oldest_unpaid = None;
+        assert_eq!(debt.balance_text(), nb("переплата 350,00 ₽"));
+        assert_eq!(debt.oldest_unpaid_text(), None);
+    }
 
     #[test]
     fn apartments_normalise() {

@@ -1,10 +1,12 @@
 //! The [`Registry`] repository: what the voice robot asks about buildings, premises,
 //! accounts and outages, with its SQLite implementation [`SqliteRegistry`].
 
-use crate::model::{normalize_apartment, Building, KnownPremises, NewOutage, Outage};
+use crate::model::{
+    normalize_apartment, AccountDebt, Building, KnownPremises, NewOutage, Outage,
+};
 use crate::recipients::{RecipientFilter, SelectedRecipient};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::sqlite::SqlitePool;
 use sqlx::FromRow;
 use zvonar_models::{AccountId, BuildingId, OutageId, PhoneNumber, PremisesId};
@@ -96,6 +98,11 @@ pub trait Registry: Send + Sync {
         filter: &RecipientFilter,
         tz: chrono_tz::Tz,
     ) -> Result<Vec<SelectedRecipient>, RegistryError>;
+
+    /// The imported debt figures (`zvonar import debts`) of those of `accounts` the billing
+    /// export named, ordered by account id; an account without figures is simply absent
+    /// (unknown, not «owes nothing»). One query.
+    async fn debts(&self, accounts: &[AccountId]) -> Result<Vec<AccountDebt>, RegistryError>;
 }
 
 /// [`Registry`] on a SQLite pool migrated with [`crate::migrate`].
@@ -326,5 +333,33 @@ impl Registry for SqliteRegistry {
         tz: chrono_tz::Tz,
     ) -> Result<Vec<SelectedRecipient>, RegistryError> {
         crate::recipients::select_recipients(&self.pool, filter, tz).await
+    }
+
+    async fn debts(&self, accounts: &[AccountId]) -> Result<Vec<AccountDebt>, RegistryError> {
+        if accounts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = serde_json::to_string(&accounts.iter().map(|a| a.0).collect::<Vec<_>>())
+            .unwrap_or_else(|_| "[]".into());
+        let rows: Vec<(i64, i64, Option<NaiveDate>, i64, NaiveDate)> = sqlx::query_as(
+            "SELECT account_id, balance_kopecks, oldest_unpaid, months_owed, as_of
+             FROM account_debts WHERE account_id IN (SELECT value FROM json_each(?))
+             ORDER BY account_id",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(account_id, balance_kopecks, oldest_unpaid, months_owed, as_of)| AccountDebt {
+                    account_id: AccountId(account_id),
+                    balance_kopecks,
+                    oldest_unpaid,
+                    months_owed,
+                    as_of,
+                },
+            )
+            .collect())
     }
 }

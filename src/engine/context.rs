@@ -145,6 +145,13 @@ mod tests {
             self.hit();
             self.inner.select_recipients(filter, tz).await
         }
+        async fn debts(
+            &self,
+            accounts: &[AccountId],
+        ) -> Result<Vec<zvonar_billing::AccountDebt>, RegistryError> {
+            self.hit();
+            self.inner.debts(accounts).await
+        }
     }
 
     async fn open(path: &std::path::Path) -> sqlx::SqlitePool {

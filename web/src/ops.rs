@@ -15,7 +15,7 @@
 //! | `POST /api/v1/outages` | manage_outages | `{"building_ids": [..]}` or `{"street"}`, `"resource"`, `"starts_at"` (default now), `"ends_at"`, `"text"` → 201; the next call from those buildings hears it |
 //! | `PATCH /api/v1/outages/{id}` | manage_outages | `{"ends_at": time or null, "text"}`; an end in the past ends it at once |
 //! | `POST /api/v1/outages/{id}/close` | manage_outages | ends it now (a planned one is cancelled); 409 when ended |
-//! | `GET /api/v1/card?phone=\|call_id=` | take_calls | the caller's card: accounts by caller ID with address and residents, open and recent tickets (within the user's visibility), current outages on their buildings, earlier calls with recording links (for users who may listen), the open missed-calls entry; `source` says where the number came from: `caller_id` (verified, from a trusted trunk), `entered` (typed), `unverified` (a call from an untrusted source: the registry is not asked) |
+//! | `GET /api/v1/card?phone=\|call_id=` | take_calls | the caller's card: accounts by caller ID with address, residents and the imported debt (`debt`: balance in kopecks and as text, months owed, oldest unpaid month, as-of date; null when the billing export has no figures for the account), open and recent tickets (within the user's visibility), current outages on their buildings, earlier calls with recording links (for users who may listen), the open missed-calls entry; `source` says where the number came from: `caller_id` (verified, from a trusted trunk), `entered` (typed), `unverified` (a call from an untrusted source: the registry is not asked) |
 //!
 //! Times are RFC 3339 (`2026-11-30T10:00:00+03:00`) or local to the company's time zone
 //! (`2026-11-30T10:00`, `2026-11-30 10:00`, as a browser's `datetime-local` sends them).
@@ -36,7 +36,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use zvonar_access::Permission;
 use zvonar_billing::{
-    NewNotice, NoticeChange, NoticeError, NoticeFilter, OutageBoard, OutageNotice, OutageScope,
+    AccountDebt, NewNotice, NoticeChange, NoticeError, NoticeFilter, OutageBoard, OutageNotice, OutageScope,
     Registry, Resource,
 };
 use zvonar_dispatch::{
@@ -709,6 +709,19 @@ async fn close_outage(
 
 // ----- the caller's card -----
 
+/// An account's imported debt on the card: `balance_kopecks` (> 0 owed, < 0 overpaid),
+/// `balance_text` («1 234,50 ₽», «переплата 350,00 ₽»), `months_owed`, `oldest_unpaid`
+/// (`YYYY-MM-DD`, first day of the month, or null) with `oldest_unpaid_text` («август 2026»),
+/// `as_of` (`YYYY-MM-DD`) with `as_of_text` («на 01.11.2026»).
+fn debt_view(d: &AccountDebt) -> Value {
+    json!({
+        "balance_kopecks": d.balance_kopecks, "balance_text": d.balance_text(),
+        "months_owed": d.months_owed,
+        "oldest_unpaid": d.oldest_unpaid, "oldest_unpaid_text": d.oldest_unpaid_text(),
+        "as_of": d.as_of, "as_of_text": d.as_of_text(),
+    })
+}
+
 /// `GET /api/v1/card` query: one of `phone` or `call_id`.
 #[derive(Debug, Deserialize)]
 pub struct CardQuery {
@@ -774,6 +787,7 @@ async fn card(
     buildings.sort_by_key(|b| b.0);
     buildings.dedup();
     let residents = o.outages.residents(&account_ids).await.map_err(internal)?;
+    let debts = o.registry.debts(&account_ids).await.map_err(internal)?;
     let accounts: Vec<Value> = known
         .iter()
         .map(|k| {
@@ -784,6 +798,7 @@ async fn card(
                 "residents": residents.iter().filter(|r| r.account_id == k.account_id)
                     .map(|r| json!({"full_name": r.full_name, "phones": r.phones}))
                     .collect::<Vec<_>>(),
+                "debt": debts.iter().find(|d| d.account_id == k.account_id).map(debt_view),
             })
         })
         .collect();

@@ -638,6 +638,47 @@ async fn the_callers_card() {
     assert_eq!(calls[0]["call_id"], "missed1");
     assert_eq!(calls[1]["recording_url"], "/api/v1/calls/earlier/recording");
     assert_eq!(card["missed"]["last_call_id"], "missed1");
+    // No debts imported yet: the account has no figures (null, not zero).
+    assert!(acc["debt"].is_null(), "{acc}");
+
+    // The billing export names ЛС 5000010012 (apartment 12) but not ЛС 5000010007.
+    let debts = std::env::temp_dir().join(format!("zvonar-card-debts-{}.csv", std::process::id()));
+    std::fs::write(
+        &debts,
+        "лс;долг;неоплаченный месяц;на дату\n5000010012;1 234,50;2026-08;01.11.2026\n",
+    )
+    .unwrap();
+    let r = zvonar_billing::import_debts(&t.pool, &debts, None)
+        .await
+        .unwrap();
+    std::fs::remove_file(&debts).unwrap();
+    assert!(r.errors.is_empty(), "{r:?}");
+    let c = t.get("op", "/api/v1/card?phone=89161234567").await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text);
+    assert_eq!(
+        c.json["accounts"][0]["debt"],
+        json!({
+            "balance_kopecks": 123_450,
+            "balance_text": "1\u{a0}234,50\u{a0}₽",
+            "months_owed": 3,
+            "oldest_unpaid": "2026-08-01",
+            "oldest_unpaid_text": "август 2026",
+            "as_of": "2026-11-01",
+            "as_of_text": "на 01.11.2026",
+        }),
+        "{}",
+        c.text
+    );
+    let c = t.get("op", "/api/v1/card?phone=89265550707").await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text);
+    let acc7 = &c.json["accounts"][0];
+    assert_eq!(acc7["account_number"], "5000010007", "{}", c.text);
+    assert!(acc7["debt"].is_null(), "{acc7}");
+    // An executor may not take calls: no card, debt or not.
+    assert_eq!(
+        t.get("exec", "/api/v1/card?phone=89161234567").await.status,
+        StatusCode::FORBIDDEN
+    );
 
     // By the ringing call's id: the number is the verified caller ID; the call itself is not
     // among the earlier ones.

@@ -7,6 +7,17 @@ import { h, fmtDateTime } from './ui.js';
 
 const STATUS = { new: 'новая', in_progress: 'в работе', done: 'выполнена', closed: 'закрыта', cancelled: 'отменена' };
 
+/** An account's imported debt as one line, or null when the billing export has no figures. */
+export function debtLine(d) {
+  if (!d) return null;
+  const owes = d.balance_kopecks > 0;
+  const text = owes ? `Долг ${d.balance_text}` : d.balance_kopecks < 0 ? d.balance_text : 'Долга нет';
+  const months = owes && d.months_owed > 0
+    ? ` · не оплачено месяцев: ${d.months_owed}${d.oldest_unpaid_text ? ` (первый — ${d.oldest_unpaid_text})` : ''}`
+    : '';
+  return h('p', { class: owes ? 'debt warn' : 'debt muted' }, `${text} ${d.as_of_text}${months}`);
+}
+
 /** The card as a DOM element. */
 export function cardView(card) {
   const el = h('div', { class: 'caller-card' });
@@ -25,6 +36,7 @@ export function cardView(card) {
     el.append(h('div', { class: 'account' },
       h('strong', {}, `${a.address}, кв. ${a.apartment}`),
       h('span', { class: 'muted' }, ` · ЛС ${a.account_number}`),
+      debtLine(a.debt),
       h('ul', {}, a.residents.map((r) => h('li', {}, r.full_name || '(без имени)',
         r.phones.length ? h('span', { class: 'muted' }, ` ${r.phones.join(', ')}`) : null)))));
   }
