@@ -61,8 +61,18 @@ pub struct AccountDebt {
 }
 
 const MONTHS_NOMINATIVE: [&str; 12] = [
-    "январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь", "октябрь",
-    "ноябрь", "декабрь",
+    "январь",
+    "февраль",
+    "март",
+    "апрель",
+    "май",
+    "июнь",
+    "июль",
+    "август",
+    "сентябрь",
+    "октябрь",
+    "ноябрь",
+    "декабрь",
 ];
 
 impl AccountDebt {
@@ -210,7 +220,7 @@ mod tests {
         assert_eq!(format_rubles(0), nb("0,00 ₽"));
         assert_eq!(format_rubles(5), nb("0,05 ₽"));
         assert_eq!(format_rubles(99_999), nb("999,99 ₽"));
-        assert_eq!(format_rubles(123_456_789_00), nb("123 456 789,00 ₽"));
+        assert_eq!(format_rubles(12_345_678_900), nb("123 456 789,00 ₽"));
         assert_eq!(format_rubles(-1_205), nb("-12,05 ₽"));
         let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
         let mut debt = AccountDebt {

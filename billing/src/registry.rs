@@ -1,9 +1,7 @@
 //! The [`Registry`] repository: what the voice robot asks about buildings, premises,
 //! accounts and outages, with its SQLite implementation [`SqliteRegistry`].
 
-use crate::model::{
-    normalize_apartment, AccountDebt, Building, KnownPremises, NewOutage, Outage,
-};
+use crate::model::{normalize_apartment, AccountDebt, Building, KnownPremises, NewOutage, Outage};
 use crate::recipients::{RecipientFilter, SelectedRecipient};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};

@@ -36,8 +36,8 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use zvonar_access::Permission;
 use zvonar_billing::{
-    AccountDebt, NewNotice, NoticeChange, NoticeError, NoticeFilter, OutageBoard, OutageNotice, OutageScope,
-    Registry, Resource,
+    AccountDebt, NewNotice, NoticeChange, NoticeError, NoticeFilter, OutageBoard, OutageNotice,
+    OutageScope, Registry, Resource,
 };
 use zvonar_dispatch::{
     missed::AttemptError, CallbackOutcome, CallerHistory, MissedCall, MissedCalls, MissedReport,
