@@ -235,7 +235,7 @@ mod tests {
         assert_eq!(debt.as_of_text(), "на 01.11.2026");
         debt.balance_kopecks = -35_000;
         debt.oldest_unpaid = None;
-        assert_eq!(debt.balance_text(), nb("переплата 350,00 ₽"));
+        assert_eq!(debt.balance_text(), format!("переплата {}", nb("350,00 ₽")));
         assert_eq!(debt.oldest_unpaid_text(), None);
     }
 
