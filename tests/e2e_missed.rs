@@ -338,6 +338,15 @@ fn console_pages_for_missed_calls_and_outages() {
     let _ = last_call_from(&z, "9161234567", &[]);
     z.add_user("oper", "operator", "пароль оператора 1", &[]);
     z.add_user("disp", "dispatcher", "пароль диспетчера 2", &[]);
+    // The billing export's debt of the caller's account (ЛС 5000010012), loaded by the CLI.
+    let debts = z.dir.join("debts.csv");
+    std::fs::write(
+        &debts,
+        "лс;долг;неоплаченный месяц;на дату\n5000010012;1 234,50;2026-08;01.11.2026\n",
+    )
+    .expect("debts file");
+    let (ok, out) = z.cli(&["import", "debts", &debts.to_string_lossy()], "");
+    assert!(ok, "{out}");
     let r = common::browser::run_script(
         &z,
         "missed.mjs",
@@ -360,6 +369,11 @@ fn console_pages_for_missed_calls_and_outages() {
     assert!(
         card.contains("Ленина") && card.contains("горячей воды"),
         "{card}"
+    );
+    // …and its debt as the billing export gave it.
+    assert!(
+        card.contains("Долг 1\u{a0}234,50\u{a0}₽ на 01.11.2026 · не оплачено месяцев: 3 (первый — август 2026)"),
+        "{card:?}"
     );
     assert!(
         r["registered"].as_str().unwrap_or("").contains("ХВС"),
