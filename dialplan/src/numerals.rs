@@ -37,6 +37,33 @@ pub use answer::{
 };
 use scan::{scan, Item, ScanOpts};
 
+/// The word groups a number is said in: 179 → [100, 70, 9], 1178 → [1000, 100, 70, 8],
+/// 48 → [40, 8], 12 → [12], 2000 → [2000]; empty for 0. Used to tell a number started again
+/// («сорок… сорок восемь») and a plausible mishearing of a registry value
+/// (`robot::slots`).
+pub(crate) fn spoken_parts(n: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let (thousands, rest) = (n / 1000, n % 1000);
+    if thousands > 0 {
+        out.push(thousands * 1000);
+    }
+    if rest >= 100 {
+        out.push(rest / 100 * 100);
+    }
+    let below = rest % 100;
+    if (10..20).contains(&below) {
+        out.push(below);
+    } else {
+        if below >= 20 {
+            out.push(below / 10 * 10);
+        }
+        if below % 10 > 0 {
+            out.push(below % 10);
+        }
+    }
+    out
+}
+
 /// Lowercases and folds `ё` to `е` (Russian writes both for the same letter).
 pub fn fold(s: &str) -> String {
     s.chars()

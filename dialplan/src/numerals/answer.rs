@@ -616,31 +616,6 @@ fn in_range(kind: NumberKind, v: &NumberValue) -> bool {
     }
 }
 
-/// The word groups a number is said in: 48 → [40, 8], 159 → [100, 50, 9], 1178 →
-/// [1000, 100, 70, 8], 12 → [12].
-fn spoken_parts(n: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    let (thousands, rest) = (n / 1000, n % 1000);
-    if thousands > 0 {
-        out.push(thousands * 1000);
-    }
-    if rest >= 100 {
-        out.push(rest / 100 * 100);
-    }
-    let below = rest % 100;
-    if (10..20).contains(&below) {
-        out.push(below);
-    } else {
-        if below >= 20 {
-            out.push(below / 10 * 10);
-        }
-        if below % 10 > 0 {
-            out.push(below % 10);
-        }
-    }
-    out
-}
-
 /// A caller who starts a number again («сорок… сорок восемь», Whisper's `40-48`; `50-2 52`;
 /// `150 9 150 9`): every number of the utterance from `t` on begins with the words of the
 /// first, each begins the last, and nothing but fillers and punctuation stands between
@@ -663,9 +638,9 @@ fn restarted(sig: &Sig, t: usize, kind: NumberKind) -> Option<NumberValue> {
     }
     let last = values.last()?.clone();
     let plain = |v: &NumberValue| v.letter.is_none() && v.parts.is_empty() && v.fraction.is_none();
-    let whole = spoken_parts(last.number);
+    let whole = super::spoken_parts(last.number);
     let begins = |v: &NumberValue| {
-        let p = spoken_parts(v.number);
+        let p = super::spoken_parts(v.number);
         !p.is_empty() && whole.starts_with(&p)
     };
     // «один один» may be 11 dictated digit by digit: a repeated unit is not a restart.

@@ -15,30 +15,7 @@
 /// Most word edits between a heard number and a registry value that still count as plausible.
 const MAX_EDITS: usize = 2;
 
-/// The word groups a number is said in: 179 → [100, 70, 9], 1178 → [1000, 100, 70, 8],
-/// 12 → [12], 2000 → [2000]; empty for 0.
-fn parts(n: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    let (thousands, rest) = (n / 1000, n % 1000);
-    if thousands > 0 {
-        out.push(thousands * 1000);
-    }
-    if rest >= 100 {
-        out.push(rest / 100 * 100);
-    }
-    let below = rest % 100;
-    if (10..20).contains(&below) {
-        out.push(below);
-    } else {
-        if below >= 20 {
-            out.push(below / 10 * 10);
-        }
-        if below % 10 > 0 {
-            out.push(below % 10);
-        }
-    }
-    out
-}
+use crate::numerals::spoken_parts;
 
 /// The place of a word group: thousands, hundreds, tens or teens, units.
 fn place(part: u32) -> u8 {
@@ -59,7 +36,7 @@ fn is_subsequence(short: &[u32], long: &[u32]) -> bool {
 /// Word edits that turn the heard number into the registry value (see the module docs), or
 /// `None` when it is not a plausible reading.
 fn edits(heard: u32, value: u32) -> Option<usize> {
-    let (h, v) = (parts(heard), parts(value));
+    let (h, v) = (spoken_parts(heard), spoken_parts(value));
     if h == v {
         return Some(0);
     }
