@@ -12,6 +12,7 @@
 pub mod classify;
 pub mod config;
 pub mod numerals;
+pub mod rating;
 pub mod robot;
 
 pub use classify::{classify, default_topics, Classification, Topic};

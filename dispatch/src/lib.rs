@@ -6,7 +6,8 @@
 //! journal's filters and count — is [`TicketWorkflow`] plus [`TicketFilter`] and
 //! [`TicketChange`]. Missed calls and callbacks: [`missed`] (the rule that makes a call
 //! missed is in [`missed::rule`]); a caller's earlier calls and tickets for the caller's
-//! card: [`CallerHistory`]. Later: campaigns, rating, quality control.
+//! card: [`CallerHistory`]. Ratings of completed tickets, quality-control tickets and the
+//! satisfaction report: [`rating`].
 //!
 //! # How the engine uses it
 //!
@@ -51,6 +52,7 @@
 mod history;
 pub mod missed;
 mod model;
+pub mod rating;
 mod rows;
 mod spool;
 mod sqlite;
