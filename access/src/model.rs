@@ -151,11 +151,14 @@ pub enum Permission {
     /// Prepare and run outbound campaigns (автообзвон): select recipients from the registry
     /// (residents' phones and debts), start, pause and cancel campaigns.
     ManageCampaigns,
+    /// Rate a completed ticket on a resident's behalf (the residents' app,
+    /// `POST /api/v1/tickets/{id}/rating`).
+    RateTickets,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::TakeCalls,
         Permission::CreateTickets,
         Permission::TransferTickets,
@@ -169,6 +172,7 @@ impl Permission {
         Permission::ViewMonitor,
         Permission::ReadAudit,
         Permission::ManageCampaigns,
+        Permission::RateTickets,
     ];
 
     /// The name as stored and sent (`take_calls`, …).
@@ -187,6 +191,7 @@ impl Permission {
             Permission::ViewMonitor => "view_monitor",
             Permission::ReadAudit => "read_audit",
             Permission::ManageCampaigns => "manage_campaigns",
+            Permission::RateTickets => "rate_tickets",
         }
     }
 }

@@ -74,6 +74,7 @@ mod health;
 mod monitor;
 mod ops;
 mod queue;
+mod ratings;
 mod routes;
 mod tickets;
 
@@ -84,6 +85,7 @@ pub use health::{CheckResult, HealthCheck, CHECK_TIMEOUT};
 pub use monitor::{CLOSE_FORBIDDEN, CLOSE_SESSION_ENDED, PUSH_EVERY, RECHECK_EVERY};
 pub use ops::{parse_time, report_csv, Operations};
 pub use queue::{AgentAction, QueueControl, QueueError};
+pub use ratings::{audit_outcome, MAX_COMMENT_CHARS};
 pub use routes::{app, AppState};
 pub use tickets::{
     sniff_image, status_ru, TicketSettings, TopicInfo, EXPORT_COLUMNS, MAX_EXPORT_ROWS,

@@ -33,6 +33,7 @@ pub struct AppState {
     pub(crate) ticket_settings: Option<Arc<crate::TicketSettings>>,
     pub(crate) queues: Option<Arc<dyn crate::QueueControl>>,
     pub(crate) campaigns: Option<Arc<dyn crate::CampaignControl>>,
+    pub(crate) ratings: Option<Arc<zvonar_dispatch::rating::Ratings>>,
     pub(crate) ops: Option<Arc<crate::Operations>>,
     /// The monitor's WebSocket: longest time between pushes, and between session checks.
     pub(crate) monitor_timing: (std::time::Duration, std::time::Duration),
@@ -62,6 +63,7 @@ impl AppState {
             ticket_settings: None,
             queues: None,
             campaigns: None,
+            ratings: None,
             ops: None,
             monitor_timing: (crate::PUSH_EVERY, crate::RECHECK_EVERY),
         }
@@ -127,6 +129,14 @@ impl AppState {
     /// The operator queues (ACD) of the engine: `/api/v1/queue…` answer 404 without them.
     pub fn with_queues(mut self, queues: Arc<dyn crate::QueueControl>) -> Self {
         self.queues = Some(queues);
+        self
+    }
+
+    /// Ratings of completed tickets (`POST /api/v1/tickets/{id}/rating`,
+    /// `GET /api/v1/ratings/report`, the rating on the ticket card); those routes answer 404
+    /// without them.
+    pub fn with_ratings(mut self, ratings: Arc<zvonar_dispatch::rating::Ratings>) -> Self {
+        self.ratings = Some(ratings);
         self
     }
 
@@ -218,6 +228,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(crate::ops::routes())
         .merge(crate::campaigns::routes())
+        .merge(crate::ratings::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

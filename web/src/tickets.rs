@@ -397,6 +397,11 @@ pub(crate) async fn card(
     v["ticket"] = serde_json::to_value(view(d.ticket, now)).map_err(internal)?;
     v["comments"] = serde_json::to_value(comments).map_err(internal)?;
     v["photos"] = serde_json::to_value(photos).map_err(internal)?;
+    v["rating"] = match &s.ratings {
+        Some(r) => serde_json::to_value(r.rating(TicketId(id)).await.map_err(internal)?)
+            .map_err(internal)?,
+        None => serde_json::Value::Null,
+    };
     Ok(Json(v))
 }
 

@@ -21,6 +21,7 @@ export const PERMISSIONS = {
   view_monitor: 'видеть монитор',
   read_audit: 'читать журнал действий',
   manage_campaigns: 'вести автообзвон',
+  rate_tickets: 'оценивать заявки (приложение жителей)',
 };
 
 const roleSelect = (value, attrs = {}) => h('select', attrs,
