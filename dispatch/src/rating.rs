@@ -513,6 +513,7 @@ impl Ratings {
         since: Option<DateTime<Utc>>,
         until: DateTime<Utc>,
     ) -> Result<Vec<RatingCandidate>, QueryError> {
+        #[allow(clippy::type_complexity)]
         let rows: Vec<(
             i64,
             Option<String>,
@@ -554,6 +555,7 @@ impl Ratings {
 
     /// The last run of the robot, if any.
     pub async fn last_run(&self) -> Result<Option<RatingRun>, QueryError> {
+        #[allow(clippy::type_complexity)]
         let row: Option<(String, Option<String>, String, i64, Option<i64>)> = sqlx::query_as(
             "SELECT at, since, until, selected, campaign_id FROM rating_runs ORDER BY id DESC LIMIT 1",
         )
