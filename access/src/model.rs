@@ -52,7 +52,7 @@ impl Role {
     /// | operator | take calls, create and transfer tickets, listen to recordings |
     /// | dispatcher | the operator's, plus complete, close, change topic, manage outages |
     /// | executor | complete tickets |
-    /// | supervisor | everything except manage users |
+    /// | supervisor | everything except manage users, campaigns and rate tickets (the app) |
     /// | admin | everything |
     pub fn default_permissions(self) -> BTreeSet<Permission> {
         use Permission::*;
@@ -81,6 +81,7 @@ impl Role {
                 ManageOutages,
                 ViewMonitor,
                 ReadAudit,
+                ManageDuty,
             ],
             Role::Admin => &Permission::ALL,
         };
@@ -154,11 +155,14 @@ pub enum Permission {
     /// Rate a completed ticket on a resident's behalf (the residents' app,
     /// `POST /api/v1/tickets/{id}/rating`).
     RateTickets,
+    /// Edit the duty rosters of emergency call-outs (who is on duty for a department, when,
+    /// at which phone; the supervisor called last).
+    ManageDuty,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Permission::TakeCalls,
         Permission::CreateTickets,
         Permission::TransferTickets,
@@ -173,6 +177,7 @@ impl Permission {
         Permission::ReadAudit,
         Permission::ManageCampaigns,
         Permission::RateTickets,
+        Permission::ManageDuty,
     ];
 
     /// The name as stored and sent (`take_calls`, …).
@@ -192,6 +197,7 @@ impl Permission {
             Permission::ReadAudit => "read_audit",
             Permission::ManageCampaigns => "manage_campaigns",
             Permission::RateTickets => "rate_tickets",
+            Permission::ManageDuty => "manage_duty",
         }
     }
 }
@@ -402,6 +408,7 @@ mod tests {
                     ManageOutages,
                     ViewMonitor,
                     ReadAudit,
+                    ManageDuty,
                 ],
             ),
             (Role::Admin, &Permission::ALL),

@@ -177,3 +177,27 @@ async fn admins_seeded_before_manage_campaigns_get_it_on_migrate() {
     let supervisor = a.role_permissions(Role::Supervisor).await.unwrap();
     assert!(!supervisor.contains(&Permission::ManageCampaigns));
 }
+
+#[tokio::test]
+async fn admins_and_supervisors_seeded_before_manage_duty_get_it_on_migrate() {
+    let (a, _, pool) = access().await;
+    // A database seeded before the permission existed (and before migration 7096).
+    for sql in [
+        "DELETE FROM role_permissions WHERE permission = 'manage_duty'",
+        "DELETE FROM _sqlx_migrations WHERE version = 7096",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    let supervisor = a.role_permissions(Role::Supervisor).await.unwrap();
+    assert!(!supervisor.contains(&Permission::ManageDuty));
+    migrate(&pool).await.unwrap();
+    for role in [Role::Admin, Role::Supervisor] {
+        assert_eq!(
+            a.role_permissions(role).await.unwrap(),
+            role.default_permissions(),
+            "{role}"
+        );
+    }
+    let dispatcher = a.role_permissions(Role::Dispatcher).await.unwrap();
+    assert!(!dispatcher.contains(&Permission::ManageDuty));
+}

@@ -49,6 +49,7 @@
 //! # drop(events); Ok(()) }
 //! ```
 
+pub mod duty;
 mod history;
 pub mod missed;
 mod model;
