@@ -47,6 +47,10 @@ pub struct Config {
     /// Missed calls and callbacks.
     #[serde(default)]
     pub missed: MissedSection,
+    /// `[duty]`: emergency call-outs to the staff on duty (ring time, rounds, topic →
+    /// department); see [`zvonar_dispatch::duty::DutySettings`].
+    #[serde(default)]
+    pub duty: zvonar_dispatch::duty::DutySettings,
     /// `[[trunk]]`: SIP trunks registered with and dialled through (see [`TrunkSection`]).
     #[serde(default)]
     pub trunk: Vec<TrunkSection>,
@@ -762,6 +766,30 @@ impl Config {
                 message: format!("tickets.topics «{}»: empty code or a zero SLA", t.code),
             });
         }
+        if let Err(message) = cfg.duty.check().and_then(|()| {
+            let known = &cfg.tickets.departments;
+            match cfg
+                .duty
+                .topics
+                .values()
+                .chain(cfg.duty.default_department.iter())
+                .find(|d| !known.is_empty() && !known.contains(d))
+            {
+                Some(d) => Err(format!("duty: отдел «{d}» не из [tickets] departments")),
+                None => Ok(()),
+            }
+        }) {
+            let key = message
+                .strip_prefix("duty.")
+                .and_then(|m| m.split([':', '.']).next())
+                .unwrap_or("[duty]")
+                .to_string();
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, &key),
+                message,
+            });
+        }
         if let Some(dir) = &cfg.http.console_dir {
             let dir = cfg.resolve(dir);
             if !dir.join("index.html").is_file() {
@@ -1106,6 +1134,72 @@ mod tests {
             e.contains("zvonar.toml:9") && e.contains("console_dir"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn duty_section_of_the_example_and_its_checks() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml");
+        let cfg = Config::load(&p).expect("example config");
+        let d = &cfg.duty;
+        assert!(d.enabled);
+        assert_eq!(
+            (
+                d.ring_s,
+                d.rounds,
+                d.round_gap_s,
+                d.answer_wait_s,
+                d.scan_ms,
+                d.max_age_min
+            ),
+            (30, 2, 60, 10, 1000, 60)
+        );
+        assert_eq!(
+            d.topics.get("gas").map(String::as_str),
+            Some("Газовая служба")
+        );
+        assert_eq!(d.default_department.as_deref(), Some("Сантехники"));
+        // The department of a robot's emergency ticket comes from its topic.
+        let t: zvonar_dispatch::Ticket = serde_json::from_value(serde_json::json!({
+            "id": 1, "number": "1001", "created_at": "2026-11-30T10:00:00Z", "call_id": null,
+            "caller": null, "account_id": null, "building_id": null, "premises_id": null,
+            "apartment": null, "topic": "lift", "emergency": true, "description": "",
+            "outage_id": null, "unfinished": false, "status": "new"
+        }))
+        .expect("ticket");
+        assert_eq!(d.department_for(&t).as_deref(), Some("Лифтовая служба"));
+        // Out of range, or a department [tickets] does not have: refused at load, naming
+        // the key and its line.
+        let example = std::fs::read_to_string(&p).expect("example");
+        for (from, to, key) in [
+            ("ring_s = 30", "ring_s = 3", "duty.ring_s"),
+            ("rounds = 2", "rounds = 0", "duty.rounds"),
+            ("round_gap_s = 60", "round_gap_s = 9000", "duty.round_gap_s"),
+            (
+                "answer_wait_s = 10",
+                "answer_wait_s = 100",
+                "duty.answer_wait_s",
+            ),
+            ("scan_ms = 1000", "scan_ms = 5", "duty.scan_ms"),
+            ("max_age_min = 60", "max_age_min = 0", "duty.max_age_min"),
+            ("gas = \"Газовая служба\"", "gas = \"Газовики\"", "Газовики"),
+        ] {
+            assert!(example.contains(from), "{from}");
+            let e = Config::parse(&example.replacen(from, to, 1), &p)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{to}: {e}");
+            if key.starts_with("duty.") {
+                let line = example
+                    .lines()
+                    .position(|l| l.starts_with(from))
+                    .expect("line")
+                    + 1;
+                assert!(e.contains(&format!("zvonar.toml:{line}")), "{to}: {e}");
+            }
+        }
+        // Without the section: the defaults.
+        let plain = parse(&text("", "", "127.0.0.1:8080", STRONG)).expect("plain");
+        assert_eq!(plain.duty, zvonar_dispatch::duty::DutySettings::default());
     }
 
     #[test]

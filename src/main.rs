@@ -729,6 +729,10 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let campaigns = engine::campaign::Campaigns::start(shared.clone(), pool.clone())
         .await
         .context("loading the outbound campaigns")?;
+    let duty =
+        engine::duty::DutyRunner::start(shared.clone(), sqlite_store.clone(), cfg.duty.clone())
+            .await
+            .context("loading the emergency escalations")?;
 
     let mut checks: Vec<Arc<dyn zvonar_web::HealthCheck>> = vec![
         Arc::new(health::AsrHealth(shared.asr.clone())),
@@ -757,6 +761,10 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     // Plain-HTTP cookies only for a loopback (development) listener.
     .with_access(access, !cfg.http.listen.ip().is_loopback())
     .with_console(cfg.console_dir())
+    .with_duty(zvonar_web::Duty {
+        store: sqlite_store.clone(),
+        control: Some(Arc::new(engine::duty::DutyApi(duty))),
+    })
     .with_ticket_workflow(sqlite_store, ticket_settings);
     match cfg.console_dir() {
         Some(d) => tracing::info!(dir = %d.display(), "operators' console at /console/"),

@@ -16,6 +16,7 @@ pub mod campaign;
 pub mod context;
 pub mod dial;
 pub mod dial_flow;
+pub mod duty;
 pub mod events;
 pub mod filler;
 pub mod media;

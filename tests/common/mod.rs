@@ -750,3 +750,239 @@ impl Zvonar {
         )
     }
 }
+
+/// One HTTP/1.1 request with a JSON (or any text) body and extra header lines:
+/// (status, head, body).
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    body: &str,
+) -> (u16, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    if !headers
+        .iter()
+        .any(|h| h.to_ascii_lowercase().starts_with("content-type:"))
+    {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(req.as_bytes()).expect("write");
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut buf).expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("header end");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status");
+    (status, head.to_string(), body.to_string())
+}
+
+impl Zvonar {
+    /// A request with the test's service token (every permission): (status, JSON body or
+    /// `Null`).
+    pub fn api(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let (status, _, body) = http_request(
+            self.http_port,
+            method,
+            path,
+            &[format!("Authorization: Bearer {}", self.token)],
+            body,
+        );
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Logs a console user in: the session cookie and CSRF token header lines for
+    /// [`http_request`].
+    pub fn log_in(&self, login: &str, password: &str) -> Vec<String> {
+        let (status, head, body) = http_request(
+            self.http_port,
+            "POST",
+            "/api/v1/login",
+            &[],
+            &serde_json::json!({ "login": login, "password": password }).to_string(),
+        );
+        assert_eq!(status, 200, "login {login}: {body}");
+        let cookie = head
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("set-cookie: ")
+                    .or_else(|| l.strip_prefix("Set-Cookie: "))
+            })
+            .and_then(|c| c.split(';').next())
+            .expect("session cookie")
+            .to_string();
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let csrf = v["csrf_token"].as_str().expect("csrf").to_string();
+        vec![format!("Cookie: {cookie}"), format!("X-CSRF-Token: {csrf}")]
+    }
+
+    /// SIPp registers SIP account `user` (digest, MD5) from 127.0.0.1:`port` for an hour,
+    /// as a desk phone does, and exits; a UAS started later on `port` then gets the calls
+    /// zvonar places to the account. Needs `[sip.registrar]` in the config.
+    pub fn register_account(&self, user: &str, password: &str, port: u16) {
+        let reg = |cseq: u32, auth: &str| {
+            format!(
+                r#"  <send retrans="500">
+    <![CDATA[
+      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{user}@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: {cseq} REGISTER
+      Contact: <sip:{user}@[local_ip]:[local_port];transport=[transport]>
+      Expires: 3600
+      Max-Forwards: 70
+{auth}      Content-Length: 0
+
+    ]]>
+  </send>
+"#
+            )
+        };
+        let body = [
+            reg(1, ""),
+            "  <recv response=\"401\" auth=\"true\"/>\n".to_string(),
+            reg(
+                2,
+                &format!("      [authentication username={user} password={password}]\n"),
+            ),
+            "  <recv response=\"200\"/>\n".to_string(),
+        ]
+        .concat();
+        let p = self.dir.join(format!("register-{user}.xml"));
+        std::fs::write(
+            &p,
+            format!("<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"reg\">\n{body}</scenario>\n"),
+        )
+        .expect("scenario");
+        let port = port.to_string();
+        let (ok, out) = sipp(
+            self,
+            &p,
+            &["-m", "1", "-l", "1", "-t", "u1", "-p", &port],
+            20,
+        );
+        assert!(ok, "REGISTER {user} failed:\n{out}\n{}", self.log());
+    }
+}
+
+/// What a SIPp UAS standing in for a phone does with the INVITE it gets ([`uas_scenario`]).
+pub enum UasParty {
+    /// 486 Busy Here.
+    Busy,
+    /// 180 Ringing until CANCELled (then 200 to the CANCEL, 487 to the INVITE).
+    RingsUntilCancel,
+    /// 180, answers PCMU (with RFC 4733 PT 101) after 0.5 s, waits `delay_ms`, plays the
+    /// pcap (its RTP to our media port), then waits for our BYE.
+    AnswersThenPlays {
+        /// Wait after the ACK before playing, ms (the person listens first).
+        delay_ms: u64,
+        /// The RTP capture (e.g. `tests/fixtures/pcap/dtmf_2833_1.pcap`: key 1).
+        pcap: PathBuf,
+    },
+}
+
+/// Writes a one-call UAS scenario for `party` to `dir/NAME.xml`.
+pub fn uas_scenario(dir: &Path, name: &str, party: &UasParty) -> PathBuf {
+    const HEADERS: &str = "      [last_Via:]\n      [last_From:]\n      [last_To:];tag=[pid]SIPpTag01[call_number]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Contact: <sip:[local_ip]:[local_port];transport=[transport]>\n";
+    let ringing = format!(
+        "  <send>\n    <![CDATA[\n      SIP/2.0 180 Ringing\n{HEADERS}      Content-Length: 0\n    ]]>\n  </send>\n"
+    );
+    let invite = "  <recv request=\"INVITE\">\n    <action>\n      \
+        <ereg regexp=\"([0-9]+) INVITE\" search_in=\"hdr\" header=\"CSeq:\" assign_to=\"cs,csn\"/>\n    </action>\n  </recv>\n";
+    let body = match party {
+        UasParty::Busy => format!(
+            "  <send>\n    <![CDATA[\n      SIP/2.0 486 Busy Here\n{HEADERS}      Content-Length: 0\n    ]]>\n  </send>\n  <recv request=\"ACK\"/>\n"
+        ),
+        UasParty::RingsUntilCancel => format!(
+            "{ringing}  <recv request=\"CANCEL\" timeout=\"60000\"/>\n  <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n{HEADERS}      Content-Length: 0\n    ]]>\n  </send>\n  \
+             <send>\n    <![CDATA[\n      SIP/2.0 487 Request Terminated\n      [last_Via:]\n      [last_From:]\n      [last_To:];tag=[pid]SIPpTag01[call_number]\n      [last_Call-ID:]\n      CSeq: [$csn] INVITE\n      Content-Length: 0\n    ]]>\n  </send>\n  \
+             <recv request=\"ACK\"/>\n"
+        ),
+        UasParty::AnswersThenPlays { delay_ms, pcap } => format!(
+            "{ringing}  <pause milliseconds=\"500\"/>\n  <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n{HEADERS}      Content-Type: application/sdp\n      Content-Length: [len]\n\n      \
+             v=0\n      o=party 1 1 IN IP[local_ip_type] [local_ip]\n      s=-\n      c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n      \
+             m=audio [media_port] RTP/AVP 0 101\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:101 telephone-event/8000\n      a=fmtp:101 0-15\n    ]]>\n  </send>\n  \
+             <recv request=\"ACK\" crlf=\"true\"/>\n  <pause milliseconds=\"{delay_ms}\"/>\n  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  \
+             <recv request=\"BYE\" timeout=\"60000\"/>\n  <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n{HEADERS}      Content-Length: 0\n    ]]>\n  </send>\n",
+            pcap.display()
+        ),
+    };
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"{name}\">\n{invite}{body}  <Reference variables=\"cs,csn\"/>\n</scenario>\n"
+    );
+    let p = dir.join(format!("{name}.xml"));
+    std::fs::write(&p, xml).expect("scenario");
+    p
+}
+
+/// SIPp as a phone on UDP 127.0.0.1:`port` taking `calls` calls (one at a time), then
+/// exiting; returns once the port is bound. Wait for it with [`finish_uas`].
+pub fn start_uas(dir: &Path, scenario: &Path, port: u16, calls: u32) -> Child {
+    let media = (40000 + (free_port() % 10000) / 2 * 2).to_string();
+    let child = Command::new("sipp")
+        .args(["-sf", &scenario.to_string_lossy()])
+        .args([
+            "-p",
+            &port.to_string(),
+            "-mp",
+            &media,
+            "-m",
+            &calls.to_string(),
+        ])
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args([
+            "-timeout",
+            "90s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp (apt install sip-tester)");
+    let needle = format!(":{port:04X} ");
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(10) {
+        let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+        if table.lines().any(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| format!("{a} ").ends_with(&needle))
+        }) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// Waits for a [`start_uas`] SIPp: (every call passed, its output).
+pub fn finish_uas(child: Child) -> (bool, String) {
+    let out = child.wait_with_output().expect("sipp");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}

@@ -45,6 +45,7 @@
 //! | `GET /api/v1/campaigns/{id}/export.csv` | the results, one row per attempt (module `campaign_control`) |
 //! | `/api/v1/missed…`, `/api/v1/outages…`, `/api/v1/buildings`, `/api/v1/card` | missed calls and callbacks, outages, the caller's card: see [`Operations`] (module `ops`) |
 //! | `GET /api/v1/campaigns/recipients?…` | campaign recipients from the registry (by organisation, district, building, premises, account; debtors by amount and months) with skip reasons; `manage_campaigns` (module `campaigns`) |
+//! | `/api/v1/duty/rosters…`, `/api/v1/tickets/{id}/escalation…`, `/api/v1/duty/unanswered` | duty rosters (JSON and CSV import, `manage_duty`), an emergency ticket's call-outs to staff on duty and acceptance from the console (module `duty`) |
 //!
 //! # Who may do what
 //!
@@ -69,6 +70,7 @@
 mod auth;
 mod campaign_control;
 mod campaigns;
+mod duty;
 mod error;
 mod health;
 mod monitor;
@@ -80,6 +82,7 @@ mod tickets;
 
 pub use auth::{Caller, CSRF_HEADER, SESSION_COOKIE};
 pub use campaign_control::{CampaignCommand, CampaignControl, CampaignError};
+pub use duty::{escalation_view, AcceptError, Duty, DutyControl};
 pub use error::ApiError;
 pub use health::{CheckResult, HealthCheck, CHECK_TIMEOUT};
 pub use monitor::{CLOSE_FORBIDDEN, CLOSE_SESSION_ENDED, PUSH_EVERY, RECHECK_EVERY};

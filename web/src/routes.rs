@@ -34,6 +34,7 @@ pub struct AppState {
     pub(crate) queues: Option<Arc<dyn crate::QueueControl>>,
     pub(crate) campaigns: Option<Arc<dyn crate::CampaignControl>>,
     pub(crate) ratings: Option<Arc<zvonar_dispatch::rating::Ratings>>,
+    pub(crate) duty: Option<Arc<crate::Duty>>,
     pub(crate) ops: Option<Arc<crate::Operations>>,
     /// The monitor's WebSocket: longest time between pushes, and between session checks.
     pub(crate) monitor_timing: (std::time::Duration, std::time::Duration),
@@ -64,6 +65,7 @@ impl AppState {
             queues: None,
             campaigns: None,
             ratings: None,
+            duty: None,
             ops: None,
             monitor_timing: (crate::PUSH_EVERY, crate::RECHECK_EVERY),
         }
@@ -137,6 +139,13 @@ impl AppState {
     /// without them.
     pub fn with_ratings(mut self, ratings: Arc<zvonar_dispatch::rating::Ratings>) -> Self {
         self.ratings = Some(ratings);
+        self
+    }
+
+    /// Duty rosters and emergency escalations (`crate::duty`): `/api/v1/duty…` and the
+    /// escalation routes answer 404 without them.
+    pub fn with_duty(mut self, duty: crate::Duty) -> Self {
+        self.duty = Some(Arc::new(duty));
         self
     }
 
@@ -229,6 +238,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::ops::routes())
         .merge(crate::campaigns::routes())
         .merge(crate::ratings::routes())
+        .merge(crate::duty::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -402,6 +402,7 @@ pub(crate) async fn card(
             .map_err(internal)?,
         None => serde_json::Value::Null,
     };
+    v["escalation"] = crate::duty::card_part(&s, id).await?;
     Ok(Json(v))
 }
 

@@ -22,6 +22,7 @@ export const PERMISSIONS = {
   read_audit: 'читать журнал действий',
   manage_campaigns: 'вести автообзвон',
   rate_tickets: 'оценивать заявки (приложение жителей)',
+  manage_duty: 'вести график дежурств',
 };
 
 const roleSelect = (value, attrs = {}) => h('select', attrs,

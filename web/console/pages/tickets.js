@@ -3,6 +3,7 @@
 // (`#/tickets/<id>`: details, recording, actions by permission, comments, photos).
 
 import { h, fmtDateTime, toast, errorBox } from '../js/ui.js';
+import { escalationCard, unansweredBanner } from './duty.js';
 
 export const STATUS = {
   new: 'новая', in_progress: 'в работе', done: 'выполнена', closed: 'закрыта', cancelled: 'отменена',
@@ -145,7 +146,7 @@ async function renderJournal(root, ctx, meta) {
   root.append(
     h('div', { class: 'page-head' }, h('h2', {}, 'Заявки'),
       ctx.can('create_tickets') ? h('a', { class: 'button primary', href: '#/tickets/new', id: 'new-ticket' }, 'Новая заявка') : null),
-    form, err,
+    await unansweredBanner(ctx), form, err,
     h('table', { class: 'list', id: 'tickets' },
       h('thead', {}, h('tr', {}, ['№', 'Создана', 'Срок', 'Тема', 'Адрес', 'Описание', 'Отдел / исполнитель', 'Статус'].map((x) => h('th', {}, x)))),
       table),
@@ -305,5 +306,5 @@ async function renderCard(root, ctx, meta, id) {
     h('div', { class: 'page-head' },
       h('h2', {}, `Заявка № ${t.number} `, statusBadge(t), t.emergency ? h('span', { class: 'emergency' }, ' аварийная') : null),
       h('a', { href: '#/tickets' }, '← к журналу')),
-    h('div', { class: 'grid2' }, h('div', {}, details, media), h('div', {}, actions, comments, photos)));
+    h('div', { class: 'grid2' }, h('div', {}, details, media), h('div', {}, escalationCard(d.escalation, ctx, act), actions, comments, photos)));
 }

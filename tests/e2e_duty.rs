@@ -1,0 +1,344 @@
+//! End to end, emergency call-outs to the staff on duty (issue 8, point 6): a real
+//! `zvonar serve` with its registrar; two staff members whose desk phones (SIPp UAS) are
+//! registered SIP accounts; the plumbers' duty roster stored over the API; an emergency
+//! ticket filed over the API as the console does.
+//!
+//! 1. The first person on duty is busy (486), the second answers, listens and presses 1
+//!    (RFC 2833, tests/fixtures/pcap/dtmf_2833_1.pcap): the ticket is assigned to the
+//!    second, `in_progress`; both attempts with outcome and SIP code are on the ticket
+//!    (its escalation and the robot's comments); the answered call was recorded.
+//! 2. While the first person's phone rings, a dispatcher presses «Принять» in the console:
+//!    the ringing call is cancelled, the ticket is the dispatcher's, nobody else is called.
+//! 3. zvonar is killed while the first person's phone rings; after the restart the
+//!    escalation goes on with the next person (a `sip:` URI), who accepts; the first is not
+//!    called again.
+//!
+//! Also: only `manage_duty` may store a roster (403 and nothing changes for a dispatcher),
+//! and a roster naming an unknown user is refused (400).
+
+mod common;
+
+use common::{finish_uas, free_port, start_uas, uas_scenario, Options, UasParty, Zvonar};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const REALM: &str = "e2e.zvonar";
+
+fn start() -> Zvonar {
+    Zvonar::start_with(
+        "duty",
+        Options {
+            extra_config: format!(
+                "[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\", \"SHA-256\"]\n\
+                 [duty]\nring_s = 10\nrounds = 1\nround_gap_s = 0\nanswer_wait_s = 5\n\
+                 scan_ms = 200\n[duty.topics]\nleak = \"Сантехники\"\n"
+            ),
+            ..Options::default()
+        },
+    )
+}
+
+fn cli(z: &Zvonar, args: &[&str], stdin: &str) {
+    let (ok, out) = z.cli(args, stdin);
+    assert!(ok, "zvonar {args:?}: {out}");
+}
+
+/// The user id of `login`.
+fn user_id(z: &Zvonar, login: &str) -> i64 {
+    let users = z.get_json("/api/v1/users");
+    users
+        .as_array()
+        .or_else(|| users["users"].as_array())
+        .expect("users")
+        .iter()
+        .find(|u| u["login"] == login)
+        .and_then(|u| u["id"].as_i64())
+        .unwrap_or_else(|| panic!("no user {login}: {users}"))
+}
+
+/// Files an emergency leak ticket as the console does; its id.
+fn file_ticket(z: &Zvonar, building: i64, what: &str) -> i64 {
+    let (status, t) = z.api(
+        "POST",
+        "/api/v1/tickets",
+        &json!({
+            "topic": "leak", "emergency": true, "description": what,
+            "building_id": building, "apartment": "12"
+        })
+        .to_string(),
+    );
+    assert_eq!(status, 201, "{t}");
+    t["id"]
+        .as_i64()
+        .or_else(|| t["ticket"]["id"].as_i64())
+        .expect("ticket id")
+}
+
+/// Polls `GET path` until `done` holds (at most `secs`); the last document.
+fn wait_for(z: &Zvonar, path: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let (status, v) = z.api("GET", path, "");
+        if status == 200 && done(&v) {
+            return v;
+        }
+        if t0.elapsed() > Duration::from_secs(secs) {
+            panic!("GET {path} never got there ({status}): {v}\n{}", z.log());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn outcomes(e: &Value) -> Vec<(String, String, Option<i64>)> {
+    e["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| {
+            (
+                a["callee"]["name"].as_str().unwrap_or("").to_string(),
+                a["outcome"]["outcome"].as_str().unwrap_or("").to_string(),
+                a["sip_code"].as_i64(),
+            )
+        })
+        .collect()
+}
+
+fn set_roster(z: &Zvonar, headers: &[String], roster: &Value) -> (u16, String) {
+    let (status, _, body) = common::http_request(
+        z.http_port,
+        "PUT",
+        "/api/v1/duty/rosters/Сантехники",
+        headers,
+        &roster.to_string(),
+    );
+    (status, body)
+}
+
+#[test]
+fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
+    let mut z = start();
+    for (login, role) in [
+        ("ivanov", "executor"),
+        ("petrov", "executor"),
+        ("disp", "dispatcher"),
+    ] {
+        cli(
+            &z,
+            &["user", "add", "--login", login, "--role", role],
+            "пароль сотрудника 1\n",
+        );
+    }
+    cli(
+        &z,
+        &["sip-account", "add", "101", "--login", "ivanov"],
+        "secret-101\n",
+    );
+    cli(
+        &z,
+        &["sip-account", "add", "102", "--login", "petrov"],
+        "secret-102\n",
+    );
+    let (ivanov, petrov, disp) = (
+        user_id(&z, "ivanov"),
+        user_id(&z, "petrov"),
+        user_id(&z, "disp"),
+    );
+    let (port1, port2) = (free_port(), free_port());
+    z.register_account("101", "secret-101", port1);
+    z.register_account("102", "secret-102", port2);
+
+    let roster = |second: &str| {
+        json!({
+            "shifts": [
+                {"days": [1,2,3,4,5,6,7], "start": "00:00", "end": "00:00", "order": 1,
+                 "user_id": ivanov, "name": "Иванов", "phone": "account:101"},
+                {"days": [1,2,3,4,5,6,7], "start": "00:00", "end": "00:00", "order": 2,
+                 "user_id": petrov, "name": "Петров", "phone": second},
+            ]
+        })
+    };
+    // A dispatcher may not edit the roster: 403, nothing stored.
+    let disp_session = z.log_in("disp", "пароль сотрудника 1");
+    let (status, body) = set_roster(&z, &disp_session, &roster("account:102"));
+    assert_eq!(status, 403, "{body}");
+    let stored = z.get_json("/api/v1/duty/rosters/Сантехники");
+    assert_eq!(stored["shifts"], json!([]), "{stored}");
+    // An unknown user is refused by name.
+    let mut bad = roster("account:102");
+    bad["shifts"][1]["user_id"] = json!(9999);
+    let (status, body) = set_roster(&z, &[format!("Authorization: Bearer {}", z.token)], &bad);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("9999"), "{body}");
+    let auth = [format!("Authorization: Bearer {}", z.token)];
+    let (status, body) = set_roster(&z, &auth, &roster("account:102"));
+    assert_eq!(status, 200, "{body}");
+
+    let buildings = z.get_json("/api/v1/buildings");
+    let building = buildings
+        .as_array()
+        .or_else(|| buildings["buildings"].as_array())
+        .and_then(|b| b.first())
+        .and_then(|b| b["id"].as_i64())
+        .expect("a building in the example registry");
+    let pcap = common::root().join("tests/fixtures/pcap/dtmf_2833_1.pcap");
+
+    // 1. Busy, then key 1.
+    let busy = start_uas(
+        &z.dir,
+        &uas_scenario(&z.dir, "busy", &UasParty::Busy),
+        port1,
+        1,
+    );
+    let answers = UasParty::AnswersThenPlays {
+        delay_ms: 2000,
+        pcap: pcap.clone(),
+    };
+    let taker = start_uas(&z.dir, &uas_scenario(&z.dir, "taker", &answers), port2, 1);
+    let t1 = file_ticket(&z, building, "Прорвало трубу в подвале");
+    let card = wait_for(&z, &format!("/api/v1/tickets/{t1}"), 90, |v| {
+        v["ticket"]["executor_id"].as_i64().is_some()
+    });
+    let (ok, out) = finish_uas(busy);
+    assert!(ok, "the first phone was rung and was busy:\n{out}");
+    let (ok, out) = finish_uas(taker);
+    assert!(
+        ok,
+        "the second phone answered, pressed 1 and was hung up:\n{out}\n{}",
+        z.log()
+    );
+    assert_eq!(card["ticket"]["executor_id"], petrov, "{card}");
+    assert_eq!(card["ticket"]["executor"], "Петров");
+    assert_eq!(card["ticket"]["status"], "in_progress");
+    assert_eq!(card["ticket"]["department"], "Сантехники");
+    let e = &card["escalation"];
+    assert_eq!(e["phase"], "accepted", "{e}");
+    assert_eq!(
+        outcomes(e),
+        vec![
+            ("Иванов".into(), "busy".into(), Some(486)),
+            ("Петров".into(), "accepted".into(), Some(200)),
+        ]
+    );
+    assert_eq!(e["attempts"][0]["phone"], "account:101");
+    let rec = e["attempts"][1]["recording"].as_str().expect("recording");
+    assert!(
+        z.dir.join("recordings").join(rec).is_file(),
+        "the answered call was recorded at {rec}"
+    );
+    // The robot's comments: who is called, each attempt, the acceptance.
+    let texts: Vec<String> = card["comments"]
+        .as_array()
+        .expect("comments")
+        .iter()
+        .map(|c| c["text"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("Иванов") && t.contains("занято") && t.contains("SIP 486")),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("Петров") && t.contains("принял")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("Заявку принял(а) Петров")),
+        "{texts:?}"
+    );
+
+    // 2. Acceptance in the console while the first phone rings.
+    let ringing = start_uas(
+        &z.dir,
+        &uas_scenario(&z.dir, "ringing", &UasParty::RingsUntilCancel),
+        port1,
+        1,
+    );
+    let t2 = file_ticket(&z, building, "Затапливает квартиру");
+    wait_for(&z, &format!("/api/v1/tickets/{t2}/escalation"), 30, |e| {
+        e["phase"] == "calling"
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, _, body) = common::http_request(
+        z.http_port,
+        "POST",
+        &format!("/api/v1/tickets/{t2}/escalation/accept"),
+        &disp_session,
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let (ok, out) = finish_uas(ringing);
+    assert!(ok, "the ringing phone was cancelled:\n{out}");
+    let card = wait_for(&z, &format!("/api/v1/tickets/{t2}"), 20, |v| {
+        v["escalation"]["attempts"][0]["outcome"].is_object()
+    });
+    assert_eq!(card["ticket"]["executor_id"], disp, "{card}");
+    assert_eq!(card["ticket"]["status"], "in_progress");
+    let e = &card["escalation"];
+    assert_eq!(e["phase"], "accepted");
+    assert_eq!(e["state"]["via"], "console");
+    assert_eq!(
+        outcomes(e),
+        vec![("Иванов".into(), "stopped".into(), Some(487))],
+        "only the ringing call, stopped; nobody else called"
+    );
+    // A second acceptance: the escalation is over.
+    let (status, _, _) = common::http_request(
+        z.http_port,
+        "POST",
+        &format!("/api/v1/tickets/{t2}/escalation/accept"),
+        &disp_session,
+        "",
+    );
+    assert_eq!(status, 409);
+
+    // 3. A restart while the first phone rings: the next person is called, not the first
+    //    again. The second is a `sip:` URI (registrations live in memory, so a restarted
+    //    zvonar would not know account 102 until the phone registers again).
+    let port3 = free_port();
+    let (status, body) = set_roster(&z, &auth, &roster(&format!("sip:102@127.0.0.1:{port3}")));
+    assert_eq!(status, 200, "{body}");
+    let mut lost = start_uas(
+        &z.dir,
+        &uas_scenario(&z.dir, "lost", &UasParty::RingsUntilCancel),
+        port1,
+        1,
+    );
+    let taker = start_uas(&z.dir, &uas_scenario(&z.dir, "taker2", &answers), port3, 1);
+    let t3 = file_ticket(&z, building, "Нет света в подъезде и течёт вода");
+    wait_for(&z, &format!("/api/v1/tickets/{t3}/escalation"), 30, |e| {
+        e["phase"] == "calling"
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    z.crash();
+    z.restart();
+    let card = wait_for(&z, &format!("/api/v1/tickets/{t3}"), 90, |v| {
+        v["ticket"]["executor_id"].as_i64().is_some()
+    });
+    let (ok, out) = finish_uas(taker);
+    assert!(
+        ok,
+        "the next person answered and pressed 1:\n{out}\n{}",
+        z.log()
+    );
+    assert_eq!(card["ticket"]["executor_id"], petrov, "{card}");
+    assert_eq!(
+        outcomes(&card["escalation"])
+            .into_iter()
+            .map(|(n, o, _)| (n, o))
+            .collect::<Vec<_>>(),
+        vec![
+            ("Иванов".into(), "interrupted".into()),
+            ("Петров".into(), "accepted".into()),
+        ]
+    );
+    // The first phone's call was cut off by the crash; it is not called again (the two
+    // attempts above are all there were).
+    let _ = lost.kill();
+    let _ = lost.wait();
+    let unanswered = z.get_json("/api/v1/duty/unanswered");
+    assert_eq!(unanswered["tickets"], json!([]));
+}
