@@ -89,6 +89,23 @@ fn wait_for(z: &Zvonar, path: &str, secs: u64, done: impl Fn(&Value) -> bool) ->
     }
 }
 
+/// Waits until zvonar has sent the INVITE of attempt `n` of ticket `t` (its log line), so
+/// that the phone is ringing, not merely about to.
+fn wait_dialled(z: &Zvonar, t: i64, n: u32) {
+    let needle = format!("dialling call_id=duty-{t}-{n} ");
+    let t0 = Instant::now();
+    while !z.log().contains(&needle) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "attempt {n} of ticket {t} never dialled:\n{}",
+            z.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The 180 from the phone.
+    std::thread::sleep(Duration::from_millis(500));
+}
+
 fn outcomes(e: &Value) -> Vec<(String, String, Option<i64>)> {
     e["attempts"]
         .as_array()
@@ -258,10 +275,7 @@ fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
         1,
     );
     let t2 = file_ticket(&z, building, "Затапливает квартиру");
-    wait_for(&z, &format!("/api/v1/tickets/{t2}/escalation"), 30, |e| {
-        e["phase"] == "calling"
-    });
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_dialled(&z, t2, 1);
     let (status, _, body) = common::http_request(
         z.http_port,
         "POST",
@@ -309,10 +323,7 @@ fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
     );
     let taker = start_uas(&z.dir, &uas_scenario(&z.dir, "taker2", &answers), port3, 1);
     let t3 = file_ticket(&z, building, "Нет света в подъезде и течёт вода");
-    wait_for(&z, &format!("/api/v1/tickets/{t3}/escalation"), 30, |e| {
-        e["phase"] == "calling"
-    });
-    std::thread::sleep(Duration::from_millis(500));
+    wait_dialled(&z, t3, 1);
     z.crash();
     z.restart();
     let card = wait_for(&z, &format!("/api/v1/tickets/{t3}"), 90, |v| {

@@ -117,7 +117,7 @@ async fn roster(
 async fn check(s: &AppState, r: &Roster) -> Result<(), ApiError> {
     r.check().map_err(ApiError::BadRequest)?;
     let known = departments(s);
-    if !known.is_empty() && !known.iter().any(|d| *d == r.department) {
+    if !known.is_empty() && !known.contains(&r.department) {
         return Err(ApiError::BadRequest(format!(
             "неизвестный отдел «{}» (есть: {})",
             r.department,
