@@ -176,12 +176,7 @@ pub struct Escalation {
 
 impl Escalation {
     /// A new escalation; the first call is due at `now`.
-    pub fn new(
-        ticket_id: i64,
-        department: &str,
-        callees: Vec<Callee>,
-        now: DateTime<Utc>,
-    ) -> Self {
+    pub fn new(ticket_id: i64, department: &str, callees: Vec<Callee>, now: DateTime<Utc>) -> Self {
         Escalation {
             ticket_id,
             department: department.to_string(),
@@ -437,7 +432,14 @@ mod tests {
         );
         assert_eq!(dialled(&c), vec![(3, 9)]);
         assert!(e.attempts[2].callee.supervisor);
-        let c = e.on_call_ended(3, AttemptOutcome::Accepted, Some(200), None, at(70), &ONE_ROUND);
+        let c = e.on_call_ended(
+            3,
+            AttemptOutcome::Accepted,
+            Some(200),
+            None,
+            at(70),
+            &ONE_ROUND,
+        );
         assert_eq!(
             c,
             vec![Command::Assign {
@@ -474,7 +476,14 @@ mod tests {
             at(2),
             &ONE_ROUND,
         );
-        let c = e.on_call_ended(3, AttemptOutcome::NoKey, Some(200), None, at(40), &ONE_ROUND);
+        let c = e.on_call_ended(
+            3,
+            AttemptOutcome::NoKey,
+            Some(200),
+            None,
+            at(40),
+            &ONE_ROUND,
+        );
         assert_eq!(c, vec![Command::MarkUnanswered]);
         assert_eq!(e.state, State::Unanswered { at: at(40) });
     }
@@ -485,7 +494,12 @@ mod tests {
             rounds: 2,
             round_gap_s: 120,
         };
-        let mut e = Escalation::new(7, "Электрики", vec![callee(1, false), callee(9, true)], at(0));
+        let mut e = Escalation::new(
+            7,
+            "Электрики",
+            vec![callee(1, false), callee(9, true)],
+            at(0),
+        );
         e.poll(at(0), &rules);
         e.on_call_ended(1, AttemptOutcome::NoAnswer, None, None, at(30), &rules);
         let c = e.on_call_ended(2, AttemptOutcome::NoAnswer, None, None, at(60), &rules);
@@ -525,7 +539,14 @@ mod tests {
         );
         assert!(matches!(&e.state, State::Accepted { via, user_id: 42, .. } if via == "console"));
         // The hung-up call reports in later: recorded as stopped, nobody else dialled.
-        let c = e.on_call_ended(1, AttemptOutcome::NoKey, Some(200), None, at(11), &ONE_ROUND);
+        let c = e.on_call_ended(
+            1,
+            AttemptOutcome::NoKey,
+            Some(200),
+            None,
+            at(11),
+            &ONE_ROUND,
+        );
         assert!(c.is_empty());
         assert_eq!(e.attempts[0].outcome, Some(AttemptOutcome::Stopped));
         // A second accept changes nothing.
@@ -546,8 +567,7 @@ mod tests {
         let mut e = three();
         e.poll(at(0), &ONE_ROUND);
         // Stored and loaded again, as across a restart.
-        let mut e: Escalation =
-            serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        let mut e: Escalation = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         e.recover(at(100));
         assert_eq!(e.attempts[0].outcome, Some(AttemptOutcome::Interrupted));
         let c = e.poll(at(100), &ONE_ROUND);

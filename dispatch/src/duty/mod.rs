@@ -12,7 +12,7 @@
 mod escalation;
 mod roster;
 
-pub use escalation::{AttemptOutcome, Attempt, Command, Escalation, Rules, State};
+pub use escalation::{Attempt, AttemptOutcome, Command, Escalation, Rules, State};
 pub use roster::{iso_day, parse_csv, Callee, DutyPhone, Roster, Shift, Supervisor};
 
 use crate::model::Ticket;
@@ -368,12 +368,13 @@ mod tests {
     /// the config test in the binary parses deploy/zvonar.toml itself).
     fn toml_like(line: &str) -> DutySettings {
         let (k, v) = line.split_once(" = ").unwrap();
-        let v: serde_json::Value = if let Some(inner) = v.strip_prefix("{ ").and_then(|v| v.strip_suffix(" }")) {
-            let (ik, iv) = inner.split_once(" = ").unwrap();
-            serde_json::json!({ ik: serde_json::from_str::<serde_json::Value>(iv).unwrap() })
-        } else {
-            serde_json::from_str(v).unwrap()
-        };
+        let v: serde_json::Value =
+            if let Some(inner) = v.strip_prefix("{ ").and_then(|v| v.strip_suffix(" }")) {
+                let (ik, iv) = inner.split_once(" = ").unwrap();
+                serde_json::json!({ ik: serde_json::from_str::<serde_json::Value>(iv).unwrap() })
+            } else {
+                serde_json::from_str(v).unwrap()
+            };
         serde_json::from_value(serde_json::json!({ k: v })).unwrap()
     }
 
@@ -393,12 +394,18 @@ mod tests {
         assert_eq!(s.rosters().await.unwrap(), vec![r.clone()]);
 
         let now = Utc::now();
-        let plain = s.file_ticket(None, now, &request("leak", false)).await.unwrap();
+        let plain = s
+            .file_ticket(None, now, &request("leak", false))
+            .await
+            .unwrap();
         let old = s
             .file_ticket(None, now - Duration::hours(3), &request("leak", true))
             .await
             .unwrap();
-        let t = s.file_ticket(None, now, &request("leak", true)).await.unwrap();
+        let t = s
+            .file_ticket(None, now, &request("leak", true))
+            .await
+            .unwrap();
         let since = escalate_since(&DutySettings::default(), now);
         let found = s.emergencies_to_escalate(since).await.unwrap();
         assert_eq!(
@@ -410,7 +417,10 @@ mod tests {
         );
         let mut e = Escalation::new(t.id.0, "Сантехники", r.callees(now.naive_utc()), now);
         assert!(s.start_escalation(&e, now).await.unwrap());
-        assert!(!s.start_escalation(&e, now).await.unwrap(), "once per ticket");
+        assert!(
+            !s.start_escalation(&e, now).await.unwrap(),
+            "once per ticket"
+        );
         assert!(s.emergencies_to_escalate(since).await.unwrap().is_empty());
         e.poll(now, &DutySettings::default().rules());
         s.save_escalation(&e, now).await.unwrap();

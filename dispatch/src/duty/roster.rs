@@ -28,9 +28,14 @@ impl DutyPhone {
         let s = s.trim();
         if let Some(a) = s.strip_prefix("account:") {
             let a = a.trim();
-            if a.is_empty() || !a.chars().all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
+            if a.is_empty()
+                || !a
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
             {
-                return Err(format!("учётная запись SIP {a:?}: латиница, цифры, . _ - +"));
+                return Err(format!(
+                    "учётная запись SIP {a:?}: латиница, цифры, . _ - +"
+                ));
             }
             return Ok(DutyPhone::Account(a.to_string()));
         }
@@ -251,10 +256,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<Roster>, Vec<String>> {
         return Err(vec!["файл пуст".into()]);
     };
     let sep = if header.contains(';') { ';' } else { ',' };
-    let cols: Vec<String> = header
-        .split(sep)
-        .map(|c| c.trim().to_lowercase())
-        .collect();
+    let cols: Vec<String> = header.split(sep).map(|c| c.trim().to_lowercase()).collect();
     let want = [
         "department",
         "days",
