@@ -24,14 +24,17 @@ use std::time::{Duration, Instant};
 
 const REALM: &str = "e2e.zvonar";
 
-fn start() -> Zvonar {
+/// zvonar with its registrar and `[duty]`: each phone rings `ring_s`, one round; leaks go
+/// to the plumbers, electricity to the electricians.
+fn start(name: &str, ring_s: u32) -> Zvonar {
     Zvonar::start_with(
-        "duty",
+        name,
         Options {
             extra_config: format!(
                 "[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\", \"SHA-256\"]\n\
-                 [duty]\nring_s = 10\nrounds = 1\nround_gap_s = 0\nanswer_wait_s = 5\n\
-                 scan_ms = 200\n[duty.topics]\nleak = \"Сантехники\"\n"
+                 [duty]\nring_s = {ring_s}\nrounds = 1\nround_gap_s = 0\nanswer_wait_s = 5\n\
+                 scan_ms = 200\n[duty.topics]\nleak = \"Сантехники\"\n\
+                 electricity = \"Электрики\"\n"
             ),
             ..Options::default()
         },
@@ -58,11 +61,16 @@ fn user_id(z: &Zvonar, login: &str) -> i64 {
 
 /// Files an emergency leak ticket as the console does; its id.
 fn file_ticket(z: &Zvonar, building: i64, what: &str) -> i64 {
+    file_ticket_on(z, "leak", building, what)
+}
+
+/// Files an emergency ticket on `topic` as the console does; its id.
+fn file_ticket_on(z: &Zvonar, topic: &str, building: i64, what: &str) -> i64 {
     let (status, t) = z.api(
         "POST",
         "/api/v1/tickets",
         &json!({
-            "topic": "leak", "emergency": true, "description": what,
+            "topic": topic, "emergency": true, "description": what,
             "building_id": building, "apartment": "12"
         })
         .to_string(),
@@ -121,6 +129,16 @@ fn outcomes(e: &Value) -> Vec<(String, String, Option<i64>)> {
         .collect()
 }
 
+/// A building of the example registry.
+fn first_building(z: &Zvonar) -> i64 {
+    let buildings = z.get_json("/api/v1/buildings");
+    buildings
+        .as_array()
+        .and_then(|b| b.first())
+        .and_then(|b| b["id"].as_i64())
+        .expect("a building in the example registry")
+}
+
 fn set_roster(z: &Zvonar, headers: &[String], roster: &Value) -> (u16, String) {
     let (status, _, body) = common::http_request(
         z.http_port,
@@ -134,7 +152,7 @@ fn set_roster(z: &Zvonar, headers: &[String], roster: &Value) -> (u16, String) {
 
 #[test]
 fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
-    let mut z = start();
+    let mut z = start("duty", 10);
     for (login, role) in [
         ("ivanov", "executor"),
         ("petrov", "executor"),
@@ -191,13 +209,7 @@ fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
     let (status, body) = set_roster(&z, &auth, &roster("account:102"));
     assert_eq!(status, 200, "{body}");
 
-    let buildings = z.get_json("/api/v1/buildings");
-    let building = buildings
-        .as_array()
-        .or_else(|| buildings["buildings"].as_array())
-        .and_then(|b| b.first())
-        .and_then(|b| b["id"].as_i64())
-        .expect("a building in the example registry");
+    let building = first_building(&z);
     let pcap = common::root().join("tests/fixtures/pcap/dtmf_2833_1.pcap");
 
     // 1. Busy, then key 1.
@@ -213,8 +225,16 @@ fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
     };
     let taker = start_uas(&z.dir, &uas_scenario(&z.dir, "taker", &answers), port2, 1);
     let t1 = file_ticket(&z, building, "Прорвало трубу в подвале");
+    // Assigned, and the robot's comment of the acceptance written just after.
     let card = wait_for(&z, &format!("/api/v1/tickets/{t1}"), 90, |v| {
         v["ticket"]["executor_id"].as_i64().is_some()
+            && v["comments"].as_array().is_some_and(|c| {
+                c.iter().any(|c| {
+                    c["text"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("Заявку принял"))
+                })
+            })
     });
     let (ok, out) = finish_uas(busy);
     assert!(ok, "the first phone was rung and was busy:\n{out}");
@@ -352,4 +372,85 @@ fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
     let _ = lost.wait();
     let unanswered = z.get_json("/api/v1/duty/unanswered");
     assert_eq!(unanswered["tickets"], json!([]));
+}
+
+/// The console in headless Chromium: the journal's red alarm for a ticket nobody on duty
+/// accepted (the electrician's phone is not registered: the call fails, one round, nobody
+/// left), the card of a ticket whose escalation is ringing the plumber, «Принять заявку»
+/// pressed by the dispatcher — the ringing call is cancelled, the ticket is theirs.
+#[test]
+fn the_console_shows_the_escalation_accepts_it_and_alarms_when_nobody_accepted() {
+    let z = start("duty-console", 60);
+    z.add_user("ivanov", "executor", "пароль сотрудника 1", &[]);
+    z.add_user("disp", "dispatcher", "пароль диспетчера 2", &[]);
+    cli(
+        &z,
+        &["sip-account", "add", "101", "--login", "ivanov"],
+        "secret-101\n",
+    );
+    cli(
+        &z,
+        &["sip-account", "add", "109", "--login", "ivanov"],
+        "secret-109\n",
+    );
+    let ivanov = user_id(&z, "ivanov");
+    let port1 = free_port();
+    z.register_account("101", "secret-101", port1);
+    let auth = [format!("Authorization: Bearer {}", z.token)];
+    for (department, phone) in [("Сантехники", "account:101"), ("Электрики", "account:109")]
+    {
+        let (status, _, body) = common::http_request(
+            z.http_port,
+            "PUT",
+            &format!("/api/v1/duty/rosters/{department}"),
+            &auth,
+            &json!({"shifts": [{"days": [1,2,3,4,5,6,7], "start": "00:00", "end": "00:00",
+                "user_id": ivanov, "name": "Иванов", "phone": phone}]})
+            .to_string(),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let building = first_building(&z);
+    let nobody = file_ticket_on(&z, "electricity", building, "Искрит щиток в подъезде");
+    let e = wait_for(
+        &z,
+        &format!("/api/v1/tickets/{nobody}/escalation"),
+        30,
+        |e| e["phase"] == "unanswered",
+    );
+    assert_eq!(
+        outcomes(&e),
+        vec![("Иванов".into(), "failed".into(), None)],
+        "account 109 is not registered"
+    );
+    let ringing = start_uas(
+        &z.dir,
+        &uas_scenario(&z.dir, "ringing", &UasParty::RingsUntilCancel),
+        port1,
+        1,
+    );
+    let calling = file_ticket(&z, building, "Прорвало трубу в подвале");
+    wait_dialled(&z, calling, 1);
+    let r = common::browser::run_script(
+        &z,
+        "duty.mjs",
+        "duty-console",
+        &[
+            ("DISP", "disp"),
+            ("DISP_PASSWORD", "пароль диспетчера 2"),
+            ("TICKET", &calling.to_string()),
+            ("UNANSWERED", &nobody.to_string()),
+        ],
+    );
+    let (ok, out) = finish_uas(ringing);
+    assert!(ok, "the ringing phone was cancelled:\n{out}");
+    assert!(
+        r["accepted"].as_str().unwrap_or("").contains("(в консоли)"),
+        "{r}"
+    );
+    let card = z.get_json(&format!("/api/v1/tickets/{calling}"));
+    assert_eq!(card["ticket"]["executor_id"], user_id(&z, "disp"), "{card}");
+    assert_eq!(card["ticket"]["status"], "in_progress");
+    let unanswered = z.get_json("/api/v1/duty/unanswered");
+    assert_eq!(unanswered["tickets"], json!([nobody]));
 }
