@@ -263,6 +263,43 @@ fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
         z.dir.join("recordings").join(rec).is_file(),
         "the answered call was recorded at {rec}"
     );
+    // It plays from the ticket (the console's <audio>): a stereo WAV with the robot's
+    // message on the right channel; range requests work; the busy attempt has none.
+    let (status, head, wav) = z.get_raw(
+        &format!("/api/v1/tickets/{t1}/escalation/2/recording"),
+        None,
+    );
+    assert_eq!(status, 200, "{head}");
+    assert!(head.to_ascii_lowercase().contains("audio/wav"), "{head}");
+    let spec = hound::WavReader::new(std::io::Cursor::new(&wav))
+        .expect("a WAV")
+        .spec();
+    assert_eq!((spec.channels, spec.sample_rate), (2, 8000));
+    let samples: Vec<i16> = hound::WavReader::new(std::io::Cursor::new(&wav))
+        .expect("a WAV")
+        .samples::<i16>()
+        .map(|s| s.expect("sample"))
+        .collect();
+    let robot_peak = samples
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|s| s.unsigned_abs())
+        .max();
+    assert!(
+        robot_peak > Some(1000),
+        "the message was spoken: peak {robot_peak:?}"
+    );
+    let (status, _, part) = z.get_raw(
+        &format!("/api/v1/tickets/{t1}/escalation/2/recording"),
+        Some("bytes=0-99"),
+    );
+    assert_eq!((status, part.len()), (206, 100));
+    let (status, _, _) = z.get_raw(
+        &format!("/api/v1/tickets/{t1}/escalation/1/recording"),
+        None,
+    );
+    assert_eq!(status, 404);
     // The robot's comments: who is called, each attempt, the acceptance.
     let texts: Vec<String> = card["comments"]
         .as_array()

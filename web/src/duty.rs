@@ -10,6 +10,7 @@
 //! | `POST /api/v1/duty/rosters/import` | manage_duty | body the roster CSV ([`zvonar_dispatch::duty::parse_csv`]): every department in it replaced; 400 `{"error", "errors": [...]}` and nothing stored when any line is bad; audit `duty_roster_import` |
 //! | `GET /api/v1/duty/unanswered` | any ticket work | ticket ids whose escalation reached nobody and that nobody took since |
 //! | `GET /api/v1/tickets/{id}/escalation` | the ticket visible | the escalation (state, callees, attempts with outcome, SIP code, recording, Russian labels); 404 when the ticket had none |
+//! | `GET /api/v1/tickets/{id}/escalation/{n}/recording` | listen_recordings, the ticket visible | the WAV of answered attempt `n` (stereo 8 kHz: the person left, the robot right; range requests) |
 //! | `POST /api/v1/tickets/{id}/escalation/accept` | complete_tickets or transfer_tickets | the caller takes the emergency ticket (assigned to them, `in_progress`); the call in progress is hung up and nobody else is called; 409 when the escalation is over; audit `duty_accept` |
 //!
 //! Every user in a roster must be an active user (400 otherwise); every department one of
@@ -74,6 +75,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/duty/unanswered", get(unanswered))
         .route("/api/v1/tickets/{id}/escalation", get(escalation))
         .route("/api/v1/tickets/{id}/escalation/accept", post(accept))
+        .route(
+            "/api/v1/tickets/{id}/escalation/{n}/recording",
+            get(recording),
+        )
 }
 
 fn duty(s: &AppState) -> Result<&Duty, ApiError> {
@@ -300,6 +305,47 @@ async fn escalation(
         .map_err(internal)?
         .ok_or(ApiError::NotFound("escalation"))?;
     Ok(Json(escalation_view(&e)))
+}
+
+async fn recording(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path((id, n)): Path<(i64, u32)>,
+    req: axum::extract::Request,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    use tower::ServiceExt;
+    c.need(Permission::ListenRecordings)?;
+    crate::routes::visible_ticket(&s, &c, id).await?;
+    let e = duty(&s)?
+        .store
+        .escalation(id)
+        .await
+        .map_err(internal)?
+        .ok_or(ApiError::NotFound("escalation"))?;
+    let rel = e
+        .attempts
+        .iter()
+        .find(|a| a.n == n)
+        .and_then(|a| a.recording.clone())
+        .ok_or(ApiError::NotFound("recording"))?;
+    // Written by the engine as `YYYY/MM/DD/duty-<ticket>-<n>.wav`; refuse anything that
+    // could leave the recordings directory.
+    if rel.split('/').any(|p| p == ".." || p.is_empty()) || rel.starts_with('/') {
+        return Err(ApiError::NotFound("recording"));
+    }
+    let path = s.recordings.join(rel);
+    if !path.is_file() {
+        return Err(ApiError::NotFound("recording"));
+    }
+    let resp = tower_http::services::ServeFile::new_with_mime(
+        &path,
+        &"audio/wav".parse().map_err(internal)?,
+    )
+    .oneshot(req)
+    .await
+    .map_err(internal)?;
+    Ok(resp.into_response())
 }
 
 async fn accept(

@@ -23,7 +23,7 @@ use zvonar_models::{CallId, TicketId};
 pub struct AppState {
     pub(crate) store: Arc<dyn DispatchStore>,
     pub(crate) token: Arc<str>,
-    recordings: PathBuf,
+    pub(crate) recordings: PathBuf,
     metrics: Arc<prometheus_client::registry::Registry>,
     health: Arc<Vec<Arc<dyn crate::HealthCheck>>>,
     pub(crate) access: Option<Arc<Access>>,

@@ -348,8 +348,16 @@ async fn the_card_shows_the_escalation_and_acceptance_reaches_the_engine_as_the_
     assert_eq!(esc["attempts"][0]["sip_code"], 486);
     assert_eq!(esc["attempts"][0]["phone"], "account:102");
 
-    // Accepting as petr: the engine gets petr's id and display name; audited.
+    // The attempt's recording: listen_recordings first (petr, an executor, has not), then
+    // the attempt must have one (the busy one has none).
     let who = browser(&t, "petr").await;
+    let rec = format!("/api/v1/tickets/{id}/escalation/1/recording");
+    let (s, _, _) = send(&t, Method::GET, &rec, Some(&who), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = send(&t, Method::GET, &rec, Some(&anna), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Accepting as petr: the engine gets petr's id and display name; audited.
     let (s, _, resp) = send(
         &t,
         Method::POST,

@@ -17,13 +17,16 @@ export function escalationCard(e, ctx, act) {
     h('p', { id: 'escalation-state', class: alarm ? 'emergency' : '' }, e.state_ru));
   if (e.attempts.length) {
     card.append(h('table', { class: 'list', id: 'escalation-attempts' },
-      h('thead', {}, h('tr', {}, ['№', 'Кому', 'Когда', 'Итог', 'SIP'].map((x) => h('th', {}, x)))),
+      h('thead', {}, h('tr', {}, ['№', 'Кому', 'Когда', 'Итог', 'SIP', 'Запись'].map((x) => h('th', {}, x)))),
       h('tbody', {}, e.attempts.map((a) => h('tr', { dataset: { outcome: a.outcome ? a.outcome.outcome : 'calling' } },
         h('td', {}, String(a.n)),
         h('td', {}, a.callee.name, a.callee.supervisor ? ' (руководитель)' : '', h('span', { class: 'muted' }, ` ${a.phone}`)),
         h('td', {}, fmtDateTime(a.started_at)),
         h('td', {}, a.outcome_ru),
-        h('td', {}, a.sip_code == null ? '' : String(a.sip_code)))))));
+        h('td', {}, a.sip_code == null ? '' : String(a.sip_code)),
+        h('td', {}, a.recording && ctx.can('listen_recordings')
+          ? h('audio', { controls: true, preload: 'none', class: 'attempt-recording', src: `/api/v1/tickets/${e.ticket_id}/escalation/${a.n}/recording` })
+          : ''))))));
   }
   if (RUNNING.includes(e.phase) && (ctx.can('complete_tickets') || ctx.can('transfer_tickets'))) {
     card.append(h('div', { class: 'actions' }, h('button', {
