@@ -12,6 +12,10 @@
 //! 3. zvonar is killed while the first person's phone rings; after the restart the
 //!    escalation goes on with the next person (a `sip:` URI), who accepts; the first is not
 //!    called again.
+//! 4. A dispatcher assigns the ticket the usual way while the first phone rings: the call is
+//!    cancelled, the escalation stops, the assignment stands.
+//! 5. (Second test, headless Chromium.) The journal's alarm for a ticket nobody accepted,
+//!    the escalation on the card, «Принять заявку» while the phone rings.
 //!
 //! Also: only `manage_duty` may store a roster (403 and nothing changes for a dispatcher),
 //! and a roster naming an unknown user is refused (400).
@@ -409,6 +413,36 @@ fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
     let _ = lost.wait();
     let unanswered = z.get_json("/api/v1/duty/unanswered");
     assert_eq!(unanswered["tickets"], json!([]));
+
+    // 4. Taken the usual way while the first phone rings: a dispatcher assigns the ticket;
+    //    the ringing call is cancelled and nobody else is called. (The restarted registrar
+    //    has no registrations: the phone registers again.)
+    z.register_account("101", "secret-101", port1);
+    let ringing = start_uas(
+        &z.dir,
+        &uas_scenario(&z.dir, "ringing4", &UasParty::RingsUntilCancel),
+        port1,
+        1,
+    );
+    let t4 = file_ticket(&z, building, "Течёт крыша над квартирой");
+    wait_dialled(&z, t4, 1);
+    let (status, body) = z.api(
+        "POST",
+        &format!("/api/v1/tickets/{t4}/assign"),
+        &json!({ "executor_id": ivanov }).to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (ok, out) = finish_uas(ringing);
+    assert!(ok, "the ringing phone was cancelled:\n{out}");
+    let card = wait_for(&z, &format!("/api/v1/tickets/{t4}"), 20, |v| {
+        v["escalation"]["phase"] == "stopped"
+            && v["escalation"]["attempts"][0]["outcome"].is_object()
+    });
+    assert_eq!(
+        outcomes(&card["escalation"]),
+        vec![("Иванов".into(), "stopped".into(), Some(487))]
+    );
+    assert_eq!(card["ticket"]["executor_id"], ivanov);
 }
 
 /// The console in headless Chromium: the journal's red alarm for a ticket nobody on duty

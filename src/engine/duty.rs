@@ -24,8 +24,9 @@
 //!   escalation is `unanswered` (`GET /api/v1/duty/unanswered`, the console's alarm).
 //! - **Acceptance in the console** ([`DutyApi`]): the call in progress is hung up, the
 //!   ticket assigned to whoever pressed the button; nobody else is called. A ticket
-//!   assigned, taken into work, closed or cancelled elsewhere stops its escalation before
-//!   the next call.
+//!   assigned, taken into work, closed or cancelled elsewhere stops its escalation: the call
+//!   in progress is hung up within [`TAKEN_CHECK_EVERY`], and a key 1 pressed meanwhile does
+//!   not change the assignment.
 //! - **Restart.** Escalations waiting or calling are loaded and
 //!   [`Escalation::recover`]ed: a call that was up becomes `interrupted` and the next person
 //!   is called — never the same one at once, whose phone may still ring.
@@ -39,13 +40,17 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, Mutex, Notify};
 use zvonar_dispatch::duty::{
-    escalate_since, AttemptOutcome, Command, DutyPhone, DutySettings, DutyStore, Escalation,
+    escalate_since, AttemptOutcome, Command, DutyPhone, DutySettings, DutyStore, Escalation, State,
 };
 use zvonar_dispatch::{
     Assignment, DispatchStore, SqliteDispatchStore, Ticket, TicketChange, TicketRef, TicketWorkflow,
 };
 use zvonar_models::{CallId, TicketId};
 use zvonar_web::{AcceptError, DutyControl};
+
+/// How often a ticket whose escalation is calling someone is checked for having been taken
+/// elsewhere (assigned, taken into work, closed, cancelled): the call is then hung up.
+pub const TAKEN_CHECK_EVERY: chrono::Duration = chrono::Duration::seconds(2);
 
 /// The author of the robot's comments on a ticket.
 pub const ROBOT_AUTHOR: &str = "Дежурный робот";
@@ -293,8 +298,32 @@ impl DutyRunner {
                     }
                 }
                 Command::Assign { user_id, name } => {
-                    let department =
-                        Some(live.esc.lock().await.department.clone()).filter(|d| !d.is_empty());
+                    let (department, by_phone) = {
+                        let e = live.esc.lock().await;
+                        let by_phone =
+                            matches!(&e.state, State::Accepted { via, .. } if via == "phone");
+                        (
+                            Some(e.department.clone()).filter(|d| !d.is_empty()),
+                            by_phone,
+                        )
+                    };
+                    // Key 1 pressed just as a dispatcher took the ticket: theirs stands.
+                    if by_phone {
+                        if let Some(why) = self.taken(ticket).await {
+                            tracing::info!(
+                                ticket,
+                                user_id,
+                                why,
+                                "accepted by phone, but the ticket was taken meanwhile"
+                            );
+                            self.comment(
+                                ticket,
+                                &format!("{name} нажал(а) 1, но заявку уже взяли: назначение не изменено."),
+                            )
+                            .await;
+                            continue;
+                        }
+                    }
                     let mut ch = TicketChange::assign(Assignment {
                         department,
                         executor: Some((user_id, name.clone())),
@@ -334,7 +363,9 @@ impl DutyRunner {
             let (cmds, wake_at, over) = {
                 let mut e = live.esc.lock().await;
                 let mut cmds = Vec::new();
-                if !e.is_over() && e.calling().is_none() {
+                // Also while a call is up (checked every TAKEN_CHECK_EVERY): a ticket taken
+                // elsewhere hangs the call up at once.
+                if !e.is_over() {
                     if let Some(why) = self.taken(ticket).await {
                         tracing::info!(
                             ticket,
@@ -347,7 +378,11 @@ impl DutyRunner {
                 cmds.extend(e.poll(Utc::now(), &rules));
                 // Stored before any call is placed: a restart then knows the call was up.
                 self.save(&e).await;
-                (cmds, e.wake_at(), e.is_over())
+                let wake_at = match e.calling() {
+                    Some(_) => Some(Utc::now() + TAKEN_CHECK_EVERY),
+                    None => e.wake_at(),
+                };
+                (cmds, wake_at, e.is_over())
             };
             self.execute(&live, ticket, cmds).await;
             if over {
