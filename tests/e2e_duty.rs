@@ -524,4 +524,40 @@ fn the_console_shows_the_escalation_accepts_it_and_alarms_when_nobody_accepted()
     assert_eq!(card["ticket"]["status"], "in_progress");
     let unanswered = z.get_json("/api/v1/duty/unanswered");
     assert_eq!(unanswered["tickets"], json!([nobody]));
+
+    // «График дежурств»: a supervisor uploads the lift service's roster as CSV.
+    z.add_user("boss", "supervisor", "пароль руководителя 3", &[]);
+    let r = common::browser::run_script(
+        &z,
+        "duty_roster.mjs",
+        "duty-roster",
+        &[
+            ("BOSS", "boss"),
+            ("BOSS_PASSWORD", "пароль руководителя 3"),
+            ("USER_ID", &ivanov.to_string()),
+        ],
+    );
+    let rows: Vec<&str> = r["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(
+        rows[0].contains("Иванов днём") && rows[0].contains("пн, вт, ср, чт, пт"),
+        "{rows:?}"
+    );
+    assert!(
+        rows[1].contains("Иванов ночью") && rows[1].contains("20:00–08:00 (до утра)"),
+        "{rows:?}"
+    );
+    assert!(rows[2].contains("Главный (руководитель)"), "{rows:?}");
+    let stored = z.get_json("/api/v1/duty/rosters/Лифтовая%20служба");
+    assert_eq!(
+        stored["shifts"].as_array().map(Vec::len),
+        Some(2),
+        "{stored}"
+    );
+    assert_eq!(stored["supervisor"]["phone"], "+79160000009");
 }

@@ -7,7 +7,7 @@
 //! | `GET /api/v1/duty/rosters` | manage_duty | `{"departments": [...], "rosters": [Roster…]}` |
 //! | `GET /api/v1/duty/rosters/{department}` | manage_duty | one [`Roster`] (empty when none) |
 //! | `PUT /api/v1/duty/rosters/{department}` | manage_duty | replace it: body a [`Roster`] (`department` from the path); 400 naming the field; audit `duty_roster_set` |
-//! | `POST /api/v1/duty/rosters/import` | manage_duty | body the roster CSV ([`zvonar_dispatch::duty::parse_csv`]): every department in it replaced; 400 `{"error", "errors": [...]}` and nothing stored when any line is bad; audit `duty_roster_import` |
+//! | `POST /api/v1/duty/rosters/import` | manage_duty | body the roster CSV ([`zvonar_dispatch::duty::parse_csv`]): every department in it replaced; 400 `{"error", "errors": [...]}` (every bad line, also joined in `error`) and nothing stored when any line is bad; audit `duty_roster_import` |
 //! | `GET /api/v1/duty/unanswered` | any ticket work | ticket ids whose escalation reached nobody and that nobody took since |
 //! | `GET /api/v1/tickets/{id}/escalation` | the ticket visible | the escalation (state, callees, attempts with outcome, SIP code, recording, Russian labels); 404 when the ticket had none |
 //! | `GET /api/v1/tickets/{id}/escalation/{n}/recording` | listen_recordings, the ticket visible | the WAV of answered attempt `n` (stereo 8 kHz: the person left, the robot right; range requests) |
@@ -185,16 +185,18 @@ async fn import(
     let d = duty(&s)?;
     let text =
         std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("файл не в UTF-8".into()))?;
-    let rosters = match zvonar_dispatch::duty::parse_csv(text) {
-        Ok(r) => r,
-        Err(errors) => {
-            return Ok((
+    let rosters =
+        match zvonar_dispatch::duty::parse_csv(text) {
+            Ok(r) => r,
+            Err(errors) => return Ok((
                 axum::http::StatusCode::BAD_REQUEST,
-                Json(json!({ "error": "в файле ошибки, ничего не сохранено", "errors": errors })),
+                Json(json!({
+                    "error": format!("в файле ошибки, ничего не сохранено: {}", errors.join("; ")),
+                    "errors": errors,
+                })),
             )
-                .into_response())
-        }
-    };
+                .into_response()),
+        };
     for r in &rosters {
         check(&s, r).await?;
     }
