@@ -5,9 +5,11 @@
 
 mod missed;
 mod monitor;
+mod rating;
 mod trunk;
 pub use missed::MissedSection;
 pub use monitor::MonitorSection;
+pub use rating::RatingSection;
 pub use trunk::{proxy_host_port, TrunkSection, TrunkTransport};
 
 use serde::Deserialize;
@@ -57,6 +59,9 @@ pub struct Config {
     /// The supervisor's live monitor: service level and short-abandon thresholds.
     #[serde(default)]
     pub monitor: MonitorSection,
+    /// The rating robot and what a low rating does.
+    #[serde(default)]
+    pub rating: RatingSection,
     /// The dialplan TOML file.
     pub dialplan: PathBuf,
     /// The company's time zone, an IANA name (`Europe/Moscow`, `Asia/Yekaterinburg`,

@@ -556,6 +556,20 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         time_zone: cfg.time_zone,
         registry: Some(registry.clone()),
     };
+    // The rating robot's settings are checked even while it is off: a bad value stops the
+    // start, naming it.
+    let rating_robot = cfg
+        .rating
+        .robot(
+            cfg.time_zone,
+            ticket_settings
+                .topics
+                .iter()
+                .map(|t| (t.code.clone(), t.name.clone()))
+                .collect(),
+            &cfg.tickets.departments,
+        )
+        .map_err(|(_, m)| anyhow::anyhow!(m))?;
     let operations = zvonar_web::Operations {
         registry: registry.clone(),
         outages: Arc::new(zvonar_billing::SqliteRegistry::new(pool.clone())),
@@ -726,9 +740,51 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         _ => None,
     };
     let accepting = tokio::spawn(engine::accept(shared.clone(), calls));
-    let campaigns = engine::campaign::Campaigns::start(shared.clone(), pool.clone())
-        .await
-        .context("loading the outbound campaigns")?;
+    let access = Arc::new(zvonar_access::Access::new(pool.clone(), cfg.auth.clone()));
+    let supervisor = match cfg.rating.qc_supervisor.trim() {
+        "" => None,
+        login => {
+            let u = access
+                .list_users()
+                .await?
+                .into_iter()
+                .find(|u| u.login.eq_ignore_ascii_case(login) && !u.disabled)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("rating.qc_supervisor: нет активного пользователя «{login}»")
+                })?;
+            let name = if u.display_name.trim().is_empty() {
+                u.login.clone()
+            } else {
+                u.display_name.clone()
+            };
+            Some((u.id, name))
+        }
+    };
+    let ratings = Arc::new(zvonar_dispatch::rating::Ratings::new(
+        (*sqlite_store).clone(),
+        cfg.rating.qc_policy(supervisor),
+    ));
+    let campaigns = engine::campaign::Campaigns::start_with_rating(
+        shared.clone(),
+        pool.clone(),
+        Some(engine::rating::RatingContext {
+            ratings: ratings.clone(),
+            access: Some(access.clone()),
+        }),
+    )
+    .await
+    .context("loading the outbound campaigns")?;
+    let rating_stop = CancellationToken::new();
+    if cfg.rating.enabled {
+        tracing::info!(time = %cfg.rating.time, "rating robot on");
+        engine::rating::spawn_scheduler(
+            campaigns.clone(),
+            ratings.clone(),
+            pool.clone(),
+            rating_robot,
+            rating_stop.clone(),
+        );
+    }
     let duty =
         engine::duty::DutyRunner::start(shared.clone(), sqlite_store.clone(), cfg.duty.clone())
             .await
@@ -749,7 +805,6 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     if !shared.trunks.is_empty() {
         checks.push(Arc::new(health::TrunksHealth(shared.trunks.clone())));
     }
-    let access = Arc::new(zvonar_access::Access::new(pool.clone(), cfg.auth.clone()));
     let web = zvonar_web::AppState::new(
         store,
         cfg.http.token.clone(),
@@ -765,7 +820,8 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         store: sqlite_store.clone(),
         control: Some(Arc::new(engine::duty::DutyApi(duty))),
     })
-    .with_ticket_workflow(sqlite_store, ticket_settings);
+    .with_ticket_workflow(sqlite_store, ticket_settings)
+    .with_ratings(ratings);
     match cfg.console_dir() {
         Some(d) => tracing::info!(dir = %d.display(), "operators' console at /console/"),
         None => tracing::warn!("no console files ([http] console_dir): serving the API only"),
@@ -787,6 +843,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     // Trunks are told at once that we take no calls (REGISTER Expires: 0) while the calls in
     // progress drain.
     trunk_stop.cancel();
+    rating_stop.cancel();
     let unregistered = async {
         for t in trunk_tasks {
             let limit = zvonar_sip::trunk::UNREGISTER_TIMEOUT + std::time::Duration::from_secs(1);

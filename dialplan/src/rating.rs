@@ -304,6 +304,11 @@ impl RatingDialog {
         self.state == State::Done
     }
 
+    /// Whether outputs wait to be polled (the last input was acted on).
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
     /// The next output, if any.
     pub fn poll_output(&mut self) -> Option<RatingOutput> {
         self.out.pop_front()

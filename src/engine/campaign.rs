@@ -103,6 +103,9 @@ pub struct RecipientSpec {
     /// no consent, opted out, blacklisted): kept in the campaign, shown as skipped with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<SkipReason>,
+    /// The completed ticket a rating call is about (rating campaigns only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<super::rating::RatedTicket>,
 }
 
 /// A campaign as created (stored whole as `campaigns.spec`).
@@ -142,6 +145,10 @@ pub struct CampaignSpec {
     /// result is stored, so a restart does not select again.
     #[serde(default)]
     pub selection: Option<zvonar_billing::RecipientFilter>,
+    /// A round of the rating robot ([`super::rating`]): each call asks for a rating of the
+    /// recipient's ticket instead of playing the template and the question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<super::rating::RatingRound>,
 }
 
 fn bad(m: impl Into<String>) -> CampaignError {
@@ -217,6 +224,9 @@ impl CampaignSpec {
             template
                 .render(&r.values)
                 .map_err(|e| format!("recipients[{n}] ({id}): {e}"))?;
+            if self.rating.is_some() && r.ticket.is_none() {
+                return Err(format!("recipients[{n}] ({id}): нет заявки для оценки"));
+            }
         }
         Ok((template, tz))
     }
@@ -287,12 +297,14 @@ struct Live {
 
 /// What one call came to.
 #[derive(Debug, Default)]
-struct CallResult {
-    outcome: Option<Outcome>,
-    sip_code: Option<u16>,
-    recording: Option<String>,
-    listened: bool,
-    digit: Option<char>,
+pub(super) struct CallResult {
+    pub(super) outcome: Option<Outcome>,
+    pub(super) sip_code: Option<u16>,
+    pub(super) recording: Option<String>,
+    pub(super) listened: bool,
+    pub(super) digit: Option<char>,
+    /// A rating call: a rating was given (and stored).
+    pub(super) rated: bool,
 }
 
 /// The campaigns of the process: storage, runners, and the API's view ([`CampaignControl`]).
@@ -304,6 +316,9 @@ pub struct Campaigns {
     shared: std::sync::Weak<Shared>,
     pool: SqlitePool,
     live: StdMutex<HashMap<i64, Arc<Live>>>,
+    /// Where rating calls store their ratings (`None`: no rating robot configured; a rating
+    /// campaign's calls then end without asking).
+    rating: Option<super::rating::RatingContext>,
 }
 
 fn outcome_code(o: Outcome) -> (&'static str, Option<u16>) {
@@ -319,7 +334,7 @@ fn outcome_code(o: Outcome) -> (&'static str, Option<u16>) {
 /// The scheduler's outcome of a dial outcome (a rejected call is `failed` 603: the person
 /// declined; the cancelled case cannot happen here, we never cancel a ringing call but by
 /// the ring timeout, which is `no_answer`).
-fn outcome_of(o: DialOutcome) -> Outcome {
+pub(super) fn outcome_of(o: DialOutcome) -> Outcome {
     match o {
         DialOutcome::Busy => Outcome::Busy,
         DialOutcome::NoAnswer => Outcome::NoAnswer,
@@ -335,15 +350,21 @@ fn outcome_of(o: DialOutcome) -> Outcome {
 impl Campaigns {
     /// Loads every stored campaign, recovers the ones that were running or paused (see the
     /// module docs: calls in flight become `interrupted`) and starts the runners of the
-    /// running ones.
+    /// running ones. `rating`: the rating robot's store, so that rating campaigns (also those
+    /// recovered here) record their ratings.
     ///
     /// Errors: the database.
-    pub async fn start(shared: Arc<Shared>, pool: SqlitePool) -> anyhow::Result<Arc<Self>> {
+    pub async fn start_with_rating(
+        shared: Arc<Shared>,
+        pool: SqlitePool,
+        rating: Option<super::rating::RatingContext>,
+    ) -> anyhow::Result<Arc<Self>> {
         migrate(&pool).await?;
         let this = Arc::new(Campaigns {
             shared: Arc::downgrade(&shared),
             pool,
             live: StdMutex::new(HashMap::new()),
+            rating,
         });
         let rows: Vec<(i64, String, String, String)> =
             sqlx::query_as("SELECT id, spec, state, phase FROM campaigns ORDER BY id")
@@ -581,7 +602,22 @@ impl Campaigns {
             );
             return;
         };
-        let result = self.place(&shared, &live, index, &phone, &call_id).await;
+        let result = match (&live.spec.rating, &live.spec.recipients[index].ticket) {
+            (Some(round), Some(ticket)) => {
+                super::rating::place(
+                    &shared,
+                    self.rating.as_ref(),
+                    round,
+                    ticket,
+                    live.spec.ring_timeout_s,
+                    &phone,
+                    &call_id,
+                )
+                .await
+            }
+            _ => self.place(&shared, &live, index, &phone, &call_id).await,
+        };
+        let rating_call = live.spec.rating.is_some();
         let now = Utc::now();
         let outcome = result.outcome.unwrap_or(Outcome::Failed(0));
         let (code, sip) = outcome_code(outcome);
@@ -591,6 +627,11 @@ impl Campaigns {
             let _ = st.campaign.on_progress(index, Progress::Listened);
         }
         match result.digit {
+            // A rating given counts as the campaign's «confirmed».
+            _ if rating_call && result.rated => {
+                let _ = st.campaign.on_progress(index, Progress::Confirmed);
+            }
+            _ if rating_call => {}
             Some('1') => {
                 let _ = st.campaign.on_progress(index, Progress::Confirmed);
             }
@@ -618,13 +659,13 @@ impl Campaigns {
         if let Err(e) = r {
             tracing::error!(campaign = live.id, error = %e, "attempt outcome not stored");
         }
-        if result.digit == Some('9') {
+        if result.digit == Some('9') && !rating_call {
             self.flag_phone(&phone, "opted_out").await;
         }
         if matches!(outcome, Outcome::InvalidNumber(_)) {
             self.flag_phone(&phone, "blacklisted").await;
         }
-        if result.digit == Some('2') {
+        if result.digit == Some('2') && !rating_call {
             shared
                 .events
                 .publish(
@@ -927,6 +968,89 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// The scheduler's recipients of `spec`: consent, opt-out and blacklist from the registry's
+/// `phone_consents` (`flags`: phone → (consent, opted out, blacklisted)) or the request.
+fn recipients_of(
+    spec: &CampaignSpec,
+    tz: Tz,
+    flags: &HashMap<String, (bool, bool, bool)>,
+) -> Vec<Recipient> {
+    spec.recipients
+        .iter()
+        .map(|r| {
+            let id = r.id.clone().unwrap_or_else(|| r.phone.clone());
+            let mut rec = Recipient::new(&id, &r.phone, tz, {
+                let (consent, opted_out, blacklisted) =
+                    flags.get(&r.phone).copied().unwrap_or_default();
+                PhoneFacts {
+                    consent: r.consent || consent,
+                    opted_out,
+                    blacklisted,
+                }
+            });
+            if let Some(reason) = r.skipped.clone() {
+                rec.status = Status::Skipped { reason };
+            }
+            rec
+        })
+        .collect()
+}
+
+impl Campaigns {
+    /// Creates and starts a round of the rating robot: the campaign, the run and the tickets
+    /// it calls about are stored in one transaction (after a crash either the round exists
+    /// with its tickets marked as called, or neither: no ticket is skipped or called twice).
+    /// Returns the campaign id.
+    ///
+    /// Errors: a spec that does not check (a bug in the scheduler), the database.
+    pub(super) async fn start_rating_round(
+        self: &Arc<Self>,
+        mut spec: CampaignSpec,
+        run: zvonar_dispatch::rating::RatingRun,
+        tickets: &[i64],
+    ) -> anyhow::Result<i64> {
+        let (template, tz) = spec.check().map_err(anyhow::Error::msg)?;
+        let flags = self.phone_flags().await?;
+        let mut campaign = Campaign::new(recipients_of(&spec, tz, &flags));
+        campaign.run = RunState::Running;
+        let state = serde_json::to_string(&campaign)?;
+        let spec_json = serde_json::to_string(&spec)?;
+        let mut tx = self.pool.begin().await?;
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO campaigns (name, spec, state, phase, created_by, created_at)
+             VALUES (?, ?, ?, 'running', ?, ?) RETURNING id",
+        )
+        .bind(&spec.name)
+        .bind(spec_json)
+        .bind(state)
+        .bind(zvonar_dispatch::rating::ROBOT_LOGIN)
+        .bind(Utc::now())
+        .fetch_one(&mut *tx)
+        .await?;
+        let run = zvonar_dispatch::rating::RatingRun {
+            campaign_id: Some(id),
+            ..run
+        };
+        zvonar_dispatch::rating::Ratings::record_run(&mut tx, &run, tickets).await?;
+        tx.commit().await?;
+        let live = Arc::new(Live {
+            id,
+            rules: spec.rules(),
+            spec,
+            template,
+            state: Mutex::new(LiveState {
+                campaign,
+                phase: Phase::Running,
+                running: false,
+            }),
+            wake: Notify::new(),
+        });
+        self.lock_live().insert(id, live.clone());
+        self.spawn_runner(&live).await;
+        Ok(id)
+    }
+}
+
 /// The API's handle on [`Campaigns`].
 pub struct CampaignApi(pub Arc<Campaigns>);
 
@@ -959,32 +1083,13 @@ impl CampaignControl for CampaignApi {
                     consent: s.recipient.facts.consent,
                     values: s.values,
                     skipped,
+                    ticket: None,
                 });
             }
         }
         let (template, tz) = spec.check().map_err(bad)?;
         let flags = self.0.phone_flags().await.map_err(internal)?;
-        let recipients = spec
-            .recipients
-            .iter()
-            .map(|r| {
-                let id = r.id.clone().unwrap_or_else(|| r.phone.clone());
-                let mut rec = Recipient::new(&id, &r.phone, tz, {
-                    let (consent, opted_out, blacklisted) =
-                        flags.get(&r.phone).copied().unwrap_or_default();
-                    PhoneFacts {
-                        consent: r.consent || consent,
-                        opted_out,
-                        blacklisted,
-                    }
-                });
-                if let Some(reason) = r.skipped.clone() {
-                    rec.status = Status::Skipped { reason };
-                }
-                rec
-            })
-            .collect();
-        let mut campaign = Campaign::new(recipients);
+        let mut campaign = Campaign::new(recipients_of(&spec, tz, &flags));
         campaign.run = RunState::Paused;
         let state = serde_json::to_string(&campaign).map_err(internal)?;
         let spec_json = serde_json::to_string(&spec).map_err(internal)?;

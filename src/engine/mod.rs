@@ -23,6 +23,7 @@ pub mod media;
 pub mod metrics;
 pub mod playback;
 pub mod queue;
+pub mod rating;
 pub mod reoffer;
 pub mod robot_driver;
 pub mod slots;

@@ -269,6 +269,24 @@ async function renderCard(root, ctx, meta, id) {
     media.append(h('p', { class: 'muted' }, t.call_id ? 'Нет права слушать записи.' : 'Заявка без звонка.'));
   }
 
+  const r = d.rating;
+  const SOURCES = { voice: 'голосом по телефону', keys: 'кнопками телефона', api: 'в приложении жителя' };
+  const rating = h('div', { class: 'card', id: 'rating' }, h('h3', {}, 'Оценка жителя'));
+  if (r) {
+    rating.append(h('div', { class: 'kv' },
+      row('Оценка', h('strong', { id: 'rating-value' }, `${r.value} из 5`)),
+      row('Как', SOURCES[r.source] || r.source),
+      row('Когда', fmtDateTime(r.at)),
+      row('Комментарий', r.comment),
+      row('Контроль качества', r.qc_ticket_id ? h('a', { href: `#/tickets/${r.qc_ticket_id}`, id: 'rating-qc' }, `заявка № ${r.qc_ticket_number}`) : null),
+      row('Возвращена в работу', r.reopened ? 'да' : 'нет')));
+    if (r.call_id && ctx.can('listen_recordings')) {
+      rating.append(h('audio', { controls: true, preload: 'none', id: 'rating-recording', src: `/api/v1/calls/${encodeURIComponent(r.call_id)}/recording` }));
+    }
+  } else {
+    rating.append(h('p', { class: 'muted' }, 'Оценки нет.'));
+  }
+
   const works = WORKS.some(ctx.can);
   const comments = h('div', { class: 'card', id: 'comments' }, h('h3', {}, 'Комментарии'),
     d.comments.length ? d.comments.map((c) => h('div', { class: 'comment' },
@@ -306,5 +324,5 @@ async function renderCard(root, ctx, meta, id) {
     h('div', { class: 'page-head' },
       h('h2', {}, `Заявка № ${t.number} `, statusBadge(t), t.emergency ? h('span', { class: 'emergency' }, ' аварийная') : null),
       h('a', { href: '#/tickets' }, '← к журналу')),
-    h('div', { class: 'grid2' }, h('div', {}, details, media), h('div', {}, escalationCard(d.escalation, ctx, act), actions, comments, photos)));
+    h('div', { class: 'grid2' }, h('div', {}, details, media), h('div', {}, escalationCard(d.escalation, ctx, act), actions, rating, comments, photos)));
 }
