@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 const VOICE_PHONE: &str = "+79161110001";
 const KEYS_PHONE: &str = "+79161110002";
+const SUPERVISOR_PASSWORD: &str = "пароль супервизора 42";
 
 /// A zone where the 230-ФЗ window (9:00–20:00 even on a day off) is open now and for the next
 /// hour: the test runs at any hour of the day.
@@ -262,7 +263,7 @@ fn the_robot_calls_residents_through_the_trunk_voice_and_keys_ratings_low_one_ma
             "--name",
             "Светлана Петрова",
         ],
-        "пароль супервизора 42\n",
+        &format!("{SUPERVISOR_PASSWORD}\n"),
     );
     assert!(ok, "{out}");
 
@@ -277,7 +278,9 @@ fn the_robot_calls_residents_through_the_trunk_voice_and_keys_ratings_low_one_ma
     };
     let voice_ticket = file("leak", VOICE_PHONE);
     let keys_ticket = file("lift", KEYS_PHONE);
-    for t in [&voice_ticket, &keys_ticket] {
+    // A resident who never consented to automated calls (41-ФЗ): skipped, not called.
+    let no_consent = file("cleaning", "+79161110003");
+    for t in [&voice_ticket, &keys_ticket, &no_consent] {
         post(
             &z,
             &format!("/api/v1/tickets/{}/complete", t["id"]),
@@ -322,8 +325,25 @@ fn the_robot_calls_residents_through_the_trunk_voice_and_keys_ratings_low_one_ma
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(campaign["totals"]["recipients"], 2, "{campaign}");
-    assert_eq!(campaign["totals"]["confirmed"], 2, "both rated: {campaign}");
+    assert_eq!(campaign["totals"]["recipients"], 3, "{campaign}");
+    assert_eq!(campaign["totals"]["called"], 2, "{campaign}");
+    assert_eq!(
+        campaign["totals"]["confirmed"], 2,
+        "both called rated: {campaign}"
+    );
+    let progress = z.get_json(&format!("/api/v1/campaigns/{}", campaign["id"]));
+    let skipped = progress["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .find(|r| r["id"] == format!("ticket-{}", no_consent["number"].as_str().unwrap()))
+        .unwrap_or_else(|| panic!("{progress:#}"))
+        .clone();
+    assert_eq!(skipped["status"], "skipped", "{skipped}");
+    assert!(
+        skipped["attempts"].as_array().unwrap().is_empty(),
+        "{skipped}"
+    );
 
     // The voice rating: 5, with the comment recognised and recorded.
     let card = z.get_json(&format!("/api/v1/tickets/{}", voice_ticket["id"]));
@@ -348,6 +368,10 @@ fn the_robot_calls_residents_through_the_trunk_voice_and_keys_ratings_low_one_ma
     }
     let call_id = r["call_id"].as_str().expect("call id").to_string();
     let call = z.get_json(&format!("/api/v1/calls/{call_id}"));
+    // The console plays the rating call on the ticket card.
+    let (code, _, wav) = z.get_raw(&format!("/api/v1/calls/{call_id}/recording"), None);
+    assert_eq!(code, 200, "{call:#}");
+    assert!(wav.starts_with(b"RIFF") && wav.len() > 8000);
     let timeline = call["timeline"].as_array().expect("timeline");
     let said: Vec<&str> = timeline
         .iter()
@@ -451,6 +475,32 @@ fn the_robot_calls_residents_through_the_trunk_voice_and_keys_ratings_low_one_ma
             .map(|r| r["average"].as_f64().unwrap())
     };
     assert_eq!((avg("leak"), avg("lift")), (Some(5.0), Some(2.0)), "{rep}");
+
+    // The console's ticket card shows the rating and links the quality-control ticket.
+    let r = common::browser::run_script(
+        &z,
+        "rating.mjs",
+        "console_rating",
+        &[
+            ("SUPERVISOR", "sveta"),
+            ("SUPERVISOR_PASSWORD", SUPERVISOR_PASSWORD),
+            ("TICKET", &keys_ticket["id"].to_string()),
+        ],
+    );
+    let shown = r["rating"].as_str().unwrap_or("");
+    assert!(
+        shown.contains("2 из 5") && shown.contains("кнопками телефона"),
+        "{r}"
+    );
+    assert!(shown.contains(&format!("заявка № {qc_number}")), "{r}");
+    assert!(r["qc"].as_str().unwrap_or("").contains(&qc_number), "{r}");
+    assert!(
+        r["qcDetails"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Контроль качества"),
+        "{r}"
+    );
 
     // A restart the same day: the run is not repeated, nobody is called again.
     z.terminate();
