@@ -207,7 +207,7 @@ leak = "о протечке"
 }
 
 fn post(z: &Zvonar, path: &str, body: Value) -> Value {
-    let (code, v) = z.send_json("POST", path, &body.to_string());
+    let (code, v) = z.api("POST", path, &body.to_string());
     assert!((200..300).contains(&code), "POST {path}: {code} {v}");
     v
 }

@@ -985,35 +985,4 @@ pub fn finish_uas(child: Child) -> (bool, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
-impl Zvonar {
-    /// A request with a JSON body (`""`: none) as the service account: (status, JSON body,
-    /// `Null` when the body is not JSON).
-    pub fn send_json(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.http_port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.token,
-            body.len()
-        )
-        .expect("write");
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut s, &mut buf).expect("read");
-        let split = buf
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("header end");
-        let head = String::from_utf8_lossy(&buf[..split]).into_owned();
-        let status: u16 = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .expect("status");
-        (
-            status,
-            serde_json::from_slice(&buf[split + 4..]).unwrap_or(serde_json::Value::Null),
-        )
-    }
 }
