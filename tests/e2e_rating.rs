@@ -502,6 +502,22 @@ fn the_robot_calls_residents_through_the_trunk_voice_and_keys_ratings_low_one_ma
         "{r}"
     );
 
+    let report = r["report"].as_str().unwrap_or("");
+    let line = |name: &str| {
+        report
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name}: {report}"))
+            .split('\t')
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(line("Протечка")[1..3], ["1", "5.00"], "{report}");
+    assert_eq!(line("Лифт")[1..4], ["1", "2.00", "1"], "{report}");
+    let csv = r["csv"].as_str().unwrap_or("");
+    assert!(csv.starts_with("200 группа;название;оценок"), "{csv}");
+    assert!(csv.contains("lift;lift;1;2;1;0;0;1;0;0;0"), "{csv}");
+
     // A restart the same day: the run is not repeated, nobody is called again.
     z.terminate();
     assert!(z.wait_exit(Duration::from_secs(30)).is_some(), "stopped");

@@ -1,6 +1,6 @@
 // The resident's rating on the console's ticket card: a supervisor opens the ticket the rating
 // robot called about, sees the rating (value, how it was given, the quality-control ticket) and
-// follows the link to the quality-control ticket.
+// follows the link to the quality-control ticket, then reads the satisfaction report by topic.
 //
 // Env: ZVONAR_URL, SUPERVISOR/SUPERVISOR_PASSWORD, TICKET (the rated ticket's id).
 
@@ -20,5 +20,17 @@ run(async ({ page, url, shot }) => {
   const qcDetails = await page.locator('.kv').first().innerText();
   check(audio === 1, 'the rating call can be played', audio);
   await shot('qc-card');
-  return { rating, qc, qcDetails };
+  // The satisfaction report, by topic.
+  const menu = await page.locator('nav.menu a').allInnerTexts();
+  check(menu.includes('Оценки жителей'), 'menu has the ratings report', menu);
+  await page.goto(`${url}/console/#/ratings`);
+  await page.selectOption('select[name=by]', 'topic');
+  await page.locator('table#ratings tbody tr', { hasText: 'Лифт' }).waitFor();
+  const report = await page.locator('table#ratings').innerText();
+  const csv = await page.evaluate(async () => {
+    const r = await fetch(document.querySelector('#ratings-csv').href);
+    return `${r.status} ${await r.text()}`;
+  });
+  await shot('ratings-report');
+  return { rating, qc, qcDetails, report, csv };
 });

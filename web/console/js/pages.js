@@ -20,6 +20,8 @@ export const PAGES = [
   { path: 'outages', title: 'Аварии и отключения', group: 'work', perm: [], module: '../pages/outages.js' },
   // The supervisor's live monitor (pushed over a WebSocket).
   { path: 'monitor', title: 'Монитор', group: 'supervise', perm: ['view_monitor'], module: '../pages/monitor.js' },
+  // Residents' ratings of completed tickets (issue 8): satisfaction by executor, topic, building.
+  { path: 'ratings', title: 'Оценки жителей', group: 'supervise', perm: ['view_monitor'], module: '../pages/ratings.js' },
   // Who the robot calls for emergency tickets (issue 8): rosters by department, CSV upload.
   { path: 'duty', title: 'График дежурств', group: 'supervise', perm: ['manage_duty'], module: '../pages/duty_roster.js' },
   { path: 'admin', title: 'Пользователи и роли', group: 'admin', perm: ['manage_users'], module: '../pages/admin.js' },
