@@ -648,6 +648,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", recordings.display()))?;
     tokio::spawn(retention::run_daily(
         store.clone(),
+        Some(sqlite_store.clone()),
         retention::Retention {
             days: cfg.storage.retention_days,
             recordings_dir: recordings.clone(),

@@ -5,7 +5,9 @@
 //! at start and then every 24 hours. A recording is expired when its call started more
 //! than the retention period before `now`: the file is removed and the CDR marked
 //! (`recording_deleted_at`), so the API answers «expired» instead of a bare 404. A file
-//! that is already gone is marked too. TTS cache files expire by modification time.
+//! that is already gone is marked too. TTS cache files expire by modification time. The
+//! recordings of emergency call-outs to staff on duty ([`sweep_duty`]) expire the same way
+//! by the attempt's start; the attempt is marked (`recording_deleted_at`).
 
 use chrono::{DateTime, Utc};
 use std::path::{Component, Path, PathBuf};
@@ -104,6 +106,50 @@ pub async fn sweep(
     Ok(report)
 }
 
+/// Deletes the recordings of duty call attempts (emergency call-outs) started more than the
+/// retention period before `now` and marks the attempts; [`SweepReport::calls_marked`]
+/// counts the attempts marked.
+///
+/// Errors: [`SweepError`] when the store cannot list them; files that cannot be deleted are
+/// counted in [`SweepReport::failures`], logged, and retried next time.
+pub async fn sweep_duty(
+    duty: &dyn zvonar_dispatch::duty::DutyStore,
+    r: &Retention,
+    now: DateTime<Utc>,
+) -> Result<SweepReport, SweepError> {
+    let mut report = SweepReport::default();
+    for (ticket, n, rel) in duty.recordings_before(r.cutoff(now)).await? {
+        if let Some(path) = inside(&r.recordings_dir, &rel) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => report.recordings_deleted += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::error!(ticket, attempt = n, error = %e, "expired duty recording not deleted");
+                    report.failures += 1;
+                    continue;
+                }
+            }
+            if let Some(dir) = path.parent() {
+                remove_empty_dirs(dir, &r.recordings_dir);
+            }
+        } else {
+            tracing::warn!(
+                ticket,
+                attempt = n,
+                "duty recording path outside the recordings directory"
+            );
+        }
+        match duty.mark_recording_deleted(ticket, n, now).await {
+            Ok(()) => report.calls_marked += 1,
+            Err(e) => {
+                tracing::error!(ticket, attempt = n, error = %e, "expired duty recording not marked");
+                report.failures += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
 async fn mark(
     store: &dyn DispatchStore,
     call_id: &zvonar_models::CallId,
@@ -171,11 +217,28 @@ fn sweep_files_older_than(dir: &Path, cutoff: DateTime<Utc>, report: &mut SweepR
     }
 }
 
-/// Sweeps at start and then every 24 hours, logging what was deleted.
-pub async fn run_daily(store: Arc<dyn DispatchStore>, r: Retention) {
+/// Sweeps at start and then every 24 hours, logging what was deleted; `duty`: also the
+/// recordings of emergency call-outs ([`sweep_duty`]).
+pub async fn run_daily(
+    store: Arc<dyn DispatchStore>,
+    duty: Option<Arc<dyn zvonar_dispatch::duty::DutyStore>>,
+    r: Retention,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
     loop {
         tick.tick().await;
+        if let Some(d) = &duty {
+            match sweep_duty(d.as_ref(), &r, Utc::now()).await {
+                Ok(rep) => tracing::info!(
+                    days = r.days,
+                    recordings = rep.recordings_deleted,
+                    attempts = rep.calls_marked,
+                    failures = rep.failures,
+                    "retention sweep of duty call recordings done"
+                ),
+                Err(e) => tracing::error!(error = %e, "retention sweep of duty recordings failed"),
+            }
+        }
         match sweep(store.as_ref(), &r, Utc::now()).await {
             Ok(rep) => tracing::info!(
                 days = r.days,
@@ -325,6 +388,93 @@ mod tests {
         // Just after the cutoff passes the newer call's start minus a minute, it is still kept.
         let later = sweep(&s, &r, at("2029-06-01T12:00:30Z")).await.unwrap();
         assert_eq!(later.recordings_deleted, 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The recordings of emergency call-outs expire by the attempt's start; the attempt is
+    /// marked and keeps its path; a newer one stays; a running escalation is left alone.
+    #[tokio::test]
+    async fn expired_duty_recordings_are_deleted_and_their_attempts_marked() {
+        use zvonar_dispatch::duty::{
+            AttemptOutcome, Callee, DutyPhone, DutyStore, Escalation, Rules,
+        };
+        let dir =
+            std::env::temp_dir().join(format!("zvonar-retention-duty-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let rec = dir.join("recordings");
+        let s = store().await;
+        let now = at("2029-06-01T12:00:00Z");
+        let callee = |id: i64| Callee {
+            user_id: id,
+            name: format!("user{id}"),
+            phone: DutyPhone::Account(format!("10{id}")),
+            supervisor: false,
+        };
+        let rules = Rules {
+            rounds: 1,
+            round_gap_s: 0,
+        };
+        let req: zvonar_models::TicketRequest = serde_json::from_value(serde_json::json!({
+            "caller": null, "account_id": null, "building_id": null, "premises_id": null,
+            "apartment": null, "topic": "leak", "emergency": true, "description": "",
+            "outage_id": null, "unfinished": false
+        }))
+        .unwrap();
+        // (started, over): an old finished escalation, a new one, an old one still calling.
+        let mut files = Vec::new();
+        for (started, finish) in [
+            ("2029-04-01T10:00:00Z", true),
+            ("2029-05-30T10:00:00Z", true),
+            ("2029-04-02T10:00:00Z", false),
+        ] {
+            let t0 = at(started);
+            let t = s.file_ticket(None, t0, &req).await.unwrap();
+            let mut e = Escalation::new(t.id.0, "Сантехники", vec![callee(1), callee(2)], t0);
+            e.poll(t0, &rules);
+            let rel = format!("2029/04/01/duty-{}-1.wav", t.id.0);
+            std::fs::create_dir_all(rec.join("2029/04/01")).unwrap();
+            std::fs::write(rec.join(&rel), b"RIFF").unwrap();
+            e.on_call_ended(
+                1,
+                AttemptOutcome::Refused,
+                Some(200),
+                Some(rel.clone()),
+                t0,
+                &rules,
+            );
+            if finish {
+                e.on_call_ended(2, AttemptOutcome::Accepted, Some(200), None, t0, &rules);
+            }
+            assert!(s.start_escalation(&e, t0).await.unwrap());
+            files.push((t.id.0, rel));
+        }
+        let r = Retention {
+            days: 30,
+            recordings_dir: rec.clone(),
+            tts_cache_dir: None,
+        };
+        let rep = sweep_duty(&s, &r, now).await.unwrap();
+        assert_eq!(
+            rep,
+            SweepReport {
+                recordings_deleted: 1,
+                calls_marked: 1,
+                tts_files_deleted: 0,
+                failures: 0
+            }
+        );
+        assert!(!rec.join(&files[0].1).exists());
+        assert!(rec.join(&files[1].1).is_file() && rec.join(&files[2].1).is_file());
+        let e = s.escalation(files[0].0).await.unwrap().unwrap();
+        assert_eq!(e.attempts[0].recording_deleted_at, Some(now));
+        assert_eq!(
+            e.attempts[0].recording.as_deref(),
+            Some(files[0].1.as_str())
+        );
+        assert_eq!(
+            sweep_duty(&s, &r, now).await.unwrap(),
+            SweepReport::default()
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -10,7 +10,7 @@
 //! | `POST /api/v1/duty/rosters/import` | manage_duty | body the roster CSV ([`zvonar_dispatch::duty::parse_csv`]): every department in it replaced; 400 `{"error", "errors": [...]}` (every bad line, also joined in `error`) and nothing stored when any line is bad; audit `duty_roster_import` |
 //! | `GET /api/v1/duty/unanswered` | any ticket work | ticket ids whose escalation reached nobody and that nobody took since |
 //! | `GET /api/v1/tickets/{id}/escalation` | the ticket visible | the escalation (state, callees, attempts with outcome, SIP code, recording, Russian labels); 404 when the ticket had none |
-//! | `GET /api/v1/tickets/{id}/escalation/{n}/recording` | listen_recordings, the ticket visible | the WAV of answered attempt `n` (stereo 8 kHz: the person left, the robot right; range requests) |
+//! | `GET /api/v1/tickets/{id}/escalation/{n}/recording` | listen_recordings, the ticket visible | the WAV of answered attempt `n` (stereo 8 kHz: the person left, the robot right; range requests); 410 once the retention sweep deleted it |
 //! | `POST /api/v1/tickets/{id}/escalation/accept` | complete_tickets or transfer_tickets | the caller takes the emergency ticket (assigned to them, `in_progress`); the call in progress is hung up and nobody else is called; 409 when the escalation is over; audit `duty_accept` |
 //!
 //! Every user in a roster must be an active user (400 otherwise); every department one of
@@ -325,12 +325,17 @@ async fn recording(
         .await
         .map_err(internal)?
         .ok_or(ApiError::NotFound("escalation"))?;
-    let rel = e
+    let a = e
         .attempts
         .iter()
         .find(|a| a.n == n)
-        .and_then(|a| a.recording.clone())
-        .ok_or(ApiError::NotFound("recording"))?;
+        .ok_or(ApiError::NotFound("attempt"))?;
+    if a.recording_deleted_at.is_some() {
+        return Err(ApiError::Gone(
+            "recording expired: deleted after the retention period",
+        ));
+    }
+    let rel = a.recording.clone().ok_or(ApiError::NotFound("recording"))?;
     // Written by the engine as `YYYY/MM/DD/duty-<ticket>-<n>.wav`; refuse anything that
     // could leave the recordings directory.
     if rel.split('/').any(|p| p == ".." || p.is_empty()) || rel.starts_with('/') {

@@ -88,6 +88,10 @@ pub struct Attempt {
     pub sip_code: Option<u16>,
     /// The recording, relative to the recordings directory (answered calls).
     pub recording: Option<String>,
+    /// When the retention sweep deleted the recording (`[storage] retention_days`); the
+    /// path is kept so the API can say it expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_deleted_at: Option<DateTime<Utc>>,
 }
 
 /// Where an escalation stands.
@@ -247,6 +251,7 @@ impl Escalation {
             outcome: None,
             sip_code: None,
             recording: None,
+            recording_deleted_at: None,
         });
         self.state = State::Calling { n };
         vec![Command::Dial { n, callee }]

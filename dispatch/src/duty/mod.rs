@@ -152,6 +152,23 @@ pub trait DutyStore: Send + Sync {
 
     /// Ticket ids whose escalation ended unanswered, newest first (the console's alarm).
     async fn unanswered(&self) -> Result<Vec<i64>, QueryError>;
+
+    /// Recordings of attempts started before `before` and not yet deleted, of escalations
+    /// that are over: `(ticket id, attempt n, path relative to the recordings directory)`.
+    /// For the retention sweep (`[storage] retention_days`).
+    async fn recordings_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<(i64, u32, String)>, QueryError>;
+
+    /// Marks attempt `n` of the ticket's escalation: its recording deleted at `at` (the
+    /// path is kept). Nothing when there is no such attempt.
+    async fn mark_recording_deleted(
+        &self,
+        ticket_id: i64,
+        n: u32,
+        at: DateTime<Utc>,
+    ) -> Result<(), QueryError>;
 }
 
 fn corrupt(e: serde_json::Error) -> QueryError {
@@ -276,6 +293,57 @@ impl DutyStore for SqliteDispatchStore {
             .collect()
     }
 
+    async fn recordings_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<(i64, u32, String)>, QueryError> {
+        let rows: Vec<(String,)> = sqlx::query_as(OVER_BEFORE_SQL)
+            .bind(before)
+            .fetch_all(self.pool())
+            .await?;
+        let mut out = Vec::new();
+        for (state,) in rows {
+            let e: Escalation = serde_json::from_str(&state).map_err(corrupt)?;
+            for a in &e.attempts {
+                if let (Some(rec), None) = (&a.recording, a.recording_deleted_at) {
+                    if a.started_at < before {
+                        out.push((e.ticket_id, a.n, rec.clone()));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn mark_recording_deleted(
+        &self,
+        ticket_id: i64,
+        n: u32,
+        at: DateTime<Utc>,
+    ) -> Result<(), QueryError> {
+        let mut tx = self.pool().begin().await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT state FROM duty_escalations WHERE ticket_id = ?")
+                .bind(ticket_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((state,)) = row else {
+            return Ok(());
+        };
+        let mut e: Escalation = serde_json::from_str(&state).map_err(corrupt)?;
+        let Some(a) = e.attempts.iter_mut().find(|a| a.n == n) else {
+            return Ok(());
+        };
+        a.recording_deleted_at = Some(at);
+        sqlx::query("UPDATE duty_escalations SET state = ? WHERE ticket_id = ?")
+            .bind(serde_json::to_string(&e).map_err(corrupt)?)
+            .bind(ticket_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn unanswered(&self) -> Result<Vec<i64>, QueryError> {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT e.ticket_id FROM duty_escalations e JOIN tickets t ON t.id = e.ticket_id
@@ -287,6 +355,12 @@ impl DutyStore for SqliteDispatchStore {
         Ok(rows.into_iter().map(|(i,)| i).collect())
     }
 }
+
+/// Escalations that are over and started before `before` (only those can hold recordings
+/// old enough to expire: an escalation lasts minutes).
+const OVER_BEFORE_SQL: &str = "SELECT state FROM duty_escalations
+     WHERE phase NOT IN ('waiting', 'calling') AND julianday(started_at) < julianday(?)
+     ORDER BY ticket_id";
 
 /// How far back [`DutyStore::emergencies_to_escalate`] looks at `now`.
 pub fn escalate_since(settings: &DutySettings, now: DateTime<Utc>) -> DateTime<Utc> {

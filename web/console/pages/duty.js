@@ -24,7 +24,7 @@ export function escalationCard(e, ctx, act) {
         h('td', {}, fmtDateTime(a.started_at)),
         h('td', {}, a.outcome_ru),
         h('td', {}, a.sip_code == null ? '' : String(a.sip_code)),
-        h('td', {}, a.recording && ctx.can('listen_recordings')
+        h('td', {}, a.recording_deleted_at ? h('span', { class: 'muted' }, 'удалена по сроку хранения') : a.recording && ctx.can('listen_recordings')
           ? h('audio', { controls: true, preload: 'none', class: 'attempt-recording', src: `/api/v1/tickets/${e.ticket_id}/escalation/${a.n}/recording` })
           : ''))))));
   }
