@@ -20,7 +20,8 @@
 //! [`parse_number_answer`] decides whether an utterance *answers* a number question
 //! ([`AnswerClass`]): «квартира сорок пять» does, «…в 45 минут 3 доллара 5 центов» does
 //! not. The other functions are built on it. Not understood on purpose: «полтора»,
-//! «миллион», grades in words («отлично», «хорошо» — «хорошо» is also "all right"), and
+//! «миллион», grades in words («отлично», «хорошо» — «хорошо» is also "all right"; the
+//! rating robot's [`crate::rating::parse_rating`] takes them where a grade is asked), and
 //! apartments dictated digit by digit («один два три» is three numbers; a reading may be
 //! dictated so). The table test is `dialplan/tests/fixtures/numerals.tsv`.
 
