@@ -482,6 +482,10 @@ fn the_console_shows_the_escalation_accepts_it_and_alarms_when_nobody_accepted()
         assert_eq!(status, 200, "{body}");
     }
     let building = first_building(&z);
+    // A gas ticket: its topic has no department here ([duty] topics, no default): nobody is
+    // called and nothing is added to it. (Scans go in ticket order, so once the later
+    // electricity ticket has its escalation, this one was seen.)
+    let gas = file_ticket_on(&z, "gas", building, "Запах газа в подъезде");
     let nobody = file_ticket_on(&z, "electricity", building, "Искрит щиток в подъезде");
     let e = wait_for(
         &z,
@@ -494,6 +498,11 @@ fn the_console_shows_the_escalation_accepts_it_and_alarms_when_nobody_accepted()
         vec![("Иванов".into(), "failed".into(), None)],
         "account 109 is not registered"
     );
+    let (status, _) = z.api("GET", &format!("/api/v1/tickets/{gas}/escalation"), "");
+    assert_eq!(status, 404);
+    let card = z.get_json(&format!("/api/v1/tickets/{gas}"));
+    assert_eq!(card["comments"], json!([]), "{card}");
+    assert!(card["escalation"].is_null(), "{card}");
     let ringing = start_uas(
         &z.dir,
         &uas_scenario(&z.dir, "ringing", &UasParty::RingsUntilCancel),

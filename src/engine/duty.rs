@@ -7,7 +7,8 @@
 //! - **Finding tickets.** A scanner looks every `[duty] scan_ms` for emergency tickets in
 //!   status `new`, not assigned to a person, filed within `max_age_min`, without an
 //!   escalation — whoever filed them (the robot, the console, the API). For each: its
-//!   department ([`DutySettings::department_for`]), that roster's callees at this local
+//!   department ([`DutySettings::department_for`]; a ticket without one — its topic not in
+//!   `[duty] topics` and no `default_department` — is left alone), that roster's callees at this local
 //!   time (the company's `time_zone`), an escalation row inserted once per ticket (the
 //!   ticket id is its primary key), the department set on the ticket.
 //! - **Calling.** One task per escalation: `poll` → **store the state (the attempt in
@@ -112,6 +113,8 @@ pub struct DutyRunner {
     store: Arc<SqliteDispatchStore>,
     settings: DutySettings,
     live: StdMutex<HashMap<i64, Arc<Live>>>,
+    /// Emergency tickets without a department, already logged.
+    skipped: StdMutex<std::collections::HashSet<i64>>,
 }
 
 impl DutyRunner {
@@ -129,6 +132,7 @@ impl DutyRunner {
             store,
             settings,
             live: StdMutex::new(HashMap::new()),
+            skipped: StdMutex::default(),
         });
         if !this.settings.enabled {
             tracing::info!("[duty] disabled: emergency tickets are not called out");
@@ -204,26 +208,27 @@ impl DutyRunner {
             .emergencies_to_escalate(escalate_since(&self.settings, now))
             .await?;
         for t in tickets {
-            let department = self.settings.department_for(&t);
-            let local = now.with_timezone(&shared.time_zone).naive_local();
-            let callees = match &department {
-                Some(d) => self.store.roster(d).await?.callees(local),
-                None => Vec::new(),
+            // No department for the ticket ([duty] topics, default_department): call-outs are
+            // not set up for it; left alone (logged once).
+            let Some(department) = self.settings.department_for(&t) else {
+                let mut skipped = self.skipped.lock().unwrap_or_else(|p| p.into_inner());
+                if skipped.insert(t.id.0) {
+                    tracing::info!(ticket = %t.number, topic = %t.topic,
+                        "emergency ticket without a department ([duty] topics, default_department): nobody is called");
+                }
+                continue;
             };
-            let e = Escalation::new(
-                t.id.0,
-                department.as_deref().unwrap_or(""),
-                callees.clone(),
-                now,
-            );
+            let local = now.with_timezone(&shared.time_zone).naive_local();
+            let callees = self.store.roster(&department).await?.callees(local);
+            let e = Escalation::new(t.id.0, &department, callees.clone(), now);
             if !self.store.start_escalation(&e, now).await? {
                 continue;
             }
             tracing::info!(ticket = %t.number, department = ?department, callees = callees.len(),
                 "emergency ticket: calling the staff on duty");
-            if let (Some(d), None) = (&department, &t.department) {
+            if t.department.is_none() {
                 let ch = TicketChange::assign(Assignment {
-                    department: Some(d.clone()),
+                    department: Some(department.clone()),
                     executor: None,
                 });
                 if let Err(err) = self.store.update_ticket(t.id, &ch).await {
@@ -242,15 +247,13 @@ impl DutyRunner {
                 .collect();
             self.comment(
                 t.id.0,
-                &match &department {
-                    Some(d) if !names.is_empty() => format!(
-                        "Аварийная заявка: звоним дежурным отдела «{d}» по очереди: {}.",
+                &if names.is_empty() {
+                    format!("Аварийная заявка: в графике отдела «{department}» сейчас никого нет.")
+                } else {
+                    format!(
+                        "Аварийная заявка: звоним дежурным отдела «{department}» по очереди: {}.",
                         names.join(", ")
-                    ),
-                    Some(d) => {
-                        format!("Аварийная заявка: в графике отдела «{d}» сейчас никого нет.")
-                    }
-                    None => "Аварийная заявка: отдел не определён, звонить некому.".to_string(),
+                    )
                 },
             )
             .await;

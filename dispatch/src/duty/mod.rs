@@ -50,8 +50,8 @@ pub struct DutySettings {
     /// Topic code → department, for tickets filed without a department (the robot's):
     /// `{ leak = "Сантехники", electricity = "Электрики" }`.
     pub topics: BTreeMap<String, String>,
-    /// The department of an emergency ticket whose topic is not in `topics`; none: such a
-    /// ticket is marked unanswered at once («некому звонить»).
+    /// The department of an emergency ticket whose topic is not in `topics`; none: nobody
+    /// is called for such a ticket (call-outs are not set up for its topic).
     pub default_department: Option<String>,
 }
 
