@@ -90,6 +90,22 @@ pub async fn sweep(
                     continue;
                 }
             }
+            // A rating call's comment, kept next to its recording (`<call>-comment.wav`).
+            let comment = path.with_file_name(format!(
+                "{}-comment.wav",
+                path.file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+            ));
+            match std::fs::remove_file(&comment) {
+                Ok(()) => report.recordings_deleted += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::error!(%call_id, error = %e, "expired comment recording not deleted");
+                    report.failures += 1;
+                    continue;
+                }
+            }
             if let Some(dir) = path.parent() {
                 remove_empty_dirs(dir, &r.recordings_dir);
             }
@@ -475,6 +491,54 @@ mod tests {
             sweep_duty(&s, &r, now).await.unwrap(),
             SweepReport::default()
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A rating call (zvonar called out: no `Started`, only `Answered`) expires by its answer
+    /// time, its comment recording with it.
+    #[tokio::test]
+    async fn a_rating_call_expires_by_its_answer_time_with_its_comment() {
+        let dir =
+            std::env::temp_dir().join(format!("zvonar-retention-rating-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let rec = dir.join("recordings");
+        let s = store().await;
+        let mut files = Vec::new();
+        for (id, answered) in [
+            ("campaign-1-1", at("2029-04-01T10:00:00Z")),
+            ("campaign-1-2", at("2029-05-20T10:00:00Z")),
+        ] {
+            let rel = format!("{}/{id}.wav", answered.format("%Y/%m/%d"));
+            let comment = rel.replace(".wav", "-comment.wav");
+            std::fs::create_dir_all(rec.join(&rel).parent().unwrap()).unwrap();
+            std::fs::write(rec.join(&rel), b"RIFF").unwrap();
+            std::fs::write(rec.join(&comment), b"RIFF").unwrap();
+            s.record_event(
+                &format!("{id}-1"),
+                &CallEvent {
+                    call_id: CallId(id.into()),
+                    at: answered,
+                    kind: CallEventKind::Answered {
+                        recording: rel.clone(),
+                    },
+                },
+            )
+            .await
+            .unwrap();
+            files.push((rel, comment));
+        }
+        let r = Retention {
+            days: 30,
+            recordings_dir: rec.clone(),
+            tts_cache_dir: None,
+        };
+        let rep = sweep(&s, &r, at("2029-06-01T12:00:00Z")).await.unwrap();
+        assert_eq!(
+            (rep.recordings_deleted, rep.calls_marked, rep.failures),
+            (2, 1, 0)
+        );
+        assert!(!rec.join(&files[0].0).exists() && !rec.join(&files[0].1).exists());
+        assert!(rec.join(&files[1].0).is_file() && rec.join(&files[1].1).is_file());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -510,9 +510,12 @@ impl DispatchStore for SqliteDispatchStore {
         limit: u32,
     ) -> Result<Vec<(CallId, String)>, QueryError> {
         let rows: Vec<(String, String)> = sqlx::query_as(
+            // Outgoing calls of the rating robot have no `Started` (no INVITE came in): their
+            // answer time counts.
             "SELECT call_id, recording FROM calls
-             WHERE recording IS NOT NULL AND recording_deleted_at IS NULL AND started_at < ?
-             ORDER BY started_at LIMIT ?",
+             WHERE recording IS NOT NULL AND recording_deleted_at IS NULL
+               AND COALESCE(started_at, answered_at) < ?
+             ORDER BY COALESCE(started_at, answered_at) LIMIT ?",
         )
         .bind(before)
         .bind(i64::from(limit.min(1000)))

@@ -120,7 +120,8 @@ pub trait DispatchStore: Send + Sync {
     /// Callback requests, newest first.
     async fn list_callbacks(&self, limit: u32, offset: u32) -> Result<Vec<Callback>, QueryError>;
 
-    /// Calls that started before `before` and whose recording has not been deleted:
+    /// Calls that started (calls zvonar placed without an incoming INVITE, such as the rating
+    /// robot's: were answered) before `before` and whose recording has not been deleted:
     /// `(call, recording path relative to the recordings directory)`, oldest first, at most
     /// `limit` (capped at 1000). For the retention sweep.
     async fn recordings_before(
