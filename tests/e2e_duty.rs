@@ -1,7 +1,8 @@
 //! End to end, emergency call-outs to the staff on duty (issue 8, point 6): a real
-//! `zvonar serve` with its registrar; two staff members whose desk phones (SIPp UAS) are
-//! registered SIP accounts; the plumbers' duty roster stored over the API; an emergency
-//! ticket filed over the API as the console does.
+//! `zvonar serve` with its registrar and a SIP trunk; two staff members, one with a desk
+//! phone registered as a SIP account, one reached by a phone number through the trunk (both
+//! SIPp UAS); the plumbers' duty roster stored over the API; an emergency ticket filed over
+//! the API as the console does.
 //!
 //! 1. The first person on duty is busy (486), the second answers, listens and presses 1
 //!    (RFC 2833, tests/fixtures/pcap/dtmf_2833_1.pcap): the ticket is assigned to the
@@ -29,14 +30,23 @@ use std::time::{Duration, Instant};
 const REALM: &str = "e2e.zvonar";
 
 /// zvonar with its registrar and `[duty]`: each phone rings `ring_s`, one round; leaks go
-/// to the plumbers, electricity to the electricians.
-fn start(name: &str, ring_s: u32) -> Zvonar {
+/// to the plumbers, electricity to the electricians; `trunk`: a SIP trunk (no registration)
+/// at 127.0.0.1:PORT that phone numbers are dialled through.
+fn start(name: &str, ring_s: u32, trunk: Option<u16>) -> Zvonar {
+    let trunk = trunk
+        .map(|p| {
+            format!(
+                "[[trunk]]\nname = \"provider\"\nregistrar = \"sip:127.0.0.1:{p}\"\n\
+                 username = \"74950001122\"\npassword = \"trunk-secret\"\nregister = false\n"
+            )
+        })
+        .unwrap_or_default();
     Zvonar::start_with(
         name,
         Options {
             extra_config: format!(
                 "[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\", \"SHA-256\"]\n\
-                 [duty]\nring_s = {ring_s}\nrounds = 1\nround_gap_s = 0\nanswer_wait_s = 5\n\
+                 {trunk}[duty]\nring_s = {ring_s}\nrounds = 1\nround_gap_s = 0\nanswer_wait_s = 5\n\
                  scan_ms = 200\n[duty.topics]\nleak = \"Сантехники\"\n\
                  electricity = \"Электрики\"\n"
             ),
@@ -156,7 +166,9 @@ fn set_roster(z: &Zvonar, headers: &[String], roster: &Value) -> (u16, String) {
 
 #[test]
 fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
-    let mut z = start("duty", 10);
+    // Petrov's phone is a number behind the SIP trunk (SIPp on port2).
+    let (port1, port2) = (free_port(), free_port());
+    let mut z = start("duty", 10, Some(port2));
     for (login, role) in [
         ("ivanov", "executor"),
         ("petrov", "executor"),
@@ -173,19 +185,12 @@ fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
         &["sip-account", "add", "101", "--login", "ivanov"],
         "secret-101\n",
     );
-    cli(
-        &z,
-        &["sip-account", "add", "102", "--login", "petrov"],
-        "secret-102\n",
-    );
     let (ivanov, petrov, disp) = (
         user_id(&z, "ivanov"),
         user_id(&z, "petrov"),
         user_id(&z, "disp"),
     );
-    let (port1, port2) = (free_port(), free_port());
     z.register_account("101", "secret-101", port1);
-    z.register_account("102", "secret-102", port2);
 
     let roster = |second: &str| {
         json!({
@@ -199,18 +204,18 @@ fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
     };
     // A dispatcher may not edit the roster: 403, nothing stored.
     let disp_session = z.log_in("disp", "пароль сотрудника 1");
-    let (status, body) = set_roster(&z, &disp_session, &roster("account:102"));
+    let (status, body) = set_roster(&z, &disp_session, &roster("+79160000002"));
     assert_eq!(status, 403, "{body}");
     let stored = z.get_json("/api/v1/duty/rosters/Сантехники");
     assert_eq!(stored["shifts"], json!([]), "{stored}");
     // An unknown user is refused by name.
-    let mut bad = roster("account:102");
+    let mut bad = roster("+79160000002");
     bad["shifts"][1]["user_id"] = json!(9999);
     let (status, body) = set_roster(&z, &[format!("Authorization: Bearer {}", z.token)], &bad);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("9999"), "{body}");
     let auth = [format!("Authorization: Bearer {}", z.token)];
-    let (status, body) = set_roster(&z, &auth, &roster("account:102"));
+    let (status, body) = set_roster(&z, &auth, &roster("+79160000002"));
     assert_eq!(status, 200, "{body}");
 
     let building = first_building(&z);
@@ -262,6 +267,10 @@ fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
         ]
     );
     assert_eq!(e["attempts"][0]["phone"], "account:101");
+    assert_eq!(
+        e["attempts"][1]["phone"], "+79160000002",
+        "through the trunk"
+    );
     let rec = e["attempts"][1]["recording"].as_str().expect("recording");
     assert!(
         z.dir.join("recordings").join(rec).is_file(),
@@ -451,7 +460,7 @@ fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
 /// pressed by the dispatcher — the ringing call is cancelled, the ticket is theirs.
 #[test]
 fn the_console_shows_the_escalation_accepts_it_and_alarms_when_nobody_accepted() {
-    let z = start("duty-console", 60);
+    let z = start("duty-console", 60, None);
     z.add_user("ivanov", "executor", "пароль сотрудника 1", &[]);
     z.add_user("disp", "dispatcher", "пароль диспетчера 2", &[]);
     cli(
