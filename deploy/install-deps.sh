@@ -20,10 +20,13 @@ PKGS=(build-essential cmake clang libclang-dev libsonic-dev pkg-config libssl-de
 # Node.js from Debian only when none is installed (a NodeSource nodejs package brings npm).
 command -v node >/dev/null || PKGS+=(nodejs)
 command -v npm >/dev/null || PKGS+=(npm)
+"$(dirname "$0")/npm-deps.sh"
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Debian's nodejs comes without npm (a separate package); NodeSource's includes it.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all Debian packages present"
 else
@@ -34,3 +37,4 @@ else
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 "$(dirname "$0")/install-npm.sh"
+"$(dirname "$0")/npm-deps.sh"

@@ -82,6 +82,10 @@ pub struct SipSection {
     pub udp: SocketAddr,
     /// TCP listen address; omit to disable TCP.
     pub tcp: Option<SocketAddr>,
+    /// SIP over WebSocket (RFC 7118) listen address for the browser console's softphone,
+    /// plain `ws://`; omit to disable. Browsers open `ws://` only from pages on loopback or
+    /// when TLS is terminated in front of it.
+    pub ws_listen: Option<SocketAddr>,
     /// Address announced in Contact and SDP; defaults to the UDP address's IP, or
     /// 127.0.0.1 when that is unspecified.
     pub public_ip: Option<IpAddr>,
@@ -935,6 +939,10 @@ mod tests {
         let cfg = Config::load(&p).expect("example config");
         assert_eq!(cfg.sip.udp.port(), 5060);
         assert_eq!((cfg.sip.max_calls, cfg.sip.busy_retry_after_s), (200, 5));
+        assert_eq!(
+            cfg.sip.ws_listen,
+            Some("127.0.0.1:5066".parse::<SocketAddr>().expect("addr"))
+        );
         assert_eq!((cfg.shutdown.drain_s, cfg.shutdown.retry_after_s), (30, 60));
         assert_eq!(cfg.health.min_free_disk_mib, 1024);
         let r = cfg
@@ -1059,6 +1067,16 @@ mod tests {
                 other => panic!("{bad}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn ws_listen_is_optional_and_must_be_an_address() {
+        let cfg = parse(&text("", "", "127.0.0.1:8080", STRONG)).expect("config");
+        assert_eq!(cfg.sip.ws_listen, None, "no WebSocket listener unless asked");
+        let cfg = parse(&text("", "ws_listen = \"0.0.0.0:8443\"", "127.0.0.1:8080", STRONG))
+            .expect("config");
+        assert_eq!(cfg.sip.ws_listen, Some("0.0.0.0:8443".parse::<SocketAddr>().expect("addr")));
+        assert!(parse(&text("", "ws_listen = \"ws://x\"", "127.0.0.1:8080", STRONG)).is_err());
     }
 
     #[test]

@@ -699,6 +699,12 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         zvonar_sip::ua::SipConfig {
             udp: cfg.sip.udp,
             tcp: cfg.sip.tcp,
+            ws: cfg.sip.ws_listen,
+            // A registered browser or phone says nothing between re-REGISTERs: keep its
+            // connection open a minute longer than the longest registration we grant.
+            stream_idle_timeout: cfg.sip.registrar.as_ref().map(|r| {
+                std::time::Duration::from_secs(u64::from(r.max_expires_s).max(240) + 60)
+            }),
             public_ip: cfg.public_ip(),
             user_agent: format!("zvonar/{}", env!("CARGO_PKG_VERSION")),
             admission: Some(Arc::new(engine::slots::SlotAdmission {
@@ -718,7 +724,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         cancel.clone(),
     )
     .await?;
-    tracing::info!(udp = %cfg.sip.udp, tcp = ?cfg.sip.tcp, port = sip.udp_addr.port(), "SIP listening");
+    tracing::info!(udp = %cfg.sip.udp, tcp = ?cfg.sip.tcp, ws = ?sip.ws_addr, port = sip.udp_addr.port(), "SIP listening");
     let sip = Arc::new(sip);
     shared.set_sip(sip.clone());
     // Trunk registrations run until the stop signal, then un-REGISTER.

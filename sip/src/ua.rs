@@ -71,6 +71,14 @@ pub struct SipConfig {
     pub udp: SocketAddr,
     /// TCP listen address; `None` disables TCP.
     pub tcp: Option<SocketAddr>,
+    /// SIP over WebSocket (RFC 7118) listen address, plain `ws://` (browsers allow it only
+    /// from pages on loopback or behind a TLS-terminating proxy); `None` disables it. The
+    /// handshake answers `Sec-WebSocket-Protocol: sip` when the client asks for it (§4.1).
+    pub ws: Option<SocketAddr>,
+    /// How long a stream connection (TCP, WebSocket) may stay silent before it is closed;
+    /// `None` keeps rsipstack's default (300 s). A registered browser is silent between
+    /// re-REGISTERs, so this should exceed the registrar's longest registration.
+    pub stream_idle_timeout: Option<std::time::Duration>,
     /// Address put in Contact and SDP (the address peers reach us at).
     pub public_ip: IpAddr,
     /// User-Agent / Server header value.
@@ -99,6 +107,7 @@ impl std::fmt::Debug for SipConfig {
         f.debug_struct("SipConfig")
             .field("udp", &self.udp)
             .field("tcp", &self.tcp)
+            .field("ws", &self.ws)
             .field("public_ip", &self.public_ip)
             .field("user_agent", &self.user_agent)
             .field("admission", &self.admission.is_some())
@@ -264,7 +273,7 @@ pub struct IncomingCall {
     pub source_ip: Option<IpAddr>,
     /// Dialled user part (request-URI).
     pub callee: String,
-    /// `udp` or `tcp`.
+    /// `udp`, `tcp` or `ws` (SIP over WebSocket, RFC 7118: a browser).
     pub transport: &'static str,
     /// The SDP offer, `None` for an offerless INVITE.
     pub offer: Option<String>,
@@ -285,6 +294,8 @@ pub struct SipServer {
     pub udp_addr: SocketAddr,
     /// Local TCP address, when TCP is on.
     pub tcp_addr: Option<SocketAddr>,
+    /// Local SIP-over-WebSocket address, when [`SipConfig::ws`] is set.
+    pub ws_addr: Option<SocketAddr>,
     cancel: CancellationToken,
     refusing: Arc<AtomicU32>,
     registrar: Option<SharedRegistrar>,
@@ -406,6 +417,23 @@ pub async fn start(
         transport_layer.add_transport(tcp.into());
         tcp_addr = Some(bound);
     }
+    let mut ws_addr = None;
+    if let Some(addr) = config.ws {
+        let bound = probe_tcp(addr)?;
+        let ws = rsipstack::transport::websocket::WebSocketListenerConnection::new(
+            bound, None, false,
+        )
+        .await
+        .map_err(|e| SipStartError::Bind {
+            addr,
+            reason: e.to_string(),
+        })?;
+        transport_layer.add_transport(ws.into());
+        ws_addr = Some(bound);
+    }
+    if let Some(t) = config.stream_idle_timeout {
+        transport_layer.set_stream_idle_timeout(t);
+    }
     let endpoint = EndpointBuilder::new()
         .with_user_agent(&config.user_agent)
         .with_transport_layer(transport_layer)
@@ -452,8 +480,11 @@ pub async fn start(
         state_tx,
         routes,
         calls_tx,
-        contact_ip,
-        udp_addr.port(),
+        Contacts {
+            ip: contact_ip,
+            udp_port: udp_addr.port(),
+            ws_port: ws_addr.map(|a| a.port()),
+        },
         refusing.clone(),
         config.admission.clone(),
         registrar.clone(),
@@ -463,6 +494,7 @@ pub async fn start(
         SipServer {
             udp_addr,
             tcp_addr,
+            ws_addr,
             cancel,
             refusing,
             registrar: registrar.map(|(r, _)| r),
@@ -470,6 +502,49 @@ pub async fn start(
         },
         calls_rx,
     ))
+}
+
+/// Binds `addr` for TCP and lets it go, so a taken port is reported here before rsipstack
+/// (which only logs) serves it; returns the address with port 0 resolved.
+fn probe_tcp(addr: SocketAddr) -> Result<SocketAddr, SipStartError> {
+    let probe = std::net::TcpListener::bind(addr).map_err(|e| SipStartError::Bind {
+        addr,
+        reason: e.to_string(),
+    })?;
+    probe.local_addr().map_err(|e| SipStartError::Bind {
+        addr,
+        reason: e.to_string(),
+    })
+}
+
+/// Where peers reach us, for the Contact of our dialogs.
+#[derive(Clone, Copy)]
+struct Contacts {
+    ip: IpAddr,
+    udp_port: u16,
+    ws_port: Option<u16>,
+}
+
+impl Contacts {
+    /// Our Contact URI for a dialog whose INVITE came over `transport`: a browser's
+    /// in-dialog requests go over its WebSocket, so its Contact names that listener with
+    /// `transport=ws` (RFC 7118 §5.2); every other peer gets the UDP port.
+    fn uri(&self, transport: &str) -> String {
+        match (transport, self.ws_port) {
+            ("ws", Some(p)) => format!("sip:zvonar@{}:{p};transport=ws", self.ip),
+            _ => format!("sip:zvonar@{}:{}", self.ip, self.udp_port),
+        }
+    }
+}
+
+/// The transport label of a transaction's connection: `ws` for SIP over WebSocket
+/// (RFC 7118), `tcp` for other stream transports, else `udp`.
+fn transport_of(tx: &Transaction) -> &'static str {
+    match tx.connection.as_ref() {
+        Some(SipConnection::WebSocket(_)) => "ws",
+        Some(c) if c.is_reliable() => "tcp",
+        _ => "udp",
+    }
 }
 
 fn user_of(uri: &rsipstack::sip::Uri) -> String {
@@ -511,8 +586,7 @@ async fn incoming_loop(
     state_tx: rsipstack::dialog::dialog::DialogStateSender,
     routes: Routes,
     calls_tx: mpsc::Sender<IncomingCall>,
-    contact_ip: IpAddr,
-    port: u16,
+    contacts: Contacts,
     refusing: Arc<AtomicU32>,
     admission: Option<Arc<dyn Admission>>,
     registrar: Option<(SharedRegistrar, Arc<dyn crate::registrar::CredentialStore>)>,
@@ -572,8 +646,9 @@ async fn incoming_loop(
                         continue;
                     }
                 };
+                let transport = transport_of(&tx);
                 let contact = match rsipstack::sip::Uri::try_from(
-                    format!("sip:zvonar@{contact_ip}:{port}").as_str(),
+                    contacts.uri(transport).as_str(),
                 ) {
                     Ok(u) => u,
                     Err(_) => continue,
@@ -606,11 +681,7 @@ async fn incoming_loop(
                     asserted_identity: asserted_identity_of(req),
                     source_ip: crate::validate::source_ip(req),
                     callee: user_of(req.uri()),
-                    transport: if tx.connection.as_ref().is_some_and(|c| c.is_reliable()) {
-                        "tcp"
-                    } else {
-                        "udp"
-                    },
+                    transport,
                     offer: if body.trim().is_empty() {
                         None
                     } else {
@@ -711,8 +782,7 @@ async fn register(
     state: SharedRegistrar,
     store: Arc<dyn crate::registrar::CredentialStore>,
 ) {
-    let reliable = tx.connection.as_ref().is_some_and(|c| c.is_reliable());
-    let transport = if reliable { "tcp" } else { "udp" };
+    let transport = transport_of(&tx);
     let ip = crate::validate::source_ip(&tx.original);
     let port = tx
         .original
@@ -728,7 +798,17 @@ async fn register(
                 .or(v.uri.host_with_port.port.map(u16::from))
         })
         .unwrap_or(5060);
-    let source = SocketAddr::new(ip.unwrap_or(IpAddr::from([0, 0, 0, 0])), port);
+    // Over a stream (TCP, WebSocket) the binding is reached through the connection it came
+    // on (RFC 7118 §5: a browser's Contact host is `*.invalid`), so its source is the
+    // connection's peer; over UDP, the signalling source and the Via's rport.
+    let stream_peer = tx
+        .connection
+        .as_ref()
+        .filter(|c| c.is_reliable())
+        .and_then(|c| c.get_remote_addr())
+        .and_then(|a| a.get_socketaddr().ok());
+    let source = stream_peer
+        .unwrap_or_else(|| SocketAddr::new(ip.unwrap_or(IpAddr::from([0, 0, 0, 0])), port));
     let Some(req) = register_of(&tx.original, source, transport) else {
         let _ = tx.reply(StatusCode::BadRequest).await;
         return;

@@ -727,6 +727,8 @@ async fn start_server() -> Server {
     let config = SipConfig {
         udp: "127.0.0.1:0".parse().expect("addr"),
         tcp: Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), tcp_port)),
+        ws: None,
+        stream_idle_timeout: None,
         public_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         user_agent: "zvonar-rfc4475".into(),
         admission: None,

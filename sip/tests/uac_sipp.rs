@@ -106,6 +106,8 @@ async fn call(password: &str) -> (Vec<String>, bool, String) {
         SipConfig {
             udp: SocketAddr::from(([127, 0, 0, 1], 0)),
             tcp: None,
+            ws: None,
+            stream_idle_timeout: None,
             public_ip: [127, 0, 0, 1].into(),
             user_agent: "zvonar-test".into(),
             admission: None,

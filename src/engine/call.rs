@@ -1,7 +1,7 @@
 //! One call, from INVITE to the last event: routing, SDP, RTP, recording, and the call
 //! flow the dialplan chose, driven by SIP signals, media events and ASR results.
 
-use super::media::{self, MediaCommand, MediaEvent, MediaParams};
+use super::media::{self, MediaCommand, MediaEvent, MediaLeg, MediaParams};
 use super::reoffer::{AckOutcome, CallSdp, OfferError};
 use super::robot_driver::RobotDriver;
 use super::Shared;
@@ -15,6 +15,7 @@ use zvonar_sip::ua::{CallSignal, IncomingCall};
 use zvonar_voice::codec::Codec;
 use zvonar_voice::recorder::RecorderThread;
 use zvonar_voice::rtp_socket::{RtpConfig, RtpSocket};
+use zvonar_voice::webrtc_leg::{is_webrtc_offer, WebRtcConfig, WebRtcError, WebRtcLeg};
 
 /// How a flow ended, for the CDR.
 pub struct FlowEnd {
@@ -41,6 +42,10 @@ pub struct CallIo {
     pub sdp: CallSdp,
     /// The recording's path relative to the recordings directory, when one is written.
     pub recording: Option<String>,
+    /// The media runs over WebRTC (a browser): new offers inside the call are refused
+    /// with 488 and the media stays as it is (RFC 3261 §14.2), since [`CallSdp`] answers
+    /// only plain RTP.
+    pub webrtc: bool,
 }
 
 /// Runs one incoming call to its end. Never panics on peer input; every path publishes
@@ -99,7 +104,7 @@ pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
 
 async fn answer_and_run(
     shared: &Arc<Shared>,
-    mut call: IncomingCall,
+    call: IncomingCall,
     call_id: &CallId,
     caller: Option<PhoneNumber>,
     flow: Option<zvonar_dialplan::Flow>,
@@ -108,6 +113,55 @@ async fn answer_and_run(
         call.leg.reject(404, Some("no route"));
         return (Disposition::Rejected, HangupCause::NoRoute, None, 0);
     };
+    let invited = Instant::now();
+    // A browser (SIP over WebSocket, RFC 7118) offers DTLS-SRTP: its media leg is WebRTC.
+    if let Some(offer) = call.offer.clone().filter(|o| is_webrtc_offer(o)) {
+        let cfg = WebRtcConfig {
+            bind_ip: shared.rtp_bind_ip,
+            public_ip: shared.public_ip,
+            ports: shared.rtp_ports.clone(),
+        };
+        return match WebRtcLeg::answer(&offer, &cfg).await {
+            Ok((leg, answer)) => {
+                let c = leg.choice();
+                let media = super::reoffer::MediaState {
+                    remote: leg.local_addr(),
+                    codec: c.codec,
+                    audio_pt: c.audio_pt,
+                    te_pt: c.te_pt,
+                    send: true,
+                };
+                tracing::info!(%call_id, codec = ?c.codec, answer_ms = invited.elapsed().as_millis() as u64,
+                    "WebRTC offer answered");
+                let leg = Arc::new(leg);
+                let sdp = CallSdp::new(LocalMedia::new(shared.public_ip, 0));
+                let out = ring_answer_run(
+                    shared,
+                    call,
+                    call_id,
+                    caller,
+                    flow,
+                    MediaLeg::WebRtc(leg.clone()),
+                    sdp,
+                    answer,
+                    Some(media),
+                    invited,
+                )
+                .await;
+                leg.close().await;
+                out
+            }
+            Err(e) => {
+                tracing::info!(%call_id, error = %e, "WebRTC offer refused");
+                let (status, cause) = match e {
+                    WebRtcError::Offer(_) => (488, HangupCause::Sip(488)),
+                    _ => (503, HangupCause::NoRtpPort),
+                };
+                call.leg.reject(status, None);
+                (Disposition::Rejected, cause, None, 0)
+            }
+        };
+    }
     // Bind the RTP socket first: its port goes into our SDP. The codec and the peer's
     // address are set from the offer/answer below (for a late offer, after the ACK).
     let placeholder = std::net::SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), 0);
@@ -152,6 +206,39 @@ async fn answer_and_run(
             None,
         ),
     };
+    ring_answer_run(
+        shared,
+        call,
+        call_id,
+        caller,
+        flow,
+        MediaLeg::Rtp(socket),
+        sdp,
+        our_sdp,
+        early_media,
+        invited,
+    )
+    .await
+}
+
+/// How long a browser's WebRTC leg may take to connect (ICE + DTLS) after our 200 OK
+/// before the call is given up.
+const WEBRTC_CONNECT_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Rings, answers with `our_sdp`, and runs the flow on `leg` until the call ends.
+#[allow(clippy::too_many_arguments)]
+async fn ring_answer_run(
+    shared: &Arc<Shared>,
+    mut call: IncomingCall,
+    call_id: &CallId,
+    caller: Option<PhoneNumber>,
+    flow: zvonar_dialplan::Flow,
+    leg: MediaLeg,
+    mut sdp: CallSdp,
+    our_sdp: String,
+    early_media: Option<super::reoffer::MediaState>,
+    invited: Instant,
+) -> (Disposition, HangupCause, Option<String>, u64) {
     call.leg.ringing();
     // Ring for the configured time; a caller who gives up meanwhile (CANCEL → 487) is a
     // missed call: CDR, no recording.
@@ -189,8 +276,26 @@ async fn answer_and_run(
             }
         },
     };
-    socket.set_remote(media.remote);
-    socket.set_codec(media.codec, media.audio_pt);
+    match &leg {
+        MediaLeg::Rtp(socket) => {
+            socket.set_remote(media.remote);
+            socket.set_codec(media.codec, media.audio_pt);
+        }
+        MediaLeg::WebRtc(w) => {
+            // Media flows once ICE and DTLS are done (the browser checks as soon as it has
+            // our answer, so this takes a round trip or two): the flow starts after that, so
+            // the browser hears the greeting from its first word.
+            if w.connected(WEBRTC_CONNECT_LIMIT).await {
+                tracing::info!(%call_id, setup_ms = invited.elapsed().as_millis() as u64,
+                    "WebRTC connected (INVITE to ICE + DTLS done)");
+            } else {
+                tracing::warn!(%call_id, limit_s = WEBRTC_CONNECT_LIMIT.as_secs(),
+                    "WebRTC did not connect; hanging up");
+                call.leg.hangup().await;
+                return (Disposition::Failed, HangupCause::MediaLost, None, 0);
+            }
+        }
+    }
     let rel = recording_path(Utc::now(), shared.time_zone, call_id);
     let path = shared.recordings_dir.join(&rel);
     let recorder = match path.parent().map(std::fs::create_dir_all) {
@@ -219,8 +324,9 @@ async fn answer_and_run(
 
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let webrtc = matches!(leg, MediaLeg::WebRtc(_));
     let media_task = tokio::spawn(media::run(
-        socket.clone(),
+        leg,
         MediaParams {
             codec: media.codec,
             audio_pt: media.audio_pt,
@@ -241,6 +347,7 @@ async fn answer_and_run(
         leg: call.leg.clone(),
         sdp,
         recording: recording.clone(),
+        webrtc,
     };
     let end = run_flow(shared.clone(), flow, io, 0).await;
     let _ = cmd_tx.send(MediaCommand::Stop);
@@ -310,6 +417,11 @@ impl CallIo {
         reinvite: bool,
         responder: zvonar_sip::ua::Responder,
     ) {
+        if self.webrtc {
+            tracing::info!(call_id = %self.call_id, "offer inside a WebRTC call refused (488)");
+            responder.respond(488, None).await;
+            return;
+        }
         let reply = self.sdp.on_offer(sdp, cseq, reinvite);
         if let Some(m) = reply.media {
             let _ = self.media.send(MediaCommand::Renegotiate(m));

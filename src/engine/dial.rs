@@ -564,7 +564,7 @@ impl LegTask {
                                     }
                                 });
                                 let task = tokio::spawn(media::run(
-                                    self.socket.clone(),
+                                    media::MediaLeg::Rtp(self.socket.clone()),
                                     MediaParams {
                                         codec: m.codec,
                                         audio_pt: m.audio_pt,

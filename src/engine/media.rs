@@ -19,8 +19,88 @@ use zvonar_voice::codec::{Codec, FRAME_SAMPLES};
 use zvonar_voice::dtmf::DtmfReceiver;
 use zvonar_voice::jitter::{JitterBuffer, JitterConfig};
 use zvonar_voice::recorder::{RecorderThread, Side};
+use zvonar_voice::rtp::Incoming;
 use zvonar_voice::rtp_socket::RtpSocket;
 use zvonar_voice::vad::{Vad, VadConfig, VadEvent};
+use zvonar_voice::webrtc_leg::WebRtcLeg;
+
+/// Where a call's media goes: a plain RTP socket (phones, trunks) or a browser's WebRTC leg
+/// (ICE, DTLS-SRTP). Both take 20 ms frames of 8 kHz samples and give RTP packets, so the
+/// media task (jitter buffer, DTMF, VAD, recording) is the same for both.
+#[derive(Clone)]
+pub enum MediaLeg {
+    /// RTP over UDP (RFC 3550), with our own RTCP sender reports.
+    Rtp(Arc<RtpSocket>),
+    /// WebRTC; RTCP is the WebRTC stack's.
+    WebRtc(Arc<WebRtcLeg>),
+}
+
+impl MediaLeg {
+    /// The next RTP packet from the peer. Returns only on a socket error; a WebRTC leg whose
+    /// connection is gone waits forever (the call ends by SIP).
+    async fn recv(&self) -> std::io::Result<Incoming> {
+        match self {
+            MediaLeg::Rtp(s) => s.recv().await.map(|(p, _)| p),
+            MediaLeg::WebRtc(w) => match w.recv().await {
+                Some(p) => Ok(p),
+                None => std::future::pending().await,
+            },
+        }
+    }
+
+    /// Sends one 20 ms frame (`None`: comfort silence).
+    async fn send_frame(&self, frame: Option<&[i16]>) -> Result<(), String> {
+        match self {
+            MediaLeg::Rtp(s) => s.send_frame(frame).await.map_err(|e| e.to_string()),
+            MediaLeg::WebRtc(w) => w.send_frame(frame).await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Sends an RTCP sender report (RTP legs; the WebRTC stack sends its own).
+    async fn send_sender_report(&self) -> Result<(), String> {
+        match self {
+            MediaLeg::Rtp(s) => s.send_sender_report().await.map_err(|e| e.to_string()),
+            MediaLeg::WebRtc(_) => Ok(()),
+        }
+    }
+
+    /// The RTP timestamp the next audio frame will carry (RTP legs; telephone-events are
+    /// stamped with it). A WebRTC leg sends no telephone-events, so 0.
+    fn next_timestamp(&self) -> u32 {
+        match self {
+            MediaLeg::Rtp(s) => s.next_timestamp(),
+            MediaLeg::WebRtc(_) => 0,
+        }
+    }
+
+    /// Sends one RFC 4733 telephone-event packet (a digit passed through a bridge). Not sent
+    /// to a browser: its audio track's packetiser stamps every sample anew, which would break
+    /// the event's single timestamp; an operator in the console does not need the caller's
+    /// keys as tones (the bridge still reports them as events).
+    async fn send_telephone_event(
+        &self,
+        pt: u8,
+        event_ts: u32,
+        marker: bool,
+        payload: &[u8],
+    ) -> Result<(), String> {
+        match self {
+            MediaLeg::Rtp(s) => s
+                .send_telephone_event(pt, event_ts, marker, payload)
+                .await
+                .map_err(|e| e.to_string()),
+            MediaLeg::WebRtc(_) => Ok(()),
+        }
+    }
+
+    /// RTP packets dropped because they came from a source other than the peer.
+    fn foreign_packets(&self) -> u64 {
+        match self {
+            MediaLeg::Rtp(s) => s.foreign_packets(),
+            MediaLeg::WebRtc(_) => 0,
+        }
+    }
+}
 
 /// What the call task asks of the media task.
 pub enum MediaCommand {
@@ -166,7 +246,7 @@ impl Playout {
 
 /// Runs the media of one call until [`MediaCommand::Stop`] or the command channel closes.
 pub async fn run(
-    socket: Arc<RtpSocket>,
+    socket: MediaLeg,
     params: MediaParams,
     recorder: Option<RecorderThread>,
     mut commands: mpsc::UnboundedReceiver<MediaCommand>,
@@ -219,8 +299,10 @@ pub async fn run(
                 }
                 Some(MediaCommand::Renegotiate(m)) => {
                     tracing::debug!(remote = %m.remote, codec = ?m.codec, send = m.send, "media renegotiated");
-                    socket.set_remote(m.remote);
-                    socket.set_codec(m.codec, m.audio_pt);
+                    if let MediaLeg::Rtp(socket) = &socket {
+                        socket.set_remote(m.remote);
+                        socket.set_codec(m.codec, m.audio_pt);
+                    }
                     if m.codec != params.codec {
                         jitter = JitterBuffer::new(m.codec, JitterConfig::default());
                     }
@@ -327,7 +409,7 @@ pub async fn run(
                 pos += FRAME_SAMPLES as u64;
             },
             pkt = socket.recv() => match pkt {
-                Ok((pkt, _from)) => {
+                Ok(pkt) => {
                     stats.packets_received += 1;
                     if Some(pkt.pt) == params.te_pt {
                         if let Some(d) = dtmf.as_mut().and_then(|r| r.feed(pkt.pt, pkt.ts, pkt.marker, &pkt.payload, now_ms())) {

@@ -4,7 +4,8 @@
 //! read the clock): [`codec`] (G.711), [`rtp`] (RTP/RTCP packets, symmetric latching),
 //! [`jitter`] (jitter buffer), [`dtmf`] (RFC 4733 and SIP INFO digits), [`vad`] (voice activity
 //! detection and end-pointing). With IO: [`recorder`] (blocking WAV writer; run it on its own
-//! thread) and [`rtp_socket`] (a tokio UDP RTP endpoint). Speech: [`asr`] (whisper-rs on worker
+//! thread) and [`rtp_socket`] (a tokio UDP RTP endpoint); [`webrtc_leg`] (a browser's WebRTC leg:
+//! ICE-lite, DTLS-SRTP, G.711, giving and taking the same RTP packets and frames). Speech: [`asr`] (whisper-rs on worker
 //! threads, with a no-speech gate) and [`tts`] (Festival, Piper or espeak-ng on one thread, cached);
 //! [`say_ru`] (Russian text normalisation before synthesis), [`phrase`] (per-call phrases from
 //! cached pieces) and [`clips`] (numbers from human recordings, Asterisk `say` conventions).
@@ -19,6 +20,7 @@ pub mod recorder;
 pub mod rtp;
 pub mod rtp_socket;
 pub mod vad;
+pub mod webrtc_leg;
 
 #[cfg(test)]
 mod test_util;

@@ -124,9 +124,10 @@ pub struct Binding {
     pub cseq: u32,
     /// When it lapses, s since the epoch.
     pub expires_at: u64,
-    /// Where that REGISTER came from (packet source), for reaching a phone behind NAT.
+    /// Where that REGISTER came from (packet source), for reaching a phone behind NAT; over
+    /// TCP or WebSocket, the peer of the connection it came on.
     pub source: Option<SocketAddr>,
-    /// `udp` or `tcp`.
+    /// `udp`, `tcp` or `ws` (a browser, reached only over its WebSocket, RFC 7118 §5).
     pub transport: &'static str,
 }
 
