@@ -11,22 +11,21 @@
 #           numbers recorded at 8 kHz, the callers' speech in end-to-end tests; the tests find
 #           them through `dpkg -L`, see tests/fixtures), chromium (the headless browser of
 #           the console tests, driven by playwright-core from npm: deploy/install-npm.sh, run
-#           at the end), nodejs + npm when no Node.js is installed. Other test inputs are
+#           at the end), tcpdump + iproute2 (the browser softphone test runs zvonar in a network
+#           namespace and captures the RTP the caller receives), nodejs + npm when no Node.js
+#           is installed. Other test inputs are
 #           vendored in tests/fixtures.
 set -euo pipefail
 PKGS=(build-essential cmake clang libclang-dev libsonic-dev pkg-config libssl-dev
       festival festvox-ru espeak-ng-data python3-venv python3-pip curl ca-certificates
-      sip-tester baresip sox asterisk-core-sounds-ru-wav chromium)
+      sip-tester baresip sox asterisk-core-sounds-ru-wav chromium tcpdump iproute2)
 # Node.js from Debian only when none is installed (a NodeSource nodejs package brings npm).
 command -v node >/dev/null || PKGS+=(nodejs)
 command -v npm >/dev/null || PKGS+=(npm)
-"$(dirname "$0")/npm-deps.sh"
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# Debian's nodejs comes without npm (a separate package); NodeSource's includes it.
-command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all Debian packages present"
 else
@@ -37,4 +36,3 @@ else
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 "$(dirname "$0")/install-npm.sh"
-"$(dirname "$0")/npm-deps.sh"

@@ -2,7 +2,9 @@
 # Installs zvonar's npm dependencies (package.json + package-lock.json at the repo root) into
 # node_modules with `npm ci`: exactly the locked versions, from the npm registry. Today:
 # playwright-core, the driver of the headless-Chromium console tests (tests/browser/), which
-# uses Debian's `chromium` and downloads no browser. Needs Node.js ≥ 20 (playwright-core's
+# uses Debian's `chromium` and downloads no browser; JsSIP, the console softphone's SIP library,
+# which esbuild bundles into web/console/vendor/jssip.min.js (`npm run build:console`; JsSIP
+# ships CommonJS only). Needs Node.js ≥ 20 (playwright-core's
 # minimum). Idempotent: skipped when node_modules matches the lockfile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,8 @@ fi
 if [ -f node_modules/.package-lock.json ] && \
    node -e 'const a=require("./package-lock.json").packages,b=require("./node_modules/.package-lock.json").packages;delete a[""];process.exit(JSON.stringify(a)===JSON.stringify(b)?0:1)' 2>/dev/null; then
   echo "install-npm: node_modules up to date"
-  exit 0
+else
+  npm ci --no-audit --no-fund
 fi
-npm ci --no-audit --no-fund
+[ web/console/vendor/jssip.min.js -nt package-lock.json ] || npm run --silent build:console
+echo "install-npm: web/console/vendor/jssip.min.js ready"

@@ -741,6 +741,12 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
                 cfg.monitor
                     .settings(cfg.time_zone)
                     .map_err(|(_, m)| anyhow::anyhow!(m))?,
+                sip.ws_addr
+                    .zip(cfg.sip.registrar.as_ref())
+                    .map(|(ws, r)| queue_api::SoftphoneSettings {
+                        realm: r.realm.clone(),
+                        ws_port: ws.port(),
+                    }),
             )
             .await?,
         ),
@@ -903,6 +909,7 @@ async fn start_queues(
     pool: &sqlx::SqlitePool,
     registrar: Option<zvonar_sip::ua::SharedRegistrar>,
     monitor: engine::queue::monitor::MonitorSettings,
+    softphone: Option<queue_api::SoftphoneSettings>,
 ) -> anyhow::Result<Arc<dyn zvonar_web::QueueControl>> {
     use engine::queue::{self, store::QueueStore};
     let store = QueueStore::new(pool.clone());
@@ -933,6 +940,7 @@ async fn start_queues(
         store,
         monitor,
         log: Default::default(),
+        softphone,
     }))
 }
 

@@ -19,6 +19,18 @@ pub struct EngineQueues {
     pub monitor: MonitorSettings,
     /// Today's queue log, read incrementally.
     pub log: tokio::sync::Mutex<LogCache>,
+    /// The console softphone's settings; `None` when SIP over WebSocket or the registrar is
+    /// off.
+    pub softphone: Option<SoftphoneSettings>,
+}
+
+/// What the console's softphone needs to register.
+#[derive(Clone, Debug)]
+pub struct SoftphoneSettings {
+    /// The registrar's digest realm (`[sip.registrar] realm`).
+    pub realm: String,
+    /// The SIP-over-WebSocket port (`[sip] ws_listen`); the page connects to its own host.
+    pub ws_port: u16,
 }
 
 fn stopped() -> QueueError {
@@ -108,5 +120,46 @@ impl QueueControl for EngineQueues {
             .await
             .map_err(|e| e.map_or_else(stopped, refused))?;
         serde_json::to_value(view).map_err(|e| QueueError::Internal(e.to_string()))
+    }
+
+    async fn softphone(&self, login: &str) -> Result<serde_json::Value, QueueError> {
+        let Some(settings) = &self.softphone else {
+            return Err(QueueError::Conflict(
+                "программный телефон в консоли выключен: нужны [sip] ws_listen и [sip.registrar]"
+                    .into(),
+            ));
+        };
+        let internal = |e: sqlx::Error| QueueError::Internal(e.to_string());
+        let account = self
+            .regs
+            .accounts_of(login)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                QueueError::Conflict(
+                    "у вас нет SIP-аккаунта: попросите администратора привязать его \
+                     (zvonar sip-account add ИМЯ --login ЛОГИН)"
+                        .into(),
+                )
+            })?;
+        let now = crate::engine::queue::now_ms() / 1000;
+        let password = crate::sip_accounts::issue_session_credential(
+            self.regs.pool(),
+            &account,
+            &settings.realm,
+            now,
+            crate::sip_accounts::SESSION_CREDENTIAL_S,
+        )
+        .await
+        .map_err(internal)?;
+        Ok(serde_json::json!({
+            "username": account,
+            "realm": settings.realm,
+            "password": password,
+            "ws_port": settings.ws_port,
+            "expires_in_s": crate::sip_accounts::SESSION_CREDENTIAL_S,
+        }))
     }
 }

@@ -32,7 +32,60 @@ pub async fn migrate(pool: &SqlitePool) -> sqlx::Result<()> {
             .execute(pool)
             .await?;
     }
+    // Short-lived passwords of the console's softphone (one per account: the newest console
+    // session's), stored as HA1s like the accounts' own; see [`issue_session_credential`].
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS sip_session_credentials (
+            username TEXT PRIMARY KEY NOT NULL,
+            realm TEXT NOT NULL,
+            ha1_md5 TEXT NOT NULL,
+            ha1_sha256 TEXT NOT NULL,
+            expires_at INTEGER NOT NULL
+        )",
+    )
+    .execute(pool)
+    .await?;
     Ok(())
+}
+
+/// How long a console softphone's SIP password is valid, s: a long shift. The page asks for
+/// a new one at every load, which replaces the old.
+pub const SESSION_CREDENTIAL_S: u64 = 16 * 3600;
+
+/// Issues a fresh random SIP password for `username` (an account) that the registrar accepts
+/// besides the account's own until `now_s + lifetime_s`, for the console's softphone: the
+/// page registers with it and never sees or keeps the account's real password. Replaces the
+/// account's previous session password (the newest console wins). Returns the password
+/// (32 hex digits, 128 random bits); only its HA1s are stored.
+pub async fn issue_session_credential(
+    pool: &SqlitePool,
+    username: &str,
+    realm: &str,
+    now_s: u64,
+    lifetime_s: u64,
+) -> sqlx::Result<String> {
+    let password = format!("{:032x}", rand::random::<u128>());
+    sqlx::query(
+        "INSERT INTO sip_session_credentials (username, realm, ha1_md5, ha1_sha256, expires_at)
+         VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(username) DO UPDATE SET realm = excluded.realm, ha1_md5 = excluded.ha1_md5,
+         ha1_sha256 = excluded.ha1_sha256, expires_at = excluded.expires_at",
+    )
+    .bind(username)
+    .bind(realm)
+    .bind(ha1(Algorithm::Md5, username, realm, &password))
+    .bind(ha1(Algorithm::Sha256, username, realm, &password))
+    .bind(i64::try_from(now_s.saturating_add(lifetime_s)).unwrap_or(i64::MAX))
+    .execute(pool)
+    .await?;
+    Ok(password)
+}
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 /// Binds the account to the access user `login` (the agent whose phone it is), or unbinds it
@@ -147,6 +200,39 @@ impl CredentialStore for SqlCredentials {
             .await
             .map_err(|e| e.to_string())
     }
+
+    /// The account's HA1 and its console session's, while that has not expired.
+    async fn ha1s(
+        &self,
+        username: &str,
+        realm: &str,
+        algorithm: Algorithm,
+    ) -> Result<Vec<String>, String> {
+        let mut out: Vec<String> = self
+            .ha1(username, realm, algorithm)
+            .await?
+            .into_iter()
+            .collect();
+        let sql = match algorithm {
+            Algorithm::Md5 => {
+                "SELECT ha1_md5 FROM sip_session_credentials
+                 WHERE username = ? AND realm = ? AND expires_at > ?"
+            }
+            Algorithm::Sha256 => {
+                "SELECT ha1_sha256 FROM sip_session_credentials
+                 WHERE username = ? AND realm = ? AND expires_at > ?"
+            }
+        };
+        let session: Option<String> = sqlx::query_scalar(sql)
+            .bind(username)
+            .bind(realm)
+            .bind(i64::try_from(now_s()).unwrap_or(i64::MAX))
+            .fetch_optional(&self.0)
+            .await
+            .map_err(|e| e.to_string())?;
+        out.extend(session);
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -157,6 +243,63 @@ mod tests {
         let pool = SqlitePool::connect("sqlite::memory:").await.expect("db");
         migrate(&pool).await.expect("migrate");
         pool
+    }
+
+    #[tokio::test]
+    async fn a_session_credential_works_beside_the_account_password_until_it_expires() {
+        let pool = pool().await;
+        set(&pool, "101", "acme", "desk phone pw")
+            .await
+            .expect("account");
+        let store = SqlCredentials(pool.clone());
+        let now = now_s();
+        let pw = issue_session_credential(&pool, "101", "acme", now, 60)
+            .await
+            .expect("issued");
+        assert_eq!(pw.len(), 32);
+        let got = store.ha1s("101", "acme", Algorithm::Md5).await.expect("q");
+        assert_eq!(
+            got,
+            vec![
+                ha1(Algorithm::Md5, "101", "acme", "desk phone pw"),
+                ha1(Algorithm::Md5, "101", "acme", &pw)
+            ]
+        );
+        // A newer console session replaces the older one.
+        let pw2 = issue_session_credential(&pool, "101", "acme", now, 60)
+            .await
+            .expect("again");
+        assert_ne!(pw, pw2);
+        let got = store
+            .ha1s("101", "acme", Algorithm::Sha256)
+            .await
+            .expect("q");
+        assert!(got.contains(&ha1(Algorithm::Sha256, "101", "acme", &pw2)));
+        assert!(!got.contains(&ha1(Algorithm::Sha256, "101", "acme", &pw)));
+        // Expired: only the account's own.
+        issue_session_credential(&pool, "101", "acme", now - 120, 60)
+            .await
+            .expect("old");
+        assert_eq!(
+            store
+                .ha1s("101", "acme", Algorithm::Md5)
+                .await
+                .expect("q")
+                .len(),
+            1
+        );
+        // Another realm: nothing.
+        assert!(store
+            .ha1s("101", "other", Algorithm::Md5)
+            .await
+            .expect("q")
+            .is_empty());
+        let raw: Vec<(String, String)> =
+            sqlx::query_as("SELECT ha1_md5, ha1_sha256 FROM sip_session_credentials")
+                .fetch_all(&pool)
+                .await
+                .expect("rows");
+        assert!(!format!("{raw:?}").contains(&pw2), "only hashes are stored");
     }
 
     #[tokio::test]

@@ -473,6 +473,7 @@ pub async fn start(
         contact_ip,
         udp_port: udp_addr.port(),
         tcp_port: tcp_addr.map(|a| a.port()),
+        ws_port: ws_addr.map(|a| a.port()),
     };
     tokio::spawn(incoming_loop(
         incoming,
@@ -828,11 +829,11 @@ async fn register(
                 .map(|r| r.config().realm.clone())
                 .unwrap_or_default();
             match store
-                .ha1(pending.username(), &realm, pending.algorithm)
+                .ha1s(pending.username(), &realm, pending.algorithm)
                 .await
             {
-                Ok(ha1) => match state.lock() {
-                    Ok(mut r) => r.complete(&req, pending, ha1.as_deref(), now_s()),
+                Ok(ha1s) => match state.lock() {
+                    Ok(mut r) => r.complete_any(&req, pending, &ha1s, now_s()),
                     Err(_) => crate::registrar::Reply {
                         status: 500,
                         headers: Vec::new(),

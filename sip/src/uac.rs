@@ -60,6 +60,12 @@ pub struct DialRequest {
     pub destination: Option<SocketAddr>,
     /// Send over TCP instead of UDP.
     pub tcp: bool,
+    /// Send over the peer's SIP-over-WebSocket connection (RFC 7118 §5: a browser is
+    /// reached only over the WebSocket it registered on; `destination` is that connection's
+    /// peer). Takes precedence over `tcp`.
+    pub ws: bool,
+    /// More headers for the INVITE, (name, value); e.g. `X-Zvonar-Call` for the console.
+    pub headers: Vec<(String, String)>,
     /// From user part: the number shown to the callee (the original caller's, for a
     /// B2BUA leg), or `zvonar` when unknown.
     pub from_user: String,
@@ -83,6 +89,7 @@ impl std::fmt::Debug for DialRequest {
             .field("target", &self.target)
             .field("destination", &self.destination)
             .field("tcp", &self.tcp)
+            .field("ws", &self.ws)
             .field("from_user", &self.from_user)
             .field(
                 "credential",
@@ -241,6 +248,7 @@ pub(crate) struct UacContext {
     pub(crate) contact_ip: IpAddr,
     pub(crate) udp_port: u16,
     pub(crate) tcp_port: Option<u16>,
+    pub(crate) ws_port: Option<u16>,
 }
 
 fn uri(text: &str) -> Result<rsipstack::sip::Uri, DialError> {
@@ -268,17 +276,17 @@ pub(crate) fn dial(
     ctx: &UacContext,
     req: DialRequest,
 ) -> Result<(OutgoingLeg, mpsc::UnboundedReceiver<LegSignal>), DialError> {
-    let port = if req.tcp {
-        ctx.tcp_port.unwrap_or(ctx.udp_port)
-    } else {
-        ctx.udp_port
+    let port = match (req.ws, req.tcp) {
+        (true, _) => ctx.ws_port.unwrap_or(ctx.udp_port),
+        (false, true) => ctx.tcp_port.unwrap_or(ctx.udp_port),
+        (false, false) => ctx.udp_port,
     };
     let host = SocketAddr::new(ctx.contact_ip, port);
     let from_user = from_user_part(&req.from_user);
-    let transport = if req.tcp {
-        rsipstack::sip::Transport::Tcp
-    } else {
-        rsipstack::sip::Transport::Udp
+    let transport = match (req.ws, req.tcp) {
+        (true, _) => rsipstack::sip::Transport::Ws,
+        (false, true) => rsipstack::sip::Transport::Tcp,
+        (false, false) => rsipstack::sip::Transport::Udp,
     };
     let destination = req.destination.map(|d| SipAddr {
         r#type: Some(transport),
@@ -288,6 +296,9 @@ pub(crate) fn dial(
     if let Some(pai) = &req.asserted_identity {
         headers.push(Header::Other("P-Asserted-Identity".into(), pai.clone()));
     }
+    for (name, value) in &req.headers {
+        headers.push(Header::Other(name.clone(), value.clone()));
+    }
     let from_host = req.from_host.clone().unwrap_or_else(|| host.to_string());
     let opt = InviteOption {
         caller_display_name: req.from_display.clone(),
@@ -296,7 +307,13 @@ pub(crate) fn dial(
         destination,
         content_type: Some("application/sdp".into()),
         offer: Some(req.offer.into_bytes()),
-        contact: uri(&format!("sip:zvonar@{host}"))?,
+        // Over WebSocket the browser's in-dialog requests come back on its connection; the
+        // Contact names our listener with `transport=ws` (RFC 7118 §5.2).
+        contact: uri(&if req.ws {
+            format!("sip:zvonar@{host};transport=ws")
+        } else {
+            format!("sip:zvonar@{host}")
+        })?,
         credential: req.credential.map(|c| Credential {
             username: c.username,
             password: c.password,
@@ -615,6 +632,8 @@ mod tests {
             target: "sip:101@192.0.2.1".into(),
             destination: None,
             tcp: false,
+            ws: false,
+            headers: Vec::new(),
             from_user: "1".into(),
             from_display: None,
             from_host: None,

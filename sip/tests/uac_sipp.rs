@@ -122,6 +122,8 @@ async fn call(password: &str) -> (Vec<String>, bool, String) {
             target: format!("sip:74951112233@127.0.0.1:{trunk_port}"),
             destination: None,
             tcp: false,
+            ws: false,
+            headers: Vec::new(),
             from_user: "+79161234567".into(),
             from_display: None,
             from_host: None,

@@ -748,6 +748,7 @@ impl Campaigns {
                 credential: None,
                 record: Some(shared.recordings_dir.join(&rel)),
                 media_events: Some(ev_tx),
+                headers: Vec::new(),
             },
         )
         .await

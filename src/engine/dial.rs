@@ -41,6 +41,7 @@ use zvonar_sip::ua::CallSignal;
 use zvonar_sip::uac::{DialRequest, DigestCredential, LegEnd, LegSignal, OutgoingLeg};
 use zvonar_voice::codec::Codec;
 use zvonar_voice::rtp_socket::{RtpConfig, RtpSocket};
+use zvonar_voice::webrtc_leg::{WebRtcConfig, WebRtcLeg};
 
 pub use zvonar_sip::uac::DialOutcome;
 
@@ -95,6 +96,9 @@ pub struct DialSpec {
     /// Where the answered leg's media events go (digits, playback started/done, speech);
     /// `None`: they are dropped (a bridged leg passes digits on through the bridge).
     pub media_events: Option<mpsc::UnboundedSender<MediaEvent>>,
+    /// More INVITE headers, (name, value): the queue names the call for the console
+    /// (`X-Zvonar-Call`), whose page then shows the caller's card while it rings.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Why no INVITE went out.
@@ -309,6 +313,8 @@ async fn invite_via_trunk(
                 "<sip:{}@{host}>",
                 zvonar_sip::uac::from_user_part(&def.caller_id)
             )),
+            ws: false,
+            headers: Vec::new(),
             offer: offer.to_string(),
             credential: Some(def.credential()),
         };
@@ -327,12 +333,12 @@ async fn invite_via_trunk(
 }
 
 /// Where an account is rung: its most recently refreshed live binding's Contact, the
-/// address its REGISTER came from, and whether that was TCP.
+/// address its REGISTER came from, and its transport (`udp`, `tcp`, or `ws` for a browser).
 fn account_contact(
     shared: &Shared,
     sip: &zvonar_sip::ua::SipServer,
     user: &str,
-) -> Result<(String, Option<SocketAddr>, bool), DialStartError> {
+) -> Result<(String, Option<SocketAddr>, &'static str), DialStartError> {
     let _ = shared;
     let registrar = sip.registrar().ok_or(DialStartError::NoRegistrar)?;
     let bindings = registrar
@@ -349,40 +355,41 @@ fn account_contact(
         .trim_start_matches('<')
         .trim_end_matches('>')
         .to_string();
-    Ok((uri, b.source, b.transport == "tcp"))
+    Ok((uri, b.source, b.transport))
 }
 
 /// Places an outgoing call: binds the leg's RTP socket, sends the INVITE with our offer
-/// (PCMA, PCMU, telephone-event) and starts the leg's task.
+/// (PCMA, PCMU, telephone-event) and starts the leg's task. An account registered over
+/// WebSocket (the browser console) gets a WebRTC offer instead ([`WebRtcLeg::offer`]:
+/// ICE-lite, DTLS-SRTP, PCMA) over its WebSocket connection.
 ///
 /// Errors: [`DialStartError`] when nothing was sent (no SIP stack, account not
 /// registered, no RTP port, bad URI); [`DialStartError::outcome`] maps it for the CDR.
 pub async fn dial(shared: &Arc<Shared>, spec: DialSpec) -> Result<OutboundLeg, DialStartError> {
     let sip = shared.sip().ok_or(DialStartError::NoSip)?;
-    let (target, destination, tcp) = match &spec.target {
-        DialTarget::Uri(u) => (u.clone(), None, false),
+    let (target, destination, transport) = match &spec.target {
+        DialTarget::Uri(u) => (u.clone(), None, "udp"),
         DialTarget::Account(a) => account_contact(shared, &sip, a)?,
         DialTarget::Number(n) if !is_phone_number(n) => {
             return Err(DialStartError::BadNumber(n.clone()))
         }
-        DialTarget::Number(_) => (String::new(), None, false),
+        DialTarget::Number(_) => (String::new(), None, "udp"),
     };
-    let placeholder = SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), 0);
-    let socket = RtpSocket::bind(RtpConfig {
-        bind_ip: shared.rtp_bind_ip,
-        ports: shared.rtp_ports.clone(),
-        codec: Codec::Pcma,
-        remote: placeholder,
-        remote_rtcp: None,
-        signalling_source: destination.map(|d| d.ip()),
-        cname: format!("zvonar-{}-out", spec.call_id),
-    })
-    .await
-    .map_err(|e| DialStartError::NoRtpPort(e.to_string()))?;
-    let socket = Arc::new(socket);
-    let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
-    let mut sdp = CallSdp::new(LocalMedia::new(shared.public_ip, port));
-    let offer = sdp.initial_offer();
+    let (tcp, ws) = (transport == "tcp", transport == "ws");
+    let (media, offer) = if ws {
+        let cfg = WebRtcConfig {
+            bind_ip: shared.rtp_bind_ip,
+            public_ip: shared.public_ip,
+            ports: shared.rtp_ports.clone(),
+        };
+        let (leg, offer) = WebRtcLeg::offer(Codec::Pcma, &cfg)
+            .await
+            .map_err(|e| DialStartError::NoRtpPort(e.to_string()))?;
+        (LegMedia::WebRtc(Arc::new(leg)), offer)
+    } else {
+        let (socket, sdp, offer) = rtp_offer(shared, &spec, destination).await?;
+        (LegMedia::Rtp { socket, sdp }, offer)
+    };
     let (leg, signals, trunk, target) = match &spec.target {
         DialTarget::Number(number) => {
             let mut tried = Vec::new();
@@ -403,6 +410,8 @@ pub async fn dial(shared: &Arc<Shared>, spec: DialSpec) -> Result<OutboundLeg, D
                 target: target.clone(),
                 destination,
                 tcp,
+                ws,
+                headers: spec.headers.clone(),
                 from_user: spec.from_user.clone().unwrap_or_default(),
                 from_display: None,
                 from_host: None,
@@ -423,8 +432,7 @@ pub async fn dial(shared: &Arc<Shared>, spec: DialSpec) -> Result<OutboundLeg, D
             call_id: spec.call_id.clone(),
             leg,
             signals,
-            socket,
-            sdp,
+            media,
             events: ev_tx,
             control: ctl_rx,
             media_rx: Some(media_rx),
@@ -443,6 +451,42 @@ pub async fn dial(shared: &Arc<Shared>, spec: DialSpec) -> Result<OutboundLeg, D
         control: ctl_tx,
         media: media_tx,
     })
+}
+
+/// The RTP socket of an outgoing SIP/RTP leg and our offer (PCMA, PCMU, telephone-event).
+async fn rtp_offer(
+    shared: &Shared,
+    spec: &DialSpec,
+    destination: Option<SocketAddr>,
+) -> Result<(Arc<RtpSocket>, CallSdp, String), DialStartError> {
+    let placeholder = SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), 0);
+    let socket = RtpSocket::bind(RtpConfig {
+        bind_ip: shared.rtp_bind_ip,
+        ports: shared.rtp_ports.clone(),
+        codec: Codec::Pcma,
+        remote: placeholder,
+        remote_rtcp: None,
+        signalling_source: destination.map(|d| d.ip()),
+        cname: format!("zvonar-{}-out", spec.call_id),
+    })
+    .await
+    .map_err(|e| DialStartError::NoRtpPort(e.to_string()))?;
+    let socket = Arc::new(socket);
+    let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+    let mut sdp = CallSdp::new(LocalMedia::new(shared.public_ip, port));
+    let offer = sdp.initial_offer();
+    Ok((socket, sdp, offer))
+}
+
+/// The media side of an outgoing leg.
+enum LegMedia {
+    /// SIP/RTP: the socket and the leg's SDP state (offer/answer, re-INVITEs).
+    Rtp {
+        socket: Arc<RtpSocket>,
+        sdp: CallSdp,
+    },
+    /// A browser's WebRTC leg (offered by us; the answer comes in the 2xx).
+    WebRtc(Arc<WebRtcLeg>),
 }
 
 /// Why we are cancelling, to tell our ring timeout from a cancel asked for.
@@ -466,8 +510,7 @@ struct LegTask {
     call_id: CallId,
     leg: OutgoingLeg,
     signals: mpsc::UnboundedReceiver<LegSignal>,
-    socket: Arc<RtpSocket>,
-    sdp: CallSdp,
+    media: LegMedia,
     events: mpsc::UnboundedSender<DialEvent>,
     control: mpsc::UnboundedReceiver<Control>,
     media_rx: Option<mpsc::UnboundedReceiver<MediaCommand>>,
@@ -479,6 +522,40 @@ struct LegTask {
     record: Option<std::path::PathBuf>,
     /// [`DialSpec::media_events`].
     media_events: Option<mpsc::UnboundedSender<MediaEvent>>,
+}
+
+impl LegMedia {
+    /// Applies the far end's answer (the 2xx's SDP): the negotiated media, and the leg the
+    /// media task runs on. Errors: why the answer is unusable (the leg is then ended).
+    async fn on_answer(
+        &mut self,
+        sdp: Option<&str>,
+    ) -> Result<(super::reoffer::MediaState, media::MediaLeg), String> {
+        match self {
+            LegMedia::Rtp {
+                socket,
+                sdp: call_sdp,
+            } => {
+                let m = call_sdp.on_answer(sdp).map_err(|e| e.to_string())?;
+                socket.set_remote(m.remote);
+                socket.set_codec(m.codec, m.audio_pt);
+                Ok((m, media::MediaLeg::Rtp(socket.clone())))
+            }
+            LegMedia::WebRtc(leg) => {
+                let answer = sdp.ok_or("no SDP in the browser's answer")?;
+                leg.accept_answer(answer).await.map_err(|e| e.to_string())?;
+                let c = leg.choice();
+                let m = super::reoffer::MediaState {
+                    remote: leg.local_addr(),
+                    codec: c.codec,
+                    audio_pt: c.audio_pt,
+                    te_pt: None,
+                    send: true,
+                };
+                Ok((m, media::MediaLeg::WebRtc(leg.clone())))
+            }
+        }
+    }
 }
 
 impl LegTask {
@@ -537,8 +614,8 @@ impl LegTask {
                         }
                     }
                     Some(LegSignal::Answered { sdp }) => {
-                        match self.sdp.on_answer(sdp.as_deref()) {
-                            Ok(m) => {
+                        match self.media.on_answer(sdp.as_deref()).await {
+                            Ok((m, leg_media)) => {
                                 if giving != Giving::No {
                                     // The 2xx crossed our CANCEL (RFC 3261 §9.1): we gave up
                                     // on this leg already, so it is ended with BYE.
@@ -547,8 +624,6 @@ impl LegTask {
                                     let _ = self.events.send(DialEvent::Failed(outcome_of(487, true, giving == Giving::Timeout)));
                                     return;
                                 }
-                                self.socket.set_remote(m.remote);
-                                self.socket.set_codec(m.codec, m.audio_pt);
                                 let (ev_tx, ev_rx) = mpsc::unbounded_channel();
                                 let Some(cmds) = self.media_rx.take() else { return };
                                 let recorder = self.record.as_ref().and_then(|path| {
@@ -564,7 +639,7 @@ impl LegTask {
                                     }
                                 });
                                 let task = tokio::spawn(media::run(
-                                    media::MediaLeg::Rtp(self.socket.clone()),
+                                    leg_media,
                                     MediaParams {
                                         codec: m.codec,
                                         audio_pt: m.audio_pt,
@@ -627,8 +702,32 @@ impl LegTask {
         let end = loop {
             tokio::select! {
                 sig = self.signals.recv() => match sig {
+                    Some(LegSignal::Dialog(CallSignal::Offer { sdp, responder, .. })) if matches!(self.media, LegMedia::WebRtc(_)) => {
+                        // The console's hold/resume: a re-INVITE from the browser, answered
+                        // on the same peer connection; on hold nothing is sent to it.
+                        let LegMedia::WebRtc(w) = &self.media else { continue };
+                        match w.reoffer(&sdp).await {
+                            Ok((answer, receives)) => {
+                                let c = w.choice();
+                                let _ = self.media_tx.send(MediaCommand::Renegotiate(super::reoffer::MediaState {
+                                    remote: w.local_addr(),
+                                    codec: c.codec,
+                                    audio_pt: c.audio_pt,
+                                    te_pt: None,
+                                    send: receives,
+                                }));
+                                tracing::info!(%call_id, hold = !receives, "browser re-INVITE answered");
+                                responder.respond(200, Some(("application/sdp".to_string(), answer.into_bytes()))).await;
+                            }
+                            Err(e) => {
+                                tracing::info!(%call_id, error = %e, "browser re-INVITE refused");
+                                responder.respond(488, None).await;
+                            }
+                        }
+                    }
                     Some(LegSignal::Dialog(CallSignal::Offer { sdp, cseq, reinvite, responder })) => {
-                        let reply = self.sdp.on_offer(&sdp, cseq, reinvite);
+                        let LegMedia::Rtp { sdp: call_sdp, .. } = &mut self.media else { continue };
+                        let reply = call_sdp.on_offer(&sdp, cseq, reinvite);
                         if let Some(m) = reply.media {
                             let _ = self.media_tx.send(MediaCommand::Renegotiate(m));
                         }
@@ -642,8 +741,10 @@ impl LegTask {
                         }
                     }
                     Some(LegSignal::Dialog(CallSignal::Confirmed { ack_cseq, sdp })) => {
-                        if let AckOutcome::Answered(m) = self.sdp.on_ack(ack_cseq, sdp.as_deref()) {
-                            let _ = self.media_tx.send(MediaCommand::Renegotiate(m));
+                        if let LegMedia::Rtp { sdp: call_sdp, .. } = &mut self.media {
+                            if let AckOutcome::Answered(m) = call_sdp.on_ack(ack_cseq, sdp.as_deref()) {
+                                let _ = self.media_tx.send(MediaCommand::Renegotiate(m));
+                            }
                         }
                     }
                     Some(LegSignal::Ended(end)) => break end,
@@ -681,6 +782,9 @@ impl LegTask {
             {
                 tracing::error!(%call_id, error = %e, "outgoing leg: recording not finished");
             }
+        }
+        if let LegMedia::WebRtc(w) = &self.media {
+            w.close().await;
         }
         tracing::info!(%call_id, end = ?end, max_gap_ms = stats.max_send_gap_ms,
             frames = stats.frames_sent, received = stats.packets_received, "outgoing leg ended");

@@ -73,6 +73,7 @@ pub async fn run(
         credential: None,
         record: None,
         media_events: None,
+        headers: Vec::new(),
     };
     let mut leg = match dial::dial(shared, spec).await {
         Ok(l) => l,

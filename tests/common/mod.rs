@@ -400,6 +400,9 @@ pub enum Step {
     Pause(u64),
     /// Say this audio (8 kHz samples); the scenario waits until it has been sent.
     Say(Vec<i16>),
+    /// Start saying this audio and go on at once: the caller keeps talking while the next
+    /// steps (e.g. waiting for zvonar's BYE) run.
+    SayMeanwhile(Vec<i16>),
     /// Press these keys (RFC 4733, 100 ms each with 100 ms gaps).
     Keys(&'static str),
     /// Press a key signalled by SIP INFO (application/dtmf-relay), expecting 200.
@@ -603,6 +606,14 @@ pub fn write_scenario(
                     "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  <pause milliseconds=\"{}\"/>\n",
                     p.display(),
                     packets.len() * 20 + 100
+                ));
+            }
+            Step::SayMeanwhile(samples) => {
+                let p = dir.join(format!("{name}-{i}.pcap"));
+                write_pcap(&p, &speech_packets(samples, &mut seq, &mut ts));
+                body.push_str(&format!(
+                    "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n",
+                    p.display()
                 ));
             }
             Step::Keys(keys) => {

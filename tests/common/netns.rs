@@ -160,12 +160,32 @@ impl NsZvonar {
     /// Writes the config (the test's `[sip.registrar]` realm, `extra` TOML appended),
     /// imports the example registry and starts the server in `ns`.
     pub fn start(ns: &Netns, name: &str, extra: &str) -> NsZvonar {
+        NsZvonar::start_with(ns, name, None, "", extra)
+    }
+
+    /// [`NsZvonar::start`] with a dialplan of its own (`None`: deploy/dialplan.toml) and
+    /// `sip_extra` lines in `[sip]` (e.g. `trusted = [...]`).
+    pub fn start_with(
+        ns: &Netns,
+        name: &str,
+        dialplan: Option<&str>,
+        sip_extra: &str,
+        extra: &str,
+    ) -> NsZvonar {
         let dir = std::env::temp_dir().join(format!("zvonar-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         let ip = ns.ns_ip;
         let token = "e2e-netns-token-7f3a9c1d2b8e4f60a5".to_string();
         let deploy = super::root().join("deploy");
+        let dialplan_path = match dialplan {
+            Some(text) => {
+                let p = dir.join("dialplan.toml");
+                std::fs::write(&p, text).expect("dialplan");
+                p
+            }
+            None => deploy.join("dialplan.toml"),
+        };
         let config = format!(
             r#"dialplan = "{dialplan}"
 time_zone = "Europe/Moscow"
@@ -176,7 +196,7 @@ ws_listen = "{ip}:5066"
 public_ip = "{ip}"
 answer_after_ms = 0
 max_calls = 20
-trusted = []
+{sip_extra}
 [rtp]
 port_min = 30000
 port_max = 30999
@@ -193,7 +213,12 @@ cache_dir = "tts-cache"
 espeak_rate_wpm = 170
 {extra}
 "#,
-            dialplan = deploy.join("dialplan.toml").display(),
+            dialplan = dialplan_path.display(),
+            sip_extra = if sip_extra.is_empty() {
+                "trusted = []"
+            } else {
+                sip_extra
+            },
             model = super::whisper_model().display(),
         );
         let cfg = dir.join("zvonar.toml");
@@ -215,7 +240,7 @@ espeak_rate_wpm = 170
             .args(["--config", &cfg.to_string_lossy(), "serve"])
             .env(
                 "RUST_LOG",
-                "info,zvonar=debug,zvonar_voice=debug,rsipstack=warn,whisper_rs=warn,ort=warn,webrtc=warn,rtc=warn",
+                "info,zvonar=debug,zvonar_voice=debug,rsipstack=warn,rtc_dtls=error,whisper_rs=warn,ort=warn,webrtc=warn,rtc=warn",
             )
             .stdout(Stdio::null())
             .stderr(log)
@@ -241,6 +266,31 @@ espeak_rate_wpm = 170
             std::thread::sleep(Duration::from_millis(200));
         }
         z
+    }
+
+    /// Runs the real `zvonar ARGS` (`user add`, `sip-account add`, …) on this server's
+    /// config, with `stdin` (passwords); panics unless it succeeds.
+    pub fn cli(&self, args: &[&str], stdin: &str) {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zvonar"))
+            .arg("--config")
+            .arg(self.dir.join("zvonar.toml"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("zvonar");
+        if let Some(mut i) = child.stdin.take() {
+            i.write_all(stdin.as_bytes()).expect("stdin");
+        }
+        let out = child.wait_with_output().expect("zvonar");
+        assert!(
+            out.status.success(),
+            "zvonar {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The server log so far.

@@ -32,9 +32,8 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::media_stream::MediaStreamTrack;
 use webrtc::peer_connection::{
     configure_rtcp_reports, MediaEngine, PeerConnection, PeerConnectionBuilder,
-    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceCandidateType,
-    RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription, Registry,
-    SettingEngineBuilder,
+    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceCandidateType, RTCIceGatheringState,
+    RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
 };
 
 use crate::codec::{Codec, FRAME_MS, FRAME_SAMPLES};
@@ -133,7 +132,12 @@ pub fn choose_codec(sdp: &str) -> Result<CodecChoice, WebRtcError> {
     if !seen_audio {
         return Err(WebRtcError::Offer("no m=audio section".into()));
     }
-    let name_of = |pt: u8| names.iter().find(|(p, _)| *p == pt).map(|(_, n)| n.as_str());
+    let name_of = |pt: u8| {
+        names
+            .iter()
+            .find(|(p, _)| *p == pt)
+            .map(|(_, n)| n.as_str())
+    };
     let codec_of = |pt: u8| -> Option<Codec> {
         match name_of(pt) {
             Some(n) if n.starts_with("pcmu/8000") => Some(Codec::Pcmu),
@@ -155,6 +159,70 @@ pub fn choose_codec(sdp: &str) -> Result<CodecChoice, WebRtcError> {
         audio_pt,
         te_pt,
     })
+}
+
+/// Whether the first audio section of `sdp` lets its sender receive (no `a=sendonly` or
+/// `a=inactive` there or at session level; RFC 3264 §5.1, §6.1): a browser's hold offer
+/// does not.
+pub fn offer_receives(sdp: &str) -> bool {
+    let mut in_audio = false;
+    let mut seen_audio = false;
+    for line in sdp.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("m=") {
+            if seen_audio {
+                break;
+            }
+            in_audio = m.starts_with("audio ");
+            seen_audio |= in_audio;
+            continue;
+        }
+        if (in_audio || !seen_audio) && (line == "a=sendonly" || line == "a=inactive") {
+            return false;
+        }
+    }
+    true
+}
+
+/// Makes the stack's answer to a re-offer consistent with the running call (sans-IO): the
+/// DTLS role stays as negotiated (RFC 8842 §5.5: a new `a=setup` must not flip an
+/// established association; the stack answers `active` by default, which is right only when
+/// we were the client from the start), and the direction answers the offer's (RFC 3264
+/// §6.1: `sendonly` → `recvonly`, `recvonly` → `sendonly`, `inactive` → `inactive`).
+pub fn fix_reanswer(answer: &str, offer: &str, dtls_server: bool) -> String {
+    let offered = offer
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with("m=audio"))
+        .find(|l| {
+            matches!(
+                *l,
+                "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive"
+            )
+        })
+        .unwrap_or("a=sendrecv");
+    let ours = match offered {
+        "a=sendonly" => "a=recvonly",
+        "a=recvonly" => "a=sendonly",
+        "a=inactive" => "a=inactive",
+        _ => "a=sendrecv",
+    };
+    let eol = if answer.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let mut out: Vec<&str> = answer
+        .lines()
+        .map(|l| match l.trim() {
+            "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive" => ours,
+            "a=setup:active" if dtls_server => "a=setup:passive",
+            _ => l,
+        })
+        .collect();
+    if out.last().is_some_and(|l| !l.is_empty()) {
+        out.push("");
+    }
+    out.join(eol)
 }
 
 /// Events of the peer connection that the leg keeps.
@@ -208,6 +276,9 @@ pub struct WebRtcLeg {
     packets: Mutex<mpsc::UnboundedReceiver<Incoming>>,
     state: watch::Receiver<RTCPeerConnectionState>,
     local: SocketAddr,
+    /// We made the first offer (`actpass`): the browser took `active`, so we are the DTLS
+    /// server for the whole call.
+    offered: std::sync::atomic::AtomicBool,
 }
 
 /// A free UDP port of `ports` on `ip` (probed by binding it, starting at a random port),
@@ -232,11 +303,118 @@ impl WebRtcLeg {
     /// Errors: [`WebRtcError::Offer`] for an offer we cannot take (answer 488),
     /// [`WebRtcError::NoPort`] when the port range is full, [`WebRtcError::Stack`] when the
     /// WebRTC stack fails.
-    pub async fn answer(offer: &str, cfg: &WebRtcConfig) -> Result<(WebRtcLeg, String), WebRtcError> {
+    pub async fn answer(
+        offer: &str,
+        cfg: &WebRtcConfig,
+    ) -> Result<(WebRtcLeg, String), WebRtcError> {
         let choice = CodecChoice {
             te_pt: None,
             ..choose_codec(offer)?
         };
+        let (leg, mut gathered) = WebRtcLeg::build(choice, cfg).await?;
+        let fail = |e: webrtc::error::Error| WebRtcError::Offer(e.to_string());
+        let desc = RTCSessionDescription::offer(offer.to_string()).map_err(fail)?;
+        leg.pc.set_remote_description(desc).await.map_err(fail)?;
+        leg.pc
+            .add_track(leg.track.clone() as Arc<dyn TrackLocal>)
+            .await
+            .map_err(|e| WebRtcError::Stack(e.to_string()))?;
+        let answer = leg.pc.create_answer(None).await.map_err(fail)?;
+        leg.pc
+            .set_local_description(answer)
+            .await
+            .map_err(|e| WebRtcError::Stack(e.to_string()))?;
+        let sdp = leg.local_sdp(&mut gathered).await?;
+        Ok((leg, sdp))
+    }
+
+    /// Makes an offer to a browser (an outgoing call to the console: the queue ringing an
+    /// agent): one audio track in `codec` (its static payload type, RFC 3551), ICE-lite on
+    /// one UDP port of `cfg.ports`, `a=setup:actpass` as JSEP requires of an offerer
+    /// (RFC 8842 §5.2) — browsers answer `active`, so the browser sends the ClientHello and
+    /// the ICE-lite side never waits for itself. Returns the leg and the complete offer SDP
+    /// (candidates included) for the INVITE; give the browser's answer to
+    /// [`WebRtcLeg::accept_answer`].
+    ///
+    /// Errors: [`WebRtcError::NoPort`] when the port range is full, [`WebRtcError::Stack`]
+    /// when the WebRTC stack fails.
+    pub async fn offer(
+        codec: Codec,
+        cfg: &WebRtcConfig,
+    ) -> Result<(WebRtcLeg, String), WebRtcError> {
+        let choice = CodecChoice {
+            codec,
+            audio_pt: codec.payload_type(),
+            te_pt: None,
+        };
+        let (leg, mut gathered) = WebRtcLeg::build(choice, cfg).await?;
+        let stack = |e: webrtc::error::Error| WebRtcError::Stack(e.to_string());
+        leg.pc
+            .add_track(leg.track.clone() as Arc<dyn TrackLocal>)
+            .await
+            .map_err(stack)?;
+        leg.offered
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let offer = leg.pc.create_offer(None).await.map_err(stack)?;
+        leg.pc.set_local_description(offer).await.map_err(stack)?;
+        let sdp = leg.local_sdp(&mut gathered).await?;
+        Ok((leg, sdp))
+    }
+
+    /// Takes the browser's answer to [`WebRtcLeg::offer`]; ICE and DTLS start at once.
+    ///
+    /// Errors: [`WebRtcError::Offer`] when the answer is not usable (no G.711 accepted,
+    /// malformed; end the call).
+    pub async fn accept_answer(&self, answer: &str) -> Result<(), WebRtcError> {
+        let fail = |e: webrtc::error::Error| WebRtcError::Offer(e.to_string());
+        let desc = RTCSessionDescription::answer(answer.to_string()).map_err(fail)?;
+        self.pc.set_remote_description(desc).await.map_err(fail)
+    }
+
+    /// Answers a new offer from the browser on an established leg (a re-INVITE: JsSIP's hold
+    /// offers `sendonly`, its resume `sendrecv`; RFC 3264 §8): the same transport, the
+    /// directions answered by the stack. Returns the answer SDP and whether we may send
+    /// (`false` when the browser holds: `sendonly` or `inactive`, RFC 3264 §6.1).
+    ///
+    /// Errors: [`WebRtcError::Offer`] when the stack refuses the offer (answer 488; the call
+    /// goes on as it was).
+    pub async fn reoffer(&self, offer: &str) -> Result<(String, bool), WebRtcError> {
+        let fail = |e: webrtc::error::Error| WebRtcError::Offer(e.to_string());
+        let desc = RTCSessionDescription::offer(offer.to_string()).map_err(fail)?;
+        self.pc.set_remote_description(desc).await.map_err(fail)?;
+        let answer = self.pc.create_answer(None).await.map_err(fail)?;
+        let sdp = answer.sdp.clone();
+        self.pc
+            .set_local_description(answer)
+            .await
+            .map_err(|e| WebRtcError::Stack(e.to_string()))?;
+        let sdp = self
+            .pc
+            .local_description()
+            .await
+            .map(|d| d.sdp)
+            .unwrap_or(sdp);
+        let server = self.offered.load(std::sync::atomic::Ordering::Relaxed);
+        Ok((fix_reanswer(&sdp, offer, server), offer_receives(offer)))
+    }
+
+    /// Our local description once host candidates are gathered (milliseconds: no STUN;
+    /// the bound is a guard).
+    async fn local_sdp(&self, gathered: &mut watch::Receiver<bool>) -> Result<String, WebRtcError> {
+        let _ = tokio::time::timeout(Duration::from_secs(2), gathered.wait_for(|g| *g)).await;
+        self.pc
+            .local_description()
+            .await
+            .map(|d| d.sdp)
+            .ok_or_else(|| WebRtcError::Stack("no local description".into()))
+    }
+
+    /// A peer connection for `choice` only, ICE-lite on a port of `cfg.ports`, with its
+    /// local track not yet added; and the gathering-complete flag.
+    async fn build(
+        choice: CodecChoice,
+        cfg: &WebRtcConfig,
+    ) -> Result<(WebRtcLeg, watch::Receiver<bool>), WebRtcError> {
         let mut media = MediaEngine::default();
         let codec = RTCRtpCodec {
             mime_type: format!("audio/{}", choice.codec.encoding_name()),
@@ -270,7 +448,7 @@ impl WebRtcLeg {
             .ok_or_else(|| WebRtcError::NoPort(format!("{:?} on {}", cfg.ports, cfg.bind_ip)))?;
         let local = SocketAddr::new(cfg.bind_ip, port);
         let (packets_tx, packets_rx) = mpsc::unbounded_channel();
-        let (gathered_tx, mut gathered) = watch::channel(false);
+        let (gathered_tx, gathered) = watch::channel(false);
         let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
         let pc = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
@@ -310,32 +488,16 @@ impl WebRtcLeg {
             .map_err(|e| WebRtcError::Stack(e.to_string()))?,
         );
         let leg = WebRtcLeg {
-            pc: pc.clone(),
-            track: track.clone(),
+            pc,
+            track,
             ssrc,
             choice,
             packets: Mutex::new(packets_rx),
             state,
             local,
+            offered: std::sync::atomic::AtomicBool::new(false),
         };
-        let fail = |e: webrtc::error::Error| WebRtcError::Offer(e.to_string());
-        let desc = RTCSessionDescription::offer(offer.to_string()).map_err(fail)?;
-        pc.set_remote_description(desc).await.map_err(fail)?;
-        pc.add_track(track as Arc<dyn TrackLocal>)
-            .await
-            .map_err(|e| WebRtcError::Stack(e.to_string()))?;
-        let answer = pc.create_answer(None).await.map_err(fail)?;
-        pc.set_local_description(answer)
-            .await
-            .map_err(|e| WebRtcError::Stack(e.to_string()))?;
-        // Host candidates only: gathering is over in milliseconds; the bound is a guard.
-        let _ = tokio::time::timeout(Duration::from_secs(2), gathered.wait_for(|g| *g)).await;
-        let sdp = pc
-            .local_description()
-            .await
-            .map(|d| d.sdp)
-            .ok_or_else(|| WebRtcError::Stack("no local description".into()))?;
-        Ok((leg, sdp))
+        Ok((leg, gathered))
     }
 
     /// The codec and payload types in use.

@@ -12,7 +12,8 @@ fn browser_offers_are_webrtc_and_sip_phone_offers_are_not() {
                  m=audio 4000 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
     assert!(!is_webrtc_offer(phone));
     // SDES-SRTP (RTP/SAVP with a=crypto) is not DTLS-SRTP either.
-    let sdes = phone.replace("RTP/AVP", "RTP/SAVP") + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\n";
+    let sdes =
+        phone.replace("RTP/AVP", "RTP/SAVP") + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\n";
     assert!(!is_webrtc_offer(&sdes));
 }
 
@@ -55,25 +56,37 @@ fn g711_is_chosen_in_the_browsers_order_with_its_8k_telephone_event() {
 #[test]
 fn offers_without_g711_or_audio_are_refused() {
     let opus_only = CHROMIUM.replace("111 63 9 0 8 13 110 126", "111 63 110");
-    assert!(matches!(choose_codec(&opus_only), Err(WebRtcError::Offer(_))));
+    assert!(matches!(
+        choose_codec(&opus_only),
+        Err(WebRtcError::Offer(_))
+    ));
     // A dynamic type named PCMU at another rate is not G.711 at 8 kHz.
     let odd = CHROMIUM
         .replace("111 63 9 0 8 13 110 126", "111 96")
-        .replace("a=rtpmap:111 opus/48000/2", "a=rtpmap:111 opus/48000/2\na=rtpmap:96 PCMU/16000");
+        .replace(
+            "a=rtpmap:111 opus/48000/2",
+            "a=rtpmap:111 opus/48000/2\na=rtpmap:96 PCMU/16000",
+        );
     assert!(matches!(choose_codec(&odd), Err(WebRtcError::Offer(_))));
     let video_only: String = CHROMIUM
         .split("m=video")
         .nth(1)
         .map(|v| format!("v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nt=0 0\nm=video{v}"))
         .unwrap();
-    assert!(matches!(choose_codec(&video_only), Err(WebRtcError::Offer(_))));
+    assert!(matches!(
+        choose_codec(&video_only),
+        Err(WebRtcError::Offer(_))
+    ));
 }
 
 #[test]
 fn a_dynamic_g711_payload_type_is_taken_by_its_name() {
     let dynamic = CHROMIUM
         .replace("111 63 9 0 8 13 110 126", "111 98 126")
-        .replace("a=rtpmap:111 opus/48000/2", "a=rtpmap:111 opus/48000/2\r\na=rtpmap:98 pcma/8000");
+        .replace(
+            "a=rtpmap:111 opus/48000/2",
+            "a=rtpmap:111 opus/48000/2\r\na=rtpmap:98 pcma/8000",
+        );
     assert_eq!(
         choose_codec(&dynamic).unwrap(),
         CodecChoice {
@@ -129,7 +142,10 @@ async fn chromium_offer_gets_an_ice_lite_dtls_client_g711_answer() {
         "one host candidate on the bound port: {audio}"
     );
     assert!(audio.contains("a=sendrecv"), "{audio}");
-    let video = answer.split("m=video").nth(1).map(|v| v.trim_start().to_string());
+    let video = answer
+        .split("m=video")
+        .nth(1)
+        .map(|v| v.trim_start().to_string());
     assert!(
         video.as_deref().is_some_and(|v| v.starts_with('0')),
         "video is refused with port 0: {answer}"
@@ -145,4 +161,79 @@ async fn firefox_offer_is_answered_too() {
     assert!(audio.contains("a=rtpmap:0 PCMU/8000"), "{answer}");
     assert!(audio.contains("a=setup:active"), "{answer}");
     leg.close().await;
+}
+
+#[test]
+fn a_hold_offer_does_not_receive() {
+    assert!(offer_receives(CHROMIUM));
+    assert!(!offer_receives(&CHROMIUM.replacen(
+        "a=sendrecv",
+        "a=sendonly",
+        1
+    )));
+    assert!(!offer_receives(&CHROMIUM.replacen(
+        "a=sendrecv",
+        "a=inactive",
+        1
+    )));
+    // Only the audio section counts: a held video (after the audio) is not a held call.
+    let audio_end = CHROMIUM.find("m=video").unwrap();
+    let (audio, video) = CHROMIUM.split_at(audio_end);
+    assert!(offer_receives(&format!(
+        "{audio}{}",
+        video.replace("a=sendrecv", "a=sendonly")
+    )));
+}
+
+#[tokio::test]
+async fn our_offer_is_ice_lite_actpass_with_one_g711_codec() {
+    let cfg = WebRtcConfig {
+        bind_ip: IpAddr::from([127, 0, 0, 1]),
+        public_ip: IpAddr::from([192, 0, 2, 7]),
+        ports: 42000..=42999,
+    };
+    let (leg, offer) = WebRtcLeg::offer(Codec::Pcma, &cfg).await.unwrap();
+    assert!(offer.contains("a=ice-lite"), "{offer}");
+    let audio = audio_section(&offer);
+    assert!(
+        audio
+            .lines()
+            .next()
+            .unwrap()
+            .trim()
+            .ends_with("UDP/TLS/RTP/SAVPF 8"),
+        "{offer}"
+    );
+    assert!(audio.contains("a=rtpmap:8 PCMA/8000"), "{audio}");
+    // The offerer is actpass (RFC 8842 §5.2); the browser answers active and sends the
+    // ClientHello, so the ICE-lite side never waits on itself.
+    assert!(audio.contains("a=setup:actpass"), "{audio}");
+    assert!(offer.contains("a=fingerprint:sha-256 "), "{offer}");
+    let port = leg.local_addr().port();
+    assert!(audio.contains(&format!(" {port} typ host")), "{audio}");
+    assert!(
+        audio.contains("192.0.2.7"),
+        "announced on the public address: {audio}"
+    );
+    // A malformed answer is refused, not taken.
+    assert!(leg.accept_answer("v=0\r\nnot sdp").await.is_err());
+    leg.close().await;
+}
+
+#[test]
+fn a_reanswer_keeps_the_dtls_role_and_answers_the_direction() {
+    let answer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 8\r\na=setup:active\r\na=sendrecv\r\n";
+    let hold = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 8\r\na=setup:actpass\r\na=sendonly\r\n";
+    // We offered first, the browser is the DTLS client: we stay passive; hold → recvonly.
+    assert_eq!(
+        fix_reanswer(answer, hold, true),
+        "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 8\r\na=setup:passive\r\na=recvonly\r\n"
+    );
+    // We answered the browser's first offer as the client: active stays.
+    let resume = hold.replace("a=sendonly", "a=sendrecv");
+    assert_eq!(fix_reanswer(answer, &resume, false), answer);
+    assert!(
+        fix_reanswer(answer, &hold.replace("a=sendonly", "a=inactive"), false)
+            .contains("a=inactive\r\n")
+    );
 }

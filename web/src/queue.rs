@@ -104,6 +104,17 @@ pub trait QueueControl: Send + Sync + 'static {
         login: &str,
         action: AgentAction,
     ) -> Result<serde_json::Value, QueueError>;
+    /// A SIP credential for the console's softphone of agent `login`: `{ "username",
+    /// "realm", "password", "ws_port", "expires_in_s" }`, where `username` is the agent's SIP
+    /// account and `password` a fresh random one valid for this console session only (the
+    /// account's own password is never sent). 409 when the agent has no SIP account or SIP
+    /// over WebSocket is off.
+    async fn softphone(&self, login: &str) -> Result<serde_json::Value, QueueError> {
+        let _ = login;
+        Err(QueueError::Conflict(
+            "программный телефон в консоли выключен ([sip] ws_listen)".into(),
+        ))
+    }
 }
 
 fn control(s: &AppState) -> Result<&dyn QueueControl, ApiError> {
@@ -205,6 +216,28 @@ pub(crate) async fn login(
         )));
     }
     act(&s, &c, AgentAction::Login { skills }).await
+}
+
+/// `POST /api/v1/queue/agent/softphone`: take_calls. The console's SIP credential
+/// ([`QueueControl::softphone`]), audited (`softphone_credential`, without the password);
+/// never cached.
+pub(crate) async fn softphone(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+) -> Result<impl IntoResponse, ApiError> {
+    c.need(Permission::TakeCalls)?;
+    let cred = control(&s)?.softphone(&c.who.login).await?;
+    crate::routes::audit(
+        &s,
+        c.audit("softphone_credential")
+            .target(c.who.login.clone())
+            .details(serde_json::json!({ "sip_account": cred["username"] })),
+    )
+    .await?;
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(cred),
+    ))
 }
 
 /// `POST /api/v1/queue/agent/logout`.

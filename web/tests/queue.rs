@@ -53,6 +53,13 @@ impl QueueControl for FakeQueues {
             _ => Ok(json!({"login": login, "state": "available"})),
         }
     }
+    async fn softphone(&self, login: &str) -> Result<Value, QueueError> {
+        self.seen.lock().unwrap().push(format!("softphone {login}"));
+        Ok(
+            json!({"username": "101", "realm": "r", "password": "p4ss-of-the-session",
+                  "ws_port": 5066, "expires_in_s": 57600}),
+        )
+    }
 }
 
 struct T {
@@ -183,6 +190,7 @@ async fn without_take_calls_every_queue_action_is_403_and_reaches_nothing() {
             Some(json!({"reason": "обед"})),
         ),
         (Method::POST, "/api/v1/queue/agent/resume", None),
+        (Method::POST, "/api/v1/queue/agent/softphone", None),
     ] {
         let (status, _, body) = send(&t, method.clone(), path, Some(&petr), true, body).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
@@ -303,4 +311,60 @@ async fn a_supervisor_watches_the_queue() {
     let (status, _, body) = send(&t, Method::GET, "/api/v1/queue", Some(&sveta), true, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["agents"].is_array());
+}
+
+#[tokio::test]
+async fn the_softphone_credential_is_the_agents_own_with_csrf_never_cached_and_audited() {
+    let t = setup().await;
+    let anna = browser(&t, "anna").await;
+    // Without the CSRF token: refused, nothing issued.
+    let (status, _, _) = send(
+        &t,
+        Method::POST,
+        "/api/v1/queue/agent/softphone",
+        Some(&anna),
+        false,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(t.queues.seen.lock().unwrap().is_empty());
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/queue/agent/softphone")
+        .header("cookie", &anna.0)
+        .header("x-csrf-token", &anna.1)
+        .body(Body::empty())
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 40000))));
+    let resp = app(t.state.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers().get("cache-control").unwrap(), "no-store");
+    let body: Value = serde_json::from_slice(
+        &axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(body["username"], "101");
+    // Issued for the logged-in user only.
+    assert_eq!(
+        *t.queues.seen.lock().unwrap(),
+        vec!["softphone anna".to_string()]
+    );
+    let audit: Vec<_> = t
+        .access
+        .audit_log(1000, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "softphone_credential")
+        .collect();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].actor, "anna");
+    assert!(
+        !format!("{audit:?}").contains("p4ss-of-the-session"),
+        "no password in the audit log"
+    );
 }

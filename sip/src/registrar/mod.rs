@@ -41,6 +41,22 @@ pub trait CredentialStore: Send + Sync + 'static {
         realm: &str,
         algorithm: Algorithm,
     ) -> Result<Option<String>, String>;
+
+    /// Every HA1 that may answer for `username` now: the account's own and any short-lived
+    /// one issued for it (a console session's, see zvonar's `softphone` credentials). The
+    /// default is [`CredentialStore::ha1`] alone. Errors: the storage failed (answered 500).
+    async fn ha1s(
+        &self,
+        username: &str,
+        realm: &str,
+        algorithm: Algorithm,
+    ) -> Result<Vec<String>, String> {
+        Ok(self
+            .ha1(username, realm, algorithm)
+            .await?
+            .into_iter()
+            .collect())
+    }
 }
 
 /// Registrar settings (`[sip.registrar]` in zvonar.toml).
@@ -255,12 +271,25 @@ impl Registrar {
         ha1: Option<&str>,
         now_s: u64,
     ) -> Reply {
+        let ha1s: Vec<String> = ha1.map(str::to_string).into_iter().collect();
+        self.complete_any(req, pending, &ha1s, now_s)
+    }
+
+    /// [`Registrar::complete`] with every HA1 that may answer for the user
+    /// ([`CredentialStore::ha1s`]): the response must match one of them.
+    pub fn complete_any(
+        &mut self,
+        req: &Register,
+        pending: Pending,
+        ha1s: &[String],
+        now_s: u64,
+    ) -> Reply {
         let creds = &pending.creds;
         let ip = req.source.ip();
         if self.locked(&creds.username, ip, now_s) {
             return Reply::plain(403);
         }
-        let right = ha1.is_some_and(|h| {
+        let right = ha1s.iter().any(|h| {
             digest::digests_equal(
                 &digest::response(pending.algorithm, h, "REGISTER", creds),
                 &creds.response,

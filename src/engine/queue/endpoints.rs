@@ -71,6 +71,11 @@ impl Registrations {
         Registrations { pool, registrar }
     }
 
+    /// The main database.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// The SIP accounts bound to the access user `login`.
     pub async fn accounts_of(&self, login: &str) -> sqlx::Result<Vec<String>> {
         sqlx::query_scalar(

@@ -10,6 +10,7 @@ use crate::engine::dial::{self, DialEvent, DialSpec, DialTarget};
 use crate::engine::media::MediaCommand;
 use crate::engine::Shared;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -29,12 +30,41 @@ enum LegCtl {
 /// when it rings out, so the leg's own timer is only a backstop.
 const LEG_RING_BACKSTOP: Duration = Duration::from_secs(130);
 
+/// The runtime's end of one leg's task.
+struct Leg {
+    ctl: mpsc::UnboundedSender<LegCtl>,
+    /// Set when a newer offer of the same call to the same agent replaced this one (the
+    /// agent's phone registered anew while it rang): the old leg is cancelled and nothing it
+    /// reports reaches the runtime, which would take it for the new offer's.
+    superseded: Arc<AtomicBool>,
+}
+
+/// Where a leg's task reports: the runtime, unless the leg was superseded.
+struct LegReports {
+    handle: QueueHandle,
+    superseded: Arc<AtomicBool>,
+}
+
+impl LegReports {
+    fn superseded(&self) -> bool {
+        self.superseded.load(Ordering::SeqCst)
+    }
+
+    fn line_event(&self, ev: LineEvent) {
+        if self.superseded() {
+            tracing::debug!(?ev, "event of a superseded offer dropped");
+        } else {
+            self.handle.line_event(ev);
+        }
+    }
+}
+
 /// [`AgentLines`] over SIP legs.
 pub struct SipLines {
     /// Weak: the engine's state must be free to go at shutdown (it closes the event bus).
     shared: Weak<Shared>,
     handle: QueueHandle,
-    legs: HashMap<(CallId, AgentId), mpsc::UnboundedSender<LegCtl>>,
+    legs: HashMap<(CallId, AgentId), Leg>,
     callers: HashMap<CallId, (mpsc::UnboundedSender<MediaCommand>, Option<String>)>,
 }
 
@@ -52,7 +82,7 @@ impl SipLines {
     fn send(&mut self, call: &CallId, agent: &AgentId, ctl: LegCtl) {
         let key = (call.clone(), agent.clone());
         let gone = match self.legs.get(&key) {
-            Some(tx) => tx.send(ctl).is_err(),
+            Some(leg) => leg.ctl.send(ctl).is_err(),
             None => false,
         };
         if gone {
@@ -96,10 +126,26 @@ impl AgentLines for SipLines {
             credential: None,
             record: None,
             media_events: None,
+            // The console shows this call's card while it rings (web/console/js/phone.js).
+            headers: vec![("X-Zvonar-Call".to_string(), call.0.clone())],
         };
         let (tx, mut rx) = mpsc::unbounded_channel();
-        self.legs.insert((call.clone(), agent.clone()), tx);
-        let handle = self.handle.clone();
+        let superseded = Arc::new(AtomicBool::new(false));
+        let old = self.legs.insert(
+            (call.clone(), agent.clone()),
+            Leg {
+                ctl: tx,
+                superseded: superseded.clone(),
+            },
+        );
+        if let Some(old) = old {
+            old.superseded.store(true, Ordering::SeqCst);
+            let _ = old.ctl.send(LegCtl::Cancel);
+        }
+        let handle = LegReports {
+            handle: self.handle.clone(),
+            superseded,
+        };
         let (call, agent) = (call.clone(), agent.clone());
         tokio::spawn(async move {
             let started = dial::dial(&shared, spec).await;
@@ -132,6 +178,12 @@ impl AgentLines for SipLines {
                     },
                     ev = leg.next_event() => match ev {
                         Some(DialEvent::Ringing) => {}
+                        Some(DialEvent::Answered { .. }) if handle.superseded() => {
+                            // Answered on the phone's old registration after a newer offer
+                            // replaced this one: not the agent's call any more.
+                            control = false;
+                            leg.hangup();
+                        }
                         Some(DialEvent::Answered { .. }) => {
                             answered = true;
                             handle.line_event(LineEvent::Answered { call: call.clone(), agent: agent.clone() });

@@ -5,6 +5,7 @@
 import { api, ApiError, hasCsrf, onSessionExpired, setCsrf } from './api.js';
 import { showLogin, showPasswordChange } from './login.js';
 import { GROUPS, PAGES } from './pages.js';
+import { startPhone } from './phone.js';
 import { h, errorBox } from './ui.js';
 
 const ROLE_NAMES = {
@@ -16,6 +17,14 @@ const root = document.getElementById('app');
 let me = null;
 let leavePage = null;
 let expiredNotice = null;
+let phone = null;
+
+/** Stops the softphone panel (logout, session end). */
+function stopPhone() {
+  if (phone) phone.stop();
+  phone = null;
+  window.zvonarPhone = null;
+}
 
 /** Whether the logged-in user holds permission `p`. */
 function can(p) {
@@ -37,6 +46,7 @@ function navigate(path, ...params) {
 }
 
 async function logout() {
+  stopPhone();
   try { await api('/api/v1/logout', { method: 'POST' }); } catch (e) { /* gone anyway */ }
   setCsrf(null);
   me = null;
@@ -57,13 +67,21 @@ function shell() {
         onclick: () => { if (location.hash === `#/${p.path}`) route(); },
       }, p.title)));
   }
+  const phoneSlot = h('span', { id: 'phone-slot' });
   const header = h('header', { class: 'top' },
     h('span', { class: 'brand' }, 'Звонарь'),
+    phoneSlot,
     h('span', { class: 'spacer' }),
     h('span', { class: 'who', title: me.login }, `${me.login} · ${ROLE_NAMES[me.role] || me.role}`),
     h('button', { class: 'link', id: 'logout', onclick: logout }, 'Выйти'));
   const main = h('main', { id: 'page', tabindex: '-1' });
   root.replaceChildren(h('div', { class: 'layout' }, header, nav, main));
+  stopPhone();
+  if (can('take_calls')) {
+    phone = startPhone(phoneSlot, { api });
+    // The panel's softphone, for support and the browser tests (its WebRTC stats).
+    window.zvonarPhone = phone;
+  }
   return { visible, nav, main };
 }
 
@@ -122,6 +140,7 @@ async function start() {
 
 onSessionExpired(() => {
   if (!me) return;
+  stopPhone();
   me = null;
   setCsrf(null);
   expiredNotice = 'Сеанс завершён (долгое бездействие или выход в другой вкладке). Войдите снова.';

@@ -1,173 +1,235 @@
-// The console's softphone: a SIP endpoint over WebSocket (RFC 7118) with JsSIP
-// (vendor/jssip.min.js, bundled from the npm package by deploy/npm-deps.sh), its media
-// WebRTC terminated in zvonar. No framework: one global, `ZvonarPhone`.
+// The console's SIP endpoint: JsSIP (npm, bundled into vendor/jssip.min.js by
+// `npm run build:console`) registering over WebSocket (RFC 7118) with the agent's SIP account,
+// its media WebRTC terminated in zvonar (ICE-lite, DTLS-SRTP, G.711). No UI here: phone.js
+// draws the panel.
 //
-//   const phone = new ZvonarPhone({ wsUrl: "ws://host:5066", uri: "sip:101@host", password });
-//   await phone.register();              // resolves on 200 to REGISTER, rejects on failure
-//   const call = await phone.call("100"); // resolves when the call is answered (200/ACK)
-//   await phone.inboundAudio();           // { packetsReceived, bytesReceived, audioLevel, ... }
-//   phone.hangup();
-//
-// Incoming calls: `phone.onIncoming = (session) => ...; phone.answer();`.
-// Times (ms, performance.now()) are kept in `phone.timing`: inviteSent, answered,
-// firstAudio (first inbound RTP packet seen in the stats).
-"use strict";
+//   const phone = await Softphone.create({ wsUrl, username, realm, password });
+//   phone.onIncoming = (call) => { … call.callId … };   // the queue rings this agent
+//   await phone.register();
+//   phone.answer(); phone.mute(true); phone.dtmf('5'); phone.hangup();
+//   await phone.inboundAudio();   // { packetsReceived, bytesReceived, audioLevel, codec }
 
-(function () {
-  /** The remote audio plays in this element (created once; autoplay after a user gesture). */
-  function audioElement() {
-    let el = document.getElementById("zvonar-remote-audio");
-    if (!el) {
-      el = document.createElement("audio");
-      el.id = "zvonar-remote-audio";
-      el.autoplay = true;
-      document.body.appendChild(el);
-    }
-    return el;
+let loading = null;
+
+/** Loads JsSIP once (a classic script: the npm package is CommonJS, bundled as a global). */
+function loadJsSIP() {
+  if (window.JsSIP) return Promise.resolve(window.JsSIP);
+  if (!loading) {
+    loading = new Promise((resolve, reject) => {
+      const s = document.createElement('script');
+      s.src = new URL('../vendor/jssip.min.js', import.meta.url).href;
+      s.onload = () => resolve(window.JsSIP);
+      s.onerror = () => { loading = null; reject(new Error('нет vendor/jssip.min.js (deploy/install-npm.sh)')); };
+      document.head.append(s);
+    });
+  }
+  return loading;
+}
+
+/** A stable id of this browser (localStorage), so a page refresh re-registers the same
+ *  device: the registrar keeps one binding per `+sip.instance` (RFC 5626 §4.1). */
+function instanceId() {
+  const key = 'zvonar.sip.instance';
+  let id = null;
+  try { id = localStorage.getItem(key); } catch (_) { /* private mode */ }
+  if (!id) {
+    id = crypto.randomUUID ? crypto.randomUUID()
+      : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
+        (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16));
+    try { localStorage.setItem(key, id); } catch (_) { /* private mode */ }
+  }
+  return id;
+}
+
+/** The element the remote audio plays in (created once). */
+function audioElement() {
+  let el = document.getElementById('phone-remote-audio');
+  if (!el) {
+    el = document.createElement('audio');
+    el.id = 'phone-remote-audio';
+    el.autoplay = true;
+    document.body.append(el);
+  }
+  return el;
+}
+
+// No STUN/TURN: zvonar is ICE-lite on its public address, host candidates are gathered at
+// once, so neither the INVITE nor the 200 waits for gathering.
+const RTC = { mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } };
+
+export class Softphone {
+  /** Loads JsSIP and starts the user agent (not yet registered). */
+  static async create(opts) {
+    const JsSIP = await loadJsSIP();
+    return new Softphone(JsSIP, opts);
   }
 
-  class ZvonarPhone {
-    constructor({ wsUrl, uri, password, displayName }) {
-      this.socket = new JsSIP.WebSocketInterface(wsUrl);
-      this.ua = new JsSIP.UA({
-        sockets: [this.socket],
-        uri,
-        password,
-        display_name: displayName || undefined,
-        register: false,
-        session_timers: false,
-        // One registration per tab: JsSIP's instance id keeps a page refresh from leaving
-        // a second binding (RFC 5626 +sip.instance, one binding per instance at zvonar).
-        instance_id: ZvonarPhone.instanceId(),
-      });
-      this.session = null;
-      this.timing = {};
-      this.onIncoming = null;
-      this.ua.on("newRTCSession", (e) => {
-        if (e.originator === "remote") {
-          this.track(e.session);
-          if (this.onIncoming) this.onIncoming(e.session);
-        }
-      });
-      this.ua.start();
-    }
-
-    /** A stable id for this browser (localStorage), as a UUID. */
-    static instanceId() {
-      const key = "zvonar.sip.instance";
-      let id = null;
-      try { id = localStorage.getItem(key); } catch (_) { /* private mode */ }
-      if (!id) {
-        id = crypto.randomUUID();
-        try { localStorage.setItem(key, id); } catch (_) { /* private mode */ }
+  constructor(JsSIP, { wsUrl, username, realm, password }) {
+    const instance = instanceId();
+    // The same Contact after a page refresh (derived from the device id, not random): the
+    // registration is refreshed in place and the queue keeps ringing the same endpoint.
+    const tag = instance.replace(/-/g, '').slice(0, 12);
+    this.ua = new JsSIP.UA({
+      contact_uri: `sip:${username}-${tag}@${tag}.invalid;transport=ws`,
+      sockets: [new JsSIP.WebSocketInterface(wsUrl)],
+      uri: `sip:${username}@${realm}`,
+      authorization_user: username,
+      realm,
+      password,
+      register: false,
+      register_expires: 300,
+      session_timers: false,
+      instance_id: instance,
+      user_agent: 'zvonar-console',
+    });
+    this.session = null;
+    this.onIncoming = null;
+    this.onChange = null;
+    this.muted = false;
+    this.held = false;
+    this.ua.on('newRTCSession', (e) => {
+      if (e.originator !== 'remote') return;
+      if (this.session && !this.session.isEnded()) {
+        // One call at a time: the queue never offers a second one to a busy agent.
+        e.session.terminate({ status_code: 486 });
+        return;
       }
-      return id;
-    }
-
-    /** Registers; resolves with the 200's Contact count, rejects with the failure cause. */
-    register() {
-      return new Promise((resolve, reject) => {
-        const ok = (e) => { off(); resolve(e.response ? e.response.status_code : 200); };
-        const bad = (e) => { off(); reject(new Error("registration failed: " + e.cause)); };
-        const off = () => { this.ua.removeListener("registered", ok); this.ua.removeListener("registrationFailed", bad); };
-        this.ua.on("registered", ok);
-        this.ua.on("registrationFailed", bad);
-        this.ua.register();
-      });
-    }
-
-    track(session) {
-      this.session = session;
-      session.on("sending", () => { this.timing.inviteSent = performance.now(); });
-      session.on("confirmed", () => { this.timing.answered = performance.now(); });
-      session.on("ended", () => { this.timing.ended = performance.now(); });
-      session.on("failed", (e) => { this.timing.failed = e.cause; });
-      session.on("peerconnection", (e) => {
-        e.peerconnection.addEventListener("track", (t) => {
-          audioElement().srcObject = t.streams[0] || new MediaStream([t.track]);
-        });
-      });
-    }
-
-    /** Calls `target` (a number or a SIP URI); resolves when answered, rejects on failure. */
-    call(target) {
-      return new Promise((resolve, reject) => {
-        const session = this.ua.call(target, {
-          mediaConstraints: { audio: true, video: false },
-          // No STUN/TURN: zvonar is ICE-lite on its public address; host candidates are
-          // gathered at once, so the INVITE is not held up by gathering.
-          pcConfig: { iceServers: [] },
-          eventHandlers: {
-            confirmed: () => resolve(session),
-            failed: (e) => reject(new Error("call failed: " + e.cause)),
-          },
-        });
-        this.track(session);
-        if (this.timing.inviteSent === undefined) this.timing.inviteSent = performance.now();
-      });
-    }
-
-    /** Answers the ringing incoming call. */
-    answer() {
-      if (!this.session) throw new Error("no call");
-      this.session.answer({
-        mediaConstraints: { audio: true, video: false },
-        pcConfig: { iceServers: [] },
-      });
-    }
-
-    /** Hangs up the current call. */
-    hangup() {
-      if (this.session && !this.session.isEnded()) this.session.terminate();
-    }
-
-    /** The inbound audio RTP stats of the current call (RTCInboundRtpStreamStats), or null. */
-    async inboundAudio() {
-      const pc = this.session && this.session.connection;
-      if (!pc) return null;
-      const stats = await pc.getStats();
-      let out = null;
-      stats.forEach((s) => {
-        if (s.type === "inbound-rtp" && (s.kind === "audio" || s.mediaType === "audio")) {
-          out = {
-            packetsReceived: s.packetsReceived || 0,
-            bytesReceived: s.bytesReceived || 0,
-            audioLevel: s.audioLevel || 0,
-            totalAudioEnergy: s.totalAudioEnergy || 0,
-            codec: null,
-            codecId: s.codecId,
-          };
-        }
-      });
-      if (out && out.codecId) {
-        const c = stats.get(out.codecId);
-        if (c) out.codec = c.mimeType;
-      }
-      if (out && out.packetsReceived > 0 && this.timing.firstAudio === undefined) {
-        this.timing.firstAudio = performance.now();
-      }
-      return out;
-    }
-
-    /** The outbound audio RTP stats of the current call, or null. */
-    async outboundAudio() {
-      const pc = this.session && this.session.connection;
-      if (!pc) return null;
-      const stats = await pc.getStats();
-      let out = null;
-      stats.forEach((s) => {
-        if (s.type === "outbound-rtp" && (s.kind === "audio" || s.mediaType === "audio")) {
-          out = { packetsSent: s.packetsSent || 0, bytesSent: s.bytesSent || 0 };
-        }
-      });
-      return out;
-    }
-
-    /** Unregisters and closes the WebSocket. */
-    stop() {
-      this.ua.stop();
-    }
+      this.track(e.session);
+      const callId = e.request.getHeader('X-Zvonar-Call') || null;
+      const from = e.request.from && e.request.from.uri ? e.request.from.uri.user : '';
+      if (this.onIncoming) this.onIncoming({ callId, from });
+    });
+    this.ua.on('connected', () => this.changed('connected'));
+    this.ua.on('disconnected', (e) => this.changed('disconnected', e && e.code));
+    this.ua.on('registrationFailed', (e) => this.changed('registrationFailed', e && e.cause));
+    this.ua.on('registered', () => this.changed('registered'));
+    this.ua.on('unregistered', () => this.changed('unregistered'));
+    this.ua.start();
   }
 
-  window.ZvonarPhone = ZvonarPhone;
-})();
+  changed(what, detail) {
+    // One line per event in the browser console, for support.
+    console.info(`softphone: ${what}${detail !== undefined ? ` (${detail})` : ''}`);
+    if (this.onChange) this.onChange(what);
+  }
+
+  /** Registers once the WebSocket is up; resolves on the 200, rejects with the cause. */
+  async register() {
+    if (!this.ua.isConnected()) {
+      await new Promise((resolve) => this.ua.once('connected', resolve));
+    }
+    return new Promise((resolve, reject) => {
+      const off = () => {
+        this.ua.removeListener('registered', ok);
+        this.ua.removeListener('registrationFailed', bad);
+      };
+      const ok = () => { off(); resolve(); };
+      const bad = (e) => { off(); reject(new Error(`регистрация не удалась: ${e.cause}`)); };
+      this.ua.on('registered', ok);
+      this.ua.on('registrationFailed', bad);
+      this.ua.register();
+    });
+  }
+
+  track(session) {
+    this.session = session;
+    this.muted = false;
+    this.held = false;
+    session.on('peerconnection', (e) => this.attach(e.peerconnection));
+    if (session.connection) this.attach(session.connection);
+    session.on('accepted', () => this.changed('accepted'));
+    session.on('confirmed', () => this.changed('confirmed'));
+    session.on('ended', () => this.changed('ended'));
+    session.on('failed', () => this.changed('failed'));
+    session.on('hold', () => { this.held = true; this.changed('hold'); });
+    session.on('unhold', () => { this.held = false; this.changed('unhold'); });
+  }
+
+  attach(pc) {
+    pc.addEventListener('track', (t) => {
+      audioElement().srcObject = t.streams[0] || new MediaStream([t.track]);
+    });
+  }
+
+  /** Whether a call is ringing, talking, or none. */
+  get state() {
+    const s = this.session;
+    if (!s || s.isEnded()) return 'idle';
+    return s.isEstablished() ? 'talking' : 'ringing';
+  }
+
+  /** Answers the ringing call. */
+  answer() {
+    if (this.state !== 'ringing') return;
+    this.session.answer(RTC);
+  }
+
+  /** Declines the ringing call (486: the queue offers it to someone else) or ends the call. */
+  hangup() {
+    if (this.state === 'idle') return;
+    this.session.terminate(this.state === 'ringing' ? { status_code: 486 } : undefined);
+  }
+
+  /** Microphone off (`true`) or on: the caller hears silence, the call stays up. */
+  mute(on) {
+    if (this.state !== 'talking') return;
+    if (on) this.session.mute({ audio: true }); else this.session.unmute({ audio: true });
+    this.muted = on;
+    this.changed('mute');
+  }
+
+  /** Hold (`true`) or resume: a re-INVITE (RFC 3264 §8.4, `sendonly`), the audio stops both ways. */
+  hold(on) {
+    if (this.state !== 'talking') return;
+    if (on) this.session.hold(); else this.session.unhold();
+  }
+
+  /** Sends a key (0–9 * #) to the caller: SIP INFO (application/dtmf-relay). */
+  dtmf(key) {
+    if (this.state !== 'talking') return;
+    this.session.sendDTMF(key, { transportType: 'INFO', duration: 160 });
+  }
+
+  /** The inbound audio stats of the call (RTCInboundRtpStreamStats), or null. */
+  async inboundAudio() {
+    const pc = this.session && this.session.connection;
+    if (!pc) return null;
+    const stats = await pc.getStats();
+    let out = null;
+    stats.forEach((s) => {
+      if (s.type === 'inbound-rtp' && (s.kind === 'audio' || s.mediaType === 'audio')) {
+        out = {
+          packetsReceived: s.packetsReceived || 0,
+          bytesReceived: s.bytesReceived || 0,
+          audioLevel: s.audioLevel || 0,
+          totalAudioEnergy: s.totalAudioEnergy || 0,
+          codecId: s.codecId,
+        };
+      }
+    });
+    if (out && out.codecId) {
+      const c = stats.get(out.codecId);
+      out.codec = c ? c.mimeType : null;
+    }
+    return out;
+  }
+
+  /** The outbound audio stats of the call, or null. */
+  async outboundAudio() {
+    const pc = this.session && this.session.connection;
+    if (!pc) return null;
+    const stats = await pc.getStats();
+    let out = null;
+    stats.forEach((s) => {
+      if (s.type === 'outbound-rtp' && (s.kind === 'audio' || s.mediaType === 'audio')) {
+        out = { packetsSent: s.packetsSent || 0, bytesSent: s.bytesSent || 0 };
+      }
+    });
+    return out;
+  }
+
+  /** Unregisters (the registrar drops the binding at once) and closes the WebSocket. */
+  stop() {
+    try { this.ua.stop(); } catch (_) { /* already stopped */ }
+  }
+}

@@ -1,0 +1,473 @@
+//! End to end, the softphone in the operators' console: real headless Chromium (Debian's
+//! `chromium` driven by playwright-core, tests/browser/softphone.mjs) logs in as an
+//! operator and takes a queued call from a SIPp caller; the browser's media is WebRTC
+//! terminated in zvonar (ICE-lite, DTLS-SRTP, G.711) and bridged to the caller's RTP.
+//!
+//! Chromium refuses WebRTC to 127.0.0.1, so zvonar runs in a network namespace this test
+//! creates (a veth pair with 10.x addresses, [`common::netns`]); the page is zvonar's own
+//! `/console/` at `http://10.x…:8080`, treated as a secure context with Chromium's
+//! `--unsafely-treat-insecure-origin-as-secure` (production puts TLS in front). The RTP the
+//! caller receives is captured with tcpdump on our end of the veth.
+//!
+//! Screenshots: `target/browser-artifacts/e2e_webrtc/{ringing,in_call}.png`.
+//! Needs root for `ip netns`; skips with a message only where namespaces cannot be made.
+
+mod common;
+
+use common::netns::{Netns, NsZvonar};
+use common::{free_port, problem_speech, write_scenario, Step};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use zvonar_voice::codec::Codec;
+
+const REALM: &str = "e2e.zvonar";
+
+const DIALPLAN: &str = r#"
+[[route]]
+number = "*"
+flow = "operators"
+
+[flow.dispatcher]
+kind = "dispatcher_robot"
+company = "управляющую компанию «Наш дом»"
+operator_flow = "operators"
+
+[[queue]]
+name = "operators"
+strategy = "ring_all"
+max_wait_s = 120
+wrap_up_s = 5
+ring_timeout_s = 60
+announce_every_s = 120
+overflow = "dispatcher"
+
+[flow.operators]
+kind = "queue"
+queue = "operators"
+"#;
+
+/// Whether this machine can make network namespaces (root with CAP_NET_ADMIN and `ip`).
+fn netns_possible() -> Result<(), String> {
+    let name = format!("zvprobe{}", std::process::id());
+    let out = Command::new("ip")
+        .args(["netns", "add", &name])
+        .output()
+        .map_err(|e| format!("cannot run `ip`: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    let _ = Command::new("ip").args(["netns", "del", &name]).output();
+    Ok(())
+}
+
+/// GET `path` (API token) as JSON; panics on failure.
+fn get_json(z: &NsZvonar, path: &str) -> Value {
+    let (status, body) = z.get(path).expect("GET");
+    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).expect("json")
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, for at most `limit`.
+fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The largest RMS of any 500 ms window of `samples`.
+fn loudest_window(samples: &[i16]) -> f64 {
+    samples
+        .chunks(4000)
+        .map(|c| (c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
+        .fold(0.0, f64::max)
+}
+
+/// RTP packets in a tcpdump capture (Ethernet, IPv4, UDP): (capture time in µs since the
+/// epoch, payload type, payload).
+fn rtp_of_pcap(bytes: &[u8]) -> Vec<(i64, u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    if bytes.len() < 24 {
+        return out;
+    }
+    let nanos = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) == 0xa1b2_3c4d;
+    let mut i = 24;
+    while i + 16 <= bytes.len() {
+        let u = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+        let (sec, frac, len) = (u(i), u(i + 4), u(i + 8) as usize);
+        let frame = &bytes[(i + 16).min(bytes.len())..(i + 16 + len).min(bytes.len())];
+        i += 16 + len;
+        let at = i64::from(sec) * 1_000_000 + i64::from(if nanos { frac / 1000 } else { frac });
+        if frame.len() < 14 + 20 + 8 + 12 || frame[12..14] != [0x08, 0x00] {
+            continue;
+        }
+        let ihl = usize::from(frame[14] & 0x0f) * 4;
+        let rtp = &frame[14 + ihl + 8..];
+        if rtp.len() < 12 || rtp[0] >> 6 != 2 {
+            continue;
+        }
+        let header = 12 + usize::from(rtp[0] & 0x0f) * 4;
+        if rtp.len() > header {
+            out.push((at, rtp[1] & 0x7f, rtp[header..].to_vec()));
+        }
+    }
+    out
+}
+
+/// `at` of the first timeline event `kind` of call `id`, µs since the epoch.
+fn event_at(z: &NsZvonar, id: &str, kind: &str) -> i64 {
+    let call = get_json(z, &format!("/api/v1/calls/{id}"));
+    call["timeline"]
+        .as_array()
+        .and_then(|t| t.iter().find(|e| e["kind"] == kind))
+        .and_then(|e| e["at"].as_str())
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.timestamp_micros())
+        .unwrap_or_else(|| panic!("no {kind} event in {call}"))
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
+    if let Err(why) = netns_possible() {
+        eprintln!(
+            "SKIPPED: network namespaces cannot be made here ({why}); this test needs root \
+             (Chromium refuses WebRTC to 127.0.0.1, so zvonar runs in a namespace)"
+        );
+        return;
+    }
+    let root = common::root();
+    assert!(
+        root.join("node_modules/playwright-core").is_dir()
+            && root.join("web/console/vendor/jssip.min.js").is_file(),
+        "npm dependencies missing: run deploy/install-npm.sh (playwright-core, JsSIP bundle)"
+    );
+    let ns = Netns::create("wr");
+    let host = ns.host_ip;
+    let z = NsZvonar::start_with(
+        &ns,
+        "webrtc",
+        Some(DIALPLAN),
+        // The caller's number is taken from our (the «trunk's») address: the card finds it.
+        &format!("trusted = [\"{host}/32\"]"),
+        // The default challenges (SHA-256, then MD5): JsSIP answers the last, MD5.
+        &format!("[sip.registrar]\nrealm = \"{REALM}\"\n"),
+    );
+    z.cli(
+        &["user", "add", "--login", "anna", "--role", "operator"],
+        "пароль оператора 1\n",
+    );
+    z.cli(
+        &["sip-account", "add", "101", "--login", "anna"],
+        "desk-phone-secret-101\n",
+    );
+
+    // The operator's microphone: a Russian speaker (Asterisk's numbers), 8 kHz.
+    let mic: Vec<i16> = ["1", "2", "3", "4", "5", "6", "7", "8", "9"]
+        .iter()
+        .flat_map(|d| common::digits_wav(d))
+        .collect();
+    let mic_wav = z.dir.join("operator-mic.wav");
+    {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&mic_wav, spec).expect("wav");
+        for s in &mic {
+            w.write_sample(*s).expect("sample");
+        }
+        w.finalize().expect("wav");
+    }
+
+    // What the caller receives, captured on our end of the veth.
+    let caller_media_port = 40000 + (free_port() % 10000) / 2 * 2;
+    let capture = z.dir.join("caller-rx.pcap");
+    let mut tcpdump = Killed(
+        Command::new("tcpdump")
+            .args(["-i", &format!("{}h", ns.name), "-U", "-n", "-w"])
+            .arg(&capture)
+            .arg(format!(
+                "udp and dst host {host} and dst port {caller_media_port}"
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tcpdump (apt install tcpdump)"),
+    );
+    let listening = tcpdump.0.stderr.take().expect("tcpdump stderr");
+    let mut lines = BufReader::new(listening).lines();
+    wait_for(
+        "tcpdump to listen",
+        Duration::from_secs(20),
+        || match lines.next() {
+            Some(Ok(l)) if l.contains("listening on") => Some(()),
+            Some(_) => None,
+            None => panic!("tcpdump exited"),
+        },
+    );
+    std::thread::spawn(move || for _ in lines {});
+
+    // The browser: logs in, starts taking calls, says READY.
+    let artifacts = common::browser::artifacts_dir("e2e_webrtc");
+    let url = format!("http://{}", z.http);
+    let chromium_args = [
+        "--use-fake-device-for-media-stream".to_string(),
+        "--use-fake-ui-for-media-stream".to_string(),
+        format!("--use-file-for-fake-audio-capture={}", mic_wav.display()),
+        format!("--unsafely-treat-insecure-origin-as-secure={url}"),
+        // Desktop Chrome's policy (headless may default to none): sound after a click only.
+        "--autoplay-policy=document-user-activation-required".to_string(),
+    ]
+    .join(" ");
+    let mut node = Killed(
+        Command::new("node")
+            .arg(root.join("tests/browser/softphone.mjs"))
+            .current_dir(&root)
+            .env("ZVONAR_URL", &url)
+            .env("ZVONAR_ARTIFACTS", &artifacts)
+            .env("ZVONAR_LOGIN", "anna")
+            .env("ZVONAR_PASSWORD", "пароль оператора 1")
+            .env("CHROMIUM_ARGS", chromium_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("node (deploy/install-deps.sh)"),
+    );
+    let (tx, rx) = mpsc::channel::<String>();
+    let stdout = node.0.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let stderr = node.0.stderr.take().expect("stderr");
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            s.push_str(&l);
+            s.push('\n');
+        }
+        s
+    });
+    let mut out_lines: Vec<String> = Vec::new();
+    let ready = loop {
+        match rx.recv_timeout(Duration::from_secs(90)) {
+            Ok(l) if l == "READY" => break true,
+            Ok(l) => out_lines.push(l),
+            Err(_) => break false,
+        }
+    };
+    if !ready {
+        let _ = node.0.kill();
+        panic!(
+            "the console never became ready to take calls\nstdout:\n{}\nstderr:\n{}\nzvonar log:\n{}",
+            out_lines.join("\n"),
+            err_reader.join().unwrap_or_default(),
+            z.log()
+        );
+    }
+    // The page registered exactly one binding for the agent, and the agent is available on it.
+    let st = get_json(&z, "/api/v1/queue");
+    let agent = st["agents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["login"] == "anna"))
+        .cloned()
+        .unwrap_or_else(|| panic!("anna in the queue state: {st}"));
+    assert_eq!(agent["state"], "available", "{agent}");
+    assert!(
+        agent["endpoint"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("sip/101/") && e.contains("transport=ws")),
+        "the agent's endpoint is the browser's WebSocket binding: {agent}"
+    );
+
+    // The caller (Петрова, ул. Ленина 5 кв. 2 in the example registry) talks all along.
+    let speech: Vec<i16> = std::iter::repeat_n(problem_speech(), 17)
+        .flatten()
+        .collect();
+    let scenario = write_scenario(
+        &z.dir,
+        "webrtc-caller",
+        "+79035550202",
+        "+74951234567",
+        &[Step::SayMeanwhile(speech)],
+        110_000,
+    );
+    let sip_port = free_port();
+    let caller = Command::new("sipp")
+        .arg(format!("{}:5060", ns.ns_ip))
+        .args(["-sf", &scenario.to_string_lossy()])
+        .args(["-m", "1", "-l", "1", "-t", "u1"])
+        .args([
+            "-p",
+            &sip_port.to_string(),
+            "-mp",
+            &caller_media_port.to_string(),
+        ])
+        .args(["-i", &host.to_string(), "-mi", &host.to_string()])
+        .args([
+            "-timeout",
+            "150s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .current_dir(&z.dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp");
+
+    // The browser rings, answers, checks its audio, hangs up.
+    let result = loop {
+        match rx.recv_timeout(Duration::from_secs(150)) {
+            Ok(l) => match l.strip_prefix("RESULT ") {
+                Some(j) => break Some(serde_json::from_str::<Value>(j).expect("RESULT json")),
+                None => out_lines.push(l),
+            },
+            Err(_) => break None,
+        }
+    };
+    let status = node.0.wait().expect("node");
+    let caller_out = caller.wait_with_output().expect("sipp");
+    let caller_text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&caller_out.stdout),
+        String::from_utf8_lossy(&caller_out.stderr)
+    );
+    let Some(r) = result.filter(|_| status.success()) else {
+        panic!(
+            "browser script failed ({status}); screenshots in {}\nstdout:\n{}\nstderr:\n{}\nSIPp:\n{caller_text}\nzvonar log:\n{}",
+            artifacts.display(),
+            out_lines.join("\n"),
+            err_reader.join().unwrap_or_default(),
+            z.log()
+        );
+    };
+    assert!(
+        caller_out.status.success(),
+        "the caller was connected and got zvonar's BYE when the operator hung up:\n{caller_text}\n{}",
+        z.log()
+    );
+
+    // In the page: the card of the caller rang, inbound RTP with audio, outbound sent.
+    let card = r["card"].as_str().unwrap_or_default();
+    assert!(card.contains("Ленина"), "the caller's card: {card}");
+    assert!(
+        r["inbound"]["packetsReceived"].as_u64().unwrap_or(0) >= 150
+            && r["inbound"]["bytesReceived"].as_u64().unwrap_or(0) > 0,
+        "{r}"
+    );
+    assert!(
+        r["maxLevel"].as_f64().unwrap_or(0.0) > 0.01,
+        "caller audible in the page: {r}"
+    );
+    assert!(
+        r["outbound"]["packetsSent"].as_u64().unwrap_or(0) >= 250,
+        "{r}"
+    );
+    assert_eq!(
+        r["mutedAfterReload"], true,
+        "after a refresh the page says the ring is muted until a click: {r}"
+    );
+    assert_eq!(
+        r["ringAudible"], true,
+        "the ring was allowed to sound after the click: {r}"
+    );
+    for shot in ["ringing.png", "in_call.png"] {
+        assert!(artifacts.join(shot).is_file(), "screenshot {shot}");
+    }
+
+    // zvonar: the call was queued, answered by anna, ended; the CDR has the recording.
+    let calls = get_json(&z, "/api/v1/calls?limit=1");
+    let id = calls[0]["call_id"].as_str().expect("call id").to_string();
+    let q = wait_for("the queue record to end", Duration::from_secs(15), || {
+        let q = get_json(&z, &format!("/api/v1/queue/calls/{id}"));
+        (q["state"] == "ended").then_some(q)
+    });
+    assert_eq!(q["agent"], "anna", "{q}");
+    let detail = wait_for("the CDR", Duration::from_secs(20), || {
+        let d = get_json(&z, &format!("/api/v1/calls/{id}"));
+        (!d["cdr"]["hangup_cause"].is_null() && !d["cdr"]["recording"].is_null()).then_some(d)
+    });
+    assert_eq!(detail["cdr"]["hangup_cause"], "party_bye", "{detail}");
+    let connected = event_at(&z, &id, "agent_connected");
+    let answered = event_at(&z, &id, "answered");
+
+    // The recording: both the caller (left) and the operator (right) after the answer.
+    let rec = detail["cdr"]["recording"].as_str().expect("recording");
+    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
+    assert_eq!(w.spec().channels, 2);
+    let s: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let (left, right): (Vec<i16>, Vec<i16>) = s.chunks(2).map(|c| (c[0], c[1])).unzip();
+    let from = (((connected - answered) / 1000).max(0) as usize + 500) * 8;
+    assert!(
+        right.len() > from + 8000,
+        "recording too short: {} samples",
+        right.len()
+    );
+    let (caller_rms, operator_rms) = (
+        loudest_window(&left[from..]),
+        loudest_window(&right[from..]),
+    );
+    assert!(
+        caller_rms > 300.0,
+        "the caller in the recording after the answer: rms {caller_rms:.0}"
+    );
+    assert!(
+        operator_rms > 300.0,
+        "the operator in the recording: rms {operator_rms:.0}"
+    );
+
+    // At the caller's side: the RTP zvonar sent after the answer carries the operator's voice.
+    drop(tcpdump);
+    let bytes = std::fs::read(&capture).expect("capture");
+    let rx_packets = rtp_of_pcap(&bytes);
+    let heard: Vec<i16> = rx_packets
+        .iter()
+        .filter(|(at, pt, _)| *at > connected + 500_000 && *pt == 8)
+        .flat_map(|(_, _, p)| Codec::Pcma.decode(p))
+        .collect();
+    // The key the operator pressed reached the caller as RFC 4733 events (event 5).
+    assert!(
+        rx_packets
+            .iter()
+            .any(|(at, pt, p)| *at > connected && *pt == 101 && p.first() == Some(&5)),
+        "the operator's key 5 reached the caller as a telephone-event"
+    );
+    assert!(
+        heard.len() > 8000 * 3,
+        "RTP to the caller after the answer: {} samples",
+        heard.len()
+    );
+    let heard_rms = loudest_window(&heard);
+    assert!(
+        heard_rms > 300.0,
+        "the caller hears the operator: rms {heard_rms:.0}"
+    );
+    // The operator's microphone input itself was speech (the check above is not vacuous).
+    assert!(loudest_window(&mic) > 300.0);
+    eprintln!(
+        "webrtc e2e: page inbound {} packets, level max {:.3}; recording rms caller {caller_rms:.0} operator {operator_rms:.0}; caller heard rms {heard_rms:.0}",
+        r["inbound"]["packetsReceived"], r["maxLevel"].as_f64().unwrap_or(0.0)
+    );
+}

@@ -1,0 +1,265 @@
+// The softphone panel in the console's header, for users who take calls: «Начать приём
+// звонков» registers the browser with the agent's SIP account (a password issued by the
+// server for this console session: POST /api/v1/queue/agent/softphone — the account's own
+// password never reaches the page) and logs the agent in to the queues. A queued call rings
+// here with the caller's card; answer, hang up, hold, mute, keys.
+//
+// After a page refresh an agent who was taking calls is registered again at once, with the
+// same device id (one binding: see softphone.js), and the queue keeps their state.
+//
+//   import { startPhone } from './phone.js';
+//   const phone = startPhone(headerSlot, { api });   // phone.stop() on logout
+
+import { Softphone } from './softphone.js';
+import { cardView } from './card.js';
+import { h, toast } from './ui.js';
+
+const STATE_NAMES = {
+  logged_out: 'не принимаю звонки', available: 'готов', ringing: 'звонок', on_call: 'разговор',
+  wrap_up: 'поствызывная обработка', paused: 'пауза', disconnected: 'нет связи',
+};
+
+/**
+ * The ring: a 425 Hz tone, 1 s on, 4 s off (ГОСТ ringback cadence), through Web Audio. A
+ * browser lets sound start only after a user gesture on the page (autoplay policy); the
+ * context is created suspended and resumed on the first click, and until then the panel says
+ * that the sound is off and flashes instead.
+ */
+class Ringer {
+  constructor() {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    this.ctx = Ctx ? new Ctx() : null;
+    this.timer = null;
+    this.osc = null;
+  }
+
+  /** Whether the browser lets the ring be heard now. */
+  get audible() {
+    return !!this.ctx && this.ctx.state === 'running';
+  }
+
+  /** Resume after a user gesture; resolves when the sound is allowed. */
+  unlock() {
+    return this.ctx && this.ctx.state !== 'running' ? this.ctx.resume() : Promise.resolve();
+  }
+
+  start() {
+    if (this.timer || !this.ctx) return;
+    const beep = () => {
+      if (this.ctx.state !== 'running') return;
+      const osc = this.ctx.createOscillator();
+      const gain = this.ctx.createGain();
+      osc.frequency.value = 425;
+      gain.gain.value = 0.2;
+      osc.connect(gain).connect(this.ctx.destination);
+      osc.start();
+      osc.stop(this.ctx.currentTime + 1);
+    };
+    beep();
+    this.timer = setInterval(beep, 5000);
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.timer = null;
+  }
+}
+
+/** Starts the panel in `slot`; returns `{ stop() }`. */
+export function startPhone(slot, { api }) {
+  const ringer = new Ringer();
+  const status = h('span', { id: 'phone-status', class: 'phone-status' }, 'Телефон…');
+  const toggle = h('button', { id: 'phone-toggle', class: 'small', type: 'button' }, '…');
+  const soundNote = h('button', {
+    id: 'phone-sound', class: 'link warn', type: 'button', hidden: true,
+    title: 'Браузер не даёт странице звучать, пока по ней не щёлкнули',
+  }, 'Включить звук звонка');
+  slot.replaceChildren(h('div', { class: 'phone-bar' }, status, toggle, soundNote));
+  const panel = h('section', { id: 'phone-call', class: 'phone-call', hidden: true, 'aria-live': 'assertive' });
+  document.body.append(panel);
+
+  let phone = null;
+  let agent = null;
+  let current = null; // { callId, from }
+  let stopped = false;
+
+  const showSound = () => { soundNote.hidden = ringer.audible; };
+  const unlock = () => ringer.unlock().then(showSound, showSound);
+  document.addEventListener('pointerdown', unlock, true);
+  document.addEventListener('keydown', unlock, true);
+  soundNote.addEventListener('click', unlock);
+
+  function render() {
+    const registered = !!phone && phone.ua.isRegistered();
+    const st = agent ? agent.state : 'logged_out';
+    const taking = st !== 'logged_out';
+    let text = STATE_NAMES[st] || st;
+    if (agent && agent.pause_reason) text += ` (${agent.pause_reason})`;
+    if (taking && !registered) text += ' · телефон не зарегистрирован';
+    status.textContent = `Телефон: ${text}`;
+    status.dataset.state = st;
+    status.dataset.registered = registered ? 'yes' : 'no';
+    toggle.textContent = taking ? 'Закончить приём' : 'Начать приём звонков';
+    toggle.onclick = taking ? stopTaking : startTaking;
+    showSound();
+  }
+
+  async function refreshAgent() {
+    try {
+      agent = await api('/api/v1/queue/agent');
+    } catch (e) {
+      agent = null;
+    }
+    render();
+  }
+
+  async function connect() {
+    if (phone) return phone;
+    const cred = await api('/api/v1/queue/agent/softphone', { method: 'POST' });
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    const p = await Softphone.create({
+      wsUrl: `${scheme}://${location.hostname}:${cred.ws_port}`,
+      username: cred.username,
+      realm: cred.realm,
+      password: cred.password,
+    });
+    p.onIncoming = (call) => ringing(call);
+    p.onChange = (what) => changed(what);
+    await p.register();
+    phone = p;
+    return p;
+  }
+
+  async function startTaking() {
+    unlock();
+    toggle.disabled = true;
+    try {
+      await connect();
+      agent = await api('/api/v1/queue/agent/login', { method: 'POST' });
+    } catch (e) {
+      console.warn(`softphone: ${e.message}`);
+      toast(e.message, 'error');
+    } finally {
+      toggle.disabled = false;
+      render();
+    }
+  }
+
+  async function stopTaking() {
+    toggle.disabled = true;
+    try {
+      agent = await api('/api/v1/queue/agent/logout', { method: 'POST' });
+      if (phone && phone.state === 'idle') {
+        phone.stop();
+        phone = null;
+      }
+    } catch (e) {
+      toast(e.message, 'error');
+    } finally {
+      toggle.disabled = false;
+      render();
+    }
+  }
+
+  function button(id, text, onclick, cls = '') {
+    return h('button', { id, type: 'button', class: cls, onclick }, text);
+  }
+
+  function keypad() {
+    return h('div', { id: 'phone-keys', class: 'phone-keys', 'aria-label': 'Тоновый набор' },
+      ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'].map((k) =>
+        h('button', { type: 'button', dataset: { key: k }, onclick: () => phone.dtmf(k) }, k)));
+  }
+
+  function drawCall() {
+    if (!phone || phone.state === 'idle' || !current) {
+      panel.hidden = true;
+      panel.replaceChildren();
+      return;
+    }
+    const talking = phone.state === 'talking';
+    panel.hidden = false;
+    panel.dataset.state = phone.state;
+    const title = talking ? 'Разговор' : 'Входящий звонок';
+    const controls = talking
+      ? h('div', { class: 'phone-controls' },
+        button('phone-hangup', 'Завершить', () => phone.hangup(), 'danger'),
+        button('phone-hold', phone.held ? 'Снять с удержания' : 'Удержание', () => phone.hold(!phone.held)),
+        button('phone-mute', phone.muted ? 'Включить микрофон' : 'Выключить микрофон', () => phone.mute(!phone.muted)),
+        keypad())
+      : h('div', { class: 'phone-controls' },
+        button('phone-answer', 'Ответить', () => { unlock(); phone.answer(); }, 'primary'),
+        button('phone-decline', 'Отклонить', () => phone.hangup()));
+    const card = panel.querySelector('#phone-card') || h('div', { id: 'phone-card' }, h('p', { class: 'muted' }, 'Карточка загружается…'));
+    panel.replaceChildren(h('h2', {}, title, current.from ? ` · ${current.from}` : ''), controls, card);
+  }
+
+  async function loadCard(callId) {
+    if (!callId) return;
+    const box = () => panel.querySelector('#phone-card');
+    try {
+      const [card, queued] = await Promise.all([
+        api(`/api/v1/card?call_id=${encodeURIComponent(callId)}`),
+        api(`/api/v1/queue/calls/${encodeURIComponent(callId)}`).catch(() => null),
+      ]);
+      if (!current || current.callId !== callId || !box()) return;
+      const ctx = queued && queued.context;
+      const robot = ctx && (ctx.heard || []).length
+        ? h('div', { class: 'robot-context' }, h('h4', {}, 'Робот услышал'),
+          h('ul', {}, ctx.heard.map((x) => h('li', {}, `${x.text || x.value || ''}`,
+            x.confidence !== undefined ? h('span', { class: 'muted' }, ` (${Math.round(x.confidence * 100)}%)`) : null))))
+        : null;
+      box().replaceChildren(cardView(card), robot || '');
+    } catch (e) {
+      if (box()) box().replaceChildren(h('p', { class: 'error' }, `Карточка: ${e.message}`));
+    }
+  }
+
+  function ringing(call) {
+    current = call;
+    drawCall();
+    ringer.start();
+    showSound();
+    loadCard(call.callId);
+  }
+
+  function changed(what) {
+    if (stopped) return;
+    if (what === 'accepted' || what === 'confirmed' || what === 'ended' || what === 'failed') ringer.stop();
+    if (what === 'ended' || what === 'failed') current = null;
+    if (['accepted', 'confirmed', 'ended', 'failed', 'hold', 'unhold', 'mute'].includes(what)) drawCall();
+    render();
+    if (what === 'ended' || what === 'failed' || what === 'confirmed') refreshAgent();
+  }
+
+  // The registration goes when the page goes (closed tab or refresh): the queue then offers
+  // no call to it; a refreshed page registers again with the same device id.
+  const bye = () => { if (phone) phone.stop(); };
+  window.addEventListener('pagehide', bye);
+
+  // An agent already taking calls (page refreshed, second login) registers at once.
+  (async () => {
+    await refreshAgent();
+    if (!stopped && agent && agent.state !== 'logged_out') {
+      try { await connect(); } catch (e) { toast(e.message, 'error'); }
+      render();
+    }
+  })();
+  const poll = setInterval(refreshAgent, 5000);
+
+  return {
+    /** The panel's softphone (tests read its stats). */
+    get phone() { return phone; },
+    stop() {
+      stopped = true;
+      clearInterval(poll);
+      ringer.stop();
+      window.removeEventListener('pagehide', bye);
+      document.removeEventListener('pointerdown', unlock, true);
+      document.removeEventListener('keydown', unlock, true);
+      if (phone) phone.stop();
+      phone = null;
+      panel.remove();
+    },
+  };
+}
