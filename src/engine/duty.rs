@@ -518,6 +518,7 @@ impl DutyRunner {
             credential: None,
             record: Some(shared.recordings_dir.join(&rel)),
             media_events: Some(ev_tx),
+            headers: Vec::new(),
         };
         let mut leg = match dial::dial(shared, spec).await {
             Ok(l) => l,

@@ -318,6 +318,7 @@ pub(super) async fn place(
             credential: None,
             record: Some(shared.recordings_dir.join(&rel)),
             media_events: Some(ev_tx),
+            headers: Vec::new(),
         },
     )
     .await
