@@ -817,14 +817,14 @@ const GRAMMAR_FILLERS: &[&str] = &[
 ];
 
 /// The words an answer to a `kind` question may be made of: every form of the number
-/// words ([`super::table`]), the hesitations and words around a number that keep an
+/// words ([`super::table`]; Russian forms only, [`super::table::real_words`]), the hesitations and words around a number that keep an
 /// answer clean ([`GRAMMAR_FILLERS`]), the kind's keywords in
 /// their usual forms, and what may follow the number (a house's «корпус», a reading's
 /// «целых»/«десятых», a rating's «пятёрка»/«балла»). Lowercase, `ё` folded to `е`; no
 /// sound-alikes. A recogniser that decodes number answers under a grammar
 /// (`zvonar_voice::asr::grammar`) builds it from these words plus digits.
 pub fn answer_vocabulary(kind: NumberKind) -> Vec<String> {
-    let mut words: Vec<String> = super::table::table().keys().cloned().collect();
+    let mut words: Vec<String> = super::table::real_words().cloned().collect();
     words.extend(GRAMMAR_FILLERS.iter().map(|w| w.to_string()));
     let forms = |stem: &str, ends: &[&str]| -> Vec<String> {
         ends.iter().map(|e| format!("{stem}{e}")).collect()

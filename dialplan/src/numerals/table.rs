@@ -34,6 +34,25 @@ const ADJ: &[&str] = &[
 /// Endings of `пять`-type cardinals (nominative, genitive/dative/prepositional, instrumental).
 const SOFT: &[&str] = &["ь", "и", "ью"];
 
+/// Endings of [`ADJ`] that belong to soft adjective stems (`третий`): on every other
+/// ordinal stem (hard: `пятый`, `шестой`) they make no word (`четвертее`, `пятюю`).
+const SOFT_ADJ: &[&str] = &[
+    "ий", "яя", "ее", "его", "ему", "им", "ем", "юю", "ие", "их", "ими",
+];
+
+/// The words of [`table`] that are Russian: without the soft ordinal endings on hard
+/// stems that the table also takes (from a misspelling recogniser, they still mean their
+/// number). A recogniser decoding under a grammar must not be offered them: each is one
+/// more way to fill a step with a non-word (Whisper base wrote «Сто, четвертее» for
+/// «сто … четыре», «Пяти-четвертее» for «тысяча восемьдесят шесть»).
+pub(super) fn real_words() -> impl Iterator<Item = &'static String> {
+    table().iter().filter_map(|(w, n)| {
+        let soft_on_hard =
+            n.ordinal && !w.starts_with("трет") && SOFT_ADJ.iter().any(|e| w.ends_with(e));
+        (!soft_on_hard).then_some(w)
+    })
+}
+
 /// Every word form → its value, built once.
 pub(super) fn table() -> &'static HashMap<String, NumWord> {
     static TABLE: OnceLock<HashMap<String, NumWord>> = OnceLock::new();

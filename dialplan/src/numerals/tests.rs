@@ -329,3 +329,25 @@ fn every_apartment_1_to_1200_in_words_and_whisper_mixed_forms() {
         }
     }
 }
+
+#[test]
+fn the_grammar_vocabulary_has_only_russian_ordinal_forms() {
+    let v = answer_vocabulary(NumberKind::Apartment);
+    for word in [
+        "четвертый",
+        "четвертое",
+        "шестой",
+        "седьмом",
+        "третий",
+        "третьего",
+        "сотый",
+    ] {
+        assert!(v.iter().any(|w| w == word), "{word}");
+    }
+    for word in ["четвертее", "четвертюю", "пятими", "седьмее", "сотие"]
+    {
+        assert!(!v.iter().any(|w| w == word), "{word}");
+        // The normaliser still reads them, should a recogniser write one.
+        assert!(super::table::table().contains_key(word), "{word}");
+    }
+}
