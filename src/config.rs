@@ -433,6 +433,16 @@ pub struct AsrSection {
     /// decoded.
     #[serde(default)]
     pub number_decoding: NumberDecodingMode,
+    /// Early recognition: silence after a robot caller's speech (ms) after which the
+    /// utterance is recognised while the VAD still waits to close it (700 ms); the result
+    /// is used if the caller says nothing more. Only when a recogniser is idle. 0 = off;
+    /// otherwise 200..=680 (at least the VAD's 200 ms tail, before its end).
+    #[serde(default = "default_early_ms")]
+    pub early_ms: u32,
+}
+
+fn default_early_ms() -> u32 {
+    zvonar_voice::asr::DEFAULT_EARLY_MS
 }
 
 /// `[asr] number_decoding`.
@@ -720,6 +730,13 @@ impl Config {
                 path: path.to_path_buf(),
                 line: line_of(text, "max_queue"),
                 message: "asr.max_queue must be at least 1".into(),
+            });
+        }
+        if cfg.asr.early_ms != 0 && !(200..=680).contains(&cfg.asr.early_ms) {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, "early_ms"),
+                message: "asr.early_ms must be 0 (off) or 200..=680: at least the VAD's 200 ms tail and before its 700 ms end of utterance".into(),
             });
         }
         if cfg.storage.retention_days == 0 {
@@ -1094,6 +1111,28 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("asr.max_queue") && e.contains(":14:"), "{e}");
+    }
+
+    #[test]
+    fn asr_early_ms_is_off_or_within_the_vad_s_silence() {
+        let base = text("", "", "127.0.0.1:8080", STRONG);
+        assert_eq!(
+            parse(&base).expect("default").asr.early_ms,
+            zvonar_voice::asr::DEFAULT_EARLY_MS
+        );
+        for ok in [0, 200, 400, 680] {
+            let cfg = parse(&format!("{base}early_ms = {ok}\n")).expect("valid");
+            assert_eq!(cfg.asr.early_ms, ok);
+        }
+        for bad in [100, 700, 5000] {
+            let e = parse(&format!("{base}early_ms = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("asr.early_ms") && e.contains(":14:"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

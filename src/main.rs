@@ -583,6 +583,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     asr_cfg.threads_per_worker = cfg.asr.threads;
     asr_cfg.max_queue = cfg.asr.max_queue;
     asr_cfg.numbers = cfg.asr.number_decoding.decoding();
+    asr_cfg.early_ms = cfg.asr.early_ms;
     if cfg.asr.audio_ctx == "full" {
         asr_cfg.audio_ctx = zvonar_voice::asr::AudioCtx::Full;
     }

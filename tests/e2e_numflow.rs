@@ -161,6 +161,60 @@ fn apartment_said_and_confirmed() {
     assert!(building[0]["confidence"].is_null());
 }
 
+/// The count of the `/metrics` series `zvonar_asr_early_total{outcome="<outcome>"}`.
+fn early(z: &Zvonar, outcome: &str) -> u64 {
+    let (status, _, body) = z.get_raw("/metrics", None);
+    assert_eq!(status, 200);
+    let text = String::from_utf8_lossy(&body).to_string();
+    let series = format!("zvonar_asr_early_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .map_or(0, |v| v.trim().parse().expect("counter value"))
+}
+
+/// Early recognition (`[asr] early_ms`, 300 ms by default) with a caller who pauses in the
+/// middle of the number: «сто … четыре» with 400 ms of silence between the words (longer
+/// than `early_ms`, shorter than the VAD's 700 ms end of utterance). What the robot started
+/// recognising at the pause («сто») is dropped when the caller goes on, and the apartment
+/// is the whole answer, 104 (an apartment of проспект Мира 101; 100 is not). The «один» that
+/// confirms it is answered from its early recognition.
+#[test]
+fn apartment_said_with_a_pause_is_heard_whole() {
+    let z = zvonar("numflow-pause");
+    let mut answer = spoken(&["hundred"]); // «сто»
+    answer.extend(vec![0i16; 8 * 400]);
+    answer.extend(spoken(&["4"]).split_off(1600));
+    let steps = [
+        Step::Pause(2500),
+        Step::Keys("1"), // проспект Мира 101
+        Step::Pause(3500),
+        Step::Say(answer), // «сто … четыре»
+        Step::Pause(RECOGNISED_MS),
+        Step::Say(spoken(&["1"])), // «один» — yes
+        Step::Pause(RECOGNISED_MS),
+        Step::Keys("1"), // протечка
+    ];
+    call(&z, "pause", "84957771104", &steps);
+    let (detail, ticket) = call_and_ticket(&z, "4957771104");
+    assert_eq!(
+        ticket["apartment"],
+        "104",
+        "{ticket}\n{detail}\n{}",
+        z.log()
+    );
+    assert!(
+        said(&detail)
+            .iter()
+            .any(|t| t.starts_with("Квартира сто четыре, верно?")),
+        "{detail}"
+    );
+    assert!(
+        early(&z, "discarded") >= 1,
+        "the pause after «сто» started one"
+    );
+    assert!(early(&z, "used") >= 1, "«один» was recognised early");
+}
+
 #[test]
 fn apartment_said_denied_then_keyed() {
     let z = zvonar("numflow-denied");

@@ -331,7 +331,7 @@ async fn ring_answer_run(
             codec: media.codec,
             audio_pt: media.audio_pt,
             te_pt: media.te_pt,
-            vad: media::vad_config(&flow),
+            vad: media::vad_config(&flow, shared.asr.early_ms()),
             send: media.send,
         },
         recorder,

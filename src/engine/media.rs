@@ -148,6 +148,15 @@ pub enum MediaEvent {
         /// When the end was detected.
         ended: Instant,
     },
+    /// The caller has been silent for the VAD's `early_ms` (early recognition): `pcm` is
+    /// the utterance exactly as the [`MediaEvent::Utterance`] will carry it if the caller
+    /// says nothing more before `end_silence_ms`.
+    Pause {
+        /// Audio of the utterance so far.
+        pcm: Vec<i16>,
+    },
+    /// The caller spoke again after a [`MediaEvent::Pause`].
+    Resumed,
     /// A DTMF digit (`via` is `rfc4733` or `info`).
     Digit {
         /// The digit.
@@ -197,11 +206,13 @@ pub struct MediaParams {
 
 /// The voice activity detector settings for a call running `flow`: the defaults, with the
 /// longest utterance from a dispatcher robot's `max_utterance_ms` (the robot's `Listen`
-/// repeats it as `max_ms`, sent with [`MediaCommand::MaxUtterance`]).
-pub fn vad_config(flow: &zvonar_dialplan::Flow) -> VadConfig {
+/// repeats it as `max_ms`, sent with [`MediaCommand::MaxUtterance`]) and, for a robot,
+/// early recognition after `early_ms` of silence (`[asr] early_ms`; 0 = off).
+pub fn vad_config(flow: &zvonar_dialplan::Flow, early_ms: u32) -> VadConfig {
     let mut vad = VadConfig::default();
     if let zvonar_dialplan::FlowKind::DispatcherRobot(s) = &flow.kind {
         vad.max_utterance_ms = s.max_utterance_ms;
+        vad.early_ms = early_ms;
     }
     vad
 }
@@ -389,6 +400,8 @@ pub async fn run(
                             let ended = now.checked_sub(Duration::from_millis(ago)).unwrap_or(now);
                             out.push(MediaEvent::Utterance { pcm: utterance, ended });
                         }
+                        VadEvent::Pause { utterance, .. } => out.push(MediaEvent::Pause { pcm: utterance }),
+                        VadEvent::Resumed => out.push(MediaEvent::Resumed),
                     }
                 }
                 if let Some(d) = dtmf.as_mut().and_then(|r| r.poll(now_ms())) {
@@ -462,16 +475,21 @@ kind = "playback"
 prompt = { text = "Проверка." }
 "#;
         let dp = zvonar_dialplan::Dialplan::parse(text, "t").unwrap();
-        let vad = vad_config(dp.flow("d").unwrap());
-        assert_eq!(vad.max_utterance_ms, 4000);
+        let vad = vad_config(dp.flow("d").unwrap(), 300);
+        assert_eq!((vad.max_utterance_ms, vad.early_ms), (4000, 300));
         assert_eq!(
             VadConfig {
                 max_utterance_ms: VadConfig::default().max_utterance_ms,
+                early_ms: 0,
                 ..vad
             },
             VadConfig::default(),
             "the other settings keep their defaults"
         );
-        assert_eq!(vad_config(dp.flow("bench").unwrap()), VadConfig::default());
+        // Nobody listens on a playback flow: no early recognition.
+        assert_eq!(
+            vad_config(dp.flow("bench").unwrap(), 300),
+            VadConfig::default()
+        );
     }
 }

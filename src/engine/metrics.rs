@@ -14,6 +14,14 @@ pub struct DispositionLabel {
     pub disposition: String,
 }
 
+/// Label of the early recognition counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EarlyLabel {
+    /// `used` (the caller said nothing more: its result answered the turn), `discarded`
+    /// (the caller went on speaking), `skipped` (no recogniser was idle at the pause).
+    pub outcome: String,
+}
+
 /// The engine's metrics.
 #[derive(Clone)]
 pub struct Metrics {
@@ -32,6 +40,8 @@ pub struct Metrics {
     /// RTP packets dropped because they came from another source than the call's peer
     /// (strict RTP: a scan or a hijack attempt, or a peer whose media moved unannounced).
     pub rtp_foreign_packets: Counter,
+    /// Early recognitions of robot callers' utterances (`[asr] early_ms`) by outcome.
+    pub asr_early: Family<EarlyLabel, Counter>,
 }
 
 impl Metrics {
@@ -46,6 +56,7 @@ impl Metrics {
             turn_latency: Histogram::new(buckets),
             tickets: Counter::default(),
             rtp_foreign_packets: Counter::default(),
+            asr_early: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("zvonar");
         r.register("active_calls", "Calls in progress", m.active_calls.clone());
@@ -71,6 +82,20 @@ impl Metrics {
             "RTP packets dropped because they came from another source than the call's peer",
             m.rtp_foreign_packets.clone(),
         );
+        r.register(
+            "asr_early",
+            "Early recognitions (at a pause, before the end of the utterance) by outcome: used, discarded, skipped",
+            m.asr_early.clone(),
+        );
         m
+    }
+
+    /// Counts one early recognition outcome (`used`, `discarded`, `skipped`).
+    pub fn early(&self, outcome: &str) {
+        self.asr_early
+            .get_or_create(&EarlyLabel {
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
 }

@@ -68,6 +68,22 @@ pub struct RobotDriver {
     fillers_playing: HashSet<u64>,
     /// A handover to an operator queue, carried out once the prompts before it have played.
     handover: Option<zvonar_dialplan::robot::Handover>,
+    /// The caller's utterance being recognised at a pause, before the VAD closed it.
+    early: Option<Early>,
+}
+
+/// An utterance recognised early (`[asr] early_ms`): started when the caller paused, used
+/// if the utterance that then ends is the same audio, dropped if the caller goes on.
+struct Early {
+    /// The listen turn it was started in.
+    turn: u64,
+    /// The audio being recognised, to compare with the utterance that ends.
+    pcm: Vec<i16>,
+    /// Its result.
+    result: tokio::sync::oneshot::Receiver<Result<AsrOutcome, AsrError>>,
+    /// Cancels it (a child of the call's ASR token): dropped from the queue if still
+    /// waiting, its result ignored if being decoded.
+    cancel: CancellationToken,
 }
 
 impl RobotDriver {
@@ -118,6 +134,7 @@ impl RobotDriver {
             filler_said,
             fillers_playing: HashSet::new(),
             handover: None,
+            early: None,
         }
     }
 
@@ -210,6 +227,7 @@ impl RobotDriver {
     async fn on_media(&mut self, ev: MediaEvent) {
         match ev {
             MediaEvent::SpeechStarted => {
+                self.discard_early();
                 self.in_speech = true;
                 self.no_input_at = None;
                 if self.playing.values().any(|&barge_in| barge_in) {
@@ -221,6 +239,7 @@ impl RobotDriver {
                 // Speech counts only while listening, and over a prompt only if that prompt
                 // may be interrupted (barge-in).
                 if self.listening.is_none() || self.playing.values().any(|&barge_in| !barge_in) {
+                    self.discard_early();
                     self.arm_no_input();
                     return;
                 }
@@ -234,6 +253,22 @@ impl RobotDriver {
                 self.filler.waiting(turn, ended);
                 self.recognising = Some(turn);
                 self.no_input_at = None;
+                if let Some(early) = self.early.take() {
+                    if early.turn == turn && early.pcm == pcm {
+                        // Already being recognised since the pause: its result answers.
+                        self.shared.metrics.early("used");
+                        tokio::spawn(async move {
+                            if let Ok(r) = early.result.await {
+                                if !matches!(r, Err(AsrError::Cancelled)) {
+                                    let _ = tx.send((turn, r));
+                                }
+                            }
+                        });
+                        return;
+                    }
+                    early.cancel.cancel();
+                    self.shared.metrics.early("discarded");
+                }
                 queue.set(asr.queue_depth() as i64 + 1);
                 tokio::spawn(async move {
                     let r = asr.recognise_expecting(pcm, expect, &cancel).await;
@@ -243,7 +278,10 @@ impl RobotDriver {
                     }
                 });
             }
+            MediaEvent::Pause { pcm } => self.start_early(pcm),
+            MediaEvent::Resumed => self.discard_early(),
             MediaEvent::Digit { digit, via } => {
+                self.discard_early();
                 self.publish(CallEventKind::Digits {
                     digits: digit.to_string(),
                     via: via.to_string(),
@@ -286,6 +324,43 @@ impl RobotDriver {
                 }
                 self.arm_no_input();
             }
+        }
+    }
+
+    /// The caller paused (`[asr] early_ms` of silence): recognise the utterance so far now,
+    /// if it would count as an answer and a recogniser is idle (early recognition must
+    /// never make another caller's closed utterance wait behind it).
+    fn start_early(&mut self, pcm: Vec<i16>) {
+        self.discard_early();
+        if self.listening.is_none() || self.playing.values().any(|&barge_in| !barge_in) {
+            return;
+        }
+        let asr = self.shared.asr.clone();
+        if !asr.has_idle_worker() {
+            self.shared.metrics.early("skipped");
+            return;
+        }
+        let (tx, result) = tokio::sync::oneshot::channel();
+        let cancel = self.asr_cancel.child_token();
+        let expect = self.turns.expect();
+        let token = cancel.clone();
+        let audio = pcm.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(asr.recognise_expecting(audio, expect, &token).await);
+        });
+        self.early = Some(Early {
+            turn: self.turns.current(),
+            pcm,
+            result,
+            cancel,
+        });
+    }
+
+    /// Drops the early recognition in progress: the caller went on speaking.
+    fn discard_early(&mut self) {
+        if let Some(early) = self.early.take() {
+            early.cancel.cancel();
+            self.shared.metrics.early("discarded");
         }
     }
 

@@ -83,7 +83,16 @@ pub struct AsrConfig {
     pub max_queue: usize,
     /// How answers to number questions ([`Expect::Number`]) are decoded.
     pub numbers: NumberDecoding,
+    /// Early recognition: after this much silence (ms) a caller's utterance is
+    /// recognised before the VAD closes it (its `end_silence_ms`), if a worker is idle;
+    /// the result is used when the caller says nothing more. 0 = off. See
+    /// [`crate::vad::VadConfig::early_ms`] and [`Asr::has_idle_worker`].
+    pub early_ms: u32,
 }
+
+/// Default of [`AsrConfig::early_ms`]: 300 ms of silence, 400 ms before the VAD's default
+/// `end_silence_ms` of 700 closes the utterance.
+pub const DEFAULT_EARLY_MS: u32 = 300;
 
 /// How the answer to a number question is decoded (slot-aware recognition). The defaults
 /// are what won the number benchmark (`cargo bench --bench numbers`, README).
@@ -143,6 +152,7 @@ impl AsrConfig {
             min_confidence: 0.1,
             max_queue: DEFAULT_MAX_QUEUE,
             numbers: NumberDecoding::default(),
+            early_ms: DEFAULT_EARLY_MS,
         }
     }
 }
@@ -282,6 +292,7 @@ pub struct Asr {
     queue: Arc<JobQueue>,
     max_queue: usize,
     workers: usize,
+    early_ms: u32,
     alive: Arc<AtomicUsize>,
     /// Closes the queue when the last clone is dropped, so the workers end.
     _closer: Arc<CloseOnDrop>,
@@ -327,10 +338,12 @@ impl Asr {
                 constraints: constraints.clone(),
             }));
         }
-        Asr::with_decoders(decoders, config.max_queue).map_err(|e| AsrError::Model {
-            path: config.model_path.clone(),
-            reason: e.to_string(),
-        })
+        Ok(Asr::with_decoders(decoders, config.max_queue)
+            .map_err(|e| AsrError::Model {
+                path: config.model_path.clone(),
+                reason: e.to_string(),
+            })?
+            .with_early_ms(config.early_ms))
     }
 
     /// Starts one worker thread per decoder, sharing a queue of at most `max_queue`
@@ -361,9 +374,29 @@ impl Asr {
             queue,
             max_queue,
             workers,
+            early_ms: 0,
             alive,
             _closer: closer,
         })
+    }
+
+    /// The same recogniser with early recognition after `ms` of silence
+    /// ([`AsrConfig::early_ms`]; 0 = off, what [`Asr::with_decoders`] starts with).
+    pub fn with_early_ms(mut self, ms: u32) -> Self {
+        self.early_ms = ms;
+        self
+    }
+
+    /// Silence after which a caller's utterance is recognised early, ms (0 = off).
+    pub fn early_ms(&self) -> u32 {
+        self.early_ms
+    }
+
+    /// Whether a worker is free now (nothing waits and fewer utterances are being decoded
+    /// than there are workers). Early recognition is started only then, so that it never
+    /// makes a closed utterance wait.
+    pub fn has_idle_worker(&self) -> bool {
+        self.queue.depth() < self.workers
     }
 
     /// Utterances waiting for or in decoding now.

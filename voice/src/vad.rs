@@ -45,6 +45,11 @@ pub struct VadConfig {
     pub tail_ms: u32,
     /// Window of the minimum-statistics noise floor (default 2000 ms).
     pub noise_window_ms: u32,
+    /// Silence after speech that reports a [`VadEvent::Pause`]: the utterance as it will
+    /// be if the caller says nothing more, so that it can be recognised while the
+    /// detector still waits for `end_silence_ms` (early recognition). 0 = off (the
+    /// default); otherwise at least `tail_ms` and below `end_silence_ms`, or off.
+    pub early_ms: u32,
 }
 
 impl Default for VadConfig {
@@ -59,6 +64,7 @@ impl Default for VadConfig {
             pre_roll_ms: 200,
             tail_ms: 200,
             noise_window_ms: 2000,
+            early_ms: 0,
         }
     }
 }
@@ -85,6 +91,20 @@ pub enum VadEvent {
         /// True if cut at `max_utterance_ms` rather than ended by silence.
         truncated: bool,
     },
+    /// `early_ms` of silence after speech (once per pause): `utterance` is exactly what
+    /// the [`VadEvent::SpeechEnd`] will carry if no voiced frame comes before
+    /// `end_silence_ms` — same samples, same `start_ms..end_ms`.
+    Pause {
+        /// The audio of the utterance so far, tail included.
+        utterance: Vec<i16>,
+        /// Start of `utterance`, in ms from the start of the audio fed.
+        start_ms: u64,
+        /// End of `utterance`, in ms.
+        end_ms: u64,
+    },
+    /// Speech went on after a [`VadEvent::Pause`]: the paused utterance will not be the
+    /// one that ends.
+    Resumed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +118,8 @@ enum State {
     Speech {
         onset: u64,
         last_voiced: u64,
+        /// A [`VadEvent::Pause`] was reported since `last_voiced`.
+        paused: bool,
     },
 }
 
@@ -187,7 +209,7 @@ impl Vad {
     pub fn flush(&mut self) -> Option<VadEvent> {
         match self.state {
             State::Speech { last_voiced, .. } => {
-                let end = (last_voiced + 1 + frames(self.cfg.tail_ms)).min(self.frame);
+                let end = self.end_after(last_voiced);
                 Some(self.finish(end, false))
             }
             _ => {
@@ -253,15 +275,44 @@ impl Vad {
                     None
                 }
             }
-            State::Speech { onset, last_voiced } => {
+            State::Speech {
+                onset,
+                last_voiced,
+                paused,
+            } => {
+                let resumed = continues && paused;
                 let last_voiced = if continues { n } else { last_voiced };
-                self.state = State::Speech { onset, last_voiced };
+                self.state = State::Speech {
+                    onset,
+                    last_voiced,
+                    paused: paused && !continues,
+                };
                 if self.frame - self.buf_start >= frames(self.cfg.max_utterance_ms) {
                     return Some(self.finish(self.frame, true));
                 }
                 if n - last_voiced >= frames(self.cfg.end_silence_ms) {
-                    let end = (last_voiced + 1 + frames(self.cfg.tail_ms)).min(self.frame);
+                    let end = self.end_after(last_voiced);
                     return Some(self.finish(end, false));
+                }
+                if resumed {
+                    return Some(VadEvent::Resumed);
+                }
+                if let Some(early) = self.early_frames() {
+                    if !paused && n - last_voiced == early {
+                        self.state = State::Speech {
+                            onset,
+                            last_voiced,
+                            paused: true,
+                        };
+                        let end = self.end_after(last_voiced);
+                        let len =
+                            ((end - self.buf_start) as usize * FRAME_SAMPLES).min(self.buf.len());
+                        return Some(VadEvent::Pause {
+                            utterance: self.buf[..len].to_vec(),
+                            start_ms: self.buf_start * u64::from(FRAME_MS),
+                            end_ms: end * u64::from(FRAME_MS),
+                        });
+                    }
                 }
                 None
             }
@@ -276,13 +327,34 @@ impl Vad {
         } = self.state
         {
             if u64::from(voiced) >= frames(self.cfg.min_speech_ms) {
-                self.state = State::Speech { onset, last_voiced };
+                self.state = State::Speech {
+                    onset,
+                    last_voiced,
+                    paused: false,
+                };
                 return Some(VadEvent::SpeechStart {
                     at_ms: onset * u64::from(FRAME_MS),
                 });
             }
         }
         None
+    }
+
+    /// The end of an utterance whose last voiced frame is `last_voiced`: `tail_ms` later,
+    /// but not beyond the audio fed (frames).
+    fn end_after(&self, last_voiced: u64) -> u64 {
+        (last_voiced + 1 + frames(self.cfg.tail_ms)).min(self.frame)
+    }
+
+    /// Silent frames after the last voiced one that report a pause, when early recognition
+    /// is on and its setting is usable (the tail is complete by then and the utterance is
+    /// not already over).
+    fn early_frames(&self) -> Option<u64> {
+        let early = frames(self.cfg.early_ms);
+        (self.cfg.early_ms > 0
+            && early >= frames(self.cfg.tail_ms)
+            && early < frames(self.cfg.end_silence_ms))
+        .then_some(early)
     }
 
     /// Emits the utterance `buf_start..end` (frames) and returns to silence.

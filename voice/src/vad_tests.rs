@@ -46,6 +46,9 @@ fn utterances(events: &[VadEvent]) -> Vec<(u64, u64, bool)> {
                 assert!(*start_ms <= onset && onset < *end_ms);
                 out.push((*start_ms, *end_ms, *truncated));
             }
+            VadEvent::Pause { .. } | VadEvent::Resumed => {
+                assert!(open.is_some(), "a pause outside speech: {events:?}");
+            }
         }
     }
     assert!(open.is_none());
@@ -268,4 +271,115 @@ fn max_utterance_can_be_changed_while_listening() {
     );
     events.extend(next);
     assert!(!utterances(&events).is_empty());
+}
+
+fn tone(ms: u64) -> Vec<i16> {
+    (0..ms * 8)
+        .map(|i| ((i as f32 * 2.0 * std::f32::consts::PI * 440.0 / 8000.0).sin() * 8000.0) as i16)
+        .collect()
+}
+
+/// Events with the time (ms of audio fed) each was reported at.
+fn timed(audio: &[i16], cfg: VadConfig) -> Vec<(u64, VadEvent)> {
+    let mut vad = Vad::new(cfg);
+    let mut events = Vec::new();
+    for (i, c) in audio.chunks(FRAME_SAMPLES).enumerate() {
+        for e in vad.push(c) {
+            events.push((i as u64 * 20, e));
+        }
+    }
+    events
+}
+
+fn early(ms: u32) -> VadConfig {
+    VadConfig {
+        early_ms: ms,
+        ..VadConfig::default()
+    }
+}
+
+#[test]
+fn a_pause_carries_exactly_the_utterance_that_then_ends() {
+    let audio = padded(&tone(1000), 1000);
+    let events = timed(&audio, early(300));
+    assert_eq!(events.len(), 3, "{events:?}");
+    let (
+        when,
+        VadEvent::Pause {
+            utterance: paused,
+            start_ms,
+            end_ms,
+        },
+    ) = &events[1]
+    else {
+        panic!("{events:?}")
+    };
+    // The tone ends at 2000 ms; 300 ms of silence later (the frame 2280..2300 is the 15th
+    // silent one) the pause is reported, 400 ms before the utterance is closed.
+    assert_eq!((*when, *start_ms, *end_ms), (2000 + 280, 800, 2200));
+    let (closed, VadEvent::SpeechEnd { utterance, .. }) = &events[2] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(*closed, 2000 + 680);
+    assert_eq!(paused, utterance, "the same samples");
+    assert_eq!(
+        utterances(&run(&audio, early(300))),
+        vec![(800, 2200, false)]
+    );
+}
+
+#[test]
+fn speech_after_a_pause_is_reported_as_resumed() {
+    // «Тысяча… сто»: 500 ms, a 400 ms pause (longer than early_ms, shorter than
+    // end_silence_ms), 500 ms, silence.
+    let mut audio = silence(1000);
+    audio.extend(tone(500));
+    audio.extend(silence(400));
+    audio.extend(tone(500));
+    audio.extend(silence(1000));
+    let events: Vec<VadEvent> = timed(&audio, early(300))
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| match e {
+            VadEvent::SpeechStart { .. } => "start",
+            VadEvent::Pause { .. } => "pause",
+            VadEvent::Resumed => "resumed",
+            VadEvent::SpeechEnd { .. } => "end",
+        })
+        .collect();
+    assert_eq!(kinds, ["start", "pause", "resumed", "pause", "end"]);
+    let (
+        VadEvent::Pause {
+            utterance: first, ..
+        },
+        VadEvent::Pause {
+            utterance: last, ..
+        },
+        VadEvent::SpeechEnd { utterance, .. },
+    ) = (&events[1], &events[3], &events[4])
+    else {
+        panic!()
+    };
+    assert_eq!(last, utterance);
+    assert!(first.len() < utterance.len());
+    assert_eq!(utterances(&events), vec![(800, 2600, false)]);
+}
+
+#[test]
+fn no_pause_when_early_recognition_is_off_or_unusable() {
+    let audio = padded(&tone(1000), 1000);
+    // Off (the default), shorter than the tail, not before the end.
+    for cfg in [VadConfig::default(), early(100), early(700), early(900)] {
+        let events = timed(&audio, cfg);
+        assert!(
+            events
+                .iter()
+                .all(|(_, e)| !matches!(e, VadEvent::Pause { .. })),
+            "{cfg:?}: {events:?}"
+        );
+        assert_eq!(events.len(), 2);
+    }
 }
