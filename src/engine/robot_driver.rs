@@ -70,6 +70,9 @@ pub struct RobotDriver {
     handover: Option<zvonar_dialplan::robot::Handover>,
     /// The caller's utterance being recognised at a pause, before the VAD closed it.
     early: Option<Early>,
+    /// Sentences of a phrase before its last one, sent to the media task and not finished
+    /// (the robot hears only of the last one's end).
+    parts_playing: HashSet<u64>,
 }
 
 /// An utterance recognised early (`[asr] early_ms`): started when the caller paused, used
@@ -135,6 +138,7 @@ impl RobotDriver {
             fillers_playing: HashSet::new(),
             handover: None,
             early: None,
+            parts_playing: HashSet::new(),
         }
     }
 
@@ -319,6 +323,7 @@ impl RobotDriver {
             }
             MediaEvent::PlaybackDone { id } => {
                 self.fillers_playing.remove(&id);
+                self.parts_playing.remove(&id);
                 if self.playing.remove(&id).is_some() {
                     self.robot.handle(RobotInput::PlaybackDone);
                 }
@@ -459,6 +464,18 @@ impl RobotDriver {
         let _ = self.io.media.send(MediaCommand::Play { id, pcm });
     }
 
+    /// Plays a sentence of a phrase before its last one: nobody waits in silence any more,
+    /// and the robot hears of the phrase's end from the last sentence only (a stop clears
+    /// these with the rest).
+    fn play_part(&mut self, pcm: Arc<[i16]>) {
+        self.filler.answered();
+        let id = self.next_prompt;
+        self.next_prompt += 1;
+        self.parts_playing.insert(id);
+        self.no_input_at = None;
+        let _ = self.io.media.send(MediaCommand::Play { id, pcm });
+    }
+
     async fn play(&mut self, pcm: Arc<[i16]>, barge_in: bool) {
         // The robot speaks: nobody waits in silence any more.
         self.filler.answered();
@@ -544,12 +561,27 @@ impl RobotDriver {
                 RobotOutput::Say { text, barge_in } => {
                     self.publish(CallEventKind::RobotSaid { text: text.clone() })
                         .await;
-                    // Normalised and, per [tts] phrases / number_clips, assembled from pieces.
-                    match self.shared.tts.say(&text, "ru").await {
-                        Ok(pcm) => self.play(pcm, barge_in).await,
-                        Err(e) => {
-                            tracing::error!(error = %e, "prompt not synthesised");
-                            self.robot.handle(RobotInput::PlaybackDone);
+                    // A phrase not ready (a reply made for this call) is spoken sentence by
+                    // sentence: the first plays as soon as it is synthesised, while the
+                    // next ones are, and fixed sentences («Скажите да или нет…») come
+                    // from the cache. Only the last one's end is the robot's PlaybackDone.
+                    let sentences = if self.shared.tts.is_cached(&text, "ru") {
+                        vec![text.as_str()]
+                    } else {
+                        sentences(&text)
+                    };
+                    let last = sentences.len() - 1;
+                    for (i, sentence) in sentences.into_iter().enumerate() {
+                        // Normalised and, per [tts] phrases / number_clips, assembled from
+                        // pieces.
+                        match self.shared.tts.say(sentence, "ru").await {
+                            Ok(pcm) if i < last => self.play_part(pcm),
+                            Ok(pcm) => self.play(pcm, barge_in).await,
+                            Err(e) => {
+                                tracing::error!(error = %e, "prompt not synthesised");
+                                self.robot.handle(RobotInput::PlaybackDone);
+                                break;
+                            }
                         }
                     }
                 }
@@ -569,6 +601,7 @@ impl RobotDriver {
                 RobotOutput::StopPlayback => {
                     self.playing.clear();
                     self.fillers_playing.clear();
+                    self.parts_playing.clear();
                     let _ = self.io.media.send(MediaCommand::StopPlayback);
                 }
                 RobotOutput::Listen {
@@ -694,6 +727,49 @@ impl ListenTurns {
     }
 }
 
+/// The sentences of a robot's phrase, in order, each with its end punctuation: split after
+/// `.`, `?`, `!` or `…` and a space when a capital letter follows. A full stop after a
+/// short word is an abbreviation of an address («ул. Ленина», «д. 5»), not a sentence end;
+/// after a number it is («Номер заявки 12345. Ожидайте…»).
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    for (k, &(i, c)) in chars.iter().enumerate() {
+        if !matches!(c, '.' | '?' | '!' | '…') {
+            continue;
+        }
+        let Some(&(_, space)) = chars.get(k + 1) else {
+            continue;
+        };
+        let Some(&(next_at, next)) = chars.get(k + 2) else {
+            continue;
+        };
+        if !space.is_whitespace() || !next.is_uppercase() {
+            continue;
+        }
+        if c == '.' {
+            let word: String = chars[..k]
+                .iter()
+                .rev()
+                .map(|&(_, c)| c)
+                .take_while(|c| c.is_alphanumeric())
+                .collect();
+            let number = !word.is_empty() && word.chars().all(|c| c.is_ascii_digit());
+            if !number && word.chars().count() < 5 {
+                continue;
+            }
+        }
+        out.push(text[start..i + c.len_utf8()].trim());
+        start = next_at;
+    }
+    let rest = text[start..].trim();
+    if !rest.is_empty() || out.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
@@ -754,7 +830,7 @@ async fn call_context(shared: &Shared, io: &CallIo) -> CallContext {
 
 #[cfg(test)]
 mod tests {
-    use super::{ru_datetime, ListenTurns};
+    use super::{ru_datetime, sentences, ListenTurns};
     use std::sync::{Arc, Mutex};
     use tokio_util::sync::CancellationToken;
     use zvonar_dialplan::robot::{
@@ -863,6 +939,33 @@ mod tests {
             ru_datetime(t, chrono_tz::Europe::Kaliningrad),
             "14 июня в 17:00"
         );
+    }
+
+    #[test]
+    fn a_phrase_is_spoken_sentence_by_sentence() {
+        assert_eq!(
+            sentences("Квартира сто четыре, верно? Скажите да или нет, или нажмите 1 или 2."),
+            [
+                "Квартира сто четыре, верно?",
+                "Скажите да или нет, или нажмите 1 или 2."
+            ]
+        );
+        assert_eq!(
+            sentences("Заявка принята. Номер заявки 12345. Ожидайте звонка!"),
+            ["Заявка принята.", "Номер заявки 12345.", "Ожидайте звонка!"]
+        );
+        // Abbreviations in an address are not sentence ends; nor is a full stop before a
+        // small letter or a number.
+        assert_eq!(
+            sentences("Вы звоните по адресу ул. Ленина, д. 5, кв. 12? Нажмите 1."),
+            [
+                "Вы звоните по адресу ул. Ленина, д. 5, кв. 12?",
+                "Нажмите 1."
+            ]
+        );
+        assert_eq!(sentences("Секунду…"), ["Секунду…"]);
+        assert_eq!(sentences(""), [""]);
+        assert_eq!(sentences("Итак. 5 минут"), ["Итак. 5 минут"]);
     }
 
     #[test]

@@ -415,6 +415,19 @@ impl Tts {
         Ok(pcm)
     }
 
+    /// Whether `text` in `language` is ready without synthesis: a pre-rendered prompt, in
+    /// the memory cache or in the disk cache.
+    pub fn is_cached(&self, text: &str, language: &str) -> bool {
+        let key = self.cache_key(language, text);
+        self.pinned.lock().is_ok_and(|c| c.contains_key(&key))
+            || self.memory.lock().is_ok_and(|c| c.lru.contains(&key))
+            || self
+                .worker
+                .disk
+                .as_ref()
+                .is_some_and(|d| d.path(&key).is_file())
+    }
+
     /// Synthesises a short phrase through the worker, bypassing every cache, and returns
     /// how long it took: proof that the robot can speak (for `/health`).
     ///
@@ -797,6 +810,21 @@ mod tests {
         r.tts.synthesize("заявка 4", "ru").await.unwrap();
         assert_eq!(count(&r, "заявка 4"), 2);
         assert!(r.tts.memory_cache_bytes() <= 6000);
+    }
+
+    #[tokio::test]
+    async fn is_cached_knows_prompts_and_phrases_already_synthesised() {
+        let r = rig(TtsConfig::default());
+        let prompts = vec!["Здравствуйте!".to_string()];
+        r.tts.prerender(&prompts, "ru").await;
+        assert!(r.tts.is_cached("Здравствуйте!", "ru"));
+        assert!(!r.tts.is_cached("Квартира сто четыре, верно?", "ru"));
+        r.tts
+            .synthesize("Квартира сто четыре, верно?", "ru")
+            .await
+            .unwrap();
+        assert!(r.tts.is_cached("Квартира сто четыре, верно?", "ru"));
+        assert!(!r.tts.is_cached("Здравствуйте!", "en"), "per language");
     }
 
     #[tokio::test]
