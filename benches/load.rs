@@ -11,7 +11,9 @@
 //!                                        the answer), ASR decode and queue time per
 //!                                        utterance, largest gap in any outgoing RTP stream.
 //!                                        `ASR_SHAPES=1x2,2x1` compares recogniser shapes
-//!                                        (workers x threads).
+//!                                        (workers x threads); `ASR_EXTRA="early_ms = 0"`
+//!                                        adds `[asr]` settings (here: early recognition
+//!                                        off).
 //! Without an argument both run. Needs sip-tester (SIPp) and the Whisper model.
 
 #[path = "../tests/common/mod.rs"]
@@ -119,7 +121,12 @@ fn robot_load(rate: &str, asr: AsrShape) {
         "bench-robot",
         Options {
             answer_after_ms: 0,
-            asr: format!("workers = {}\nthreads = {}\n", asr.workers, asr.threads),
+            asr: format!(
+                "workers = {}\nthreads = {}\n{}\n",
+                asr.workers,
+                asr.threads,
+                std::env::var("ASR_EXTRA").unwrap_or_default()
+            ),
             ..Options::default()
         },
     );

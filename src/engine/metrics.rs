@@ -18,7 +18,9 @@ pub struct DispositionLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EarlyLabel {
     /// `used` (the caller said nothing more: its result answered the turn), `discarded`
-    /// (the caller went on speaking), `skipped` (no recogniser was idle at the pause).
+    /// (the caller went on speaking), `skipped` (no recogniser was idle at the pause),
+    /// `preempted` (another caller's closed utterance took its recogniser; recognised
+    /// again once closed).
     pub outcome: String,
 }
 
@@ -84,13 +86,13 @@ impl Metrics {
         );
         r.register(
             "asr_early",
-            "Early recognitions (at a pause, before the end of the utterance) by outcome: used, discarded, skipped",
+            "Early recognitions (at a pause, before the end of the utterance) by outcome: used, discarded, skipped, preempted",
             m.asr_early.clone(),
         );
         m
     }
 
-    /// Counts one early recognition outcome (`used`, `discarded`, `skipped`).
+    /// Counts one early recognition outcome (`used`, `discarded`, `skipped`, `preempted`).
     pub fn early(&self, outcome: &str) {
         self.asr_early
             .get_or_create(&EarlyLabel {

@@ -83,7 +83,7 @@ struct Early {
     /// The audio being recognised, to compare with the utterance that ends.
     pcm: Vec<i16>,
     /// Its result.
-    result: tokio::sync::oneshot::Receiver<Result<AsrOutcome, AsrError>>,
+    result: zvonar_voice::asr::EarlyRecognition,
     /// Cancels it (a child of the call's ASR token): dropped from the queue if still
     /// waiting, its result ignored if being decoded.
     cancel: CancellationToken,
@@ -259,13 +259,26 @@ impl RobotDriver {
                 self.no_input_at = None;
                 if let Some(early) = self.early.take() {
                     if early.turn == turn && early.pcm == pcm {
-                        // Already being recognised since the pause: its result answers.
-                        self.shared.metrics.early("used");
+                        // Already being recognised since the pause: its result answers,
+                        // unless another caller's closed utterance took its worker; then
+                        // it is recognised as any utterance.
+                        let metrics = self.shared.metrics.clone();
                         tokio::spawn(async move {
-                            if let Ok(r) = early.result.await {
-                                if !matches!(r, Err(AsrError::Cancelled)) {
-                                    let _ = tx.send((turn, r));
+                            let r = match early.result.result().await {
+                                Err(AsrError::Cancelled) if !cancel.is_cancelled() => {
+                                    metrics.early("preempted");
+                                    queue.set(asr.queue_depth() as i64 + 1);
+                                    let r = asr.recognise_expecting(pcm, expect, &cancel).await;
+                                    queue.set(asr.queue_depth() as i64);
+                                    r
                                 }
+                                r => {
+                                    metrics.early("used");
+                                    r
+                                }
+                            };
+                            if !matches!(r, Err(AsrError::Cancelled)) {
+                                let _ = tx.send((turn, r));
                             }
                         });
                         return;
@@ -334,25 +347,26 @@ impl RobotDriver {
 
     /// The caller paused (`[asr] early_ms` of silence): recognise the utterance so far now,
     /// if it would count as an answer and a recogniser is idle (early recognition must
-    /// never make another caller's closed utterance wait behind it).
+    /// never make another caller's closed utterance wait: see [`zvonar_voice::asr::Asr::start_early`]).
     fn start_early(&mut self, pcm: Vec<i16>) {
         self.discard_early();
         if self.listening.is_none() || self.playing.values().any(|&barge_in| !barge_in) {
             return;
         }
-        let asr = self.shared.asr.clone();
-        if !asr.has_idle_worker() {
-            self.shared.metrics.early("skipped");
-            return;
-        }
-        let (tx, result) = tokio::sync::oneshot::channel();
         let cancel = self.asr_cancel.child_token();
-        let expect = self.turns.expect();
-        let token = cancel.clone();
-        let audio = pcm.clone();
-        tokio::spawn(async move {
-            let _ = tx.send(asr.recognise_expecting(audio, expect, &token).await);
-        });
+        let result =
+            match self
+                .shared
+                .asr
+                .start_early(pcm.clone(), self.turns.expect(), cancel.clone())
+            {
+                Ok(r) => r,
+                Err(_) => {
+                    // No recogniser idle: the utterance waits for its end as usual.
+                    self.shared.metrics.early("skipped");
+                    return;
+                }
+            };
         self.early = Some(Early {
             turn: self.turns.current(),
             pcm,

@@ -86,7 +86,7 @@ pub struct AsrConfig {
     /// Early recognition: after this much silence (ms) a caller's utterance is
     /// recognised before the VAD closes it (its `end_silence_ms`), if a worker is idle;
     /// the result is used when the caller says nothing more. 0 = off. See
-    /// [`crate::vad::VadConfig::early_ms`] and [`Asr::has_idle_worker`].
+    /// [`crate::vad::VadConfig::early_ms`] and [`Asr::start_early`].
     pub early_ms: u32,
 }
 
@@ -238,6 +238,21 @@ pub trait Decoder: Send + 'static {
         let _ = expect;
         self.decode(pcm_8k, queue_ms)
     }
+
+    /// [`Decoder::decode_expecting`] that stops soon after `cancel` is cancelled (with any
+    /// error; the worker reports [`AsrError::Cancelled`]). The default does not stop.
+    ///
+    /// Errors: as [`Decoder::decode`].
+    fn decode_cancellable(
+        &mut self,
+        pcm_8k: &[i16],
+        queue_ms: u32,
+        expect: Expect,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<AsrOutcome, AsrError> {
+        let _ = cancel;
+        self.decode_expecting(pcm_8k, queue_ms, expect)
+    }
 }
 
 struct WhisperDecoder {
@@ -260,6 +275,16 @@ impl Decoder for WhisperDecoder {
         queue_ms: u32,
         expect: Expect,
     ) -> Result<AsrOutcome, AsrError> {
+        self.decode_cancellable(pcm_8k, queue_ms, expect, None)
+    }
+
+    fn decode_cancellable(
+        &mut self,
+        pcm_8k: &[i16],
+        queue_ms: u32,
+        expect: Expect,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<AsrOutcome, AsrError> {
         let prompt: &[std::ffi::c_int] = if expect.is_number() {
             &self.number_prompt
         } else {
@@ -281,6 +306,7 @@ impl Decoder for WhisperDecoder {
             expect,
             prompt,
             constraint,
+            cancel,
         )
     }
 }
@@ -357,7 +383,7 @@ impl Asr {
         decoders: Vec<Box<dyn Decoder>>,
         max_queue: usize,
     ) -> Result<Self, AsrError> {
-        let queue = Arc::new(JobQueue::default());
+        let queue = Arc::new(JobQueue::new(decoders.len()));
         let closer = Arc::new(CloseOnDrop(queue.clone()));
         let alive = Arc::new(AtomicUsize::new(0));
         let workers = decoders.len();
@@ -392,11 +418,32 @@ impl Asr {
         self.early_ms
     }
 
-    /// Whether a worker is free now (nothing waits and fewer utterances are being decoded
-    /// than there are workers). Early recognition is started only then, so that it never
-    /// makes a closed utterance wait.
-    pub fn has_idle_worker(&self) -> bool {
-        self.queue.depth() < self.workers
+    /// Starts recognising an utterance early (at a pause, before the VAD closes it;
+    /// [`AsrConfig::early_ms`]), only if a worker is idle now. It is decoded after every
+    /// closed utterance, and a closed utterance that finds no idle worker stops it, so
+    /// early recognition never makes anyone wait; the result then is
+    /// [`AsrError::Cancelled`]. `cancel` stops it too (the caller went on speaking or hung
+    /// up): dropped from the queue, or the decode aborted.
+    ///
+    /// Errors: [`AsrError::Overloaded`] at once when no worker is idle;
+    /// [`AsrError::Stopped`] after shutdown.
+    pub fn start_early(
+        &self,
+        pcm_8k: Vec<i16>,
+        expect: Expect,
+        cancel: CancellationToken,
+    ) -> Result<EarlyRecognition, AsrError> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            pcm_8k,
+            expect,
+            queued: Instant::now(),
+            cancel: Some(cancel.clone()),
+            reply,
+            early: true,
+        };
+        self.queue.push(job, self.max_queue)?;
+        Ok(EarlyRecognition { rx, cancel })
     }
 
     /// Utterances waiting for or in decoding now.
@@ -474,9 +521,29 @@ impl Asr {
             queued: Instant::now(),
             cancel,
             reply,
+            early: false,
         };
         self.queue.push(job, self.max_queue)?;
         rx.await.map_err(|_| AsrError::Stopped)?
+    }
+}
+
+/// An utterance being recognised early ([`Asr::start_early`]).
+pub struct EarlyRecognition {
+    rx: oneshot::Receiver<Result<AsrOutcome, AsrError>>,
+    cancel: CancellationToken,
+}
+
+impl EarlyRecognition {
+    /// Its result, once decoded.
+    ///
+    /// Errors: as [`Asr::recognise_for`]; [`AsrError::Cancelled`] also when a closed
+    /// utterance took its worker.
+    pub async fn result(self) -> Result<AsrOutcome, AsrError> {
+        tokio::select! {
+            r = self.rx => r.map_err(|_| AsrError::Stopped)?,
+            _ = self.cancel.cancelled() => Err(AsrError::Cancelled),
+        }
     }
 }
 
@@ -511,26 +578,49 @@ fn load_model(path: &Path) -> Result<WhisperContext, AsrError> {
 
 fn worker(mut decoder: Box<dyn Decoder>, queue: Arc<JobQueue>, _alive: Alive) {
     /// Marks the job finished however the decode ends (a panicking decoder included).
-    struct Done<'a>(&'a JobQueue);
+    struct Done<'a>(&'a JobQueue, u64);
     impl Drop for Done<'_> {
         fn drop(&mut self) {
-            self.0.done();
+            self.0.done(self.1);
         }
     }
     // The queue hands out no job of a caller who hung up; one who hangs up between the
-    // queue and here is caught by `unwanted`.
-    while let Some(job) = queue.pop() {
-        let done = Done(&queue);
+    // queue and here is caught by `unwanted`, and one who hangs up while it is decoded
+    // stops the decode.
+    while let Some((job, ticket)) = queue.pop() {
+        let done = Done(&queue, ticket);
         let result = if job.unwanted() {
             Err(AsrError::Cancelled)
         } else {
             let queue_ms = job.queued.elapsed().as_millis() as u32;
-            decoder.decode_expecting(&job.pcm_8k, queue_ms, job.expect)
+            let r =
+                decoder.decode_cancellable(&job.pcm_8k, queue_ms, job.expect, job.cancel.as_ref());
+            match r {
+                Err(_)
+                    if job
+                        .cancel
+                        .as_ref()
+                        .is_some_and(CancellationToken::is_cancelled) =>
+                {
+                    Err(AsrError::Cancelled)
+                }
+                r => r,
+            }
         };
         // Finished before the caller hears of it: its place is free when it asks again.
         drop(done);
         let _ = job.reply.send(result);
     }
+}
+
+/// whisper.cpp's abort callback: stop the decode once the job's token is cancelled.
+/// `user_data` is a `*const CancellationToken` (see `decode`).
+#[allow(unsafe_code)]
+unsafe extern "C" fn abort_if_cancelled(user_data: *mut std::ffi::c_void) -> bool {
+    // SAFETY: `decode` passes a token that outlives the `state.full` call during which
+    // whisper.cpp calls this.
+    let token = unsafe { &*(user_data as *const CancellationToken) };
+    token.is_cancelled()
 }
 
 /// Upsamples 8 kHz `i16` to 16 kHz `f32` in -1..1, as Whisper expects.
@@ -564,6 +654,7 @@ fn decode(
     expect: Expect,
     prompt: &[std::ffi::c_int],
     constraint: Option<&Constraint>,
+    cancel: Option<&CancellationToken>,
 ) -> Result<AsrOutcome, AsrError> {
     let started = Instant::now();
     if peak_frame_dbfs(pcm_8k) < MIN_SPEECH_DBFS {
@@ -641,6 +732,18 @@ fn decode(
             params.set_filter_logits_callback(Some(grammar::filter_logits));
             params.set_filter_logits_callback_user_data(
                 run as *const FilterRun<'_> as *mut std::ffi::c_void,
+            );
+        }
+    }
+    if let Some(token) = cancel {
+        #[allow(unsafe_code)]
+        // SAFETY: `abort_if_cancelled` only reads the token through a shared reference;
+        // `cancel` outlives `state.full` below, and whisper.cpp calls the callback only
+        // during that call.
+        unsafe {
+            params.set_abort_callback(Some(abort_if_cancelled));
+            params.set_abort_callback_user_data(
+                token as *const CancellationToken as *mut std::ffi::c_void,
             );
         }
     }
@@ -789,6 +892,35 @@ mod tests {
             asr_ms: 10,
             queue_ms: 0,
         }
+    }
+
+    /// A decode whose job is cancelled (the caller went on speaking, hung up, or a closed
+    /// utterance needs the worker) is stopped by whisper.cpp's abort callback: with the
+    /// real model, the same speech is recognised with a live token and refused with a
+    /// cancelled one.
+    #[test]
+    fn a_cancelled_job_stops_whisper() {
+        let config = AsrConfig::new(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/models/ggml-base.bin"),
+        );
+        let ctx = load_model(&config.model_path).expect("run deploy/fetch-models.sh");
+        let mut decoder = WhisperDecoder {
+            state: ctx.create_state().expect("state"),
+            config,
+            number_prompt: Vec::new(),
+            constraints: Vec::new(),
+        };
+        let mut pcm = vec![0i16; 1600];
+        pcm.extend(crate::test_util::read_wav_8k(&crate::test_util::sound_ru(
+            "digits/12.wav",
+        )));
+        pcm.extend(vec![0i16; 1600]);
+        let token = CancellationToken::new();
+        let live = decoder.decode_cancellable(&pcm, 0, Expect::Free, Some(&token));
+        assert!(matches!(live, Ok(AsrOutcome::Speech(_))), "{live:?}");
+        token.cancel();
+        let stopped = decoder.decode_cancellable(&pcm, 0, Expect::Free, Some(&token));
+        assert!(stopped.is_err(), "{stopped:?}");
     }
 
     #[test]
