@@ -585,16 +585,18 @@ fn worker(mut decoder: Box<dyn Decoder>, queue: Arc<JobQueue>, _alive: Alive) {
         }
     }
     // The queue hands out no job of a caller who hung up; one who hangs up between the
-    // queue and here is caught by `unwanted`, and one who hangs up while it is decoded
-    // stops the decode.
+    // queue and here is caught by `unwanted`.
     while let Some((job, ticket)) = queue.pop() {
         let done = Done(&queue, ticket);
         let result = if job.unwanted() {
             Err(AsrError::Cancelled)
         } else {
             let queue_ms = job.queued.elapsed().as_millis() as u32;
-            let r =
-                decoder.decode_cancellable(&job.pcm_8k, queue_ms, job.expect, job.cancel.as_ref());
+            // Only an early decode is stopped midway (for a closed utterance, or because
+            // its caller went on speaking); a closed utterance is decoded to the end as
+            // before, its result dropped if its caller hung up meanwhile.
+            let cancel = job.cancel.as_ref().filter(|_| job.early);
+            let r = decoder.decode_cancellable(&job.pcm_8k, queue_ms, job.expect, cancel);
             match r {
                 Err(_)
                     if job
