@@ -173,39 +173,39 @@ fn early(z: &Zvonar, outcome: &str) -> u64 {
 }
 
 /// Early recognition (`[asr] early_ms`, 300 ms by default) with a caller who pauses in the
-/// middle of the number: «сто … четыре» with 400 ms of silence between the words (longer
-/// than `early_ms`, shorter than the VAD's 700 ms end of utterance). What the robot started
-/// recognising at the pause («сто») is dropped when the caller goes on, and the apartment
-/// is the whole answer, 104 (an apartment of проспект Мира 101; 100 is not). The «один» that
-/// confirms it is answered from its early recognition.
+/// middle of the number: «сто … двенадцать» with 400 ms of silence between the words
+/// (longer than `early_ms`, shorter than the VAD's 700 ms end of utterance). What the robot
+/// started recognising at the pause («сто») is dropped when the caller goes on, and the
+/// apartment is the whole answer, 112 (an apartment of проспект Мира 101; 100 is not). The
+/// «один» that confirms it is answered from its early recognition.
 #[test]
 fn apartment_said_with_a_pause_is_heard_whole() {
     let z = zvonar("numflow-pause");
     let mut answer = spoken(&["hundred"]); // «сто»
     answer.extend(vec![0i16; 8 * 400]);
-    answer.extend(spoken(&["4"]).split_off(1600));
+    answer.extend(spoken(&["12"]).split_off(1600));
     let steps = [
         Step::Pause(2500),
         Step::Keys("1"), // проспект Мира 101
         Step::Pause(3500),
-        Step::Say(answer), // «сто … четыре»
+        Step::Say(answer), // «сто … двенадцать»
         Step::Pause(RECOGNISED_MS),
         Step::Say(spoken(&["1"])), // «один» — yes
         Step::Pause(RECOGNISED_MS),
         Step::Keys("1"), // протечка
     ];
-    call(&z, "pause", "84957771104", &steps);
-    let (detail, ticket) = call_and_ticket(&z, "4957771104");
+    call(&z, "pause", "84957771112", &steps);
+    let (detail, ticket) = call_and_ticket(&z, "4957771112");
     assert_eq!(
         ticket["apartment"],
-        "104",
+        "112",
         "{ticket}\n{detail}\n{}",
         z.log()
     );
     assert!(
         said(&detail)
             .iter()
-            .any(|t| t.starts_with("Квартира сто четыре, верно?")),
+            .any(|t| t.starts_with("Квартира сто двенадцать, верно?")),
         "{detail}"
     );
     assert!(
