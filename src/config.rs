@@ -1089,11 +1089,28 @@ mod tests {
     #[test]
     fn ws_listen_is_optional_and_must_be_an_address() {
         let cfg = parse(&text("", "", "127.0.0.1:8080", STRONG)).expect("config");
-        assert_eq!(cfg.sip.ws_listen, None, "no WebSocket listener unless asked");
-        let cfg = parse(&text("", "ws_listen = \"0.0.0.0:8443\"", "127.0.0.1:8080", STRONG))
-            .expect("config");
-        assert_eq!(cfg.sip.ws_listen, Some("0.0.0.0:8443".parse::<SocketAddr>().expect("addr")));
-        assert!(parse(&text("", "ws_listen = \"ws://x\"", "127.0.0.1:8080", STRONG)).is_err());
+        assert_eq!(
+            cfg.sip.ws_listen, None,
+            "no WebSocket listener unless asked"
+        );
+        let cfg = parse(&text(
+            "",
+            "ws_listen = \"0.0.0.0:8443\"",
+            "127.0.0.1:8080",
+            STRONG,
+        ))
+        .expect("config");
+        assert_eq!(
+            cfg.sip.ws_listen,
+            Some("0.0.0.0:8443".parse::<SocketAddr>().expect("addr"))
+        );
+        assert!(parse(&text(
+            "",
+            "ws_listen = \"ws://x\"",
+            "127.0.0.1:8080",
+            STRONG
+        ))
+        .is_err());
     }
 
     #[test]

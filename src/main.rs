@@ -696,35 +696,36 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let shared = Arc::new(shared);
 
     let cancel = CancellationToken::new();
-    let (sip, calls) = zvonar_sip::ua::start(
-        zvonar_sip::ua::SipConfig {
-            udp: cfg.sip.udp,
-            tcp: cfg.sip.tcp,
-            ws: cfg.sip.ws_listen,
-            // A registered browser or phone says nothing between re-REGISTERs: keep its
-            // connection open a minute longer than the longest registration we grant.
-            stream_idle_timeout: cfg.sip.registrar.as_ref().map(|r| {
-                std::time::Duration::from_secs(u64::from(r.max_expires_s).max(240) + 60)
-            }),
-            public_ip: cfg.public_ip(),
-            user_agent: format!("zvonar/{}", env!("CARGO_PKG_VERSION")),
-            admission: Some(Arc::new(engine::slots::SlotAdmission {
-                slots: shared.slots.clone(),
-                busy_retry_after_s: cfg.sip.busy_retry_after_s,
-                drain_retry_after_s: cfg.shutdown.retry_after_s,
-            })),
-            registrar: cfg
-                .sip
-                .registrar
-                .as_ref()
-                .map(|r| zvonar_sip::ua::RegistrarSetup {
-                    config: r.to_config(),
-                    store: Arc::new(sip_accounts::SqlCredentials(pool.clone())),
+    let (sip, calls) =
+        zvonar_sip::ua::start(
+            zvonar_sip::ua::SipConfig {
+                udp: cfg.sip.udp,
+                tcp: cfg.sip.tcp,
+                ws: cfg.sip.ws_listen,
+                // A registered browser or phone says nothing between re-REGISTERs: keep its
+                // connection open a minute longer than the longest registration we grant.
+                stream_idle_timeout: cfg.sip.registrar.as_ref().map(|r| {
+                    std::time::Duration::from_secs(u64::from(r.max_expires_s).max(240) + 60)
                 }),
-        },
-        cancel.clone(),
-    )
-    .await?;
+                public_ip: cfg.public_ip(),
+                user_agent: format!("zvonar/{}", env!("CARGO_PKG_VERSION")),
+                admission: Some(Arc::new(engine::slots::SlotAdmission {
+                    slots: shared.slots.clone(),
+                    busy_retry_after_s: cfg.sip.busy_retry_after_s,
+                    drain_retry_after_s: cfg.shutdown.retry_after_s,
+                })),
+                registrar: cfg
+                    .sip
+                    .registrar
+                    .as_ref()
+                    .map(|r| zvonar_sip::ua::RegistrarSetup {
+                        config: r.to_config(),
+                        store: Arc::new(sip_accounts::SqlCredentials(pool.clone())),
+                    }),
+            },
+            cancel.clone(),
+        )
+        .await?;
     tracing::info!(udp = %cfg.sip.udp, tcp = ?cfg.sip.tcp, ws = ?sip.ws_addr, port = sip.udp_addr.port(), "SIP listening");
     let sip = Arc::new(sip);
     shared.set_sip(sip.clone());
@@ -742,12 +743,12 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
                 cfg.monitor
                     .settings(cfg.time_zone)
                     .map_err(|(_, m)| anyhow::anyhow!(m))?,
-                sip.ws_addr
-                    .zip(cfg.sip.registrar.as_ref())
-                    .map(|(ws, r)| queue_api::SoftphoneSettings {
+                sip.ws_addr.zip(cfg.sip.registrar.as_ref()).map(|(ws, r)| {
+                    queue_api::SoftphoneSettings {
                         realm: r.realm.clone(),
                         ws_port: ws.port(),
-                    }),
+                    }
+                }),
             )
             .await?,
         ),

@@ -420,14 +420,13 @@ pub async fn start(
     let mut ws_addr = None;
     if let Some(addr) = config.ws {
         let bound = probe_tcp(addr)?;
-        let ws = rsipstack::transport::websocket::WebSocketListenerConnection::new(
-            bound, None, false,
-        )
-        .await
-        .map_err(|e| SipStartError::Bind {
-            addr,
-            reason: e.to_string(),
-        })?;
+        let ws =
+            rsipstack::transport::websocket::WebSocketListenerConnection::new(bound, None, false)
+                .await
+                .map_err(|e| SipStartError::Bind {
+                    addr,
+                    reason: e.to_string(),
+                })?;
         transport_layer.add_transport(ws.into());
         ws_addr = Some(bound);
     }
@@ -648,9 +647,8 @@ async fn incoming_loop(
                     }
                 };
                 let transport = transport_of(&tx);
-                let contact = match rsipstack::sip::Uri::try_from(
-                    contacts.uri(transport).as_str(),
-                ) {
+                let contact = match rsipstack::sip::Uri::try_from(contacts.uri(transport).as_str())
+                {
                     Ok(u) => u,
                     Err(_) => continue,
                 };

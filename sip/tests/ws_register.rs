@@ -130,13 +130,24 @@ async fn a_browser_registers_over_websocket_with_digest() {
         "RFC 7118 §4.1: the server accepts the sip subprotocol"
     );
 
-    ws.send(Message::Text(register(1, None).into())).await.unwrap();
+    ws.send(Message::Text(register(1, None).into()))
+        .await
+        .unwrap();
     let challenge = next_text(&mut ws).await;
     assert!(challenge.starts_with("SIP/2.0 401"), "{challenge}");
     let via = header(&challenge, "Via").unwrap();
-    assert!(via.contains("df7jal23ls0d.invalid"), "the Via comes back: {challenge}");
+    assert!(
+        via.contains("df7jal23ls0d.invalid"),
+        "the Via comes back: {challenge}"
+    );
     let www = header(&challenge, "WWW-Authenticate").unwrap();
-    let nonce = www.split("nonce=\"").nth(1).unwrap().split('"').next().unwrap();
+    let nonce = www
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
     let mut creds = Credentials {
         username: "101".into(),
         realm: REALM.into(),

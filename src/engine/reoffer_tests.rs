@@ -109,7 +109,10 @@ fn one_o_line_per_call_version_bumps_only_on_change() {
     let first = sdp("192.0.2.7", 6000, "8 101", "");
     let (answer, media) = s.answer(&first).unwrap();
     assert_eq!(origin(&answer), ("4242".into(), "1".into()));
-    assert_eq!(media.remote, "192.0.2.7:6000".parse::<std::net::SocketAddr>().unwrap());
+    assert_eq!(
+        media.remote,
+        "192.0.2.7:6000".parse::<std::net::SocketAddr>().unwrap()
+    );
 
     // Session refresh with the same offer: byte-identical answer, nothing to apply.
     let r = s.on_offer(&first, 2, true);
@@ -185,7 +188,10 @@ fn one_o_line_per_call_version_bumps_only_on_change() {
     let ack = s.on_ack(Some(11), Some(&sdp("203.0.113.5", 8000, "8 101", "")));
     match ack {
         AckOutcome::Answered(m) => {
-            assert_eq!(m.remote, "203.0.113.5:8000".parse::<std::net::SocketAddr>().unwrap());
+            assert_eq!(
+                m.remote,
+                "203.0.113.5:8000".parse::<std::net::SocketAddr>().unwrap()
+            );
             assert_eq!(m.codec, Codec::Pcma);
         }
         other => panic!("{other:?}"),
@@ -225,7 +231,12 @@ fn outgoing_offer_takes_the_answer_from_the_2xx() {
     let m = s
         .on_answer(Some(&sdp("198.51.100.20", 40000, "0 101", "")))
         .unwrap();
-    assert_eq!(m.remote, "198.51.100.20:40000".parse::<std::net::SocketAddr>().unwrap());
+    assert_eq!(
+        m.remote,
+        "198.51.100.20:40000"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+    );
     assert_eq!(
         (m.codec, m.audio_pt, m.te_pt, m.send),
         (Codec::Pcmu, 0, Some(101), true)

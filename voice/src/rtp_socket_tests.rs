@@ -123,7 +123,10 @@ async fn packets_from_other_ips_are_ignored_before_latching() {
         .unwrap();
     let r = tokio::time::timeout(Duration::from_millis(200), ours.recv()).await;
     assert!(r.is_err(), "stranger's packet must not be delivered");
-    assert_eq!(ours.remote(), "192.0.2.1:4000".parse::<std::net::SocketAddr>().unwrap());
+    assert_eq!(
+        ours.remote(),
+        "192.0.2.1:4000".parse::<std::net::SocketAddr>().unwrap()
+    );
 }
 
 /// Strict RTP: a hijacker who sends to the port first, and keeps sending, is never heard

@@ -202,7 +202,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/queue/agent", get(crate::queue::me))
         .route("/api/v1/queue/agent/login", post(crate::queue::login))
         .route("/api/v1/queue/agent/logout", post(crate::queue::logout))
-        .route("/api/v1/queue/agent/softphone", post(crate::queue::softphone))
+        .route(
+            "/api/v1/queue/agent/softphone",
+            post(crate::queue::softphone),
+        )
         .route("/api/v1/queue/agent/pause", post(crate::queue::pause))
         .route("/api/v1/queue/agent/resume", post(crate::queue::resume))
         .route("/api/v1/monitor", get(crate::monitor::get))
