@@ -388,7 +388,13 @@ pub async fn dial(shared: &Arc<Shared>, spec: DialSpec) -> Result<OutboundLeg, D
         (LegMedia::WebRtc(Arc::new(leg)), offer)
     } else {
         let (socket, sdp, offer) = rtp_offer(shared, &spec, destination).await?;
-        (LegMedia::Rtp { socket, sdp }, offer)
+        (
+            LegMedia::Rtp {
+                socket,
+                sdp: Box::new(sdp),
+            },
+            offer,
+        )
     };
     let (leg, signals, trunk, target) = match &spec.target {
         DialTarget::Number(number) => {
@@ -483,7 +489,8 @@ enum LegMedia {
     /// SIP/RTP: the socket and the leg's SDP state (offer/answer, re-INVITEs).
     Rtp {
         socket: Arc<RtpSocket>,
-        sdp: CallSdp,
+        /// Boxed: the SDP state is large beside the WebRTC variant.
+        sdp: Box<CallSdp>,
     },
     /// A browser's WebRTC leg (offered by us; the answer comes in the 2xx).
     WebRtc(Arc<WebRtcLeg>),

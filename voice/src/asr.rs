@@ -301,12 +301,14 @@ impl Decoder for WhisperDecoder {
         decode(
             &mut self.state,
             &self.config,
-            pcm_8k,
-            queue_ms,
-            expect,
-            prompt,
-            constraint,
-            cancel,
+            Utterance {
+                pcm_8k,
+                queue_ms,
+                expect,
+                prompt,
+                constraint,
+                cancel,
+            },
         )
     }
 }
@@ -648,16 +650,32 @@ pub fn peak_frame_dbfs(pcm_8k: &[i16]) -> f32 {
 /// Whisper turns silence into invented captions («ПОЛИЦЕЙСКАЯ МУЗЫКА»).
 pub const MIN_SPEECH_DBFS: f32 = -45.0;
 
+/// One utterance to decode and how: what the question expects, the number prompt's tokens
+/// (empty: none), the slot's grammar, and the token that stops the decode midway.
+struct Utterance<'a> {
+    /// 8 kHz mono samples.
+    pcm_8k: &'a [i16],
+    /// How long it waited in the queue, ms.
+    queue_ms: u32,
+    expect: Expect,
+    prompt: &'a [std::ffi::c_int],
+    constraint: Option<&'a Constraint>,
+    cancel: Option<&'a CancellationToken>,
+}
+
 fn decode(
     state: &mut whisper_rs::WhisperState,
     config: &AsrConfig,
-    pcm_8k: &[i16],
-    queue_ms: u32,
-    expect: Expect,
-    prompt: &[std::ffi::c_int],
-    constraint: Option<&Constraint>,
-    cancel: Option<&CancellationToken>,
+    utterance: Utterance<'_>,
 ) -> Result<AsrOutcome, AsrError> {
+    let Utterance {
+        pcm_8k,
+        queue_ms,
+        expect,
+        prompt,
+        constraint,
+        cancel,
+    } = utterance;
     let started = Instant::now();
     if peak_frame_dbfs(pcm_8k) < MIN_SPEECH_DBFS {
         return Ok(AsrOutcome::Rejected {
