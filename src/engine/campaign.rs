@@ -347,6 +347,19 @@ pub(super) fn outcome_of(o: DialOutcome) -> Outcome {
     }
 }
 
+/// The SIP final response an unanswered resident's dial ended with, as the attempt log shows
+/// it (`None` for no answer or a cancel: no final response of theirs). Shared by campaign
+/// and rating calls.
+pub(super) fn sip_code_of(o: DialOutcome) -> Option<u16> {
+    match o {
+        DialOutcome::Busy => Some(486),
+        DialOutcome::Rejected => Some(603),
+        DialOutcome::InvalidNumber => Some(404),
+        DialOutcome::Failed(c) => Some(c),
+        _ => None,
+    }
+}
+
 impl Campaigns {
     /// Loads every stored campaign, recovers the ones that were running or paused (see the
     /// module docs: calls in flight become `interrupted`) and starts the runners of the
@@ -789,13 +802,7 @@ impl Campaigns {
                     }
                     Some(DialEvent::Failed(o)) => {
                         out.outcome = Some(outcome_of(o));
-                        out.sip_code = match o {
-                            DialOutcome::Busy => Some(486),
-                            DialOutcome::Rejected => Some(603),
-                            DialOutcome::InvalidNumber => Some(404),
-                            DialOutcome::Failed(c) => Some(c),
-                            _ => None,
-                        };
+                        out.sip_code = sip_code_of(o);
                         break;
                     }
                     Some(DialEvent::HungUp(_)) | None => break,

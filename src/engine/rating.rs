@@ -20,8 +20,10 @@
 //! one transaction ([`super::campaign::Campaigns::start_rating_round`]), so nobody is skipped
 //! and no ticket is called about twice.
 
-use super::campaign::{outcome_of, CallResult, CampaignSpec, Campaigns, RecipientSpec};
-use super::dial::{self, DialEvent, DialOutcome, DialSpec, DialTarget};
+use super::campaign::{
+    outcome_of, sip_code_of, CallResult, CampaignSpec, Campaigns, RecipientSpec,
+};
+use super::dial::{self, DialEvent, DialSpec, DialTarget};
 use super::media::{MediaCommand, MediaEvent};
 use super::Shared;
 use chrono::{DateTime, Datelike, Duration as ChronoDuration, NaiveTime, TimeZone, Utc};
@@ -430,13 +432,7 @@ pub(super) async fn place(
                 }
                 Some(DialEvent::Failed(o)) => {
                     out.outcome = Some(outcome_of(o));
-                    out.sip_code = match o {
-                        DialOutcome::Busy => Some(486),
-                        DialOutcome::Rejected => Some(603),
-                        DialOutcome::InvalidNumber => Some(404),
-                        DialOutcome::Failed(c) => Some(c),
-                        _ => None,
-                    };
+                    out.sip_code = sip_code_of(o);
                     break;
                 }
                 Some(DialEvent::HungUp(_)) | None => break,
