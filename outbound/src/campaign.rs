@@ -27,7 +27,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Calendar;
-use crate::policy::{next_allowed, PhoneFacts, Policy, Schedule, SkipReason};
+use crate::policy::{next_allowed_why, PhoneFacts, Policy, Schedule, SkipReason, Wait};
 
 /// A recipient's state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +159,36 @@ pub struct Recipient {
     /// What the person did in the call in progress (applied when it ends).
     #[serde(default)]
     pub in_call: Option<Progress>,
+    /// The personal account (ЛС) the person is called about, when known: conversations in
+    /// other campaigns about the same account count for the 230-ФЗ limits as the phone's do
+    /// ([`Campaign::set_prior_conversations`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Why a queued (or to-be-retried) recipient is not called now and until when, as of
+    /// the last [`Campaign::poll`]; `None` when it may be called (or is final).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Waiting>,
+}
+
+/// A recipient deferred by the rules ([`crate::policy::next_allowed_why`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// What holds the call back (the first constraint met).
+    pub why: Wait,
+    /// The earliest instant the call may start.
+    pub until: DateTime<Utc>,
+}
+
+/// A conversation (answered call) held with somebody by another campaign, as the store
+/// knows it: [`Campaign::set_prior_conversations`] gives it to the recipients it concerns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastConversation {
+    /// When the call started.
+    pub at: DateTime<Utc>,
+    /// The phone called (as the campaign stored it: E.164 or a `sip:` URI).
+    pub phone: String,
+    /// The account the call was about, when known.
+    pub account: Option<String>,
 }
 
 impl Recipient {
@@ -173,6 +203,8 @@ impl Recipient {
             status: Status::Queued,
             attempts: Vec::new(),
             in_call: None,
+            account: None,
+            waiting: None,
         }
     }
 
@@ -283,6 +315,31 @@ impl Campaign {
         }
     }
 
+    /// Replaces every recipient's [`Recipient::prior_conversations`] with the conversations
+    /// of `history` (other campaigns' answered calls, see [`PastConversation`]) held on the
+    /// recipient's phone or about its account — the same person for the 230-ФЗ limits
+    /// (ст. 7 ч. 3 п. 2: per person, whoever calls). A conversation matching both counts once.
+    /// Call it whenever the history may have changed (start, resume, restart, before a poll).
+    pub fn set_prior_conversations(&mut self, history: &[PastConversation]) {
+        let mut by_phone: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+        let mut by_account: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+        for (i, h) in history.iter().enumerate() {
+            by_phone.entry(h.phone.as_str()).or_default().push(i);
+            if let Some(a) = h.account.as_deref().filter(|a| !a.is_empty()) {
+                by_account.entry(a).or_default().push(i);
+            }
+        }
+        for r in &mut self.recipients {
+            let mut idx: Vec<usize> = by_phone.get(r.phone.as_str()).cloned().unwrap_or_default();
+            if let Some(a) = r.account.as_deref().and_then(|a| by_account.get(a)) {
+                idx.extend(a);
+            }
+            idx.sort_unstable();
+            idx.dedup();
+            r.prior_conversations = idx.into_iter().map(|i| history[i].at).collect();
+        }
+    }
+
     /// Recipients in `calling`.
     pub fn active(&self) -> usize {
         self.recipients
@@ -337,7 +394,8 @@ impl Campaign {
                 _ => continue,
             };
             let from = not_before.map_or(now, |t| t.max(now));
-            let at = match next_allowed(
+            r.waiting = None;
+            let at = match next_allowed_why(
                 from,
                 r.tz,
                 &rules.policy,
@@ -346,7 +404,12 @@ impl Campaign {
                 &rules.schedule,
                 &r.conversations(),
             ) {
-                Ok(t) => t,
+                Ok((t, why)) => {
+                    if let (Some(why), true) = (why, t > now) {
+                        r.waiting = Some(Waiting { why, until: t });
+                    }
+                    t
+                }
                 Err(reason) => {
                     r.status = match (reason, &r.status) {
                         // A retry that cannot happen any more leaves the last outcome, final.

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::calendar::Calendar;
 use crate::campaign::*;
-use crate::policy::{PhoneFacts, Policy, Schedule, SkipReason};
+use crate::policy::{PhoneFacts, Policy, Schedule, SkipReason, Wait};
 
 const MSK: Tz = chrono_tz::Europe::Moscow;
 
@@ -200,6 +200,112 @@ fn debt_campaign_counts_its_own_conversations() {
     let d = c.poll(msk(1, 10, 0), &r);
     assert!(d.dial.is_empty());
     assert_eq!(d.wake_at, Some(msk(2, 8, 0)));
+}
+
+/// Two debt campaigns on the same day (fake clock): the person the first one talked to is
+/// deferred by the second to the next allowed day, by phone or by account, with the reason
+/// kept for the progress page; a non-answered call of the first does not count.
+#[test]
+fn conversations_of_another_debt_campaign_count_for_the_limits() {
+    let r = rules(5, 60, true);
+    // Campaign A reaches person 0, gets no answer from person 1.
+    let mut a = Campaign::new(people(3));
+    let d = a.poll(msk(1, 10, 0), &r);
+    assert_eq!(d.dial, vec![0, 1, 2]);
+    a.on_outcome(0, msk(1, 10, 1), Outcome::Answered, &r)
+        .unwrap();
+    a.on_outcome(1, msk(1, 10, 1), Outcome::NoAnswer, &r)
+        .unwrap();
+    a.on_outcome(2, msk(1, 10, 1), Outcome::Answered, &r)
+        .unwrap();
+    // What the store keeps of A: answered calls with phone and account.
+    let history: Vec<PastConversation> = a
+        .recipients
+        .iter()
+        .filter(|p| {
+            p.attempts
+                .iter()
+                .any(|t| t.outcome == Some(Outcome::Answered))
+        })
+        .map(|p| PastConversation {
+            at: p.attempts[0].at,
+            phone: p.phone.clone(),
+            account: Some(format!("ЛС-{}", p.id)),
+        })
+        .collect();
+    assert_eq!(history.len(), 2);
+
+    // Campaign B: person 0 by the same phone; person 2 on another phone but the same
+    // account; person 1 (not reached by A) and a stranger.
+    let mut rs = people(3);
+    rs[2].phone = "+79990000000".into();
+    rs[2].account = Some("ЛС-000002".into());
+    rs.push(Recipient::new("x", "+79991112233", MSK, ok()));
+    let mut b = Campaign::new(rs);
+    b.set_prior_conversations(&history);
+    assert_eq!(b.recipients[0].prior_conversations, vec![msk(1, 10, 0)]);
+    assert_eq!(b.recipients[2].prior_conversations, vec![msk(1, 10, 0)]);
+    assert!(b.recipients[1].prior_conversations.is_empty());
+
+    let d = b.poll(msk(1, 15, 0), &r);
+    assert_eq!(
+        d.dial,
+        vec![1, 3],
+        "only the people A did not talk to today"
+    );
+    let next_day = msk(2, 8, 0);
+    for i in [0, 2] {
+        let w = b.recipients[i].waiting.expect("deferred with a reason");
+        assert_eq!(
+            (w.why, w.until),
+            (Wait::DayLimit, next_day),
+            "recipient {i}"
+        );
+        assert_eq!(b.recipients[i].status, Status::Queued);
+        assert!(
+            w.why.label_ru().contains("другой кампании"),
+            "{}",
+            w.why.label_ru()
+        );
+    }
+    assert_eq!(d.wake_at, Some(next_day));
+    // The reason survives a restart (serde) and clears when the call is placed.
+    let mut b: Campaign = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+    assert_eq!(b.recipients[0].waiting.map(|w| w.why), Some(Wait::DayLimit));
+    b.set_prior_conversations(&history);
+    let d = b.poll(next_day, &r);
+    assert_eq!(d.dial, vec![0, 2], "called on the next allowed day");
+    assert_eq!(b.recipients[0].waiting, None);
+
+    // A second conversation in the same week (A's on day 1, B's on day 2): the weekly limit
+    // of 2 holds person 0 in any third debt campaign until next Monday (2026-12-07).
+    b.on_outcome(0, msk(2, 8, 1), Outcome::Answered, &r)
+        .unwrap();
+    let mut history2 = history.clone();
+    history2.push(PastConversation {
+        at: next_day,
+        phone: b.recipients[0].phone.clone(),
+        account: None,
+    });
+    let mut c3 = Campaign::new(people(1));
+    c3.set_prior_conversations(&history2);
+    let d = c3.poll(msk(3, 12, 0), &r);
+    assert!(d.dial.is_empty());
+    let w = c3.recipients[0].waiting.unwrap();
+    assert_eq!((w.why, w.until), (Wait::WeekLimit, msk(7, 8, 0)));
+}
+
+/// A non-debt campaign ignores other campaigns' conversations (the limits are for debt).
+#[test]
+fn other_conversations_do_not_hold_a_non_debt_campaign() {
+    let r = rules(5, 60, false);
+    let mut b = Campaign::new(people(1));
+    b.set_prior_conversations(&[PastConversation {
+        at: msk(1, 9, 30),
+        phone: b.recipients[0].phone.clone(),
+        account: None,
+    }]);
+    assert_eq!(b.poll(msk(1, 10, 0), &r).dial, vec![0]);
 }
 
 #[test]

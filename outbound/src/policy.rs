@@ -298,7 +298,8 @@ pub struct PhoneFacts {
 }
 
 /// Why a call may not happen right now (the sooner constraint first), for display and tests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Wait {
     /// Outside the call window.
     Window,
@@ -310,6 +311,26 @@ pub enum Wait {
     MonthLimit,
     /// Before the campaign's start.
     NotStarted,
+}
+
+impl Wait {
+    /// The reason in Russian, as the campaign's progress shows a deferred recipient.
+    pub fn label_ru(&self) -> &'static str {
+        match self {
+            Wait::Window => "вне разрешённого времени звонков (230-ФЗ ст. 7 ч. 3 п. 1)",
+            Wait::DayLimit => {
+                "исчерпан лимит разговоров по долгу на сегодня (в этой или другой кампании; \
+                 230-ФЗ ст. 7 ч. 3 п. 2)"
+            }
+            Wait::WeekLimit => {
+                "исчерпан лимит разговоров по долгу на эту неделю (во всех кампаниях; 230-ФЗ ст. 7 ч. 3 п. 2)"
+            }
+            Wait::MonthLimit => {
+                "исчерпан лимит разговоров по долгу на этот месяц (во всех кампаниях; 230-ФЗ ст. 7 ч. 3 п. 2)"
+            }
+            Wait::NotStarted => "кампания ещё не началась",
+        }
+    }
 }
 
 /// The campaign's schedule, UTC instants.

@@ -39,7 +39,8 @@ use tokio::sync::{Mutex, Notify};
 use zvonar_models::CallId;
 use zvonar_outbound::calendar::Calendar;
 use zvonar_outbound::campaign::{
-    Campaign, Outcome, Pacing, Progress, Recipient, Retries, Rules, RunState, Status,
+    Campaign, Outcome, Pacing, PastConversation, Progress, Recipient, Retries, Rules, RunState,
+    Status,
 };
 use zvonar_outbound::policy::{PhoneFacts, Policy, Schedule, SkipReason};
 use zvonar_outbound::template::{Template, Values};
@@ -77,7 +78,59 @@ pub async fn migrate(pool: &SqlitePool) -> sqlx::Result<()> {
     ] {
         sqlx::query(sql).execute(pool).await?;
     }
+    // Added with the 230-ФЗ limits across campaigns: the account (ЛС) a call was about, so
+    // that a person is recognised by account as well as by phone (NULL: not known).
+    let cols: Vec<(String,)> =
+        sqlx::query_as("SELECT name FROM pragma_table_info('campaign_attempts')")
+            .fetch_all(pool)
+            .await?;
+    if !cols.iter().any(|(c,)| c == "account") {
+        sqlx::query("ALTER TABLE campaign_attempts ADD COLUMN account TEXT")
+            .execute(pool)
+            .await?;
+    }
+    sqlx::query(
+        "CREATE INDEX IF NOT EXISTS campaign_attempts_started ON campaign_attempts (started_at)",
+    )
+    .execute(pool)
+    .await?;
     Ok(())
+}
+
+/// How far back conversations of other campaigns are loaded for the 230-ФЗ limits: the
+/// longest period (a calendar month) and a margin for time zones.
+const LIMITS_LOOKBACK_DAYS: i64 = 33;
+
+/// How often a running debt campaign re-reads the other campaigns' conversations at the
+/// latest (a person reached meanwhile by another debt campaign is not called again today), s.
+const LIMITS_REFRESH_S: u64 = 60;
+
+/// The conversations of every **debt** campaign but `except` that started at or after
+/// `since` (230-ФЗ ст. 7 ч. 3 п. 2: the limits are per person, whichever campaign calls):
+/// answered calls, calls whose outcome a restart lost (`interrupted`) and calls in progress
+/// (they may become conversations), each with the phone and the account it was about.
+///
+/// Errors: the database.
+pub async fn debt_conversations(
+    pool: &SqlitePool,
+    except: i64,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<PastConversation>> {
+    let rows: Vec<(DateTime<Utc>, String, Option<String>)> = sqlx::query_as(
+        "SELECT a.started_at, a.phone, a.account FROM campaign_attempts a
+         JOIN campaigns c ON c.id = a.campaign_id
+         WHERE a.campaign_id != ? AND json_extract(c.spec, '$.debt') = 1
+           AND (a.outcome IS NULL OR a.outcome IN ('answered', 'interrupted'))
+           AND julianday(a.started_at) >= julianday(?)",
+    )
+    .bind(except)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, phone, account)| PastConversation { at, phone, account })
+        .collect())
 }
 
 fn default_ring_timeout_s() -> u32 {
@@ -529,10 +582,27 @@ impl Campaigns {
                 }
             };
             let now = Utc::now();
+            let history = if live.spec.debt {
+                let since = now - chrono::Duration::days(LIMITS_LOOKBACK_DAYS);
+                match debt_conversations(&self.pool, id, since).await {
+                    Ok(h) => Some(h),
+                    Err(e) => {
+                        // Not calling blind: the limits cannot be checked.
+                        tracing::error!(campaign = id, error = %e, "other campaigns' conversations not readable; retrying");
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
             let mut to_dial = Vec::new();
             let wake_at;
             {
                 let mut st = live.state.lock().await;
+                if let Some(h) = &history {
+                    st.campaign.set_prior_conversations(h);
+                }
                 for r in &mut st.campaign.recipients {
                     if let (false, Some(&(_, opted, black))) =
                         (r.status.is_final(), flags.get(&r.phone))
@@ -546,13 +616,14 @@ impl Campaigns {
                 for &i in &d.dial {
                     let r = &st.campaign.recipients[i];
                     let row: sqlx::Result<(i64,)> = sqlx::query_as(
-                        "INSERT INTO campaign_attempts (campaign_id, recipient, phone, started_at)
-                         VALUES (?, ?, ?, ?) RETURNING id",
+                        "INSERT INTO campaign_attempts (campaign_id, recipient, phone, started_at, account)
+                         VALUES (?, ?, ?, ?, ?) RETURNING id",
                     )
                     .bind(id)
                     .bind(&r.id)
                     .bind(&r.phone)
                     .bind(now)
+                    .bind(&r.account)
                     .fetch_one(&self.pool)
                     .await;
                     match row {
@@ -586,10 +657,13 @@ impl Campaigns {
             for (index, attempt) in to_dial {
                 tokio::spawn(self.clone().call(live.clone(), index, attempt));
             }
-            let sleep = wake_at
+            let mut sleep = wake_at
                 .and_then(|w| (w - Utc::now()).to_std().ok())
                 .unwrap_or(Duration::from_secs(3600))
                 .max(Duration::from_millis(50));
+            if live.spec.debt {
+                sleep = sleep.min(Duration::from_secs(LIMITS_REFRESH_S));
+            }
             tokio::select! {
                 _ = live.wake.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
@@ -942,9 +1016,20 @@ impl Campaigns {
                 if let Some(o) = status.as_object_mut() {
                     o.remove("status");
                 }
+                let waiting = r.waiting.filter(|_| !r.status.is_final()).map(
+                    |w| json!({ "reason": w.why, "reason_ru": w.why.label_ru(), "until": w.until }),
+                );
+                let status_ru = match &waiting {
+                    Some(w) => format!(
+                        "{}: {}",
+                        r.status.label_ru(),
+                        w["reason_ru"].as_str().unwrap_or_default()
+                    ),
+                    None => r.status.label_ru(),
+                };
                 json!({
                     "id": r.id, "phone": r.phone, "status": code, "detail": status,
-                    "status_ru": r.status.label_ru(),
+                    "status_ru": status_ru, "waiting": waiting,
                     "listened": listened.contains(r.id.as_str()),
                     "attempts": attempts.get(r.id.as_str()).cloned().unwrap_or_default(),
                 })
@@ -996,6 +1081,7 @@ fn recipients_of(
                     blacklisted,
                 }
             });
+            rec.account = r.values.account.clone().filter(|a| !a.is_empty());
             if let Some(reason) = r.skipped.clone() {
                 rec.status = Status::Skipped { reason };
             }
@@ -1301,6 +1387,90 @@ mod tests {
             let err = s.check().unwrap_err();
             assert!(err.starts_with(field), "{field}: {err}");
         }
+    }
+
+    /// The store side of the 230-ФЗ limits across campaigns: only other **debt** campaigns'
+    /// conversations (answered, interrupted, in progress) within the look-back count.
+    #[tokio::test]
+    async fn other_debt_campaigns_conversations_are_loaded() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        migrate(&pool).await.unwrap();
+        for (id, spec) in [
+            (1, r#"{"debt":true}"#),
+            (2, r#"{"debt":false}"#),
+            (3, r#"{"debt":true}"#),
+        ] {
+            sqlx::query(
+                "INSERT INTO campaigns (id, name, spec, state, phase, created_by, created_at)
+                 VALUES (?, 'c', ?, '{}', 'running', 'admin', '2026-12-01T00:00:00Z')",
+            )
+            .bind(id)
+            .bind(spec)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        let t = |h: u32| chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 1, h, 0, 0).unwrap();
+        // (campaign, phone, account, started, outcome)
+        #[allow(clippy::type_complexity)]
+        let rows: [(i64, &str, Option<&str>, DateTime<Utc>, Option<&str>); 7] = [
+            (1, "+79160000001", Some("100"), t(7), Some("answered")),
+            (1, "+79160000002", None, t(8), Some("no_answer")),
+            (1, "+79160000003", None, t(9), None),
+            (1, "+79160000004", Some("104"), t(9), Some("interrupted")),
+            (
+                1,
+                "+79160000005",
+                None,
+                t(1) - chrono::Duration::days(40),
+                Some("answered"),
+            ),
+            (2, "+79160000006", None, t(7), Some("answered")),
+            (3, "+79160000007", None, t(7), Some("answered")),
+        ];
+        for (c, phone, account, at, outcome) in rows {
+            sqlx::query(
+                "INSERT INTO campaign_attempts (campaign_id, recipient, phone, started_at, outcome, account)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(c)
+            .bind(phone)
+            .bind(phone)
+            .bind(at)
+            .bind(outcome)
+            .bind(account)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        let got = debt_conversations(
+            &pool,
+            3,
+            t(12) - chrono::Duration::days(LIMITS_LOOKBACK_DAYS),
+        )
+        .await
+        .unwrap();
+        let mut phones: Vec<(&str, Option<&str>)> = got
+            .iter()
+            .map(|c| (c.phone.as_str(), c.account.as_deref()))
+            .collect();
+        phones.sort();
+        assert_eq!(
+            phones,
+            vec![
+                ("+79160000001", Some("100")),
+                ("+79160000003", None),
+                ("+79160000004", Some("104")),
+            ]
+        );
+        assert_eq!(
+            got.iter().find(|c| c.phone == "+79160000001").unwrap().at,
+            t(7)
+        );
     }
 
     #[test]

@@ -999,3 +999,47 @@ pub fn finish_uas(child: Child) -> (bool, String) {
         ),
     )
 }
+
+/// A time zone (`Etc/GMT±N`) where the 230-ФЗ call window (9:00–20:00 even on a day off)
+/// is open now and for the next hour: a campaign test then runs at any hour of the day.
+pub fn open_zone() -> String {
+    use chrono::Timelike;
+    for off in -12i32..=14 {
+        // `Etc/GMT-3` is UTC+3 (the POSIX sign).
+        let name = match off {
+            0 => "Etc/GMT".to_string(),
+            o if o > 0 => format!("Etc/GMT-{o}"),
+            o => format!("Etc/GMT+{}", -o),
+        };
+        let tz: chrono_tz::Tz = name.parse().expect("zone");
+        let h = chrono::Utc::now().with_timezone(&tz).hour();
+        if (10..=17).contains(&h) {
+            return name;
+        }
+    }
+    unreachable!("some offset puts now between 10:00 and 17:59")
+}
+
+/// Waits until campaign `id`'s progress (`GET /api/v1/campaigns/ID`) satisfies `done`, at
+/// most `limit`; returns it.
+pub fn wait_campaign(
+    z: &Zvonar,
+    id: i64,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let t0 = Instant::now();
+    loop {
+        let p = z.get_json(&format!("/api/v1/campaigns/{id}"));
+        if done(&p) {
+            return p;
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "campaign {id}: not {what} in {limit:?}: {p:#}\n{}",
+            z.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
