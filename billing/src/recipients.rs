@@ -92,6 +92,7 @@ struct Row {
     as_of: Option<NaiveDate>,
     phone: Option<String>,
     full_name: Option<String>,
+    time_zone: Option<String>,
     consent: bool,
     opted_out: bool,
     blacklisted: bool,
@@ -116,8 +117,10 @@ fn push_in<T: Serialize>(q: &mut QueryBuilder<Sqlite>, column: &'static str, val
 /// (one person is called once per campaign, about the first of their accounts); an account
 /// with no phones at all gives one recipient skipped with [`SkipReason::NoPhone`].
 ///
-/// `tz` is the recipients' time zone (the company's `time_zone`; the registry has no zone per
-/// building yet), in which the campaign evaluates call windows.
+/// Each recipient's [`Recipient::tz`] — in which the campaign evaluates the call windows and
+/// the 230-ФЗ limits' calendar periods — is its building's `time_zone` (from the accounts
+/// import), else `tz` (the company's `time_zone` from zvonar.toml). A stored zone name that no
+/// longer parses (it was validated on import) falls back to `tz` as well.
 ///
 /// Errors: [`RegistryError::Database`].
 pub async fn select_recipients(
@@ -128,7 +131,7 @@ pub async fn select_recipients(
     let mut q = QueryBuilder::<Sqlite>::new(
         "SELECT a.number AS account, a.holder_name, b.id AS building_id, p.id AS premises_id,
                 b.address, p.apartment, d.balance_kopecks, d.oldest_unpaid, d.months_owed,
-                d.as_of, rp.phone, r.full_name,
+                d.as_of, rp.phone, r.full_name, b.time_zone,
                 COALESCE(c.consent, 0) AS consent, COALESCE(c.opted_out, 0) AS opted_out,
                 COALESCE(c.blacklisted, 0) AS blacklisted
          FROM accounts a
@@ -176,7 +179,13 @@ pub async fn select_recipients(
             Some(p) => (format!("{}/{p}", r.account), p.as_str()),
             None => (r.account.clone(), ""),
         };
-        let mut recipient = Recipient::new(&id, phone, tz, facts.clone());
+        let zone = r
+            .time_zone
+            .as_deref()
+            .and_then(|z| z.parse::<chrono_tz::Tz>().ok())
+            .unwrap_or(tz);
+        let mut recipient = Recipient::new(&id, phone, zone, facts.clone());
+        recipient.account = Some(r.account.clone());
         let skip = if r.phone.is_none() {
             Some(SkipReason::NoPhone)
         } else if facts.blacklisted {

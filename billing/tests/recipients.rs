@@ -255,3 +255,91 @@ async fn consent_changes_and_opt_out_is_final() {
         ]
     );
 }
+
+/// Per-building IANA time zones: set by the accounts import's `часовой пояс` column (a bad
+/// name is a clear error on its line, the other lines are imported), kept when a later import
+/// leaves the cell empty; recipients take their building's zone, else the company's. At one
+/// UTC instant the call window is open in Vladivostok (+10) and closed in Moscow (+3).
+#[tokio::test]
+async fn recipients_take_their_buildings_time_zone() {
+    let pool = db().await;
+    let registry = "улица;дом;квартира;лс;фио;телефон;согласие;часовой пояс\n\
+        улица Ленина;5;1;L-1;Иванов Иван;89160000001;да;Europe/Moscow\n\
+        Океанский проспект;17;2;V-1;Петров Пётр;89240000001;да;Asia/Vladivostok\n\
+        улица Мира;9;3;N-1;Сидоров Сидор;89160000009;да;Asia/Novosibirk\n\
+        улица Мира;9;4;N-2;Орлова Ирина;89160000010;да;\n";
+    let r = import_accounts(&pool, temp_file("tz.csv", registry))
+        .await
+        .unwrap();
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    assert_eq!(r.errors[0].line, 4);
+    assert!(
+        r.errors[0].reason.contains("time zone «Asia/Novosibirk»"),
+        "{:?}",
+        r.errors[0]
+    );
+    assert_eq!(r.accounts_added, 3, "the other lines are imported");
+    // Re-imported without the column: the zones stay.
+    let again = "улица;дом;квартира;лс;фио;телефон\n\
+        Океанский проспект;17;2;V-1;Петров Пётр;89240000001\n";
+    let r = import_accounts(&pool, temp_file("tz2.csv", again))
+        .await
+        .unwrap();
+    assert_eq!(r.errors, vec![]);
+
+    // The company default is Moscow, as in deploy/zvonar.toml; Yekaterinburg shows that
+    // only buildings without a zone take the default.
+    let yekt: chrono_tz::Tz = chrono_tz::Asia::Yekaterinburg;
+    let sel = select_recipients(&pool, &RecipientFilter::default(), yekt)
+        .await
+        .unwrap();
+    let zone = |account: &str| {
+        sel.iter()
+            .find(|s| s.account == account)
+            .map(|s| s.recipient.tz)
+            .unwrap_or_else(|| panic!("{account}"))
+    };
+    assert_eq!(zone("L-1"), MSK);
+    assert_eq!(zone("V-1"), chrono_tz::Asia::Vladivostok);
+    assert_eq!(zone("N-2"), yekt, "no zone: the company default");
+    assert_eq!(
+        sel.iter()
+            .find(|s| s.account == "V-1")
+            .unwrap()
+            .recipient
+            .account
+            .as_deref(),
+        Some("V-1")
+    );
+
+    // 2026-12-01 (a Tuesday) 23:30 UTC: 02:30 in Moscow, 09:30 in Vladivostok.
+    use chrono::TimeZone;
+    let now = chrono::Utc
+        .with_ymd_and_hms(2026, 12, 1, 23, 30, 0)
+        .unwrap();
+    let policy = zvonar_outbound::policy::Policy::legal_default(true);
+    let schedule = zvonar_outbound::policy::Schedule {
+        start: now,
+        end: now + chrono::Duration::days(2),
+    };
+    let cal = zvonar_outbound::calendar::Calendar::default();
+    let next = |account: &str| {
+        let s = sel.iter().find(|s| s.account == account).unwrap();
+        zvonar_outbound::policy::next_allowed(
+            now,
+            s.recipient.tz,
+            &policy,
+            &cal,
+            &s.recipient.facts,
+            &schedule,
+            &[],
+        )
+        .unwrap()
+    };
+    assert_eq!(next("V-1"), now, "Vladivostok: 09:30, callable");
+    assert_eq!(
+        next("L-1"),
+        chrono::Utc.with_ymd_and_hms(2026, 12, 2, 5, 0, 0).unwrap(),
+        "Moscow: deferred to 08:00 local"
+    );
+}

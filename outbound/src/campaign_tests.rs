@@ -458,3 +458,37 @@ fn restart_mid_campaign_then_requeue() {
     let d = c.poll(t + Duration::minutes(2), &r);
     assert_eq!(d.dial, vec![1]);
 }
+
+/// The 230-ФЗ day is the person's calendar day: one conversation at 14:30 UTC was on
+/// 1 December in Moscow (17:30) but on 2 December in Vladivostok (00:30, +10). At 05:30 UTC
+/// on 2 December the Moscow person (08:30) is called again, the Vladivostok one (15:30, the
+/// same local day) waits for 08:00 on 3 December local.
+#[test]
+fn the_limits_day_is_the_persons_day_in_two_zones() {
+    let vvo: Tz = chrono_tz::Asia::Vladivostok;
+    let r = rules(5, 60, true);
+    let conv = Utc.with_ymd_and_hms(2026, 12, 1, 14, 30, 0).unwrap();
+    let mut rs = people(2);
+    rs[1].tz = vvo;
+    let history: Vec<PastConversation> = rs
+        .iter()
+        .map(|p| PastConversation {
+            at: conv,
+            phone: p.phone.clone(),
+            account: None,
+        })
+        .collect();
+    let mut c = Campaign::new(rs);
+    c.set_prior_conversations(&history);
+    let now = Utc.with_ymd_and_hms(2026, 12, 2, 5, 30, 0).unwrap();
+    let d = c.poll(now, &r);
+    assert_eq!(d.dial, vec![0]);
+    let w = c.recipients[1].waiting.unwrap();
+    assert_eq!(w.why, Wait::DayLimit);
+    assert_eq!(
+        w.until,
+        vvo.with_ymd_and_hms(2026, 12, 3, 8, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    );
+}

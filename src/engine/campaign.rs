@@ -159,6 +159,11 @@ pub struct RecipientSpec {
     /// The completed ticket a rating call is about (rating campaigns only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<super::rating::RatedTicket>,
+    /// The recipient's IANA time zone (`Asia/Vladivostok`): the call windows and the 230-ФЗ
+    /// limits' calendar periods are evaluated in it. Absent: the campaign's `time_zone`.
+    /// Recipients from the registry's selection get their building's zone here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 /// A campaign as created (stored whole as `campaigns.spec`).
@@ -175,8 +180,9 @@ pub struct CampaignSpec {
     pub start: DateTime<Utc>,
     /// No call at or after.
     pub end: DateTime<Utc>,
-    /// IANA zone of the recipients: the 230-ФЗ windows (8–22 working days, 9–20 days off)
-    /// are evaluated in it.
+    /// The default IANA zone of the recipients: the 230-ФЗ windows (8–22 working days, 9–20
+    /// days off) and the limits' calendar periods are evaluated in it for a recipient without
+    /// its own `time_zone` (the building's, for the registry's selection).
     pub time_zone: String,
     /// Simultaneous calls (1–500).
     pub channels: u32,
@@ -262,6 +268,11 @@ impl CampaignSpec {
         let mut seen = HashSet::new();
         for (n, r) in self.recipients.iter_mut().enumerate() {
             let n = n + 1;
+            if let Some(z) = &r.time_zone {
+                z.parse::<Tz>().map_err(|_| {
+                    format!("recipients[{n}]: time_zone: неизвестный часовой пояс {z:?}")
+                })?;
+            }
             if r.skipped.is_some() {
                 let id = r.id.get_or_insert_with(|| r.phone.clone()).clone();
                 if !seen.insert(id.clone()) {
@@ -1062,7 +1073,8 @@ fn csv_field(s: &str) -> String {
 }
 
 /// The scheduler's recipients of `spec`: consent, opt-out and blacklist from the registry's
-/// `phone_consents` (`flags`: phone → (consent, opted out, blacklisted)) or the request.
+/// `phone_consents` (`flags`: phone → (consent, opted out, blacklisted)) or the request; each
+/// in its own `time_zone`, else in `tz` (the campaign's).
 fn recipients_of(
     spec: &CampaignSpec,
     tz: Tz,
@@ -1072,7 +1084,13 @@ fn recipients_of(
         .iter()
         .map(|r| {
             let id = r.id.clone().unwrap_or_else(|| r.phone.clone());
-            let mut rec = Recipient::new(&id, &r.phone, tz, {
+            // Checked by `CampaignSpec::check`.
+            let zone = r
+                .time_zone
+                .as_deref()
+                .and_then(|z| z.parse::<Tz>().ok())
+                .unwrap_or(tz);
+            let mut rec = Recipient::new(&id, &r.phone, zone, {
                 let (consent, opted_out, blacklisted) =
                     flags.get(&r.phone).copied().unwrap_or_default();
                 PhoneFacts {
@@ -1178,6 +1196,7 @@ impl CampaignControl for CampaignApi {
                     values: s.values,
                     skipped,
                     ticket: None,
+                    time_zone: Some(s.recipient.tz.name().to_string()),
                 });
             }
         }
@@ -1471,6 +1490,41 @@ mod tests {
             got.iter().find(|c| c.phone == "+79160000001").unwrap().at,
             t(7)
         );
+    }
+
+    /// Per-recipient zones: an uploaded recipient's `time_zone` is its own, the others take
+    /// the campaign's; at 23:30 UTC the one in Vladivostok (09:30) is called, the one in
+    /// Moscow (02:30) waits for 08:00 local (a working day, 2026-12-02). A bad zone name is
+    /// an error naming the recipient.
+    #[test]
+    fn recipients_are_called_in_their_own_time_zones() {
+        let mut s = spec(json!([
+            {"id": "msk", "phone": "+79165550101", "consent": true, "fio": "Иванов Иван"},
+            {"id": "vvo", "phone": "+79245550101", "consent": true, "fio": "Петров Пётр",
+             "time_zone": "Asia/Vladivostok"},
+        ]));
+        s.start = "2026-12-01T00:00:00Z".parse().unwrap();
+        s.end = "2026-12-04T00:00:00Z".parse().unwrap();
+        let (_, tz) = s.check().unwrap();
+        let rs = recipients_of(&s, tz, &HashMap::new());
+        assert_eq!(rs[0].tz, chrono_tz::Europe::Moscow);
+        assert_eq!(rs[1].tz, chrono_tz::Asia::Vladivostok);
+        let mut c = Campaign::new(rs);
+        let now: DateTime<Utc> = "2026-12-01T23:30:00Z".parse().unwrap();
+        let d = c.poll(now, &s.rules());
+        assert_eq!(d.dial, vec![1]);
+        let w = c.recipients[0].waiting.unwrap();
+        assert_eq!(w.why, zvonar_outbound::policy::Wait::Window);
+        assert_eq!(
+            w.until,
+            "2026-12-02T05:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+
+        let mut bad = spec(json!([
+            {"phone": "+79165550101", "fio": "Иванов Иван", "time_zone": "Asia/Vladivostock"},
+        ]));
+        let err = bad.check().unwrap_err();
+        assert!(err.starts_with("recipients[1]: time_zone"), "{err}");
     }
 
     #[test]

@@ -204,6 +204,7 @@ pub async fn run_once(
                 number: c.number.clone(),
                 greeting: cfg.greeting(c.created_at, &c.topic),
             }),
+            time_zone: None,
         })
         .collect();
     let spec = CampaignSpec {

@@ -77,6 +77,8 @@ struct AccountRow {
     district: Option<String>,
     /// Consent to automated calls for every phone of the row; `None`: not given.
     consent: Option<bool>,
+    /// The building's IANA time zone (a valid name); `None`: not given.
+    time_zone: Option<String>,
 }
 
 /// Reads a consent cell: «да»/«нет» (also yes/no, 1/0, true/false, +/-); empty → `None`.
@@ -87,6 +89,20 @@ fn parse_consent(raw: &str) -> Result<Option<bool>, String> {
         "нет" | "no" | "n" | "0" | "false" | "-" => Ok(Some(false)),
         other => Err(format!("bad consent «{other}»: да or нет")),
     }
+}
+
+/// Reads a time zone cell: an IANA name (`Europe/Moscow`, `Asia/Vladivostok`) as chrono-tz
+/// knows it; empty → `None`.
+fn parse_time_zone(raw: &str) -> Result<Option<String>, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    raw.parse::<chrono_tz::Tz>()
+        .map(|tz| Some(tz.name().to_string()))
+        .map_err(|_| {
+            format!("bad time zone «{raw}»: not an IANA zone name (e.g. Europe/Moscow, Asia/Vladivostok)")
+        })
 }
 
 fn optional_int(table: &Table, row: &Row, col: Column, what: &str) -> Result<Option<i64>, String> {
@@ -139,6 +155,7 @@ fn parse_row(table: &Table, row: &Row) -> Result<AccountRow, String> {
         organisation: non_empty(&clean_street(table.get(row, Column::Organisation))),
         district: non_empty(&clean_street(table.get(row, Column::District))),
         consent: parse_consent(table.get(row, Column::Consent))?,
+        time_zone: parse_time_zone(table.get(row, Column::TimeZone))?,
         building,
         apartment,
         phones,
@@ -184,9 +201,13 @@ async fn upsert_row(
                 .await?;
                 out.updated |= res.rows_affected() > 0;
             }
-            for (column, value) in [("organisation", &r.organisation), ("district", &r.district)] {
+            for (column, value) in [
+                ("organisation", &r.organisation),
+                ("district", &r.district),
+                ("time_zone", &r.time_zone),
+            ] {
                 let Some(value) = value else { continue };
-                // `column` is one of the two literals above, never input.
+                // `column` is one of the three literals above, never input.
                 let res = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "UPDATE buildings SET {column} = ? WHERE id = ? AND {column} IS NOT ?"
                 )))
@@ -201,8 +222,9 @@ async fn upsert_row(
         }
         None => {
             let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO buildings (address, street, house, fias_id, organisation, district)
-                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO buildings (address, street, house, fias_id, organisation, district,
+                                        time_zone)
+                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(&r.building.address)
             .bind(&r.building.street)
@@ -210,6 +232,7 @@ async fn upsert_row(
             .bind(&r.fias)
             .bind(&r.organisation)
             .bind(&r.district)
+            .bind(&r.time_zone)
             .fetch_one(&mut *conn)
             .await?;
             out.building_added = Some((key, id));

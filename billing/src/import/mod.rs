@@ -20,6 +20,7 @@
 //! | organisation | `организация`, `ук`, `organisation` | managing organisation of the building; optional |
 //! | district | `район`, `district` | optional |
 //! | consent | `согласие`, `consent` | `да`/`нет`: consent to automated calls for the row's phones (41-ФЗ); optional, an opt-out is never cleared |
+//! | time zone | `часовой пояс`, `time_zone`, `tz` | the building's IANA zone (`Asia/Vladivostok`); optional (empty keeps the stored one; none: the company's `time_zone`); an unknown name is an error on its line |
 //!
 //! Outage files use address or street + house, and `вид`/`kind` («горячей воды»),
 //! `начало`/`starts_at`, `окончание`/`ends_at` (optional), `причина`/`reason` (optional).

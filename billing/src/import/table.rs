@@ -29,6 +29,7 @@ pub(crate) enum Column {
     Organisation,
     District,
     Consent,
+    TimeZone,
 }
 
 impl Column {
@@ -80,6 +81,9 @@ impl Column {
             "район" | "district" => Column::District,
             "согласие" | "согласие на звонки" | "consent" => {
                 Column::Consent
+            }
+            "часовой пояс" | "часовой_пояс" | "пояс" | "time_zone" | "timezone" | "tz" => {
+                Column::TimeZone
             }
             _ => return None,
         };
