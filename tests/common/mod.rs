@@ -14,6 +14,14 @@ use std::time::{Duration, Instant};
 
 pub mod netns;
 
+/// The TTS disk cache every zvonar started by the tests shares (`target/tmp/e2e-tts-cache`):
+/// the dialplan's prompts are synthesised once per build instead of at every start (about
+/// 2.6 s of Festival each time). Safe to share: cache files are written whole under a
+/// per-process temporary name and keyed by engine, voice and text.
+pub fn shared_tts_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-tts-cache")
+}
+
 /// The project root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -148,11 +156,12 @@ recordings = "recordings"
 model = "{model}"
 {asr}
 [tts]
-cache_dir = "tts-cache"
+cache_dir = "{tts_cache}"
 espeak_rate_wpm = 170
 {extra}
 "#,
             extra = opts.extra_config,
+            tts_cache = shared_tts_cache().display(),
             asr = opts.asr,
             dialplan = dialplan.display(),
             rtp_min = rtp_base,
@@ -265,10 +274,15 @@ impl Zvonar {
     }
 }
 
+/// Stops zvonar; its directory (database, recordings, log) is removed when the test passed
+/// and kept for a look when it failed (the test thread is panicking).
 impl Drop for Zvonar {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -209,7 +209,7 @@ recordings = "recordings"
 [asr]
 model = "{model}"
 [tts]
-cache_dir = "tts-cache"
+cache_dir = "{tts_cache}"
 espeak_rate_wpm = 170
 {extra}
 "#,
@@ -220,6 +220,7 @@ espeak_rate_wpm = 170
                 sip_extra
             },
             model = super::whisper_model().display(),
+            tts_cache = super::shared_tts_cache().display(),
         );
         let cfg = dir.join("zvonar.toml");
         std::fs::write(&cfg, config).expect("config");
@@ -342,9 +343,13 @@ espeak_rate_wpm = 170
     }
 }
 
+/// Stops zvonar; its directory is removed when the test passed and kept when it failed.
 impl Drop for NsZvonar {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }

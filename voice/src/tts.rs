@@ -228,6 +228,9 @@ pub struct Tts {
     deadline: Duration,
     max_queue: usize,
     phrasing: Arc<crate::phrase::Phrasing>,
+    /// [`TtsConfig::espeak_rate_wpm`]: part of espeak-ng's cache keys, so that audio made
+    /// at another rate is never reused.
+    espeak_rate_wpm: u32,
 }
 
 impl Tts {
@@ -338,6 +341,7 @@ impl Tts {
             deadline: Duration::from_millis(config.deadline_ms.max(1)),
             max_queue: config.max_queue.max(1),
             phrasing: Arc::new(phrasing),
+            espeak_rate_wpm: config.espeak_rate_wpm,
         })
     }
 
@@ -354,9 +358,15 @@ impl Tts {
             .unwrap_or(Backend::Espeak)
     }
 
+    /// SHA-256 (hex) of everything that shapes the audio: engine and voice (espeak-ng with
+    /// its rate), language, text.
     fn cache_key(&self, language: &str, text: &str) -> String {
+        let voice = match self.backend(language) {
+            Backend::Espeak => format!("Espeak@{}wpm", self.espeak_rate_wpm),
+            other => format!("{other:?}"),
+        };
         let mut h = Sha256::new();
-        h.update(format!("{:?}\0{language}\0{text}", self.backend(language)));
+        h.update(format!("{voice}\0{language}\0{text}"));
         let digest = h.finalize();
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -594,6 +604,10 @@ fn pcm_bytes(pcm: &[i16]) -> usize {
     pcm.len() * 2
 }
 
+/// How long a `.wav.part` file may stay untouched before [`DiskCache::prune`] takes it for
+/// the leftover of an interrupted write (a write takes milliseconds).
+const PART_STALE: Duration = Duration::from_secs(600);
+
 /// Synthesised audio as `<sha256>.wav` files, at most `limit` bytes; files are touched
 /// when read, and the least recently used go first.
 struct DiskCache {
@@ -632,8 +646,15 @@ impl DiskCache {
         Some(pcm)
     }
 
+    /// Writes `<key>.wav` through a temporary file named after this process and write, so
+    /// that several zvonar processes may share one directory: a reader sees a whole file
+    /// or none.
     fn write(&self, key: &str, pcm: &[i16]) {
-        let tmp = self.dir.join(format!("{key}.wav.part"));
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .dir
+            .join(format!("{key}.{}-{n}.wav.part", std::process::id()));
         let fin = self.path(key);
         let spec = hound::WavSpec {
             channels: 1,
@@ -661,8 +682,10 @@ impl DiskCache {
         }
     }
 
-    /// Deletes leftovers of interrupted writes and, beyond the limit, the least recently
-    /// used files until at most 90 % of it is used (so not every write prunes).
+    /// Deletes leftovers of interrupted writes (`.wav.part` files untouched for
+    /// [`PART_STALE`], so a write in progress in another process is left alone) and, beyond
+    /// the limit, the least recently used files until at most 90 % of it is used (so not
+    /// every write prunes).
     fn prune(&self) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
@@ -672,7 +695,15 @@ impl DiskCache {
             let path = e.path();
             let name = e.file_name().to_string_lossy().into_owned();
             if name.ends_with(".wav.part") {
-                let _ = std::fs::remove_file(&path);
+                let stale = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age >= PART_STALE);
+                if stale {
+                    let _ = std::fs::remove_file(&path);
+                }
                 continue;
             }
             if !name.ends_with(".wav") {
@@ -894,12 +925,50 @@ mod tests {
             vec![0u8; 20_000],
         )
         .unwrap();
+        // The leftover of a write interrupted long ago goes; a write in progress in
+        // another process sharing the directory is left alone.
         std::fs::write(dir.join("half.wav.part"), b"x").unwrap();
+        std::fs::File::options()
+            .append(true)
+            .open(dir.join("half.wav.part"))
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - PART_STALE - Duration::from_secs(1))
+            .unwrap();
+        std::fs::write(dir.join("busy.4242-0.wav.part"), b"x").unwrap();
         drop(r);
         let _again = rig(config);
-        let total: u64 = wav_files(&dir).iter().map(|f| f.1).sum();
+        let total: u64 = wav_files(&dir)
+            .iter()
+            .filter(|f| f.0.ends_with(".wav"))
+            .map(|f| f.1)
+            .sum();
         assert!(total <= 4 * 2044, "{:?}", wav_files(&dir));
         assert!(!dir.join("half.wav.part").exists());
+        assert!(dir.join("busy.4242-0.wav.part").exists());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn audio_cached_at_another_espeak_rate_is_not_reused() {
+        let dir = temp_dir("rate");
+        let at = |wpm| TtsConfig {
+            cache_dir: Some(dir.clone()),
+            espeak_rate_wpm: wpm,
+            ..TtsConfig::default()
+        };
+        let r = rig(at(150));
+        r.tts.synthesize("горячая вода", "ru").await.unwrap();
+        assert_eq!(count(&r, "горячая вода"), 1);
+        drop(r);
+        // Same rate after a restart: served from disk.
+        let same = rig(at(150));
+        same.tts.synthesize("горячая вода", "ru").await.unwrap();
+        assert_eq!(count(&same, "горячая вода"), 0, "served from disk");
+        drop(same);
+        // The admin changed the rate: the phrase is spoken anew.
+        let faster = rig(at(170));
+        faster.tts.synthesize("горячая вода", "ru").await.unwrap();
+        assert_eq!(count(&faster, "горячая вода"), 1, "stale audio reused");
         let _ = std::fs::remove_dir_all(dir);
     }
 
