@@ -3,12 +3,21 @@
 //! the dialplan's prompts rendered at start (cached) and for new text (per-call phrases),
 //! with Festival + festvox-ru (the default) and espeak-ng for comparison.
 //!
-//! `cargo bench --bench tts` — targets (issue 6, point 4): cached ≤ 150 ms, new ≤ 500 ms.
-//! Needs Debian's festival, festvox-ru and espeak-ng-data.
+//! Then how well each engine is understood: the character error rate of Whisper base's
+//! transcript of the dialplan's prompts and 30 housing sentences at 8 kHz (the measure of
+//! tests/tts_intelligibility.rs, which checks Festival's target).
+//!
+//! `cargo bench --bench tts` — targets (issue 6, point 4): cached ≤ 150 ms, new ≤ 500 ms,
+//! CER ≤ 10 %. Needs Debian's festival, festvox-ru and espeak-ng-data, and
+//! data/models/ggml-base.bin (deploy/fetch-models.sh).
 
 use std::path::PathBuf;
 use std::time::Instant;
+use zvonar_voice::asr::{Asr, AsrConfig};
 use zvonar_voice::tts::{RussianEngine, Tts, TtsConfig};
+
+#[path = "../tests/support/intelligibility.rs"]
+mod intelligibility;
 
 /// New text as the robot speaks it during calls: each phrase once, never cached before.
 const NEW: [&str; 12] = [
@@ -96,6 +105,17 @@ async fn main() {
         println!(
             "{engine:?}: new text, time to first audio: {}",
             summary(new)
+        );
+    }
+    let asr = Asr::start(AsrConfig::new(root.join("data/models/ggml-base.bin")))
+        .expect("whisper (deploy/fetch-models.sh)");
+    let texts = intelligibility::sentences(&root);
+    for engine in [RussianEngine::Festival, RussianEngine::Espeak] {
+        let cer = intelligibility::cer(engine, &texts, &asr).await;
+        println!(
+            "{engine:?}: character error rate by Whisper base at 8 kHz over {} sentences: {:.1} %",
+            texts.len(),
+            cer * 100.0
         );
     }
 }
