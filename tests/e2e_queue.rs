@@ -525,35 +525,6 @@ fn a_caller_waits_hears_the_queue_and_overflows_at_max_wait_with_the_context_on_
     assert_eq!(status, 409);
 }
 
-const RESPONSE_HEADERS: &str = "      [last_Via:]\n      [last_From:]\n      [last_To:];tag=[pid]SIPpTag01[call_number]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Contact: <sip:101@[local_ip]:[local_port];transport=[transport]>\n";
-
-/// The agent's desk phone answering one call: rings, answers PCMA after 0.5 s, talks for
-/// `talk_ms` (SIPp echoes every RTP packet back: what the caller says comes back to the
-/// caller through the bridge), then hangs up (BYE).
-fn desk_phone_scenario(z: &Zvonar, talk_ms: u64) -> std::path::PathBuf {
-    let invite = "  <recv request=\"INVITE\">\n    <action>\n      \
-        <ereg regexp=\".*\" search_in=\"hdr\" header=\"From:\" assign_to=\"their_from\"/>\n      \
-        <ereg regexp=\".*\" search_in=\"hdr\" header=\"To:\" assign_to=\"our_to\"/>\n      \
-        <ereg regexp=\"sip:[^>]*\" search_in=\"hdr\" header=\"Contact:\" assign_to=\"their_contact\"/>\n    </action>\n  </recv>\n";
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"desk\">\n{invite}\
-         <send>\n    <![CDATA[\n      SIP/2.0 180 Ringing\n{RESPONSE_HEADERS}      Content-Length: 0\n    ]]>\n  </send>\n  \
-         <pause milliseconds=\"500\"/>\n  \
-         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n{RESPONSE_HEADERS}      Content-Type: application/sdp\n      Content-Length: [len]\n\n      \
-         v=0\n      o=desk 1 1 IN IP[local_ip_type] [local_ip]\n      s=-\n      c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n      \
-         m=audio [media_port] RTP/AVP 8 101\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000\n    ]]>\n  </send>\n  \
-         <recv request=\"ACK\" crlf=\"true\"/>\n  <pause milliseconds=\"{talk_ms}\"/>\n  \
-         <send retrans=\"500\">\n    <![CDATA[\n      BYE [$their_contact] SIP/2.0\n      \
-         Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n      \
-         From: [$our_to];tag=[pid]SIPpTag01[call_number]\n      To: [$their_from]\n      \
-         Call-ID: [call_id]\n      CSeq: 1 BYE\n      Max-Forwards: 70\n      Content-Length: 0\n    ]]>\n  </send>\n  \
-         <recv response=\"200\"/>\n  <Reference variables=\"their_from,our_to,their_contact\"/>\n</scenario>\n"
-    );
-    let p = z.dir.join("desk.xml");
-    std::fs::write(&p, xml).expect("scenario");
-    p
-}
-
 /// The largest RMS of any 500 ms window of `samples`.
 fn loudest_window(samples: &[i16]) -> f64 {
     samples
@@ -582,7 +553,7 @@ fn a_desk_phone_takes_the_queued_call_audio_flows_both_ways_then_wrap_up() {
     assert_eq!(status, 200, "{body}");
     // The desk phone now answers on the port it registered from, echoing the RTP it gets.
     let desk = Command::new("sipp")
-        .args(["-sf", &desk_phone_scenario(&z, 15_000).to_string_lossy()])
+        .args(["-sf", &common::desk_phone_scenario(&z.dir, "desk", "101", 15_000).to_string_lossy()])
         .args(["-p", &phone_port.to_string(), "-m", "1", "-rtp_echo"])
         .args(["-mp", &(40000 + (free_port() % 10000) / 2 * 2).to_string()])
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])

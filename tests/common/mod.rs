@@ -916,6 +916,12 @@ pub enum UasParty {
     RingsUntilCancel,
     /// 180, answers PCMU (with RFC 4733 PT 101) after 0.5 s, waits `delay_ms`, plays the
     /// pcap (its RTP to our media port), then waits for our BYE.
+    /// 180, answers PCMU (with RFC 4733 PT 101) at once, sends no media, waits up to
+    /// `bye_timeout_ms` for our BYE (a phone whose owner listens to a message).
+    Answers {
+        /// How long to wait for our BYE after the ACK, ms.
+        bye_timeout_ms: u64,
+    },
     AnswersThenPlays {
         /// Wait after the ACK before playing, ms (the person listens first).
         delay_ms: u64,
@@ -941,6 +947,13 @@ pub fn uas_scenario(dir: &Path, name: &str, party: &UasParty) -> PathBuf {
              <send>\n    <![CDATA[\n      SIP/2.0 487 Request Terminated\n      [last_Via:]\n      [last_From:]\n      [last_To:];tag=[pid]SIPpTag01[call_number]\n      [last_Call-ID:]\n      CSeq: [$csn] INVITE\n      Content-Length: 0\n    ]]>\n  </send>\n  \
              <recv request=\"ACK\"/>\n"
         ),
+        UasParty::Answers { bye_timeout_ms } => format!(
+            "{ringing}  <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n{HEADERS}      Content-Type: application/sdp\n      Content-Length: [len]\n\n      \
+             v=0\n      o=party 1 1 IN IP[local_ip_type] [local_ip]\n      s=-\n      c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n      \
+             m=audio [media_port] RTP/AVP 0 101\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:101 telephone-event/8000\n      a=fmtp:101 0-15\n    ]]>\n  </send>\n  \
+             <recv request=\"ACK\" crlf=\"true\"/>\n  \
+             <recv request=\"BYE\" timeout=\"{bye_timeout_ms}\"/>\n  <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n{HEADERS}      Content-Length: 0\n    ]]>\n  </send>\n"
+        ),
         UasParty::AnswersThenPlays { delay_ms, pcap } => format!(
             "{ringing}  <pause milliseconds=\"500\"/>\n  <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n{HEADERS}      Content-Type: application/sdp\n      Content-Length: [len]\n\n      \
              v=0\n      o=party 1 1 IN IP[local_ip_type] [local_ip]\n      s=-\n      c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n      \
@@ -958,9 +971,53 @@ pub fn uas_scenario(dir: &Path, name: &str, party: &UasParty) -> PathBuf {
     p
 }
 
+/// An agent's desk phone (SIP account `user`) answering one call: 180, answers PCMA after
+/// 0.5 s, talks for `talk_ms` (run SIPp with `-rtp_echo` and it echoes every RTP packet
+/// back: what the caller says comes back to the caller through the bridge), then hangs up
+/// (BYE). Written to `dir/NAME.xml`.
+pub fn desk_phone_scenario(dir: &Path, name: &str, user: &str, talk_ms: u64) -> PathBuf {
+    let headers = format!(
+        "      [last_Via:]\n      [last_From:]\n      [last_To:];tag=[pid]SIPpTag01[call_number]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Contact: <sip:{user}@[local_ip]:[local_port];transport=[transport]>\n"
+    );
+    let invite = "  <recv request=\"INVITE\">\n    <action>\n      \
+        <ereg regexp=\".*\" search_in=\"hdr\" header=\"From:\" assign_to=\"their_from\"/>\n      \
+        <ereg regexp=\".*\" search_in=\"hdr\" header=\"To:\" assign_to=\"our_to\"/>\n      \
+        <ereg regexp=\"sip:[^>]*\" search_in=\"hdr\" header=\"Contact:\" assign_to=\"their_contact\"/>\n    </action>\n  </recv>\n";
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"desk\">\n{invite}\
+         <send>\n    <![CDATA[\n      SIP/2.0 180 Ringing\n{headers}      Content-Length: 0\n    ]]>\n  </send>\n  \
+         <pause milliseconds=\"500\"/>\n  \
+         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n{headers}      Content-Type: application/sdp\n      Content-Length: [len]\n\n      \
+         v=0\n      o=desk 1 1 IN IP[local_ip_type] [local_ip]\n      s=-\n      c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n      \
+         m=audio [media_port] RTP/AVP 8 101\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000\n    ]]>\n  </send>\n  \
+         <recv request=\"ACK\" crlf=\"true\"/>\n  <pause milliseconds=\"{talk_ms}\"/>\n  \
+         <send retrans=\"500\">\n    <![CDATA[\n      BYE [$their_contact] SIP/2.0\n      \
+         Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n      \
+         From: [$our_to];tag=[pid]SIPpTag01[call_number]\n      To: [$their_from]\n      \
+         Call-ID: [call_id]\n      CSeq: 1 BYE\n      Max-Forwards: 70\n      Content-Length: 0\n    ]]>\n  </send>\n  \
+         <recv response=\"200\"/>\n  <Reference variables=\"their_from,our_to,their_contact\"/>\n</scenario>\n"
+    );
+    let p = dir.join(format!("{name}.xml"));
+    std::fs::write(&p, xml).expect("scenario");
+    p
+}
+
 /// SIPp as a phone on UDP 127.0.0.1:`port` taking `calls` calls (one at a time), then
 /// exiting; returns once the port is bound. Wait for it with [`finish_uas`].
 pub fn start_uas(dir: &Path, scenario: &Path, port: u16, calls: u32) -> Child {
+    start_uas_with(dir, scenario, port, calls, 90, &[])
+}
+
+/// [`start_uas`] giving up after `timeout_s` (SIPp's global `-timeout`) with more SIPp
+/// arguments (`-trace_msg`, `-rtp_echo`, …).
+pub fn start_uas_with(
+    dir: &Path,
+    scenario: &Path,
+    port: u16,
+    calls: u32,
+    timeout_s: u64,
+    extra: &[&str],
+) -> Child {
     let media = (40000 + (free_port() % 10000) / 2 * 2).to_string();
     let child = Command::new("sipp")
         .args(["-sf", &scenario.to_string_lossy()])
@@ -975,11 +1032,12 @@ pub fn start_uas(dir: &Path, scenario: &Path, port: u16, calls: u32) -> Child {
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args([
             "-timeout",
-            "90s",
+            &format!("{timeout_s}s"),
             "-timeout_error",
             "-nostdin",
             "-trace_err",
         ])
+        .args(extra)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
