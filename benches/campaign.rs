@@ -258,6 +258,22 @@ fn run(mixed: bool) {
         }
     }
     let stored_max = max_overlap(attempts.iter().copied());
+    // zvonar's own largest gap between RTP packets it sent, per outgoing leg (its log).
+    let mut legs_gap: Vec<u64> = z
+        .log()
+        .lines()
+        .filter(|l| l.contains("outgoing leg ended"))
+        .filter_map(|l| {
+            let i = l.find("max_gap_ms=")? + "max_gap_ms=".len();
+            l[i..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .ok()
+        })
+        .collect();
+    legs_gap.sort_unstable();
     let fmt = |m: &std::collections::BTreeMap<String, usize>| {
         m.iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -310,6 +326,15 @@ fn run(mixed: bool) {
         (
             "max /metrics active_calls (1 s)".into(),
             format!("{gauge_max} (the gauge counts incoming calls only)"),
+        ),
+        (
+            "largest gap in the message's RTP".into(),
+            format!(
+                "{} legs: max {} ms, p50 {} ms (zvonar's log, max_gap_ms per outgoing leg)",
+                legs_gap.len(),
+                legs_gap.last().copied().unwrap_or(0),
+                measure::percentile(&legs_gap, 0.5)
+            ),
         ),
         ("attempt outcomes".into(), fmt(&outcomes)),
         ("recipient statuses".into(), fmt(&statuses)),
