@@ -15,7 +15,7 @@
 mod common;
 
 use common::netns::{Netns, NsZvonar};
-use common::{free_port, problem_speech, write_scenario, Step};
+use common::{free_port, problem_speech, rtp_of_pcap, write_scenario, Step};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -88,37 +88,6 @@ fn loudest_window(samples: &[i16]) -> f64 {
         .chunks(4000)
         .map(|c| (c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
         .fold(0.0, f64::max)
-}
-
-/// RTP packets in a tcpdump capture (Ethernet, IPv4, UDP): (capture time in µs since the
-/// epoch, payload type, payload).
-fn rtp_of_pcap(bytes: &[u8]) -> Vec<(i64, u8, Vec<u8>)> {
-    let mut out = Vec::new();
-    if bytes.len() < 24 {
-        return out;
-    }
-    let nanos = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) == 0xa1b2_3c4d;
-    let mut i = 24;
-    while i + 16 <= bytes.len() {
-        let u = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
-        let (sec, frac, len) = (u(i), u(i + 4), u(i + 8) as usize);
-        let frame = &bytes[(i + 16).min(bytes.len())..(i + 16 + len).min(bytes.len())];
-        i += 16 + len;
-        let at = i64::from(sec) * 1_000_000 + i64::from(if nanos { frac / 1000 } else { frac });
-        if frame.len() < 14 + 20 + 8 + 12 || frame[12..14] != [0x08, 0x00] {
-            continue;
-        }
-        let ihl = usize::from(frame[14] & 0x0f) * 4;
-        let rtp = &frame[14 + ihl + 8..];
-        if rtp.len() < 12 || rtp[0] >> 6 != 2 {
-            continue;
-        }
-        let header = 12 + usize::from(rtp[0] & 0x0f) * 4;
-        if rtp.len() > header {
-            out.push((at, rtp[1] & 0x7f, rtp[header..].to_vec()));
-        }
-    }
-    out
 }
 
 /// `at` of the first timeline event `kind` of call `id`, µs since the epoch.

@@ -275,6 +275,10 @@ pub struct IncomingCall {
     pub callee: String,
     /// `udp`, `tcp` or `ws` (SIP over WebSocket, RFC 7118: a browser).
     pub transport: &'static str,
+    /// Over TCP or WebSocket, the peer of the connection the INVITE came on (a registered
+    /// device's calls come on the connection it registered over; see
+    /// [`crate::registrar::Registrar::account_of_connection`]); `None` over UDP.
+    pub connection_peer: Option<SocketAddr>,
     /// The SDP offer, `None` for an offerless INVITE.
     pub offer: Option<String>,
     /// Answer/reject/hang up.
@@ -433,11 +437,21 @@ pub async fn start(
     if let Some(t) = config.stream_idle_timeout {
         transport_layer.set_stream_idle_timeout(t);
     }
+    let registrar = config.registrar.as_ref().map(|r| {
+        (
+            Arc::new(Mutex::new(crate::registrar::Registrar::new(
+                r.config.clone(),
+            ))),
+            r.store.clone(),
+        )
+    });
     let endpoint = EndpointBuilder::new()
         .with_user_agent(&config.user_agent)
         .with_transport_layer(transport_layer)
         .with_cancel_token(cancel.child_token())
-        .with_transport_inspector(Box::new(crate::validate::Guard))
+        .with_transport_inspector(Box::new(ConnectionWatch {
+            registrar: registrar.as_ref().map(|(r, _)| r.clone()),
+        }))
         .build();
     let incoming = endpoint
         .incoming_transactions()
@@ -450,14 +464,6 @@ pub async fn start(
     let routes: Routes = Arc::default();
     let (calls_tx, calls_rx) = mpsc::channel(256);
     let refusing = Arc::new(AtomicU32::new(0));
-    let registrar = config.registrar.as_ref().map(|r| {
-        (
-            Arc::new(Mutex::new(crate::registrar::Registrar::new(
-                r.config.clone(),
-            ))),
-            r.store.clone(),
-        )
-    });
 
     let inner = endpoint.inner.clone();
     tokio::spawn(async move {
@@ -502,6 +508,43 @@ pub async fn start(
         },
         calls_rx,
     ))
+}
+
+/// The transport events before rsipstack sees them: requests are screened by
+/// [`crate::validate::Guard`]; a stream connection (TCP, WebSocket) that closes takes the
+/// registrations made over it with it ([`crate::registrar::Registrar::connection_closed`]):
+/// a browser tab that is closed or loses its network is unreachable at once, and the queue's
+/// registration watcher takes the agent out of dispatch within a second instead of after the
+/// binding's expiry (300 s for the console).
+struct ConnectionWatch {
+    registrar: Option<SharedRegistrar>,
+}
+
+#[async_trait::async_trait]
+impl rsipstack::transaction::endpoint::TransportEventInspector for ConnectionWatch {
+    async fn handle(
+        &self,
+        event: rsipstack::transport::TransportEvent,
+    ) -> Option<rsipstack::transport::TransportEvent> {
+        if let rsipstack::transport::TransportEvent::Closed(conn) = &event {
+            let peer = conn
+                .is_reliable()
+                .then(|| conn.get_remote_addr())
+                .flatten()
+                .and_then(|a| a.get_socketaddr().ok());
+            if let (Some(peer), Some(reg)) = (peer, self.registrar.as_ref()) {
+                let gone = reg
+                    .lock()
+                    .map(|mut r| r.connection_closed(peer))
+                    .unwrap_or_default();
+                if !gone.is_empty() {
+                    tracing::info!(%peer, accounts = ?gone, "connection closed: its registrations removed");
+                }
+            }
+            return Some(event);
+        }
+        crate::validate::Guard.handle(event).await
+    }
 }
 
 /// Binds `addr` for TCP and lets it go, so a taken port is reported here before rsipstack
@@ -681,6 +724,12 @@ async fn incoming_loop(
                     source_ip: crate::validate::source_ip(req),
                     callee: user_of(req.uri()),
                     transport,
+                    connection_peer: tx
+                        .connection
+                        .as_ref()
+                        .filter(|c| c.is_reliable())
+                        .and_then(|c| c.get_remote_addr())
+                        .and_then(|a| a.get_socketaddr().ok()),
                     offer: if body.trim().is_empty() {
                         None
                     } else {

@@ -787,10 +787,27 @@ pub fn http_request(
     headers: &[String],
     body: &str,
 ) -> (u16, String, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    http_request_to(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        method,
+        path,
+        headers,
+        body,
+    )
+}
+
+/// [`http_request`] to any address (e.g. zvonar in a [`netns::Netns`]).
+pub fn http_request_to(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    body: &str,
+) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for h in headers {
         req.push_str(h);
         req.push_str("\r\n");
@@ -835,32 +852,33 @@ impl Zvonar {
     /// Logs a console user in: the session cookie and CSRF token header lines for
     /// [`http_request`].
     pub fn log_in(&self, login: &str, password: &str) -> Vec<String> {
-        let (status, head, body) = http_request(
-            self.http_port,
-            "POST",
-            "/api/v1/login",
-            &[],
-            &serde_json::json!({ "login": login, "password": password }).to_string(),
-        );
-        assert_eq!(status, 200, "login {login}: {body}");
-        let cookie = head
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("set-cookie: ")
-                    .or_else(|| l.strip_prefix("Set-Cookie: "))
-            })
-            .and_then(|c| c.split(';').next())
-            .expect("session cookie")
-            .to_string();
-        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-        let csrf = v["csrf_token"].as_str().expect("csrf").to_string();
-        vec![format!("Cookie: {cookie}"), format!("X-CSRF-Token: {csrf}")]
+        log_in_at(
+            std::net::SocketAddr::from(([127, 0, 0, 1], self.http_port)),
+            login,
+            password,
+        )
     }
 
     /// SIPp registers SIP account `user` (digest, MD5) from 127.0.0.1:`port` for an hour,
     /// as a desk phone does, and exits; a UAS started later on `port` then gets the calls
     /// zvonar places to the account. Needs `[sip.registrar]` in the config.
     pub fn register_account(&self, user: &str, password: &str, port: u16) {
+        let p = register_scenario(&self.dir, user, password);
+        let port = port.to_string();
+        let (ok, out) = sipp(
+            self,
+            &p,
+            &["-m", "1", "-l", "1", "-t", "u1", "-p", &port],
+            20,
+        );
+        assert!(ok, "REGISTER {user} failed:\n{out}\n{}", self.log());
+    }
+}
+
+/// Writes `dir/register-USER.xml`: a SIPp scenario that registers SIP account `user` (digest,
+/// MD5, `Contact` at SIPp's own address and port) for an hour, as a desk phone does.
+pub fn register_scenario(dir: &Path, user: &str, password: &str) -> PathBuf {
+    {
         let reg = |cseq: u32, auth: &str| {
             format!(
                 r#"  <send retrans="500">
@@ -891,20 +909,13 @@ impl Zvonar {
             "  <recv response=\"200\"/>\n".to_string(),
         ]
         .concat();
-        let p = self.dir.join(format!("register-{user}.xml"));
+        let p = dir.join(format!("register-{user}.xml"));
         std::fs::write(
             &p,
             format!("<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"reg\">\n{body}</scenario>\n"),
         )
         .expect("scenario");
-        let port = port.to_string();
-        let (ok, out) = sipp(
-            self,
-            &p,
-            &["-m", "1", "-l", "1", "-t", "u1", "-p", &port],
-            20,
-        );
-        assert!(ok, "REGISTER {user} failed:\n{out}\n{}", self.log());
+        p
     }
 }
 
@@ -1114,4 +1125,60 @@ pub fn wait_campaign(
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Logs a console user in at zvonar's HTTP address `addr`: the session cookie and CSRF token
+/// header lines for [`http_request_to`].
+pub fn log_in_at(addr: std::net::SocketAddr, login: &str, password: &str) -> Vec<String> {
+    let (status, head, body) = http_request_to(
+        addr,
+        "POST",
+        "/api/v1/login",
+        &[],
+        &serde_json::json!({ "login": login, "password": password }).to_string(),
+    );
+    assert_eq!(status, 200, "login {login}: {body}");
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_string();
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let csrf = v["csrf_token"].as_str().expect("csrf").to_string();
+    vec![format!("Cookie: {cookie}"), format!("X-CSRF-Token: {csrf}")]
+}
+
+/// RTP packets in a tcpdump capture (Ethernet, IPv4, UDP): (capture time in µs since the
+/// epoch, payload type, payload).
+pub fn rtp_of_pcap(bytes: &[u8]) -> Vec<(i64, u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    if bytes.len() < 24 {
+        return out;
+    }
+    let nanos = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) == 0xa1b2_3c4d;
+    let mut i = 24;
+    while i + 16 <= bytes.len() {
+        let u = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+        let (sec, frac, len) = (u(i), u(i + 4), u(i + 8) as usize);
+        let frame = &bytes[(i + 16).min(bytes.len())..(i + 16 + len).min(bytes.len())];
+        i += 16 + len;
+        let at = i64::from(sec) * 1_000_000 + i64::from(if nanos { frac / 1000 } else { frac });
+        if frame.len() < 14 + 20 + 8 + 12 || frame[12..14] != [0x08, 0x00] {
+            continue;
+        }
+        let ihl = usize::from(frame[14] & 0x0f) * 4;
+        let rtp = &frame[14 + ihl + 8..];
+        if rtp.len() < 12 || rtp[0] >> 6 != 2 {
+            continue;
+        }
+        let header = 12 + usize::from(rtp[0] & 0x0f) * 4;
+        if rtp.len() > header {
+            out.push((at, rtp[1] & 0x7f, rtp[header..].to_vec()));
+        }
+    }
+    out
 }

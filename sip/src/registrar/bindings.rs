@@ -211,6 +211,44 @@ impl Bindings {
         out
     }
 
+    /// Removes every binding that was made over the stream connection (TCP or WebSocket)
+    /// whose peer is `peer`, because that connection closed: such a contact is reachable
+    /// only over the connection it registered on (RFC 7118 §5, RFC 5626 §4.4.1 — a flow
+    /// that fails makes its binding unusable), so keeping it until it expires would leave
+    /// a closed browser tab "registered" for minutes. UDP bindings are never touched (UDP
+    /// has no connection). Returns the AORs that lost a binding, each once, sorted.
+    pub fn remove_connection(&mut self, peer: SocketAddr) -> Vec<String> {
+        let mut out = Vec::new();
+        self.table.retain(|aor, list| {
+            let before = list.len();
+            list.retain(|b| b.transport == "udp" || b.source != Some(peer));
+            if list.len() != before {
+                out.push(aor.clone());
+            }
+            !list.is_empty()
+        });
+        out.sort();
+        out
+    }
+
+    /// The AOR that has a live binding (at `now_s`) made over the stream connection whose peer
+    /// is `peer`: a request on that connection comes from the device that registered there
+    /// with digest authentication (RFC 5626 §5.2: a flow authenticates what comes over it).
+    /// `None` for UDP peers and unknown connections.
+    pub fn aor_of_connection(&self, peer: SocketAddr, now_s: u64) -> Option<String> {
+        let mut found: Vec<&String> = self
+            .table
+            .iter()
+            .filter(|(_, list)| {
+                list.iter()
+                    .any(|b| b.transport != "udp" && b.source == Some(peer) && b.expires_at > now_s)
+            })
+            .map(|(aor, _)| aor)
+            .collect();
+        found.sort();
+        found.first().map(|a| a.to_string())
+    }
+
     /// Applies one REGISTER to `aor` (RFC 3261 §10.3 steps 7–8) at `now_s` and returns
     /// the bindings now current. All or nothing: on an error nothing changes.
     pub fn apply(

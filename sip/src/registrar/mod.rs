@@ -187,6 +187,19 @@ impl Registrar {
         self.bindings.current(user, now_s)
     }
 
+    /// The stream connection (TCP, WebSocket) from `peer` closed: its bindings are removed at
+    /// once (see [`Bindings::remove_connection`]) rather than left until they expire.
+    /// Returns the AORs (SIP account names) that lost a binding.
+    pub fn connection_closed(&mut self, peer: std::net::SocketAddr) -> Vec<String> {
+        self.bindings.remove_connection(peer)
+    }
+
+    /// The SIP account registered over the stream connection from `peer` (see
+    /// [`Bindings::aor_of_connection`]): an INVITE on that connection is that account's call.
+    pub fn account_of_connection(&self, peer: std::net::SocketAddr, now_s: u64) -> Option<String> {
+        self.bindings.aor_of_connection(peer, now_s)
+    }
+
     fn challenge(&self, now_s: u64, stale: bool) -> Reply {
         let nonce = self.key.issue(now_s, &self.config.realm);
         Reply {

@@ -316,3 +316,98 @@ fn sip_crate_has_no_whisper_dependency() {
         "zvonar-sip must build without ASR"
     );
 }
+
+/// Registers `contact` for 101 over `transport` from `peer` (challenge, then MD5 answer).
+fn register_from(r: &mut Registrar, contact: &str, transport: &'static str, peer: &str, now: u64) {
+    let mut req = register("101", 1, contact);
+    req.call_id = format!("reg-{peer}");
+    req.source = peer.parse().expect("addr");
+    req.transport = transport;
+    let nonce = nonce_of(&run(r, &req, now));
+    req.cseq = 2;
+    req.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &nonce, 1)];
+    assert_eq!(run(r, &req, now).status, 200);
+}
+
+#[test]
+fn a_closed_websocket_takes_its_binding_with_it_at_once() {
+    let mut r = registrar();
+    let tab = "<sip:101-ab@ab.invalid;transport=ws>;+sip.instance=\"<urn:uuid:ab>\";expires=300";
+    register_from(&mut r, tab, "ws", "10.0.0.2:40001", 1_000);
+    // A desk phone on UDP from the very same address and port: UDP has no connection.
+    register_from(
+        &mut r,
+        "<sip:101@10.0.0.2:40001>",
+        "udp",
+        "10.0.0.2:40001",
+        1_000,
+    );
+    assert_eq!(r.bindings("101", 1_001).len(), 2);
+    // Another connection closing changes nothing.
+    assert!(r
+        .connection_closed("10.0.0.2:40009".parse().expect("addr"))
+        .is_empty());
+    assert_eq!(r.bindings("101", 1_001).len(), 2);
+    // The tab's WebSocket closes: its binding goes now, not 300 s later; the phone stays.
+    assert_eq!(
+        r.connection_closed("10.0.0.2:40001".parse().expect("addr")),
+        ["101"]
+    );
+    let left = r.bindings("101", 1_002);
+    assert_eq!(
+        (left.len(), left[0].transport),
+        (1, "udp"),
+        "only the desk phone: {left:?}"
+    );
+}
+
+#[test]
+fn a_refresh_keeps_one_binding_whichever_socket_closes_first() {
+    let tab = "<sip:101-ab@ab.invalid;transport=ws>;+sip.instance=\"<urn:uuid:ab>\";expires=300";
+    // The new page registers before the old page's WebSocket is seen closing.
+    let mut r = registrar();
+    register_from(&mut r, tab, "ws", "10.0.0.2:40001", 1_000);
+    register_from(&mut r, tab, "ws", "10.0.0.2:40002", 1_010);
+    assert!(r
+        .connection_closed("10.0.0.2:40001".parse().expect("addr"))
+        .is_empty());
+    let b = r.bindings("101", 1_011);
+    assert_eq!(
+        (b.len(), b[0].source),
+        (1, Some("10.0.0.2:40002".parse().expect("addr")))
+    );
+    // The old socket closes first, then the new page registers: one binding again.
+    let mut r = registrar();
+    register_from(&mut r, tab, "ws", "10.0.0.2:40001", 1_000);
+    assert_eq!(
+        r.connection_closed("10.0.0.2:40001".parse().expect("addr")),
+        ["101"]
+    );
+    assert!(r.bindings("101", 1_005).is_empty());
+    register_from(&mut r, tab, "ws", "10.0.0.2:40002", 1_010);
+    assert_eq!(r.bindings("101", 1_011).len(), 1);
+}
+
+#[test]
+fn a_websocket_connection_speaks_for_the_account_registered_on_it() {
+    let mut r = registrar();
+    let tab = "<sip:101-ab@ab.invalid;transport=ws>;+sip.instance=\"<urn:uuid:ab>\";expires=300";
+    register_from(&mut r, tab, "ws", "10.0.0.2:40001", 1_000);
+    register_from(
+        &mut r,
+        "<sip:101@10.0.0.3:5060>",
+        "udp",
+        "10.0.0.3:5060",
+        1_000,
+    );
+    let peer = |p: &str| p.parse::<SocketAddr>().expect("addr");
+    assert_eq!(
+        r.account_of_connection(peer("10.0.0.2:40001"), 1_001)
+            .as_deref(),
+        Some("101")
+    );
+    // Another connection from the same address, a UDP source, or after expiry: nobody.
+    assert_eq!(r.account_of_connection(peer("10.0.0.2:40002"), 1_001), None);
+    assert_eq!(r.account_of_connection(peer("10.0.0.3:5060"), 1_001), None);
+    assert_eq!(r.account_of_connection(peer("10.0.0.2:40001"), 1_300), None);
+}
