@@ -166,7 +166,9 @@ pub fn compute(records: &[Record], params: &KpiParams) -> Kpis {
                     c.wrap_ms += wrap_ms;
                 }
             }
-            RecordKind::Requeued { .. } | RecordKind::AgentState { .. } => {}
+            RecordKind::Requeued { .. }
+            | RecordKind::AgentState { .. }
+            | RecordKind::Transferred { .. } => {}
         }
     }
     let short_ms = Millis::from(params.short_abandon_s) * 1000;

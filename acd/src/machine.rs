@@ -468,13 +468,24 @@ impl Acd {
                 self.hung_up(now, &call);
                 Ok(())
             }
-            Input::CallTransferred { call } => match self.calls.get(&call).map(|c| &c.state) {
-                Some(CallState::Connected { .. }) => {
-                    self.hung_up(now, &call);
-                    Ok(())
+            Input::CallTransferred { call, target } => {
+                match self.calls.get(&call).map(|c| &c.state) {
+                    Some(CallState::Connected { agent, .. }) => {
+                        let agent = agent.clone();
+                        self.record(
+                            now,
+                            RecordKind::Transferred {
+                                call: call.clone(),
+                                agent,
+                                target,
+                            },
+                        );
+                        self.hung_up(now, &call);
+                        Ok(())
+                    }
+                    _ => Err(AcdError::NotConnected(call)),
                 }
-                _ => Err(AcdError::NotConnected(call)),
-            },
+            }
         }
     }
 

@@ -244,6 +244,10 @@ pub enum Input {
     CallTransferred {
         /// The call.
         call: CallId,
+        /// Where it went, for the queue log ([`RecordKind::Transferred`]): `account:102`,
+        /// `queue:operators`, `flow:dispatcher`, `number:+74951234567` (empty when unknown).
+        #[serde(default)]
+        target: String,
     },
 }
 
@@ -427,6 +431,16 @@ pub enum RecordKind {
         agent: AgentId,
         /// Length of the conversation, ms.
         talk_ms: Millis,
+    },
+    /// The agent transferred the call (REFER or the console): the agent's conversation
+    /// ended ([`RecordKind::TalkEnded`] follows) and the call left for `target`.
+    Transferred {
+        /// The call.
+        call: CallId,
+        /// The transferring agent.
+        agent: AgentId,
+        /// Where it went ([`Input::CallTransferred`]'s `target`).
+        target: String,
     },
     /// The agent's endpoint vanished during the conversation; the call waits again.
     Requeued {

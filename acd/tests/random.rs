@@ -257,8 +257,14 @@ fn one_run(seed: u64, steps: usize) {
                 None => ended("k0"),
             },
             _ => match rng.pick(&live) {
-                Some(c) => Input::CallTransferred { call: c.clone() },
-                None => Input::CallTransferred { call: call("k0") },
+                Some(c) => Input::CallTransferred {
+                    call: c.clone(),
+                    target: String::new(),
+                },
+                None => Input::CallTransferred {
+                    call: call("k0"),
+                    target: String::new(),
+                },
             },
         };
         let ctx = format!("seed {seed} step {step} t {t} {input:?}");
@@ -293,7 +299,7 @@ fn one_run(seed: u64, steps: usize) {
         // The conversation of a call that ended or was transferred is over for the engine.
         if let Input::CallerHungUp { call }
         | Input::CallEnded { call }
-        | Input::CallTransferred { call } = &input
+        | Input::CallTransferred { call, .. } = &input
         {
             if res.is_ok() {
                 view.bridged.remove(call);

@@ -163,7 +163,13 @@ fn wrap_up_is_one_state_across_queues_and_follows_a_transfer() {
     d.at(s(51), answer("c2", "a"));
     // a transfers the caller to the first queue: a wraps up (q2's 60 s), the call queues again
     // and goes to b, not to a.
-    d.at(s(60), Input::CallTransferred { call: call("c2") });
+    d.at(
+        s(60),
+        Input::CallTransferred {
+            call: call("c2"),
+            target: "queue:q1".into(),
+        },
+    );
     assert_eq!(d.state("a"), StateKind::WrapUp);
     assert_eq!(
         d.at(s(60), arrive("c2", "q1")),
@@ -174,7 +180,13 @@ fn wrap_up_is_one_state_across_queues_and_follows_a_transfer() {
     assert_eq!(d.run_until(s(120)), vec![offer("c2", "a", "ea")]);
     // A transfer of a call nobody talks to is refused and changes nothing.
     assert_eq!(
-        d.try_at(s(121), Input::CallTransferred { call: call("c2") }),
+        d.try_at(
+            s(121),
+            Input::CallTransferred {
+                call: call("c2"),
+                target: "queue:q1".into()
+            }
+        ),
         Err(AcdError::NotConnected(call("c2")))
     );
     assert_eq!(d.acd.ringing(&call("c2")), vec![agent("a")]);

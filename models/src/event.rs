@@ -232,6 +232,15 @@ pub enum CallEventKind {
         /// The agent's login.
         agent: String,
     },
+    /// The agent transferred the caller (blind transfer, REFER): the agent's part of the
+    /// call ended; what follows (`dialling`, `bridged`, `queue_entered`…) is the new party's.
+    Transferred {
+        /// The transferring agent's login.
+        agent: String,
+        /// Where to: `account:102`, `queue:operators`, `flow:dispatcher`,
+        /// `number:+74951234567`.
+        target: String,
+    },
     /// The flow ended with this outcome (`ticket_created`, `callback_requested`,
     /// `outage_linked`, `silence`, `caller_hangup`…).
     Outcome {

@@ -3,8 +3,9 @@
 //! answer malformed input with 400 ([`validate`]) and the user agent server that turns
 //! INVITEs into calls for the engine ([`ua`]), with a registrar for desk phones
 //! ([`registrar`]), the user agent client that places outgoing calls ([`uac`]), and client
-//! registration with SIP trunks ([`trunk`]).
+//! registration with SIP trunks ([`trunk`]), and call transfer by REFER ([`refer`]).
 
+pub mod refer;
 pub mod registrar;
 pub mod sdp;
 pub mod trunk;

@@ -12,6 +12,7 @@
 //!   ◄─ Progress{180|183, sdp?}      (0..n)
 //!   ◄─ Answered{sdp}  | Failed{status}     exactly one of them
 //!   ◄─ Dialog(Offer|Info|Confirmed)        (after Answered: re-INVITE, INFO…)
+//!   ◄─ Refer(ReferRequest)                  (after Answered: the far end transfers, RFC 3515)
 //!   ◄─ Ended(LegEnd)                        (after Answered: BYE either way)
 //! ```
 //!
@@ -206,8 +207,125 @@ pub enum LegSignal {
     /// After answer: a request inside the dialog (re-INVITE/UPDATE offer, INFO) or the ACK
     /// of a re-INVITE we answered, exactly as on an incoming leg. Never `Terminated`.
     Dialog(CallSignal),
+    /// After answer: the far end asks zvonar to transfer the other party (REFER, RFC 3515):
+    /// answer it with [`ReferRequest::accept`] (202, then NOTIFYs) or
+    /// [`ReferRequest::reject`].
+    Refer(ReferRequest),
     /// After answer: the dialog ended.
     Ended(LegEnd),
+}
+
+/// A REFER received on an answered outgoing leg (the agent's phone asks zvonar, the B2BUA,
+/// to move the caller elsewhere; RFC 3515). Answer it exactly once; dropping it unanswered
+/// leaves the transaction to time out at the phone.
+pub struct ReferRequest {
+    /// The `Refer-To` header value as received (parse with
+    /// [`crate::refer::parse_refer_to`]); empty when there was none.
+    pub refer_to: String,
+    /// The `Referred-By` header value (RFC 3892), when given.
+    pub referred_by: Option<String>,
+    handle: rsipstack::dialog::dialog::TransactionHandle,
+    dialog: InviteDialog,
+}
+
+impl ReferRequest {
+    /// Refuses the REFER with `status` (400 malformed, 404 unknown target, 403, 488…); no
+    /// subscription is created (RFC 3515 §2.4.2).
+    pub async fn reject(self, status: u16) {
+        let _ = self.handle.reply(StatusCode::from(status)).await;
+    }
+
+    /// Accepts: 202 Accepted, then the first NOTIFY (`100 Trying`, RFC 3515 §2.4.4). The
+    /// returned [`ReferNotifier`] sends the later ones.
+    pub async fn accept(self) -> ReferNotifier {
+        let _ = self.handle.reply(StatusCode::Accepted).await;
+        // The 202 goes out from the dialog's task, which then drops the handle's receiver:
+        // further (ignored) sends wait while it is alive and fail once it is gone, so the
+        // first NOTIFY follows the 202 on the wire (a phone may not expect it before).
+        let sent = async {
+            while self.handle.reply(StatusCode::Accepted).await.is_ok() {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        };
+        if tokio::time::timeout(std::time::Duration::from_secs(2), sent)
+            .await
+            .is_err()
+        {
+            tracing::debug!("REFER: the 202 not seen sent within 2 s");
+        }
+        let mut n = ReferNotifier::new(self.dialog);
+        n.progress(100);
+        n
+    }
+}
+
+/// The notifier of an accepted REFER's implicit subscription: reports the new call's status
+/// to the transferor as NOTIFYs with a `message/sipfrag` body ([`crate::refer`]). The
+/// NOTIFYs go out in order from a task of their own, so a transferor that does not answer
+/// them (it hung up, or is gone) never holds up the transfer itself.
+pub struct ReferNotifier {
+    tx: mpsc::UnboundedSender<crate::refer::ReferNotify>,
+    sub: crate::refer::ReferSubscription,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ReferNotifier {
+    fn new(dialog: InviteDialog) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<crate::refer::ReferNotify>();
+        let task = tokio::spawn(async move {
+            while let Some(n) = rx.recv().await {
+                let headers = n
+                    .headers()
+                    .into_iter()
+                    .map(|(k, v)| match k.as_str() {
+                        "Content-Type" => Header::ContentType(v.into()),
+                        _ => Header::Other(k, v),
+                    })
+                    .collect();
+                match dialog
+                    .notify(Some(headers), Some(n.body().into_bytes()))
+                    .await
+                {
+                    Ok(Some(resp)) => {
+                        tracing::debug!(status = n.status, answer = %resp.status_code, "REFER NOTIFY answered")
+                    }
+                    Ok(None) => {
+                        tracing::debug!(
+                            status = n.status,
+                            "REFER NOTIFY not sent: dialog not confirmed"
+                        )
+                    }
+                    Err(e) => tracing::debug!(status = n.status, error = %e, "REFER NOTIFY failed"),
+                }
+            }
+        });
+        ReferNotifier {
+            tx,
+            sub: crate::refer::ReferSubscription::new(),
+            task,
+        }
+    }
+
+    /// Reports the new call's status (180 while it rings, 200 once answered, the failure's
+    /// status otherwise): what [`crate::refer::ReferSubscription::update`] decides is queued
+    /// for sending, nothing after the final one. Returns at once.
+    pub fn progress(&mut self, status: u16) {
+        for n in self.sub.update(status) {
+            let _ = self.tx.send(n);
+        }
+    }
+
+    /// Whether the final NOTIFY was decided.
+    pub fn done(&self) -> bool {
+        self.sub.terminated()
+    }
+
+    /// Waits until every NOTIFY queued so far has been answered (or has failed), at most
+    /// `limit`: the transferor's leg is hung up after its final NOTIFY (RFC 5589 §6).
+    pub async fn flushed(self, limit: std::time::Duration) {
+        drop(self.tx);
+        let _ = tokio::time::timeout(limit, self.task).await;
+    }
 }
 
 /// One outgoing call attempt: CANCEL it while it rings, BYE it once answered.
@@ -292,7 +410,8 @@ pub(crate) fn dial(
         r#type: Some(transport),
         addr: d.into(),
     });
-    let mut headers = vec![Header::Allow(ALLOW.into())];
+    // REFER too: on our outgoing legs the far end may transfer (see [`ReferRequest`]).
+    let mut headers = vec![Header::Allow(format!("{ALLOW}, REFER").into())];
     if let Some(pai) = &req.asserted_identity {
         headers.push(Header::Other("P-Asserted-Identity".into(), pai.clone()));
     }
@@ -559,6 +678,21 @@ async fn on_state(
                     None,
                 )
                 .await;
+            phase
+        }
+        DialogState::Refer(_, req, handle) if phase == Phase::Answered => {
+            let value = |name: &str| {
+                req.headers
+                    .iter()
+                    .find(|h| h.name().eq_ignore_ascii_case(name))
+                    .map(|h| h.value().trim().to_string())
+            };
+            send(LegSignal::Refer(ReferRequest {
+                refer_to: value("Refer-To").or_else(|| value("r")).unwrap_or_default(),
+                referred_by: value("Referred-By").or_else(|| value("b")),
+                handle,
+                dialog: dialog.clone(),
+            }));
             phase
         }
         DialogState::Message(_, _, handle)

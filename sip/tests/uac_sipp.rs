@@ -157,7 +157,7 @@ async fn call(password: &str) -> (Vec<String>, bool, String) {
                 break;
             }
             LegSignal::Progress { status, .. } => seen.push(format!("progress {status}")),
-            LegSignal::Dialog(_) => {}
+            LegSignal::Dialog(_) | LegSignal::Refer(_) => {}
         }
     }
     let out = sipp.wait_with_output().expect("sipp");

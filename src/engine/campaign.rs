@@ -847,6 +847,7 @@ impl Campaigns {
                 record: Some(shared.recordings_dir.join(&rel)),
                 media_events: Some(ev_tx),
                 headers: Vec::new(),
+                refers: None,
             },
         )
         .await

@@ -99,6 +99,9 @@ pub struct DialSpec {
     /// More INVITE headers, (name, value): the queue names the call for the console
     /// (`X-Zvonar-Call`), whose page then shows the caller's card while it rings.
     pub headers: Vec<(String, String)>,
+    /// Where REFERs from the answered far end go (an agent transferring the caller, RFC
+    /// 3515; [`super::transfer`]); `None`: a REFER is answered 403 Forbidden.
+    pub refers: Option<mpsc::UnboundedSender<zvonar_sip::uac::ReferRequest>>,
 }
 
 /// Why no INVITE went out.
@@ -447,6 +450,7 @@ pub async fn dial(shared: &Arc<Shared>, spec: DialSpec) -> Result<OutboundLeg, D
             trunk,
             record: spec.record.clone(),
             media_events: spec.media_events.clone(),
+            refers: spec.refers.clone(),
         }
         .run(),
     );
@@ -529,6 +533,8 @@ struct LegTask {
     record: Option<std::path::PathBuf>,
     /// [`DialSpec::media_events`].
     media_events: Option<mpsc::UnboundedSender<MediaEvent>>,
+    /// [`DialSpec::refers`].
+    refers: Option<mpsc::UnboundedSender<zvonar_sip::uac::ReferRequest>>,
 }
 
 impl LegMedia {
@@ -679,6 +685,9 @@ impl LegTask {
                         return;
                     }
                     Some(LegSignal::Dialog(_)) | Some(LegSignal::Ended(_)) => {}
+                    Some(LegSignal::Refer(r)) => {
+                        tokio::spawn(r.reject(403));
+                    }
                     None => {
                         let _ = self.events.send(DialEvent::Failed(DialOutcome::Failed(500)));
                         return;
@@ -754,6 +763,17 @@ impl LegTask {
                             }
                         }
                     }
+                    Some(LegSignal::Refer(r)) => match &self.refers {
+                        Some(tx) => {
+                            if let Err(e) = tx.send(r) {
+                                tokio::spawn(e.0.reject(503));
+                            }
+                        }
+                        None => {
+                            tracing::info!(%call_id, "REFER on a leg that cannot transfer: 403");
+                            tokio::spawn(r.reject(403));
+                        }
+                    },
                     Some(LegSignal::Ended(end)) => break end,
                     Some(_) => {}
                     None => break LegEnd::Other(0),

@@ -74,6 +74,7 @@ pub async fn run(
         record: None,
         media_events: None,
         headers: Vec::new(),
+        refers: None,
     };
     let mut leg = match dial::dial(shared, spec).await {
         Ok(l) => l,
@@ -90,7 +91,7 @@ pub async fn run(
                     },
                 )
                 .await;
-            return fallback(shared, settings, io, depth).await;
+            return fallback(shared, settings, io, depth, e.outcome()).await;
         }
     };
     let party = leg.party().to_string();
@@ -130,7 +131,7 @@ pub async fn run(
                         outcome: outcome.code().to_string(),
                         status,
                     }).await;
-                    return fallback(shared, settings, io, depth).await;
+                    return fallback(shared, settings, io, depth, outcome).await;
                 }
                 Some(DialEvent::HungUp(end)) => {
                     // The party hung up (or its leg broke): end the caller's side too.
@@ -246,8 +247,22 @@ async fn unbridged(
     }
 }
 
-/// Runs the dial flow's fallback flow on the same call.
-async fn fallback(shared: &Arc<Shared>, settings: &DialSettings, io: CallIo, depth: u8) -> FlowEnd {
+/// Runs the dial flow's fallback flow on the same call. An empty `fallback` (a call an agent
+/// placed, [`super::transfer::agent_call_flow`]) ends the call instead, with the attempt's
+/// SIP status as the cause (486 busy, 480 no answer, 404…).
+async fn fallback(
+    shared: &Arc<Shared>,
+    settings: &DialSettings,
+    io: CallIo,
+    depth: u8,
+    outcome: zvonar_sip::uac::DialOutcome,
+) -> FlowEnd {
+    if settings.fallback.is_empty() {
+        io.leg.hangup().await;
+        return FlowEnd {
+            cause: HangupCause::Sip(super::transfer::status_of(outcome)),
+        };
+    }
     let Some(flow) = shared.dialplan.flow(&settings.fallback).cloned() else {
         // The dialplan is validated at load, so this cannot happen; end politely anyway.
         tracing::error!(call_id = %io.call_id, fallback = %settings.fallback, "no fallback flow");

@@ -519,6 +519,7 @@ impl DutyRunner {
             record: Some(shared.recordings_dir.join(&rel)),
             media_events: Some(ev_tx),
             headers: Vec::new(),
+            refers: None,
         };
         let mut leg = match dial::dial(shared, spec).await {
             Ok(l) => l,

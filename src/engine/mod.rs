@@ -27,6 +27,7 @@ pub mod rating;
 pub mod reoffer;
 pub mod robot_driver;
 pub mod slots;
+pub mod transfer;
 pub mod trunks;
 
 use events::EventBus;

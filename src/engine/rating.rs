@@ -322,6 +322,7 @@ pub(super) async fn place(
             record: Some(shared.recordings_dir.join(&rel)),
             media_events: Some(ev_tx),
             headers: Vec::new(),
+            refers: None,
         },
     )
     .await

@@ -526,7 +526,7 @@ impl RobotDriver {
     /// (with the operator, or hung up while waiting), `None` when it overflowed and the robot
     /// goes on (a callback request).
     async fn hand_over(&mut self) -> Option<FlowEnd> {
-        use super::queue::caller::{converse, wait, Join, WaitEnd};
+        use super::queue::caller::{converse, wait, Conversed, Join, WaitEnd};
         let h = self.handover.take()?;
         let queue = match self.shared.dialplan.flow(&h.flow).map(|f| &f.kind) {
             Some(zvonar_dialplan::FlowKind::Queue(q)) => q.queue.0.clone(),
@@ -546,7 +546,7 @@ impl RobotDriver {
             reason: h.reason,
             context: h.context,
         };
-        match wait(&self.shared, &mut self.io, join).await {
+        match wait(&self.shared, &mut self.io, join.clone()).await {
             WaitEnd::Overflow(_) => {
                 self.robot.handle(RobotInput::OperatorUnavailable);
                 None
@@ -554,7 +554,16 @@ impl RobotDriver {
             WaitEnd::Connected(rx) => {
                 self.robot.handle(RobotInput::OperatorAnswered);
                 self.drain_outputs().await;
-                Some(converse(&self.shared, &mut self.io, rx).await)
+                match converse(&self.shared, &mut self.io, rx, join).await {
+                    Conversed::Ended(end) => Some(end),
+                    // The agent sent the caller back to the robot (or the queue the caller
+                    // went back to overflowed): this robot goes on, taking a callback
+                    // request as after an overflow.
+                    Conversed::Flow(_) => {
+                        self.robot.handle(RobotInput::OperatorUnavailable);
+                        None
+                    }
+                }
             }
             WaitEnd::Ended(end) => {
                 let input = if end.cause == HangupCause::Shutdown {

@@ -11,6 +11,7 @@ use zvonar_models::{CallEventKind, HandoverContext, HandoverReason, HangupCause}
 use zvonar_sip::ua::CallSignal;
 
 /// A call asking to join a queue.
+#[derive(Clone)]
 pub struct Join {
     /// The queue (`[[queue]] name`).
     pub queue: String,
@@ -140,6 +141,10 @@ pub async fn wait(shared: &Arc<Shared>, io: &mut CallIo, join: Join) -> WaitEnd 
                     publish(shared, io, CallEventKind::QueueOverflowed { flow: flow.clone(), reason: reason.into() }).await;
                     return WaitEnd::Overflow(Some(flow));
                 }
+                // Only a connected call is transferred; a waiting one cannot get this.
+                Some(CallerCommand::Transfer { progress, .. }) => {
+                    progress.send(crate::engine::transfer::TransferProgress::Failed(481));
+                }
                 Some(CallerCommand::AgentHungUp) | None => {
                     let _ = io.media.send(MediaCommand::StopPlayback);
                     io.leg.hangup().await;
@@ -150,19 +155,122 @@ pub async fn wait(shared: &Arc<Shared>, io: &mut CallIo, join: Join) -> WaitEnd 
     }
 }
 
-/// The conversation with the agent after [`WaitEnd::Connected`]: the lines bridge the media;
-/// this waits for either side to hang up (or for the agent's endpoint to vanish: the call
-/// goes back to waiting, with comfort audio, through [`wait_again`]).
+/// How a caller's time with agents ended ([`converse`]).
+pub enum Conversed {
+    /// The call is over.
+    Ended(FlowEnd),
+    /// The agent transferred the caller to this flow (the robot), or the queue the caller
+    /// went back to overflowed to it (`None`: its overflow flow is unknown).
+    Flow(Option<String>),
+}
+
+/// The conversation with the agent after [`WaitEnd::Connected`] (the caller joined with
+/// `join`): the lines bridge the media; this waits for either side to hang up (or for the
+/// agent's endpoint to vanish: the call goes back to waiting, with comfort audio). A blind
+/// transfer by the agent ([`CallerCommand::Transfer`]) is carried out here: to a queue, the
+/// caller waits there and the next agent's conversation follows; to an account or a number,
+/// the caller hears ringback and is bridged to it ([`crate::engine::transfer::to_party`]);
+/// when that target does not answer, the caller goes back to the queue of `join` (the
+/// queue the transfer came from) and waits for the next agent; to a flow, [`Conversed::Flow`].
 pub async fn converse(
     shared: &Arc<Shared>,
     io: &mut CallIo,
+    rx: tokio::sync::mpsc::UnboundedReceiver<CallerCommand>,
+    join: Join,
+) -> Conversed {
+    use crate::engine::transfer::{self, TransferProgress, TransferTarget};
+    let mut rx = rx;
+    let mut queue = join.queue.clone();
+    loop {
+        let (agent, target, progress) = match talk(shared, io, rx).await {
+            Talked::Ended(end) => return Conversed::Ended(end),
+            Talked::Transfer {
+                agent,
+                target,
+                progress,
+            } => (agent, target, progress),
+        };
+        let _ = io.media.send(MediaCommand::Unbridge);
+        publish(
+            shared,
+            io,
+            CallEventKind::Transferred {
+                agent: agent.0.clone(),
+                target: target.label(),
+            },
+        )
+        .await;
+        let next_queue = match target {
+            TransferTarget::Queue(q) => {
+                progress.send(TransferProgress::Done);
+                q
+            }
+            TransferTarget::Flow(f) => {
+                progress.send(TransferProgress::Done);
+                return Conversed::Flow(Some(f));
+            }
+            TransferTarget::Account(a) => {
+                let t = crate::engine::dial::DialTarget::Account(a);
+                match transfer::to_party(shared, io, t, &progress).await {
+                    Some(end) => return Conversed::Ended(end),
+                    None => queue.clone(),
+                }
+            }
+            TransferTarget::Number(n) => {
+                let t = crate::engine::dial::DialTarget::Number(n);
+                match transfer::to_party(shared, io, t, &progress).await {
+                    Some(end) => return Conversed::Ended(end),
+                    None => queue.clone(),
+                }
+            }
+        };
+        queue = next_queue.clone();
+        let again = Join {
+            queue: next_queue,
+            emergency: join.emergency,
+            topic: join.topic.clone(),
+            reason: join.reason,
+            context: join.context.clone(),
+        };
+        match wait(shared, io, again).await {
+            WaitEnd::Ended(end) => return Conversed::Ended(end),
+            WaitEnd::Overflow(flow) => {
+                let flow = flow.or_else(|| {
+                    shared
+                        .dialplan
+                        .queues()
+                        .iter()
+                        .find(|q| q.id.0 == queue)
+                        .map(|q| q.overflow.clone())
+                });
+                return Conversed::Flow(flow);
+            }
+            WaitEnd::Connected(next) => rx = next,
+        }
+    }
+}
+
+/// How one agent's conversation ended.
+enum Talked {
+    Ended(FlowEnd),
+    Transfer {
+        agent: zvonar_acd::AgentId,
+        target: crate::engine::transfer::TransferTarget,
+        progress: crate::engine::transfer::ProgressTx,
+    },
+}
+
+/// One agent's conversation (see [`converse`]).
+async fn talk(
+    shared: &Arc<Shared>,
+    io: &mut CallIo,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<CallerCommand>,
-) -> FlowEnd {
+) -> Talked {
     let Some(handle) = shared.queues.clone() else {
         io.leg.hangup().await;
-        return FlowEnd {
+        return Talked::Ended(FlowEnd {
             cause: HangupCause::SignallingLost,
-        };
+        });
     };
     let call = io.call_id.0.clone();
     let hold = super::hold::hold_loop();
@@ -176,12 +284,12 @@ pub async fn converse(
             _ = shared.shutdown.cancelled() => {
                 handle.caller_gone(&call);
                 io.leg.hangup().await;
-                return FlowEnd { cause: HangupCause::Shutdown };
+                return Talked::Ended(FlowEnd { cause: HangupCause::Shutdown });
             }
             sig = io.signals.recv() => match sig {
                 Some(CallSignal::Terminated(reason)) => {
                     handle.caller_gone(&call);
-                    return FlowEnd { cause: reason.cause() };
+                    return Talked::Ended(FlowEnd { cause: reason.cause() });
                 }
                 Some(CallSignal::Info { responder, .. }) => responder.respond(200, None).await,
                 Some(CallSignal::Offer { sdp, cseq, reinvite, responder }) => {
@@ -190,7 +298,7 @@ pub async fn converse(
                 Some(CallSignal::Confirmed { ack_cseq, sdp }) => io.confirmed(ack_cseq, sdp.as_deref()),
                 None => {
                     handle.caller_gone(&call);
-                    return FlowEnd { cause: HangupCause::SignallingLost };
+                    return Talked::Ended(FlowEnd { cause: HangupCause::SignallingLost });
                 }
             },
             ev = io.media_events.recv() => match ev {
@@ -201,7 +309,7 @@ pub async fn converse(
                 Some(_) => {}
                 None => {
                     handle.caller_gone(&call);
-                    return FlowEnd { cause: HangupCause::MediaLost };
+                    return Talked::Ended(FlowEnd { cause: HangupCause::MediaLost });
                 }
             },
             cmd = rx.recv() => match cmd {
@@ -223,10 +331,13 @@ pub async fn converse(
                         player.play(io, pcm);
                     }
                 }
+                Some(CallerCommand::Transfer { agent, target, progress }) => {
+                    return Talked::Transfer { agent, target, progress };
+                }
                 Some(CallerCommand::Overflow { .. }) | Some(CallerCommand::AgentHungUp) | None => {
                     let _ = io.media.send(MediaCommand::StopPlayback);
                     io.leg.hangup().await;
-                    return FlowEnd { cause: HangupCause::PartyBye };
+                    return Talked::Ended(FlowEnd { cause: HangupCause::PartyBye });
                 }
             },
         }
@@ -283,9 +394,12 @@ pub async fn run_flow(
             ..HandoverContext::default()
         },
     };
-    match wait(shared, &mut io, join).await {
+    match wait(shared, &mut io, join.clone()).await {
         WaitEnd::Ended(end) => end,
-        WaitEnd::Connected(rx) => converse(shared, &mut io, rx).await,
+        WaitEnd::Connected(rx) => match converse(shared, &mut io, rx, join).await {
+            Conversed::Ended(end) => end,
+            Conversed::Flow(flow) => transfer_to_flow(shared, flow, io).await,
+        },
         WaitEnd::Overflow(flow) => {
             let flow = flow.or_else(|| {
                 shared
@@ -296,6 +410,25 @@ pub async fn run_flow(
                     .map(|q| q.overflow.clone())
             });
             overflow_to(shared, flow, io).await
+        }
+    }
+}
+
+/// Runs the flow an agent transferred the call to (or that a queue it went back to
+/// overflowed to) on the call, from its start.
+async fn transfer_to_flow(shared: &Arc<Shared>, flow: Option<String>, io: CallIo) -> FlowEnd {
+    match flow
+        .as_deref()
+        .and_then(|f| shared.dialplan.flow(f))
+        .cloned()
+    {
+        Some(flow) => crate::engine::call::run_flow(shared.clone(), flow, io, 1).await,
+        None => {
+            tracing::error!(call_id = %io.call_id, ?flow, "transfer: no such flow");
+            io.leg.hangup().await;
+            FlowEnd {
+                cause: HangupCause::UnsupportedFlow,
+            }
         }
     }
 }

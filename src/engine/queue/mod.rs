@@ -6,6 +6,7 @@
 //! ```text
 //! call task ──Enqueue / CallerGone──┐                     ┌──► CallerCommand (announce, connected, overflow)
 //! API ──────Agent(login, pause…)────┼──► QueueCore ──────┼──► AgentLines (offer, stop, bridge, hang up)
+//! agent's REFER ──Transfer──────────┤
 //! registrations ──EndpointLost──────┤   (Acd + callers)   └──► store: acd state, queue log, queued calls
 //! lines ──────LineEvent─────────────┘
 //! ```
@@ -63,6 +64,17 @@ pub enum CallerCommand {
     },
     /// The agent hung up the conversation: hang up the caller (BYE).
     AgentHungUp,
+    /// The agent transferred the call (blind, REFER): the call has left the queue machine
+    /// (the agent is in wrap-up); move the caller to `target` and report to `progress`
+    /// ([`crate::engine::transfer`]).
+    Transfer {
+        /// The transferring agent.
+        agent: AgentId,
+        /// Where to.
+        target: crate::engine::transfer::TransferTarget,
+        /// The transferring agent's leg, which NOTIFYs the phone.
+        progress: crate::engine::transfer::ProgressTx,
+    },
 }
 
 /// A call joining a queue, with what the robot knows for the operator's card.
@@ -142,6 +154,19 @@ pub enum Msg {
         agent: AgentId,
         /// The endpoint.
         endpoint: EndpointId,
+    },
+    /// An agent transfers the call it talks to (REFER on the agent's leg).
+    Transfer {
+        /// The call.
+        call: CallId,
+        /// The agent whose leg sent the REFER.
+        agent: AgentId,
+        /// Where to.
+        target: crate::engine::transfer::TransferTarget,
+        /// Where the new call's progress goes.
+        progress: crate::engine::transfer::ProgressTx,
+        /// `Err` when the call is not this agent's conversation (nothing changes then).
+        reply: oneshot::Sender<Result<(), AcdError>>,
     },
     /// The whole state, for the API.
     State(oneshot::Sender<QueueState>),
@@ -375,6 +400,42 @@ impl QueueCore {
                 self.lines.caller_left(&call);
             }
         }
+    }
+
+    /// `agent` transfers `call` to `target` (blind transfer): the machine ends the agent's
+    /// conversation (wrap-up, queue log `transferred`), the call leaves the runtime, and the
+    /// caller's task is told to move it ([`CallerCommand::Transfer`]). The agent's leg is not
+    /// hung up here: it reports the outcome to the phone first.
+    ///
+    /// Errors: [`AcdError::NotConnected`] when `agent` is not talking to `call`; nothing
+    /// changes then.
+    pub fn transfer(
+        &mut self,
+        now: Millis,
+        call: &CallId,
+        agent: &AgentId,
+        target: crate::engine::transfer::TransferTarget,
+        progress: crate::engine::transfer::ProgressTx,
+    ) -> Result<(), AcdError> {
+        if self.acd.connected(call).as_ref() != Some(agent) || !self.callers.contains_key(call) {
+            return Err(AcdError::NotConnected(call.clone()));
+        }
+        self.input(
+            now,
+            Input::CallTransferred {
+                call: call.clone(),
+                target: target.label(),
+            },
+        )?;
+        if let Some((tx, _)) = self.callers.remove(call) {
+            let _ = tx.send(CallerCommand::Transfer {
+                agent: agent.clone(),
+                target,
+                progress,
+            });
+        }
+        self.lines.caller_left(call);
+        Ok(())
     }
 
     /// An agent's action; the agent's state after it.
@@ -634,6 +695,28 @@ impl QueueHandle {
         let _ = self.tx.send(Msg::Line(ev));
     }
 
+    /// `agent` transfers `call` (see [`QueueCore::transfer`]). `Err(None)`: the runtime has
+    /// stopped.
+    pub async fn transfer(
+        &self,
+        call: CallId,
+        agent: AgentId,
+        target: crate::engine::transfer::TransferTarget,
+        progress: crate::engine::transfer::ProgressTx,
+    ) -> Result<(), Option<AcdError>> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Msg::Transfer {
+                call,
+                agent,
+                target,
+                progress,
+                reply,
+            })
+            .map_err(|_| None)?;
+        answer.await.map_err(|_| None)?.map_err(Some)
+    }
+
     /// An endpoint is gone.
     pub fn endpoint_lost(&self, agent: AgentId, endpoint: EndpointId) {
         let _ = self.tx.send(Msg::EndpointLost { agent, endpoint });
@@ -697,6 +780,9 @@ pub async fn run(
                         let _ = reply.send(core.agent(now, &agent, op));
                     }
                     Msg::EndpointLost { agent, endpoint } => core.endpoint_lost(now, &agent, &endpoint),
+                    Msg::Transfer { call, agent, target, progress, reply } => {
+                        let _ = reply.send(core.transfer(now, &call, &agent, target, progress));
+                    }
                     Msg::State(reply) => {
                         let _ = reply.send(core.state(now));
                         continue;

@@ -8,6 +8,7 @@ use super::lines::{AgentLines, LineEvent};
 use super::QueueHandle;
 use crate::engine::dial::{self, DialEvent, DialSpec, DialTarget};
 use crate::engine::media::MediaCommand;
+use crate::engine::transfer::{self, ProgressTx, TransferProgress};
 use crate::engine::Shared;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +16,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use zvonar_acd::{AgentId, CallId, EndpointId};
+use zvonar_sip::uac::{ReferNotifier, ReferRequest};
 
 /// What the runtime asks of one leg's task.
 enum LegCtl {
@@ -25,6 +27,10 @@ enum LegCtl {
     /// End the leg (BYE, or CANCEL while ringing).
     HangUp,
 }
+
+/// How long the transferring agent's leg waits for its final NOTIFY to be answered before
+/// our BYE (a phone that hung up already answers 481 at once).
+const NOTIFY_FLUSH: Duration = Duration::from_secs(5);
 
 /// Longer than any `[[queue]] ring_timeout_s` (5–120 s): the queue withdraws an offer itself
 /// when it rings out, so the leg's own timer is only a backstop.
@@ -91,6 +97,84 @@ impl SipLines {
     }
 }
 
+/// Answers one REFER on an agent's answered leg: the target is classified
+/// ([`transfer::classify`]; 404 when nothing matches, 400 for a malformed Refer-To), the
+/// REFER accepted (202, NOTIFY 100) and the runtime asked to move the call; `None` when the
+/// transfer did not start (the conversation goes on; a refused one gets its final NOTIFY).
+async fn refer(
+    shared: &Weak<Shared>,
+    handle: &QueueHandle,
+    call: &CallId,
+    agent: &AgentId,
+    r: ReferRequest,
+) -> Option<(ReferNotifier, mpsc::UnboundedReceiver<TransferProgress>)> {
+    let to = match zvonar_sip::refer::parse_refer_to(&r.refer_to) {
+        Ok(to) => to,
+        Err(e) => {
+            tracing::info!(%call, %agent, error = %e, "REFER refused: 400");
+            r.reject(400).await;
+            return None;
+        }
+    };
+    if to.replaces.is_some() {
+        // Attended transfer (RFC 3891) is not carried out: refused so the phone keeps both
+        // calls rather than losing one.
+        tracing::info!(%call, %agent, "REFER with Replaces refused: 501");
+        r.reject(501).await;
+        return None;
+    }
+    let target = {
+        let Some(shared) = shared.upgrade() else {
+            r.reject(503).await;
+            return None;
+        };
+        let queues: Vec<String> = shared
+            .dialplan
+            .queues()
+            .iter()
+            .map(|q| q.id.0.clone())
+            .collect();
+        let names: Vec<&str> = queues.iter().map(String::as_str).collect();
+        let registrar = shared.sip().and_then(|s| s.registrar());
+        let now_s = super::now_ms() / 1000;
+        transfer::classify(
+            &to.user,
+            &names,
+            |f| {
+                shared.dialplan.flow(f).map(|flow| match &flow.kind {
+                    zvonar_dialplan::FlowKind::Queue(q) => Some(q.queue.0.clone()),
+                    _ => None,
+                })
+            },
+            |a| {
+                registrar
+                    .as_ref()
+                    .and_then(|r| r.lock().ok().map(|mut r| !r.bindings(a, now_s).is_empty()))
+                    .unwrap_or(false)
+            },
+        )
+    };
+    let Some(target) = target else {
+        tracing::info!(%call, %agent, user = %to.user, "REFER to an unknown target: 404");
+        r.reject(404).await;
+        return None;
+    };
+    tracing::info!(%call, %agent, target = %target.label(), "blind transfer asked");
+    let mut notifier = r.accept().await;
+    let (ptx, prx) = mpsc::unbounded_channel();
+    match handle
+        .transfer(call.clone(), agent.clone(), target, ProgressTx(ptx))
+        .await
+    {
+        Ok(()) => Some((notifier, prx)),
+        Err(e) => {
+            tracing::info!(%call, %agent, error = ?e, "transfer refused by the queue");
+            notifier.progress(481);
+            None
+        }
+    }
+}
+
 impl AgentLines for SipLines {
     fn caller_joined(
         &mut self,
@@ -118,6 +202,7 @@ impl AgentLines for SipLines {
             tracing::warn!(%call, %agent, %endpoint, "offer to an endpoint that is not a SIP phone");
             return fail(&self.handle);
         };
+        let (refer_tx, mut refers) = mpsc::unbounded_channel();
         let spec = DialSpec {
             call_id: zvonar_models::CallId(call.0.clone()),
             target: DialTarget::Account(account.to_string()),
@@ -128,6 +213,8 @@ impl AgentLines for SipLines {
             media_events: None,
             // The console shows this call's card while it rings (web/console/js/phone.js).
             headers: vec![("X-Zvonar-Call".to_string(), call.0.clone())],
+            // The agent may transfer the caller (REFER from the desk phone or the console).
+            refers: Some(refer_tx),
         };
         let (tx, mut rx) = mpsc::unbounded_channel();
         let superseded = Arc::new(AtomicBool::new(false));
@@ -149,6 +236,7 @@ impl AgentLines for SipLines {
         let (call, agent) = (call.clone(), agent.clone());
         tokio::spawn(async move {
             let started = dial::dial(&shared, spec).await;
+            let weak = Arc::downgrade(&shared);
             drop(shared);
             let mut leg = match started {
                 Ok(leg) => leg,
@@ -162,6 +250,12 @@ impl AgentLines for SipLines {
             // Once the runtime has dropped its end (hang-up asked, call gone), only the leg's
             // own events are awaited: its end after our BYE or CANCEL.
             let mut control = true;
+            // A blind transfer the agent asked for (REFER): the phone hears how it goes
+            // (NOTIFYs) and the leg is hung up once the outcome is known; the call has left
+            // the runtime meanwhile, so nothing on this leg is reported to it any more.
+            let mut refers_open = true;
+            let mut transfer: Option<(ReferNotifier, mpsc::UnboundedReceiver<TransferProgress>)> =
+                None;
             loop {
                 tokio::select! {
                     ctl = rx.recv(), if control => match ctl {
@@ -171,11 +265,49 @@ impl AgentLines for SipLines {
                             control = false;
                             leg.hangup();
                         }
+                        None if transfer.is_some() => control = false,
                         None => {
                             control = false;
                             leg.hangup();
                         }
                     },
+                    r = refers.recv(), if answered && refers_open && transfer.is_none() => {
+                        let Some(r) = r else {
+                            refers_open = false; // the leg's task is over
+                            continue;
+                        };
+                        match refer(&weak, &handle.handle, &call, &agent, r).await {
+                            Some(t) => transfer = Some(t),
+                            None => continue,
+                        }
+                    }
+                    p = async {
+                        match transfer.as_mut() {
+                            Some((_, prx)) => prx.recv().await,
+                            None => std::future::pending().await,
+                        }
+                    } => {
+                        let Some((notifier, _)) = transfer.as_mut() else { continue };
+                        let status = match p {
+                            Some(TransferProgress::Ringing) => 180,
+                            Some(TransferProgress::Done) => 200,
+                            Some(TransferProgress::Failed(s)) => s,
+                            None => 500,
+                        };
+                        notifier.progress(status);
+                        if notifier.done() {
+                            // RFC 5589 §6: the transferor's leg ends after the final NOTIFY;
+                            // a phone that has not hung up itself gets our BYE.
+                            tracing::info!(%call, %agent, status, "transfer outcome reported: agent's leg hung up");
+                            if let Some((notifier, _)) = transfer.take() {
+                                notifier.flushed(NOTIFY_FLUSH).await;
+                            }
+                            control = false;
+                            leg.hangup();
+                            // Nothing more of this leg concerns the runtime.
+                            handle.superseded.store(true, Ordering::SeqCst);
+                        }
+                    }
                     ev = leg.next_event() => match ev {
                         Some(DialEvent::Ringing) => {}
                         Some(DialEvent::Answered { .. }) if handle.superseded() => {
@@ -191,6 +323,12 @@ impl AgentLines for SipLines {
                         Some(DialEvent::Failed(outcome)) => {
                             tracing::info!(%call, %agent, ?outcome, "offer not answered");
                             handle.line_event(LineEvent::Failed { call, agent });
+                            return;
+                        }
+                        Some(DialEvent::HungUp(_)) | None if transfer.is_some() => {
+                            // The phone hung up after the 202 (blind transfer): the transfer
+                            // goes on without it; no NOTIFY can reach it any more.
+                            tracing::info!(%call, %agent, "transferring agent's leg ended");
                             return;
                         }
                         Some(DialEvent::HungUp(_)) | None => {

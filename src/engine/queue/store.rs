@@ -6,7 +6,7 @@
 //! - `queue_log`: the machine's [`zvonar_acd::Record`]s in order (KPIs, the monitor);
 //! - `queue_calls`: every call that entered a queue, with the robot's handover context for the
 //!   operator's card, and what became of it (`waiting`, `connected`, `ended`, `abandoned`,
-//!   `overflowed`, `lost` at a restart).
+//!   `overflowed`, `transferred` (by the agent, REFER), `lost` at a restart).
 
 use super::QueueCallInfo;
 use sqlx::SqlitePool;
@@ -63,6 +63,9 @@ fn parts(r: &Record) -> (&'static str, Option<&str>, Option<&str>) {
         RecordKind::Overflowed { call, .. } => ("overflowed", Some(&call.0), None),
         RecordKind::TalkEnded { call, agent, .. } => ("talk_ended", Some(&call.0), Some(&agent.0)),
         RecordKind::Requeued { call } => ("requeued", Some(&call.0), None),
+        RecordKind::Transferred { call, agent, .. } => {
+            ("transferred", Some(&call.0), Some(&agent.0))
+        }
         RecordKind::WrapUpEnded { call, agent, .. } => {
             ("wrap_up_ended", Some(&call.0), Some(&agent.0))
         }
@@ -133,7 +136,17 @@ impl QueueStore {
                 RecordKind::Answered { wait_ms, .. } => ("connected", Some(*wait_ms)),
                 RecordKind::Abandoned { wait_ms, .. } => ("abandoned", Some(*wait_ms)),
                 RecordKind::Overflowed { wait_ms, .. } => ("overflowed", Some(*wait_ms)),
+                // After `transferred`: the call's row keeps that state (and the
+                // transferring agent), not the segment's `ended`.
+                RecordKind::TalkEnded { call, .. }
+                    if records.iter().any(
+                        |o| matches!(&o.kind, RecordKind::Transferred { call: c, .. } if c == call),
+                    ) =>
+                {
+                    continue
+                }
                 RecordKind::TalkEnded { .. } => ("ended", None),
+                RecordKind::Transferred { .. } => ("transferred", None),
                 RecordKind::Requeued { .. } => ("waiting", None),
                 _ => continue,
             };

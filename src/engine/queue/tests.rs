@@ -456,3 +456,130 @@ fn an_agent_whose_phone_vanishes_mid_call_is_hung_up_and_the_caller_waits_again(
     );
     assert!(!drain(&mut rx).contains(&CallerCommand::AgentHungUp));
 }
+
+#[test]
+fn an_agent_transfers_the_call_it_talks_to_and_goes_to_wrap_up() {
+    use crate::engine::transfer::{ProgressTx, TransferTarget};
+    let lines = FakeLines::default();
+    let mut core = core(&lines);
+    login(&mut core, 0, "anna");
+    login(&mut core, 0, "boris");
+    let mut rx = join(&mut core, 1_000, "c1");
+    let (c1, anna, boris) = (
+        CallId::from("c1"),
+        AgentId::from("anna"),
+        AgentId::from("boris"),
+    );
+    // longest_idle: anna (first in login order among equals) or boris rings; answer it.
+    let rung = match lines.take().as_slice() {
+        [LineCall::Offer(_, a, _)] => a.clone(),
+        other => panic!("{other:?}"),
+    };
+    core.line(
+        2_000,
+        LineEvent::Answered {
+            call: c1.clone(),
+            agent: rung.clone(),
+        },
+    );
+    lines.take();
+    drain(&mut rx);
+    let other = if rung == anna {
+        boris.clone()
+    } else {
+        anna.clone()
+    };
+    let (ptx, _prx) = mpsc::unbounded_channel();
+    let progress = ProgressTx(ptx);
+    // Only the agent talking to the call may transfer it; nothing changes otherwise.
+    assert_eq!(
+        core.transfer(
+            3_000,
+            &c1,
+            &other,
+            TransferTarget::Queue("operators".into()),
+            progress.clone()
+        ),
+        Err(AcdError::NotConnected(c1.clone()))
+    );
+    assert_eq!(
+        core.state(3_000).calls[0].agent.as_deref(),
+        Some(rung.0.as_str())
+    );
+    core.take_records();
+    core.transfer(
+        4_000,
+        &c1,
+        &rung,
+        TransferTarget::Account("102".into()),
+        progress.clone(),
+    )
+    .expect("transfer");
+    // The caller's task is told where to; the agent's leg is left to report the outcome.
+    assert_eq!(
+        drain(&mut rx),
+        [CallerCommand::Transfer {
+            agent: rung.clone(),
+            target: TransferTarget::Account("102".into()),
+            progress: progress.clone(),
+        }]
+    );
+    assert!(
+        !lines
+            .take()
+            .iter()
+            .any(|c| matches!(c, LineCall::HangUp(..))),
+        "the transferring agent's leg is not hung up by the queue"
+    );
+    let st = core.state(4_000);
+    assert!(st.calls.is_empty(), "the call left the queues: {st:?}");
+    let a = st.agents.iter().find(|a| a.login == rung.0).expect("agent");
+    assert_eq!(a.state, zvonar_acd::StateKind::WrapUp);
+    // The queue log says who transferred it where, then the end of the agent's talk.
+    let kinds: Vec<RecordKindName> = core.take_records().iter().map(RecordKindName::of).collect();
+    assert_eq!(
+        kinds[..2],
+        [
+            RecordKindName("Transferred".into(), Some("account:102".into())),
+            RecordKindName("TalkEnded".into(), None)
+        ]
+    );
+    // A second transfer of the same call is refused: it is not in the queues any more.
+    assert!(core
+        .transfer(
+            5_000,
+            &c1,
+            &rung,
+            TransferTarget::Queue("operators".into()),
+            progress
+        )
+        .is_err());
+    // The agent's old leg hanging up later changes nothing.
+    core.line(
+        5_100,
+        LineEvent::HungUp {
+            call: c1.clone(),
+            agent: rung.clone(),
+        },
+    );
+    assert!(drain(&mut rx).is_empty());
+}
+
+/// A record's kind name and, for `Transferred`, its target.
+#[derive(Debug, PartialEq)]
+struct RecordKindName(String, Option<String>);
+
+impl RecordKindName {
+    fn of(r: &Record) -> Self {
+        let name = format!("{:?}", r.kind)
+            .split([' ', '{', '('])
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let target = match &r.kind {
+            zvonar_acd::RecordKind::Transferred { target, .. } => Some(target.clone()),
+            _ => None,
+        };
+        RecordKindName(name, target)
+    }
+}

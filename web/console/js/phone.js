@@ -2,7 +2,9 @@
 // звонков» registers the browser with the agent's SIP account (a password issued by the
 // server for this console session: POST /api/v1/queue/agent/softphone — the account's own
 // password never reaches the page) and logs the agent in to the queues. A queued call rings
-// here with the caller's card; answer, hang up, hold, mute, keys.
+// here with the caller's card; answer, hang up, hold, mute, keys, blind transfer («Перевести»:
+// to another agent's extension, a queue or a number; REFER, zvonar moves the caller), and
+// click-to-call (`phone.call(number)` from a ticket or a missed call).
 //
 // After a page refresh an agent who was taking calls is registered again at once, with the
 // same device id (one binding: see softphone.js), and the queue keeps their state.
@@ -178,20 +180,76 @@ export function startPhone(slot, { api }) {
       return;
     }
     const talking = phone.state === 'talking';
+    const dialling = !talking && current.outgoing;
     panel.hidden = false;
-    panel.dataset.state = phone.state;
-    const title = talking ? 'Разговор' : 'Входящий звонок';
-    const controls = talking
+    panel.dataset.state = dialling ? 'dialling' : phone.state;
+    const title = talking ? 'Разговор' : (dialling ? 'Вызов' : 'Входящий звонок');
+    const controls = dialling
+      ? h('div', { class: 'phone-controls' }, button('phone-hangup', 'Отменить', () => phone.hangup(), 'danger'))
+      : talking
       ? h('div', { class: 'phone-controls' },
         button('phone-hangup', 'Завершить', () => phone.hangup(), 'danger'),
         button('phone-hold', phone.held ? 'Снять с удержания' : 'Удержание', () => phone.hold(!phone.held)),
         button('phone-mute', phone.muted ? 'Включить микрофон' : 'Выключить микрофон', () => phone.mute(!phone.muted)),
-        keypad())
+        button('phone-transfer', 'Перевести', () => openTransfer()),
+        keypad(),
+        transferBox())
       : h('div', { class: 'phone-controls' },
         button('phone-answer', 'Ответить', () => { unlock(); phone.answer(); }, 'primary'),
         button('phone-decline', 'Отклонить', () => phone.hangup()));
     const card = panel.querySelector('#phone-card') || h('div', { id: 'phone-card' }, h('p', { class: 'muted' }, 'Карточка загружается…'));
     panel.replaceChildren(h('h2', {}, title, current.from ? ` · ${current.from}` : ''), controls, card);
+  }
+
+  // Blind transfer: a picker of the queues, the agents taking calls (by their extension) and
+  // a free number; «Перевести» sends the REFER (softphone.js) and shows how it goes.
+  let transferState = null; // null (closed) | { options: [...], status: '' }
+
+  function transferBox() {
+    if (!transferState) return '';
+    const select = h('select', { id: 'phone-transfer-target', 'aria-label': 'Куда перевести' },
+      h('option', { value: '' }, '— номер вручную —'),
+      transferState.options.map((o) => h('option', { value: o.value }, o.label)));
+    const number = h('input', {
+      id: 'phone-transfer-number', type: 'text', inputmode: 'tel', autocomplete: 'off',
+      placeholder: 'Внутренний или городской номер', 'aria-label': 'Номер',
+    });
+    const go = button('phone-transfer-go', 'Перевести', () => {
+      const target = select.value || number.value.trim();
+      if (!target) { toast('Выберите, куда перевести, или введите номер', 'error'); return; }
+      transferState.status = 'отправлен…';
+      drawCall();
+      phone.transfer(target, (st) => {
+        if (!transferState) return;
+        transferState.status = { accepted: 'принят, соединяем…', done: 'переведено', failed: 'не удалось' }[st] || st;
+        if (st === 'failed') toast('Перевод не удался: абонент вернётся в очередь', 'error');
+        drawCall();
+      });
+    }, 'primary');
+    const cancel = button('phone-transfer-cancel', 'Отмена', () => { transferState = null; drawCall(); });
+    return h('div', { id: 'phone-transfer', class: 'phone-transfer', dataset: { status: transferState.status || '' } },
+      h('label', {}, 'Куда: ', select), number, go, cancel,
+      transferState.status ? h('p', { id: 'phone-transfer-status', class: 'muted' }, `Перевод: ${transferState.status}`) : '');
+  }
+
+  async function openTransfer() {
+    transferState = { options: [], status: '' };
+    drawCall();
+    try {
+      const st = await api('/api/v1/queue');
+      const me = agent && agent.login;
+      const queues = (st.queues || []).map((q) => ({ value: q.name, label: `Очередь «${q.name}»` }));
+      const agents = (st.agents || [])
+        .filter((a) => a.login !== me && a.endpoint && a.endpoint.startsWith('sip/') && a.state !== 'logged_out')
+        .map((a) => {
+          const ext = a.endpoint.split('/')[1];
+          return { value: ext, label: `Оператор ${a.login} (${ext}) — ${STATE_NAMES[a.state] || a.state}` };
+        });
+      if (transferState) transferState.options = [...agents, ...queues];
+    } catch (e) {
+      toast(`Список для перевода: ${e.message}`, 'error');
+    }
+    drawCall();
   }
 
   async function loadCard(callId) {
@@ -225,9 +283,10 @@ export function startPhone(slot, { api }) {
 
   function changed(what) {
     if (stopped) return;
+    if (what === 'ended' || what === 'failed') transferState = null;
     if (what === 'accepted' || what === 'confirmed' || what === 'ended' || what === 'failed') ringer.stop();
     if (what === 'ended' || what === 'failed') current = null;
-    if (['accepted', 'confirmed', 'ended', 'failed', 'hold', 'unhold', 'mute'].includes(what)) drawCall();
+    if (['accepted', 'confirmed', 'ended', 'failed', 'hold', 'unhold', 'mute', 'outgoing'].includes(what)) drawCall();
     render();
     if (what === 'ended' || what === 'failed' || what === 'confirmed') refreshAgent();
   }
@@ -247,9 +306,32 @@ export function startPhone(slot, { api }) {
   })();
   const poll = setInterval(refreshAgent, 5000);
 
+  /**
+   * Click-to-call from a ticket or a missed call: the softphone (registered when the agent
+   * takes calls, or now) dials `number`; `onEnd(cause)` as in softphone.js. Returns false
+   * (with a message) when the phone cannot call now.
+   */
+  async function call(number, onEnd = () => {}) {
+    unlock();
+    if (!number) { toast('Нет номера', 'error'); return false; }
+    if (current) { toast('Сначала завершите текущий звонок', 'error'); return false; }
+    try {
+      const p = await connect();
+      current = { callId: null, from: number, outgoing: true };
+      p.call(number, onEnd);
+      drawCall();
+      return true;
+    } catch (e) {
+      current = null;
+      toast(`Звонок не начат: ${e.message}`, 'error');
+      return false;
+    }
+  }
+
   return {
     /** The panel's softphone (tests read its stats). */
     get phone() { return phone; },
+    call,
     stop() {
       stopped = true;
       clearInterval(poll);

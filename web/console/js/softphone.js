@@ -7,6 +7,8 @@
 //   phone.onIncoming = (call) => { … call.callId … };   // the queue rings this agent
 //   await phone.register();
 //   phone.answer(); phone.mute(true); phone.dtmf('5'); phone.hangup();
+//   phone.transfer('102', (status) => …);   // blind transfer (REFER): extension, queue, number
+//   phone.call('+79161234567', (cause) => …);  // click-to-call
 //   await phone.inboundAudio();   // { packetsReceived, bytesReceived, audioLevel, codec }
 
 let loading = null;
@@ -82,6 +84,7 @@ export class Softphone {
       instance_id: instance,
       user_agent: 'zvonar-console',
     });
+    this.realm = realm;
     this.session = null;
     this.onIncoming = null;
     this.onChange = null;
@@ -133,6 +136,7 @@ export class Softphone {
 
   track(session) {
     this.session = session;
+    this.outgoing = false;
     this.muted = false;
     this.held = false;
     session.on('peerconnection', (e) => this.attach(e.peerconnection));
@@ -156,6 +160,25 @@ export class Softphone {
     const s = this.session;
     if (!s || s.isEnded()) return 'idle';
     return s.isEstablished() ? 'talking' : 'ringing';
+  }
+
+  /**
+   * Places a call (click-to-call): an INVITE over this WebSocket to zvonar, which knows the
+   * agent by the connection it registered on and dials `target` (an outside number through
+   * the trunks with the company's caller ID, or an extension), recorded like any call.
+   * `onEnd(cause)` hears how it ended: null after a conversation, else JsSIP's cause
+   * ('Busy', 'Unavailable', 'Rejected'…).
+   */
+  call(target, onEnd = () => {}) {
+    if (this.session && !this.session.isEnded()) throw new Error('уже идёт звонок');
+    const user = encodeURIComponent(String(target).trim()).replace(/%2B/g, '+');
+    const session = this.ua.call(`sip:${user}@${this.realm}`, RTC);
+    this.track(session);
+    this.outgoing = true;
+    session.on('ended', () => onEnd(null));
+    session.on('failed', (e) => onEnd((e && e.cause) || 'failed'));
+    this.changed('outgoing');
+    return session;
   }
 
   /** Answers the ringing call. */
@@ -182,6 +205,27 @@ export class Softphone {
   hold(on) {
     if (this.state !== 'talking') return;
     if (on) this.session.hold(); else this.session.unhold();
+  }
+
+  /**
+   * Blind transfer of the caller (RFC 3515 REFER on this call's dialog): `target` is an
+   * extension (SIP account), a queue name, a flow name (the robot) or a phone number; zvonar
+   * answers the REFER itself and moves the caller. `onStatus(status)` hears the outcome:
+   * 'accepted' (202), 'done' (NOTIFY 200: the target took the call; zvonar then ends this
+   * call), 'failed' (the REFER was refused or the target did not answer: the caller goes back
+   * to the queue).
+   */
+  transfer(target, onStatus = () => {}) {
+    if (this.state !== 'talking') return;
+    const user = encodeURIComponent(String(target).trim()).replace(/%2B/g, '+');
+    this.session.refer(`sip:${user}@${this.realm}`, {
+      eventHandlers: {
+        requestSucceeded: () => onStatus('accepted'),
+        requestFailed: () => onStatus('failed'),
+        accepted: () => onStatus('done'),
+        failed: () => onStatus('failed'),
+      },
+    });
   }
 
   /** Sends a key (0–9 * #) to the caller: SIP INFO (application/dtmf-relay). */

@@ -1,0 +1,1047 @@
+//! End to end, agents' calls that move: a browser agent that vanishes while a call rings it
+//! (the call rings the next agent at once), and blind transfer (RFC 3515 REFER) from an
+//! agent's desk phone to another agent, the caller's audio checked at the new agent.
+//!
+//! The browser test runs zvonar in a network namespace ([`common::netns`]; Chromium refuses
+//! WebRTC to 127.0.0.1), the transfer test on loopback. SIPp plays the caller and the desk
+//! phones.
+
+mod common;
+
+use common::netns::{Netns, NsZvonar};
+use common::{free_port, write_scenario, Step};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const REALM: &str = "e2e.zvonar";
+
+/// Polls `f` every 100 ms until it returns `Some`, for at most `limit`.
+fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Response headers of a SIPp phone answering the request it just got.
+const RESPONSE_HEADERS: &str = "      [last_Via:]\n      [last_From:]\n      [last_To:];tag=[pid]SIPpTag01[call_number]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Contact: <sip:[local_ip]:[local_port];transport=[transport]>\n";
+
+/// Receives zvonar's INVITE (keeping From, To and Contact for requests of its own), rings,
+/// answers PCMA after 0.5 s and takes the ACK.
+fn answer_xml() -> String {
+    format!(
+        "  <recv request=\"INVITE\">\n    <action>\n      \
+         <ereg regexp=\".*\" search_in=\"hdr\" header=\"From:\" assign_to=\"their_from\"/>\n      \
+         <ereg regexp=\".*\" search_in=\"hdr\" header=\"To:\" assign_to=\"our_to\"/>\n      \
+         <ereg regexp=\"sip:[^>]*\" search_in=\"hdr\" header=\"Contact:\" assign_to=\"their_contact\"/>\n    </action>\n  </recv>\n  \
+         <send>\n    <![CDATA[\n      SIP/2.0 180 Ringing\n{RESPONSE_HEADERS}      Content-Length: 0\n    ]]>\n  </send>\n  \
+         <pause milliseconds=\"500\"/>\n  \
+         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n{RESPONSE_HEADERS}      Content-Type: application/sdp\n      Content-Length: [len]\n\n      \
+         v=0\n      o=desk 1 1 IN IP[local_ip_type] [local_ip]\n      s=-\n      c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n      \
+         m=audio [media_port] RTP/AVP 8 101\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000\n    ]]>\n  </send>\n  \
+         <recv request=\"ACK\" crlf=\"true\"/>\n"
+    )
+}
+
+/// An in-dialog request from the phone (its own CSeq `cseq`), e.g. BYE or REFER.
+fn phone_request(method: &str, cseq: u32, extra: &str) -> String {
+    format!(
+        "  <send retrans=\"500\">\n    <![CDATA[\n      {method} [$their_contact] SIP/2.0\n      \
+         Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n      \
+         From: [$our_to];tag=[pid]SIPpTag01[call_number]\n      To: [$their_from]\n      \
+         Call-ID: [call_id]\n      CSeq: {cseq} {method}\n      \
+         Contact: <sip:[local_ip]:[local_port];transport=[transport]>\n      \
+         Max-Forwards: 70\n{extra}      Content-Length: 0\n    ]]>\n  </send>\n"
+    )
+}
+
+/// Writes a desk phone's scenario `dir/NAME.xml` from its steps.
+fn phone_scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"{name}\">\n{}{body}  \
+         <Reference variables=\"their_from,our_to,their_contact\"/>\n</scenario>\n",
+        answer_xml()
+    );
+    let p = dir.join(format!("{name}.xml"));
+    std::fs::write(&p, xml).expect("scenario");
+    p
+}
+
+/// A desk phone (SIPp) on `ip:port` taking one call with `scenario`, echoing the RTP it gets
+/// when `echo`.
+fn desk_phone(dir: &Path, scenario: &Path, ip: &str, port: u16, echo: bool) -> Killed {
+    let mut c = Command::new("sipp");
+    c.args(["-sf", &scenario.to_string_lossy()])
+        .args(["-p", &port.to_string(), "-m", "1"])
+        .args(["-mp", &(40000 + (free_port() % 10000) / 2 * 2).to_string()])
+        .args(["-i", ip, "-mi", ip])
+        .args([
+            "-timeout",
+            "120s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if echo {
+        c.arg("-rtp_echo");
+    }
+    Killed(c.spawn().expect("sipp desk phone"))
+}
+
+/// Waits for a SIPp started by [`desk_phone`]: (it passed, its output).
+fn finish(mut k: Killed) -> (bool, String) {
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = k.0.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(150) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut out = String::new();
+    if let Some(o) = k.0.stdout.as_mut() {
+        let _ = std::io::Read::read_to_string(o, &mut out);
+    }
+    if let Some(e) = k.0.stderr.as_mut() {
+        let _ = std::io::Read::read_to_string(e, &mut out);
+    }
+    (status.is_some_and(|s| s.success()), out)
+}
+
+/// The children of process `pid` (from /proc).
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        out.extend(
+            list.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    out
+}
+
+/// Whether this machine can make network namespaces (root with CAP_NET_ADMIN and `ip`).
+fn netns_possible() -> Result<(), String> {
+    let name = format!("zvprobe{}", std::process::id());
+    let out = Command::new("ip")
+        .args(["netns", "add", &name])
+        .output()
+        .map_err(|e| format!("cannot run `ip`: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    let _ = Command::new("ip").args(["netns", "del", &name]).output();
+    Ok(())
+}
+
+fn ns_json(z: &NsZvonar, path: &str) -> Value {
+    let (status, body) = z.get(path).expect("GET");
+    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).expect("json")
+}
+
+fn agent_of<'a>(st: &'a Value, login: &str) -> &'a Value {
+    st["agents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["login"] == login))
+        .unwrap_or(&Value::Null)
+}
+
+const BROWSER_DIALPLAN: &str = r#"
+[[route]]
+number = "*"
+flow = "operators"
+
+[flow.dispatcher]
+kind = "dispatcher_robot"
+company = "управляющую компанию «Наш дом»"
+operator_flow = "operators"
+
+[[queue]]
+name = "operators"
+strategy = "longest_idle"
+max_wait_s = 120
+wrap_up_s = 5
+ring_timeout_s = 60
+announce_every_s = 120
+overflow = "dispatcher"
+
+[flow.operators]
+kind = "queue"
+queue = "operators"
+"#;
+
+#[test]
+fn a_browser_agent_that_vanishes_while_ringing_the_call_rings_the_desk_phone_agent() {
+    if let Err(why) = netns_possible() {
+        eprintln!(
+            "SKIPPED: network namespaces cannot be made here ({why}); this test needs root \
+             (Chromium refuses WebRTC to 127.0.0.1, so zvonar runs in a namespace)"
+        );
+        return;
+    }
+    let root = common::root();
+    assert!(
+        root.join("node_modules/playwright-core").is_dir()
+            && root.join("web/console/vendor/jssip.min.js").is_file(),
+        "npm dependencies missing: run deploy/install-npm.sh (playwright-core, JsSIP bundle)"
+    );
+    let ns = Netns::create("tv");
+    let host = ns.host_ip.to_string();
+    let z = NsZvonar::start_with(
+        &ns,
+        "transfer-vanish",
+        Some(BROWSER_DIALPLAN),
+        &format!("trusted = [\"{host}/32\"]"),
+        &format!("[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n"),
+    );
+    for (login, account) in [("anna", "101"), ("boris", "102")] {
+        z.cli(
+            &["user", "add", "--login", login, "--role", "operator"],
+            &format!("пароль {login} 1\n"),
+        );
+        z.cli(
+            &["sip-account", "add", account, "--login", login],
+            &format!("secret-{account}\n"),
+        );
+    }
+
+    // anna takes calls in the browser first: the longest idle agent, offered the call first.
+    let artifacts = common::browser::artifacts_dir("e2e_transfer");
+    let url = format!("http://{}", z.http);
+    let chromium_args = [
+        "--use-fake-device-for-media-stream".to_string(),
+        "--use-fake-ui-for-media-stream".to_string(),
+        format!("--unsafely-treat-insecure-origin-as-secure={url}"),
+    ]
+    .join(" ");
+    let mut node = Killed(
+        Command::new("node")
+            .arg(root.join("tests/browser/closes_page.mjs"))
+            .current_dir(&root)
+            .env("ZVONAR_URL", &url)
+            .env("ZVONAR_ARTIFACTS", &artifacts)
+            .env("ZVONAR_LOGIN", "anna")
+            .env("ZVONAR_PASSWORD", "пароль anna 1")
+            .env("CHROMIUM_ARGS", chromium_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("node (deploy/install-deps.sh)"),
+    );
+    let (tx, rx) = mpsc::channel::<String>();
+    let stdout = node.0.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let stderr = node.0.stderr.take().expect("stderr");
+    std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
+    let line = |what: &str| loop {
+        match rx.recv_timeout(Duration::from_secs(90)) {
+            Ok(l) if l == what => break,
+            Ok(_) => {}
+            Err(_) => panic!("the browser never printed {what}\nzvonar log:\n{}", z.log()),
+        }
+    };
+    line("READY");
+
+    // boris: a desk phone registered with digest auth on our side of the veth, logged in.
+    let phone_port = free_port();
+    let reg = common::register_scenario(&z.dir, "102", "secret-102");
+    let out = Command::new("sipp")
+        .arg(format!("{}:5060", ns.ns_ip))
+        .args(["-sf", &reg.to_string_lossy()])
+        .args([
+            "-m",
+            "1",
+            "-l",
+            "1",
+            "-t",
+            "u1",
+            "-p",
+            &phone_port.to_string(),
+        ])
+        .args(["-i", &host, "-timeout", "20s", "-timeout_error", "-nostdin"])
+        .current_dir(&z.dir)
+        .output()
+        .expect("sipp");
+    assert!(out.status.success(), "REGISTER 102: {out:?}\n{}", z.log());
+    let boris = common::log_in_at(z.http, "boris", "пароль boris 1");
+    let (status, _, body) =
+        common::http_request_to(z.http, "POST", "/api/v1/queue/agent/login", &boris, "");
+    assert_eq!(status, 200, "{body}");
+    let desk = desk_phone(
+        &z.dir,
+        &phone_scenario(
+            &z.dir,
+            "boris",
+            &format!(
+                "  <pause milliseconds=\"3000\"/>\n{}  <recv response=\"200\"/>\n",
+                phone_request("BYE", 1, "")
+            ),
+        ),
+        &host,
+        phone_port,
+        true,
+    );
+
+    // The caller waits in the queue; the browser rings.
+    let scenario = write_scenario(
+        &z.dir,
+        "vanish-caller",
+        "+79035550202",
+        "+74951234567",
+        &[Step::Pause(1)],
+        60_000,
+    );
+    let caller = Command::new("sipp")
+        .arg(format!("{}:5060", ns.ns_ip))
+        .args(["-sf", &scenario.to_string_lossy()])
+        .args(["-m", "1", "-l", "1", "-t", "u1"])
+        .args(["-p", &free_port().to_string()])
+        .args(["-mp", &(40000 + (free_port() % 10000) / 2 * 2).to_string()])
+        .args(["-i", &host, "-mi", &host])
+        .args([
+            "-timeout",
+            "90s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .current_dir(&z.dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp");
+    let caller = Killed(caller);
+    line("RINGING");
+    let st = ns_json(&z, "/api/v1/queue");
+    assert_eq!(
+        st["calls"][0]["ringing"],
+        serde_json::json!(["anna"]),
+        "{st}"
+    );
+
+    // The browser disappears: SIGKILL, so only its WebSocket's TCP connection closes.
+    let gone = Instant::now();
+    for pid in children(node.0.id()) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    let _ = node.0.kill();
+
+    // Within seconds (not the offer's 60 s ring timeout, not the binding's 300 s): anna is
+    // out of dispatch and the call rings boris's desk phone.
+    let st = wait_for("the call to ring boris", Duration::from_secs(15), || {
+        let st = ns_json(&z, "/api/v1/queue");
+        let ringing_boris = st["calls"][0]["ringing"] == serde_json::json!(["boris"])
+            || st["calls"][0]["agent"] == "boris";
+        ringing_boris.then_some(st)
+    });
+    let moved = gone.elapsed();
+    assert!(
+        moved < Duration::from_secs(5),
+        "the call moved to boris {moved:?} after the browser vanished"
+    );
+    let anna = agent_of(&st, "anna");
+    assert!(
+        anna["state"] == "disconnected" || anna["state"] == "logged_out",
+        "anna is out of dispatch: {anna}"
+    );
+    assert!(anna["endpoint"].is_null(), "anna has no endpoint: {anna}");
+
+    // boris answers, talks, hangs up; the caller hears zvonar's BYE after a normal call.
+    let (ok, out) = finish(desk);
+    assert!(ok, "boris's phone: {out}\n{}", z.log());
+    let (ok, out) = finish(caller);
+    assert!(ok, "the caller: {out}\n{}", z.log());
+    let calls = ns_json(&z, "/api/v1/calls?limit=1");
+    let id = calls[0]["call_id"].as_str().expect("call id").to_string();
+    let q = wait_for("the queue record to end", Duration::from_secs(15), || {
+        let q = ns_json(&z, &format!("/api/v1/queue/calls/{id}"));
+        (q["state"] == "ended").then_some(q)
+    });
+    assert_eq!(q["agent"], "boris", "{q}");
+    eprintln!("vanish e2e: the call rang boris {moved:?} after anna's browser was killed");
+}
+
+const DESK_DIALPLAN: &str = r#"
+[[route]]
+number = "*"
+flow = "operators"
+
+[flow.dispatcher]
+kind = "dispatcher_robot"
+company = "управляющую компанию «Наш дом»"
+operator_flow = "operators"
+
+[[queue]]
+name = "operators"
+strategy = "ring_all"
+max_wait_s = 120
+wrap_up_s = 60
+ring_timeout_s = 20
+announce_every_s = 120
+overflow = "dispatcher"
+
+[flow.operators]
+kind = "queue"
+queue = "operators"
+"#;
+
+/// The largest RMS of any 500 ms window of `samples`.
+fn loudest_window(samples: &[i16]) -> f64 {
+    samples
+        .chunks(4000)
+        .map(|c| (c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
+        .fold(0.0, f64::max)
+}
+
+/// One NOTIFY of the REFER's subscription whose sipfrag must say `status`, answered 200.
+fn notify_step(status: u16, state: &str) -> String {
+    format!(
+        "  <recv request=\"NOTIFY\">\n    <action>\n      \
+         <ereg regexp=\"^SIP/2.0 {status} \" search_in=\"body\" check_it=\"true\" assign_to=\"frag{status}\"/>\n      \
+         <ereg regexp=\"{state}\" search_in=\"hdr\" header=\"Subscription-State:\" check_it=\"true\" assign_to=\"sub{status}\"/>\n      \
+         <ereg regexp=\"refer\" search_in=\"hdr\" header=\"Event:\" check_it=\"true\" assign_to=\"ev{status}\"/>\n    \
+         </action>\n  </recv>\n  \
+         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  </send>\n"
+    )
+}
+
+#[test]
+fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches_the_colleague() {
+    let z = common::Zvonar::start_with(
+        "transfer-blind",
+        common::Options {
+            dialplan: Some(DESK_DIALPLAN.to_string()),
+            extra_config: format!("[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n"),
+            ..common::Options::default()
+        },
+    );
+    for (login, account) in [("anna", "101"), ("boris", "102")] {
+        let (ok, out) = z.cli(
+            &["user", "add", "--login", login, "--role", "operator"],
+            &format!("пароль {login} 1\n"),
+        );
+        assert!(ok, "{out}");
+        let (ok, out) = z.cli(
+            &["sip-account", "add", account, "--login", login],
+            &format!("secret-{account}\n"),
+        );
+        assert!(ok, "{out}");
+    }
+    // anna takes queue calls on her desk phone (101); boris's phone (102) is only registered.
+    let (anna_port, boris_port) = (free_port(), free_port());
+    z.register_account("101", "secret-101", anna_port);
+    z.register_account("102", "secret-102", boris_port);
+    let anna = z.log_in("anna", "пароль anna 1");
+    let (status, _, body) =
+        common::http_request(z.http_port, "POST", "/api/v1/queue/agent/login", &anna, "");
+    assert_eq!(status, 200, "{body}");
+
+    // anna answers, talks 2 s, then transfers to 102 (REFER, RFC 3515): 202, then the
+    // NOTIFYs 100 Trying, 180 Ringing, 200 OK (the last one ends the subscription), then
+    // zvonar's BYE.
+    let refer = phone_request(
+        "REFER",
+        1,
+        "      Refer-To: <sip:102@127.0.0.1>\n      Referred-By: <sip:101@127.0.0.1>\n",
+    );
+    let anna_xml = format!(
+        "  <pause milliseconds=\"2000\"/>\n{refer}  <recv response=\"202\"/>\n{}{}{}  \
+         <recv request=\"BYE\" timeout=\"20000\"/>\n  \
+         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  </send>\n  \
+         <Reference variables=\"frag100,sub100,ev100,frag180,sub180,ev180,frag200,sub200,ev200\"/>\n",
+        notify_step(100, "active"),
+        notify_step(180, "active"),
+        notify_step(200, "terminated"),
+    );
+    let anna_phone = desk_phone(
+        &z.dir,
+        &phone_scenario(&z.dir, "anna", &anna_xml),
+        "127.0.0.1",
+        anna_port,
+        true,
+    );
+    // boris answers the transferred call, echoes what he hears for 6 s, hangs up.
+    let boris_media = 40000 + (free_port() % 10000) / 2 * 2;
+    let capture = z.dir.join("boris-rx.pcap");
+    let mut tcpdump = Killed(
+        Command::new("tcpdump")
+            .args(["-i", "lo", "-U", "-n", "-w"])
+            .arg(&capture)
+            .arg(format!("udp and dst port {boris_media}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tcpdump (apt install tcpdump)"),
+    );
+    let listening = tcpdump.0.stderr.take().expect("tcpdump stderr");
+    let mut lines = BufReader::new(listening).lines();
+    wait_for(
+        "tcpdump to listen",
+        Duration::from_secs(20),
+        || match lines.next() {
+            Some(Ok(l)) if l.contains("listening on") => Some(()),
+            Some(_) => None,
+            None => panic!("tcpdump exited"),
+        },
+    );
+    std::thread::spawn(move || for _ in lines {});
+    let boris_xml = format!(
+        "  <pause milliseconds=\"6000\"/>\n{}  <recv response=\"200\"/>\n",
+        phone_request("BYE", 1, "")
+    );
+    let boris_scenario = phone_scenario(&z.dir, "boris", &boris_xml);
+    let boris_phone = Killed(
+        Command::new("sipp")
+            .args(["-sf", &boris_scenario.to_string_lossy()])
+            .args(["-p", &boris_port.to_string(), "-m", "1", "-rtp_echo"])
+            .args(["-mp", &boris_media.to_string()])
+            .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+            .args([
+                "-timeout",
+                "120s",
+                "-timeout_error",
+                "-nostdin",
+                "-trace_err",
+            ])
+            .current_dir(&z.dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sipp boris"),
+    );
+
+    // The caller speaks all along and gets zvonar's BYE when boris hangs up.
+    let speech: Vec<i16> = std::iter::repeat_n(common::problem_speech(), 6)
+        .flatten()
+        .collect();
+    let scenario = write_scenario(
+        &z.dir,
+        "transfer-caller",
+        "+79035550202",
+        "+74951234567",
+        &[Step::SayMeanwhile(speech)],
+        60_000,
+    );
+    let (ok, caller_out) = common::run_sipp(&z, &scenario, "u1", 90);
+    let (anna_ok, anna_out) = finish(anna_phone);
+    let (boris_ok, boris_out) = finish(boris_phone);
+    assert!(
+        anna_ok,
+        "anna's phone (REFER, 202, NOTIFYs, BYE):\n{anna_out}\n{}",
+        z.log()
+    );
+    assert!(boris_ok, "boris's phone:\n{boris_out}\n{}", z.log());
+    assert!(ok, "the caller:\n{caller_out}\n{}", z.log());
+
+    // The call's timeline: anna connected, transferred to 102, boris rung and bridged.
+    let calls = z.get_json("/api/v1/calls?limit=1");
+    let id = calls[0]["call_id"].as_str().expect("call id").to_string();
+    let detail = wait_for("the CDR", Duration::from_secs(20), || {
+        let d = z.get_json(&format!("/api/v1/calls/{id}"));
+        (!d["cdr"]["hangup_cause"].is_null() && !d["cdr"]["recording"].is_null()).then_some(d)
+    });
+    let kinds: Vec<String> = detail["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let pos = |k: &str| {
+        kinds
+            .iter()
+            .position(|x| x == k)
+            .unwrap_or_else(|| panic!("no {k} in {kinds:?}"))
+    };
+    assert!(
+        pos("agent_connected") < pos("transferred")
+            && pos("transferred") < pos("dialling")
+            && pos("dialling") < pos("bridged"),
+        "{kinds:?}"
+    );
+    let transferred = detail["timeline"]
+        .as_array()
+        .and_then(|t| t.iter().find(|e| e["kind"] == "transferred"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (
+            transferred["payload"]["agent"].as_str(),
+            transferred["payload"]["target"].as_str()
+        ),
+        (Some("anna"), Some("account:102")),
+        "{transferred}"
+    );
+    assert_eq!(detail["cdr"]["hangup_cause"], "party_bye", "{detail}");
+    // The queue record says who transferred it; anna is in wrap-up (60 s) after it.
+    let q = z.get_json(&format!("/api/v1/queue/calls/{id}"));
+    assert_eq!(
+        (q["state"].as_str(), q["agent"].as_str()),
+        (Some("transferred"), Some("anna")),
+        "{q}"
+    );
+    let st = z.get_json("/api/v1/queue");
+    assert_eq!(agent_of(&st, "anna")["state"], "wrap_up", "{st}");
+
+    // At boris's phone: the caller's voice (PCMA) arrived after the transfer.
+    drop(tcpdump);
+    let bytes = std::fs::read(&capture).expect("capture");
+    let heard: Vec<i16> = common::rtp_of_pcap(&bytes)
+        .iter()
+        .filter(|(_, pt, _)| *pt == 8)
+        .flat_map(|(_, _, p)| zvonar_voice::codec::Codec::Pcma.decode(p))
+        .collect();
+    assert!(
+        heard.len() > 8000 * 3,
+        "RTP at boris's phone: {} samples",
+        heard.len()
+    );
+    let rms = loudest_window(&heard);
+    assert!(rms > 300.0, "boris hears the caller: rms {rms:.0}");
+    // The recording goes on after the transfer: boris's side (his echo of the caller) is on
+    // the right channel in the last seconds.
+    let rec = detail["cdr"]["recording"].as_str().expect("recording");
+    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
+    let s: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let right: Vec<i16> = s.chunks(2).map(|c| c[1]).collect();
+    let tail = &right[right.len().saturating_sub(8000 * 4)..];
+    let right_rms = loudest_window(tail);
+    assert!(
+        right_rms > 300.0,
+        "boris's side in the recording after the transfer: rms {right_rms:.0}"
+    );
+    eprintln!("transfer e2e: boris heard rms {rms:.0}; recording right channel rms {right_rms:.0}");
+}
+
+#[test]
+fn a_transfer_target_that_is_busy_sends_the_caller_back_to_the_queue() {
+    // After the failed transfer the caller waits in the queue again; nobody else is there,
+    // so it overflows after max_wait_s to a short goodbye (a prompt file, no TTS).
+    let bye = std::env::temp_dir().join(format!("zvonar-transfer-bye-{}.wav", std::process::id()));
+    {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&bye, spec).expect("wav");
+        for s in common::digits_wav("1") {
+            w.write_sample(s).expect("sample");
+        }
+        w.finalize().expect("wav");
+    }
+    let dialplan = format!(
+        r#"
+[[route]]
+number = "*"
+flow = "operators"
+
+[[queue]]
+name = "operators"
+strategy = "ring_all"
+max_wait_s = 10
+wrap_up_s = 60
+ring_timeout_s = 20
+announce_every_s = 0
+overflow = "goodbye"
+overflow_when_unstaffed = false
+
+[flow.operators]
+kind = "queue"
+queue = "operators"
+
+[flow.goodbye]
+kind = "playback"
+prompt = {{ file = "{}" }}
+"#,
+        bye.display()
+    );
+    let z = common::Zvonar::start_with(
+        "transfer-busy",
+        common::Options {
+            dialplan: Some(dialplan),
+            extra_config: format!("[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n"),
+            ..common::Options::default()
+        },
+    );
+    for (login, account) in [("anna", "101"), ("boris", "102")] {
+        let (ok, out) = z.cli(
+            &["user", "add", "--login", login, "--role", "operator"],
+            &format!("пароль {login} 1\n"),
+        );
+        assert!(ok, "{out}");
+        let (ok, out) = z.cli(
+            &["sip-account", "add", account, "--login", login],
+            &format!("secret-{account}\n"),
+        );
+        assert!(ok, "{out}");
+    }
+    let (anna_port, boris_port) = (free_port(), free_port());
+    z.register_account("101", "secret-101", anna_port);
+    z.register_account("102", "secret-102", boris_port);
+    let anna = z.log_in("anna", "пароль anna 1");
+    let (status, _, body) =
+        common::http_request(z.http_port, "POST", "/api/v1/queue/agent/login", &anna, "");
+    assert_eq!(status, 200, "{body}");
+    let refer = phone_request("REFER", 1, "      Refer-To: <sip:102@127.0.0.1>\n");
+    let anna_xml = format!(
+        "  <pause milliseconds=\"1000\"/>\n{refer}  <recv response=\"202\"/>\n{}{}  \
+         <recv request=\"BYE\" timeout=\"20000\"/>\n  \
+         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  </send>\n  \
+         <Reference variables=\"frag100,sub100,ev100,frag486,sub486,ev486\"/>\n",
+        notify_step(100, "active"),
+        notify_step(486, "terminated"),
+    );
+    let anna_phone = desk_phone(
+        &z.dir,
+        &phone_scenario(&z.dir, "anna", &anna_xml),
+        "127.0.0.1",
+        anna_port,
+        true,
+    );
+    let boris_phone = common::start_uas(
+        &z.dir,
+        &common::uas_scenario(&z.dir, "boris-busy", &common::UasParty::Busy),
+        boris_port,
+        1,
+    );
+    let scenario = write_scenario(
+        &z.dir,
+        "busy-caller",
+        "+79035550202",
+        "+74951234567",
+        &[Step::Pause(1)],
+        60_000,
+    );
+    let (ok, caller_out) = common::run_sipp(&z, &scenario, "u1", 90);
+    let (anna_ok, anna_out) = finish(anna_phone);
+    let (boris_ok, boris_out) = common::finish_uas(boris_phone);
+    assert!(
+        anna_ok,
+        "anna's phone (REFER, 202, NOTIFY 100 then 486, BYE):\n{anna_out}\n{}",
+        z.log()
+    );
+    assert!(boris_ok, "boris's phone answered busy:\n{boris_out}");
+    assert!(ok, "the caller:\n{caller_out}\n{}", z.log());
+    let calls = z.get_json("/api/v1/calls?limit=1");
+    let id = calls[0]["call_id"].as_str().expect("call id").to_string();
+    let detail = wait_for("the CDR", Duration::from_secs(20), || {
+        let d = z.get_json(&format!("/api/v1/calls/{id}"));
+        (!d["cdr"]["hangup_cause"].is_null()).then_some(d)
+    });
+    let kinds: Vec<String> = detail["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+        .collect();
+    // anna's conversation, the transfer, boris busy, back in the queue, then its overflow.
+    let after: Vec<&str> = kinds
+        .iter()
+        .map(String::as_str)
+        .skip_while(|k| *k != "agent_connected")
+        .filter(|k| {
+            [
+                "agent_connected",
+                "transferred",
+                "dial_failed",
+                "queue_entered",
+                "queue_overflowed",
+            ]
+            .contains(k)
+        })
+        .collect();
+    assert_eq!(
+        after,
+        [
+            "agent_connected",
+            "transferred",
+            "dial_failed",
+            "queue_entered",
+            "queue_overflowed"
+        ],
+        "{kinds:?}"
+    );
+    let failed = detail["timeline"]
+        .as_array()
+        .and_then(|t| t.iter().find(|e| e["kind"] == "dial_failed"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(failed["payload"]["outcome"], "busy", "{failed}");
+    let st = z.get_json("/api/v1/queue");
+    assert_eq!(agent_of(&st, "anna")["state"], "wrap_up", "{st}");
+    let _ = std::fs::remove_file(&bye);
+}
+
+/// The resident's phone behind the trunk: checks that the call presents the company's number
+/// `caller_id`, rings, answers PCMA, plays `pcap` (speech) and waits for our BYE.
+fn resident_scenario(dir: &Path, caller_id: &str, pcap: &Path) -> PathBuf {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"resident\">\n  \
+         <recv request=\"INVITE\">\n    <action>\n      \
+         <ereg regexp=\"{caller_id}\" search_in=\"hdr\" header=\"From:\" check_it=\"true\" assign_to=\"from\"/>\n    \
+         </action>\n  </recv>\n  \
+         <send>\n    <![CDATA[\n      SIP/2.0 180 Ringing\n{RESPONSE_HEADERS}      Content-Length: 0\n    ]]>\n  </send>\n  \
+         <pause milliseconds=\"1000\"/>\n  \
+         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n{RESPONSE_HEADERS}      Content-Type: application/sdp\n      Content-Length: [len]\n\n      \
+         v=0\n      o=resident 1 1 IN IP[local_ip_type] [local_ip]\n      s=-\n      c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n      \
+         m=audio [media_port] RTP/AVP 8 101\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000\n    ]]>\n  </send>\n  \
+         <recv request=\"ACK\" crlf=\"true\"/>\n  \
+         <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  \
+         <recv request=\"BYE\" timeout=\"60000\"/>\n  \
+         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  </send>\n  \
+         <Reference variables=\"from\"/>\n</scenario>\n",
+        pcap.display()
+    );
+    let p = dir.join("resident.xml");
+    std::fs::write(&p, xml).expect("scenario");
+    p
+}
+
+#[test]
+fn click_to_call_from_a_ticket_dials_the_resident_through_the_trunk_with_the_company_number() {
+    if let Err(why) = netns_possible() {
+        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
+        return;
+    }
+    let root = common::root();
+    assert!(
+        root.join("node_modules/playwright-core").is_dir()
+            && root.join("web/console/vendor/jssip.min.js").is_file(),
+        "npm dependencies missing: run deploy/install-npm.sh (playwright-core, JsSIP bundle)"
+    );
+    let ns = Netns::create("tc");
+    let host = ns.host_ip.to_string();
+    let trunk_port = free_port();
+    const COMPANY: &str = "74951234567";
+    let z = NsZvonar::start_with(
+        &ns,
+        "transfer-c2c",
+        None,
+        &format!("trusted = [\"{host}/32\"]"),
+        &format!(
+            "[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n\n\
+             [[trunk]]\nname = \"provider\"\nregistrar = \"sip:{host}:{trunk_port}\"\n\
+             username = \"74950001122\"\npassword = \"trunk-secret\"\nregister = false\n\
+             caller_id = \"{COMPANY}\"\n"
+        ),
+    );
+    z.cli(
+        &["user", "add", "--login", "anna", "--role", "operator"],
+        "пароль anna 1\n",
+    );
+    z.cli(
+        &["sip-account", "add", "101", "--login", "anna"],
+        "secret-101\n",
+    );
+    // A ticket with the resident's number.
+    let (status, _, body) = common::http_request_to(
+        z.http,
+        "POST",
+        "/api/v1/tickets",
+        &[format!("Authorization: Bearer {}", z.token)],
+        &serde_json::json!({
+            "topic": "other", "description": "Перезвонить жильцу", "caller": "+79035550303"
+        })
+        .to_string(),
+    );
+    assert_eq!(status, 201, "{body}");
+    let t: Value = serde_json::from_str(&body).expect("json");
+    let ticket = t["id"]
+        .as_i64()
+        .or_else(|| t["ticket"]["id"].as_i64())
+        .expect("ticket id");
+
+    // The resident behind the trunk speaks; what reaches the resident is captured.
+    let speech: Vec<i16> = std::iter::repeat_n(common::problem_speech(), 3)
+        .flatten()
+        .collect();
+    let pcap = z.dir.join("resident-speech.pcap");
+    let (mut seq, mut ts) = (100u16, 1000u32);
+    common::write_pcap(&pcap, &common::speech_packets(&speech, &mut seq, &mut ts));
+    let resident_media = 40000 + (free_port() % 10000) / 2 * 2;
+    let capture = z.dir.join("resident-rx.pcap");
+    let mut tcpdump = Killed(
+        Command::new("tcpdump")
+            .args(["-i", &format!("{}h", ns.name), "-U", "-n", "-w"])
+            .arg(&capture)
+            .arg(format!(
+                "udp and dst host {host} and dst port {resident_media}"
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tcpdump"),
+    );
+    let listening = tcpdump.0.stderr.take().expect("tcpdump stderr");
+    let mut lines = BufReader::new(listening).lines();
+    wait_for(
+        "tcpdump to listen",
+        Duration::from_secs(20),
+        || match lines.next() {
+            Some(Ok(l)) if l.contains("listening on") => Some(()),
+            Some(_) => None,
+            None => panic!("tcpdump exited"),
+        },
+    );
+    std::thread::spawn(move || for _ in lines {});
+    let resident = Killed(
+        Command::new("sipp")
+            .args([
+                "-sf",
+                &resident_scenario(&z.dir, COMPANY, &pcap).to_string_lossy(),
+            ])
+            .args(["-p", &trunk_port.to_string(), "-m", "1"])
+            .args(["-mp", &resident_media.to_string()])
+            .args(["-i", &host, "-mi", &host])
+            .args([
+                "-timeout",
+                "120s",
+                "-timeout_error",
+                "-nostdin",
+                "-trace_err",
+            ])
+            .current_dir(&z.dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sipp resident"),
+    );
+
+    // The operator's microphone: Russian digits, 8 kHz.
+    let mic: Vec<i16> = ["1", "2", "3", "4", "5", "6", "7", "8", "9"]
+        .iter()
+        .flat_map(|d| common::digits_wav(d))
+        .collect();
+    let mic_wav = z.dir.join("operator-mic.wav");
+    {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&mic_wav, spec).expect("wav");
+        for s in &mic {
+            w.write_sample(*s).expect("sample");
+        }
+        w.finalize().expect("wav");
+    }
+    let url = format!("http://{}", z.http);
+    let artifacts = common::browser::artifacts_dir("e2e_transfer");
+    let chromium_args = [
+        "--use-fake-device-for-media-stream".to_string(),
+        "--use-fake-ui-for-media-stream".to_string(),
+        format!("--use-file-for-fake-audio-capture={}", mic_wav.display()),
+        format!("--unsafely-treat-insecure-origin-as-secure={url}"),
+    ]
+    .join(" ");
+    let out = Command::new("node")
+        .arg(root.join("tests/browser/click_to_call.mjs"))
+        .current_dir(&root)
+        .env("ZVONAR_URL", &url)
+        .env("ZVONAR_ARTIFACTS", &artifacts)
+        .env("ZVONAR_LOGIN", "anna")
+        .env("ZVONAR_PASSWORD", "пароль anna 1")
+        .env("ZVONAR_TICKET", ticket.to_string())
+        .env("CHROMIUM_ARGS", chromium_args)
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .map(|j| serde_json::from_str::<Value>(j).expect("RESULT json"));
+    let Some(r) = result.filter(|_| out.status.success()) else {
+        panic!(
+            "browser script failed; screenshots in {}\nstdout:\n{stdout}\nstderr:\n{}\nzvonar log:\n{}",
+            artifacts.display(),
+            String::from_utf8_lossy(&out.stderr),
+            z.log()
+        );
+    };
+    let (ok, resident_out) = finish(resident);
+    assert!(
+        ok,
+        "the resident was called from {COMPANY} and got our BYE:\n{resident_out}\n{}",
+        z.log()
+    );
+    assert!(
+        r["inbound"]["packetsReceived"].as_u64().unwrap_or(0) >= 300,
+        "audio reached the page: {r}"
+    );
+
+    // The CDR: the agent's call, to the number, recorded, the resident bridged.
+    let calls = ns_json(&z, "/api/v1/calls?limit=1");
+    let id = calls[0]["call_id"].as_str().expect("call id").to_string();
+    let detail = wait_for("the CDR", Duration::from_secs(20), || {
+        let d = ns_json(&z, &format!("/api/v1/calls/{id}"));
+        (!d["cdr"]["hangup_cause"].is_null() && !d["cdr"]["recording"].is_null()).then_some(d)
+    });
+    assert_eq!(detail["cdr"]["flow"], "agent_call", "{detail}");
+    assert_eq!(detail["cdr"]["callee"], "+79035550303", "{detail}");
+    let kinds: Vec<&str> = detail["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"dialling") && kinds.contains(&"bridged"),
+        "{kinds:?}"
+    );
+    // At the resident's side: the operator's voice.
+    drop(tcpdump);
+    let bytes = std::fs::read(&capture).expect("capture");
+    let heard: Vec<i16> = common::rtp_of_pcap(&bytes)
+        .iter()
+        .filter(|(_, pt, _)| *pt == 8)
+        .flat_map(|(_, _, p)| zvonar_voice::codec::Codec::Pcma.decode(p))
+        .collect();
+    let rms = loudest_window(&heard);
+    assert!(
+        heard.len() > 8000 * 2 && rms > 300.0,
+        "the resident hears the operator: {} samples, rms {rms:.0}",
+        heard.len()
+    );
+    eprintln!(
+        "click-to-call e2e: resident heard rms {rms:.0}; page inbound {} packets, level max {:.3}",
+        r["inbound"]["packetsReceived"],
+        r["maxLevel"].as_f64().unwrap_or(0.0)
+    );
+}
