@@ -62,7 +62,22 @@ pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
         tracing::info!(%call_id, source = ?call.source_ip, "caller ID unverified: source not trusted");
     }
     let caller = identity.verified;
-    let flow = route(&shared.dialplan, &call.callee, Utc::now(), shared.time_zone).cloned();
+    // A call from a device on the connection it registered over (the console's softphone,
+    // a desk phone over TCP) is the agent's own call (click-to-call): not routed by the
+    // dialplan's routes, which are for callers from outside.
+    let agent_account = call.connection_peer.and_then(|peer| {
+        let reg = shared.sip()?.registrar()?;
+        let now_s = super::queue::now_ms() / 1000;
+        let account = reg.lock().ok()?.account_of_connection(peer, now_s);
+        account
+    });
+    let flow = match &agent_account {
+        Some(account) => {
+            tracing::info!(%call_id, %account, dialled = %call.callee, "a registered agent's call");
+            super::transfer::agent_call_flow(&shared, &call.callee)
+        }
+        None => route(&shared.dialplan, &call.callee, Utc::now(), shared.time_zone).cloned(),
+    };
     let flow_name = flow.as_ref().map(|f| f.name.clone()).unwrap_or_default();
     shared
         .events

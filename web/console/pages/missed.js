@@ -116,8 +116,24 @@ export async function render(root, { api, can }) {
         err.textContent = e.message;
       }
     };
+    // Click-to-call: the console's softphone dials the number (recorded like any call);
+    // the operator then records the outcome with the buttons below.
+    const dial = h('button', {
+      id: 'missed-dial', class: 'primary', type: 'button',
+      onclick: async () => {
+        if (!window.zvonarPhone) { toast('Телефон недоступен', 'error'); return; }
+        dial.disabled = true;
+        const ok = await window.zvonarPhone.call(m.number, (cause) => {
+          dial.disabled = false;
+          err.textContent = cause ? `Звонок не состоялся: ${cause}` : '';
+          form.dataset.called = cause || 'talked';
+        });
+        if (!ok) dial.disabled = false;
+      },
+    }, 'Позвонить');
     const form = h('tr', { class: 'attempt-form' }, h('td', { colspan: 8 },
-      h('span', {}, `Звоним на ${phoneText(m.number)}. Результат: `),
+      dial,
+      h('span', {}, ` ${phoneText(m.number)}. Результат: `),
       ...OUTCOMES.map(([code, title]) => h('button', { 'data-outcome': code, onclick: () => send(code) }, title)),
       comment, err));
     tr.after(form);

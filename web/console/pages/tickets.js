@@ -230,7 +230,13 @@ async function renderCard(root, ctx, meta, id) {
     row('Срок', h('span', { class: t.overdue ? 'emergency' : '' }, fmtDateTime(t.due_at), t.overdue ? ' — просрочена' : '')),
     row('Тема', topicName(meta, t.topic)),
     row('Адрес', address(meta, t)),
-    row('Телефон', t.caller),
+    row('Телефон', t.caller
+      ? h('span', {}, t.caller, ' ', ctx.can('take_calls') ? h('button', {
+        id: 'ticket-dial', class: 'small', type: 'button',
+        // Click-to-call: the console's softphone dials the resident (recorded like any call).
+        onclick: () => (window.zvonarPhone ? window.zvonarPhone.call(t.caller) : toast('Телефон недоступен', 'error')),
+      }, 'Позвонить') : '')
+      : null),
     row('Описание', t.description),
     row('Отдел', t.department),
     row('Исполнитель', t.executor),
