@@ -37,15 +37,18 @@ fn ip(args: &[&str]) -> Result<(), String> {
 
 impl Netns {
     /// Creates namespace `zv<tag><pid>` with a /30 veth link to it (addresses derived from
-    /// the process id, so parallel test processes do not collide). Panics with the reason
+    /// the process id and how many namespaces this process made before, so parallel test
+    /// processes, and parallel tests of one process, do not collide). Panics with the reason
     /// when namespaces cannot be made (not root, no CAP_NET_ADMIN, no `ip`).
     pub fn create(tag: &str) -> Netns {
+        static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let seq = MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let pid = std::process::id();
         let name = format!("zv{tag}{pid}");
         let base = ((pid & 0x3f) << 2) as u8;
         let net = [
             10,
-            200 + ((pid >> 14) % 50) as u8,
+            200 + (((pid >> 14) + seq * 17) % 50) as u8,
             ((pid >> 6) & 0xff) as u8,
             base,
         ];

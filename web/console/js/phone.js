@@ -204,6 +204,7 @@ export function startPhone(slot, { api }) {
   // Blind transfer: a picker of the queues, the agents taking calls (by their extension) and
   // a free number; «Перевести» sends the REFER (softphone.js) and shows how it goes.
   let transferState = null; // null (closed) | { options: [...], status: '' }
+  const transferLog = []; // every status shown, in order (support and tests read it)
 
   function transferBox() {
     if (!transferState) return '';
@@ -222,6 +223,7 @@ export function startPhone(slot, { api }) {
       phone.transfer(target, (st) => {
         if (!transferState) return;
         transferState.status = { accepted: 'принят, соединяем…', done: 'переведено', failed: 'не удалось' }[st] || st;
+        transferLog.push(st);
         if (st === 'failed') toast('Перевод не удался: абонент вернётся в очередь', 'error');
         drawCall();
       });
@@ -331,6 +333,8 @@ export function startPhone(slot, { api }) {
   return {
     /** The panel's softphone (tests read its stats). */
     get phone() { return phone; },
+    /** The blind transfers' statuses so far: 'accepted', 'done', 'failed'. */
+    get transferLog() { return transferLog.slice(); },
     call,
     stop() {
       stopped = true;
