@@ -4,21 +4,22 @@
 //! visibility; and for every role, each forbidden action answers 403 and changes nothing.
 #![allow(clippy::unwrap_used)]
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
+mod common;
+
+use axum::http::{Method, StatusCode};
 use chrono::Duration;
+use common::{
+    add_user_seeing, base_state, browser_of, log_in_as, memory_pool, Browser, Req, Resp, PASSWORD,
+    TOKEN,
+};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tower::ServiceExt;
-use zvonar_access::{Access, AuthPolicy, FakeClock, NewUser, Permission, Role, Visibility};
+use zvonar_access::{Access, AuthPolicy, FakeClock, Permission, Role, Visibility};
 use zvonar_dispatch::{DispatchStore, SqliteDispatchStore, TicketFilter};
 use zvonar_models::{BuildingId, CallEvent, CallEventKind, CallId, TicketRequest};
-use zvonar_web::{app, AppState};
+use zvonar_web::AppState;
 
-const TOKEN: &str = "Zq3v9LrT0mWc2XyB8nKd5sFh";
-const PASSWORD: &str = "верный пароль 42";
 
 struct T {
     state: AppState,
@@ -29,11 +30,7 @@ struct T {
 }
 
 async fn setup(policy: AuthPolicy) -> T {
-    let pool = zvonar_billing::open_sqlite("sqlite::memory:")
-        .await
-        .unwrap();
-    zvonar_dispatch::migrate(&pool).await.unwrap();
-    zvonar_access::migrate(&pool).await.unwrap();
+    let pool = memory_pool().await;
     let clock = Arc::new(FakeClock::new("2026-11-29T08:00:00Z".parse().unwrap()));
     let access = Arc::new(Access::with_clock(pool.clone(), policy, clock.clone()));
     let store: Arc<dyn DispatchStore> = Arc::new(SqliteDispatchStore::new(pool));
@@ -44,13 +41,7 @@ async fn setup(policy: AuthPolicy) -> T {
     ));
     std::fs::create_dir_all(recordings.join("2026/11/29")).unwrap();
     std::fs::write(recordings.join("2026/11/29/c1.wav"), b"RIFF0000WAVE").unwrap();
-    let state = AppState::new(
-        store.clone(),
-        TOKEN.into(),
-        recordings.clone(),
-        Arc::new(prometheus_client::registry::Registry::default()),
-    )
-    .with_access(access.clone(), false);
+    let state = base_state(store.clone(), access.clone(), recordings.clone());
     T {
         state,
         access,
@@ -70,20 +61,9 @@ fn ip(last: u8) -> SocketAddr {
     SocketAddr::from(([10, 0, 0, last], 40000))
 }
 
-/// A logged-in browser: its cookie and CSRF token.
-#[derive(Clone, Debug)]
-struct Browser {
-    cookie: String,
-    csrf: String,
-}
-
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    json: Value,
-}
-
 impl T {
+    /// One request from `from`; a browser's cookie goes after another site cookie, as
+    /// browsers send them.
     async fn send(
         &self,
         method: Method,
@@ -93,71 +73,28 @@ impl T {
         body: Option<Value>,
         from: SocketAddr,
     ) -> Resp {
-        let mut req = Request::builder().method(method).uri(path);
+        let mut req = Req::new(method, path).from(from).json_opt(body.as_ref());
         if let Some(b) = who {
             req = req
-                .header("cookie", format!("theme=dark; {}", b.cookie))
+                .cookie(&format!("theme=dark; {}", b.cookie))
                 .header("x-csrf-token", &b.csrf);
         }
         for (k, v) in extra {
-            req = req.header(*k, *v);
+            req = req.header(k, v);
         }
-        let body = match body {
-            Some(v) => {
-                req = req.header("content-type", "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
-        let mut req = req.body(body).unwrap();
-        req.extensions_mut().insert(ConnectInfo(from));
-        let resp = app(self.state.clone()).oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        Resp {
-            status,
-            headers,
-            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
+        req.send(&self.state).await
     }
 
     async fn login_as(&self, login: &str, password: &str, from: SocketAddr) -> Resp {
-        self.send(
-            Method::POST,
-            "/api/v1/login",
-            None,
-            &[],
-            Some(json!({"login": login, "password": password})),
-            from,
-        )
-        .await
+        log_in_as(&self.state, login, password, from).await
     }
 
     async fn browser(&self, login: &str, password: &str) -> Browser {
-        let r = self.login_as(login, password, ip(1)).await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
-        let set = r.headers["set-cookie"].to_str().unwrap();
-        Browser {
-            cookie: set.split(';').next().unwrap().to_string(),
-            csrf: r.json["csrf_token"].as_str().unwrap().to_string(),
-        }
+        browser_of(&self.login_as(login, password, ip(1)).await)
     }
 
     async fn user(&self, login: &str, role: Role, visibility: Visibility) -> i64 {
-        let new = NewUser {
-            login: login.into(),
-            display_name: String::new(),
-            role: Some(role),
-            visibility,
-        };
-        self.access
-            .create_user(&new, PASSWORD, false)
-            .await
-            .unwrap()
-            .id
+        add_user_seeing(&self.access, login, role, "", visibility).await
     }
 
     async fn get(&self, path: &str, who: &Browser) -> Resp {

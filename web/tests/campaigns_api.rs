@@ -3,19 +3,15 @@
 //! writes no audit entry; every change by an allowed user is audited.
 #![allow(clippy::unwrap_used)]
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Method, Request, StatusCode};
-use serde_json::{json, Value};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use tower::ServiceExt;
-use zvonar_access::{Access, AuthPolicy, NewUser, Role, Visibility};
-use zvonar_dispatch::{DispatchStore, SqliteDispatchStore};
-use zvonar_web::{app, AppState, CampaignCommand, CampaignControl, CampaignError};
+mod common;
 
-const TOKEN: &str = "Zq3v9LrT0mWc2XyB8nKd5sFh";
-const PASSWORD: &str = "верный пароль 42";
+use axum::http::{Method, StatusCode};
+use common::{add_users, audit, base_state, log_in, memory_pool, Browser, Req};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use zvonar_access::{Access, AuthPolicy, Role};
+use zvonar_dispatch::{DispatchStore, SqliteDispatchStore};
+use zvonar_web::{AppState, CampaignCommand, CampaignControl, CampaignError};
 
 /// Records what reached the engine.
 #[derive(Default)]
@@ -64,36 +60,22 @@ struct T {
 }
 
 async fn setup() -> T {
-    let pool = zvonar_billing::open_sqlite("sqlite::memory:")
-        .await
-        .unwrap();
-    zvonar_dispatch::migrate(&pool).await.unwrap();
-    zvonar_access::migrate(&pool).await.unwrap();
+    let pool = memory_pool().await;
     let access = Arc::new(Access::new(pool.clone(), AuthPolicy::default()));
     let store: Arc<dyn DispatchStore> = Arc::new(SqliteDispatchStore::new(pool));
     let campaigns = Arc::new(FakeCampaigns::default());
-    let state = AppState::new(
-        store,
-        TOKEN.into(),
-        std::env::temp_dir(),
-        Arc::new(prometheus_client::registry::Registry::default()),
+    let state = base_state(store, access.clone(), std::env::temp_dir())
+        .with_campaigns(campaigns.clone());
+    add_users(
+        &access,
+        &[
+            ("anna", Role::Operator),
+            ("petr", Role::Executor),
+            ("sveta", Role::Supervisor),
+            ("olga", Role::Admin),
+        ],
     )
-    .with_access(access.clone(), false)
-    .with_campaigns(campaigns.clone());
-    for (login, role) in [
-        ("anna", Role::Operator),
-        ("petr", Role::Executor),
-        ("sveta", Role::Supervisor),
-        ("olga", Role::Admin),
-    ] {
-        let new = NewUser {
-            login: login.into(),
-            display_name: String::new(),
-            role: Some(role),
-            visibility: Visibility::default(),
-        };
-        access.create_user(&new, PASSWORD, false).await.unwrap();
-    }
+    .await;
     T {
         state,
         access,
@@ -101,73 +83,25 @@ async fn setup() -> T {
     }
 }
 
-/// (cookie, csrf) of a logged-in user.
-async fn browser(t: &T, login: &str) -> (String, String) {
-    let (status, headers, body) = send(
-        t,
-        Method::POST,
-        "/api/v1/login",
-        None,
-        true,
-        Some(json!({"login": login, "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let cookie = headers.split(';').next().unwrap().to_string();
-    (cookie, body["csrf_token"].as_str().unwrap().to_string())
-}
-
+/// (status, Set-Cookie, JSON) of one request as `who`, with or without the CSRF token.
 async fn send(
     t: &T,
     method: Method,
     path: &str,
-    who: Option<&(String, String)>,
+    who: Option<&Browser>,
     with_csrf: bool,
     body: Option<Value>,
 ) -> (StatusCode, String, Value) {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some((cookie, csrf)) = who {
-        req = req.header("cookie", cookie);
-        if with_csrf {
-            req = req.header("x-csrf-token", csrf);
-        }
-    }
-    let body = match body {
-        Some(v) => {
-            req = req.header("content-type", "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    let mut req = req.body(body).unwrap();
-    req.extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 40000))));
-    let resp = app(t.state.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let cookie = resp
-        .headers()
-        .get("set-cookie")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        cookie,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let r = Req::new(method, path)
+        .by_opt(who, with_csrf)
+        .json_opt(body.as_ref())
+        .send(&t.state)
+        .await;
+    (r.status, r.set_cookie(), r.json)
 }
 
 async fn campaign_audit(t: &T) -> Vec<(String, String, Option<String>)> {
-    t.access
-        .audit_log(1000, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.action.starts_with("campaign_"))
-        .map(|e| (e.actor, e.action, e.target))
-        .collect()
+    audit(&t.access, "campaign_").await
 }
 
 fn routes() -> Vec<(Method, &'static str, Option<Value>)> {
@@ -191,7 +125,7 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>)> {
 async fn without_manage_campaigns_every_route_is_403_and_reaches_nothing() {
     let t = setup().await;
     for login in ["anna", "petr", "sveta"] {
-        let who = browser(&t, login).await;
+        let who = log_in(&t.state, login).await;
         for (method, path, body) in routes() {
             let (status, _, resp) = send(&t, method.clone(), path, Some(&who), true, body).await;
             assert_eq!(
@@ -208,7 +142,7 @@ async fn without_manage_campaigns_every_route_is_403_and_reaches_nothing() {
 #[tokio::test]
 async fn an_admin_runs_campaigns_and_every_change_is_audited() {
     let t = setup().await;
-    let olga = browser(&t, "olga").await;
+    let olga = log_in(&t.state, "olga").await;
     // Without the CSRF token nothing happens.
     let (status, _, _) = send(
         &t,

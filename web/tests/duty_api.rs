@@ -5,21 +5,18 @@
 //! engine as the logged-in user and is audited.
 #![allow(clippy::unwrap_used)]
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Method, Request, StatusCode};
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{add_user, audit, base_state, log_in, memory_pool, Browser, Req};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use tower::ServiceExt;
-use zvonar_access::{Access, AuthPolicy, NewUser, Role, Visibility};
+use zvonar_access::{Access, AuthPolicy, Role};
 use zvonar_dispatch::duty::{AttemptOutcome, DutyStore, Escalation, Rules};
 use zvonar_dispatch::{DispatchStore, SqliteDispatchStore};
 use zvonar_models::TicketRequest;
-use zvonar_web::{app, AcceptError, AppState, Duty, DutyControl};
+use zvonar_web::{AcceptError, AppState, Duty, DutyControl};
 
-const TOKEN: &str = "Zq3v9LrT0mWc2XyB8nKd5sFh";
-const PASSWORD: &str = "верный пароль 42";
 
 /// Records what reached the engine.
 #[derive(Default)]
@@ -61,44 +58,19 @@ struct T {
 }
 
 async fn setup() -> T {
-    let pool = zvonar_billing::open_sqlite("sqlite::memory:")
-        .await
-        .unwrap();
-    zvonar_dispatch::migrate(&pool).await.unwrap();
-    zvonar_access::migrate(&pool).await.unwrap();
+    let pool = memory_pool().await;
     let access = Arc::new(Access::new(pool.clone(), AuthPolicy::default()));
     let store = Arc::new(SqliteDispatchStore::new(pool));
     let runner = Arc::new(FakeRunner::default());
     *runner.store.lock().unwrap() = Some(store.clone());
     let dispatch: Arc<dyn DispatchStore> = store.clone();
-    let state = AppState::new(
-        dispatch,
-        TOKEN.into(),
-        std::env::temp_dir(),
-        Arc::new(prometheus_client::registry::Registry::default()),
-    )
-    .with_access(access.clone(), false)
-    .with_duty(Duty {
+    let state = base_state(dispatch, access.clone(), std::env::temp_dir()).with_duty(Duty {
         store: store.clone(),
         control: Some(runner.clone()),
     });
-    for (login, role) in [
-        ("anna", Role::Operator),
-        ("petr", Role::Executor),
-        ("sveta", Role::Supervisor),
-    ] {
-        let new = NewUser {
-            login: login.into(),
-            display_name: if login == "petr" {
-                "Пётр Сантехник".into()
-            } else {
-                String::new()
-            },
-            role: Some(role),
-            visibility: Visibility::default(),
-        };
-        access.create_user(&new, PASSWORD, false).await.unwrap();
-    }
+    add_user(&access, "anna", Role::Operator, "").await;
+    add_user(&access, "petr", Role::Executor, "Пётр Сантехник").await;
+    add_user(&access, "sveta", Role::Supervisor, "").await;
     T {
         state,
         access,
@@ -111,70 +83,28 @@ async fn user_id(t: &T, login: &str) -> i64 {
     t.access.user_by_login(login).await.unwrap().unwrap().id
 }
 
-/// (cookie, csrf) of a logged-in user.
-async fn browser(t: &T, login: &str) -> (String, String) {
-    let (status, headers, body) = send(
-        t,
-        Method::POST,
-        "/api/v1/login",
-        None,
-        Some((
-            "application/json",
-            json!({"login": login, "password": PASSWORD}).to_string(),
-        )),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let cookie = headers.split(';').next().unwrap().to_string();
-    (cookie, body["csrf_token"].as_str().unwrap().to_string())
-}
-
+/// (status, Set-Cookie, JSON) of one request as `who` (with the CSRF token), with a body
+/// of the given content type.
 async fn send(
     t: &T,
     method: Method,
     path: &str,
-    who: Option<&(String, String)>,
+    who: Option<&Browser>,
     body: Option<(&str, String)>,
 ) -> (StatusCode, String, Value) {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some((cookie, csrf)) = who {
-        req = req.header("cookie", cookie).header("x-csrf-token", csrf);
+    let mut req = Req::new(method, path).by_opt(who, true);
+    if let Some((ty, text)) = body {
+        req = req.body(ty, text.into_bytes());
     }
-    let body = match body {
-        Some((ty, text)) => {
-            req = req.header("content-type", ty);
-            Body::from(text)
-        }
-        None => Body::empty(),
-    };
-    let mut req = req.body(body).unwrap();
-    req.extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 40000))));
-    let resp = app(t.state.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let cookie = resp
-        .headers()
-        .get("set-cookie")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        cookie,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let r = req.send(&t.state).await;
+    (r.status, r.set_cookie(), r.json)
 }
 
 async fn duty_audit(t: &T) -> Vec<(String, String)> {
-    t.access
-        .audit_log(1000, 0)
+    audit(&t.access, "duty_")
         .await
-        .unwrap()
         .into_iter()
-        .filter(|e| e.action.starts_with("duty_"))
-        .map(|e| (e.actor, e.action))
+        .map(|(actor, action, _)| (actor, action))
         .collect()
 }
 
@@ -193,7 +123,7 @@ async fn only_manage_duty_reads_and_stores_rosters_and_every_change_is_audited()
     let petr = user_id(&t, "petr").await;
     let path = "/api/v1/duty/rosters/%D0%A1%D0%B0%D0%BD%D1%82%D0%B5%D1%85%D0%BD%D0%B8%D0%BA%D0%B8";
     for login in ["anna", "petr"] {
-        let who = browser(&t, login).await;
+        let who = log_in(&t.state, login).await;
         let (s, _, body) = send(
             &t,
             Method::PUT,
@@ -218,7 +148,7 @@ async fn only_manage_duty_reads_and_stores_rosters_and_every_change_is_audited()
     assert!(t.store.rosters().await.unwrap().is_empty());
     assert!(duty_audit(&t).await.is_empty());
 
-    let sveta = browser(&t, "sveta").await;
+    let sveta = log_in(&t.state, "sveta").await;
     // Bad: an unknown user, a bad phone, no days — named, nothing stored.
     for (body, needle) in [
         (roster(9999), "9999".to_string()),
@@ -331,7 +261,7 @@ async fn the_card_shows_the_escalation_and_acceptance_reaches_the_engine_as_the_
     e.on_call_ended(1, AttemptOutcome::Busy, Some(486), None, now, &rules);
     t.store.start_escalation(&e, now).await.unwrap();
 
-    let anna = browser(&t, "anna").await;
+    let anna = log_in(&t.state, "anna").await;
     let (s, _, card) = send(
         &t,
         Method::GET,
@@ -350,7 +280,7 @@ async fn the_card_shows_the_escalation_and_acceptance_reaches_the_engine_as_the_
 
     // The attempt's recording: listen_recordings first (petr, an executor, has not), then
     // the attempt must have one (the busy one has none).
-    let who = browser(&t, "petr").await;
+    let who = log_in(&t.state, "petr").await;
     let rec = format!("/api/v1/tickets/{id}/escalation/1/recording");
     let (s, _, _) = send(&t, Method::GET, &rec, Some(&who), None).await;
     assert_eq!(s, StatusCode::FORBIDDEN);

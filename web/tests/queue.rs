@@ -3,19 +3,15 @@
 //! input; a refused request never reaches the queues and writes no audit entry.
 #![allow(clippy::unwrap_used)]
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Method, Request, StatusCode};
-use serde_json::{json, Value};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use tower::ServiceExt;
-use zvonar_access::{Access, AuthPolicy, NewUser, Role, Visibility};
-use zvonar_dispatch::{DispatchStore, SqliteDispatchStore};
-use zvonar_web::{app, AgentAction, AppState, QueueControl, QueueError};
+mod common;
 
-const TOKEN: &str = "Zq3v9LrT0mWc2XyB8nKd5sFh";
-const PASSWORD: &str = "верный пароль 42";
+use axum::http::{Method, StatusCode};
+use common::{add_users, audit, base_state, log_in, memory_pool, Browser, Req};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use zvonar_access::{Access, AuthPolicy, Role};
+use zvonar_dispatch::{DispatchStore, SqliteDispatchStore};
+use zvonar_web::{AgentAction, AppState, QueueControl, QueueError};
 
 /// Records what reached the queues.
 #[derive(Default)]
@@ -69,35 +65,21 @@ struct T {
 }
 
 async fn setup() -> T {
-    let pool = zvonar_billing::open_sqlite("sqlite::memory:")
-        .await
-        .unwrap();
-    zvonar_dispatch::migrate(&pool).await.unwrap();
-    zvonar_access::migrate(&pool).await.unwrap();
+    let pool = memory_pool().await;
     let access = Arc::new(Access::new(pool.clone(), AuthPolicy::default()));
     let store: Arc<dyn DispatchStore> = Arc::new(SqliteDispatchStore::new(pool));
     let queues = Arc::new(FakeQueues::default());
-    let state = AppState::new(
-        store,
-        TOKEN.into(),
-        std::env::temp_dir(),
-        Arc::new(prometheus_client::registry::Registry::default()),
+    let state =
+        base_state(store, access.clone(), std::env::temp_dir()).with_queues(queues.clone());
+    add_users(
+        &access,
+        &[
+            ("anna", Role::Operator),
+            ("petr", Role::Executor),
+            ("sveta", Role::Supervisor),
+        ],
     )
-    .with_access(access.clone(), false)
-    .with_queues(queues.clone());
-    for (login, role) in [
-        ("anna", Role::Operator),
-        ("petr", Role::Executor),
-        ("sveta", Role::Supervisor),
-    ] {
-        let new = NewUser {
-            login: login.into(),
-            display_name: String::new(),
-            role: Some(role),
-            visibility: Visibility::default(),
-        };
-        access.create_user(&new, PASSWORD, false).await.unwrap();
-    }
+    .await;
     T {
         state,
         access,
@@ -105,79 +87,35 @@ async fn setup() -> T {
     }
 }
 
-/// (cookie, csrf) of a logged-in user.
-async fn browser(t: &T, login: &str) -> (String, String) {
-    let (status, headers, body) = send(
-        t,
-        Method::POST,
-        "/api/v1/login",
-        None,
-        true,
-        Some(json!({"login": login, "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let cookie = headers.split(';').next().unwrap().to_string();
-    (cookie, body["csrf_token"].as_str().unwrap().to_string())
-}
-
+/// (status, Set-Cookie, JSON) of one request as `who`, with or without the CSRF token.
 async fn send(
     t: &T,
     method: Method,
     path: &str,
-    who: Option<&(String, String)>,
+    who: Option<&Browser>,
     with_csrf: bool,
     body: Option<Value>,
 ) -> (StatusCode, String, Value) {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some((cookie, csrf)) = who {
-        req = req.header("cookie", cookie);
-        if with_csrf {
-            req = req.header("x-csrf-token", csrf);
-        }
-    }
-    let body = match body {
-        Some(v) => {
-            req = req.header("content-type", "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    let mut req = req.body(body).unwrap();
-    req.extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 40000))));
-    let resp = app(t.state.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let cookie = resp
-        .headers()
-        .get("set-cookie")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        cookie,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let r = Req::new(method, path)
+        .by_opt(who, with_csrf)
+        .json_opt(body.as_ref())
+        .send(&t.state)
+        .await;
+    (r.status, r.set_cookie(), r.json)
 }
 
 async fn queue_audit(t: &T) -> Vec<(String, String)> {
-    t.access
-        .audit_log(1000, 0)
+    audit(&t.access, "queue_")
         .await
-        .unwrap()
         .into_iter()
-        .filter(|e| e.action.starts_with("queue_"))
-        .map(|e| (e.actor, e.action))
+        .map(|(actor, action, _)| (actor, action))
         .collect()
 }
 
 #[tokio::test]
 async fn without_take_calls_every_queue_action_is_403_and_reaches_nothing() {
     let t = setup().await;
-    let petr = browser(&t, "petr").await;
+    let petr = log_in(&t.state, "petr").await;
     for (method, path, body) in [
         (Method::GET, "/api/v1/queue", None),
         (Method::GET, "/api/v1/queue/calls/c1", None),
@@ -205,7 +143,7 @@ async fn without_take_calls_every_queue_action_is_403_and_reaches_nothing() {
 #[tokio::test]
 async fn an_agent_acts_for_themselves_with_csrf_and_is_audited() {
     let t = setup().await;
-    let anna = browser(&t, "anna").await;
+    let anna = log_in(&t.state, "anna").await;
     // No CSRF token: 403, nothing reaches the queues.
     let (status, _, _) = send(
         &t,
@@ -307,7 +245,7 @@ async fn an_agent_acts_for_themselves_with_csrf_and_is_audited() {
 #[tokio::test]
 async fn a_supervisor_watches_the_queue() {
     let t = setup().await;
-    let sveta = browser(&t, "sveta").await;
+    let sveta = log_in(&t.state, "sveta").await;
     let (status, _, body) = send(&t, Method::GET, "/api/v1/queue", Some(&sveta), true, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["agents"].is_array());
@@ -316,7 +254,7 @@ async fn a_supervisor_watches_the_queue() {
 #[tokio::test]
 async fn the_softphone_credential_is_the_agents_own_with_csrf_never_cached_and_audited() {
     let t = setup().await;
-    let anna = browser(&t, "anna").await;
+    let anna = log_in(&t.state, "anna").await;
     // Without the CSRF token: refused, nothing issued.
     let (status, _, _) = send(
         &t,
@@ -329,24 +267,13 @@ async fn the_softphone_credential_is_the_agents_own_with_csrf_never_cached_and_a
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(t.queues.seen.lock().unwrap().is_empty());
-    let mut req = Request::builder()
-        .method(Method::POST)
-        .uri("/api/v1/queue/agent/softphone")
-        .header("cookie", &anna.0)
-        .header("x-csrf-token", &anna.1)
-        .body(Body::empty())
-        .unwrap();
-    req.extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 40000))));
-    let resp = app(t.state.clone()).oneshot(req).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.headers().get("cache-control").unwrap(), "no-store");
-    let body: Value = serde_json::from_slice(
-        &axum::body::to_bytes(resp.into_body(), 1 << 20)
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let resp = Req::new(Method::POST, "/api/v1/queue/agent/softphone")
+        .by(&anna)
+        .send(&t.state)
+        .await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(resp.headers.get("cache-control").unwrap(), "no-store");
+    let body = resp.json;
     assert_eq!(body["username"], "101");
     // Issued for the logged-in user only.
     assert_eq!(

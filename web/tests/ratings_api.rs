@@ -5,20 +5,18 @@
 //! satisfaction report (JSON and CSV) is for `view_monitor` only.
 #![allow(clippy::unwrap_used)]
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Method, Request, StatusCode};
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{add_user, base_state, memory_pool, Req};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::Arc;
-use tower::ServiceExt;
-use zvonar_access::{Access, AuthPolicy, NewUser, Permission, Role, Visibility};
+use zvonar_access::{Access, AuthPolicy, Permission, Role};
 use zvonar_dispatch::rating::{QcPolicy, Ratings};
 use zvonar_dispatch::{Assignment, DispatchStore, SqliteDispatchStore, TicketChange, TicketRef};
 use zvonar_models::{BuildingId, PhoneNumber, TicketId, TicketRequest};
-use zvonar_web::{app, AppState};
+use zvonar_web::AppState;
 
-const TOKEN: &str = "Zq3v9LrT0mWc2XyB8nKd5sFh";
 
 struct T {
     state: AppState,
@@ -28,11 +26,7 @@ struct T {
 }
 
 async fn setup() -> T {
-    let pool = zvonar_billing::open_sqlite("sqlite::memory:")
-        .await
-        .unwrap();
-    zvonar_dispatch::migrate(&pool).await.unwrap();
-    zvonar_access::migrate(&pool).await.unwrap();
+    let pool = memory_pool().await;
     let access = Arc::new(Access::new(pool.clone(), AuthPolicy::default()));
     let store = SqliteDispatchStore::new(pool);
     let ratings = Arc::new(Ratings::new(
@@ -45,13 +39,11 @@ async fn setup() -> T {
             executor: None,
         },
     ));
-    let state = AppState::new(
+    let state = base_state(
         Arc::new(store.clone()) as Arc<dyn DispatchStore>,
-        TOKEN.into(),
+        access.clone(),
         std::env::temp_dir(),
-        Arc::new(prometheus_client::registry::Registry::default()),
     )
-    .with_access(access.clone(), false)
     .with_ratings(ratings);
     // The residents' app runs as an operator-role account whose role was given rate_tickets.
     let mut operator = Role::Operator.default_permissions();
@@ -66,17 +58,8 @@ async fn setup() -> T {
         ("petr", Role::Executor),
         ("sveta", Role::Supervisor),
     ] {
-        let new = NewUser {
-            login: login.into(),
-            display_name: String::new(),
-            role: Some(role),
-            visibility: Visibility::default(),
-        };
-        let user = access
-            .create_user(&new, "верный пароль 42", false)
-            .await
-            .unwrap();
-        let (_, key) = access.create_api_key(user.id, "test").await.unwrap();
+        let user = add_user(&access, login, role, "").await;
+        let (_, key) = access.create_api_key(user, "test").await.unwrap();
         keys.insert(login, key);
     }
     T {
@@ -87,6 +70,7 @@ async fn setup() -> T {
     }
 }
 
+/// (status, JSON, text) of one request with `who`'s API key.
 async fn send(
     t: &T,
     method: Method,
@@ -94,31 +78,12 @@ async fn send(
     who: &str,
     body: Option<&str>,
 ) -> (StatusCode, Value, String) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {}", t.keys[who]));
-    let body = match body {
-        Some(b) => {
-            req = req.header("content-type", "application/json");
-            Body::from(b.to_string())
-        }
-        None => Body::empty(),
-    };
-    let mut req = req.body(body).unwrap();
-    req.extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 40000))));
-    let resp = app(t.state.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        text,
-    )
+    let mut req = Req::new(method, path).bearer(&t.keys[who]);
+    if let Some(b) = body {
+        req = req.body("application/json", b.as_bytes().to_vec());
+    }
+    let r = req.send(&t.state).await;
+    (r.status, r.json, r.text)
 }
 
 async fn done_ticket(t: &T, topic: &str) -> TicketId {
