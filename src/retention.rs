@@ -336,6 +336,98 @@ mod tests {
         rel
     }
 
+    /// A campaign call's CDR (the events `campaign.rs` publishes): listed as outbound with its
+    /// campaign and outcome, and its recording expires like an inbound call's. Before CDRs
+    /// were written for campaign calls, their recordings were never removed.
+    #[tokio::test]
+    async fn an_old_campaign_recording_is_removed_through_its_cdr() {
+        let dir = std::env::temp_dir().join(format!("zvonar-retention-out-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let rec = dir.join("recordings");
+        let s = store().await;
+        let mut rels = Vec::new();
+        for (id, started) in [
+            ("campaign-7-1", "2029-04-01T10:00:00Z"),
+            ("campaign-7-2", "2029-05-30T10:00:00Z"),
+        ] {
+            let started = at(started);
+            let rel = format!("{}/{id}.wav", started.format("%Y/%m/%d"));
+            std::fs::create_dir_all(rec.join(&rel).parent().unwrap()).unwrap();
+            std::fs::write(rec.join(&rel), b"RIFF").unwrap();
+            let call_id = CallId(id.into());
+            for (n, (t, kind)) in [
+                (
+                    started,
+                    CallEventKind::OutboundStarted {
+                        callee: "+79161234567".into(),
+                        flow: "campaign".into(),
+                        campaign_id: Some(7),
+                        ticket_id: None,
+                    },
+                ),
+                (
+                    started + chrono::Duration::seconds(5),
+                    CallEventKind::Answered {
+                        recording: rel.clone(),
+                    },
+                ),
+                (
+                    started + chrono::Duration::seconds(25),
+                    CallEventKind::OutboundEnded {
+                        outcome: "answered".into(),
+                        sip_code: Some(200),
+                        recording: Some(rel.clone()),
+                    },
+                ),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let event = CallEvent {
+                    call_id: call_id.clone(),
+                    at: t,
+                    kind,
+                };
+                s.record_event(&format!("{id}-{n}"), &event).await.unwrap();
+            }
+            rels.push(rel);
+        }
+        let cdr = s
+            .call(&CallId("campaign-7-1".into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .cdr;
+        assert_eq!(
+            (
+                cdr.direction.as_str(),
+                cdr.campaign_id,
+                cdr.outcome.as_deref()
+            ),
+            ("outbound", Some(7), Some("answered"))
+        );
+        assert_eq!(cdr.callee.as_deref(), Some("+79161234567"));
+        assert_eq!((cdr.duration_ms, cdr.talk_ms), (Some(25_000), Some(20_000)));
+        assert_eq!(cdr.disposition, Some(Disposition::Answered));
+        let listed = s.list_calls(10, 0).await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.iter().all(|c| c.direction == "outbound"));
+
+        let r = Retention {
+            days: 30,
+            recordings_dir: rec.clone(),
+            tts_cache_dir: None,
+        };
+        let rep = sweep(&s, &r, at("2029-06-01T12:00:00Z")).await.unwrap();
+        assert_eq!((rep.recordings_deleted, rep.calls_marked), (1, 1));
+        assert!(
+            !rec.join(&rels[0]).exists(),
+            "the old campaign recording is gone"
+        );
+        assert!(rec.join(&rels[1]).is_file(), "the recent one is kept");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[tokio::test]
     async fn expired_recordings_are_deleted_and_marked_newer_kept() {
         let dir = std::env::temp_dir().join(format!("zvonar-retention-{}", std::process::id()));

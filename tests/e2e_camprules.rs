@@ -1,6 +1,7 @@
 //! End to end, the campaign rules across campaigns and calls (issue 8): the 230-ФЗ limits
 //! counted over every debt campaign (a person reached by one debt campaign is not called by
-//! another the same day, also after a restart; the reason shown in the progress).
+//! another the same day, also after a restart; the reason shown in the progress); campaign
+//! calls as CDRs (direction outbound) in the calls list.
 //! The rules themselves are tested sans-IO in `outbound/src/campaign_tests.rs`.
 
 mod common;
@@ -83,6 +84,37 @@ fn a_person_reached_by_one_debt_campaign_is_not_called_by_another_the_same_day()
     assert!(ok, "sipp: {out}");
     let ra = recipient(&done, "a-1");
     assert_eq!(ra["attempts"][0]["outcome"], "answered", "{ra:#}");
+
+    // The attempt is a CDR like an inbound call (direction outbound, the campaign, the
+    // outcome, the recording), so the calls list shows it and the retention sweep covers it.
+    let mut cdr = Value::Null;
+    for _ in 0..50 {
+        let calls = z.get_json("/api/v1/calls?limit=100");
+        if let Some(c) = calls
+            .as_array()
+            .expect("calls")
+            .iter()
+            .find(|c| c["campaign_id"] == a && !c["ended_at"].is_null())
+        {
+            cdr = c.clone();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(cdr["direction"], "outbound", "{cdr:#}");
+    assert_eq!(cdr["outcome"], "answered", "{cdr:#}");
+    assert_eq!(cdr["flow"], "campaign", "{cdr:#}");
+    assert_eq!(cdr["callee"], phone.as_str(), "{cdr:#}");
+    assert_eq!(cdr["recording"], ra["attempts"][0]["recording"], "{cdr:#}");
+    let (status, _, wav) = z.get_raw(
+        &format!(
+            "/api/v1/calls/{}/recording",
+            cdr["call_id"].as_str().unwrap()
+        ),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(wav.len() > 44, "the recording is served");
 
     let b = debt_campaign(
         &z,

@@ -257,6 +257,14 @@ pub struct Cdr {
     pub answered_by: Option<String>,
     /// Time the caller was connected to `answered_by`, ms.
     pub bridged_ms: Option<i64>,
+    /// `inbound` (a call that came in), or `outbound` (placed by zvonar: a campaign, the
+    /// rating robot, a duty call-out; `caller` is then empty and `callee` the person called).
+    pub direction: String,
+    /// The campaign (or rating round) of an outbound call.
+    pub campaign_id: Option<i64>,
+    /// An outbound call's outcome: `answered`, `answering_machine`, `busy`, `no_answer`,
+    /// `invalid_number`, `failed`, `interrupted`; `None` for inbound calls.
+    pub outcome: Option<String>,
 }
 
 /// A ticket with the timeline of the call it was filed on (empty when it has no call).

@@ -95,7 +95,7 @@ macro_rules! cdr_columns {
     () => {
         "call_id, caller, caller_raw, callee, flow, transport, started_at, answered_at, \
          ended_at, duration_ms, talk_ms, disposition, hangup_cause, recording, ticket_id, \
-         recording_deleted_at, party, answered_by, bridged_ms"
+         recording_deleted_at, party, answered_by, bridged_ms, direction, campaign_id, outcome"
     };
 }
 pub(crate) use cdr_columns;
@@ -121,6 +121,9 @@ pub(crate) struct CdrRow {
     party: Option<String>,
     answered_by: Option<String>,
     bridged_ms: Option<i64>,
+    direction: Option<String>,
+    campaign_id: Option<i64>,
+    outcome: Option<String>,
 }
 
 impl TryFrom<CdrRow> for Cdr {
@@ -146,6 +149,9 @@ impl TryFrom<CdrRow> for Cdr {
             party: r.party,
             answered_by: r.answered_by,
             bridged_ms: r.bridged_ms,
+            direction: r.direction.unwrap_or_else(|| "inbound".to_string()),
+            campaign_id: r.campaign_id,
+            outcome: r.outcome,
         })
     }
 }

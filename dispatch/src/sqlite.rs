@@ -14,7 +14,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqlitePool;
 use sqlx::SqliteConnection;
-use zvonar_models::{CallEvent, CallEventKind, CallId, CallbackRequest, TicketId, TicketRequest};
+use zvonar_models::{
+    CallEvent, CallEventKind, CallId, CallbackRequest, Disposition, TicketId, TicketRequest,
+};
 
 /// Largest page a list method returns.
 const MAX_LIMIT: u32 = 1000;
@@ -184,6 +186,67 @@ async fn apply_cdr_piece(
                 "UPDATE calls SET bridged_ms = COALESCE(bridged_ms, 0) + ? WHERE call_id = ?",
             )
             .bind(i64::try_from(*talk_ms).unwrap_or(i64::MAX))
+            .bind(id)
+            .execute(conn)
+            .await?;
+        }
+        CallEventKind::OutboundStarted {
+            callee,
+            flow,
+            campaign_id,
+            ticket_id,
+        } => {
+            sqlx::query(
+                "UPDATE calls SET direction = 'outbound', callee = ?, flow = ?, campaign_id = ?,
+                 ticket_id = COALESCE(ticket_id, ?), started_at = COALESCE(started_at, ?)
+                 WHERE call_id = ?",
+            )
+            .bind(callee)
+            .bind(flow)
+            .bind(campaign_id)
+            .bind(ticket_id)
+            .bind(event.at)
+            .bind(id)
+            .execute(conn)
+            .await?;
+        }
+        CallEventKind::OutboundEnded {
+            outcome,
+            sip_code,
+            recording,
+        } => {
+            type Times = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+            let times: Option<Times> =
+                sqlx::query_as("SELECT started_at, answered_at FROM calls WHERE call_id = ?")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            let (started, answered) = times.unwrap_or_default();
+            let ms = |from: Option<DateTime<Utc>>| {
+                from.map(|s| (event.at - s).num_milliseconds().max(0))
+            };
+            // The outcome in the CDR's terms: answered, or not reached (`missed`), or broken.
+            let disposition = match outcome.as_str() {
+                "answered" | "answering_machine" => Disposition::Answered,
+                "failed" | "interrupted" => Disposition::Failed,
+                _ => Disposition::Missed,
+            };
+            sqlx::query(
+                "UPDATE calls SET ended_at = ?, duration_ms = ?, talk_ms = ?, disposition = ?,
+                 hangup_cause = ?, outcome = ?, recording = COALESCE(?, recording)
+                 WHERE call_id = ?",
+            )
+            .bind(event.at)
+            .bind(ms(started))
+            .bind(ms(answered).unwrap_or(0))
+            .bind(disposition.as_str())
+            .bind(
+                sip_code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| outcome.clone()),
+            )
+            .bind(outcome)
+            .bind(recording)
             .bind(id)
             .execute(conn)
             .await?;

@@ -247,6 +247,30 @@ pub enum CallEventKind {
         /// Stable outcome code.
         outcome: String,
     },
+    /// zvonar placed an outgoing call of its own (a campaign, the rating robot, an emergency
+    /// call-out to staff on duty): the CDR's `direction` becomes `outbound`. Published
+    /// before dialling; [`CallEventKind::Answered`] (with the recording) follows on answer
+    /// and [`CallEventKind::OutboundEnded`] at the end.
+    OutboundStarted {
+        /// Who is called: E.164 number or SIP URI.
+        callee: String,
+        /// `campaign`, `rating` or `duty`.
+        flow: String,
+        /// The campaign (`campaigns.id`) for campaign and rating calls.
+        campaign_id: Option<i64>,
+        /// The ticket the call is about (the emergency ticket of a duty call-out).
+        ticket_id: Option<i64>,
+    },
+    /// An outgoing call of [`CallEventKind::OutboundStarted`] ended.
+    OutboundEnded {
+        /// `answered`, `answering_machine`, `busy`, `no_answer`, `rejected`,
+        /// `invalid_number`, `cancelled` (by zvonar), `failed`, `interrupted`.
+        outcome: String,
+        /// The SIP final response when the far end gave one (`486`, `603`…).
+        sip_code: Option<u16>,
+        /// Recording path relative to the recordings directory, when answered.
+        recording: Option<String>,
+    },
     /// The call ended.
     Ended {
         /// How it ended.

@@ -700,6 +700,25 @@ impl Campaigns {
             );
             return;
         };
+        // The call's CDR (direction outbound), like an inbound call's: the calls list shows
+        // it and the retention sweep removes its recording in time.
+        shared
+            .events
+            .publish(
+                &call_id,
+                zvonar_models::CallEventKind::OutboundStarted {
+                    callee: phone.clone(),
+                    flow: if live.spec.rating.is_some() {
+                        "rating"
+                    } else {
+                        "campaign"
+                    }
+                    .to_string(),
+                    campaign_id: Some(live.id),
+                    ticket_id: None,
+                },
+            )
+            .await;
         let result = match (&live.spec.rating, &live.spec.recipients[index].ticket) {
             (Some(round), Some(ticket)) => {
                 super::rating::place(
@@ -720,6 +739,17 @@ impl Campaigns {
         let outcome = result.outcome.unwrap_or(Outcome::Failed(0));
         let (code, sip) = outcome_code(outcome);
         let sip = result.sip_code.or(sip);
+        shared
+            .events
+            .publish(
+                &call_id,
+                zvonar_models::CallEventKind::OutboundEnded {
+                    outcome: code.to_string(),
+                    sip_code: sip,
+                    recording: result.recording.clone(),
+                },
+            )
+            .await;
         let mut st = live.state.lock().await;
         if result.listened {
             let _ = st.campaign.on_progress(index, Progress::Listened);
@@ -882,6 +912,7 @@ impl Campaigns {
                         answered = true;
                         out.outcome = Some(Outcome::Answered);
                         out.recording = Some(rel.clone());
+                        shared.events.publish(call_id, zvonar_models::CallEventKind::Answered { recording: rel.clone() }).await;
                         let _ = leg.media().send(MediaCommand::Play { id: 1, pcm: message.clone() });
                         hard_end = Some(tokio::time::Instant::now()
                             + Duration::from_millis(message_ms + question_ms + ANSWER_WAIT_MS + 5_000));

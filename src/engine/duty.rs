@@ -429,7 +429,42 @@ impl DutyRunner {
             // the next start recovers it as interrupted.
             return;
         };
+        // The call's CDR (direction outbound, the ticket as its reference), like an inbound
+        // call's: the calls list shows it and the retention sweep covers its recording.
+        let call_id = CallId(format!("duty-{ticket}-{n}"));
+        shared
+            .events
+            .publish(
+                &call_id,
+                zvonar_models::CallEventKind::OutboundStarted {
+                    callee: callee.phone.to_string(),
+                    flow: "duty".into(),
+                    campaign_id: None,
+                    ticket_id: Some(ticket),
+                },
+            )
+            .await;
         let (outcome, sip, recording) = self.place(&shared, ticket, n, &callee, hangup).await;
+        let code = match outcome {
+            _ if recording.is_some() => "answered",
+            AttemptOutcome::NoAnswer => "no_answer",
+            AttemptOutcome::Busy => "busy",
+            AttemptOutcome::Rejected => "rejected",
+            AttemptOutcome::Interrupted => "interrupted",
+            AttemptOutcome::Stopped => "cancelled",
+            _ => "failed",
+        };
+        shared
+            .events
+            .publish(
+                &call_id,
+                zvonar_models::CallEventKind::OutboundEnded {
+                    outcome: code.into(),
+                    sip_code: sip,
+                    recording: recording.clone(),
+                },
+            )
+            .await;
         drop(shared);
         let now = Utc::now();
         let cmds = {
@@ -556,6 +591,7 @@ impl DutyRunner {
                     Some(DialEvent::Answered { .. }) => {
                         answered = true;
                         recording = Some(rel.clone());
+                        shared.events.publish(&call_id, zvonar_models::CallEventKind::Answered { recording: rel.clone() }).await;
                         let _ = leg.media().send(MediaCommand::Play { id: 1, pcm: message.clone() });
                         // A backstop in case the playback never reports.
                         key_deadline = Some(tokio::time::Instant::now() + message_len + answer_wait + Duration::from_secs(5));
