@@ -845,7 +845,11 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         Some(q) => web.with_queues(q),
         None => web,
     };
-    let web = web.with_campaigns(Arc::new(engine::campaign::CampaignApi(campaigns)));
+    let web = web
+        .with_campaigns(Arc::new(engine::campaign::CampaignApi(campaigns)))
+        .with_campaign_templates(Arc::new(zvonar_billing::MessageTemplates::new(
+            pool.clone(),
+        )));
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .with_context(|| format!("HTTP listen on {}", cfg.http.listen))?;

@@ -32,6 +32,7 @@ mod model;
 mod outages;
 mod recipients;
 mod registry;
+pub mod templates;
 
 pub use db::{migrate, open_sqlite, MigrateError, OpenError};
 pub use directory::{BuildingDirectory, RegistrySnapshot};
@@ -52,3 +53,4 @@ pub use recipients::{
     RecipientFilter, SelectedRecipient,
 };
 pub use registry::{AddOutageError, Registry, RegistryError, SqliteRegistry};
+pub use templates::{MessageTemplate, MessageTemplates, TemplateInput, TemplateStoreError};

@@ -173,6 +173,11 @@ pub struct CampaignSpec {
     pub name: String,
     /// The message with {fio}, {address}, {account}, {debt}, {due_date}, {period}.
     pub template: String,
+    /// The stored template (`zvonar_billing::MessageTemplates`) `template` was copied from,
+    /// if any: a record of where the text came from; later edits of that template do not
+    /// change this campaign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<i64>,
     /// Spoken after the message; keys 1 (confirm), 2 (callback), 9 (opt out) are taken.
     #[serde(default)]
     pub question: Option<String>,
@@ -1083,6 +1088,16 @@ impl Campaigns {
             "id": live.id,
             "name": live.spec.name,
             "state": phase.as_str(),
+            "debt": live.spec.debt,
+            "template": live.spec.template,
+            "template_id": live.spec.template_id,
+            "question": live.spec.question,
+            "start": live.spec.start,
+            "end": live.spec.end,
+            "time_zone": live.spec.time_zone,
+            "per_minute": live.spec.per_minute,
+            "retries": live.spec.retries,
+            "ring_timeout_s": live.spec.ring_timeout_s,
             "active_calls": campaign.active(),
             "channels": live.spec.channels,
             "totals": {
@@ -1326,42 +1341,13 @@ impl CampaignControl for CampaignApi {
     async fn export_csv(&self, id: i64) -> Result<String, CampaignError> {
         let live = self.0.get(id)?;
         let doc = self.0.progress_doc(&live).await?;
-        let mut out = String::from(
-            "recipient;phone;status;status_ru;attempt;started_at;outcome;sip_code;listened;digit;recording\n",
-        );
-        let s = |v: &Value| match v {
-            Value::Null => String::new(),
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        for r in doc["recipients"].as_array().into_iter().flatten() {
-            let head = format!(
-                "{};{};{};{}",
-                csv_field(&s(&r["id"])),
-                csv_field(&s(&r["phone"])),
-                csv_field(&s(&r["status"])),
-                csv_field(&s(&r["status_ru"]))
-            );
-            let attempts = r["attempts"].as_array().cloned().unwrap_or_default();
-            if attempts.is_empty() {
-                out.push_str(&format!("{head};;;;;;;\n"));
-            }
-            for (n, a) in attempts.iter().enumerate() {
-                out.push_str(&format!(
-                    "{head};{};{};{};{};{};{};{}\n",
-                    n + 1,
-                    csv_field(&s(&a["started_at"])),
-                    csv_field(&s(&a["outcome"])),
-                    s(&a["sip_code"]),
-                    if a["listened"].as_bool() == Some(true) {
-                        "да"
-                    } else {
-                        "нет"
-                    },
-                    csv_field(&s(&a["digit"])),
-                    csv_field(&s(&a["recording"])),
-                ));
-            }
+        let header: Vec<&str> = zvonar_web::RESULT_COLUMNS.iter().map(|c| c.0).collect();
+        let mut out = header.join(";");
+        out.push('\n');
+        for row in zvonar_web::campaign_result_rows(&doc) {
+            let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
+            out.push_str(&fields.join(";"));
+            out.push('\n');
         }
         Ok(out)
     }

@@ -210,6 +210,7 @@ pub async fn run_once(
     let spec = CampaignSpec {
         name: format!("Оценка заявок {}", local.format("%d.%m.%Y")),
         template: cfg.intro.clone(),
+        template_id: None,
         question: None,
         start: now - ChronoDuration::seconds(1),
         end: now + ChronoDuration::hours(i64::from(cfg.window_hours)),

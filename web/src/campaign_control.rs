@@ -105,8 +105,9 @@ pub(crate) async fn create(
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     c.need(Permission::ManageCampaigns)?;
-    let body: serde_json::Value = serde_json::from_slice(&body)
+    let mut body: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("тело запроса: {e}")))?;
+    crate::campaign_templates::resolve(&s, &mut body).await?;
     let view = control(&s)?.create(body, &c.who.login).await?;
     let id = view.get("id").and_then(|v| v.as_i64()).unwrap_or_default();
     crate::routes::audit(
@@ -156,6 +157,161 @@ pub(crate) async fn export(
         ],
         csv,
     ))
+}
+
+/// The columns of a campaign's results, in order: (the CSV header's name, the XLSX header
+/// in Russian). One row per attempt, and one per recipient never dialled (attempt columns
+/// empty); see [`campaign_result_rows`].
+pub const RESULT_COLUMNS: [(&str, &str); 11] = [
+    ("recipient", "Получатель"),
+    ("phone", "Телефон"),
+    ("status", "Код статуса"),
+    ("status_ru", "Статус"),
+    ("attempt", "Попытка"),
+    ("started_at", "Начало звонка (UTC)"),
+    ("outcome", "Исход попытки"),
+    ("sip_code", "Код SIP"),
+    ("listened", "Дослушал"),
+    ("digit", "Клавиша"),
+    ("recording", "Запись"),
+];
+
+/// The rows of [`RESULT_COLUMNS`] from a campaign's progress document
+/// ([`CampaignControl::progress`]: `recipients` [{`id`, `phone`, `status`, `status_ru`,
+/// `attempts` [{`started_at`, `outcome`, `sip_code`, `listened`, `digit`, `recording`}]}]):
+/// text as it is (no CSV quoting), `listened` as «да»/«нет», attempts numbered from 1.
+pub fn campaign_result_rows(doc: &serde_json::Value) -> Vec<[String; 11]> {
+    use serde_json::Value;
+    let s = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out = Vec::new();
+    for r in doc["recipients"].as_array().into_iter().flatten() {
+        let head = [
+            s(&r["id"]),
+            s(&r["phone"]),
+            s(&r["status"]),
+            s(&r["status_ru"]),
+        ];
+        let attempts = r["attempts"].as_array().cloned().unwrap_or_default();
+        let row = |rest: [String; 7]| -> [String; 11] {
+            let [a, b, c, d] = head.clone();
+            let [e, f, g, h, i, j, k] = rest;
+            [a, b, c, d, e, f, g, h, i, j, k]
+        };
+        if attempts.is_empty() {
+            out.push(row(Default::default()));
+        }
+        for (n, a) in attempts.iter().enumerate() {
+            out.push(row([
+                (n + 1).to_string(),
+                s(&a["started_at"]),
+                s(&a["outcome"]),
+                s(&a["sip_code"]),
+                if a["listened"].as_bool() == Some(true) {
+                    "да"
+                } else {
+                    "нет"
+                }
+                .to_string(),
+                s(&a["digit"]),
+                s(&a["recording"]),
+            ]));
+        }
+    }
+    out
+}
+
+fn xlsx_bytes(rows: &[[String; 11]]) -> Result<Vec<u8>, ApiError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Результаты").map_err(internal)?;
+    let bold = Format::new().set_bold();
+    for (col, (_, name)) in RESULT_COLUMNS.iter().enumerate() {
+        let col = u16::try_from(col).map_err(internal)?;
+        ws.write_string_with_format(0, col, *name, &bold)
+            .map_err(internal)?;
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let row = u32::try_from(i + 1).map_err(internal)?;
+        for (col, v) in r.iter().enumerate() {
+            let numeric = matches!(RESULT_COLUMNS[col].0, "attempt" | "sip_code");
+            let col = u16::try_from(col).map_err(internal)?;
+            match v.parse::<u32>() {
+                Ok(n) if numeric => ws.write_number(row, col, f64::from(n)),
+                _ => ws.write_string(row, col, v),
+            }
+            .map_err(internal)?;
+        }
+    }
+    ws.set_freeze_panes(1, 0).map_err(internal)?;
+    ws.autofit();
+    wb.save_to_buffer().map_err(internal)
+}
+
+/// `GET /api/v1/campaigns/{id}/export.xlsx`: the rows of the CSV export, Russian headers.
+pub(crate) async fn export_xlsx(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, ApiError> {
+    c.need(Permission::ManageCampaigns)?;
+    let doc = control(&s)?.progress(id).await?;
+    let bytes = xlsx_bytes(&campaign_result_rows(&doc))?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"campaign-{id}.xlsx\""),
+            ),
+        ],
+        bytes,
+    ))
+}
+
+/// `GET /api/v1/campaigns/{id}/recording?path=YYYY/MM/DD/<call id>.wav`: the WAV of one of
+/// the campaign's answered calls (a `recording` of its progress document; any other path is
+/// 404); needs `manage_campaigns` and `listen_recordings`; HTTP range requests for seeking.
+pub(crate) async fn recording(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    req: axum::extract::Request,
+) -> Result<axum::response::Response, ApiError> {
+    use tower::ServiceExt;
+    c.need(Permission::ManageCampaigns)?;
+    c.need(Permission::ListenRecordings)?;
+    let rel = q.get("path").ok_or(ApiError::NotFound("recording"))?;
+    let doc = control(&s)?.progress(id).await?;
+    let known = doc["recipients"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["attempts"].as_array().into_iter().flatten())
+        .any(|a| a["recording"].as_str() == Some(rel.as_str()));
+    if !known || rel.split('/').any(|p| p == ".." || p.is_empty()) || rel.starts_with('/') {
+        return Err(ApiError::NotFound("recording"));
+    }
+    let path = s.recordings.join(rel);
+    if !path.is_file() {
+        return Err(ApiError::NotFound("recording"));
+    }
+    let resp = tower_http::services::ServeFile::new_with_mime(
+        &path,
+        &"audio/wav".parse().map_err(internal)?,
+    )
+    .oneshot(req)
+    .await
+    .map_err(internal)?;
+    Ok(resp.into_response())
 }
 
 async fn act(

@@ -40,10 +40,12 @@
 //! | `POST /api/v1/queue/agent/softphone` | take_calls: the console softphone's SIP credential `{username, realm, password, ws_port, expires_in_s}`: my SIP account and a fresh random password for this console session only (`Cache-Control: no-store`; audited); 409 without a SIP account or `[sip] ws_listen` |
 //! | `GET /api/v1/monitor` | the live monitor: agents with state and time in state, calls in each queue with wait and position, today's KPIs per queue and in total (offered, answered, abandoned, service level within `[monitor] service_level_s`, within 5 minutes (ПП 416), ASA, abandonment rate, AHT, occupancy), tickets by status, building and executor; see module `monitor` |
 //! | `GET /api/v1/monitor/ws` | WebSocket: the same snapshot pushed on every queue change and at least every 3 s; same-origin only; closed with 4401/4403 when the session ends or loses the permission |
-//! | `POST /api/v1/campaigns` | create an outbound campaign (not started): `name`, `template`, `question`?, `start`, `end` (RFC 3339), `time_zone` (IANA), `channels`, `per_minute`, `retries` {`busy`, `busy_gap_min`, `no_answer`, `no_answer_gap_min`}, `ring_timeout_s`?, `debt`?, `recipients` [{`phone`, `consent`, `id`?, `fio`?, `address`?, `account`?, `debt_kopecks`?, `due_date`?, `period`?}] and/or `selection` (the filter of `GET /api/v1/campaigns/recipients`: `organisations`, `districts`, `buildings`, `premises`, `accounts`, `debt` {`min_kopecks`, `min_months`}); 201 with the progress document |
+//! | `POST /api/v1/campaigns` | create an outbound campaign (not started): `name`, `template` (or `template_id`: a stored template's text and question are copied, unless given), `question`?, `start`, `end` (RFC 3339), `time_zone` (IANA), `channels`, `per_minute`, `retries` {`busy`, `busy_gap_min`, `no_answer`, `no_answer_gap_min`}, `ring_timeout_s`?, `debt`?, `recipients` [{`phone`, `consent`, `id`?, `fio`?, `address`?, `account`?, `debt_kopecks`?, `due_date`?, `period`?}] and/or `selection` (the filter of `GET /api/v1/campaigns/recipients`: `organisations`, `districts`, `buildings`, `premises`, `accounts`, `debt` {`min_kopecks`, `min_months`}); 201 with the progress document |
 //! | `GET /api/v1/campaigns`, `GET /api/v1/campaigns/{id}` | campaigns; one campaign's progress: `state` (draft, running, paused, cancelled, finished), `totals` (recipients, called, reached, listened, confirmed, opted_out, reached_pct, listened_pct, confirmed_pct), `recipients` with `status`, `status_ru` and `attempts` (started_at, ended_at, outcome, sip_code, recording, listened, digit) |
 //! | `POST /api/v1/campaigns/{id}/start`, `…/pause`, `…/resume`, `…/cancel` | run control; 409 when the state does not allow it |
-//! | `GET /api/v1/campaigns/{id}/export.csv` | the results, one row per attempt (module `campaign_control`) |
+//! | `GET /api/v1/campaigns/{id}/export.csv`, `…/export.xlsx` | the results, one row per attempt (module `campaign_control`); the XLSX has the same columns with Russian headers |
+//! | `GET /api/v1/campaigns/{id}/recording?path=` | the WAV of an answered call of the campaign (`manage_campaigns` and `listen_recordings`) |
+//! | `/api/v1/campaigns/templates…` | stored message templates: list, create, update, delete, and the preview of a text as the robot speaks it (module `campaign_templates`); a campaign created with `template_id` copies the template's text |
 //! | `/api/v1/missed…`, `/api/v1/outages…`, `/api/v1/buildings`, `/api/v1/card` | missed calls and callbacks, outages, the caller's card: see [`Operations`] (module `ops`) |
 //! | `GET /api/v1/campaigns/recipients?…` | campaign recipients from the registry (by organisation, district, building, premises, account; debtors by amount and months) with skip reasons; `manage_campaigns` (module `campaigns`) |
 //! | `/api/v1/duty/rosters…`, `/api/v1/tickets/{id}/escalation…`, `/api/v1/duty/unanswered` | duty rosters (JSON and CSV import, `manage_duty`), an emergency ticket's call-outs to staff on duty and acceptance from the console (module `duty`) |
@@ -70,6 +72,7 @@
 
 mod auth;
 mod campaign_control;
+mod campaign_templates;
 mod campaigns;
 mod duty;
 mod error;
@@ -82,7 +85,10 @@ mod routes;
 mod tickets;
 
 pub use auth::{Caller, CSRF_HEADER, SESSION_COOKIE};
-pub use campaign_control::{CampaignCommand, CampaignControl, CampaignError};
+pub use campaign_control::{
+    campaign_result_rows, CampaignCommand, CampaignControl, CampaignError, RESULT_COLUMNS,
+};
+pub use campaign_templates::sample_values;
 pub use duty::{escalation_view, AcceptError, Duty, DutyControl};
 pub use error::ApiError;
 pub use health::{CheckResult, HealthCheck, CHECK_TIMEOUT};

@@ -33,6 +33,7 @@ pub struct AppState {
     pub(crate) ticket_settings: Option<Arc<crate::TicketSettings>>,
     pub(crate) queues: Option<Arc<dyn crate::QueueControl>>,
     pub(crate) campaigns: Option<Arc<dyn crate::CampaignControl>>,
+    pub(crate) templates: Option<Arc<zvonar_billing::MessageTemplates>>,
     pub(crate) ratings: Option<Arc<zvonar_dispatch::rating::Ratings>>,
     pub(crate) duty: Option<Arc<crate::Duty>>,
     pub(crate) ops: Option<Arc<crate::Operations>>,
@@ -64,6 +65,7 @@ impl AppState {
             ticket_settings: None,
             queues: None,
             campaigns: None,
+            templates: None,
             ratings: None,
             duty: None,
             ops: None,
@@ -154,6 +156,17 @@ impl AppState {
         self.campaigns = Some(campaigns);
         self
     }
+
+    /// Stored message templates of campaigns (`/api/v1/campaigns/templates…`, module
+    /// `campaign_templates`; a campaign created with `template_id` copies one); those routes
+    /// answer 404 without them.
+    pub fn with_campaign_templates(
+        mut self,
+        templates: Arc<zvonar_billing::MessageTemplates>,
+    ) -> Self {
+        self.templates = Some(templates);
+        self
+    }
 }
 
 /// The router (`app(state)` so tests can call it with `oneshot`, no server needed). For
@@ -223,6 +236,14 @@ pub fn app(state: AppState) -> Router {
             get(crate::campaign_control::export),
         )
         .route(
+            "/api/v1/campaigns/{id}/export.xlsx",
+            get(crate::campaign_control::export_xlsx),
+        )
+        .route(
+            "/api/v1/campaigns/{id}/recording",
+            get(crate::campaign_control::recording),
+        )
+        .route(
             "/api/v1/campaigns/{id}/start",
             post(crate::campaign_control::start),
         )
@@ -241,6 +262,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(crate::ops::routes())
         .merge(crate::campaigns::routes())
+        .merge(crate::campaign_templates::routes())
         .merge(crate::ratings::routes())
         .merge(crate::duty::routes())
         .route_layer(middleware::from_fn_with_state(
