@@ -24,5 +24,7 @@ export const PAGES = [
   { path: 'ratings', title: 'Оценки жителей', group: 'supervise', perm: ['view_monitor'], module: '../pages/ratings.js' },
   // Who the robot calls for emergency tickets (issue 8): rosters by department, CSV upload.
   { path: 'duty', title: 'График дежурств', group: 'supervise', perm: ['manage_duty'], module: '../pages/duty_roster.js' },
+  // Outbound campaigns (issue 8): templates, recipients, run control, live results, CSV/XLSX.
+  { path: 'campaigns', title: 'Обзвоны', group: 'admin', perm: ['manage_campaigns'], module: '../pages/campaigns.js' },
   { path: 'admin', title: 'Пользователи и роли', group: 'admin', perm: ['manage_users'], module: '../pages/admin.js' },
 ];
