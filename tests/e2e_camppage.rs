@@ -21,10 +21,13 @@ const QUESTION: &str = "Если поняли, нажмите один.";
 fn an_admin_runs_a_campaign_from_a_stored_template_in_the_console() {
     let z = Zvonar::start("camppage");
     z.add_user("olga", "admin", ADMIN_PASSWORD, &[]);
+    z.add_user("sveta", "supervisor", ADMIN_PASSWORD, &[]);
     let (pa, pb) = (free_port(), free_port());
     let answers = UasParty::AnswersThenPlays {
-        // About the message's length: the key comes during or after the question.
-        delay_ms: 5000,
+        // The message takes about 8 s of TTS and the question 2 s: the key comes after the
+        // message (listened to the end) and within the 10 s wait after the question for any
+        // message between 4 and 15 s long.
+        delay_ms: 15_000,
         pcap: common::root().join("tests/fixtures/pcap/dtmf_2833_1.pcap"),
     };
     let a = start_uas(&z.dir, &uas_scenario(&z.dir, "answers", &answers), pa, 1);
@@ -47,6 +50,8 @@ fn an_admin_runs_a_campaign_from_a_stored_template_in_the_console() {
         &[
             ("ADMIN", "olga"),
             ("ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("SUPERVISOR", "sveta"),
+            ("SUPERVISOR_PASSWORD", ADMIN_PASSWORD),
             ("RECIPIENTS_CSV", &csv),
             ("ZONE", &zone),
             ("TEMPLATE_TEXT", TEMPLATE_TEXT),
@@ -83,10 +88,17 @@ fn an_admin_runs_a_campaign_from_a_stored_template_in_the_console() {
     assert!(row("ls-2").contains("486"), "{rows:?}");
     assert!(s("totals").contains("Дозвон 50 %"), "{r:#}");
     assert!(s("totals").contains("подтвердили 50 %"), "{r:#}");
+    assert!(s("totals").contains("дослушали 50 %"), "{r:#}");
     assert_eq!(r["rec"]["status"], 200, "{r:#}");
     assert_eq!(r["rec"]["type"], "audio/wav", "{r:#}");
     assert!(r["rec"]["bytes"].as_u64().unwrap_or(0) > 8_000, "{r:#}");
     assert!(s("list").contains("Должники декабрь"), "{r:#}");
+    let other_menu = r["otherMenu"].to_string();
+    assert!(
+        other_menu.contains("Монитор") && !other_menu.contains("Обзвоны"),
+        "a supervisor's menu: {other_menu}"
+    );
+    assert_eq!(r["otherForm"], 0, "{r:#}");
 
     // The XLSX the browser downloaded.
     let rows = xlsx_rows(&s("xlsx"));
@@ -101,6 +113,7 @@ fn an_admin_runs_a_campaign_from_a_stored_template_in_the_console() {
         ("confirmed", "подтвердил", "answered")
     );
     assert_eq!((one[7].as_str(), one[9].as_str()), ("200", "1"));
+    assert_eq!(one[8], "да", "listened to the end: {one:?}");
     assert!(one[10].ends_with(".wav"), "{one:?}");
     let two = by_id("ls-2");
     assert_eq!((two[6].as_str(), two[7].as_str()), ("busy", "486"));

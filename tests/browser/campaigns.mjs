@@ -1,15 +1,16 @@
 // Обзвоны in the console: an admin hears how the robot will speak a template, is told about an
 // unknown variable, saves the template, creates a campaign from it with an uploaded CSV list of
 // two recipients, sees the draft, starts it, watches the live table reach «подтвердил» and
-// «занято», plays the answered call's recording and downloads the XLSX.
+// «занято», plays the answered call's recording and downloads the XLSX. A supervisor does not
+// see the page.
 //
-// Env: ZVONAR_URL, ADMIN/ADMIN_PASSWORD, RECIPIENTS_CSV (the list), ZONE (an IANA zone whose
+// Env: ZVONAR_URL, ADMIN/ADMIN_PASSWORD, SUPERVISOR/SUPERVISOR_PASSWORD (no manage_campaigns), RECIPIENTS_CSV (the list), ZONE (an IANA zone whose
 // call window is open now), TEMPLATE_TEXT, QUESTION.
 
 import path from 'node:path';
 import { run, need, check, login } from './lib.mjs';
 
-run(async ({ page, url, shot, dir }) => {
+run(async ({ page, url, shot, dir, newContext }) => {
   await login(page, url, need('ADMIN'), need('ADMIN_PASSWORD'));
   const menu = await page.locator('nav.menu a').allInnerTexts();
   check(menu.includes('Обзвоны'), 'the menu has Обзвоны', menu);
@@ -87,5 +88,13 @@ run(async ({ page, url, shot, dir }) => {
   await page.locator('#campaigns tbody tr').first().waitFor();
   const list = await page.locator('#campaigns').innerText();
   await shot('campaigns');
-  return { id, typoError, spoken, preview, draftTemplate, rows, totals, rec, xlsx, list };
+
+  // A supervisor (no manage_campaigns) has no Обзвоны in the menu, and the address leads elsewhere.
+  const other = await (await newContext()).newPage();
+  await login(other, url, need('SUPERVISOR'), need('SUPERVISOR_PASSWORD'));
+  const otherMenu = await other.locator('nav.menu a').allInnerTexts();
+  await other.goto(`${url}/console/#/campaigns`);
+  await other.waitForFunction(() => !location.hash.startsWith('#/campaigns'));
+  const otherForm = await other.locator('#campaign-form, #campaigns').count();
+  return { id, typoError, spoken, preview, draftTemplate, rows, totals, rec, xlsx, list, otherMenu, otherForm };
 });
