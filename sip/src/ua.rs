@@ -510,12 +510,20 @@ pub async fn start(
     ))
 }
 
+/// How long after a stream connection (TCP, WebSocket) closes the registrations made over it
+/// are removed, unless the device registered again meanwhile (a console page being
+/// refreshed closes its WebSocket and registers over a new one within a second or two; its
+/// binding is then already the new connection's and nothing is removed, so the agent never
+/// looks gone). A browser that vanished is out of dispatch about this long after its
+/// connection closed, instead of after the binding's expiry (300 s for the console).
+pub const CLOSED_CONNECTION_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The transport events before rsipstack sees them: requests are screened by
 /// [`crate::validate::Guard`]; a stream connection (TCP, WebSocket) that closes takes the
-/// registrations made over it with it ([`crate::registrar::Registrar::connection_closed`]):
-/// a browser tab that is closed or loses its network is unreachable at once, and the queue's
-/// registration watcher takes the agent out of dispatch within a second instead of after the
-/// binding's expiry (300 s for the console).
+/// registrations still made over it with it after [`CLOSED_CONNECTION_GRACE`]
+/// ([`crate::registrar::Registrar::connection_closed`]): a browser tab that is closed or loses
+/// its network is unreachable, and the queue's registration watcher takes the agent out of
+/// dispatch within a second more.
 struct ConnectionWatch {
     registrar: Option<SharedRegistrar>,
 }
@@ -532,14 +540,17 @@ impl rsipstack::transaction::endpoint::TransportEventInspector for ConnectionWat
                 .then(|| conn.get_remote_addr())
                 .flatten()
                 .and_then(|a| a.get_socketaddr().ok());
-            if let (Some(peer), Some(reg)) = (peer, self.registrar.as_ref()) {
-                let gone = reg
-                    .lock()
-                    .map(|mut r| r.connection_closed(peer))
-                    .unwrap_or_default();
-                if !gone.is_empty() {
-                    tracing::info!(%peer, accounts = ?gone, "connection closed: its registrations removed");
-                }
+            if let (Some(peer), Some(reg)) = (peer, self.registrar.clone()) {
+                tokio::spawn(async move {
+                    tokio::time::sleep(CLOSED_CONNECTION_GRACE).await;
+                    let gone = reg
+                        .lock()
+                        .map(|mut r| r.connection_closed(peer))
+                        .unwrap_or_default();
+                    if !gone.is_empty() {
+                        tracing::info!(%peer, accounts = ?gone, "connection closed: its registrations removed");
+                    }
+                });
             }
             return Some(event);
         }
