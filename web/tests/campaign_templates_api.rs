@@ -6,20 +6,16 @@
 //! has the CSV's rows under Russian headers.
 #![allow(clippy::unwrap_used)]
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Method, Request, StatusCode};
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{add_users, base_state, log_in, memory_pool, Browser, Req};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use tower::ServiceExt;
-use zvonar_access::{Access, AuthPolicy, NewUser, Role, Visibility};
+use zvonar_access::{Access, AuthPolicy, Role};
 use zvonar_billing::MessageTemplates;
 use zvonar_dispatch::{DispatchStore, SqliteDispatchStore};
-use zvonar_web::{app, AppState, CampaignCommand, CampaignControl, CampaignError};
-
-const TOKEN: &str = "Zq3v9LrT0mWc2XyB8nKd5sFh";
-const PASSWORD: &str = "верный пароль 42";
+use zvonar_web::{AppState, CampaignCommand, CampaignControl, CampaignError};
 
 /// Records the create requests that reached the engine; progress is a fixed document.
 #[derive(Default)]
@@ -71,39 +67,25 @@ struct T {
 }
 
 async fn setup() -> T {
-    let pool = zvonar_billing::open_sqlite("sqlite::memory:")
-        .await
-        .unwrap();
+    let pool = memory_pool().await;
     zvonar_billing::migrate(&pool).await.unwrap();
-    zvonar_dispatch::migrate(&pool).await.unwrap();
-    zvonar_access::migrate(&pool).await.unwrap();
     let access = Arc::new(Access::new(pool.clone(), AuthPolicy::default()));
     let store: Arc<dyn DispatchStore> = Arc::new(SqliteDispatchStore::new(pool.clone()));
     let templates = Arc::new(MessageTemplates::new(pool));
     let campaigns = Arc::new(FakeCampaigns::default());
-    let state = AppState::new(
-        store,
-        TOKEN.into(),
-        std::env::temp_dir(),
-        Arc::new(prometheus_client::registry::Registry::default()),
+    let state = base_state(store, access.clone(), std::env::temp_dir())
+        .with_campaigns(campaigns.clone())
+        .with_campaign_templates(templates.clone());
+    add_users(
+        &access,
+        &[
+            ("anna", Role::Operator),
+            ("petr", Role::Executor),
+            ("sveta", Role::Supervisor),
+            ("olga", Role::Admin),
+        ],
     )
-    .with_access(access.clone(), false)
-    .with_campaigns(campaigns.clone())
-    .with_campaign_templates(templates.clone());
-    for (login, role) in [
-        ("anna", Role::Operator),
-        ("petr", Role::Executor),
-        ("sveta", Role::Supervisor),
-        ("olga", Role::Admin),
-    ] {
-        let new = NewUser {
-            login: login.into(),
-            display_name: String::new(),
-            role: Some(role),
-            visibility: Visibility::default(),
-        };
-        access.create_user(&new, PASSWORD, false).await.unwrap();
-    }
+    .await;
     T {
         state,
         access,
@@ -112,74 +94,38 @@ async fn setup() -> T {
     }
 }
 
-/// (cookie, csrf) of a logged-in user.
-async fn browser(t: &T, login: &str) -> (String, String) {
-    let (status, body, headers) = send_raw(
-        t,
-        Method::POST,
-        "/api/v1/login",
-        None,
-        true,
-        Some(json!({"login": login, "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let cookie = headers.split(';').next().unwrap().to_string();
-    let v: Value = serde_json::from_slice(&body).unwrap();
-    (cookie, v["csrf_token"].as_str().unwrap().to_string())
-}
-
-/// (status, body bytes, set-cookie).
+/// (status, body bytes, Set-Cookie) of one request as `who`, with or without the CSRF token.
 async fn send_raw(
     t: &T,
     method: Method,
     path: &str,
-    who: Option<&(String, String)>,
+    who: Option<&Browser>,
     with_csrf: bool,
     body: Option<Value>,
 ) -> (StatusCode, Vec<u8>, String) {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some((cookie, csrf)) = who {
-        req = req.header("cookie", cookie);
-        if with_csrf {
-            req = req.header("x-csrf-token", csrf);
-        }
-    }
-    let body = match body {
-        Some(v) => {
-            req = req.header("content-type", "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    let mut req = req.body(body).unwrap();
-    req.extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 40000))));
-    let resp = app(t.state.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let cookie = resp
-        .headers()
-        .get("set-cookie")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22)
-        .await
-        .unwrap();
-    (status, bytes.to_vec(), cookie)
+    let r = Req::new(method, path)
+        .by_opt(who, with_csrf)
+        .json_opt(body.as_ref())
+        .send(&t.state)
+        .await;
+    let cookie = r.set_cookie();
+    (r.status, r.bytes, cookie)
 }
 
+/// (status, JSON) of one request as `who` with the CSRF token.
 async fn send(
     t: &T,
     method: Method,
     path: &str,
-    who: &(String, String),
+    who: &Browser,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let (status, bytes, _) = send_raw(t, method, path, Some(who), true, body).await;
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let r = Req::new(method, path)
+        .by(who)
+        .json_opt(body.as_ref())
+        .send(&t.state)
+        .await;
+    (r.status, r.json)
 }
 
 async fn template_audit(t: &T) -> Vec<(String, String, Option<String>)> {
@@ -201,7 +147,7 @@ const DEBT_TEXT: &str = "Здравствуйте, {fio}. Ваш долг {debt}
 #[tokio::test]
 async fn an_admin_keeps_templates_and_every_change_is_audited() {
     let t = setup().await;
-    let olga = browser(&t, "olga").await;
+    let olga = log_in(&t.state, "olga").await;
     // Without the CSRF token: 403, nothing stored.
     let (status, _, _) = send_raw(
         &t,
@@ -336,7 +282,7 @@ async fn without_manage_campaigns_templates_are_403_and_unchanged() {
         .unwrap();
     let body = json!({"name": "Чужой", "text": "Привет."});
     for login in ["anna", "petr", "sveta"] {
-        let who = browser(&t, login).await;
+        let who = log_in(&t.state, login).await;
         for (method, path, body) in [
             (Method::GET, "/api/v1/campaigns/templates".to_string(), None),
             (
@@ -380,7 +326,7 @@ async fn without_manage_campaigns_templates_are_403_and_unchanged() {
 #[tokio::test]
 async fn the_preview_speaks_money_and_dates_and_names_unknown_variables() {
     let t = setup().await;
-    let olga = browser(&t, "olga").await;
+    let olga = log_in(&t.state, "olga").await;
     let (status, p) = send(
         &t,
         Method::POST,
@@ -429,7 +375,7 @@ async fn the_preview_speaks_money_and_dates_and_names_unknown_variables() {
 #[tokio::test]
 async fn a_campaign_from_a_template_gets_its_text() {
     let t = setup().await;
-    let olga = browser(&t, "olga").await;
+    let olga = log_in(&t.state, "olga").await;
     let tpl = t
         .templates
         .create(
@@ -489,7 +435,7 @@ async fn a_campaign_from_a_template_gets_its_text() {
 async fn the_xlsx_export_has_the_csv_rows_under_russian_headers() {
     use calamine::{Data, Reader, Xlsx};
     let t = setup().await;
-    let olga = browser(&t, "olga").await;
+    let olga = log_in(&t.state, "olga").await;
     let (status, bytes, _) = send_raw(
         &t,
         Method::GET,

@@ -91,11 +91,13 @@ pub struct Browser {
     pub csrf: String,
 }
 
-/// An answer: status, headers, the body as text and as JSON (`Null` when it is not JSON).
+/// An answer: status, headers, the body as bytes, as text and as JSON (`Null` when it is
+/// not JSON).
 #[derive(Debug)]
 pub struct Resp {
     pub status: StatusCode,
     pub headers: HeaderMap,
+    pub bytes: Vec<u8>,
     pub text: String,
     pub json: Value,
 }
@@ -191,7 +193,7 @@ impl Req {
         self
     }
 
-    /// Sends it through `app(state)` and reads the whole answer (at most 1 MiB).
+    /// Sends it through `app(state)` and reads the whole answer (at most 4 MiB).
     pub async fn send(self, state: &AppState) -> Resp {
         let mut req = Request::builder().method(self.method).uri(self.path);
         for (k, v) in &self.headers {
@@ -209,14 +211,16 @@ impl Req {
         let resp = app(state.clone()).oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22)
             .await
-            .unwrap();
+            .unwrap()
+            .to_vec();
         Resp {
             status,
             headers,
             text: String::from_utf8_lossy(&bytes).into_owned(),
             json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            bytes,
         }
     }
 }
