@@ -66,6 +66,16 @@ pub enum Status {
         /// The reason (shown to users).
         reason: SkipReason,
     },
+    /// An answering machine answered ([`crate::amd`]): `retry_at` when the campaign hangs up
+    /// and retries (the no-answer retries), `None` when final; `message_left` when the short
+    /// message was left after its greeting (final).
+    AnsweringMachine {
+        /// Next attempt not before.
+        retry_at: Option<DateTime<Utc>>,
+        /// The message was left on it.
+        #[serde(default)]
+        message_left: bool,
+    },
     /// Pressed 9 or asked an operator: never called again by any campaign.
     OptedOut,
     /// A call in progress when zvonar restarted: outcome unknown, not re-dialled automatically.
@@ -87,6 +97,15 @@ impl Status {
             Status::NoAnswer { retry_at: None } => "не ответил, попытки исчерпаны".into(),
             Status::Failed { code } => format!("ошибка вызова (SIP {code})"),
             Status::Skipped { reason } => format!("пропущен: {}", reason.label_ru()),
+            Status::AnsweringMachine {
+                message_left: true, ..
+            } => "автоответчик, оставлено сообщение".into(),
+            Status::AnsweringMachine {
+                retry_at: Some(_), ..
+            } => "автоответчик, будет повтор".into(),
+            Status::AnsweringMachine { retry_at: None, .. } => {
+                "автоответчик, попытки исчерпаны".into()
+            }
             Status::OptedOut => "отказался от звонков".into(),
             Status::Interrupted => "звонок прерван перезапуском, исход неизвестен".into(),
         }
@@ -100,6 +119,10 @@ impl Status {
                 | Status::Calling { .. }
                 | Status::Busy { retry_at: Some(_) }
                 | Status::NoAnswer { retry_at: Some(_) }
+                | Status::AnsweringMachine {
+                    retry_at: Some(_),
+                    ..
+                }
         )
     }
 }
@@ -117,6 +140,13 @@ pub enum Outcome {
     InvalidNumber(u16),
     /// Any other failure (SIP code, 0 = no response).
     Failed(u16),
+    /// Answered by an answering machine ([`crate::amd`]); not a conversation with the person
+    /// (not counted for the 230-ФЗ limits). `message_left`: the short message was left after
+    /// the greeting (final); otherwise retried like no answer.
+    AnsweringMachine {
+        /// The message was left.
+        message_left: bool,
+    },
 }
 
 /// What the person did during an answered call.
@@ -388,9 +418,11 @@ impl Campaign {
             let r = &mut self.recipients[i];
             let not_before = match r.status {
                 Status::Queued => None,
-                Status::Busy { retry_at: Some(t) } | Status::NoAnswer { retry_at: Some(t) } => {
-                    Some(t)
-                }
+                Status::Busy { retry_at: Some(t) }
+                | Status::NoAnswer { retry_at: Some(t) }
+                | Status::AnsweringMachine {
+                    retry_at: Some(t), ..
+                } => Some(t),
                 _ => continue,
             };
             let from = not_before.map_or(now, |t| t.max(now));
@@ -418,6 +450,12 @@ impl Campaign {
                         }
                         (SkipReason::CampaignEnded, Status::NoAnswer { .. }) => {
                             Status::NoAnswer { retry_at: None }
+                        }
+                        (SkipReason::CampaignEnded, Status::AnsweringMachine { .. }) => {
+                            Status::AnsweringMachine {
+                                retry_at: None,
+                                message_left: false,
+                            }
                         }
                         (reason, _) => Status::Skipped { reason },
                     };
@@ -478,10 +516,13 @@ impl Campaign {
             });
         }
         // Progress reported during the call means it was answered.
-        let outcome = if r.in_call.is_some() {
-            Outcome::Answered
-        } else {
-            outcome
+        let outcome = match outcome {
+            Outcome::AnsweringMachine { .. } => {
+                r.in_call = None;
+                outcome
+            }
+            _ if r.in_call.is_some() => Outcome::Answered,
+            _ => outcome,
         };
         if let Some(a) = r.attempts.last_mut() {
             a.outcome = Some(outcome);
@@ -511,6 +552,22 @@ impl Campaign {
                 }
             }
             Outcome::Failed(code) => Status::Failed { code },
+            Outcome::AnsweringMachine { message_left } => {
+                // Retries of a machine share the no-answer budget: the person was not reached.
+                let unreached = count(r, Outcome::NoAnswer)
+                    + count(
+                        r,
+                        Outcome::AnsweringMachine {
+                            message_left: false,
+                        },
+                    );
+                Status::AnsweringMachine {
+                    retry_at: (!message_left && unreached <= rules.retries.no_answer).then(|| {
+                        now + Duration::minutes(i64::from(rules.retries.no_answer_gap_min))
+                    }),
+                    message_left,
+                }
+            }
         };
         Ok(())
     }
@@ -592,7 +649,8 @@ impl Campaign {
             Status::Interrupted
             | Status::Failed { .. }
             | Status::Busy { retry_at: None }
-            | Status::NoAnswer { retry_at: None } => {
+            | Status::NoAnswer { retry_at: None }
+            | Status::AnsweringMachine { retry_at: None, .. } => {
                 r.status = Status::Queued;
                 Ok(())
             }

@@ -492,3 +492,45 @@ fn the_limits_day_is_the_persons_day_in_two_zones() {
             .with_timezone(&Utc)
     );
 }
+
+/// An answering machine: retried on the no-answer budget (hung up) or final with the message
+/// left; never a conversation for the 230-ФЗ limits; shown as «автоответчик».
+#[test]
+fn answering_machine_is_retried_or_final_and_not_a_conversation() {
+    let r = rules(5, 60, true);
+    let mut c = Campaign::new(people(2));
+    assert_eq!(c.poll(msk(1, 10, 0), &r).dial, vec![0, 1]);
+    let am = |m| Outcome::AnsweringMachine { message_left: m };
+    c.on_outcome(0, msk(1, 10, 1), am(false), &r).unwrap();
+    c.on_outcome(1, msk(1, 10, 1), am(true), &r).unwrap();
+    let retry = msk(1, 10, 31);
+    assert_eq!(
+        c.recipients[0].status,
+        Status::AnsweringMachine {
+            retry_at: Some(retry),
+            message_left: false
+        }
+    );
+    assert_eq!(
+        c.recipients[0].status.label_ru(),
+        "автоответчик, будет повтор"
+    );
+    assert!(c.recipients[1].status.is_final());
+    assert_eq!(
+        c.recipients[1].status.label_ru(),
+        "автоответчик, оставлено сообщение"
+    );
+    // Not a conversation: the debt campaign calls again the same day.
+    let d = c.poll(retry, &r);
+    assert_eq!(d.dial, vec![0]);
+    // The budget (1 no-answer retry) is used: final after the second machine.
+    c.on_outcome(0, msk(1, 11, 0), am(false), &r).unwrap();
+    assert_eq!(
+        c.recipients[0].status,
+        Status::AnsweringMachine {
+            retry_at: None,
+            message_left: false
+        }
+    );
+    assert!(c.finished());
+}

@@ -1,6 +1,7 @@
 //! zvonar-outbound: the rules of outbound campaigns (автообзвон) as pure, sans-IO code with
 //! the clock passed in, so every rule is tested without sockets or tasks.
 //!
+//! - [`amd`]: the answering-machine heuristic (a long greeting before the first pause).
 //! - [`calendar`]: the Russian production calendar (ТК РФ ст. 112 + the Government's
 //!   transfers of days off, `data/ru-transfers.toml`).
 //! - [`policy`]: legal call windows and frequency limits (230-ФЗ ст. 7), consent and
@@ -11,6 +12,7 @@
 //! - [`campaign`]: recipients' states, retries, and the pacing scheduler (channels, calls
 //!   per minute) that survives a restart without calling anybody twice.
 
+pub mod amd;
 pub mod calendar;
 pub mod campaign;
 pub mod list;

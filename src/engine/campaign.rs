@@ -397,6 +397,7 @@ fn outcome_code(o: Outcome) -> (&'static str, Option<u16>) {
         Outcome::NoAnswer => ("no_answer", None),
         Outcome::InvalidNumber(c) => ("invalid_number", Some(c)),
         Outcome::Failed(c) => ("failed", Some(c)),
+        Outcome::AnsweringMachine { .. } => ("answering_machine", Some(200)),
     }
 }
 
@@ -1043,6 +1044,11 @@ impl Campaigns {
             .iter()
             .filter(|r| r.status == Status::OptedOut)
             .count();
+        let answering_machine = campaign
+            .recipients
+            .iter()
+            .filter(|r| matches!(r.status, Status::AnsweringMachine { .. }))
+            .count();
         let called = campaign
             .recipients
             .iter()
@@ -1103,6 +1109,7 @@ impl Campaigns {
             "totals": {
                 "recipients": total, "called": called, "reached": reached,
                 "listened": listened_n, "confirmed": confirmed, "opted_out": opted_out,
+                "answering_machine": answering_machine,
                 "reached_pct": pct(reached), "listened_pct": pct(listened_n),
                 "confirmed_pct": pct(confirmed),
             },
