@@ -213,7 +213,53 @@ pub struct CampaignSpec {
     /// recipient's ticket instead of playing the template and the question.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<super::rating::RatingRound>,
+    /// The answering-machine heuristic ([`zvonar_outbound::amd`]); absent: off, and the
+    /// message plays as soon as the call is answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answering_machine: Option<AmdSpec>,
 }
+
+/// What a campaign does about answering machines. On answer the robot first listens: a
+/// short «Алло?» followed by a pause, or silence for `silence_ms`, is a person, who then
+/// hears the message; continuous speech longer than `greeting_ms` is a machine's greeting.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct AmdSpec {
+    /// Continuous speech before the first pause longer than this is a machine, ms
+    /// (1000–10 000; default 3500).
+    #[serde(default = "default_greeting_ms")]
+    pub greeting_ms: u64,
+    /// Nobody speaking this long after the answer is a person listening, ms (500–10 000;
+    /// default 2500).
+    #[serde(default = "default_amd_silence_ms")]
+    pub silence_ms: u64,
+    /// `retry` (default): hang up and call again on the no-answer retries; `message`: leave
+    /// the message after the greeting (final).
+    #[serde(default)]
+    pub on_machine: OnMachine,
+}
+
+/// What to do on reaching an answering machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnMachine {
+    /// Hang up; the recipient is called again like after no answer.
+    #[default]
+    Retry,
+    /// Wait for the greeting to end and leave the message (no question).
+    Message,
+}
+
+fn default_greeting_ms() -> u64 {
+    zvonar_outbound::amd::AmdSettings::default().greeting_ms
+}
+
+fn default_amd_silence_ms() -> u64 {
+    zvonar_outbound::amd::AmdSettings::default().silence_ms
+}
+
+/// How long after the answer a machine's greeting may go on before the message is given up
+/// and the recipient retried, ms.
+const AMD_GREETING_LIMIT_MS: u64 = 30_000;
 
 fn bad(m: impl Into<String>) -> CampaignError {
     CampaignError::BadRequest(m.into())
@@ -263,6 +309,14 @@ impl CampaignSpec {
         }
         if !(5..=120).contains(&self.ring_timeout_s) {
             return Err("ring_timeout_s: от 5 до 120".into());
+        }
+        if let Some(a) = &self.answering_machine {
+            if !(1000..=10_000).contains(&a.greeting_ms) {
+                return Err("answering_machine.greeting_ms: от 1000 до 10000".into());
+            }
+            if !(500..=10_000).contains(&a.silence_ms) {
+                return Err("answering_machine.silence_ms: от 500 до 10000".into());
+            }
         }
         if self.retries.busy > 10 || self.retries.no_answer > 10 {
             return Err("retries: не больше 10 повторов".into());
@@ -374,6 +428,64 @@ pub(super) struct CallResult {
     pub(super) digit: Option<char>,
     /// A rating call: a rating was given (and stored).
     pub(super) rated: bool,
+}
+
+/// After an event fed to the answering-machine detector: what the call does now, and
+/// the detector's next deadline. A person: the detector is dropped and the message
+/// plays. A machine: with `retry` the call ends as «автоответчик» (retried like no
+/// answer); with `message` the message plays once the greeting is over.
+fn amd_step(
+    amd: &mut Option<(zvonar_outbound::amd::Detector, tokio::time::Instant)>,
+    deadline: &mut Option<tokio::time::Instant>,
+    machine: &mut bool,
+    out: &mut CallResult,
+    spec: &CampaignSpec,
+) -> AmdAct {
+    use zvonar_outbound::amd::Verdict;
+    let Some((d, at)) = amd.as_ref() else {
+        return AmdAct::Wait;
+    };
+    let at = *at;
+    *deadline = d.deadline().map(|ms| at + Duration::from_millis(ms));
+    match d.verdict() {
+        Verdict::Listening => AmdAct::Wait,
+        Verdict::Human => {
+            *amd = None;
+            AmdAct::PlayMessage
+        }
+        Verdict::Machine => {
+            *machine = true;
+            out.outcome = Some(Outcome::AnsweringMachine {
+                message_left: false,
+            });
+            let on = spec.answering_machine.map(|a| a.on_machine);
+            if on != Some(OnMachine::Message) {
+                *amd = None;
+                AmdAct::HangUp
+            } else if d.greeting_ended() {
+                *amd = None;
+                AmdAct::PlayMessage
+            } else if at.elapsed() >= Duration::from_millis(AMD_GREETING_LIMIT_MS) {
+                *amd = None;
+                AmdAct::HangUp
+            } else {
+                // Wait for the greeting's end; check the limit again then.
+                *deadline = Some(at + Duration::from_millis(AMD_GREETING_LIMIT_MS));
+                AmdAct::Wait
+            }
+        }
+    }
+}
+
+/// What a campaign call does after the answering-machine detector heard something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AmdAct {
+    /// Keep listening.
+    Wait,
+    /// Play the message now.
+    PlayMessage,
+    /// End the call.
+    HangUp,
 }
 
 /// The campaigns of the process: storage, runners, and the API's view ([`CampaignControl`]).
@@ -826,6 +938,31 @@ impl Campaigns {
         live.wake.notify_one();
     }
 
+    /// Carries out [`amd_step`]'s decision on the leg.
+    fn amd_act(
+        &self,
+        act: AmdAct,
+        leg: &dial::OutboundLeg,
+        message: &Arc<[i16]>,
+        hung_up: &mut bool,
+    ) {
+        match act {
+            AmdAct::Wait => {}
+            AmdAct::PlayMessage => {
+                let _ = leg.media().send(MediaCommand::Play {
+                    id: 1,
+                    pcm: message.clone(),
+                });
+            }
+            AmdAct::HangUp => {
+                if !*hung_up {
+                    *hung_up = true;
+                    leg.hangup();
+                }
+            }
+        }
+    }
+
     async fn place(
         &self,
         shared: &Arc<Shared>,
@@ -904,6 +1041,11 @@ impl Campaigns {
         let mut media_open = true;
         let mut answered = false;
         let mut hung_up = false;
+        // The answering-machine heuristic while it listens after the answer, and when the
+        // call was answered (its clock).
+        let mut amd: Option<(zvonar_outbound::amd::Detector, tokio::time::Instant)> = None;
+        let mut amd_deadline: Option<tokio::time::Instant> = None;
+        let mut machine = false;
         let far = |d: Option<tokio::time::Instant>| async move {
             match d {
                 Some(d) => tokio::time::sleep_until(d).await,
@@ -919,9 +1061,26 @@ impl Campaigns {
                         out.outcome = Some(Outcome::Answered);
                         out.recording = Some(rel.clone());
                         shared.events.publish(call_id, zvonar_models::CallEventKind::Answered { recording: rel.clone() }).await;
-                        let _ = leg.media().send(MediaCommand::Play { id: 1, pcm: message.clone() });
-                        hard_end = Some(tokio::time::Instant::now()
-                            + Duration::from_millis(message_ms + question_ms + ANSWER_WAIT_MS + 5_000));
+                        let now = tokio::time::Instant::now();
+                        let listen_ms = match spec.answering_machine {
+                            Some(a) => {
+                                let d = zvonar_outbound::amd::Detector::new(
+                                    zvonar_outbound::amd::AmdSettings {
+                                        greeting_ms: a.greeting_ms,
+                                        silence_ms: a.silence_ms,
+                                    },
+                                );
+                                amd_deadline = d.deadline().map(|ms| now + Duration::from_millis(ms));
+                                amd = Some((d, now));
+                                AMD_GREETING_LIMIT_MS
+                            }
+                            None => {
+                                let _ = leg.media().send(MediaCommand::Play { id: 1, pcm: message.clone() });
+                                0
+                            }
+                        };
+                        hard_end = Some(now
+                            + Duration::from_millis(listen_ms + message_ms + question_ms + ANSWER_WAIT_MS + 5_000));
                     }
                     Some(DialEvent::Failed(o)) => {
                         out.outcome = Some(outcome_of(o));
@@ -931,6 +1090,30 @@ impl Campaigns {
                     Some(DialEvent::HungUp(_)) | None => break,
                 },
                 ev = media_rx.recv(), if answered && media_open => match ev {
+                    Some(MediaEvent::SpeechStarted) if amd.is_some() => {
+                        if let Some((d, at)) = amd.as_mut() {
+                            let ms = at.elapsed().as_millis() as u64;
+                            d.on_speech_started(ms);
+                        }
+                        let act = amd_step(&mut amd, &mut amd_deadline, &mut machine, &mut out, spec);
+                        self.amd_act(act, &leg, &message, &mut hung_up);
+                    }
+                    Some(MediaEvent::Utterance { ended, .. }) if amd.is_some() => {
+                        if let Some((d, at)) = amd.as_mut() {
+                            let ms = ended.saturating_duration_since(at.into_std()).as_millis() as u64;
+                            d.on_speech_ended(ms);
+                        }
+                        let act = amd_step(&mut amd, &mut amd_deadline, &mut machine, &mut out, spec);
+                        self.amd_act(act, &leg, &message, &mut hung_up);
+                    }
+                    Some(MediaEvent::PlaybackDone { id: 1 }) if machine => {
+                        // The message was left on the machine after its greeting.
+                        out.outcome = Some(Outcome::AnsweringMachine { message_left: true });
+                        if !hung_up {
+                            hung_up = true;
+                            leg.hangup();
+                        }
+                    }
                     Some(MediaEvent::PlaybackStarted { id: 1 }) => {
                         message_started = Some(tokio::time::Instant::now());
                     }
@@ -970,6 +1153,15 @@ impl Campaigns {
                     Some(_) => {}
                     None => media_open = false,
                 },
+                _ = far(amd_deadline) => {
+                    amd_deadline = None;
+                    if let Some((d, at)) = amd.as_mut() {
+                        let ms = at.elapsed().as_millis() as u64;
+                        d.poll(ms);
+                    }
+                    let act = amd_step(&mut amd, &mut amd_deadline, &mut machine, &mut out, spec);
+                    self.amd_act(act, &leg, &message, &mut hung_up);
+                }
                 _ = far(key_deadline) => {
                     key_deadline = None;
                     if !hung_up {
@@ -1104,6 +1296,7 @@ impl Campaigns {
             "per_minute": live.spec.per_minute,
             "retries": live.spec.retries,
             "ring_timeout_s": live.spec.ring_timeout_s,
+            "answering_machine": live.spec.answering_machine,
             "active_calls": campaign.active(),
             "channels": live.spec.channels,
             "totals": {
@@ -1377,6 +1570,89 @@ mod tests {
             "recipients": recipients,
         }))
         .unwrap()
+    }
+
+    /// Drives [`amd_step`] the way the call loop does: the detector fed with the VAD's
+    /// events in ms since the answer, one step after each.
+    fn amd_run(on: OnMachine, events: &[(&str, u64)]) -> (Vec<AmdAct>, CallResult, bool) {
+        use zvonar_outbound::amd::{AmdSettings, Detector};
+        let mut s = spec(json!([{"phone": "+79165550101", "fio": "Иванов Иван"}]));
+        s.answering_machine = Some(AmdSpec {
+            greeting_ms: 3500,
+            silence_ms: 2500,
+            on_machine: on,
+        });
+        let now = tokio::time::Instant::now();
+        let mut amd = Some((Detector::new(AmdSettings::default()), now));
+        let (mut deadline, mut machine, mut out) = (None, false, CallResult::default());
+        let mut acts = Vec::new();
+        for &(what, ms) in events {
+            if let Some((d, _)) = amd.as_mut() {
+                match what {
+                    "start" => {
+                        d.on_speech_started(ms);
+                    }
+                    "end" => {
+                        d.on_speech_ended(ms);
+                    }
+                    _ => {
+                        d.poll(ms);
+                    }
+                }
+            }
+            acts.push(amd_step(
+                &mut amd,
+                &mut deadline,
+                &mut machine,
+                &mut out,
+                &s,
+            ));
+        }
+        (acts, out, machine)
+    }
+
+    #[test]
+    fn a_short_hello_gets_the_message_at_its_pause() {
+        let (acts, out, machine) = amd_run(OnMachine::Message, &[("start", 300), ("end", 900)]);
+        assert_eq!(acts, [AmdAct::Wait, AmdAct::PlayMessage]);
+        assert!(!machine);
+        assert_eq!(out.outcome, None, "an ordinary answered call");
+    }
+
+    #[test]
+    fn a_silent_listener_gets_the_message_after_the_silence() {
+        let (acts, _, machine) = amd_run(OnMachine::Retry, &[("poll", 2500)]);
+        assert_eq!(acts, [AmdAct::PlayMessage]);
+        assert!(!machine);
+    }
+
+    #[test]
+    fn a_machine_is_hung_up_on_for_a_retry_by_default() {
+        let (acts, out, machine) = amd_run(OnMachine::default(), &[("start", 200), ("poll", 3701)]);
+        assert_eq!(acts, [AmdAct::Wait, AmdAct::HangUp]);
+        assert!(machine);
+        assert_eq!(
+            out.outcome,
+            Some(Outcome::AnsweringMachine {
+                message_left: false
+            })
+        );
+    }
+
+    #[test]
+    fn a_machine_gets_the_message_after_its_greeting() {
+        let (acts, out, _) = amd_run(
+            OnMachine::Message,
+            &[("start", 200), ("poll", 3701), ("end", 7200)],
+        );
+        assert_eq!(acts, [AmdAct::Wait, AmdAct::Wait, AmdAct::PlayMessage]);
+        // Left once the message has played (the call loop sets message_left then).
+        assert_eq!(
+            out.outcome,
+            Some(Outcome::AnsweringMachine {
+                message_left: false
+            })
+        );
     }
 
     #[test]

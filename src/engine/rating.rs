@@ -223,6 +223,7 @@ pub async fn run_once(
         recipients,
         selection: None,
         rating: Some(cfg.round.clone()),
+        answering_machine: None,
     };
     let tickets: Vec<i64> = candidates.iter().map(|c| c.ticket_id).collect();
     let id = campaigns.start_rating_round(spec, run, &tickets).await?;

@@ -270,6 +270,11 @@ async function newForm({ api, navigate }) {
   const busyGap = num('busy_gap_min', 10, 0, 1440);
   const noAnswer = num('retries_no_answer', 1, 0, 10);
   const noAnswerGap = num('no_answer_gap_min', 60, 0, 1440);
+  // The answering-machine heuristic (the campaign's `answering_machine`): off by default.
+  const machine = h('select', { name: 'answering_machine' },
+    h('option', { value: '' }, 'не распознавать (сообщение сразу после ответа)'),
+    h('option', { value: 'retry' }, 'положить трубку и перезвонить позже'),
+    h('option', { value: 'message' }, 'оставить сообщение после приветствия'));
 
   const form = h('form', { id: 'campaign-form', class: 'panel' },
     h('h3', {}, 'Новая кампания'),
@@ -296,7 +301,8 @@ async function newForm({ api, navigate }) {
         h('div', {}, h('label', {}, 'Линий ', channels), ' ', h('label', {}, 'звонков в минуту ', perMinute), ' ',
           h('label', {}, 'ждать ответа, с ', ring)),
         h('div', {}, 'Повторы: ', h('label', {}, 'занято ', busy, ' раз через ', busyGap, ' мин'), '; ',
-          h('label', {}, 'не ответил ', noAnswer, ' раз через ', noAnswerGap, ' мин')))),
+          h('label', {}, 'не ответил ', noAnswer, ' раз через ', noAnswerGap, ' мин')),
+        h('div', {}, h('label', {}, 'Автоответчик: ', machine)))),
     err,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'create-campaign' }, 'Создать (черновик)')));
 
@@ -316,6 +322,7 @@ async function newForm({ api, navigate }) {
       retries: { busy: Number(busy.value), busy_gap_min: Number(busyGap.value),
         no_answer: Number(noAnswer.value), no_answer_gap_min: Number(noAnswerGap.value) },
     };
+    if (machine.value) body.answering_machine = { on_machine: machine.value };
     if (tplSel.value) body.template_id = Number(tplSel.value);
     if (askQuestion.checked) body.question = question.value;
     if (source.value === 'list') {
@@ -418,7 +425,9 @@ async function detail(root, { api, can, navigate }, id) {
       h('span', { class: 'k' }, 'Темп'), h('span', { class: 'v' },
         `${c.channels} лин., ${c.per_minute} в мин.; повторы: занято ${r.busy ?? 0} × ${r.busy_gap_min ?? 0} мин, не ответил ${r.no_answer ?? 0} × ${r.no_answer_gap_min ?? 0} мин`),
       h('span', { class: 'k' }, 'Сообщение'), h('span', { class: 'v', id: 'campaign-template' }, c.template || ''),
-      c.question ? [h('span', { class: 'k' }, 'Вопрос'), h('span', { class: 'v' }, c.question)] : ''));
+      c.question ? [h('span', { class: 'k' }, 'Вопрос'), h('span', { class: 'v' }, c.question)] : '',
+      c.answering_machine ? [h('span', { class: 'k' }, 'Автоответчик'), h('span', { class: 'v' },
+        c.answering_machine.on_machine === 'message' ? 'оставить сообщение после приветствия' : 'перезвонить позже')] : ''));
     const t = c.totals;
     totals.replaceChildren(`Получателей: ${t.recipients}; позвонили: ${t.called}; сейчас на линии: ${c.active_calls}. `,
       h('b', {}, `Дозвон ${pct(t.reached_pct)}`), ', ', h('b', {}, `дослушали ${pct(t.listened_pct)}`), ', ',
