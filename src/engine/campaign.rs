@@ -1037,7 +1037,7 @@ impl Campaigns {
         // A backstop for a call nobody ends: the message, the question and the wait for a key.
         let mut hard_end: Option<tokio::time::Instant> = None;
         let mut key_deadline: Option<tokio::time::Instant> = None;
-        let mut message_started: Option<tokio::time::Instant> = None;
+        let mut message_started = false;
         let mut media_open = true;
         let mut answered = false;
         let mut hung_up = false;
@@ -1115,14 +1115,15 @@ impl Campaigns {
                         }
                     }
                     Some(MediaEvent::PlaybackStarted { id: 1 }) => {
-                        message_started = Some(tokio::time::Instant::now());
+                        message_started = true;
                     }
                     Some(MediaEvent::PlaybackDone { id: 1 }) => {
-                        // Done, not stopped: the whole message went out (a frame of slack).
-                        let whole = message_started.is_some_and(|t| {
-                            t.elapsed() + Duration::from_millis(40) >= Duration::from_millis(message_ms)
-                        });
-                        if whole && out.digit.is_none() {
+                        // The media task reports a prompt done when its last frame went out
+                        // or when it was stopped, and only a key stops the message here
+                        // (then `digit` is set); a hang-up ends the media without it. So a
+                        // message that started and is done without a key was heard whole —
+                        // not judged by wall-clock time, which a loaded machine stretches.
+                        if message_started && out.digit.is_none() {
                             out.listened = true;
                         }
                         match &question {
