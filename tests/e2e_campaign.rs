@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{free_port, Zvonar};
+use common::{free_port, open_zone, Zvonar};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::net::TcpStream;
@@ -45,26 +45,6 @@ fn http(z: &Zvonar, method: &str, path: &str, token: &str, body: &str) -> (u16, 
         .expect("status");
     let body = &buf[split + 4..];
     (status, serde_json::from_slice(body).unwrap_or(Value::Null))
-}
-
-/// A time zone where the 230-ФЗ window (9:00–20:00 even on a day off) is open now and for
-/// the next hour: the test runs at any hour of the day.
-fn open_zone() -> String {
-    use chrono::Timelike;
-    for off in -12i32..=14 {
-        // `Etc/GMT-3` is UTC+3 (the POSIX sign).
-        let name = match off {
-            0 => "Etc/GMT".to_string(),
-            o if o > 0 => format!("Etc/GMT-{o}"),
-            o => format!("Etc/GMT+{}", -o),
-        };
-        let tz: chrono_tz::Tz = name.parse().expect("zone");
-        let h = chrono::Utc::now().with_timezone(&tz).hour();
-        if (10..=17).contains(&h) {
-            return name;
-        }
-    }
-    unreachable!("some offset puts now between 10:00 and 17:59")
 }
 
 fn rtp(pt: u8, marker: bool, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {

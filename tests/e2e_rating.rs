@@ -22,25 +22,6 @@ const VOICE_PHONE: &str = "+79161110001";
 const KEYS_PHONE: &str = "+79161110002";
 const SUPERVISOR_PASSWORD: &str = "пароль супервизора 42";
 
-/// A zone where the 230-ФЗ window (9:00–20:00 even on a day off) is open now and for the next
-/// hour: the test runs at any hour of the day.
-fn open_zone() -> &'static str {
-    use chrono::Timelike;
-    for off in -12i32..=14 {
-        let name = match off {
-            0 => "Etc/GMT".to_string(),
-            o if o > 0 => format!("Etc/GMT-{o}"),
-            o => format!("Etc/GMT+{}", -o),
-        };
-        let tz: chrono_tz::Tz = name.parse().expect("zone");
-        let h = chrono::Utc::now().with_timezone(&tz).hour();
-        if (10..=17).contains(&h) {
-            return Box::leak(name.into_boxed_str());
-        }
-    }
-    unreachable!("some offset puts now between 10:00 and 17:59")
-}
-
 const RESP: &str = "      [last_Via:]\n      [last_From:]\n      [last_To:];tag=[pid]SIPpTag01[call_number]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Contact: <sip:[local_ip]:[local_port];transport=[transport]>\n";
 
 /// The provider's side: answers every call (PCMA and telephone-event); a call to
@@ -229,7 +210,8 @@ fn rating_campaigns(z: &Zvonar) -> Vec<Value> {
 
 #[test]
 fn the_robot_calls_residents_through_the_trunk_voice_and_keys_ratings_low_one_makes_qc() {
-    let zone = open_zone();
+    // `Options::time_zone` is a `&'static str`; one zone for the whole test.
+    let zone: &'static str = Box::leak(common::open_zone().into_boxed_str());
     let trunk_port = free_port();
     let mut z = Zvonar::start_with(
         "rating",
