@@ -174,7 +174,7 @@ fn main() {
     let t0 = Instant::now();
     let n = calls.to_string();
     let rate = calls.to_string();
-    let media_port = (40000 + (free_port() % 10000) / 2 * 2).to_string();
+    let media_port = common::free_media_port().to_string();
     let zz = &z;
     let (sipp_ok, sipp_out, connected_at, cpu_connected, ended_at, cpu_ended) =
         std::thread::scope(|s| {

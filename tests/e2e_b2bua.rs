@@ -162,7 +162,7 @@ fn party_scenario(dir: &Path, name: &str, party: &Party, pcap: &Path) -> PathBuf
 
 /// Starts SIPp as the party on `port` (UDP), answering one call.
 fn start_party(z: &Zvonar, scenario: &Path, port: u16) -> Child {
-    let media = (40000 + (free_port() % 10000) / 2 * 2).to_string();
+    let media = common::free_media_port().to_string();
     let child = Command::new("sipp")
         .args(["-sf", &scenario.to_string_lossy()])
         .args(["-p", &port.to_string(), "-mp", &media, "-m", "1"])

@@ -135,7 +135,7 @@ fn scenario(dir: &Path, name: &str, party: &Party) -> PathBuf {
 
 /// SIPp as a party on UDP `port`, taking `calls` calls (one at a time), then exiting.
 fn start_party(dir: &Path, scenario: &Path, port: u16, calls: u32) -> Child {
-    let media = (40000 + (free_port() % 10000) / 2 * 2).to_string();
+    let media = common::free_media_port().to_string();
     let child = Command::new("sipp")
         .args(["-sf", &scenario.to_string_lossy()])
         .args([

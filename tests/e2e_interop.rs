@@ -111,7 +111,7 @@ fn scenario(z: &Zvonar, name: &str, body: &str) -> PathBuf {
 
 /// Runs one SIPp call over UDP, tracing its messages to `<name>.msg`; returns the trace.
 fn run(z: &Zvonar, sc: &Path, name: &str, timeout_s: u64) -> String {
-    let media_port = (40000 + (free_port() % 10000) / 2 * 2).to_string();
+    let media_port = common::free_media_port().to_string();
     let sip_port = free_port().to_string();
     let trace = z.dir.join(format!("{name}.msg"));
     let trace_arg = trace.to_string_lossy().into_owned();

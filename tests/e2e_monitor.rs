@@ -190,7 +190,7 @@ fn supervisor_watches_an_agent_and_a_waiting_caller_live_in_the_browser() {
         "-p",
         free_port().to_string(),
         "-mp",
-        (40000 + (free_port() % 10000) / 2 * 2).to_string(),
+        common::free_media_port().to_string(),
         "-i",
         "127.0.0.1",
         "-mi",

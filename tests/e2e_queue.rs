@@ -196,7 +196,7 @@ fn call_async(z: &Zvonar, name: &str, steps: Vec<Step>) -> std::thread::JoinHand
     let sip_port = z.sip_port;
     let dir = z.dir.clone();
     std::thread::spawn(move || {
-        let media_port = (40000 + (free_port() % 10000) / 2 * 2).to_string();
+        let media_port = common::free_media_port().to_string();
         let port = free_port().to_string();
         let out = Command::new("sipp")
             .arg(format!("127.0.0.1:{sip_port}"))
@@ -555,7 +555,7 @@ fn a_desk_phone_takes_the_queued_call_audio_flows_both_ways_then_wrap_up() {
     let desk = Command::new("sipp")
         .args(["-sf", &common::desk_phone_scenario(&z.dir, "desk", "101", 15_000).to_string_lossy()])
         .args(["-p", &phone_port.to_string(), "-m", "1", "-rtp_echo"])
-        .args(["-mp", &(40000 + (free_port() % 10000) / 2 * 2).to_string()])
+        .args(["-mp", &common::free_media_port().to_string()])
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args([
             "-timeout",

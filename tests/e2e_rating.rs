@@ -126,7 +126,7 @@ fn voice_pcap(path: &Path) {
 }
 
 fn start_provider(dir: &Path, scenario: &Path, port: u16) -> Child {
-    let media = (40000 + (free_port() % 10000) / 2 * 2).to_string();
+    let media = common::free_media_port().to_string();
     Command::new("sipp")
         .args(["-sf", &scenario.to_string_lossy()])
         .args(["-p", &port.to_string(), "-mp", &media, "-m", "2"])

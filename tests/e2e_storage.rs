@@ -53,7 +53,7 @@ fn ten_calls_get_ticket_numbers_while_a_50000_row_import_runs() {
         &known_caller_steps(),
         90_000,
     );
-    let media_port = (40000 + (free_port() % 10000) / 2 * 2).to_string();
+    let media_port = common::free_media_port().to_string();
     let sip_port = free_port().to_string();
     let calls = CALLS.to_string();
     let (calls_ok, sipp_out) = sipp(

@@ -95,7 +95,7 @@ fn desk_phone(dir: &Path, scenario: &Path, ip: &str, port: u16, echo: bool) -> K
     let mut c = Command::new("sipp");
     c.args(["-sf", &scenario.to_string_lossy()])
         .args(["-p", &port.to_string(), "-m", "1"])
-        .args(["-mp", &(40000 + (free_port() % 10000) / 2 * 2).to_string()])
+        .args(["-mp", &common::free_media_port().to_string()])
         .args(["-i", ip, "-mi", ip])
         .args([
             "-timeout",
@@ -334,7 +334,7 @@ fn a_browser_agent_that_vanishes_while_ringing_the_call_rings_the_desk_phone_age
         .args(["-sf", &scenario.to_string_lossy()])
         .args(["-m", "1", "-l", "1", "-t", "u1"])
         .args(["-p", &free_port().to_string()])
-        .args(["-mp", &(40000 + (free_port() % 10000) / 2 * 2).to_string()])
+        .args(["-mp", &common::free_media_port().to_string()])
         .args(["-i", &host, "-mi", &host])
         .args([
             "-timeout",
@@ -502,7 +502,7 @@ fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches
         true,
     );
     // boris answers the transferred call, echoes what he hears for 6 s, hangs up.
-    let boris_media = 40000 + (free_port() % 10000) / 2 * 2;
+    let boris_media = common::free_media_port();
     let capture = z.dir.join("boris-rx.pcap");
     let mut tcpdump = Killed(
         Command::new("tcpdump")
@@ -901,7 +901,7 @@ fn click_to_call_from_a_ticket_dials_the_resident_through_the_trunk_with_the_com
     let pcap = z.dir.join("resident-speech.pcap");
     let (mut seq, mut ts) = (100u16, 1000u32);
     common::write_pcap(&pcap, &common::speech_packets(&speech, &mut seq, &mut ts));
-    let resident_media = 40000 + (free_port() % 10000) / 2 * 2;
+    let resident_media = common::free_media_port();
     let capture = z.dir.join("resident-rx.pcap");
     let mut tcpdump = Killed(
         Command::new("tcpdump")
@@ -1106,7 +1106,7 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
         .output()
         .expect("sipp");
     assert!(out.status.success(), "REGISTER 102: {out:?}\n{}", z.log());
-    let boris_media = 40000 + (free_port() % 10000) / 2 * 2;
+    let boris_media = common::free_media_port();
     let capture = z.dir.join("boris-rx.pcap");
     let mut tcpdump = Killed(
         Command::new("tcpdump")
@@ -1222,7 +1222,7 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
             .args(["-sf", &scenario.to_string_lossy()])
             .args(["-m", "1", "-l", "1", "-t", "u1"])
             .args(["-p", &free_port().to_string()])
-            .args(["-mp", &(40000 + (free_port() % 10000) / 2 * 2).to_string()])
+            .args(["-mp", &common::free_media_port().to_string()])
             .args(["-i", &host, "-mi", &host])
             .args([
                 "-timeout",

@@ -84,7 +84,7 @@ fn start_provider(dir: &Path, scenario: &Path, port: u16, calls: u32) -> Child {
 
 /// [`start_provider`] over `transport` (`u1` UDP, `t1` TCP).
 fn start_provider_on(dir: &Path, scenario: &Path, port: u16, calls: u32, transport: &str) -> Child {
-    let media = (40000 + (free_port() % 10000) / 2 * 2).to_string();
+    let media = common::free_media_port().to_string();
     let child = Command::new("sipp")
         .args(["-sf", &scenario.to_string_lossy()])
         .args(["-t", transport])
@@ -461,7 +461,7 @@ fn kinds(call: &Value) -> Vec<(String, Value)> {
 
 fn one_caller(z: &Zvonar, scenario: &Path) -> (bool, String) {
     let port = free_port().to_string();
-    let media = (40000 + (free_port() % 10000) / 2 * 2).to_string();
+    let media = common::free_media_port().to_string();
     common::sipp(
         z,
         scenario,
@@ -564,7 +564,7 @@ fn the_channel_limit_is_never_exceeded() {
     std::fs::create_dir_all(&dir).expect("dir");
     let port = free_port();
     let scenario = provider_scenario(&dir, "provider", "127.0.0.1", &Answer::Plain);
-    let media = (40000 + (free_port() % 10000) / 2 * 2).to_string();
+    let media = common::free_media_port().to_string();
     // Two calls at most, both plain answers (no REGISTER: this trunk does not register).
     let provider = Command::new("sipp")
         .args(["-sf", &scenario.to_string_lossy()])

@@ -168,7 +168,7 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
     }
 
     // What the caller receives, captured on our end of the veth.
-    let caller_media_port = 40000 + (free_port() % 10000) / 2 * 2;
+    let caller_media_port = common::free_media_port();
     let capture = z.dir.join("caller-rx.pcap");
     let mut tcpdump = Killed(
         Command::new("tcpdump")

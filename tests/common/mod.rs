@@ -49,6 +49,28 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// An even UDP port `p` on 127.0.0.1 with `p`..`p + 3` free now, in 40000–49999: SIPp's
+/// media port (`-mp`) takes `p` and `p + 2` for audio and video (each with its RTCP port
+/// above), and a port taken by another test's SIPp made a call fail with «Address already
+/// in use». Another process may still take it before SIPp binds it, so each call gets a
+/// fresh one.
+pub fn free_media_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Walk the range from a per-process start so that parallel tests try different ports.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = (std::process::id() % 2500) as u16 * 4;
+    loop {
+        let n = NEXT.fetch_add(4, Ordering::Relaxed);
+        let p = 40000 + (start.wrapping_add(n) % 10000) / 4 * 4;
+        let held: Vec<UdpSocket> = (p..p + 4)
+            .filter_map(|q| UdpSocket::bind(("127.0.0.1", q)).ok())
+            .collect();
+        if held.len() == 4 {
+            return p;
+        }
+    }
+}
+
 /// A running zvonar.
 pub struct Zvonar {
     child: Child,
@@ -731,7 +753,7 @@ pub fn sipp(z: &Zvonar, scenario: &Path, args: &[&str], timeout_s: u64) -> (bool
 
 /// One call over `transport` (`u1` or `t1`) from a fresh SIP and media port.
 pub fn run_sipp(z: &Zvonar, scenario: &Path, transport: &str, timeout_s: u64) -> (bool, String) {
-    let media_port = (40000 + (free_port() % 10000) / 2 * 2).to_string();
+    let media_port = free_media_port().to_string();
     let sip_port = free_port().to_string();
     let args = [
         "-m",
@@ -1029,7 +1051,7 @@ pub fn start_uas_with(
     timeout_s: u64,
     extra: &[&str],
 ) -> Child {
-    let media = (40000 + (free_port() % 10000) / 2 * 2).to_string();
+    let media = free_media_port().to_string();
     let child = Command::new("sipp")
         .args(["-sf", &scenario.to_string_lossy()])
         .args([
