@@ -1201,7 +1201,16 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
         match rx.recv_timeout(Duration::from_secs(90)) {
             Ok(l) if l == "READY" => break,
             Ok(_) => {}
-            Err(_) => panic!("the console never became ready\n{}", z.log()),
+            Err(e) => {
+                // Node ended (or hung): its stderr says why.
+                let _ = node.0.kill();
+                let _ = node.0.wait();
+                let err = err_reader.join().unwrap_or_default();
+                panic!(
+                    "the console never became ready ({e:?})\nbrowser stderr:\n{err}\nzvonar log:\n{}",
+                    z.log()
+                )
+            }
         }
     }
     // The caller speaks all along; zvonar ends the call when boris hangs up.
