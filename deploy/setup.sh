@@ -9,7 +9,7 @@ deploy/install-deps.sh
 deploy/need-rust.sh
 deploy/fetch-models.sh data/models
 cargo build --release --bin zvonar
-BIN=target/release/zvonar
+BIN="${CARGO_TARGET_DIR:-target}/release/zvonar"
 $BIN --config deploy/zvonar.toml import accounts deploy/example/registry.csv
 $BIN --config deploy/zvonar.toml import outages deploy/example/outages.csv
 echo "setup: starting zvonar (Ctrl-C to stop); API token is in deploy/zvonar.toml"
