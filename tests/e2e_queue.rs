@@ -553,7 +553,10 @@ fn a_desk_phone_takes_the_queued_call_audio_flows_both_ways_then_wrap_up() {
     assert_eq!(status, 200, "{body}");
     // The desk phone now answers on the port it registered from, echoing the RTP it gets.
     let desk = Command::new("sipp")
-        .args(["-sf", &common::desk_phone_scenario(&z.dir, "desk", "101", 15_000).to_string_lossy()])
+        .args([
+            "-sf",
+            &common::desk_phone_scenario(&z.dir, "desk", "101", 15_000).to_string_lossy(),
+        ])
         .args(["-p", &phone_port.to_string(), "-m", "1", "-rtp_echo"])
         .args(["-mp", &common::free_media_port().to_string()])
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])

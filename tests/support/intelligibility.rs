@@ -89,7 +89,6 @@ pub async fn cer(engine: RussianEngine, texts: &[String], asr: &Asr) -> f64 {
     edits as f64 / chars as f64
 }
 
-
 /// What is measured: the example dialplan's spoken prompts (`deploy/dialplan.toml` under
 /// `root`, at least 10) and [`HOUSING`].
 pub fn sentences(root: &std::path::Path) -> Vec<String> {

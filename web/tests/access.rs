@@ -20,7 +20,6 @@ use zvonar_dispatch::{DispatchStore, SqliteDispatchStore, TicketFilter};
 use zvonar_models::{BuildingId, CallEvent, CallEventKind, CallId, TicketRequest};
 use zvonar_web::AppState;
 
-
 struct T {
     state: AppState,
     access: Arc<Access>,

@@ -64,8 +64,8 @@ async fn setup() -> T {
     let access = Arc::new(Access::new(pool.clone(), AuthPolicy::default()));
     let store: Arc<dyn DispatchStore> = Arc::new(SqliteDispatchStore::new(pool));
     let campaigns = Arc::new(FakeCampaigns::default());
-    let state = base_state(store, access.clone(), std::env::temp_dir())
-        .with_campaigns(campaigns.clone());
+    let state =
+        base_state(store, access.clone(), std::env::temp_dir()).with_campaigns(campaigns.clone());
     add_users(
         &access,
         &[

@@ -17,7 +17,6 @@ use zvonar_dispatch::{DispatchStore, SqliteDispatchStore};
 use zvonar_models::TicketRequest;
 use zvonar_web::{AcceptError, AppState, Duty, DutyControl};
 
-
 /// Records what reached the engine.
 #[derive(Default)]
 struct FakeRunner {

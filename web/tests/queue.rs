@@ -69,8 +69,7 @@ async fn setup() -> T {
     let access = Arc::new(Access::new(pool.clone(), AuthPolicy::default()));
     let store: Arc<dyn DispatchStore> = Arc::new(SqliteDispatchStore::new(pool));
     let queues = Arc::new(FakeQueues::default());
-    let state =
-        base_state(store, access.clone(), std::env::temp_dir()).with_queues(queues.clone());
+    let state = base_state(store, access.clone(), std::env::temp_dir()).with_queues(queues.clone());
     add_users(
         &access,
         &[

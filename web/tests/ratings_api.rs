@@ -17,7 +17,6 @@ use zvonar_dispatch::{Assignment, DispatchStore, SqliteDispatchStore, TicketChan
 use zvonar_models::{BuildingId, PhoneNumber, TicketId, TicketRequest};
 use zvonar_web::AppState;
 
-
 struct T {
     state: AppState,
     access: Arc<Access>,

@@ -70,11 +70,7 @@ pub async fn add_user_seeing(
         role: Some(role),
         visibility,
     };
-    access
-        .create_user(&new, PASSWORD, false)
-        .await
-        .unwrap()
-        .id
+    access.create_user(&new, PASSWORD, false).await.unwrap().id
 }
 
 /// [`add_user`] for each (login, role), without display names.
