@@ -185,22 +185,9 @@ fn trimmed(pcm: &[i16]) -> &[i16] {
 fn party_pcap(path: &std::path::Path, speech: &[i16], silence_ms: usize) -> std::path::PathBuf {
     let mut pcm = speech.to_vec();
     pcm.extend(std::iter::repeat_n(0i16, silence_ms * 8));
-    let codec = zvonar_voice::codec::Codec::Pcmu;
-    let packets: Vec<Vec<u8>> = pcm
-        .chunks(160)
-        .enumerate()
-        .map(|(i, c)| {
-            let mut frame = c.to_vec();
-            frame.resize(160, 0);
-            let (seq, ts) = (i as u16 + 1, i as u32 * 160);
-            let mut p = vec![0x80, if i == 0 { 0x80 } else { 0 }];
-            p.extend_from_slice(&seq.to_be_bytes());
-            p.extend_from_slice(&ts.to_be_bytes());
-            p.extend_from_slice(&0x5a5a_0002u32.to_be_bytes());
-            p.extend_from_slice(&codec.encode(&frame));
-            p
-        })
-        .collect();
+    let (mut seq, mut ts) = (1u16, 0u32);
+    let packets =
+        common::speech_packets_in(zvonar_voice::codec::Codec::Pcmu, &pcm, &mut seq, &mut ts);
     common::write_pcap(path, &packets);
     path.to_path_buf()
 }

@@ -529,14 +529,30 @@ fn rtp(pt: u8, marker: bool, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
 
 /// RTP packets (PCMA, PT 8) for `samples`, with `seq`/`ts` continuing from the arguments.
 pub fn speech_packets(samples: &[i16], seq: &mut u16, ts: &mut u32) -> Vec<Vec<u8>> {
-    let codec = zvonar_voice::codec::Codec::Pcma;
+    speech_packets_in(zvonar_voice::codec::Codec::Pcma, samples, seq, ts)
+}
+
+/// RTP packets of `codec` (its static payload type) for `samples`, 20 ms each, with
+/// `seq`/`ts` continuing from the arguments.
+pub fn speech_packets_in(
+    codec: zvonar_voice::codec::Codec,
+    samples: &[i16],
+    seq: &mut u16,
+    ts: &mut u32,
+) -> Vec<Vec<u8>> {
     samples
         .chunks(160)
         .enumerate()
         .map(|(i, c)| {
             let mut frame = c.to_vec();
             frame.resize(160, 0);
-            let p = rtp(8, i == 0, *seq, *ts, &codec.encode(&frame));
+            let p = rtp(
+                codec.payload_type(),
+                i == 0,
+                *seq,
+                *ts,
+                &codec.encode(&frame),
+            );
             *seq = seq.wrapping_add(1);
             *ts = ts.wrapping_add(160);
             p
