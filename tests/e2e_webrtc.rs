@@ -421,7 +421,10 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
         rx_packets
             .iter()
             .any(|(at, pt, p)| *at > connected && *pt == 101 && p.first() == Some(&5)),
-        "the operator's key 5 reached the caller as a telephone-event"
+        "the operator's key 5 reached the caller as a telephone-event; the call's timeline:\n{}\nthe page's log:\n{}\nzvonar log:\n{}",
+        detail["timeline"],
+        r["logs"],
+        z.log()
     );
     assert!(
         heard.len() > 8000 * 3,

@@ -633,6 +633,87 @@ fn from_user_of(req: &rsipstack::sip::Request) -> String {
         .unwrap_or_default()
 }
 
+/// In-dialog requests, handled one at a time per dialog in the order they arrived.
+///
+/// rsipstack's dialog answers one request at a time: while a re-INVITE waits for its ACK or an
+/// INFO for the engine's answer, the dialog is not `Confirmed`, and a second request is
+/// dropped without a response; a request whose CSeq is lower than the last one seen is refused
+/// (RFC 3261 §12.2.2). Handled concurrently, a browser's key (INFO) followed at once by its
+/// hold (re-INVITE) lost the key. So each dialog gets a queue and a worker that handles its
+/// requests in turn; the worker ends when its queue is empty. BYE and ACK skip the queue:
+/// a BYE ends the dialog whatever waits (a re-INVITE whose ACK never comes would hold it
+/// for 64·T1), and the ACK is what a waiting re-INVITE needs.
+#[derive(Clone, Default)]
+struct InDialogQueues {
+    queues: Arc<Mutex<HashMap<DialogId, mpsc::UnboundedSender<(Dialog, Transaction)>>>>,
+}
+
+impl InDialogQueues {
+    fn push(&self, dialog: Dialog, tx: Transaction) {
+        if matches!(tx.original.method, Method::Bye | Method::Ack) {
+            tokio::spawn(handle_in_dialog(dialog, tx));
+            return;
+        }
+        let id = dialog.id();
+        let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+        let item = match queues.get(&id) {
+            Some(q) => match q.send((dialog, tx)) {
+                Ok(()) => return,
+                Err(e) => e.0,
+            },
+            None => (dialog, tx),
+        };
+        let (q, mut rx) = mpsc::unbounded_channel();
+        let _ = q.send(item);
+        queues.insert(id.clone(), q);
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let next = match rx.try_recv() {
+                    Ok(next) => next,
+                    Err(_) => {
+                        // Empty: leave, unless a request came in meanwhile (checked under
+                        // the lock `push` takes, so none is left behind).
+                        let mut queues = this.queues.lock().unwrap_or_else(|p| p.into_inner());
+                        match rx.try_recv() {
+                            Ok(next) => next,
+                            Err(_) => {
+                                queues.remove(&id);
+                                return;
+                            }
+                        }
+                    }
+                };
+                handle_in_dialog(next.0, next.1).await;
+            }
+        });
+    }
+}
+
+/// Longest wait for the ACK of our 2xx before an in-dialog request that came after it is
+/// handled anyway: 64·T1, when the INVITE server transaction gives up (RFC 3261 §17.2.1).
+const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(32);
+
+async fn handle_in_dialog(mut dialog: Dialog, mut tx: Transaction) {
+    // A request sent right after the ACK can overtake it here: the ACK is handled by the
+    // INVITE's own task. rsipstack drops a request that finds the dialog still waiting for
+    // the ACK, so wait for the ACK (it is normally a few ms behind).
+    let ack_or_bye = matches!(tx.original.method, Method::Ack | Method::Bye);
+    if let (Dialog::Invite(d), false) = (&dialog, ack_or_bye) {
+        let until = tokio::time::Instant::now() + ACK_WAIT;
+        while d.state().waiting_ack() && tokio::time::Instant::now() < until {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        if d.state().is_terminated() {
+            let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+            return;
+        }
+    }
+    if let Err(e) = dialog.handle(&mut tx).await {
+        tracing::debug!(error = %e, method = %tx.original.method, "in-dialog request failed");
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn incoming_loop(
     mut incoming: rsipstack::transaction::TransactionReceiver,
@@ -646,19 +727,16 @@ async fn incoming_loop(
     registrar: Option<(SharedRegistrar, Arc<dyn crate::registrar::CredentialStore>)>,
     cancel: CancellationToken,
 ) {
+    let in_dialog = InDialogQueues::default();
     loop {
         let mut tx = tokio::select! {
             _ = cancel.cancelled() => return,
             tx = incoming.recv() => match tx { Some(tx) => tx, None => return },
         };
-        if let Some(mut dialog) = dialog_layer.match_dialog(&tx) {
+        if let Some(dialog) = dialog_layer.match_dialog(&tx) {
             // In-dialog request (BYE, INFO, re-INVITE, UPDATE, OPTIONS): rsipstack's dialog
             // answers BYE itself and hands the rest to us through the state channel.
-            tokio::spawn(async move {
-                if let Err(e) = dialog.handle(&mut tx).await {
-                    tracing::debug!(error = %e, "in-dialog request failed");
-                }
-            });
+            in_dialog.push(dialog, tx);
             continue;
         }
         let method = tx.original.method;

@@ -244,7 +244,7 @@ espeak_rate_wpm = 170
             .args(["--config", &cfg.to_string_lossy(), "serve"])
             .env(
                 "RUST_LOG",
-                "info,zvonar=debug,zvonar_voice=debug,rsipstack=warn,rtc_dtls=error,whisper_rs=warn,ort=warn,webrtc=warn,rtc=warn",
+                "info,zvonar=debug,zvonar_voice=debug,zvonar_sip=debug,rsipstack=warn,rsipstack::dialog=debug,rtc_dtls=error,whisper_rs=warn,ort=warn,webrtc=warn,rtc=warn",
             )
             .stdout(Stdio::null())
             .stderr(log)
