@@ -427,6 +427,37 @@ queue = "operators"
 "#;
 
 /// The largest RMS of any 500 ms window of `samples`.
+/// How well `reference` (8 kHz) appears in `channel`: the best Pearson correlation of their
+/// loudness contours (RMS of 20 ms frames, first 4 s of the reference) over every offset.
+/// Near 1: the channel carries that recording; another speaker's speech scores far lower.
+fn contour_match(channel: &[i16], reference: &[i16]) -> f64 {
+    let contour = |x: &[i16]| -> Vec<f64> {
+        x.chunks_exact(160)
+            .map(|c| (c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / 160.0).sqrt())
+            .collect()
+    };
+    let (ch, r) = (contour(channel), contour(reference));
+    let r = &r[..r.len().min(200)];
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (rm, n) = (mean(r), r.len());
+    let rd: Vec<f64> = r.iter().map(|v| v - rm).collect();
+    let rn = rd.iter().map(|v| v * v).sum::<f64>().sqrt();
+    (0..ch.len().saturating_sub(n))
+        .map(|off| {
+            let w = &ch[off..off + n];
+            let wm = mean(w);
+            let (dot, wn) = w.iter().zip(&rd).fold((0.0, 0.0), |(d, q), (v, e)| {
+                (d + (v - wm) * e, q + (v - wm).powi(2))
+            });
+            if wn == 0.0 || rn == 0.0 {
+                0.0
+            } else {
+                dot / (wn.sqrt() * rn)
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
 fn loudest_window(samples: &[i16]) -> f64 {
     samples
         .chunks(4000)
@@ -1046,8 +1077,31 @@ fn click_to_call_from_a_ticket_dials_the_resident_through_the_trunk_with_the_com
         "the resident hears the operator: {} samples, rms {rms:.0}",
         heard.len()
     );
+    // The recording: the resident on the left, the operator on the right (as in every
+    // recording), told apart by matching each channel's loudness contour against what the
+    // resident played and what the resident heard of the operator.
+    let rec = detail["cdr"]["recording"].as_str().expect("recording");
+    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
+    assert_eq!(w.spec().channels, 2);
+    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let (left, right): (Vec<i16>, Vec<i16>) = all.chunks(2).map(|c| (c[0], c[1])).unzip();
+    let resident_in = |ch: &[i16]| contour_match(ch, &common::problem_speech());
+    let operator_in = |ch: &[i16]| contour_match(ch, &heard);
+    let (rl, rr, ol, or) = (
+        resident_in(&left),
+        resident_in(&right),
+        operator_in(&left),
+        operator_in(&right),
+    );
+    assert!(
+        rl > 0.6 && rl > rr + 0.2 && or > 0.6 && or > ol + 0.2,
+        "the resident on the left, the operator on the right: resident's contour in left {rl:.2} \
+         / right {rr:.2}, operator's in left {ol:.2} / right {or:.2}"
+    );
+
     eprintln!(
-        "click-to-call e2e: resident heard rms {rms:.0}; page inbound {} packets, level max {:.3}",
+        "click-to-call e2e: resident heard rms {rms:.0}; page inbound {} packets, level max {:.3}; \
+         recording contours: resident left {rl:.2} right {rr:.2}, operator left {ol:.2} right {or:.2}",
         r["inbound"]["packetsReceived"],
         r["maxLevel"].as_f64().unwrap_or(0.0)
     );

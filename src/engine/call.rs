@@ -13,7 +13,7 @@ use zvonar_models::{CallEventKind, CallId, Disposition, HangupCause, PhoneNumber
 use zvonar_sip::sdp::LocalMedia;
 use zvonar_sip::ua::{CallSignal, IncomingCall};
 use zvonar_voice::codec::Codec;
-use zvonar_voice::recorder::RecorderThread;
+use zvonar_voice::recorder::{ChannelLayout, RecorderThread};
 use zvonar_voice::rtp_socket::{RtpConfig, RtpSocket};
 use zvonar_voice::webrtc_leg::{is_webrtc_offer, WebRtcConfig, WebRtcError, WebRtcLeg};
 
@@ -93,8 +93,14 @@ pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
         )
         .await;
     shared.metrics.active_calls.inc();
+    // An agent's own call has the agent on its calling leg: recorded the other way round,
+    // so the operator is on the right as in every other recording.
+    let layout = match agent_account {
+        Some(_) => ChannelLayout::CallerRight,
+        None => ChannelLayout::CallerLeft,
+    };
     let (disposition, cause, recording, talk_ms) =
-        answer_and_run(&shared, call, &call_id, caller, flow).await;
+        answer_and_run(&shared, call, &call_id, caller, flow, layout).await;
     shared.metrics.active_calls.dec();
     shared
         .metrics
@@ -123,6 +129,7 @@ async fn answer_and_run(
     call_id: &CallId,
     caller: Option<PhoneNumber>,
     flow: Option<zvonar_dialplan::Flow>,
+    layout: ChannelLayout,
 ) -> (Disposition, HangupCause, Option<String>, u64) {
     let Some(flow) = flow else {
         call.leg.reject(404, Some("no route"));
@@ -161,6 +168,7 @@ async fn answer_and_run(
                     answer,
                     Some(media),
                     invited,
+                    layout,
                 )
                 .await;
                 leg.close().await;
@@ -232,6 +240,7 @@ async fn answer_and_run(
         our_sdp,
         early_media,
         invited,
+        layout,
     )
     .await
 }
@@ -253,6 +262,7 @@ async fn ring_answer_run(
     our_sdp: String,
     early_media: Option<super::reoffer::MediaState>,
     invited: Instant,
+    layout: ChannelLayout,
 ) -> (Disposition, HangupCause, Option<String>, u64) {
     call.leg.ringing();
     // Ring for the configured time; a caller who gives up meanwhile (CANCEL → 487) is a
@@ -314,7 +324,7 @@ async fn ring_answer_run(
     let rel = recording_path(Utc::now(), shared.time_zone, call_id);
     let path = shared.recordings_dir.join(&rel);
     let recorder = match path.parent().map(std::fs::create_dir_all) {
-        Some(Ok(())) | None => match RecorderThread::spawn(&path) {
+        Some(Ok(())) | None => match RecorderThread::spawn_with(&path, layout) {
             Ok(r) => Some(r),
             Err(e) => {
                 tracing::error!(%call_id, error = %e, "recording not started");

@@ -120,7 +120,7 @@ pub const AGENT_CALL_RING_TIMEOUT_S: u32 = 60;
 /// number goes through the trunks with the company's caller ID (`[[trunk]] caller_id`), a
 /// queue or flow name takes the call there. An unanswered attempt ends the call (no fallback
 /// flow: the agent hears it end and records the outcome). The call is answered and recorded
-/// like any other (the agent on the left channel, the party on the right). `None`: nothing
+/// like any other, the agent on the right channel ([`zvonar_voice::recorder::ChannelLayout::CallerRight`]), the party on the left. `None`: nothing
 /// matches (404).
 pub fn agent_call_flow(shared: &Shared, dialled: &str) -> Option<zvonar_dialplan::Flow> {
     use zvonar_dialplan::config::{DialSettings, DialTo};

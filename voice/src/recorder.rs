@@ -1,4 +1,6 @@
-//! Call recording: a stereo WAV file, 8000 Hz, 16-bit, left = caller, right = zvonar.
+//! Call recording: a stereo WAV file, 8000 Hz, 16-bit, left = caller, right = zvonar (the
+//! robot or the operator). A call an operator places (click-to-call) is recorded the other
+//! way round ([`ChannelLayout::CallerRight`]), so the operator is on the right in every file.
 //!
 //! Both sides are placed on one timeline: positions in samples (8000 per second) since the call
 //! was answered. Where one side has no audio the channel holds silence, so the two channels stay
@@ -48,6 +50,19 @@ pub enum Side {
     Zvonar,
 }
 
+/// Which channel each [`Side`] goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChannelLayout {
+    /// [`Side::Caller`] left, [`Side::Zvonar`] right: a call from outside (a resident, a
+    /// trunk), answered by the robot or bridged to an operator, or a call zvonar places.
+    #[default]
+    CallerLeft,
+    /// [`Side::Caller`] right, [`Side::Zvonar`] left: a call an operator places from the
+    /// console or a desk phone, whose calling leg is the operator and whose far side (what
+    /// zvonar sends to the operator) is the resident; the operator stays on the right.
+    CallerRight,
+}
+
 /// Summary of a finished recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingInfo {
@@ -77,6 +92,7 @@ pub struct CallRecorder {
     /// Pending samples of each side starting at position `written`.
     left: VecDeque<i16>,
     right: VecDeque<i16>,
+    layout: ChannelLayout,
 }
 
 impl CallRecorder {
@@ -115,7 +131,14 @@ impl CallRecorder {
             flush_every: flush_every.max(1),
             left: VecDeque::new(),
             right: VecDeque::new(),
+            layout: ChannelLayout::default(),
         })
+    }
+
+    /// The same recorder with its sides on the channels of `layout`.
+    pub fn with_layout(mut self, layout: ChannelLayout) -> Self {
+        self.layout = layout;
+        self
     }
 
     /// The file being written.
@@ -133,9 +156,11 @@ impl CallRecorder {
     /// is dropped. Writes (and periodically flushes) as soon as both sides cover a span, or when
     /// one side is more than [`MAX_SKEW_SAMPLES`] ahead.
     pub fn write(&mut self, side: Side, pos: u64, samples: &[i16]) -> Result<(), RecorderError> {
-        let buf = match side {
-            Side::Caller => &mut self.left,
-            Side::Zvonar => &mut self.right,
+        let buf = match (side, self.layout) {
+            (Side::Caller, ChannelLayout::CallerLeft)
+            | (Side::Zvonar, ChannelLayout::CallerRight) => &mut self.left,
+            (Side::Zvonar, ChannelLayout::CallerLeft)
+            | (Side::Caller, ChannelLayout::CallerRight) => &mut self.right,
         };
         let skip = self.written.saturating_sub(pos) as usize;
         if skip < samples.len() {
@@ -226,7 +251,15 @@ pub struct RecorderThread {
 impl RecorderThread {
     /// Creates the file (on the calling thread, so errors surface here) and starts the thread.
     pub fn spawn(path: impl AsRef<Path>) -> Result<Self, RecorderError> {
-        let mut rec = CallRecorder::create(path)?;
+        Self::spawn_with(path, ChannelLayout::default())
+    }
+
+    /// As [`RecorderThread::spawn`], with the sides on the channels of `layout`.
+    pub fn spawn_with(
+        path: impl AsRef<Path>,
+        layout: ChannelLayout,
+    ) -> Result<Self, RecorderError> {
+        let mut rec = CallRecorder::create(path)?.with_layout(layout);
         let (tx, rx) = mpsc::channel();
         let join = std::thread::Builder::new()
             .name("zvonar-recorder".into())

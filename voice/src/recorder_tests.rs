@@ -112,3 +112,19 @@ fn recorder_thread_writes_and_finishes() {
     assert_eq!((l.len(), r.len()), (8_000, 8_000));
     assert!(CallRecorder::create("/nonexistent-dir/x.wav").is_err());
 }
+
+#[test]
+fn a_call_an_operator_places_has_the_operator_on_the_right() {
+    let path = tmp("caller-right.wav");
+    let rec = RecorderThread::spawn_with(&path, ChannelLayout::CallerRight).unwrap();
+    // The calling leg is the operator (1), what zvonar sends the operator is the resident (2).
+    for i in 0..10u64 {
+        rec.write(Side::Caller, i * 160, vec![1; 160]).unwrap();
+        rec.write(Side::Zvonar, i * 160, vec![2; 160]).unwrap();
+    }
+    rec.finish().unwrap();
+    let (_, l, r) = read(&path);
+    assert_eq!(l.len(), 1600);
+    assert!(l.iter().all(|s| *s == 2), "the resident on the left");
+    assert!(r.iter().all(|s| *s == 1), "the operator on the right");
+}
