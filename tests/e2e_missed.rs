@@ -9,11 +9,10 @@
 
 mod common;
 
-use common::{run_sipp, write_scenario, Step, Zvonar};
+use common::{hang_up_scenario, run_sipp, Step, Zvonar};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::time::Duration;
 
 const DISPATCHER_NUMBER: &str = "+74951234567";
@@ -72,28 +71,7 @@ fn api(z: &Zvonar, method: &str, path: &str, body: Option<Value>) -> (u16, Value
 
 /// A SIPp call from `caller` performing `steps`, after which the caller hangs up (BYE).
 fn call_and_hang_up(z: &Zvonar, name: &str, caller: &str, steps: &[Step]) {
-    let sc: PathBuf = write_scenario(&z.dir, name, caller, DISPATCHER_NUMBER, steps, 30_000);
-    let xml = std::fs::read_to_string(&sc).expect("scenario");
-    let tail = xml.find("  <recv request=\"BYE\"").expect("scenario tail");
-    let bye = format!(
-        r#"  <send>
-    <![CDATA[
-      BYE sip:{DISPATCHER_NUMBER}@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:{DISPATCHER_NUMBER}@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Contact: <sip:{caller}@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>
-</scenario>
-"#
-    );
-    std::fs::write(&sc, format!("{}{bye}", &xml[..tail])).expect("scenario");
+    let sc = hang_up_scenario(&z.dir, name, caller, DISPATCHER_NUMBER, steps);
     let (ok, out) = run_sipp(z, &sc, "u1", 60);
     assert!(
         ok,

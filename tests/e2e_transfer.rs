@@ -870,8 +870,28 @@ fn resident_scenario(dir: &Path, caller_id: &str, pcap: &Path) -> PathBuf {
     p
 }
 
+/// Where the operator clicks «Позвонить».
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CallBackFrom {
+    /// A ticket's resident number.
+    Ticket,
+    /// A missed call in the callback list, whose outcome the operator then records.
+    MissedCall,
+}
+
 #[test]
 fn click_to_call_from_a_ticket_dials_the_resident_through_the_trunk_with_the_company_number() {
+    click_to_call(CallBackFrom::Ticket);
+}
+
+#[test]
+fn a_missed_call_is_called_back_from_the_list_and_its_outcome_recorded() {
+    click_to_call(CallBackFrom::MissedCall);
+}
+
+/// The operator calls the resident +79035550303 from the console: zvonar dials through the
+/// trunk (a SIPp resident that checks the company's caller ID), bridges, records.
+fn click_to_call(from: CallBackFrom) {
     let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     if let Err(why) = netns_possible() {
         eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
@@ -887,6 +907,7 @@ fn click_to_call_from_a_ticket_dials_the_resident_through_the_trunk_with_the_com
     let host = ns.host_ip.to_string();
     let trunk_port = free_port();
     const COMPANY: &str = "74951234567";
+    const RESIDENT: &str = "+79035550303";
     let z = NsZvonar::start_with(
         &ns,
         "transfer-c2c",
@@ -914,7 +935,7 @@ fn click_to_call_from_a_ticket_dials_the_resident_through_the_trunk_with_the_com
         "/api/v1/tickets",
         &[format!("Authorization: Bearer {}", z.token)],
         &serde_json::json!({
-            "topic": "other", "description": "Перезвонить жильцу", "caller": "+79035550303"
+            "topic": "other", "description": "Перезвонить жильцу", "caller": RESIDENT
         })
         .to_string(),
     );
@@ -924,6 +945,32 @@ fn click_to_call_from_a_ticket_dials_the_resident_through_the_trunk_with_the_com
         .as_i64()
         .or_else(|| t["ticket"]["id"].as_i64())
         .expect("ticket id");
+    // For a call back: the resident called and hung up on the robot, a missed call.
+    let missed = (from == CallBackFrom::MissedCall).then(|| {
+        let sc = common::hang_up_scenario(&z.dir, "gave-up", RESIDENT, "100", &[Step::Pause(2000)]);
+        let out = Command::new("sipp")
+            .arg(format!("{}:5060", ns.ns_ip))
+            .args(["-sf", &sc.to_string_lossy()])
+            .args(["-m", "1", "-p", &free_port().to_string()])
+            .args(["-mp", &common::free_media_port().to_string()])
+            .args(["-i", &host, "-mi", &host])
+            .args(["-timeout", "60s", "-timeout_error", "-nostdin"])
+            .current_dir(&z.dir)
+            .output()
+            .expect("sipp caller");
+        assert!(
+            out.status.success(),
+            "the resident's call: {}{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            z.log()
+        );
+        wait_for("the missed call", Duration::from_secs(20), || {
+            ns_json(&z, "/api/v1/missed")
+                .as_array()
+                .and_then(|l| l.iter().find(|m| m["number"] == RESIDENT).cloned())
+        })
+    });
 
     // The resident behind the trunk speaks; what reaches the resident is captured.
     let speech: Vec<i16> = std::iter::repeat_n(common::problem_speech(), 3)
@@ -1016,7 +1063,16 @@ fn click_to_call_from_a_ticket_dials_the_resident_through_the_trunk_with_the_com
         .env("ZVONAR_ARTIFACTS", &artifacts)
         .env("ZVONAR_LOGIN", "anna")
         .env("ZVONAR_PASSWORD", "пароль anna 1")
-        .env("ZVONAR_TICKET", ticket.to_string())
+        .env(
+            match from {
+                CallBackFrom::Ticket => "ZVONAR_TICKET",
+                CallBackFrom::MissedCall => "ZVONAR_MISSED",
+            },
+            match from {
+                CallBackFrom::Ticket => ticket.to_string(),
+                CallBackFrom::MissedCall => RESIDENT.to_string(),
+            },
+        )
         .env("CHROMIUM_ARGS", chromium_args)
         .output()
         .expect("node");
@@ -1052,7 +1108,15 @@ fn click_to_call_from_a_ticket_dials_the_resident_through_the_trunk_with_the_com
         (!d["cdr"]["hangup_cause"].is_null() && !d["cdr"]["recording"].is_null()).then_some(d)
     });
     assert_eq!(detail["cdr"]["flow"], "agent_call", "{detail}");
-    assert_eq!(detail["cdr"]["callee"], "+79035550303", "{detail}");
+    assert_eq!(detail["cdr"]["callee"], RESIDENT, "{detail}");
+    // From the callback list: the outcome the operator clicked closed the missed call.
+    if let Some(m) = &missed {
+        let id = m["id"].as_i64().expect("missed id");
+        let d = ns_json(&z, &format!("/api/v1/missed/{id}"));
+        assert_eq!(d["missed"]["closed_as"], "reached", "{d}");
+        assert_eq!(d["attempts"][0]["by"], "anna", "{d}");
+        assert_eq!(r["closed"], true, "the page shows the call closed: {r}");
+    }
     let kinds: Vec<&str> = detail["timeline"]
         .as_array()
         .expect("timeline")

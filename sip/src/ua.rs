@@ -645,8 +645,11 @@ fn from_user_of(req: &rsipstack::sip::Request) -> String {
 /// for 64·T1), and the ACK is what a waiting re-INVITE needs.
 #[derive(Clone, Default)]
 struct InDialogQueues {
-    queues: Arc<Mutex<HashMap<DialogId, mpsc::UnboundedSender<(Dialog, Transaction)>>>>,
+    queues: Arc<Mutex<HashMap<DialogId, InDialogQueue>>>,
 }
+
+/// One dialog's waiting requests, each with the dialog handle it matched.
+type InDialogQueue = mpsc::UnboundedSender<(Dialog, Transaction)>;
 
 impl InDialogQueues {
     fn push(&self, dialog: Dialog, tx: Transaction) {

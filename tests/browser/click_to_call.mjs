@@ -1,10 +1,13 @@
-// Click-to-call from a ticket (tests/e2e_transfer.rs): the operator logs in, opens the ticket
-// ZVONAR_TICKET, clicks «Позвонить» next to the resident's number; the console's softphone
+// Click-to-call (tests/e2e_transfer.rs): the operator logs in and clicks «Позвонить», either
+// next to the resident's number in the ticket ZVONAR_TICKET, or in the callback form of the
+// missed call from ZVONAR_MISSED (a number) in «Пропущенные звонки». The console's softphone
 // registers (if it was not) and calls through zvonar, which dials the number through the
-// trunk. Once the call is up and the resident's audio arrives, the operator hangs up.
-// Prints `RESULT <json>` with the page's inbound audio stats.
+// trunk. Once the call is up and the resident's audio arrives, the operator hangs up; for a
+// missed call the operator then records «Дозвонились» and the entry leaves the open list.
+// Prints `RESULT <json>` with the page's inbound audio stats (and `closed` for a missed call).
 //
-// Environment (besides lib.mjs's): ZVONAR_LOGIN, ZVONAR_PASSWORD, ZVONAR_TICKET.
+// Environment (besides lib.mjs's): ZVONAR_LOGIN, ZVONAR_PASSWORD, and ZVONAR_TICKET or
+// ZVONAR_MISSED.
 
 import { run, need, login } from './lib.mjs';
 
@@ -22,9 +25,19 @@ await run(async (t) => {
   const { page, url, shot } = t;
   page.on('console', (m) => console.error(`page ${m.type()}: ${m.text()}`));
   await login(page, url, need('ZVONAR_LOGIN'), need('ZVONAR_PASSWORD'));
-  await page.goto(`${url}/console/#/tickets/${need('ZVONAR_TICKET')}`);
-  await page.waitForSelector('#ticket-dial');
-  await page.click('#ticket-dial');
+  const missed = process.env.ZVONAR_MISSED;
+  let row = null;
+  if (missed) {
+    await page.goto(`${url}/console/#/missed`);
+    row = page.locator(`table#missed tr[data-number="${missed}"]`);
+    await row.waitFor();
+    await row.locator('button.callback').click();
+    await page.click('tr.attempt-form #missed-dial');
+  } else {
+    await page.goto(`${url}/console/#/tickets/${need('ZVONAR_TICKET')}`);
+    await page.waitForSelector('#ticket-dial');
+    await page.click('#ticket-dial');
+  }
   await page.waitForSelector('#phone-call[data-state="talking"] #phone-hangup', { timeout: 30_000 });
   let maxLevel = 0;
   const inbound = await until('inbound audio', async () => {
@@ -36,5 +49,15 @@ await run(async (t) => {
   await shot('click_to_call');
   await page.click('#phone-hangup');
   await page.waitForSelector('#phone-call', { state: 'hidden', timeout: 15_000 });
-  return { inbound, outbound, maxLevel };
+  let closed = null;
+  if (missed) {
+    // The form stays open under the call and notes that the call took place; its outcome
+    // buttons record the attempt, and a reached resident closes the entry.
+    await page.waitForSelector('tr.attempt-form[data-called="talked"]', { timeout: 15_000 });
+    await page.click('tr.attempt-form button[data-outcome=reached]');
+    await row.waitFor({ state: 'detached', timeout: 15_000 });
+    await shot('missed_called_back');
+    closed = (await row.count()) === 0;
+  }
+  return { inbound, outbound, maxLevel, closed };
 });

@@ -745,6 +745,40 @@ pub fn write_scenario(
     path
 }
 
+/// A call from `caller` to `callee` performing `steps`, after which the caller hangs up
+/// (sends BYE and expects 200) instead of waiting for zvonar's BYE: a resident who gives up.
+pub fn hang_up_scenario(
+    dir: &Path,
+    name: &str,
+    caller: &str,
+    callee: &str,
+    steps: &[Step],
+) -> PathBuf {
+    let sc = write_scenario(dir, name, caller, callee, steps, 30_000);
+    let xml = std::fs::read_to_string(&sc).expect("scenario");
+    let tail = xml.find("  <recv request=\"BYE\"").expect("scenario tail");
+    let bye = format!(
+        r#"  <send>
+    <![CDATA[
+      BYE sip:{callee}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{callee}@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: <sip:{caller}@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+"#
+    );
+    std::fs::write(&sc, format!("{}{bye}", &xml[..tail])).expect("scenario");
+    sc
+}
+
 /// Runs SIPp with `scenario` against zvonar on loopback with `args` added (call counts,
 /// rate, transport), ending with an error if it takes longer than `timeout_s`; returns
 /// whether every call passed, with SIPp's output.
