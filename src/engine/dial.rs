@@ -752,7 +752,9 @@ impl LegTask {
                     }
                     Some(LegSignal::Dialog(CallSignal::Info { content_type, body, responder })) => {
                         responder.respond(200, None).await;
-                        if let Some(d) = zvonar_voice::dtmf::parse_dtmf_info(&content_type, &body) {
+                        let digit = zvonar_voice::dtmf::parse_dtmf_info(&content_type, &body);
+                        tracing::debug!(%call_id, ?digit, %content_type, "INFO on the leg");
+                        if let Some(d) = digit {
                             let _ = self.media_tx.send(MediaCommand::Digit(d));
                         }
                     }

@@ -294,6 +294,7 @@ pub async fn run(
                 Some(MediaCommand::Play { id, pcm }) => playout.queue.push_back((id, pcm)),
                 Some(MediaCommand::StopPlayback) => playout.stop(&mut out),
                 Some(MediaCommand::Digit(d)) => {
+                    tracing::debug!(digit = %d, bridged = bridge.is_some(), "digit by SIP INFO");
                     if let Some(b) = &bridge {
                         let _ = b.tx.send(super::bridge::BridgeFrame::Digit(d));
                     }
@@ -346,6 +347,7 @@ pub async fn run(
                             }
                         }
                         while let Some(d) = from_bridge.pop_digit() {
+                            tracing::debug!(digit = %d, te_pt = ?params.te_pt, send = params.send, "digit from the bridge");
                             digits_out.push(d);
                         }
                         if gone {
@@ -362,6 +364,11 @@ pub async fn run(
                     };
                     if let Err(e) = socket.send_frame(frame.as_deref()).await {
                         tracing::debug!(error = %e, "RTP send failed");
+                    }
+                    if let Some((pt, e)) = &event {
+                        if e.marker {
+                            tracing::debug!(pt, event = e.payload.first().copied(), "telephone-event from the bridge starts");
+                        }
                     }
                     if let Some((pt, e)) = event {
                         if let Err(e) = socket.send_telephone_event(pt, e.event_ts, e.marker, &e.payload).await {
