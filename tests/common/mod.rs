@@ -1254,3 +1254,75 @@ pub fn rtp_of_pcap(bytes: &[u8]) -> Vec<(i64, u8, Vec<u8>)> {
     }
     out
 }
+
+/// A packet capture by tcpdump into a pcap file, stopped cleanly so that every packet it saw
+/// is in the file.
+///
+/// tcpdump runs with `--immediate-mode`: without it the kernel hands packets over in blocks
+/// retired at most every second, and a tcpdump killed before the last block was retired
+/// loses the end of the call (an e2e test once missed a telephone-event sent 0.5 s before
+/// the hang-up that way). [`Capture::finish`] stops it with SIGINT, on which tcpdump writes
+/// what it has and exits, and waits for that.
+pub struct Capture {
+    child: Option<Child>,
+    path: PathBuf,
+}
+
+impl Capture {
+    /// Starts tcpdump on interface `iface` (`lo`, a veth) with the BPF `filter`, writing
+    /// `path`; returns once tcpdump says it is listening. Panics when tcpdump cannot start
+    /// (apt install tcpdump; capturing needs root).
+    pub fn start(iface: &str, filter: &str, path: &Path) -> Capture {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new("tcpdump")
+            .args(["-i", iface, "--immediate-mode", "-U", "-n", "-w"])
+            .arg(path)
+            .arg(filter)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tcpdump (apt install tcpdump)");
+        let stderr = child.stderr.take().expect("tcpdump stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(l)) if l.contains("listening on") => break,
+                Some(_) => {}
+                None => panic!("tcpdump exited before listening on {iface}"),
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Capture {
+            child: Some(child),
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Stops the capture (SIGINT, then waits up to 10 s) and returns the pcap file's bytes.
+    pub fn finish(mut self) -> Vec<u8> {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let until = std::time::Instant::now() + Duration::from_secs(10);
+            while std::time::Instant::now() < until {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        std::fs::read(&self.path).expect("capture file")
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

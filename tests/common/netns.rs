@@ -346,12 +346,13 @@ espeak_rate_wpm = 170
     }
 }
 
-/// Stops zvonar; its directory is removed when the test passed and kept when it failed.
+/// Stops zvonar; its directory is removed when the test passed and kept when it failed, or
+/// always kept when `ZVONAR_KEEP_E2E_DIRS` is set (to read a passing run's log and captures).
 impl Drop for NsZvonar {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && std::env::var_os("ZVONAR_KEEP_E2E_DIRS").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
