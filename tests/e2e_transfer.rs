@@ -8,13 +8,12 @@
 
 mod common;
 
+use common::browser::LiveScript;
 use common::netns::{Netns, NsZvonar};
 use common::{free_port, write_scenario, Step};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const REALM: &str = "e2e.zvonar";
@@ -213,12 +212,6 @@ fn a_browser_agent_that_vanishes_while_ringing_the_call_rings_the_desk_phone_age
         );
         return;
     }
-    let root = common::root();
-    assert!(
-        root.join("node_modules/playwright-core").is_dir()
-            && root.join("web/console/vendor/jssip.min.js").is_file(),
-        "npm dependencies missing: run deploy/install-npm.sh (playwright-core, JsSIP bundle)"
-    );
     let ns = Netns::create("tv");
     let host = ns.host_ip.to_string();
     let z = NsZvonar::start_with(
@@ -240,42 +233,25 @@ fn a_browser_agent_that_vanishes_while_ringing_the_call_rings_the_desk_phone_age
     }
 
     // anna takes calls in the browser first: the longest idle agent, offered the call first.
-    let artifacts = common::browser::artifacts_dir("e2e_transfer");
     let url = format!("http://{}", z.http);
     let chromium_args = [
         "--use-fake-device-for-media-stream".to_string(),
         "--use-fake-ui-for-media-stream".to_string(),
         format!("--unsafely-treat-insecure-origin-as-secure={url}"),
-    ]
-    .join(" ");
-    let mut node = Killed(
-        Command::new("node")
-            .arg(root.join("tests/browser/closes_page.mjs"))
-            .current_dir(&root)
-            .env("ZVONAR_URL", &url)
-            .env("ZVONAR_ARTIFACTS", &artifacts)
-            .env("ZVONAR_LOGIN", "anna")
-            .env("ZVONAR_PASSWORD", "пароль anna 1")
-            .env("CHROMIUM_ARGS", chromium_args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("node (deploy/install-deps.sh)"),
+    ];
+    let mut browser = LiveScript::start(
+        "closes_page.mjs",
+        "e2e_transfer",
+        &url,
+        &chromium_args,
+        &[
+            ("ZVONAR_LOGIN", "anna"),
+            ("ZVONAR_PASSWORD", "пароль anna 1"),
+        ],
     );
-    let (tx, rx) = mpsc::channel::<String>();
-    let stdout = node.0.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let stderr = node.0.stderr.take().expect("stderr");
-    std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
-    let line = |what: &str| loop {
-        match rx.recv_timeout(Duration::from_secs(90)) {
-            Ok(l) if l == what => break,
-            Ok(_) => {}
-            Err(_) => panic!("the browser never printed {what}\nzvonar log:\n{}", z.log()),
+    let mut line = |what: &str| {
+        if let Err(e) = browser.wait_line(what, Duration::from_secs(90)) {
+            panic!("{e}\nzvonar log:\n{}", z.log());
         }
     };
     line("READY");
@@ -359,12 +335,12 @@ fn a_browser_agent_that_vanishes_while_ringing_the_call_rings_the_desk_phone_age
 
     // The browser disappears: SIGKILL, so only its WebSocket's TCP connection closes.
     let gone = Instant::now();
-    for pid in children(node.0.id()) {
+    for pid in children(browser.pid()) {
         let _ = Command::new("kill")
             .args(["-KILL", &pid.to_string()])
             .status();
     }
-    let _ = node.0.kill();
+    browser.kill();
 
     // Within seconds (zvonar_sip::ua::CLOSED_CONNECTION_GRACE, 3 s, then the registration
     // watcher's 1 s; not the offer's 60 s ring timeout, not the binding's 300 s): anna is out
@@ -876,12 +852,6 @@ fn click_to_call(from: CallBackFrom) {
         eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
         return;
     }
-    let root = common::root();
-    assert!(
-        root.join("node_modules/playwright-core").is_dir()
-            && root.join("web/console/vendor/jssip.min.js").is_file(),
-        "npm dependencies missing: run deploy/install-npm.sh (playwright-core, JsSIP bundle)"
-    );
     let ns = Netns::create("tc");
     let host = ns.host_ip.to_string();
     let trunk_port = free_port();
@@ -1008,47 +978,29 @@ fn click_to_call(from: CallBackFrom) {
         w.finalize().expect("wav");
     }
     let url = format!("http://{}", z.http);
-    let artifacts = common::browser::artifacts_dir("e2e_transfer");
     let chromium_args = [
         "--use-fake-device-for-media-stream".to_string(),
         "--use-fake-ui-for-media-stream".to_string(),
         format!("--use-file-for-fake-audio-capture={}", mic_wav.display()),
         format!("--unsafely-treat-insecure-origin-as-secure={url}"),
-    ]
-    .join(" ");
-    let out = Command::new("node")
-        .arg(root.join("tests/browser/click_to_call.mjs"))
-        .current_dir(&root)
-        .env("ZVONAR_URL", &url)
-        .env("ZVONAR_ARTIFACTS", &artifacts)
-        .env("ZVONAR_LOGIN", "anna")
-        .env("ZVONAR_PASSWORD", "пароль anna 1")
-        .env(
-            match from {
-                CallBackFrom::Ticket => "ZVONAR_TICKET",
-                CallBackFrom::MissedCall => "ZVONAR_MISSED",
-            },
-            match from {
-                CallBackFrom::Ticket => ticket.to_string(),
-                CallBackFrom::MissedCall => RESIDENT.to_string(),
-            },
-        )
-        .env("CHROMIUM_ARGS", chromium_args)
-        .output()
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let result = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .map(|j| serde_json::from_str::<Value>(j).expect("RESULT json"));
-    let Some(r) = result.filter(|_| out.status.success()) else {
-        panic!(
-            "browser script failed; screenshots in {}\nstdout:\n{stdout}\nstderr:\n{}\nzvonar log:\n{}",
-            artifacts.display(),
-            String::from_utf8_lossy(&out.stderr),
-            z.log()
-        );
+    ];
+    let (origin, value) = match from {
+        CallBackFrom::Ticket => ("ZVONAR_TICKET", ticket.to_string()),
+        CallBackFrom::MissedCall => ("ZVONAR_MISSED", RESIDENT.to_string()),
     };
+    let r = LiveScript::start(
+        "click_to_call.mjs",
+        "e2e_transfer",
+        &url,
+        &chromium_args,
+        &[
+            ("ZVONAR_LOGIN", "anna"),
+            ("ZVONAR_PASSWORD", "пароль anna 1"),
+            (origin, &value),
+        ],
+    )
+    .result(Duration::from_secs(180))
+    .unwrap_or_else(|e| panic!("{e}\nzvonar log:\n{}", z.log()));
     let (ok, resident_out) = finish(resident);
     assert!(
         ok,
@@ -1137,12 +1089,6 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
         eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
         return;
     }
-    let root = common::root();
-    assert!(
-        root.join("node_modules/playwright-core").is_dir()
-            && root.join("web/console/vendor/jssip.min.js").is_file(),
-        "npm dependencies missing: run deploy/install-npm.sh (playwright-core, JsSIP bundle)"
-    );
     let ns = Netns::create("tb");
     let host = ns.host_ip.to_string();
     let z = NsZvonar::start_with(
@@ -1216,60 +1162,28 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
     );
 
     // anna in the browser.
-    let artifacts = common::browser::artifacts_dir("e2e_transfer");
     let url = format!("http://{}", z.http);
     let chromium_args = [
         "--use-fake-device-for-media-stream".to_string(),
         "--use-fake-ui-for-media-stream".to_string(),
         format!("--unsafely-treat-insecure-origin-as-secure={url}"),
-    ]
-    .join(" ");
-    let mut node = Killed(
-        Command::new("node")
-            .arg(root.join("tests/browser/transfer.mjs"))
-            .current_dir(&root)
-            .env("ZVONAR_URL", &url)
-            .env("ZVONAR_ARTIFACTS", &artifacts)
-            .env("ZVONAR_LOGIN", "anna")
-            .env("ZVONAR_PASSWORD", "пароль anna 1")
-            .env("ZVONAR_TARGET", "102")
-            .env("CHROMIUM_ARGS", chromium_args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("node"),
+    ];
+    let mut browser = LiveScript::start(
+        "transfer.mjs",
+        "e2e_transfer",
+        &url,
+        &chromium_args,
+        &[
+            ("ZVONAR_LOGIN", "anna"),
+            ("ZVONAR_PASSWORD", "пароль anna 1"),
+            ("ZVONAR_TARGET", "102"),
+        ],
     );
-    let (tx, rx) = mpsc::channel::<String>();
-    let stdout = node.0.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let stderr = node.0.stderr.take().expect("stderr");
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-            s.push_str(&l);
-            s.push('\n');
-        }
-        s
-    });
-    loop {
-        match rx.recv_timeout(Duration::from_secs(90)) {
-            Ok(l) if l == "READY" => break,
-            Ok(_) => {}
-            Err(e) => {
-                // Node ended (or hung): its stderr says why.
-                let _ = node.0.kill();
-                let _ = node.0.wait();
-                let err = err_reader.join().unwrap_or_default();
-                panic!(
-                    "the console never became ready ({e:?})\nbrowser stderr:\n{err}\nzvonar log:\n{}",
-                    z.log()
-                )
-            }
-        }
+    if let Err(e) = browser.wait_line("READY", Duration::from_secs(90)) {
+        panic!(
+            "the console never became ready: {e}\nzvonar log:\n{}",
+            z.log()
+        );
     }
     // The caller speaks all along; zvonar ends the call when boris hangs up.
     let speech: Vec<i16> = std::iter::repeat_n(common::problem_speech(), 8)
@@ -1304,25 +1218,9 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
             .spawn()
             .expect("sipp"),
     );
-    let result = loop {
-        match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(l) => {
-                if let Some(j) = l.strip_prefix("RESULT ") {
-                    break Some(serde_json::from_str::<Value>(j).expect("RESULT json"));
-                }
-            }
-            Err(_) => break None,
-        }
-    };
-    let status = node.0.wait().expect("node");
-    let Some(r) = result.filter(|_| status.success()) else {
-        panic!(
-            "browser script failed; screenshots in {}\nstderr:\n{}\nzvonar log:\n{}",
-            artifacts.display(),
-            err_reader.join().unwrap_or_default(),
-            z.log()
-        );
-    };
+    let r = browser
+        .result(Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("{e}\nzvonar log:\n{}", z.log()));
     let (ok, out) = finish(boris);
     assert!(ok, "boris's phone:\n{out}\n{}", z.log());
     let (ok, out) = finish(caller);

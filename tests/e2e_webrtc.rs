@@ -14,12 +14,11 @@
 
 mod common;
 
+use common::browser::LiveScript;
 use common::netns::{Netns, NsZvonar};
 use common::{free_port, problem_speech, rtp_of_pcap, write_scenario, Step};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use zvonar_voice::codec::Codec;
 
@@ -102,16 +101,6 @@ fn event_at(z: &NsZvonar, id: &str, kind: &str) -> i64 {
         .unwrap_or_else(|| panic!("no {kind} event in {call}"))
 }
 
-/// A child process killed when the test ends, however it ends.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
     if let Err(why) = netns_possible() {
@@ -121,12 +110,6 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
         );
         return;
     }
-    let root = common::root();
-    assert!(
-        root.join("node_modules/playwright-core").is_dir()
-            && root.join("web/console/vendor/jssip.min.js").is_file(),
-        "npm dependencies missing: run deploy/install-npm.sh (playwright-core, JsSIP bundle)"
-    );
     let ns = Netns::create("wr");
     let host = ns.host_ip;
     let z = NsZvonar::start_with(
@@ -177,7 +160,6 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
     );
 
     // The browser: logs in, starts taking calls, says READY.
-    let artifacts = common::browser::artifacts_dir("e2e_webrtc");
     let url = format!("http://{}", z.http);
     let chromium_args = [
         "--use-fake-device-for-media-stream".to_string(),
@@ -186,52 +168,20 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
         format!("--unsafely-treat-insecure-origin-as-secure={url}"),
         // Desktop Chrome's policy (headless may default to none): sound after a click only.
         "--autoplay-policy=document-user-activation-required".to_string(),
-    ]
-    .join(" ");
-    let mut node = Killed(
-        Command::new("node")
-            .arg(root.join("tests/browser/softphone.mjs"))
-            .current_dir(&root)
-            .env("ZVONAR_URL", &url)
-            .env("ZVONAR_ARTIFACTS", &artifacts)
-            .env("ZVONAR_LOGIN", "anna")
-            .env("ZVONAR_PASSWORD", "пароль оператора 1")
-            .env("CHROMIUM_ARGS", chromium_args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("node (deploy/install-deps.sh)"),
+    ];
+    let mut browser = LiveScript::start(
+        "softphone.mjs",
+        "e2e_webrtc",
+        &url,
+        &chromium_args,
+        &[
+            ("ZVONAR_LOGIN", "anna"),
+            ("ZVONAR_PASSWORD", "пароль оператора 1"),
+        ],
     );
-    let (tx, rx) = mpsc::channel::<String>();
-    let stdout = node.0.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let stderr = node.0.stderr.take().expect("stderr");
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-            s.push_str(&l);
-            s.push('\n');
-        }
-        s
-    });
-    let mut out_lines: Vec<String> = Vec::new();
-    let ready = loop {
-        match rx.recv_timeout(Duration::from_secs(90)) {
-            Ok(l) if l == "READY" => break true,
-            Ok(l) => out_lines.push(l),
-            Err(_) => break false,
-        }
-    };
-    if !ready {
-        let _ = node.0.kill();
+    if let Err(e) = browser.wait_line("READY", Duration::from_secs(90)) {
         panic!(
-            "the console never became ready to take calls\nstdout:\n{}\nstderr:\n{}\nzvonar log:\n{}",
-            out_lines.join("\n"),
-            err_reader.join().unwrap_or_default(),
+            "the console never became ready to take calls: {e}\nzvonar log:\n{}",
             z.log()
         );
     }
@@ -288,31 +238,15 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
         .expect("sipp");
 
     // The browser rings, answers, checks its audio, hangs up.
-    let result = loop {
-        match rx.recv_timeout(Duration::from_secs(150)) {
-            Ok(l) => match l.strip_prefix("RESULT ") {
-                Some(j) => break Some(serde_json::from_str::<Value>(j).expect("RESULT json")),
-                None => out_lines.push(l),
-            },
-            Err(_) => break None,
-        }
-    };
-    let status = node.0.wait().expect("node");
+    let result = browser.result(Duration::from_secs(150));
     let caller_out = caller.wait_with_output().expect("sipp");
     let caller_text = format!(
         "{}{}",
         String::from_utf8_lossy(&caller_out.stdout),
         String::from_utf8_lossy(&caller_out.stderr)
     );
-    let Some(r) = result.filter(|_| status.success()) else {
-        panic!(
-            "browser script failed ({status}); screenshots in {}\nstdout:\n{}\nstderr:\n{}\nSIPp:\n{caller_text}\nzvonar log:\n{}",
-            artifacts.display(),
-            out_lines.join("\n"),
-            err_reader.join().unwrap_or_default(),
-            z.log()
-        );
-    };
+    let r =
+        result.unwrap_or_else(|e| panic!("{e}\nSIPp:\n{caller_text}\nzvonar log:\n{}", z.log()));
     assert!(
         caller_out.status.success(),
         "the caller was connected and got zvonar's BYE when the operator hung up:\n{caller_text}\n{}",
@@ -343,7 +277,7 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
         "the ring was allowed to sound after the click: {r}"
     );
     for shot in ["ringing.png", "in_call.png"] {
-        assert!(artifacts.join(shot).is_file(), "screenshot {shot}");
+        assert!(browser.artifacts.join(shot).is_file(), "screenshot {shot}");
     }
 
     // zvonar: the call was queued, answered by anna, ended; the CDR has the recording.
