@@ -17,7 +17,7 @@ use common::{free_port, sipp, write_scenario, Options, Step, Zvonar};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const REALM: &str = "e2e.zvonar";
@@ -552,26 +552,18 @@ fn a_desk_phone_takes_the_queued_call_audio_flows_both_ways_then_wrap_up() {
     let (status, _, body) = http(z.http_port, "POST", "/api/v1/queue/agent/login", &anna, "");
     assert_eq!(status, 200, "{body}");
     // The desk phone now answers on the port it registered from, echoing the RTP it gets.
-    let desk = Command::new("sipp")
-        .args([
-            "-sf",
-            &common::desk_phone_scenario(&z.dir, "desk", "101", 15_000).to_string_lossy(),
-        ])
-        .args(["-p", &phone_port.to_string(), "-m", "1", "-rtp_echo"])
-        .args(["-mp", &common::free_media_port().to_string()])
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args([
-            "-timeout",
-            "120s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ])
-        .current_dir(&z.dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sipp desk phone");
+    let desk = common::uas_command(
+        &z.dir,
+        &common::desk_phone_scenario(&z.dir, "desk", "101", 15_000),
+        "127.0.0.1",
+        phone_port,
+        common::free_media_port(),
+        1,
+        120,
+    )
+    .arg("-rtp_echo")
+    .spawn()
+    .expect("sipp desk phone");
     // The caller asks for a person (0), waits while the phone rings and is answered, then
     // speaks; the agent hangs up and zvonar ends the caller's call.
     let mut steps = asks_for_operator();

@@ -91,21 +91,7 @@ fn phone_scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
 /// A desk phone (SIPp) on `ip:port` taking one call with `scenario`, echoing the RTP it gets
 /// when `echo`.
 fn desk_phone(dir: &Path, scenario: &Path, ip: &str, port: u16, echo: bool) -> Killed {
-    let mut c = Command::new("sipp");
-    c.args(["-sf", &scenario.to_string_lossy()])
-        .args(["-p", &port.to_string(), "-m", "1"])
-        .args(["-mp", &common::free_media_port().to_string()])
-        .args(["-i", ip, "-mi", ip])
-        .args([
-            "-timeout",
-            "120s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut c = common::uas_command(dir, scenario, ip, port, common::free_media_port(), 1, 120);
     if echo {
         c.arg("-rtp_echo");
     }
@@ -305,25 +291,16 @@ fn a_browser_agent_that_vanishes_while_ringing_the_call_rings_the_desk_phone_age
         &[Step::Pause(1)],
         60_000,
     );
-    let caller = Command::new("sipp")
-        .arg(format!("{}:5060", ns.ns_ip))
-        .args(["-sf", &scenario.to_string_lossy()])
-        .args(["-m", "1", "-l", "1", "-t", "u1"])
-        .args(["-p", &free_port().to_string()])
-        .args(["-mp", &common::free_media_port().to_string()])
-        .args(["-i", &host, "-mi", &host])
-        .args([
-            "-timeout",
-            "90s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ])
-        .current_dir(&z.dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sipp");
+    let caller = common::caller_command(
+        &z.dir,
+        &scenario,
+        &format!("{}:5060", ns.ns_ip),
+        &host,
+        common::free_media_port(),
+        90,
+    )
+    .spawn()
+    .expect("sipp");
     let caller = Killed(caller);
     line("RINGING");
     let st = ns_json(&z, "/api/v1/queue");
@@ -519,23 +496,18 @@ fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches
     );
     let boris_scenario = phone_scenario(&z.dir, "boris", &boris_xml);
     let boris_phone = Killed(
-        Command::new("sipp")
-            .args(["-sf", &boris_scenario.to_string_lossy()])
-            .args(["-p", &boris_port.to_string(), "-m", "1", "-rtp_echo"])
-            .args(["-mp", &boris_media.to_string()])
-            .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-            .args([
-                "-timeout",
-                "120s",
-                "-timeout_error",
-                "-nostdin",
-                "-trace_err",
-            ])
-            .current_dir(&z.dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sipp boris"),
+        common::uas_command(
+            &z.dir,
+            &boris_scenario,
+            "127.0.0.1",
+            boris_port,
+            boris_media,
+            1,
+            120,
+        )
+        .arg("-rtp_echo")
+        .spawn()
+        .expect("sipp boris"),
     );
 
     // The caller speaks all along and gets zvonar's BYE when boris hangs up.
@@ -897,16 +869,16 @@ fn click_to_call(from: CallBackFrom) {
     // For a call back: the resident called and hung up on the robot, a missed call.
     let missed = (from == CallBackFrom::MissedCall).then(|| {
         let sc = common::hang_up_scenario(&z.dir, "gave-up", RESIDENT, "100", &[Step::Pause(2000)]);
-        let out = Command::new("sipp")
-            .arg(format!("{}:5060", ns.ns_ip))
-            .args(["-sf", &sc.to_string_lossy()])
-            .args(["-m", "1", "-p", &free_port().to_string()])
-            .args(["-mp", &common::free_media_port().to_string()])
-            .args(["-i", &host, "-mi", &host])
-            .args(["-timeout", "60s", "-timeout_error", "-nostdin"])
-            .current_dir(&z.dir)
-            .output()
-            .expect("sipp caller");
+        let out = common::caller_command(
+            &z.dir,
+            &sc,
+            &format!("{}:5060", ns.ns_ip),
+            &host,
+            common::free_media_port(),
+            60,
+        )
+        .output()
+        .expect("sipp caller");
         assert!(
             out.status.success(),
             "the resident's call: {}{}\n{}",
@@ -936,26 +908,17 @@ fn click_to_call(from: CallBackFrom) {
         &capture,
     );
     let resident = Killed(
-        Command::new("sipp")
-            .args([
-                "-sf",
-                &resident_scenario(&z.dir, COMPANY, &pcap).to_string_lossy(),
-            ])
-            .args(["-p", &trunk_port.to_string(), "-m", "1"])
-            .args(["-mp", &resident_media.to_string()])
-            .args(["-i", &host, "-mi", &host])
-            .args([
-                "-timeout",
-                "120s",
-                "-timeout_error",
-                "-nostdin",
-                "-trace_err",
-            ])
-            .current_dir(&z.dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sipp resident"),
+        common::uas_command(
+            &z.dir,
+            &resident_scenario(&z.dir, COMPANY, &pcap),
+            &host,
+            trunk_port,
+            resident_media,
+            1,
+            120,
+        )
+        .spawn()
+        .expect("sipp resident"),
     );
 
     // The operator's microphone: Russian digits, 8 kHz.
@@ -1142,23 +1105,17 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
     );
     let boris_scenario = phone_scenario(&z.dir, "boris-desk", &boris_xml);
     let boris = Killed(
-        Command::new("sipp")
-            .args(["-sf", &boris_scenario.to_string_lossy()])
-            .args(["-p", &phone_port.to_string(), "-m", "1"])
-            .args(["-mp", &boris_media.to_string()])
-            .args(["-i", &host, "-mi", &host])
-            .args([
-                "-timeout",
-                "120s",
-                "-timeout_error",
-                "-nostdin",
-                "-trace_err",
-            ])
-            .current_dir(&z.dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sipp boris"),
+        common::uas_command(
+            &z.dir,
+            &boris_scenario,
+            &host,
+            phone_port,
+            boris_media,
+            1,
+            120,
+        )
+        .spawn()
+        .expect("sipp boris"),
     );
 
     // anna in the browser.
@@ -1198,25 +1155,16 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
         90_000,
     );
     let caller = Killed(
-        Command::new("sipp")
-            .arg(format!("{}:5060", ns.ns_ip))
-            .args(["-sf", &scenario.to_string_lossy()])
-            .args(["-m", "1", "-l", "1", "-t", "u1"])
-            .args(["-p", &free_port().to_string()])
-            .args(["-mp", &common::free_media_port().to_string()])
-            .args(["-i", &host, "-mi", &host])
-            .args([
-                "-timeout",
-                "120s",
-                "-timeout_error",
-                "-nostdin",
-                "-trace_err",
-            ])
-            .current_dir(&z.dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sipp"),
+        common::caller_command(
+            &z.dir,
+            &scenario,
+            &format!("{}:5060", ns.ns_ip),
+            &host,
+            common::free_media_port(),
+            120,
+        )
+        .spawn()
+        .expect("sipp"),
     );
     let r = browser
         .result(Duration::from_secs(120))

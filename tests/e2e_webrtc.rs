@@ -16,9 +16,9 @@ mod common;
 
 use common::browser::LiveScript;
 use common::netns::{Netns, NsZvonar};
-use common::{free_port, problem_speech, rtp_of_pcap, write_scenario, Step};
+use common::{problem_speech, rtp_of_pcap, write_scenario, Step};
 use serde_json::Value;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use zvonar_voice::codec::Codec;
 
@@ -212,30 +212,16 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
         &[Step::SayMeanwhile(speech)],
         110_000,
     );
-    let sip_port = free_port();
-    let caller = Command::new("sipp")
-        .arg(format!("{}:5060", ns.ns_ip))
-        .args(["-sf", &scenario.to_string_lossy()])
-        .args(["-m", "1", "-l", "1", "-t", "u1"])
-        .args([
-            "-p",
-            &sip_port.to_string(),
-            "-mp",
-            &caller_media_port.to_string(),
-        ])
-        .args(["-i", &host.to_string(), "-mi", &host.to_string()])
-        .args([
-            "-timeout",
-            "150s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ])
-        .current_dir(&z.dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sipp");
+    let caller = common::caller_command(
+        &z.dir,
+        &scenario,
+        &format!("{}:5060", ns.ns_ip),
+        &host.to_string(),
+        caller_media_port,
+        150,
+    )
+    .spawn()
+    .expect("sipp");
 
     // The browser rings, answers, checks its audio, hangs up.
     let result = browser.result(Duration::from_secs(150));

@@ -1085,6 +1085,71 @@ pub fn desk_phone_scenario(dir: &Path, name: &str, user: &str, talk_ms: u64) -> 
     p
 }
 
+/// The SIPp command of a phone (UAS) on UDP `ip:port` with RTP on `media_port`, taking
+/// `calls` calls with `scenario` in `dir`, giving up after `timeout_s`; stdout and stderr
+/// piped. Add arguments (`-rtp_echo`…) and spawn it.
+pub fn uas_command(
+    dir: &Path,
+    scenario: &Path,
+    ip: &str,
+    port: u16,
+    media_port: u16,
+    calls: u32,
+    timeout_s: u64,
+) -> Command {
+    let mut c = Command::new("sipp");
+    c.args(["-sf", &scenario.to_string_lossy()])
+        .args(["-p", &port.to_string(), "-mp", &media_port.to_string()])
+        .args(["-m", &calls.to_string()])
+        .args(["-i", ip, "-mi", ip])
+        .args([
+            "-timeout",
+            &format!("{timeout_s}s"),
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// The SIPp command of one call (UAC, UDP) to `target` (`ip:port` of zvonar) with `scenario`
+/// in `dir`, from `ip` with RTP on `media_port`, giving up after `timeout_s`; stdout and
+/// stderr piped. Spawn it (or take its output).
+pub fn caller_command(
+    dir: &Path,
+    scenario: &Path,
+    target: &str,
+    ip: &str,
+    media_port: u16,
+    timeout_s: u64,
+) -> Command {
+    let mut c = Command::new("sipp");
+    c.arg(target)
+        .args(["-sf", &scenario.to_string_lossy()])
+        .args(["-m", "1", "-l", "1", "-t", "u1"])
+        .args([
+            "-p",
+            &free_port().to_string(),
+            "-mp",
+            &media_port.to_string(),
+        ])
+        .args(["-i", ip, "-mi", ip])
+        .args([
+            "-timeout",
+            &format!("{timeout_s}s"),
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
 /// SIPp as a phone on UDP 127.0.0.1:`port` taking `calls` calls (one at a time), then
 /// exiting; returns once the port is bound. Wait for it with [`finish_uas`].
 pub fn start_uas(dir: &Path, scenario: &Path, port: u16, calls: u32) -> Child {
@@ -1101,31 +1166,18 @@ pub fn start_uas_with(
     timeout_s: u64,
     extra: &[&str],
 ) -> Child {
-    let media = free_media_port().to_string();
-    let child = Command::new("sipp")
-        .args(["-sf", &scenario.to_string_lossy()])
-        .args([
-            "-p",
-            &port.to_string(),
-            "-mp",
-            &media,
-            "-m",
-            &calls.to_string(),
-        ])
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args([
-            "-timeout",
-            &format!("{timeout_s}s"),
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ])
-        .args(extra)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sipp (apt install sip-tester)");
+    let child = uas_command(
+        dir,
+        scenario,
+        "127.0.0.1",
+        port,
+        free_media_port(),
+        calls,
+        timeout_s,
+    )
+    .args(extra)
+    .spawn()
+    .expect("sipp (apt install sip-tester)");
     let needle = format!(":{port:04X} ");
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(10) {
