@@ -7,11 +7,12 @@
 //! and then the hold its operator clicks next. Both must get 200, and the engine must see
 //! the key first.
 
+mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
-use zvonar_sip::ua::{start, CallSignal, SipConfig};
+use zvonar_sip::ua::{start, CallSignal};
 
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                    m=audio 40000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
@@ -102,21 +103,9 @@ async fn an_info_and_a_reinvite_sent_back_to_back_are_both_answered_in_order() {
         .with_test_writer()
         .try_init();
     let cancel = CancellationToken::new();
-    let (server, mut calls) = start(
-        SipConfig {
-            udp: SocketAddr::from(([127, 0, 0, 1], 0)),
-            tcp: None,
-            ws: None,
-            stream_idle_timeout: None,
-            public_ip: [127, 0, 0, 1].into(),
-            user_agent: "zvonar-test".into(),
-            admission: None,
-            registrar: None,
-        },
-        cancel.clone(),
-    )
-    .await
-    .expect("sip");
+    let (server, mut calls) = start(support::loopback_config(), cancel.clone())
+        .await
+        .expect("sip");
     let us = server.udp_addr;
     // Many calls: a race between the two requests shows on some of them if it exists.
     for round in 0..20 {

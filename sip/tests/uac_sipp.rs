@@ -3,12 +3,12 @@
 //! answers the authorised retry, and gets our BYE; with a wrong password it refuses the retry
 //! with 403 and the leg reports that failure.
 
-use std::net::SocketAddr;
+mod support;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use zvonar_sip::ua::{start, SipConfig};
+use zvonar_sip::ua::start;
 use zvonar_sip::uac::{DialRequest, DigestCredential, LegEnd, LegSignal};
 
 fn free_port() -> u16 {
@@ -102,21 +102,9 @@ async fn call(password: &str) -> (Vec<String>, bool, String) {
         .expect("sipp (apt install sip-tester)");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let cancel = CancellationToken::new();
-    let (server, _calls) = start(
-        SipConfig {
-            udp: SocketAddr::from(([127, 0, 0, 1], 0)),
-            tcp: None,
-            ws: None,
-            stream_idle_timeout: None,
-            public_ip: [127, 0, 0, 1].into(),
-            user_agent: "zvonar-test".into(),
-            admission: None,
-            registrar: None,
-        },
-        cancel.clone(),
-    )
-    .await
-    .expect("sip");
+    let (server, _calls) = start(support::loopback_config(), cancel.clone())
+        .await
+        .expect("sip");
     let (leg, mut signals) = server
         .dial(DialRequest {
             target: format!("sip:74951112233@127.0.0.1:{trunk_port}"),

@@ -5,6 +5,7 @@
 //! on the same connection. A real WebSocket client (tokio-tungstenite) on loopback.
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
+mod support;
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -80,13 +81,9 @@ async fn a_browser_registers_over_websocket_with_digest() {
     drop(free);
     let (server, _calls) = ua::start(
         SipConfig {
-            udp: "127.0.0.1:0".parse().unwrap(),
-            tcp: None,
             ws: Some(ws_addr),
             stream_idle_timeout: Some(Duration::from_secs(700)),
-            public_ip: "127.0.0.1".parse().unwrap(),
             user_agent: "zvonar-ws-test".into(),
-            admission: None,
             registrar: Some(RegistrarSetup {
                 config: RegistrarConfig {
                     realm: REALM.into(),
@@ -95,6 +92,7 @@ async fn a_browser_registers_over_websocket_with_digest() {
                 },
                 store: Arc::new(OneUser),
             }),
+            ..support::loopback_config()
         },
         cancel.clone(),
     )
