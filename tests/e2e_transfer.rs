@@ -13,7 +13,7 @@ use common::netns::{Netns, NsZvonar};
 use common::{free_port, write_scenario, Step};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const REALM: &str = "e2e.zvonar";

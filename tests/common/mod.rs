@@ -1097,10 +1097,24 @@ pub fn uas_command(
     calls: u32,
     timeout_s: u64,
 ) -> Command {
+    let mut c = sipp_command(dir, scenario, ip, port, media_port, timeout_s);
+    c.args(["-m", &calls.to_string()]);
+    c
+}
+
+/// SIPp with `scenario` in `dir` on UDP `ip:port`, RTP on `media_port`, giving up after
+/// `timeout_s` (an error then), stdout and stderr piped: what phones and callers share.
+fn sipp_command(
+    dir: &Path,
+    scenario: &Path,
+    ip: &str,
+    port: u16,
+    media_port: u16,
+    timeout_s: u64,
+) -> Command {
     let mut c = Command::new("sipp");
     c.args(["-sf", &scenario.to_string_lossy()])
         .args(["-p", &port.to_string(), "-mp", &media_port.to_string()])
-        .args(["-m", &calls.to_string()])
         .args(["-i", ip, "-mi", ip])
         .args([
             "-timeout",
@@ -1126,27 +1140,8 @@ pub fn caller_command(
     media_port: u16,
     timeout_s: u64,
 ) -> Command {
-    let mut c = Command::new("sipp");
-    c.arg(target)
-        .args(["-sf", &scenario.to_string_lossy()])
-        .args(["-m", "1", "-l", "1", "-t", "u1"])
-        .args([
-            "-p",
-            &free_port().to_string(),
-            "-mp",
-            &media_port.to_string(),
-        ])
-        .args(["-i", ip, "-mi", ip])
-        .args([
-            "-timeout",
-            &format!("{timeout_s}s"),
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut c = sipp_command(dir, scenario, ip, free_port(), media_port, timeout_s);
+    c.arg(target).args(["-m", "1", "-l", "1", "-t", "u1"]);
     c
 }
 
