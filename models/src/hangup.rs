@@ -47,11 +47,15 @@ pub enum HangupCause {
     /// The party the caller was connected to (an operator, the far leg of a `dial` flow)
     /// hung up; we sent BYE to the caller.
     PartyBye,
+    /// The caller (an agent consulting a colleague) joined the party to another call: an
+    /// attended transfer (RFC 5589 §7, `Replaces` of RFC 3891); the party talks on in that
+    /// call, and we sent BYE to the agent's consultation leg.
+    Transferred,
 }
 
 impl HangupCause {
     /// Every cause, for the catalogue (`Sip` shown with 488 as its example).
-    pub const ALL: [HangupCause; 17] = [
+    pub const ALL: [HangupCause; 18] = [
         HangupCause::CallerBye,
         HangupCause::RobotBye,
         HangupCause::Cancel,
@@ -69,6 +73,7 @@ impl HangupCause {
         HangupCause::Sip(488),
         HangupCause::Shutdown,
         HangupCause::PartyBye,
+        HangupCause::Transferred,
     ];
 
     /// The stable code: `caller_bye`, `robot_bye`, `cancel`, …, `sip_488`.
@@ -90,6 +95,7 @@ impl HangupCause {
             HangupCause::UnsupportedFlow => "unsupported_flow",
             HangupCause::Shutdown => "shutdown",
             HangupCause::PartyBye => "party_bye",
+            HangupCause::Transferred => "transferred",
             HangupCause::Sip(status) => return format!("sip_{status}"),
         };
         s.to_string()

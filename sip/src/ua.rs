@@ -244,6 +244,16 @@ impl Leg {
             .and_then(|c| c.seq().ok())
     }
 
+    /// Whether this call's dialog is the one `r` names: the Call-ID matches, the `to-tag`
+    /// is our (local) tag and the `from-tag` the caller's (RFC 3891 §3: the tags are given
+    /// from the point of view of the UA the dialog is replaced at, which here is zvonar).
+    /// Knowing all three is what lets a party of the dialog, and only a party, hand it over
+    /// (§7).
+    pub fn is_named_by(&self, r: &crate::refer::Replaces) -> bool {
+        let id = self.dialog.id();
+        id.call_id == r.call_id && id.local_tag == r.to_tag && id.remote_tag == r.from_tag
+    }
+
     /// Sends a final error response (486, 488, 503…).
     pub fn reject(&self, status: u16, reason: Option<&str>) {
         let _ = self

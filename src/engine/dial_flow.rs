@@ -110,8 +110,40 @@ pub async fn run(
         pcm: ringback.clone(),
     });
     let mut bridged_at: Option<Instant> = None;
+    // While the party rings or talks, an attended transfer may take it to another call
+    // ([`super::consult`]): the offer and the claims that arrive for it.
+    let (offer, claims) = shared.consultations.offer(&call_id, &io.leg, &party);
+    let (mut offered, mut claims) = (Some(offer), Some(claims));
     loop {
         tokio::select! {
+            claim = super::consult::next_claim(&mut claims) => {
+                tracing::info!(%call_id, %party, to_call = %claim.to_call, "attended transfer: the party goes to the held call");
+                drop(offered.take());
+                let _ = io.media.send(MediaCommand::Unbridge);
+                let _ = io.media.send(MediaCommand::StopPlayback);
+                let answered = bridged_at.is_some();
+                match claim.reply.send(super::consult::HandedOver { leg, answered }) {
+                    Ok(()) => {
+                        unbridged(shared, &io, &party, bridged_at, "transferred").await;
+                        shared.events.publish(&call_id, CallEventKind::Outcome {
+                            outcome: format!("transferred_to:{}", claim.to_call),
+                        }).await;
+                        io.leg.hangup().await;
+                        return FlowEnd { cause: HangupCause::Transferred };
+                    }
+                    Err(back) => {
+                        // The held call ended meanwhile: the consultation goes on.
+                        leg = back.leg;
+                        if answered {
+                            dial::bridge(&io.media, &leg);
+                        } else {
+                            let _ = io.media.send(MediaCommand::Play { id: RINGBACK_ID, pcm: ringback.clone() });
+                        }
+                        let (o, c) = shared.consultations.offer(&call_id, &io.leg, &party);
+                        (offered, claims) = (Some(o), Some(c));
+                    }
+                }
+            }
             ev = leg.next_event() => match ev {
                 Some(DialEvent::Ringing) => {}
                 Some(DialEvent::Answered { codec }) => {

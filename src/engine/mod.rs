@@ -13,6 +13,7 @@ pub mod bridge;
 pub mod call;
 pub mod caller_id;
 pub mod campaign;
+pub mod consult;
 pub mod context;
 pub mod dial;
 pub mod dial_flow;
@@ -101,6 +102,9 @@ pub struct Shared {
     /// SIP trunks (`[[trunk]]`): registrations, channels in use; numbers are dialled
     /// through them ([`dial::DialTarget::Number`]). Empty unless configured.
     pub trunks: Arc<trunks::Trunks>,
+    /// Consultation calls an attended transfer may take the far party from
+    /// ([`consult`], RFC 3891 `Replaces`).
+    pub consultations: Arc<consult::Consultations>,
     sound_cache: Mutex<HashMap<String, Arc<[i16]>>>,
     sip: std::sync::OnceLock<Arc<zvonar_sip::ua::SipServer>>,
 }
@@ -143,6 +147,7 @@ impl Shared {
             answer_after_ms: 0,
             queues: None,
             trunks: Arc::default(),
+            consultations: Arc::default(),
             sound_cache: Mutex::default(),
             sip: std::sync::OnceLock::new(),
         }

@@ -51,6 +51,9 @@ pub enum TransferTarget {
     Flow(String),
     /// An outside number, dialled through the trunks with the company's caller ID.
     Number(String),
+    /// The party of the agent's consultation call (attended transfer, RFC 5589 §7): already
+    /// answered, taken out of that call and bridged ([`super::consult`]).
+    Consulted(super::consult::Consultation),
 }
 
 impl TransferTarget {
@@ -62,6 +65,7 @@ impl TransferTarget {
             TransferTarget::Queue(q) => format!("queue:{q}"),
             TransferTarget::Flow(f) => format!("flow:{f}"),
             TransferTarget::Number(n) => format!("number:{n}"),
+            TransferTarget::Consulted(c) => format!("attended:{}", c.party),
         }
     }
 }
@@ -167,6 +171,8 @@ pub fn agent_call_flow(shared: &Shared, dialled: &str) -> Option<zvonar_dialplan
             .flows()
             .find(|f| matches!(&f.kind, FlowKind::Queue(s) if s.queue.0 == q))
             .cloned(),
+        // `classify` names no consultation: those come only with a REFER's `Replaces`.
+        TransferTarget::Consulted(_) => None,
     }
 }
 
@@ -245,13 +251,12 @@ pub async fn to_party(
         headers: vec![("X-Zvonar-Call".to_string(), call_id.0.clone())],
         refers: None,
     };
-    let ringback: Arc<[i16]> = ringback_period().into();
     let _ = io.media.send(MediaCommand::StopPlayback);
     let _ = io.media.send(MediaCommand::Play {
         id: RINGBACK_ID,
-        pcm: ringback.clone(),
+        pcm: ringback_period().into(),
     });
-    let mut leg = match dial::dial(shared, spec).await {
+    let leg = match dial::dial(shared, spec).await {
         Ok(l) => l,
         Err(e) => {
             tracing::info!(%call_id, party = %target, error = %e, "transfer: target not rung");
@@ -279,7 +284,78 @@ pub async fn to_party(
         },
     )
     .await;
+    with_party(shared, io, leg, party, progress, false).await
+}
+
+/// Bridges the caller of `io` to the party of the agent's consultation call (attended
+/// transfer, [`super::consult`]; a party that still rings is answered into this call, the
+/// caller hearing ringback meanwhile) and carries the conversation to its end, like
+/// [`to_party`]: `Some(end)` when the call is over, `None` when the consultation ended
+/// before its party could be taken (`progress` hears 481, RFC 3891 §3: no such dialog) or
+/// the ringing party did not answer (its status): the caller's task puts the caller back in
+/// the queue.
+pub async fn to_consulted(
+    shared: &Arc<Shared>,
+    io: &mut CallIo,
+    consultation: &super::consult::Consultation,
+    progress: &ProgressTx,
+) -> Option<FlowEnd> {
+    let party = consultation.party.clone();
+    let Some(handed) = consultation.take(&io.call_id).await else {
+        tracing::info!(call_id = %io.call_id, %party, consultation = %consultation.call_id,
+            "attended transfer: the consultation ended first");
+        publish(
+            shared,
+            io,
+            CallEventKind::DialFailed {
+                party,
+                outcome: "consultation_ended".to_string(),
+                status: Some(481),
+            },
+        )
+        .await;
+        progress.send(TransferProgress::Failed(481));
+        return None;
+    };
+    tracing::info!(call_id = %io.call_id, %party, consultation = %consultation.call_id,
+        answered = handed.answered, "attended transfer: the consulted party joins");
+    if !handed.answered {
+        let _ = io.media.send(MediaCommand::StopPlayback);
+        let _ = io.media.send(MediaCommand::Play {
+            id: RINGBACK_ID,
+            pcm: ringback_period().into(),
+        });
+    }
+    with_party(shared, io, handed.leg, party, progress, handed.answered).await
+}
+
+/// The conversation of the caller of `io` with the party of `leg` (ringing unless
+/// `answered`), to its end: see [`to_party`].
+async fn with_party(
+    shared: &Arc<Shared>,
+    io: &mut CallIo,
+    mut leg: dial::OutboundLeg,
+    party: String,
+    progress: &ProgressTx,
+    answered: bool,
+) -> Option<FlowEnd> {
+    let call_id = io.call_id.clone();
+    let ringback: Arc<[i16]> = ringback_period().into();
     let mut bridged_at: Option<Instant> = None;
+    if answered {
+        let _ = io.media.send(MediaCommand::StopPlayback);
+        dial::bridge(&io.media, &leg);
+        bridged_at = Some(Instant::now());
+        publish(
+            shared,
+            io,
+            CallEventKind::Bridged {
+                party: party.clone(),
+            },
+        )
+        .await;
+        progress.send(TransferProgress::Done);
+    }
     let unbridged = |at: Option<Instant>, by: &str| {
         at.map(|t| CallEventKind::Unbridged {
             party: party.clone(),

@@ -223,6 +223,12 @@ pub async fn converse(
                     None => queue.clone(),
                 }
             }
+            TransferTarget::Consulted(c) => {
+                match transfer::to_consulted(shared, io, &c, &progress).await {
+                    Some(end) => return Conversed::Ended(end),
+                    None => queue.clone(),
+                }
+            }
         };
         queue = next_queue.clone();
         let again = Join {

@@ -116,14 +116,25 @@ async fn refer(
             return None;
         }
     };
-    if to.replaces.is_some() {
-        // Attended transfer (RFC 3891) is not carried out: refused so the phone keeps both
-        // calls rather than losing one.
-        tracing::info!(%call, %agent, "REFER with Replaces refused: 501");
-        r.reject(501).await;
-        return None;
-    }
-    let target = {
+    let target = if let Some(replaces) = &to.replaces {
+        // Attended transfer: the agent's consultation call is named by its dialog.
+        let found = shared
+            .upgrade()
+            .and_then(|s| s.consultations.find(replaces));
+        match found {
+            Some(c) => Some(transfer::TransferTarget::Consulted(c)),
+            None => {
+                // Accepted, then failed as the transferee's INVITE with Replaces would
+                // (RFC 3891 §3: 481): a 481 to the REFER itself would end the agent's call
+                // with the caller in many phones (RFC 5057: a 481 ends the dialog).
+                tracing::info!(%call, %agent, call_id = %replaces.call_id,
+                    "REFER with Replaces of no consultation: NOTIFY 481");
+                let mut notifier = r.accept().await;
+                notifier.progress(481);
+                return None;
+            }
+        }
+    } else {
         let Some(shared) = shared.upgrade() else {
             r.reject(503).await;
             return None;
@@ -159,7 +170,7 @@ async fn refer(
         r.reject(404).await;
         return None;
     };
-    tracing::info!(%call, %agent, target = %target.label(), "blind transfer asked");
+    tracing::info!(%call, %agent, target = %target.label(), "transfer asked");
     let mut notifier = r.accept().await;
     let (ptx, prx) = mpsc::unbounded_channel();
     match handle
