@@ -1045,18 +1045,14 @@ fn click_to_call(from: CallBackFrom) {
     );
 }
 
-#[test]
-fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
-    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Err(why) = netns_possible() {
-        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
-        return;
-    }
-    let ns = Netns::create("tb");
+/// The console tests' set-up: zvonar in the namespace `ns` with the queue of
+/// [`DESK_DIALPLAN`], operators anna (101) and boris (102), and boris's desk phone
+/// registered from our side of the veth on the returned port.
+fn two_operators(ns: &Netns, name: &str) -> (NsZvonar, u16) {
     let host = ns.host_ip.to_string();
     let z = NsZvonar::start_with(
-        &ns,
-        "transfer-browser",
+        ns,
+        name,
         Some(DESK_DIALPLAN),
         &format!("trusted = [\"{host}/32\"]"),
         &format!("[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n"),
@@ -1071,7 +1067,6 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
             &format!("secret-{account}\n"),
         );
     }
-    // boris's desk phone (102) on our side of the veth: answers, listens 5 s, hangs up.
     let phone_port = free_port();
     let reg = common::register_scenario(&z.dir, "102", "secret-102");
     let out = Command::new("sipp")
@@ -1092,6 +1087,89 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
         .output()
         .expect("sipp");
     assert!(out.status.success(), "REGISTER 102: {out:?}\n{}", z.log());
+    (z, phone_port)
+}
+
+/// anna's console in Chromium running `script` (tests/browser) with `env`, once it has
+/// printed `READY` (taking calls).
+fn anna_in_console(z: &NsZvonar, script: &str, env: &[(&str, &str)]) -> LiveScript {
+    let url = format!("http://{}", z.http);
+    let chromium_args = [
+        "--use-fake-device-for-media-stream".to_string(),
+        "--use-fake-ui-for-media-stream".to_string(),
+        format!("--unsafely-treat-insecure-origin-as-secure={url}"),
+    ];
+    let mut env = env.to_vec();
+    env.extend([
+        ("ZVONAR_LOGIN", "anna"),
+        ("ZVONAR_PASSWORD", "пароль anna 1"),
+    ]);
+    let mut browser = LiveScript::start(script, "e2e_transfer", &url, &chromium_args, &env);
+    if let Err(e) = browser.wait_line("READY", Duration::from_secs(90)) {
+        panic!(
+            "the console never became ready: {e}\nzvonar log:\n{}",
+            z.log()
+        );
+    }
+    browser
+}
+
+/// A caller from outside (SIPp) who says `times` × the problem description into the queue.
+fn queued_caller(ns: &Netns, z: &NsZvonar, name: &str, times: usize) -> Killed {
+    let speech: Vec<i16> = std::iter::repeat_n(common::problem_speech(), times)
+        .flatten()
+        .collect();
+    let scenario = write_scenario(
+        &z.dir,
+        name,
+        "+79035550202",
+        "+74951234567",
+        &[Step::SayMeanwhile(speech)],
+        90_000,
+    );
+    Killed(
+        common::caller_command(
+            &z.dir,
+            &scenario,
+            &format!("{}:5060", ns.ns_ip),
+            &ns.host_ip.to_string(),
+            common::free_media_port(),
+            120,
+        )
+        .spawn()
+        .expect("sipp"),
+    )
+}
+
+/// The transfer statuses the console's panel showed (`RESULT`'s `seen`).
+fn seen(r: &Value) -> Vec<&str> {
+    r["seen"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// PCMA audio in `bytes` (a capture), decoded, of the packets `keep` lets through by their
+/// capture time (µs since the epoch).
+fn pcma_heard(bytes: &[u8], keep: impl Fn(i64) -> bool) -> Vec<i16> {
+    common::rtp_of_pcap(bytes)
+        .iter()
+        .filter(|(at, pt, _)| *pt == 8 && keep(*at))
+        .flat_map(|(_, _, p)| zvonar_voice::codec::Codec::Pcma.decode(p))
+        .collect()
+}
+
+#[test]
+fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
+    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err(why) = netns_possible() {
+        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
+        return;
+    }
+    let ns = Netns::create("tb");
+    let (z, phone_port) = two_operators(&ns, "transfer-browser");
+    let host = ns.host_ip.to_string();
+    // boris's desk phone (102) on our side of the veth: answers, listens 5 s, hangs up.
     let boris_media = common::free_media_port();
     let capture = z.dir.join("boris-rx.pcap");
     let tcpdump = common::Capture::start(
@@ -1117,55 +1195,9 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
         .spawn()
         .expect("sipp boris"),
     );
-
-    // anna in the browser.
-    let url = format!("http://{}", z.http);
-    let chromium_args = [
-        "--use-fake-device-for-media-stream".to_string(),
-        "--use-fake-ui-for-media-stream".to_string(),
-        format!("--unsafely-treat-insecure-origin-as-secure={url}"),
-    ];
-    let mut browser = LiveScript::start(
-        "transfer.mjs",
-        "e2e_transfer",
-        &url,
-        &chromium_args,
-        &[
-            ("ZVONAR_LOGIN", "anna"),
-            ("ZVONAR_PASSWORD", "пароль anna 1"),
-            ("ZVONAR_TARGET", "102"),
-        ],
-    );
-    if let Err(e) = browser.wait_line("READY", Duration::from_secs(90)) {
-        panic!(
-            "the console never became ready: {e}\nzvonar log:\n{}",
-            z.log()
-        );
-    }
+    let mut browser = anna_in_console(&z, "transfer.mjs", &[("ZVONAR_TARGET", "102")]);
     // The caller speaks all along; zvonar ends the call when boris hangs up.
-    let speech: Vec<i16> = std::iter::repeat_n(common::problem_speech(), 8)
-        .flatten()
-        .collect();
-    let scenario = write_scenario(
-        &z.dir,
-        "console-transfer-caller",
-        "+79035550202",
-        "+74951234567",
-        &[Step::SayMeanwhile(speech)],
-        90_000,
-    );
-    let caller = Killed(
-        common::caller_command(
-            &z.dir,
-            &scenario,
-            &format!("{}:5060", ns.ns_ip),
-            &host,
-            common::free_media_port(),
-            120,
-        )
-        .spawn()
-        .expect("sipp"),
-    );
+    let caller = queued_caller(&ns, &z, "console-transfer-caller", 8);
     let r = browser
         .result(Duration::from_secs(120))
         .unwrap_or_else(|e| panic!("{e}\nzvonar log:\n{}", z.log()));
@@ -1173,12 +1205,8 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
     assert!(ok, "boris's phone:\n{out}\n{}", z.log());
     let (ok, out) = finish(caller);
     assert!(ok, "the caller:\n{out}\n{}", z.log());
-    let seen: Vec<&str> = r["seen"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
     assert_eq!(
-        seen,
+        seen(&r),
         ["accepted", "done"],
         "the panel showed the REFER accepted (202), then the transfer done (NOTIFY 200): {r}"
     );
@@ -1191,16 +1219,427 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
     assert_eq!(q["agent"], "anna", "{q}");
     // (anna's wrap-up is checked in the desk-phone test: here her browser has closed by now,
     // so she is `disconnected`, the wrap-up kept for her return.)
-    let bytes = tcpdump.finish();
-    let heard: Vec<i16> = common::rtp_of_pcap(&bytes)
-        .iter()
-        .filter(|(_, pt, _)| *pt == 8)
-        .flat_map(|(_, _, p)| zvonar_voice::codec::Codec::Pcma.decode(p))
-        .collect();
+    let heard = pcma_heard(&tcpdump.finish(), |_| true);
     let rms = loudest_window(&heard);
     assert!(
         heard.len() > 8000 * 2 && rms > 300.0,
         "boris hears the caller: {} samples, rms {rms:.0}",
         heard.len()
+    );
+}
+
+/// Attended transfer from the console (RFC 5589 §7): anna answers the queued caller,
+/// «Консультация» puts the caller on hold and calls boris's desk phone (102) on a second
+/// session; they talk (boris's phone echoes, so anna hears her own microphone back);
+/// «Соединить» sends REFER with `Replaces` naming the consultation. zvonar hands boris's leg
+/// over to the caller's call: the caller's speech reaches boris from then on (checked at
+/// boris's phone, split at the click), the caller's recording goes on with boris, both of
+/// anna's calls end, and the consultation's CDR says `transferred`.
+#[test]
+fn an_operator_consults_a_colleague_then_joins_the_caller_to_them_attended_transfer() {
+    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err(why) = netns_possible() {
+        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
+        return;
+    }
+    let ns = Netns::create("ta");
+    let (z, phone_port) = two_operators(&ns, "attended-browser");
+    let host = ns.host_ip.to_string();
+    // boris's desk phone (102): answers the consultation, echoes what it hears, hangs up
+    // 16 s after answering (some 4 s of consultation, then 12 s of the caller).
+    let boris_media = common::free_media_port();
+    let capture = z.dir.join("boris-rx.pcap");
+    let tcpdump = common::Capture::start(
+        &format!("{}h", ns.name),
+        &format!("udp and dst host {host} and dst port {boris_media}"),
+        &capture,
+    );
+    let boris_xml = format!(
+        "  <pause milliseconds=\"16000\"/>\n{}  <recv response=\"200\"/>\n",
+        phone_request("BYE", 1, "")
+    );
+    let boris_scenario = phone_scenario(&z.dir, "boris-desk", &boris_xml);
+    let boris = Killed(
+        common::uas_command(
+            &z.dir,
+            &boris_scenario,
+            &host,
+            phone_port,
+            boris_media,
+            1,
+            120,
+        )
+        .arg("-rtp_echo")
+        .spawn()
+        .expect("sipp boris"),
+    );
+    let mut browser = anna_in_console(&z, "attended.mjs", &[("ZVONAR_TARGET", "102")]);
+    let caller = queued_caller(&ns, &z, "attended-caller", 10);
+    let r = browser
+        .result(Duration::from_secs(150))
+        .unwrap_or_else(|e| panic!("{e}\nzvonar log:\n{}", z.log()));
+    let (ok, out) = finish(boris);
+    assert!(ok, "boris's phone:\n{out}\n{}", z.log());
+    let (ok, out) = finish(caller);
+    assert!(ok, "the caller:\n{out}\n{}", z.log());
+    assert_eq!(
+        seen(&r),
+        ["accepted", "done"],
+        "the panel showed the REFER accepted (202), then the transfer done (NOTIFY 200): {r}"
+    );
+    let consult_packets = r["consultAudio"]["packetsReceived"].as_u64().unwrap_or(0);
+    assert!(
+        consult_packets > 50,
+        "anna heard boris in the consultation (WebRTC inbound): {r}"
+    );
+
+    // The two calls: the caller's (queued, then boris) and anna's consultation.
+    let (callers, consultation) = wait_for("both calls ended", Duration::from_secs(20), || {
+        let calls = ns_json(&z, "/api/v1/calls?limit=5");
+        let ended = |flow: &str| {
+            calls
+                .as_array()?
+                .iter()
+                .find(|c| c["flow"] == flow && !c["ended_at"].is_null())
+                .cloned()
+        };
+        Some((ended("operators")?, ended("agent_call")?))
+    });
+    assert_eq!(
+        consultation["hangup_cause"], "transferred",
+        "the consultation ended by the hand-over: {consultation}"
+    );
+    let id = callers["call_id"].as_str().expect("call id").to_string();
+    let detail = ns_json(&z, &format!("/api/v1/calls/{id}"));
+    let events: Vec<(&str, &Value)> = detail["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap_or_default(), &e["payload"]))
+        .collect();
+    let transferred = events
+        .iter()
+        .position(|(k, p)| {
+            *k == "transferred"
+                && p["agent"] == "anna"
+                && p["target"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("attended:"))
+        })
+        .unwrap_or_else(|| panic!("an attended `transferred` by anna: {events:?}"));
+    assert!(
+        events[transferred..].iter().any(|(k, _)| *k == "bridged"),
+        "bridged to boris after the transfer: {events:?}"
+    );
+    assert_eq!(
+        detail["cdr"]["hangup_cause"], "party_bye",
+        "boris hung up last: {}",
+        detail["cdr"]
+    );
+    let q = ns_json(&z, &format!("/api/v1/queue/calls/{id}"));
+    assert_eq!(q["state"], "transferred", "{q}");
+    assert_eq!(q["agent"], "anna", "{q}");
+
+    // At boris's phone: anna (the consultation) before the click, the caller after it.
+    let joined_us = r["joinedAt"].as_i64().expect("joinedAt") * 1000;
+    let bytes = tcpdump.finish();
+    let after = pcma_heard(&bytes, |at| at > joined_us + 1_000_000);
+    let before = pcma_heard(&bytes, |at| at <= joined_us + 1_000_000);
+    let (caller_before, caller_after) = (
+        contour_match(&before, &common::problem_speech()),
+        contour_match(&after, &common::problem_speech()),
+    );
+    assert!(
+        after.len() > 8000 * 5 && caller_after > 0.6,
+        "boris hears the caller after the join: {} samples, caller's contour {caller_after:.2}",
+        after.len()
+    );
+    assert!(
+        before.len() > 8000 * 2
+            && loudest_window(&before) > 300.0
+            && caller_before < caller_after - 0.2,
+        "before the join boris heard anna, not the caller: {} samples, rms {:.0}, caller's \
+         contour {caller_before:.2}",
+        before.len(),
+        loudest_window(&before)
+    );
+    // The caller's recording goes on with boris (who echoes the caller) on the right.
+    let rec = detail["cdr"]["recording"].as_str().expect("recording");
+    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
+    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let right: Vec<i16> = all.chunks(2).map(|c| c[1]).collect();
+    // 8 s: more than the caller's 3.5 s phrase plus any offset of it.
+    let tail = &right[right.len().saturating_sub(8000 * 8)..];
+    let echoed = contour_match(tail, &common::problem_speech());
+    assert!(
+        echoed > 0.6,
+        "the recording's last 8 s carry boris's echo of the caller: contour {echoed:.2}"
+    );
+    eprintln!(
+        "attended transfer e2e: consultation inbound {consult_packets} packets; at boris: \
+         caller's contour before {caller_before:.2}, after {caller_after:.2}; recording tail \
+         {echoed:.2}"
+    );
+}
+
+/// The colleague anna consults is busy: the consultation fails (486), the console takes the
+/// caller off hold (the caller's audio reaches the page again), nothing is transferred, and
+/// anna ends the call herself.
+#[test]
+fn a_consultation_the_colleague_refuses_returns_the_operator_to_the_caller() {
+    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err(why) = netns_possible() {
+        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
+        return;
+    }
+    let ns = Netns::create("tc");
+    let (z, phone_port) = two_operators(&ns, "attended-busy");
+    let host = ns.host_ip.to_string();
+    let busy = z.dir.join("boris-busy.xml");
+    std::fs::write(
+        &busy,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"busy\">\n  \
+             <recv request=\"INVITE\"/>\n  <send>\n    <![CDATA[\n      SIP/2.0 486 Busy Here\n{RESPONSE_HEADERS}      \
+             Content-Length: 0\n    ]]>\n  </send>\n  <recv request=\"ACK\"/>\n</scenario>\n"
+        ),
+    )
+    .expect("scenario");
+    let boris = Killed(
+        common::uas_command(
+            &z.dir,
+            &busy,
+            &host,
+            phone_port,
+            common::free_media_port(),
+            1,
+            120,
+        )
+        .spawn()
+        .expect("sipp boris"),
+    );
+    let mut browser = anna_in_console(
+        &z,
+        "attended.mjs",
+        &[("ZVONAR_TARGET", "102"), ("ZVONAR_CONSULT", "busy")],
+    );
+    let caller = queued_caller(&ns, &z, "attended-busy-caller", 10);
+    let r = browser
+        .result(Duration::from_secs(150))
+        .unwrap_or_else(|e| panic!("{e}\nzvonar log:\n{}", z.log()));
+    let (ok, out) = finish(boris);
+    assert!(ok, "boris's phone (486):\n{out}\n{}", z.log());
+    let (ok, out) = finish(caller);
+    assert!(ok, "the caller:\n{out}\n{}", z.log());
+    assert!(seen(&r).is_empty(), "nothing was transferred: {r}");
+    let steps: Vec<&str> = r["consultLog"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(
+        steps.first() == Some(&"ringing") && matches!(steps.last(), Some(&"ended" | &"failed")),
+        "the consultation was placed and ended: {r}"
+    );
+    let packets = r["packetsAfterUnhold"].as_i64().unwrap_or(0);
+    assert!(
+        packets > 50,
+        "after the un-hold the caller's audio reaches the page again: {packets} packets in 2 s"
+    );
+    let calls = wait_for("both calls ended", Duration::from_secs(20), || {
+        let calls = ns_json(&z, "/api/v1/calls?limit=5");
+        let ended = |flow: &str| {
+            calls
+                .as_array()?
+                .iter()
+                .find(|c| c["flow"] == flow && !c["ended_at"].is_null())
+                .cloned()
+        };
+        Some((ended("operators")?, ended("agent_call")?))
+    });
+    assert_eq!(calls.1["hangup_cause"], "sip_486", "{}", calls.1);
+    let id = calls.0["call_id"].as_str().expect("call id");
+    let q = ns_json(&z, &format!("/api/v1/queue/calls/{id}"));
+    assert_eq!(
+        (q["state"].as_str(), q["agent"].as_str()),
+        (Some("ended"), Some("anna")),
+        "the caller stayed with anna until she hung up: {q}"
+    );
+}
+
+/// Semi-attended transfer: anna joins the caller to boris while boris's phone still rings
+/// (it answers 6 s after the INVITE). The caller hears ringback, then boris; the REFER's
+/// NOTIFYs end with 200 when boris answers.
+#[test]
+fn an_operator_joins_the_caller_to_a_colleague_who_still_rings() {
+    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err(why) = netns_possible() {
+        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
+        return;
+    }
+    let ns = Netns::create("td");
+    let (z, phone_port) = two_operators(&ns, "attended-early");
+    let host = ns.host_ip.to_string();
+    let boris_media = common::free_media_port();
+    let capture = z.dir.join("boris-rx.pcap");
+    let tcpdump = common::Capture::start(
+        &format!("{}h", ns.name),
+        &format!("udp and dst host {host} and dst port {boris_media}"),
+        &capture,
+    );
+    // Rings 6 s, answers, listens 8 s, hangs up.
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"late\">\n{}  \
+         <pause milliseconds=\"8000\"/>\n{}  <recv response=\"200\"/>\n  \
+         <Reference variables=\"their_from,our_to,their_contact\"/>\n</scenario>\n",
+        answer_xml().replace(
+            "<pause milliseconds=\"500\"/>",
+            "<pause milliseconds=\"6000\"/>"
+        ),
+        phone_request("BYE", 1, "")
+    );
+    let late = z.dir.join("boris-late.xml");
+    std::fs::write(&late, xml).expect("scenario");
+    let boris = Killed(
+        common::uas_command(&z.dir, &late, &host, phone_port, boris_media, 1, 120)
+            .spawn()
+            .expect("sipp boris"),
+    );
+    let mut browser = anna_in_console(
+        &z,
+        "attended.mjs",
+        &[("ZVONAR_TARGET", "102"), ("ZVONAR_CONSULT", "early")],
+    );
+    let caller = queued_caller(&ns, &z, "attended-early-caller", 10);
+    let r = browser
+        .result(Duration::from_secs(150))
+        .unwrap_or_else(|e| panic!("{e}\nzvonar log:\n{}", z.log()));
+    let (ok, out) = finish(boris);
+    assert!(ok, "boris's phone:\n{out}\n{}", z.log());
+    let (ok, out) = finish(caller);
+    assert!(ok, "the caller:\n{out}\n{}", z.log());
+    assert_eq!(
+        seen(&r),
+        ["accepted", "done"],
+        "the panel showed the REFER accepted, then done when boris answered: {r}"
+    );
+    let calls = wait_for("both calls ended", Duration::from_secs(20), || {
+        let calls = ns_json(&z, "/api/v1/calls?limit=5");
+        let ended = |flow: &str| {
+            calls
+                .as_array()?
+                .iter()
+                .find(|c| c["flow"] == flow && !c["ended_at"].is_null())
+                .cloned()
+        };
+        Some((ended("operators")?, ended("agent_call")?))
+    });
+    assert_eq!(calls.1["hangup_cause"], "transferred", "{}", calls.1);
+    assert_eq!(calls.0["hangup_cause"], "party_bye", "{}", calls.0);
+    let heard = pcma_heard(&tcpdump.finish(), |_| true);
+    let caller_in = contour_match(&heard, &common::problem_speech());
+    assert!(
+        heard.len() > 8000 * 5 && caller_in > 0.6,
+        "boris, answering after the join, hears the caller: {} samples, contour {caller_in:.2}",
+        heard.len()
+    );
+}
+
+/// A REFER whose `Replaces` names no call zvonar has (a stale or foreign dialog): accepted,
+/// then failed as the transferee's INVITE would be (NOTIFY 481, RFC 3891 §3); nothing moves,
+/// and anna's conversation with the caller goes on until she hangs up.
+#[test]
+fn a_refer_replacing_an_unknown_dialog_fails_with_481_and_the_call_goes_on() {
+    let z = common::Zvonar::start_with(
+        "transfer-stale-replaces",
+        common::Options {
+            dialplan: Some(DESK_DIALPLAN.to_string()),
+            extra_config: format!("[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n"),
+            ..common::Options::default()
+        },
+    );
+    let (ok, out) = z.cli(
+        &["user", "add", "--login", "anna", "--role", "operator"],
+        "пароль anna 1\n",
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = z.cli(
+        &["sip-account", "add", "101", "--login", "anna"],
+        "secret-101\n",
+    );
+    assert!(ok, "{out}");
+    let anna_port = free_port();
+    z.register_account("101", "secret-101", anna_port);
+    let anna = z.log_in("anna", "пароль anna 1");
+    let (status, _, body) =
+        common::http_request(z.http_port, "POST", "/api/v1/queue/agent/login", &anna, "");
+    assert_eq!(status, 200, "{body}");
+    // anna answers, talks 2 s, sends the REFER (202, NOTIFY 100, NOTIFY 481), talks 2 s
+    // more and hangs up herself.
+    let refer = phone_request(
+        "REFER",
+        1,
+        "      Refer-To: <sip:102@127.0.0.1?Replaces=gone%40127.0.0.1%3Bto-tag%3Dz1%3Bfrom-tag%3Da1>\n      \
+         Referred-By: <sip:101@127.0.0.1>\n",
+    );
+    let anna_xml = format!(
+        "  <pause milliseconds=\"2000\"/>\n{refer}  <recv response=\"202\"/>\n{}{}  \
+         <pause milliseconds=\"2000\"/>\n{}  <recv response=\"200\"/>\n  \
+         <Reference variables=\"frag100,sub100,ev100,frag481,sub481,ev481\"/>\n",
+        notify_step(100, "active"),
+        notify_step(481, "terminated"),
+        phone_request("BYE", 2, ""),
+    );
+    let anna_phone = desk_phone(
+        &z.dir,
+        &phone_scenario(&z.dir, "anna", &anna_xml),
+        "127.0.0.1",
+        anna_port,
+        false,
+    );
+    let scenario = write_scenario(
+        &z.dir,
+        "stale-replaces-caller",
+        "+79035550202",
+        "+74951234567",
+        &[Step::SayMeanwhile(common::problem_speech())],
+        60_000,
+    );
+    let (ok, caller_out) = common::run_sipp(&z, &scenario, "u1", 60);
+    let (anna_ok, anna_out) = finish(anna_phone);
+    assert!(
+        anna_ok,
+        "anna's phone (REFER, 202, NOTIFY 100 and 481, her BYE):\n{anna_out}\n{}",
+        z.log()
+    );
+    assert!(
+        ok,
+        "the caller (BYE from zvonar when anna hung up):\n{caller_out}"
+    );
+    let calls = z.get_json("/api/v1/calls?limit=1");
+    let id = calls[0]["call_id"].as_str().expect("call id").to_string();
+    let detail = wait_for("the CDR", Duration::from_secs(20), || {
+        let d = z.get_json(&format!("/api/v1/calls/{id}"));
+        (!d["cdr"]["hangup_cause"].is_null()).then_some(d)
+    });
+    let kinds: Vec<&str> = detail["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"agent_connected") && !kinds.contains(&"transferred"),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        detail["cdr"]["hangup_cause"], "party_bye",
+        "{}",
+        detail["cdr"]
+    );
+    let q = z.get_json(&format!("/api/v1/queue/calls/{id}"));
+    assert_eq!(
+        (q["state"].as_str(), q["agent"].as_str()),
+        (Some("ended"), Some("anna")),
+        "{q}"
     );
 }

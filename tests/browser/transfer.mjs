@@ -20,7 +20,8 @@ await run(async (t) => {
   await page.click('#phone-answer');
   await page.waitForSelector('#phone-call[data-state="talking"] #phone-transfer', { timeout: 15_000 });
   await page.click('#phone-transfer');
-  await page.waitForSelector('#phone-transfer-number');
+  // The picker's list has arrived (the panel is drawn anew then).
+  await page.waitForSelector('#phone-transfer[data-loaded="yes"] #phone-transfer-number');
   await page.fill('#phone-transfer-number', need('ZVONAR_TARGET'));
   await shot('transfer_picker');
   await page.click('#phone-transfer-go');

@@ -3,8 +3,10 @@
 // server for this console session: POST /api/v1/queue/agent/softphone — the account's own
 // password never reaches the page) and logs the agent in to the queues. A queued call rings
 // here with the caller's card; answer, hang up, hold, mute, keys, blind transfer («Перевести»:
-// to another agent's extension, a queue or a number; REFER, zvonar moves the caller), and
-// click-to-call (`phone.call(number)` from a ticket or a missed call).
+// to another agent's extension, a queue or a number; REFER, zvonar moves the caller),
+// attended transfer («Консультация»: the caller waits on hold while the agent talks to the
+// colleague, then «Соединить» joins them; REFER with Replaces), and click-to-call
+// (`phone.call(number)` from a ticket or a missed call).
 //
 // After a page refresh an agent who was taking calls is registered again at once, with the
 // same device id (one binding: see softphone.js), and the queue keeps their state.
@@ -205,37 +207,78 @@ export function startPhone(slot, { api }) {
   // a free number; «Перевести» sends the REFER (softphone.js) and shows how it goes.
   let transferState = null; // null (closed) | { options: [...], status: '' }
   const transferLog = []; // every status shown, in order (support and tests read it)
+  const consultLog = []; // the consultations' steps: 'ringing', 'talking', 'ended', 'failed'
+
+  /** The status of a transfer for the panel; logged for support and tests. */
+  function transferStatus(st) {
+    if (!transferState) return;
+    transferState.status = { accepted: 'принят, соединяем…', done: 'переведено', failed: 'не удалось' }[st] || st;
+    transferLog.push(st);
+    if (st === 'failed') toast('Перевод не удался: абонент вернётся в очередь', 'error');
+    drawCall();
+  }
+
+  // Attended transfer in progress: the caller on hold, the colleague ringing or talking.
+  function consultBox() {
+    const talking = phone.consultState === 'talking';
+    const join = button('phone-consult-join', 'Соединить', () => {
+      transferState.status = 'отправлен…';
+      drawCall();
+      phone.completeTransfer(transferStatus);
+    }, 'primary');
+    join.disabled = !talking || !!transferState.status;
+    const back = button('phone-consult-cancel', 'Вернуться к абоненту', () => phone.cancelConsult());
+    return h('div', { id: 'phone-transfer', class: 'phone-transfer', dataset: { status: transferState.status || '', consult: phone.consultState } },
+      h('p', { id: 'phone-consult-status' },
+        `Консультация с ${transferState.consulting}: ${talking ? 'на линии' : 'вызов…'} · абонент на удержании`),
+      join, back,
+      transferState.status ? h('p', { id: 'phone-transfer-status', class: 'muted' }, `Перевод: ${transferState.status}`) : '');
+  }
 
   function transferBox() {
     if (!transferState) return '';
-    const select = h('select', { id: 'phone-transfer-target', 'aria-label': 'Куда перевести' },
-      h('option', { value: '' }, '— номер вручную —'),
-      transferState.options.map((o) => h('option', { value: o.value }, o.label)));
+    if (phone.consultation) return consultBox();
+    // The panel is drawn anew on every change (the list arriving, hold, mute…): what the
+    // operator chose or typed is kept in transferState, not in the elements.
+    const select = h('select', {
+      id: 'phone-transfer-target', 'aria-label': 'Куда перевести',
+      onchange: (e) => { transferState.choice = e.target.value; },
+    },
+    h('option', { value: '' }, '— номер вручную —'),
+    transferState.options.map((o) => h('option', { value: o.value, selected: o.value === transferState.choice }, o.label)));
     const number = h('input', {
       id: 'phone-transfer-number', type: 'text', inputmode: 'tel', autocomplete: 'off',
       placeholder: 'Внутренний или городской номер', 'aria-label': 'Номер',
+      value: transferState.number,
+      oninput: (e) => { transferState.number = e.target.value; },
     });
+    const chosen = () => transferState.choice || transferState.number.trim();
     const go = button('phone-transfer-go', 'Перевести', () => {
-      const target = select.value || number.value.trim();
+      const target = chosen();
       if (!target) { toast('Выберите, куда перевести, или введите номер', 'error'); return; }
       transferState.status = 'отправлен…';
       drawCall();
-      phone.transfer(target, (st) => {
-        if (!transferState) return;
-        transferState.status = { accepted: 'принят, соединяем…', done: 'переведено', failed: 'не удалось' }[st] || st;
-        transferLog.push(st);
-        if (st === 'failed') toast('Перевод не удался: абонент вернётся в очередь', 'error');
-        drawCall();
-      });
+      phone.transfer(target, transferStatus);
     }, 'primary');
+    // Attended: talk to the colleague first (the queue's name makes no sense here).
+    const consult = button('phone-consult', 'Консультация', () => {
+      const target = chosen();
+      if (!target) { toast('Выберите, кому позвонить, или введите номер', 'error'); return; }
+      transferState.consulting = target;
+      phone.consult(target);
+    });
+    consult.title = 'Поставить абонента на удержание и сначала поговорить с коллегой';
     const cancel = button('phone-transfer-cancel', 'Отмена', () => { transferState = null; drawCall(); });
-    return h('div', { id: 'phone-transfer', class: 'phone-transfer', dataset: { status: transferState.status || '' } },
-      h('label', {}, 'Куда: ', select), number, go, cancel,
+    return h('div', {
+      id: 'phone-transfer', class: 'phone-transfer',
+      dataset: { status: transferState.status || '', loaded: transferState.loaded ? 'yes' : 'no' },
+    },
+      h('label', {}, 'Куда: ', select), number, go, consult, cancel,
       transferState.status ? h('p', { id: 'phone-transfer-status', class: 'muted' }, `Перевод: ${transferState.status}`) : '');
   }
 
   async function openTransfer() {
-    transferState = { options: [], status: '' };
+    transferState = { options: [], status: '', choice: '', number: '', loaded: false };
     drawCall();
     try {
       const st = await api('/api/v1/queue');
@@ -251,6 +294,7 @@ export function startPhone(slot, { api }) {
     } catch (e) {
       toast(`Список для перевода: ${e.message}`, 'error');
     }
+    if (transferState) transferState.loaded = true;
     drawCall();
   }
 
@@ -288,7 +332,14 @@ export function startPhone(slot, { api }) {
     if (what === 'ended' || what === 'failed') transferState = null;
     if (what === 'accepted' || what === 'confirmed' || what === 'ended' || what === 'failed') ringer.stop();
     if (what === 'ended' || what === 'failed') current = null;
-    if (['accepted', 'confirmed', 'ended', 'failed', 'hold', 'unhold', 'mute', 'outgoing'].includes(what)) drawCall();
+    if (what.startsWith('consult-')) consultLog.push(what.slice('consult-'.length));
+    if (what === 'consult-failed') toast('Коллега не ответил: абонент снят с удержания', 'error');
+    if ((what === 'consult-ended' || what === 'consult-failed') && transferState && !phone.transferring) {
+      transferState.consulting = null;
+      transferState.status = '';
+    }
+    if (['accepted', 'confirmed', 'ended', 'failed', 'hold', 'unhold', 'mute', 'outgoing',
+      'consult-ringing', 'consult-talking', 'consult-ended', 'consult-failed'].includes(what)) drawCall();
     render();
     if (what === 'ended' || what === 'failed' || what === 'confirmed') refreshAgent();
   }
@@ -333,8 +384,10 @@ export function startPhone(slot, { api }) {
   return {
     /** The panel's softphone (tests read its stats). */
     get phone() { return phone; },
-    /** The blind transfers' statuses so far: 'accepted', 'done', 'failed'. */
+    /** The transfers' statuses so far (blind and attended): 'accepted', 'done', 'failed'. */
     get transferLog() { return transferLog.slice(); },
+    /** The consultations' steps so far: 'ringing', 'talking', 'ended', 'failed'. */
+    get consultLog() { return consultLog.slice(); },
     call,
     stop() {
       stopped = true;

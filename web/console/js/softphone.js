@@ -8,6 +8,7 @@
 //   await phone.register();
 //   phone.answer(); phone.mute(true); phone.dtmf('5'); phone.hangup();
 //   phone.transfer('102', (status) => …);   // blind transfer (REFER): extension, queue, number
+//   phone.consult('102'); phone.completeTransfer((status) => …);  // attended transfer
 //   phone.call('+79161234567', (cause) => …);  // click-to-call
 //   await phone.inboundAudio();   // { packetsReceived, bytesReceived, audioLevel, codec }
 
@@ -139,6 +140,9 @@ export class Softphone {
     this.outgoing = false;
     this.muted = false;
     this.held = false;
+    this.consultation = null;
+    this.consultState = null;
+    this.transferring = false;
     session.on('peerconnection', (e) => this.attach(e.peerconnection));
     if (session.connection) this.attach(session.connection);
     session.on('accepted', () => this.changed('accepted'));
@@ -228,15 +232,81 @@ export class Softphone {
     });
   }
 
+  /**
+   * Attended transfer, step 1 (RFC 5589 §7): puts the caller on hold and calls `target` (an
+   * extension or a number, as `call` does) on a second session, the consultation; the agent
+   * hears the colleague. `consultState` is 'ringing', then 'talking'; when the consultation
+   * ends without a transfer (the colleague did not answer or hung up, or `cancelConsult`),
+   * the caller is taken off hold.
+   */
+  consult(target) {
+    if (this.state !== 'talking' || this.consultation) return;
+    const user = encodeURIComponent(String(target).trim()).replace(/%2B/g, '+');
+    this.consultTarget = `sip:${user}@${this.realm}`;
+    if (!this.held) this.session.hold();
+    const c = this.ua.call(this.consultTarget, RTC);
+    this.consultation = c;
+    this.consultState = 'ringing';
+    c.on('peerconnection', (e) => this.attach(e.peerconnection));
+    c.on('confirmed', () => { this.consultState = 'talking'; this.changed('consult-talking'); });
+    const over = (why) => {
+      if (this.consultation !== c) return;
+      this.consultation = null;
+      this.consultState = null;
+      this.listenTo(this.session);
+      if (!this.transferring && this.session && !this.session.isEnded() && this.held) this.session.unhold();
+      this.changed(why);
+    };
+    c.on('ended', () => over('consult-ended'));
+    c.on('failed', () => over('consult-failed'));
+    this.changed('consult-ringing');
+  }
+
+  /**
+   * Attended transfer, step 2: joins the caller and the consulted colleague. A REFER on the
+   * caller's call names the consultation's dialog (`Replaces`, RFC 3891); zvonar hands the
+   * colleague over to the caller's call and ends both of the agent's calls. `onStatus` as in
+   * `transfer`.
+   */
+  completeTransfer(onStatus = () => {}) {
+    if (this.state !== 'talking' || this.consultState !== 'talking') return;
+    this.transferring = true;
+    const failed = () => { this.transferring = false; onStatus('failed'); };
+    this.session.refer(this.consultTarget, {
+      replaces: this.consultation,
+      eventHandlers: {
+        requestSucceeded: () => onStatus('accepted'),
+        requestFailed: failed,
+        accepted: () => onStatus('done'),
+        failed,
+      },
+    });
+  }
+
+  /** Ends the consultation; the caller comes off hold. */
+  cancelConsult() {
+    if (this.consultation) this.consultation.terminate();
+  }
+
+  /** Plays `session`'s remote audio (after a consultation, the caller's again). */
+  listenTo(session) {
+    const pc = session && session.connection;
+    if (!pc) return;
+    const tracks = pc.getReceivers().map((r) => r.track).filter((t) => t && t.kind === 'audio');
+    if (tracks.length) audioElement().srcObject = new MediaStream(tracks);
+  }
+
   /** Sends a key (0–9 * #) to the caller: SIP INFO (application/dtmf-relay). */
   dtmf(key) {
     if (this.state !== 'talking') return;
     this.session.sendDTMF(key, { transportType: 'INFO', duration: 160 });
   }
 
-  /** The inbound audio stats of the call (RTCInboundRtpStreamStats), or null. */
-  async inboundAudio() {
-    const pc = this.session && this.session.connection;
+  /** The inbound audio stats of the call (RTCInboundRtpStreamStats), or null;
+   *  `consultation`: of the consultation instead. */
+  async inboundAudio(consultation = false) {
+    const s = consultation ? this.consultation : this.session;
+    const pc = s && s.connection;
     if (!pc) return null;
     const stats = await pc.getStats();
     let out = null;
