@@ -11,14 +11,15 @@
 #           numbers recorded at 8 kHz, the callers' speech in end-to-end tests; the tests find
 #           them through `dpkg -L`, see tests/fixtures), chromium (the headless browser of
 #           the console tests, driven by playwright-core from npm: deploy/install-npm.sh, run
-#           at the end), tcpdump + iproute2 (the browser softphone test runs zvonar in a network
+#           at the end), firefox-esr (the console's softphone test in Firefox, driven by
+#           puppeteer-core from npm over WebDriver BiDi), tcpdump + iproute2 (the browser softphone test runs zvonar in a network
 #           namespace and captures the RTP the caller receives), nodejs + npm when no Node.js
 #           is installed. Other test inputs are
 #           vendored in tests/fixtures.
 set -euo pipefail
 PKGS=(build-essential cmake clang libclang-dev libsonic-dev pkg-config libssl-dev
       festival festvox-ru espeak-ng-data python3-venv python3-pip curl ca-certificates
-      sip-tester baresip sox asterisk-core-sounds-ru-wav chromium tcpdump iproute2)
+      sip-tester baresip sox asterisk-core-sounds-ru-wav chromium firefox-esr tcpdump iproute2)
 # Node.js from Debian only when none is installed (a NodeSource nodejs package brings npm).
 command -v node >/dev/null || PKGS+=(nodejs)
 command -v npm >/dev/null || PKGS+=(npm)

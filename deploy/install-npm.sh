@@ -2,7 +2,9 @@
 # Installs zvonar's npm dependencies (package.json + package-lock.json at the repo root) into
 # node_modules with `npm ci`: exactly the locked versions, from the npm registry. Today:
 # playwright-core, the driver of the headless-Chromium console tests (tests/browser/), which
-# uses Debian's `chromium` and downloads no browser; JsSIP, the console softphone's SIP library,
+# uses Debian's `chromium` and downloads no browser; puppeteer-core, which drives Debian's
+# firefox-esr over WebDriver BiDi for the Firefox test (tests/browser/firefox.mjs; it downloads
+# no browser either); JsSIP, the console softphone's SIP library,
 # which esbuild bundles into web/console/vendor/jssip.min.js (`npm run build:console`; JsSIP
 # ships CommonJS only). Needs Node.js ≥ 20 (playwright-core's
 # minimum). Idempotent: skipped when node_modules matches the lockfile.

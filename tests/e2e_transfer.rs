@@ -137,20 +137,6 @@ fn children(pid: u32) -> Vec<u32> {
     out
 }
 
-/// Whether this machine can make network namespaces (root with CAP_NET_ADMIN and `ip`).
-fn netns_possible() -> Result<(), String> {
-    let name = format!("zvprobe{}", std::process::id());
-    let out = Command::new("ip")
-        .args(["netns", "add", &name])
-        .output()
-        .map_err(|e| format!("cannot run `ip`: {e}"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
-    }
-    let _ = Command::new("ip").args(["netns", "del", &name]).output();
-    Ok(())
-}
-
 fn ns_json(z: &NsZvonar, path: &str) -> Value {
     let (status, body) = z.get(path).expect("GET");
     assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
@@ -191,7 +177,7 @@ queue = "operators"
 #[test]
 fn a_browser_agent_that_vanishes_while_ringing_the_call_rings_the_desk_phone_agent() {
     let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Err(why) = netns_possible() {
+    if let Err(why) = common::netns::possible() {
         eprintln!(
             "SKIPPED: network namespaces cannot be made here ({why}); this test needs root \
              (Chromium refuses WebRTC to 127.0.0.1, so zvonar runs in a namespace)"
@@ -820,7 +806,7 @@ fn a_missed_call_is_called_back_from_the_list_and_its_outcome_recorded() {
 /// trunk (a SIPp resident that checks the company's caller ID), bridges, records.
 fn click_to_call(from: CallBackFrom) {
     let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Err(why) = netns_possible() {
+    if let Err(why) = common::netns::possible() {
         eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
         return;
     }
@@ -1162,7 +1148,7 @@ fn pcma_heard(bytes: &[u8], keep: impl Fn(i64) -> bool) -> Vec<i16> {
 #[test]
 fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
     let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Err(why) = netns_possible() {
+    if let Err(why) = common::netns::possible() {
         eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
         return;
     }
@@ -1238,7 +1224,7 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
 #[test]
 fn an_operator_consults_a_colleague_then_joins_the_caller_to_them_attended_transfer() {
     let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Err(why) = netns_possible() {
+    if let Err(why) = common::netns::possible() {
         eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
         return;
     }
@@ -1388,7 +1374,7 @@ fn an_operator_consults_a_colleague_then_joins_the_caller_to_them_attended_trans
 #[test]
 fn a_consultation_the_colleague_refuses_returns_the_operator_to_the_caller() {
     let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Err(why) = netns_possible() {
+    if let Err(why) = common::netns::possible() {
         eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
         return;
     }
@@ -1472,7 +1458,7 @@ fn a_consultation_the_colleague_refuses_returns_the_operator_to_the_caller() {
 #[test]
 fn an_operator_joins_the_caller_to_a_colleague_who_still_rings() {
     let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Err(why) = netns_possible() {
+    if let Err(why) = common::netns::possible() {
         eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
         return;
     }

@@ -18,7 +18,6 @@ use common::browser::LiveScript;
 use common::netns::{Netns, NsZvonar};
 use common::{problem_speech, rtp_of_pcap, write_scenario, Step};
 use serde_json::Value;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use zvonar_voice::codec::Codec;
 
@@ -47,20 +46,6 @@ overflow = "dispatcher"
 kind = "queue"
 queue = "operators"
 "#;
-
-/// Whether this machine can make network namespaces (root with CAP_NET_ADMIN and `ip`).
-fn netns_possible() -> Result<(), String> {
-    let name = format!("zvprobe{}", std::process::id());
-    let out = Command::new("ip")
-        .args(["netns", "add", &name])
-        .output()
-        .map_err(|e| format!("cannot run `ip`: {e}"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
-    }
-    let _ = Command::new("ip").args(["netns", "del", &name]).output();
-    Ok(())
-}
 
 /// GET `path` (API token) as JSON; panics on failure.
 fn get_json(z: &NsZvonar, path: &str) -> Value {
@@ -103,7 +88,7 @@ fn event_at(z: &NsZvonar, id: &str, kind: &str) -> i64 {
 
 #[test]
 fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
-    if let Err(why) = netns_possible() {
+    if let Err(why) = common::netns::possible() {
         eprintln!(
             "SKIPPED: network namespaces cannot be made here ({why}); this test needs root \
              (Chromium refuses WebRTC to 127.0.0.1, so zvonar runs in a namespace)"

@@ -35,6 +35,15 @@ fn ip(args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// Whether this machine can make network namespaces (root with CAP_NET_ADMIN and `ip`); the
+/// reason when not. Tests that need one skip with that message instead of failing.
+pub fn possible() -> Result<(), String> {
+    let name = format!("zvprobe{}", std::process::id());
+    ip(&["netns", "add", &name])?;
+    let _ = ip(&["netns", "del", &name]);
+    Ok(())
+}
+
 impl Netns {
     /// Creates namespace `zv<tag><pid>` with a /30 veth link to it (addresses derived from
     /// the process id and how many namespaces this process made before, so parallel test
