@@ -20,6 +20,9 @@ run(async ({ page, url, shot, dir }) => {
   await shot('login');
   await login(page, url, op, need('OPERATOR_PASSWORD'));
   await page.waitForSelector('#tickets tbody tr');
+  // Nothing absent is shown as the word «null» (the duty banner, when there is none).
+  const journal = await page.innerText('main');
+  check(!/\bnull\b/.test(journal), 'no «null» on the journal page', journal.slice(0, 300));
 
   // New ticket during the call.
   await page.goto(`${url}/console/#/tickets/new/${encodeURIComponent(callId)}`);

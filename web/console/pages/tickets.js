@@ -146,7 +146,7 @@ async function renderJournal(root, ctx, meta) {
   root.append(
     h('div', { class: 'page-head' }, h('h2', {}, 'Заявки'),
       ctx.can('create_tickets') ? h('a', { class: 'button primary', href: '#/tickets/new', id: 'new-ticket' }, 'Новая заявка') : null),
-    await unansweredBanner(ctx), form, err,
+    (await unansweredBanner(ctx)) || '', form, err,
     h('table', { class: 'list', id: 'tickets' },
       h('thead', {}, h('tr', {}, ['№', 'Создана', 'Срок', 'Тема', 'Адрес', 'Описание', 'Отдел / исполнитель', 'Статус'].map((x) => h('th', {}, x)))),
       table),
