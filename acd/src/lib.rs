@@ -37,6 +37,13 @@
 //!        reconnect_grace_s                                  (state and pause reason survive a refresh)
 //! ```
 //!
+//! An agent's **own call** (click-to-call from the console, dialling out from a desk phone:
+//! [`Input::OwnCallStarted`] when it is placed, [`Input::OwnCallEnded`] when it ends) is shown
+//! as on a call and keeps the agent from every queue's offers, ringing included (an offer
+//! ringing then is withdrawn); after it, wrap-up for the longest `wrap_up_s` of the agent's
+//! queues, or straight back to a pause the agent was on (reason kept). It does not log a
+//! logged-out agent in, and it is not a queue call: no `Answered`/`TalkEnded` in the log.
+//!
 //! A call is **waiting** (maybe ringing one agent, or every available member with `ring_all`)
 //! until an agent answers (**connected**), the caller hangs up (abandoned), or it overflows to
 //! the robot (`max_wait_s` from arrival, or at once when no member is logged in and
@@ -56,6 +63,8 @@
 //!   takes the agent out of dispatch at once; the old tab closing after a refresh is ignored.
 //! - Wrap-up lost after a transfer or bypassed by a second queue: [`Input::CallTransferred`]
 //!   starts wrap-up, and the state is one per agent.
+//! - A call offered to an agent busy on a call of their own: [`Input::OwnCallStarted`] takes
+//!   the agent out of dispatch until [`Input::OwnCallEnded`] and the wrap-up after it.
 //! - Positions going backwards: [`Command::Announce`]'s position never exceeds the last one
 //!   announced to that call (an emergency that jumps ahead does not raise it; the announced
 //!   number holds until the real position falls below it).
@@ -73,7 +82,8 @@
 //! # Restart
 //!
 //! [`Acd`] implements `serde::Serialize`/`Deserialize`. Store it after each input; after a
-//! restart, load it and send [`Input::CallerHungUp`] for the calls that did not survive: agents
+//! restart, load it and send [`Input::CallerHungUp`] for the calls that did not survive (and
+//! [`Input::OwnCallEnded`] for the agents' own calls, [`Acd::own_calls`]): agents
 //! keep their states, pause reasons and wrap-up deadlines (the clock is wall-clock ms).
 
 pub mod kpi;

@@ -59,6 +59,12 @@ enum AgentState {
         call: CallId,
         since: Millis,
     },
+    /// On a call the agent placed ([`Input::OwnCallStarted`]); shown as
+    /// [`StateKind::OnCall`]. `call` is one of [`Agent::own_calls`].
+    OwnCall {
+        call: CallId,
+        since: Millis,
+    },
     WrapUp {
         call: CallId,
         queue: QueueId,
@@ -80,7 +86,7 @@ impl AgentState {
             AgentState::LoggedOut => StateKind::LoggedOut,
             AgentState::Available => StateKind::Available,
             AgentState::Ringing { .. } => StateKind::Ringing,
-            AgentState::OnCall { .. } => StateKind::OnCall,
+            AgentState::OnCall { .. } | AgentState::OwnCall { .. } => StateKind::OnCall,
             AgentState::WrapUp { .. } => StateKind::WrapUp,
             AgentState::Paused { .. } => StateKind::Paused,
             AgentState::Disconnected { .. } => StateKind::Disconnected,
@@ -88,13 +94,15 @@ impl AgentState {
     }
 }
 
-/// Taking calls now or soon: available, ringing, on a call, in wrap-up.
+/// Taking calls now or soon: available, ringing, on a call (a queue's or the agent's own), in
+/// wrap-up.
 fn working(state: &AgentState) -> bool {
     matches!(
         state,
         AgentState::Available
             | AgentState::Ringing { .. }
             | AgentState::OnCall { .. }
+            | AgentState::OwnCall { .. }
             | AgentState::WrapUp { .. }
     )
 }
@@ -118,6 +126,11 @@ struct Agent {
     #[serde(default)]
     state_since: Millis,
     after: Option<After>,
+    /// Calls the agent placed that are still going ([`Input::OwnCallStarted`]): while any
+    /// is, the agent is offered nothing, whatever the state says (a queue call's wrap-up
+    /// ending during one leads to [`AgentState::OwnCall`], not to available).
+    #[serde(default)]
+    own_calls: BTreeSet<CallId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -329,7 +342,9 @@ impl Acd {
             _ => None,
         };
         let call = match &a.state {
-            AgentState::Ringing { call } | AgentState::OnCall { call, .. } => Some(call.clone()),
+            AgentState::Ringing { call }
+            | AgentState::OnCall { call, .. }
+            | AgentState::OwnCall { call, .. } => Some(call.clone()),
             _ => None,
         };
         Some(AgentView {
@@ -395,6 +410,15 @@ impl Acd {
                     CallState::Waiting { .. } => None,
                 },
             })
+            .collect()
+    }
+
+    /// The agents' own calls still going ([`Input::OwnCallStarted`] without its end), by
+    /// agent: after a restart none survived, so send [`Input::OwnCallEnded`] for each.
+    pub fn own_calls(&self) -> Vec<(AgentId, CallId)> {
+        self.agents
+            .iter()
+            .flat_map(|(id, a)| a.own_calls.iter().map(|c| (id.clone(), c.clone())))
             .collect()
     }
 
@@ -486,6 +510,87 @@ impl Acd {
                     _ => Err(AcdError::NotConnected(call)),
                 }
             }
+            Input::OwnCallStarted { agent, call } => {
+                self.own_call_started(now, &agent, call);
+                Ok(())
+            }
+            Input::OwnCallEnded { agent, call } => {
+                self.own_call_ended(now, &agent, &call);
+                Ok(())
+            }
+        }
+    }
+
+    /// The agent placed a call: on a call until it ends (see [`Input::OwnCallStarted`]).
+    fn own_call_started(&mut self, now: Millis, id: &AgentId, call: CallId) {
+        let Some(a) = self.agents.get_mut(id) else {
+            return; // never logged in: not an agent of any queue
+        };
+        if !a.own_calls.insert(call.clone()) {
+            return;
+        }
+        let on_call = AgentState::OwnCall { call, since: now };
+        match a.state.clone() {
+            AgentState::Available => self.set_state(now, id, on_call),
+            AgentState::Ringing { call: offered } => {
+                self.withdraw_to(now, &offered, id, StopReason::AgentUnavailable, on_call);
+            }
+            AgentState::Paused { reason } => {
+                a.after = Some(After::Pause(reason));
+                self.set_state(now, id, on_call);
+            }
+            // Busy already, or away (a logged-out agent stays out; logging in during the
+            // call finds the agent on it): the call keeps the agent from offers until it ends.
+            AgentState::OnCall { .. }
+            | AgentState::OwnCall { .. }
+            | AgentState::WrapUp { .. }
+            | AgentState::Disconnected { .. }
+            | AgentState::LoggedOut => {}
+        }
+    }
+
+    /// The agent's call ended (see [`Input::OwnCallEnded`]).
+    fn own_call_ended(&mut self, now: Millis, id: &AgentId, call: &CallId) {
+        let Some(a) = self.agents.get_mut(id) else {
+            return;
+        };
+        if !a.own_calls.remove(call) {
+            return;
+        }
+        let AgentState::OwnCall { since, .. } = a.state else {
+            return; // on a queue call, in wrap-up or away: that state goes on
+        };
+        if let Some(other) = a.own_calls.iter().next().cloned() {
+            // Another call of the agent's goes on.
+            a.state = AgentState::OwnCall { call: other, since };
+            return;
+        }
+        match a.after.clone() {
+            Some(After::Logout) => self.log_out(now, id),
+            // A pause pending covers the after-call work.
+            Some(After::Pause(_)) => self.ready(now, id),
+            None => {
+                let agent = a.clone();
+                let wrap = self
+                    .queues
+                    .values()
+                    .filter(|q| self.member(&agent, &q.config))
+                    .map(|q| (q.config.wrap_up_s, q.config.id.clone()))
+                    .max_by(|x, y| x.0.cmp(&y.0).then_with(|| y.1.cmp(&x.1)));
+                match wrap {
+                    Some((wrap_s, queue)) if wrap_s > 0 => self.set_state(
+                        now,
+                        id,
+                        AgentState::WrapUp {
+                            call: call.clone(),
+                            queue,
+                            since: now,
+                            until: now + Millis::from(wrap_s) * 1000,
+                        },
+                    ),
+                    _ => self.ready(now, id),
+                }
+            }
         }
     }
 
@@ -545,6 +650,7 @@ impl Acd {
             idle_since: now,
             state_since: now,
             after: None,
+            own_calls: BTreeSet::new(),
         });
         agent.skills = skills;
         let old = agent.endpoint.replace(endpoint.clone());
@@ -552,11 +658,19 @@ impl Acd {
             AgentState::LoggedOut => {
                 agent.idle_since = now;
                 agent.after = None;
-                self.set_state(now, &id, AgentState::Available);
+                let state = match agent.own_calls.iter().next().cloned() {
+                    Some(call) => AgentState::OwnCall { call, since: now },
+                    None => AgentState::Available,
+                };
+                self.set_state(now, &id, state);
             }
             AgentState::Disconnected { resume, .. } => {
+                let own = agent.own_calls.iter().next().cloned();
                 let state = match resume {
-                    Resume::Available => AgentState::Available,
+                    Resume::Available => match own {
+                        Some(call) => AgentState::OwnCall { call, since: now },
+                        None => AgentState::Available,
+                    },
                     Resume::Paused { reason } => AgentState::Paused { reason },
                     Resume::WrapUp {
                         call,
@@ -596,7 +710,7 @@ impl Acd {
         let state = self.known(id)?.state.clone();
         match state {
             AgentState::LoggedOut => return Ok(()),
-            AgentState::OnCall { .. } => {
+            AgentState::OnCall { .. } | AgentState::OwnCall { .. } => {
                 self.agent_mut(id).after = Some(After::Logout);
                 return Ok(());
             }
@@ -657,7 +771,7 @@ impl Acd {
                 self.withdraw_to(now, &call, id, StopReason::AgentUnavailable, paused);
                 return Ok(());
             }
-            AgentState::OnCall { .. } | AgentState::WrapUp { .. } => {
+            AgentState::OnCall { .. } | AgentState::OwnCall { .. } | AgentState::WrapUp { .. } => {
                 let a = self.agent_mut(id);
                 if a.after != Some(After::Logout) {
                     a.after = Some(After::Pause(reason));
@@ -684,7 +798,7 @@ impl Acd {
                 self.agent_mut(id).idle_since = now;
                 self.set_state(now, id, AgentState::Available);
             }
-            AgentState::OnCall { .. } | AgentState::WrapUp { .. } => {
+            AgentState::OnCall { .. } | AgentState::OwnCall { .. } | AgentState::WrapUp { .. } => {
                 let a = self.agent_mut(id);
                 if matches!(a.after, Some(After::Pause(_))) {
                     a.after = None;
@@ -732,6 +846,7 @@ impl Acd {
                 self.requeue(now, &call, id, since);
                 Resume::Available
             }
+            AgentState::OwnCall { .. } => Resume::Available,
             AgentState::WrapUp {
                 call,
                 queue,
@@ -962,6 +1077,11 @@ impl Acd {
     /// After a call and its wrap-up: available, or the pause asked for meanwhile.
     fn ready(&mut self, now: Millis, agent: &AgentId) {
         let a = self.agent_mut(agent);
+        if let Some(call) = a.own_calls.iter().next().cloned() {
+            // Still on a call the agent placed: a pause asked for waits for its end.
+            self.set_state(now, agent, AgentState::OwnCall { call, since: now });
+            return;
+        }
         match a.after.take() {
             Some(After::Pause(reason)) => self.set_state(now, agent, AgentState::Paused { reason }),
             _ => {
@@ -981,6 +1101,7 @@ impl Acd {
             idle_since: 0,
             state_since: 0,
             after: None,
+            own_calls: BTreeSet::new(),
         })
     }
 
@@ -1269,6 +1390,7 @@ impl Acd {
                 .iter()
                 .filter(|(id, a)| {
                     a.state == AgentState::Available
+                        && a.own_calls.is_empty()
                         && a.endpoint.is_some()
                         && self.member(a, &q.config)
                         && !declined.contains(*id)

@@ -249,6 +249,31 @@ pub enum Input {
         #[serde(default)]
         target: String,
     },
+    /// The agent placed a call of their own (click-to-call from the console, or dialling out
+    /// from a registered desk phone), counted from the moment it is placed (ringing
+    /// included): the agent is on a call ([`StateKind::OnCall`]) and is offered nothing from
+    /// any queue until it ends. A paused agent keeps the pause (and its reason) for after the
+    /// call; a logged-out agent is not logged in by it (but one who logs in during the call
+    /// is on it); an agent never logged in is not made one (ignored). The same call reported
+    /// twice is ignored.
+    OwnCallStarted {
+        /// The agent.
+        agent: AgentId,
+        /// The engine's id of the agent's call (not a queued caller's call).
+        call: CallId,
+    },
+    /// The agent's own call ([`Input::OwnCallStarted`]) ended, answered or not: when it was
+    /// the agent's last one, the agent goes to wrap-up for the longest `wrap_up_s` of the
+    /// queues the agent serves (after-call work follows outbound calls too, as in Genesys
+    /// Cloud and Amazon Connect: a callback's outcome is recorded then), then is available;
+    /// with a pause pending (paused before the call or during it) the agent goes straight to
+    /// the pause; with a logout pending, logged out. Unknown calls are ignored.
+    OwnCallEnded {
+        /// The agent.
+        agent: AgentId,
+        /// The call.
+        call: CallId,
+    },
 }
 
 /// Why an agent stops ringing.

@@ -7,7 +7,8 @@
 //! - no call is offered to, or bridged with, a second agent once one answered (until a Requeue);
 //! - offers go only to the agent's current endpoint (never to a lost or replaced one);
 //! - announced positions of a call never grow;
-//! - a call is abandoned or overflowed at most once, never both.
+//! - a call is abandoned or overflowed at most once, never both;
+//! - nothing is offered to an agent while a call the agent placed is up.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod common;
@@ -48,6 +49,8 @@ struct EngineView {
     last_position: BTreeMap<CallId, u32>,
     abandoned: BTreeSet<CallId>,
     overflowed: BTreeSet<CallId>,
+    /// agent → own calls up (started while the machine knew the agent, not ended).
+    own: BTreeMap<AgentId, BTreeSet<CallId>>,
 }
 
 fn check_commands(view: &mut EngineView, cmds: &[Command], ctx: &str) {
@@ -66,6 +69,10 @@ fn check_commands(view: &mut EngineView, cmds: &[Command], ctx: &str) {
                 assert!(
                     !view.bridged.contains_key(call),
                     "{ctx}: offer of a bridged call: {c:?}"
+                );
+                assert!(
+                    view.own.get(agent).is_none_or(BTreeSet::is_empty),
+                    "{ctx}: offer to an agent on an own call: {c:?}"
                 );
                 let prev = view
                     .ringing
@@ -153,7 +160,12 @@ fn check_state(d: &Driver, view: &EngineView, calls: &[CallId], ctx: &str) {
             }
             if v.state == StateKind::OnCall {
                 let c = v.call.clone().unwrap();
-                assert_eq!(view.bridged.get(&c), Some(&agent(a)), "{ctx}: {a}");
+                if c.0.starts_with('o') {
+                    let own = view.own.get(&agent(a));
+                    assert!(own.is_some_and(|o| o.contains(&c)), "{ctx}: {a} on {c}");
+                } else {
+                    assert_eq!(view.bridged.get(&c), Some(&agent(a)), "{ctx}: {a}");
+                }
             }
         }
     }
@@ -196,13 +208,36 @@ fn one_run(seed: u64, steps: usize) {
     let mut calls: Vec<CallId> = Vec::new();
     let mut live: Vec<CallId> = Vec::new();
     let mut endpoint_no = 0u32;
+    let mut own_no = 0u32;
     let mut t: Millis = 0;
     let mut seen_records = 0;
     for step in 0..steps {
         t += [0, 0, 500, 3_000, 15_000, 40_000][rng.below(6)];
         let a = AGENTS[rng.below(AGENTS.len())];
         let ringing: Vec<(CallId, AgentId)> = view.ringing.keys().cloned().collect();
-        let input = match rng.below(14) {
+        let own_up: Vec<(AgentId, CallId)> = view
+            .own
+            .iter()
+            .flat_map(|(a, cs)| cs.iter().map(|c| (a.clone(), c.clone())))
+            .collect();
+        let input = match rng.below(16) {
+            14 => {
+                own_no += 1;
+                Input::OwnCallStarted {
+                    agent: agent(a),
+                    call: call(&format!("o{own_no}")),
+                }
+            }
+            15 => match rng.pick(&own_up) {
+                Some((a, c)) => Input::OwnCallEnded {
+                    agent: a.clone(),
+                    call: c.clone(),
+                },
+                None => Input::OwnCallEnded {
+                    agent: agent(a),
+                    call: call("o0"),
+                },
+            },
             0 | 1 => {
                 let id = format!("k{}", calls.len());
                 calls.push(call(&id));
@@ -278,6 +313,21 @@ fn one_run(seed: u64, steps: usize) {
             }
             _ => None,
         };
+        // The engine's own calls: known agents' calls are up from the start to the end.
+        match &input {
+            Input::OwnCallStarted { agent, call } if d.acd.agent(agent).is_some() => {
+                view.own
+                    .entry(agent.clone())
+                    .or_default()
+                    .insert(call.clone());
+            }
+            Input::OwnCallEnded { agent, call } => {
+                if let Some(o) = view.own.get_mut(agent) {
+                    o.remove(call);
+                }
+            }
+            _ => {}
+        }
         let res = d.try_at(t, input.clone());
         match (&input, &res) {
             (
