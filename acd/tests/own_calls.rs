@@ -195,7 +195,10 @@ fn an_agent_in_two_queues_is_busy_in_both_and_wraps_up_for_the_longer_wrap_up() 
     d.at(s(1), own("a", "out1"));
     // Each queue's caller: `short` goes to b, `long` waits (a is its only member).
     assert_eq!(d.at(s(2), arrive("c1", "long")), vec![]);
-    assert_eq!(d.at(s(3), arrive("c2", "short")), vec![offer("c2", "b", "eb")]);
+    assert_eq!(
+        d.at(s(3), arrive("c2", "short")),
+        vec![offer("c2", "b", "eb")]
+    );
     assert_eq!(d.at(s(4), reject("c2", "b")), vec![]);
     assert_eq!(d.at(s(5), own_end("a", "out1")), vec![]);
     // Wrap-up of 40 s (the longer one), during which neither queue offers a.

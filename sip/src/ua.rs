@@ -289,6 +289,11 @@ pub struct IncomingCall {
     /// device's calls come on the connection it registered over; see
     /// [`crate::registrar::Registrar::account_of_connection`]); `None` over UDP.
     pub connection_peer: Option<SocketAddr>,
+    /// Over UDP, where the INVITE came from as the registrar keeps a UDP binding's source:
+    /// the packet's source IP with the top Via's rport (or port); `None` over TCP or
+    /// WebSocket. A registered desk phone's calls come from its binding's source
+    /// ([`crate::registrar::Registrar::udp_account_from`]).
+    pub udp_source: Option<SocketAddr>,
     /// The SDP offer, `None` for an offerless INVITE.
     pub offer: Option<String>,
     /// Answer/reject/hang up.
@@ -832,6 +837,7 @@ async fn incoming_loop(
                         .filter(|c| c.is_reliable())
                         .and_then(|c| c.get_remote_addr())
                         .and_then(|a| a.get_socketaddr().ok()),
+                    udp_source: (transport == "udp").then(|| udp_source(req)).flatten(),
                     offer: if body.trim().is_empty() {
                         None
                     } else {
@@ -926,16 +932,12 @@ pub fn register_of(
     })
 }
 
-/// Answers one REGISTER (RFC 3261 §10.3) through the registrar.
-async fn register(
-    mut tx: Transaction,
-    state: SharedRegistrar,
-    store: Arc<dyn crate::registrar::CredentialStore>,
-) {
-    let transport = transport_of(&tx);
-    let ip = crate::validate::source_ip(&tx.original);
-    let port = tx
-        .original
+/// Where a request came from over UDP, as a UDP binding keeps it: the packet's source IP
+/// (stamped into the top Via's `received`) with the Via's rport, or its sent-by port, or 5060.
+/// `None` when the source IP is unknown.
+fn udp_source(req: &rsipstack::sip::Request) -> Option<SocketAddr> {
+    let ip = crate::validate::source_ip(req)?;
+    let port = req
         .via_header()
         .ok()
         .and_then(|v| {
@@ -948,6 +950,16 @@ async fn register(
                 .or(v.uri.host_with_port.port.map(u16::from))
         })
         .unwrap_or(5060);
+    Some(SocketAddr::new(ip, port))
+}
+
+/// Answers one REGISTER (RFC 3261 §10.3) through the registrar.
+async fn register(
+    mut tx: Transaction,
+    state: SharedRegistrar,
+    store: Arc<dyn crate::registrar::CredentialStore>,
+) {
+    let transport = transport_of(&tx);
     // Over a stream (TCP, WebSocket) the binding is reached through the connection it came
     // on (RFC 7118 §5: a browser's Contact host is `*.invalid`), so its source is the
     // connection's peer; over UDP, the signalling source and the Via's rport.
@@ -957,8 +969,10 @@ async fn register(
         .filter(|c| c.is_reliable())
         .and_then(|c| c.get_remote_addr())
         .and_then(|a| a.get_socketaddr().ok());
-    let source = stream_peer
-        .unwrap_or_else(|| SocketAddr::new(ip.unwrap_or(IpAddr::from([0, 0, 0, 0])), port));
+    let source = stream_peer.unwrap_or_else(|| {
+        udp_source(&tx.original)
+            .unwrap_or_else(|| SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 5060))
+    });
     let Some(req) = register_of(&tx.original, source, transport) else {
         let _ = tx.reply(StatusCode::BadRequest).await;
         return;

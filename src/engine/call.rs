@@ -78,6 +78,24 @@ pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
         }
         None => route(&shared.dialplan, &call.callee, Utc::now(), shared.time_zone).cloned(),
     };
+    // The agent is busy in the queues from the moment the call is placed (ringing included)
+    // until it ends: a call from the console or a desk phone over the connection it
+    // registered on, or a desk phone over UDP from its registered address with its account in
+    // From (unauthenticated, so that only counts against the agent; it routes as before).
+    let own_account = agent_account.clone().or_else(|| {
+        let source = call.udp_source?;
+        let reg = shared.sip()?.registrar()?;
+        let now_s = super::queue::now_ms() / 1000;
+        let known = reg
+            .lock()
+            .ok()?
+            .udp_account_from(&call.caller, source, now_s);
+        known.then(|| call.caller.clone())
+    });
+    let _own_call = match (&own_account, &shared.queues, &flow) {
+        (Some(account), Some(queues), Some(_)) => Some(OwnCall::start(queues, account, &call_id)),
+        _ => None,
+    };
     let flow_name = flow.as_ref().map(|f| f.name.clone()).unwrap_or_default();
     shared
         .events
@@ -121,6 +139,30 @@ pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
             },
         )
         .await;
+}
+
+/// An agent's own call as the queues see it: started when made, ended when dropped (when the
+/// call task ends, however it ends).
+struct OwnCall {
+    queues: super::queue::QueueHandle,
+    call: String,
+}
+
+impl OwnCall {
+    fn start(queues: &super::queue::QueueHandle, account: &str, call_id: &CallId) -> OwnCall {
+        let call = call_id.to_string();
+        queues.own_call_started(account, &call);
+        OwnCall {
+            queues: queues.clone(),
+            call,
+        }
+    }
+}
+
+impl Drop for OwnCall {
+    fn drop(&mut self) {
+        self.queues.own_call_ended(&self.call);
+    }
 }
 
 async fn answer_and_run(

@@ -1140,7 +1140,29 @@ pub fn caller_command(
     media_port: u16,
     timeout_s: u64,
 ) -> Command {
-    let mut c = sipp_command(dir, scenario, ip, free_port(), media_port, timeout_s);
+    caller_command_from(
+        dir,
+        scenario,
+        target,
+        ip,
+        free_port(),
+        media_port,
+        timeout_s,
+    )
+}
+
+/// [`caller_command`] from SIP port `port`: a registered desk phone placing a call from the
+/// address it registered from.
+pub fn caller_command_from(
+    dir: &Path,
+    scenario: &Path,
+    target: &str,
+    ip: &str,
+    port: u16,
+    media_port: u16,
+    timeout_s: u64,
+) -> Command {
+    let mut c = sipp_command(dir, scenario, ip, port, media_port, timeout_s);
     c.arg(target).args(["-m", "1", "-l", "1", "-t", "u1"]);
     c
 }

@@ -231,6 +231,17 @@ impl Bindings {
         out
     }
 
+    /// Whether `aor` has a live UDP binding (at `now_s`) registered from `source` (the packet
+    /// source IP with the Via's rport or port, as [`Binding::source`] keeps it): a request
+    /// from there with `aor` in From is most likely that device's. Not authentication (UDP
+    /// sources and From can be forged), so use it only where a forgery costs little.
+    pub fn udp_binding_from(&self, aor: &str, source: SocketAddr, now_s: u64) -> bool {
+        self.table.get(aor).is_some_and(|list| {
+            list.iter()
+                .any(|b| b.transport == "udp" && b.source == Some(source) && b.expires_at > now_s)
+        })
+    }
+
     /// The AOR that has a live binding (at `now_s`) made over the stream connection whose peer
     /// is `peer`: a request on that connection comes from the device that registered there
     /// with digest authentication (RFC 5626 §5.2: a flow authenticates what comes over it).

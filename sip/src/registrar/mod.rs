@@ -200,6 +200,14 @@ impl Registrar {
         self.bindings.aor_of_connection(peer, now_s)
     }
 
+    /// Whether the SIP account `user` is registered over UDP from `source` now (see
+    /// [`Bindings::udp_binding_from`]): an INVITE from there with `user` in From comes from
+    /// that desk phone. Unauthenticated: zvonar uses it only to count the call against the
+    /// agent in the queues (busy), never to route or to allow dialling out.
+    pub fn udp_account_from(&self, user: &str, source: std::net::SocketAddr, now_s: u64) -> bool {
+        self.bindings.udp_binding_from(user, source, now_s)
+    }
+
     fn challenge(&self, now_s: u64, stale: bool) -> Reply {
         let nonce = self.key.issue(now_s, &self.config.realm);
         Reply {

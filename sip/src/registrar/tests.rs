@@ -411,3 +411,25 @@ fn a_websocket_connection_speaks_for_the_account_registered_on_it() {
     assert_eq!(r.account_of_connection(peer("10.0.0.3:5060"), 1_001), None);
     assert_eq!(r.account_of_connection(peer("10.0.0.2:40001"), 1_300), None);
 }
+
+#[test]
+fn a_desk_phone_over_udp_is_recognised_by_its_account_and_registered_source() {
+    let mut r = registrar();
+    register_from(
+        &mut r,
+        "<sip:101@10.0.0.3:5062>",
+        "udp",
+        "10.0.0.3:5062",
+        1_000,
+    );
+    let tab = "<sip:101-ab@ab.invalid;transport=ws>;expires=300";
+    register_from(&mut r, tab, "ws", "10.0.0.2:40001", 1_000);
+    let at = |p: &str| p.parse::<SocketAddr>().expect("addr");
+    assert!(r.udp_account_from("101", at("10.0.0.3:5062"), 1_001));
+    // Another port or address, another account in From, a stream binding, after expiry: no.
+    assert!(!r.udp_account_from("101", at("10.0.0.3:5063"), 1_001));
+    assert!(!r.udp_account_from("101", at("10.0.0.4:5062"), 1_001));
+    assert!(!r.udp_account_from("102", at("10.0.0.3:5062"), 1_001));
+    assert!(!r.udp_account_from("101", at("10.0.0.2:40001"), 1_001));
+    assert!(!r.udp_account_from("101", at("10.0.0.3:5062"), 1_000 + 7_200));
+}

@@ -8,7 +8,8 @@
 //! API ──────Agent(login, pause…)────┼──► QueueCore ──────┼──► AgentLines (offer, stop, bridge, hang up)
 //! agent's REFER ──Transfer──────────┤
 //! registrations ──EndpointLost──────┤   (Acd + callers)   └──► store: acd state, queue log, queued calls
-//! lines ──────LineEvent─────────────┘
+//! lines ──────LineEvent─────────────┤
+//! agent's own call ──OwnCall────────┘  (click-to-call, a desk phone dialling out: busy, then wrap-up)
 //! ```
 //!
 //! [`QueueCore`] is synchronous and takes the time with every input, so tests drive it with a
@@ -168,6 +169,16 @@ pub enum Msg {
         /// `Err` when the call is not this agent's conversation (nothing changes then).
         reply: oneshot::Sender<Result<(), AcdError>>,
     },
+    /// A registered device of the SIP account `account` placed the call `call` (the console's
+    /// click-to-call, a desk phone dialling out): the account's agent is on a call from now.
+    OwnCallStarted {
+        /// The SIP account the call came from.
+        account: String,
+        /// The engine's call id.
+        call: CallId,
+    },
+    /// That call ended (answered or not).
+    OwnCallEnded(CallId),
     /// The whole state, for the API.
     State(oneshot::Sender<QueueState>),
 }
@@ -267,6 +278,8 @@ pub struct QueueCore {
     records: Vec<Record>,
     /// Skills of each agent's last login (a re-registration keeps them).
     skills: HashMap<AgentId, Vec<String>>,
+    /// Calls agents placed themselves that are going on, with the agent.
+    own_calls: HashMap<CallId, AgentId>,
 }
 
 impl QueueCore {
@@ -280,6 +293,7 @@ impl QueueCore {
     ) -> Self {
         acd.set_queues(configs.clone());
         let stale: Vec<CallId> = acd.calls().into_iter().map(|c| c.call).collect();
+        let own = acd.own_calls();
         let mut core = QueueCore {
             acd,
             configs,
@@ -287,10 +301,15 @@ impl QueueCore {
             callers: HashMap::new(),
             records: Vec::new(),
             skills: HashMap::new(),
+            own_calls: HashMap::new(),
         };
         for call in stale {
             tracing::info!(%call, "queued call did not survive the restart");
             let _ = core.input(now, Input::CallerHungUp { call });
+        }
+        for (agent, call) in own {
+            tracing::info!(%call, %agent, "an agent's own call did not survive the restart");
+            let _ = core.input(now, Input::OwnCallEnded { agent, call });
         }
         core
     }
@@ -481,6 +500,23 @@ impl QueueCore {
             self.input(now, input)?;
         }
         Ok(AgentSnapshot::new(agent, self.acd.agent(agent)))
+    }
+
+    /// `agent` placed `call` themself (click-to-call, a desk phone dialling out): on a call,
+    /// offered nothing, until [`QueueCore::own_call_ended`]. An agent who is logged out (or
+    /// never logged in) is not logged in by it.
+    pub fn own_call_started(&mut self, now: Millis, agent: AgentId, call: CallId) {
+        self.own_calls.insert(call.clone(), agent.clone());
+        let _ = self.input(now, Input::OwnCallStarted { agent, call });
+    }
+
+    /// An agent's own call ended: wrap-up, then available (or the pause the agent was on).
+    /// Calls not started with [`QueueCore::own_call_started`] are ignored.
+    pub fn own_call_ended(&mut self, now: Millis, call: &CallId) {
+        if let Some(agent) = self.own_calls.remove(call) {
+            let call = call.clone();
+            let _ = self.input(now, Input::OwnCallEnded { agent, call });
+        }
     }
 
     /// An agent's endpoint is gone: a conversation on it is over for the agent (the leg is
@@ -717,6 +753,21 @@ impl QueueHandle {
         answer.await.map_err(|_| None)?.map_err(Some)
     }
 
+    /// A registered device of SIP account `account` placed call `call` (see
+    /// [`Msg::OwnCallStarted`]); the runtime finds the account's agent
+    /// (`sip_accounts.user_login`). Pair it with [`QueueHandle::own_call_ended`].
+    pub fn own_call_started(&self, account: &str, call: &str) {
+        let _ = self.tx.send(Msg::OwnCallStarted {
+            account: account.to_string(),
+            call: CallId(call.to_string()),
+        });
+    }
+
+    /// The call of [`QueueHandle::own_call_started`] ended.
+    pub fn own_call_ended(&self, call: &str) {
+        let _ = self.tx.send(Msg::OwnCallEnded(CallId(call.to_string())));
+    }
+
     /// An endpoint is gone.
     pub fn endpoint_lost(&self, agent: AgentId, endpoint: EndpointId) {
         let _ = self.tx.send(Msg::EndpointLost { agent, endpoint });
@@ -783,6 +834,20 @@ pub async fn run(
                     Msg::Transfer { call, agent, target, progress, reply } => {
                         let _ = reply.send(core.transfer(now, &call, &agent, target, progress));
                     }
+                    Msg::OwnCallStarted { account, call } => {
+                        match store.login_of_account(&account).await {
+                            Ok(Some(login)) => core.own_call_started(now, AgentId(login), call),
+                            Ok(None) => {
+                                tracing::debug!(%account, %call, "own call of an account bound to no agent");
+                                continue;
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, %account, "SIP account's agent not read");
+                                continue;
+                            }
+                        }
+                    }
+                    Msg::OwnCallEnded(call) => core.own_call_ended(now_ms(), &call),
                     Msg::State(reply) => {
                         let _ = reply.send(core.state(now));
                         continue;

@@ -95,6 +95,17 @@ impl QueueStore {
         }))
     }
 
+    /// The access user (agent login) a SIP account is bound to (`zvonar sip-account add NAME
+    /// --login LOGIN`, `sip_accounts.user_login`); `None` for an unknown or unbound account.
+    pub async fn login_of_account(&self, account: &str) -> sqlx::Result<Option<String>> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT user_login FROM sip_accounts WHERE username = ?")
+                .bind(account)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.and_then(|(l,)| l))
+    }
+
     /// Marks calls that were waiting or connected when the process stopped as `lost`.
     pub async fn forget_live_calls(&self, now_ms: u64) -> sqlx::Result<u64> {
         let r = sqlx::query(

@@ -583,3 +583,86 @@ impl RecordKindName {
         RecordKindName(name, target)
     }
 }
+
+#[test]
+fn an_agents_own_call_keeps_the_caller_waiting_until_it_and_its_wrap_up_end() {
+    let lines = FakeLines::default();
+    let mut core = core(&lines);
+    login(&mut core, 0, "anna");
+    let anna = AgentId::from("anna");
+    let status = |core: &mut QueueCore, now| core.agent(now, &anna, AgentOp::Status).unwrap();
+    // anna dials out from her phone (the call task reports it as it is placed).
+    core.own_call_started(1_000, anna.clone(), CallId::from("out-1"));
+    let st = status(&mut core, 1_000);
+    assert_eq!(
+        (st.state, st.call.as_deref()),
+        (zvonar_acd::StateKind::OnCall, Some("out-1"))
+    );
+    // A caller arrives meanwhile: it waits, her phone is not rung.
+    let mut rx = join(&mut core, 2_000, "c1");
+    assert!(lines.take().is_empty());
+    assert!(matches!(
+        drain(&mut rx).as_slice(),
+        [CallerCommand::Announce { position: 1, .. }]
+    ));
+    // The end of an unknown call changes nothing; the end of hers starts 30 s of wrap-up.
+    core.own_call_ended(10_000, &CallId::from("other"));
+    assert_eq!(
+        status(&mut core, 10_000).state,
+        zvonar_acd::StateKind::OnCall
+    );
+    core.own_call_ended(40_000, &CallId::from("out-1"));
+    assert_eq!(
+        status(&mut core, 40_000).state,
+        zvonar_acd::StateKind::WrapUp
+    );
+    // Timers up to the end of the wrap-up (an announcement at 47 s) ring nobody.
+    while let Some(t) = core.poll_timeout().filter(|t| *t < 70_000) {
+        core.timeout(t);
+    }
+    assert!(lines.take().is_empty());
+    assert_eq!(core.poll_timeout(), Some(70_000));
+    core.timeout(70_000);
+    assert_eq!(
+        lines.take(),
+        [LineCall::Offer(
+            CallId::from("c1"),
+            anna.clone(),
+            EndpointId("sip/anna/sip:anna@phone".into())
+        )]
+    );
+    // The monitor's state pushes show on_call then wrap_up; no queue-call lines for it.
+    let kinds: Vec<String> = core
+        .take_records()
+        .iter()
+        .map(|r| format!("{:?}", r.kind))
+        .filter(|k| k.contains("out-1") || k.contains("OnCall"))
+        .collect();
+    assert!(
+        kinds
+            .iter()
+            .all(|k| k.starts_with("AgentState") || k.starts_with("WrapUpEnded")),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn an_own_call_going_on_at_a_restart_ends_with_it() {
+    let lines = FakeLines::default();
+    let mut core = core(&lines);
+    login(&mut core, 0, "anna");
+    core.own_call_started(1_000, AgentId::from("anna"), CallId::from("out-1"));
+    // zvonar stops during the call; the stored machine is loaded again.
+    let stored = serde_json::to_string(core.acd()).unwrap();
+    let acd: Acd = serde_json::from_str(&stored).unwrap();
+    let mut core = QueueCore::new(acd, vec![queue()], Box::new(lines.clone()), 50_000);
+    let st = core
+        .agent(50_000, &AgentId::from("anna"), AgentOp::Status)
+        .unwrap();
+    assert_eq!(st.state, zvonar_acd::StateKind::WrapUp);
+    core.timeout(80_000);
+    let st = core
+        .agent(80_000, &AgentId::from("anna"), AgentOp::Status)
+        .unwrap();
+    assert_eq!(st.state, zvonar_acd::StateKind::Available);
+}
