@@ -5,11 +5,19 @@
 //! caller must wait (anna shows «on call», nothing rings her phone); when anna hangs up she
 //! is in wrap-up for the queue's `wrap_up_s`, and only then is the caller offered to her: her
 //! desk phone rings, she answers, the caller is connected to her.
+//!
+//! The same from the browser console (headless Chromium in a network namespace): anna calls
+//! extension 102 from the console's softphone; the panel reads «разговор» while the call is
+//! up, a caller entering the queue does not ring her, «поствызывная обработка» after she
+//! hangs up, then the caller rings the console.
 
 mod common;
 
+use common::browser::LiveScript;
+use common::netns::{Netns, NsZvonar};
 use common::{free_media_port, free_port, http_request, Options, UasParty, Zvonar};
 use serde_json::Value;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const REALM: &str = "e2e.zvonar";
@@ -262,4 +270,187 @@ fn a_caller_is_not_offered_to_an_agent_on_her_own_call_but_after_it_and_its_wrap
         "offered only {gap_ms} ms after her call ended"
     );
     eprintln!("own call → queue offer answered after {gap_ms} ms (wrap-up {WRAP_UP_S} s)");
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(Option<Child>);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Killed {
+    /// Waits for it to end by itself: (success, its output).
+    fn finish(mut self) -> (bool, String) {
+        output(self.0.take().expect("running"))
+    }
+}
+
+fn ns_json(z: &NsZvonar, path: &str) -> Value {
+    let (status, body) = z.get(path).expect("GET");
+    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).expect("json")
+}
+
+#[test]
+fn the_console_shows_an_own_call_as_on_call_and_the_queued_caller_rings_after_wrap_up() {
+    if let Err(why) = common::netns::possible() {
+        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
+        return;
+    }
+    let ns = Netns::create("oc");
+    let host = ns.host_ip.to_string();
+    let z = NsZvonar::start_with(
+        &ns,
+        "ownc-console",
+        Some(&dialplan()),
+        &format!("trusted = [\"{host}/32\"]"),
+        &format!("[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n"),
+    );
+    z.cli(
+        &["user", "add", "--login", "anna", "--role", "operator"],
+        "пароль anna 1\n",
+    );
+    z.cli(
+        &["sip-account", "add", "101", "--login", "anna"],
+        "secret-101\n",
+    );
+    z.cli(&["sip-account", "add", "102"], "secret-102\n");
+    let sip = format!("{}:5060", ns.ns_ip);
+    // The colleague's desk phone 102, registered from the host side; it answers and stays
+    // on until zvonar hangs up.
+    let colleague_port = free_port();
+    let reg = common::register_scenario(&z.dir, "102", "secret-102");
+    let out = Command::new("sipp")
+        .arg(&sip)
+        .args(["-sf", &reg.to_string_lossy()])
+        .args(["-m", "1", "-l", "1", "-t", "u1", "-p"])
+        .arg(colleague_port.to_string())
+        .args(["-i", &host, "-timeout", "20s", "-timeout_error", "-nostdin"])
+        .current_dir(&z.dir)
+        .output()
+        .expect("sipp");
+    assert!(out.status.success(), "REGISTER 102: {out:?}\n{}", z.log());
+    let colleague = Killed(Some(
+        common::uas_command(
+            &z.dir,
+            &common::uas_scenario(
+                &z.dir,
+                "colleague",
+                &UasParty::Answers {
+                    bye_timeout_ms: 90_000,
+                },
+            ),
+            &host,
+            colleague_port,
+            free_media_port(),
+            1,
+            120,
+        )
+        .spawn()
+        .expect("sipp colleague"),
+    ));
+    let hangup = z.dir.join("hang-up-now");
+    let url = format!("http://{}", z.http);
+    let chromium_args = [
+        "--use-fake-device-for-media-stream".to_string(),
+        "--use-fake-ui-for-media-stream".to_string(),
+        format!("--unsafely-treat-insecure-origin-as-secure={url}"),
+    ];
+    let hangup_path = hangup.to_string_lossy().into_owned();
+    let mut browser = LiveScript::start(
+        "own_call.mjs",
+        "e2e_ownc",
+        &url,
+        &chromium_args,
+        &[
+            ("ZVONAR_LOGIN", "anna"),
+            ("ZVONAR_PASSWORD", "пароль anna 1"),
+            ("ZVONAR_TARGET", "102"),
+            ("ZVONAR_HANGUP_FILE", &hangup_path),
+        ],
+    );
+    if let Err(e) = browser.wait_line("TALKING", Duration::from_secs(90)) {
+        panic!(
+            "the console's own call never came up: {e}\nzvonar log:\n{}",
+            z.log()
+        );
+    }
+    let st = ns_json(&z, "/api/v1/queue");
+    assert_eq!(st["agents"][0]["state"], "on_call", "{st}");
+    let own_id = st["agents"][0]["call"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no own call on the agent: {st}"))
+        .to_string();
+    // A caller enters the queue while anna talks: it waits, the console does not ring.
+    let scenario = common::write_scenario(
+        &z.dir,
+        "console-caller",
+        "+79035550202",
+        "+74951234567",
+        &[common::Step::Pause(1)],
+        90_000,
+    );
+    let caller = Killed(Some(
+        common::caller_command(&z.dir, &scenario, &sip, &host, free_media_port(), 120)
+            .spawn()
+            .expect("sipp caller"),
+    ));
+    let waiting = wait_for(Duration::from_secs(15), || {
+        let st = ns_json(&z, "/api/v1/queue");
+        st["calls"]
+            .as_array()
+            .and_then(|c| c.first().cloned())
+            .filter(|c| c["position"] == 1)
+    })
+    .unwrap_or_else(|| panic!("the caller is not in the queue\n{}", z.log()));
+    let caller_id = waiting["call_id"].as_str().expect("call id").to_string();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(3) {
+        let st = ns_json(&z, "/api/v1/queue");
+        assert_eq!(st["agents"][0]["state"], "on_call", "{st}");
+        assert_eq!(st["calls"][0]["ringing"], serde_json::json!([]), "{st}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::fs::write(&hangup, b"").expect("hang-up file");
+    let r = browser
+        .result(Duration::from_secs(90))
+        .unwrap_or_else(|e| panic!("{e}\nzvonar log:\n{}", z.log()));
+    let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+    assert!(text("onCall").contains("разговор"), "{r}");
+    assert!(text("wrapUp").contains("обработка"), "{r}");
+    let (ok, out) = colleague.finish();
+    assert!(ok, "the colleague's phone:\n{out}\n{}", z.log());
+    let (ok, out) = caller.finish();
+    assert!(ok, "the caller:\n{out}\n{}", z.log());
+    // The caller rang the console no sooner than the wrap-up after the own call ended.
+    let own = wait_for(Duration::from_secs(10), || {
+        let d = ns_json(&z, &format!("/api/v1/calls/{own_id}"));
+        (!d["cdr"]["ended_at"].is_null()).then_some(d)
+    })
+    .expect("the own call's CDR");
+    assert_eq!(own["cdr"]["flow"], "agent_call", "{own}");
+    let rang_ms = r["rangAt"].as_i64().expect("rangAt");
+    let ended_ms = at(&own["cdr"]["ended_at"]).timestamp_millis();
+    assert!(
+        rang_ms - ended_ms >= WRAP_UP_S * 1000 - 200,
+        "the console rang {} ms after the own call ended, within the {WRAP_UP_S} s wrap-up",
+        rang_ms - ended_ms
+    );
+    let detail = ns_json(&z, &format!("/api/v1/calls/{caller_id}"));
+    let connected = detail["timeline"]
+        .as_array()
+        .and_then(|t| t.iter().find(|e| e["kind"] == "agent_connected"))
+        .unwrap_or_else(|| panic!("caller never connected: {detail}"))
+        .clone();
+    assert_eq!(connected["payload"]["agent"], "anna", "{connected}");
+    eprintln!(
+        "console own call → queued caller rang {} ms after it ended (wrap-up {WRAP_UP_S} s)",
+        rang_ms - ended_ms
+    );
 }

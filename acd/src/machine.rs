@@ -195,7 +195,8 @@ pub struct AgentView {
     pub pause_reason: Option<String>,
     /// The endpoint reaching the agent now.
     pub endpoint: Option<EndpointId>,
-    /// The call being offered or talked to.
+    /// The call being offered or talked to: a queued call, or the agent's own call
+    /// ([`Input::OwnCallStarted`]) while the state is [`StateKind::OnCall`] for it.
     pub call: Option<CallId>,
     /// Since when the agent has been in `state`, ms (a change of pause reason does not reset
     /// it; 0 when unknown, for a state restored from a version that did not keep it).

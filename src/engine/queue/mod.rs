@@ -194,7 +194,8 @@ pub struct AgentSnapshot {
     pub pause_reason: Option<String>,
     /// The endpoint reaching the agent.
     pub endpoint: Option<String>,
-    /// The call offered or talked to.
+    /// The call offered or talked to (a queued caller's, or one the agent placed: own calls
+    /// show `on_call` too).
     pub call: Option<String>,
     /// Since when in this state, ms since the Unix epoch (0: unknown, a state stored by an
     /// older version).

@@ -46,7 +46,8 @@ pub struct MonitorAgent {
     pub state: StateKind,
     /// While paused (also while disconnected from a pause).
     pub pause_reason: Option<String>,
-    /// The call offered or talked to.
+    /// The call offered or talked to (a queued caller's, or one the agent placed: own calls
+    /// show `on_call` too).
     pub call: Option<String>,
     /// Since when in this state (UTC); `None` when unknown (a state stored by an older
     /// version).
