@@ -7,7 +7,10 @@
 //! - **Codec**: the first of PCMU/PCMA in the browser's own order (Chromium and Firefox offer
 //!   both, RFC 7874 §3 requires them), plus its `telephone-event/8000`; only these are put
 //!   in the media engine, so the answer carries exactly one audio codec and nothing is
-//!   transcoded ([`choose_codec`]). An offer without G.711 is refused.
+//!   transcoded ([`choose_codec`]). A browser that offers no G.711 but Opus (RFC 7587) gets
+//!   Opus, transcoded here to and from 8 kHz PCM with `audio-codec`'s Opus (opus-rs): the
+//!   rest of the engine still sees a G.711 leg ([`CodecChoice::opus_pt`]). An offer with
+//!   neither is refused.
 //! - **ICE**: ICE-lite (RFC 8445 §2.5): we only answer the browser's connectivity checks, on
 //!   host candidates bound to the configured address and announced as the public IP, with
 //!   no STUN or TURN — so gathering ends at once and the 200 OK is not held up (browsers
@@ -70,12 +73,17 @@ pub struct WebRtcConfig {
 /// The audio codec chosen from an offer, with its payload types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodecChoice {
-    /// PCMU or PCMA.
+    /// PCMU or PCMA: what the leg's packets carry for the engine ([`WebRtcLeg::recv`],
+    /// [`WebRtcLeg::send_frame`]).
     pub codec: Codec,
-    /// Its payload type in the offer (0 or 8, static per RFC 3551, unless remapped).
+    /// Its payload type in the offer (0 or 8, static per RFC 3551, unless remapped); with
+    /// Opus, the static type of `codec`, which the engine sees.
     pub audio_pt: u8,
     /// The offer's `telephone-event/8000` payload type (RFC 4733), if any.
     pub te_pt: Option<u8>,
+    /// The browser's Opus payload type (`opus/48000/2`, RFC 7587 §7) when it offered no
+    /// G.711: the browser's side carries Opus and the leg transcodes it to and from `codec`.
+    pub opus_pt: Option<u8>,
 }
 
 /// True when `sdp` is a WebRTC offer (DTLS-SRTP: `UDP/TLS/RTP/SAVPF` with a fingerprint,
@@ -91,8 +99,11 @@ pub fn is_webrtc_offer(sdp: &str) -> bool {
 /// of preference (RFC 3264 §5.1), and its `telephone-event/8000` type. A static payload type
 /// 0/8 counts without an `a=rtpmap`; a dynamic one by its `a=rtpmap` name at 8000 Hz.
 ///
-/// Errors: [`WebRtcError::Offer`] without an audio section or without G.711 in it (an
-/// Opus-only offer: transcoding is not done).
+/// G.711 is preferred to Opus wherever it is offered, even after Opus: nothing is transcoded
+/// then. Without G.711, `opus/48000/2` is taken ([`CodecChoice::opus_pt`]), the engine's
+/// side being PCMA.
+///
+/// Errors: [`WebRtcError::Offer`] without an audio section, or with neither G.711 nor Opus.
 pub fn choose_codec(sdp: &str) -> Result<CodecChoice, WebRtcError> {
     let mut in_audio = false;
     let mut formats: Vec<u8> = Vec::new();
@@ -146,18 +157,28 @@ pub fn choose_codec(sdp: &str) -> Result<CodecChoice, WebRtcError> {
             None => Codec::from_payload_type(pt),
         }
     };
-    let (audio_pt, codec) = formats
-        .iter()
-        .find_map(|&pt| codec_of(pt).map(|c| (pt, c)))
-        .ok_or_else(|| WebRtcError::Offer("no PCMU or PCMA offered".into()))?;
     let te_pt = formats
         .iter()
         .copied()
         .find(|&pt| name_of(pt).is_some_and(|n| n.starts_with("telephone-event/8000")));
+    if let Some((audio_pt, codec)) = formats.iter().find_map(|&pt| codec_of(pt).map(|c| (pt, c))) {
+        return Ok(CodecChoice {
+            codec,
+            audio_pt,
+            te_pt,
+            opus_pt: None,
+        });
+    }
+    let opus_pt = formats
+        .iter()
+        .copied()
+        .find(|&pt| name_of(pt).is_some_and(|n| n.starts_with("opus/48000")))
+        .ok_or_else(|| WebRtcError::Offer("neither G.711 nor Opus offered".into()))?;
     Ok(CodecChoice {
-        codec,
-        audio_pt,
+        codec: Codec::Pcma,
+        audio_pt: Codec::Pcma.payload_type(),
         te_pt,
+        opus_pt: Some(opus_pt),
     })
 }
 
@@ -267,6 +288,65 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
+/// Opus on the browser's side (RFC 7587): 20 ms frames of 8 kHz mono PCM encoded and
+/// decoded by `audio-codec` (opus-rs), the 48 kHz RTP clock mapped to the engine's 8 kHz one.
+/// One per leg (the codec keeps state between frames); public for the transcoding benchmark
+/// (`cargo bench -p zvonar-voice --bench opus`).
+pub struct OpusTranscoder {
+    encoder: audio_codec::opus::OpusEncoder,
+    decoder: audio_codec::opus::OpusDecoder,
+    /// The first received timestamp (48 kHz) and its 8 kHz counterpart.
+    first_ts: Option<u32>,
+}
+
+/// Opus bit rate towards the browser, bit/s: wideband voice needs no more for 8 kHz input
+/// (RFC 7587 §3.1.1 recommends 8–12 kbit/s for narrowband speech; a little headroom).
+pub const OPUS_BITRATE_BPS: i32 = 24_000;
+
+impl Default for OpusTranscoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OpusTranscoder {
+    /// A transcoder at [`OPUS_BITRATE_BPS`], mono, 8 kHz on the engine's side.
+    pub fn new() -> Self {
+        let mut encoder = audio_codec::opus::OpusEncoder::new(8000, 1);
+        encoder.set_bitrate(OPUS_BITRATE_BPS);
+        OpusTranscoder {
+            encoder,
+            decoder: audio_codec::opus::OpusDecoder::new(8000, 1),
+            first_ts: None,
+        }
+    }
+
+    /// One 20 ms frame of 8 kHz samples ([`FRAME_SAMPLES`]) as an Opus packet (empty if the
+    /// encoder refuses the frame).
+    pub fn encode(&mut self, samples: &[i16]) -> Vec<u8> {
+        use audio_codec::Encoder;
+        self.encoder.encode(samples)
+    }
+
+    /// A received Opus packet as a packet of `codec` on `pt` for the engine: the PCM
+    /// decoded at 8 kHz (a stereo packet mixed down), the timestamp on the 8 kHz clock
+    /// counted from the first packet. `None` for a packet that does not decode.
+    pub fn to_engine(&mut self, p: Incoming, codec: Codec, pt: u8) -> Option<Incoming> {
+        use audio_codec::Decoder;
+        let pcm = self.decoder.decode(&p.payload);
+        if pcm.is_empty() {
+            return None;
+        }
+        let first = *self.first_ts.get_or_insert(p.ts);
+        Some(Incoming {
+            pt,
+            ts: p.ts.wrapping_sub(first) / 6,
+            payload: codec.encode(&pcm),
+            ..p
+        })
+    }
+}
+
 /// One browser's media leg. See the module docs.
 pub struct WebRtcLeg {
     pc: Arc<dyn PeerConnection>,
@@ -279,6 +359,8 @@ pub struct WebRtcLeg {
     /// We made the first offer (`actpass`): the browser took `active`, so we are the DTLS
     /// server for the whole call.
     offered: std::sync::atomic::AtomicBool,
+    /// The Opus transcoder when the browser's side is Opus.
+    opus: Option<std::sync::Mutex<OpusTranscoder>>,
 }
 
 /// A free UDP port of `ports` on `ip` (probed by binding it, starting at a random port),
@@ -346,6 +428,7 @@ impl WebRtcLeg {
             codec,
             audio_pt: codec.payload_type(),
             te_pt: None,
+            opus_pt: None,
         };
         let (leg, mut gathered) = WebRtcLeg::build(choice, cfg).await?;
         let stack = |e: webrtc::error::Error| WebRtcError::Stack(e.to_string());
@@ -416,18 +499,28 @@ impl WebRtcLeg {
         cfg: &WebRtcConfig,
     ) -> Result<(WebRtcLeg, watch::Receiver<bool>), WebRtcError> {
         let mut media = MediaEngine::default();
-        let codec = RTCRtpCodec {
-            mime_type: format!("audio/{}", choice.codec.encoding_name()),
-            clock_rate: 8000,
-            channels: 1,
-            sdp_fmtp_line: String::new(),
-            rtcp_feedback: vec![],
+        let codec = match choice.opus_pt {
+            // RFC 7587 §7: always `opus/48000/2`; we send mono and take FEC.
+            Some(_) => RTCRtpCodec {
+                mime_type: "audio/opus".to_string(),
+                clock_rate: 48000,
+                channels: 2,
+                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_string(),
+                rtcp_feedback: vec![],
+            },
+            None => RTCRtpCodec {
+                mime_type: format!("audio/{}", choice.codec.encoding_name()),
+                clock_rate: 8000,
+                channels: 1,
+                sdp_fmtp_line: String::new(),
+                rtcp_feedback: vec![],
+            },
         };
         media
             .register_codec(
                 RTCRtpCodecParameters {
                     rtp_codec: codec.clone(),
-                    payload_type: choice.audio_pt,
+                    payload_type: choice.opus_pt.unwrap_or(choice.audio_pt),
                 },
                 RtpCodecKind::Audio,
             )
@@ -496,6 +589,9 @@ impl WebRtcLeg {
             state,
             local,
             offered: std::sync::atomic::AtomicBool::new(false),
+            opus: choice
+                .opus_pt
+                .map(|_| std::sync::Mutex::new(OpusTranscoder::new())),
         };
         Ok((leg, gathered))
     }
@@ -529,9 +625,23 @@ impl WebRtcLeg {
         connected
     }
 
-    /// The next RTP packet from the browser (decrypted), `None` once the connection is gone.
+    /// The next RTP packet from the browser (decrypted; Opus already transcoded to
+    /// [`CodecChoice::codec`] on the 8 kHz clock), `None` once the connection is gone.
     pub async fn recv(&self) -> Option<Incoming> {
-        self.packets.lock().await.recv().await
+        let mut packets = self.packets.lock().await;
+        loop {
+            let p = packets.recv().await?;
+            let Some(opus) = &self.opus else {
+                return Some(p);
+            };
+            if Some(p.pt) != self.choice.opus_pt {
+                continue;
+            }
+            let mut t = opus.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(p) = t.to_engine(p, self.choice.codec, self.choice.audio_pt) {
+                return Some(p);
+            }
+        }
     }
 
     /// Sends one 20 ms frame of 8 kHz samples (`None`: comfort silence, so the stream never
@@ -539,18 +649,29 @@ impl WebRtcLeg {
     ///
     /// Errors: [`WebRtcError::Stack`] when the track or connection is gone.
     pub async fn send_frame(&self, samples: Option<&[i16]>) -> Result<(), WebRtcError> {
-        let payload = match samples {
-            Some(s) => self.choice.codec.encode(s),
-            None => self.choice.codec.silence_frame(),
+        let (payload, pt) = match (&self.opus, self.choice.opus_pt) {
+            (Some(opus), Some(pt)) => {
+                let silence = [0i16; FRAME_SAMPLES];
+                let frame = samples.unwrap_or(&silence);
+                let mut t = opus.lock().unwrap_or_else(|e| e.into_inner());
+                (t.encode(frame), pt)
+            }
+            _ => {
+                let payload = match samples {
+                    Some(s) => self.choice.codec.encode(s),
+                    None => self.choice.codec.silence_frame(),
+                };
+                debug_assert_eq!(payload.len(), FRAME_SAMPLES);
+                (payload, self.choice.audio_pt)
+            }
         };
-        debug_assert_eq!(payload.len(), FRAME_SAMPLES);
         let sample = rtc::media::Sample {
             data: payload.into(),
             duration: Duration::from_millis(u64::from(FRAME_MS)),
             ..rtc::media::Sample::new(Instant::now())
         };
         self.track
-            .write_sample(self.ssrc, self.choice.audio_pt, &sample, &[])
+            .write_sample(self.ssrc, pt, &sample, &[])
             .await
             .map_err(|e| WebRtcError::Stack(e.to_string()))
     }

@@ -25,7 +25,8 @@ fn g711_is_chosen_in_the_browsers_order_with_its_8k_telephone_event() {
         CodecChoice {
             codec: Codec::Pcmu,
             audio_pt: 0,
-            te_pt: Some(126)
+            te_pt: Some(126),
+            opus_pt: None
         },
         "telephone-event/48000 (110) belongs to Opus and is not ours"
     );
@@ -35,7 +36,8 @@ fn g711_is_chosen_in_the_browsers_order_with_its_8k_telephone_event() {
         CodecChoice {
             codec: Codec::Pcmu,
             audio_pt: 0,
-            te_pt: Some(101)
+            te_pt: Some(101),
+            opus_pt: None
         }
     );
     // A browser told to prefer A-law (setCodecPreferences) lists 8 before 0.
@@ -45,7 +47,8 @@ fn g711_is_chosen_in_the_browsers_order_with_its_8k_telephone_event() {
         CodecChoice {
             codec: Codec::Pcma,
             audio_pt: 8,
-            te_pt: Some(126)
+            te_pt: Some(126),
+            opus_pt: None
         }
     );
     // Without telephone-event/8000, digits come only by SIP INFO.
@@ -54,19 +57,82 @@ fn g711_is_chosen_in_the_browsers_order_with_its_8k_telephone_event() {
 }
 
 #[test]
-fn offers_without_g711_or_audio_are_refused() {
-    let opus_only = CHROMIUM.replace("111 63 9 0 8 13 110 126", "111 63 110");
-    assert!(matches!(
-        choose_codec(&opus_only),
-        Err(WebRtcError::Offer(_))
-    ));
-    // A dynamic type named PCMU at another rate is not G.711 at 8 kHz.
-    let odd = CHROMIUM
-        .replace("111 63 9 0 8 13 110 126", "111 96")
-        .replace(
-            "a=rtpmap:111 opus/48000/2",
-            "a=rtpmap:111 opus/48000/2\na=rtpmap:96 PCMU/16000",
+fn an_opus_only_offer_gets_opus_transcoded_to_pcma() {
+    let opus_only = CHROMIUM.replace("111 63 9 0 8 13 110 126", "111 63 110 126");
+    assert_eq!(
+        choose_codec(&opus_only).unwrap(),
+        CodecChoice {
+            codec: Codec::Pcma,
+            audio_pt: 8,
+            te_pt: Some(126),
+            opus_pt: Some(111)
+        }
+    );
+}
+
+#[tokio::test]
+async fn an_opus_only_offer_is_answered_with_opus_alone() {
+    let opus_only = CHROMIUM.replace("111 63 9 0 8 13 110 126", "111 63 110 126");
+    let (leg, answer) = answer_of(&opus_only).await;
+    let audio = audio_section(&answer);
+    let mline = audio.lines().next().unwrap().trim().to_string();
+    assert_eq!(mline, "m=audio 9 UDP/TLS/RTP/SAVPF 111", "{answer}");
+    assert!(audio.contains("a=rtpmap:111 opus/48000/2"), "{audio}");
+    assert!(!audio.contains("PCM"), "{audio}");
+    assert_eq!(leg.choice().opus_pt, Some(111));
+    assert_eq!(leg.choice().codec, Codec::Pcma, "the engine's side");
+    leg.close().await;
+}
+
+#[test]
+fn opus_frames_round_trip_at_8_khz_on_the_engines_clock() {
+    // 440 Hz at 8 kHz, 20 ms frames: encoded as the leg sends them, decoded as it receives
+    // them (as PCMA on payload type 8, the 48 kHz clock mapped to 8 kHz).
+    let mut tx = OpusTranscoder::new();
+    let mut rx = OpusTranscoder::new();
+    let tone: Vec<i16> = (0..8000 * 2)
+        .map(|n| (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * n as f64 / 8000.0).sin()) as i16)
+        .collect();
+    let mut out = Vec::new();
+    for (i, frame) in tone.chunks_exact(FRAME_SAMPLES).enumerate() {
+        let packet = tx.encode(frame);
+        assert!(
+            !packet.is_empty() && packet.len() < 200,
+            "{} bytes",
+            packet.len()
         );
+        let p = Incoming {
+            pt: 111,
+            seq: i as u16,
+            ts: 1_000_000 + 960 * i as u32,
+            ssrc: 7,
+            marker: i == 0,
+            payload: packet,
+        };
+        let e = rx.to_engine(p, Codec::Pcma, 8).unwrap();
+        assert_eq!((e.pt, e.ts, e.seq), (8, 160 * i as u32, i as u16));
+        assert_eq!(e.payload.len(), FRAME_SAMPLES);
+        out.extend(Codec::Pcma.decode(&e.payload));
+    }
+    // After the codec's start-up, the tone comes back at about its level.
+    let rms =
+        |x: &[i16]| (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
+    let (a, b) = (rms(&tone[8000..]), rms(&out[8000..]));
+    assert!(
+        b > a * 0.5 && b < a * 1.5,
+        "tone rms {a:.0}, after Opus {b:.0}"
+    );
+}
+
+#[test]
+fn offers_without_g711_or_audio_are_refused() {
+    let neither = CHROMIUM.replace("111 63 9 0 8 13 110 126", "63 9 110");
+    assert!(matches!(choose_codec(&neither), Err(WebRtcError::Offer(_))));
+    // A dynamic type named PCMU at another rate is not G.711 at 8 kHz.
+    let odd = CHROMIUM.replace("111 63 9 0 8 13 110 126", "96").replace(
+        "a=rtpmap:111 opus/48000/2",
+        "a=rtpmap:111 opus/48000/2\na=rtpmap:96 PCMU/16000",
+    );
     assert!(matches!(choose_codec(&odd), Err(WebRtcError::Offer(_))));
     let video_only: String = CHROMIUM
         .split("m=video")
@@ -92,7 +158,8 @@ fn a_dynamic_g711_payload_type_is_taken_by_its_name() {
         CodecChoice {
             codec: Codec::Pcma,
             audio_pt: 98,
-            te_pt: Some(126)
+            te_pt: Some(126),
+            opus_pt: None
         }
     );
 }
