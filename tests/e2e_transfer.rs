@@ -1629,3 +1629,88 @@ fn a_refer_replacing_an_unknown_dialog_fails_with_481_and_the_call_goes_on() {
         "{q}"
     );
 }
+
+/// A browser that offers only Opus (RFC 7587) places a call (click-to-call) to boris's desk
+/// phone (G.711, echoing): zvonar answers Opus and transcodes it both ways. The page
+/// receives Opus with audio in it (boris's echo of anna's microphone), boris hears anna, and
+/// the recording has both sides.
+#[test]
+fn a_browser_offering_only_opus_is_transcoded_to_and_from_g711() {
+    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err(why) = common::netns::possible() {
+        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
+        return;
+    }
+    let ns = Netns::create("to");
+    let (z, phone_port) = two_operators(&ns, "opus-browser");
+    let host = ns.host_ip.to_string();
+    let boris_media = common::free_media_port();
+    let capture = z.dir.join("boris-rx.pcap");
+    let tcpdump = common::Capture::start(
+        &format!("{}h", ns.name),
+        &format!("udp and dst host {host} and dst port {boris_media}"),
+        &capture,
+    );
+    // Answers, echoes for 20 s (anna hangs up before), takes her BYE.
+    let boris_xml = "  <recv request=\"BYE\" timeout=\"30000\"/>\n  \
+         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  </send>\n";
+    let boris_scenario = phone_scenario(&z.dir, "boris-echo", boris_xml);
+    let boris = Killed(
+        common::uas_command(
+            &z.dir,
+            &boris_scenario,
+            &host,
+            phone_port,
+            boris_media,
+            1,
+            120,
+        )
+        .arg("-rtp_echo")
+        .spawn()
+        .expect("sipp boris"),
+    );
+    let mut browser = anna_in_console(&z, "opus.mjs", &[("ZVONAR_TARGET", "102")]);
+    let r = browser
+        .result(Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("{e}\nzvonar log:\n{}", z.log()));
+    let (ok, out) = finish(boris);
+    assert!(ok, "boris's phone:\n{out}\n{}", z.log());
+    assert_eq!(
+        r["inbound"]["codec"], "audio/opus",
+        "the page received Opus: {r}"
+    );
+    assert!(
+        r["inbound"]["packetsReceived"].as_u64().unwrap_or(0) >= 200
+            && r["maxLevel"].as_f64().unwrap_or(0.0) > 0.01,
+        "boris's echo reached the page through Opus: {r}"
+    );
+    let heard = pcma_heard(&tcpdump.finish(), |_| true);
+    let rms = loudest_window(&heard);
+    assert!(
+        heard.len() > 8000 * 3 && rms > 300.0,
+        "boris hears anna (Opus → PCMA): {} samples, rms {rms:.0}",
+        heard.len()
+    );
+    let calls = ns_json(&z, "/api/v1/calls?limit=1");
+    let id = calls[0]["call_id"].as_str().expect("call id").to_string();
+    let detail = wait_for("the CDR", Duration::from_secs(20), || {
+        let d = ns_json(&z, &format!("/api/v1/calls/{id}"));
+        (!d["cdr"]["recording"].is_null() && !d["cdr"]["hangup_cause"].is_null()).then_some(d)
+    });
+    let rec = detail["cdr"]["recording"].as_str().expect("recording");
+    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
+    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let (left, right): (Vec<i16>, Vec<i16>) = all.chunks(2).map(|c| (c[0], c[1])).unzip();
+    let (party, operator) = (loudest_window(&left), loudest_window(&right));
+    assert!(
+        party > 300.0 && operator > 300.0,
+        "both sides recorded: boris (left) rms {party:.0}, anna (right) rms {operator:.0}"
+    );
+    eprintln!(
+        "opus e2e: page inbound {} packets of {}, level max {:.3}; boris heard rms {rms:.0}; \
+         recording rms boris {party:.0} anna {operator:.0}",
+        r["inbound"]["packetsReceived"],
+        r["inbound"]["codec"],
+        r["maxLevel"].as_f64().unwrap_or(0.0)
+    );
+}
