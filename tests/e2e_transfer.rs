@@ -438,7 +438,8 @@ fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches
         );
         assert!(ok, "{out}");
     }
-    // anna takes queue calls on her desk phone (101); boris's phone (102) is only registered.
+    // anna takes queue calls on her desk phone (101); boris's phone (102) is registered, and
+    // boris starts taking queue calls once anna talks to the caller (so the caller is hers).
     let (anna_port, boris_port) = (free_port(), free_port());
     z.register_account("101", "secret-101", anna_port);
     z.register_account("102", "secret-102", boris_port);
@@ -446,6 +447,38 @@ fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches
     let (status, _, body) =
         common::http_request(z.http_port, "POST", "/api/v1/queue/agent/login", &anna, "");
     assert_eq!(status, 200, "{body}");
+    let boris_session = z.log_in("boris", "пароль boris 1");
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (port, token, done) = (z.http_port, z.token.clone(), done.clone());
+        std::thread::spawn(move || {
+            // boris's queue states, in order, as the queue shows them.
+            let mut seen: Vec<String> = Vec::new();
+            let auth = [format!("Authorization: Bearer {token}")];
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let (_, _, body) = common::http_request(port, "GET", "/api/v1/queue", &auth, "");
+                let st: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                let state = |who: &str| agent_of(&st, who)["state"].as_str().map(str::to_string);
+                if state("anna").as_deref() == Some("on_call") && seen.is_empty() {
+                    let (status, _, body) = common::http_request(
+                        port,
+                        "POST",
+                        "/api/v1/queue/agent/login",
+                        &boris_session,
+                        "",
+                    );
+                    assert_eq!(status, 200, "boris logs in: {body}");
+                }
+                if let Some(b) = state("boris") {
+                    if seen.last() != Some(&b) {
+                        seen.push(b);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            seen
+        })
+    };
 
     // anna answers, talks 2 s, then transfers to 102 (REFER, RFC 3515): 202, then the
     // NOTIFYs 100 Trying, 180 Ringing, 200 OK (the last one ends the subscription), then
@@ -567,6 +600,19 @@ fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches
     );
     let st = z.get_json("/api/v1/queue");
     assert_eq!(agent_of(&st, "anna")["state"], "wrap_up", "{st}");
+    // boris, reached at his extension outside the queue, was on a call for the queue while he
+    // talked (offered nothing), then in wrap-up.
+    wait_for("boris's wrap-up", Duration::from_secs(10), || {
+        let st = z.get_json("/api/v1/queue");
+        (agent_of(&st, "boris")["state"] == "wrap_up").then_some(())
+    });
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let boris_states = watcher.join().expect("watcher");
+    let pos = |s: &str| boris_states.iter().position(|x| x == s);
+    assert!(
+        matches!((pos("available"), pos("on_call"), pos("wrap_up")), (Some(a), Some(o), Some(w)) if a < o && o < w),
+        "boris: available, on a call while transferred to, then wrap-up: {boris_states:?}"
+    );
 
     // At boris's phone: the caller's voice (PCMA) arrived after the transfer.
     let bytes = tcpdump.finish();

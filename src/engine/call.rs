@@ -93,7 +93,11 @@ pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
         known.then(|| call.caller.clone())
     });
     let _own_call = match (&own_account, &shared.queues, &flow) {
-        (Some(account), Some(queues), Some(_)) => Some(OwnCall::start(queues, account, &call_id)),
+        (Some(account), Some(queues), Some(_)) => Some(super::queue::OwnCallGuard::start(
+            queues,
+            account,
+            &call_id.to_string(),
+        )),
         _ => None,
     };
     let flow_name = flow.as_ref().map(|f| f.name.clone()).unwrap_or_default();
@@ -139,30 +143,6 @@ pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
             },
         )
         .await;
-}
-
-/// An agent's own call as the queues see it: started when made, ended when dropped (when the
-/// call task ends, however it ends).
-struct OwnCall {
-    queues: super::queue::QueueHandle,
-    call: String,
-}
-
-impl OwnCall {
-    fn start(queues: &super::queue::QueueHandle, account: &str, call_id: &CallId) -> OwnCall {
-        let call = call_id.to_string();
-        queues.own_call_started(account, &call);
-        OwnCall {
-            queues: queues.clone(),
-            call,
-        }
-    }
-}
-
-impl Drop for OwnCall {
-    fn drop(&mut self) {
-        self.queues.own_call_ended(&self.call);
-    }
 }
 
 async fn answer_and_run(

@@ -180,6 +180,11 @@ pub struct OutboundLeg {
     events: mpsc::UnboundedReceiver<DialEvent>,
     control: mpsc::UnboundedSender<Control>,
     media: mpsc::UnboundedSender<MediaCommand>,
+    /// The SIP account rung ([`DialTarget::Account`]), for [`OutboundLeg::agent_busy`].
+    account: Option<String>,
+    queues: Option<super::queue::QueueHandle>,
+    /// Keeps the account's agent busy in the queues while this leg lives.
+    busy: Option<super::queue::OwnCallGuard>,
 }
 
 #[allow(dead_code)] // see the struct
@@ -192,6 +197,25 @@ impl OutboundLeg {
     /// The SIP Call-ID of the outgoing dialog.
     pub fn sip_call_id(&self) -> &str {
         &self.sip_call_id
+    }
+
+    /// An answered leg to a SIP account outside the queues (a transfer or consultation to a
+    /// colleague's extension, a `dial` flow to an account) keeps that account's agent busy in
+    /// the queues until the leg is dropped (on a call, offered nothing, then wrap-up:
+    /// [`super::queue::OwnCallGuard`]), so a queue does not ring a phone that is talking.
+    /// Call it when the leg is answered; again, or for a number or URI, it does nothing. Not
+    /// for the queue's own offers, which the queue counts itself.
+    pub fn agent_busy(&mut self) {
+        if self.busy.is_some() {
+            return;
+        }
+        if let (Some(account), Some(queues)) = (&self.account, &self.queues) {
+            self.busy = Some(super::queue::OwnCallGuard::start(
+                queues,
+                account,
+                &format!("leg:{}", self.sip_call_id),
+            ));
+        }
     }
 
     /// The next event; `None` once the leg is over (after `Failed` or `HungUp`).
@@ -460,6 +484,12 @@ pub async fn dial(shared: &Arc<Shared>, spec: DialSpec) -> Result<OutboundLeg, D
         events: ev_rx,
         control: ctl_tx,
         media: media_tx,
+        account: match &spec.target {
+            DialTarget::Account(a) => Some(a.clone()),
+            _ => None,
+        },
+        queues: shared.queues.clone(),
+        busy: None,
     })
 }
 

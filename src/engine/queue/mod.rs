@@ -875,3 +875,32 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         None => std::future::pending().await,
     }
 }
+
+/// A call that keeps an agent busy outside the queues, as the queues see it: started when
+/// made ([`QueueHandle::own_call_started`]), ended when dropped, however the call ends. For
+/// an agent's own call (click-to-call, a desk phone dialling out) and for a call that rings
+/// an agent's extension directly and is answered (a transfer or a consultation to it, a
+/// `dial` flow to the account): the agent is on a call, offered nothing, then in wrap-up.
+/// An account not linked to an agent is ignored by the runtime.
+pub struct OwnCallGuard {
+    queues: QueueHandle,
+    call: String,
+}
+
+impl OwnCallGuard {
+    /// Starts the busy call `call` (a unique key: a call id, or a leg's SIP Call-ID) of SIP
+    /// account `account`.
+    pub fn start(queues: &QueueHandle, account: &str, call: &str) -> OwnCallGuard {
+        queues.own_call_started(account, call);
+        OwnCallGuard {
+            queues: queues.clone(),
+            call: call.to_string(),
+        }
+    }
+}
+
+impl Drop for OwnCallGuard {
+    fn drop(&mut self) {
+        self.queues.own_call_ended(&self.call);
+    }
+}
