@@ -144,14 +144,10 @@ fn a_caller_is_not_offered_to_an_agent_on_her_own_call_but_after_it_and_its_wrap
         colleague_port,
         1,
     );
-    // anna dials 102 from her desk phone (the address it registered from), talks, hangs up.
-    let own = common::hang_up_scenario(
-        &z.dir,
-        "own-call",
-        "101",
-        "102",
-        &[common::Step::Pause(14_000)],
-    );
+    // anna dials 102 from her desk phone (the address it registered from; the INVITE is
+    // challenged and sent again with her credentials), talks, hangs up.
+    let own =
+        common::desk_phone_call_scenario(&z.dir, "own-call", "101", "secret-101", "102", 14_000);
     let target = format!("127.0.0.1:{}", z.sip_port);
     let own_call = common::caller_command_from(
         &z.dir,
@@ -251,7 +247,9 @@ fn a_caller_is_not_offered_to_an_agent_on_her_own_call_but_after_it_and_its_wrap
         (!d["cdr"]["ended_at"].is_null()).then_some(d)
     })
     .expect("the own call's CDR");
-    assert_eq!(own_cdr["cdr"]["flow"], "colleague", "{own_cdr}");
+    // Authenticated by digest, her desk phone's call is her own call, not a caller routed by
+    // the dialplan (whose route `102` would be the flow `colleague`).
+    assert_eq!(own_cdr["cdr"]["flow"], "agent_call", "{own_cdr}");
     assert_eq!(own_cdr["cdr"]["disposition"], "answered", "{own_cdr}");
     let detail = z.get_json(&format!("/api/v1/calls/{caller_id}"));
     let connected = detail["timeline"]

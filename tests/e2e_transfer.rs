@@ -1760,3 +1760,75 @@ fn a_browser_offering_only_opus_is_transcoded_to_and_from_g711() {
         r["maxLevel"].as_f64().unwrap_or(0.0)
     );
 }
+
+/// A desk phone registered over UDP dials out: zvonar challenges its INVITE (407, RFC 3261
+/// §22.3), the phone answers with its account's password, and the call is the agent's own:
+/// extension 102 rings (the dialplan would have put a caller from outside in the queue).
+#[test]
+fn a_desk_phone_over_udp_dials_an_extension_after_digest_authentication() {
+    let z = common::Zvonar::start_with(
+        "desk-dial-out",
+        common::Options {
+            dialplan: Some(DESK_DIALPLAN.to_string()),
+            extra_config: format!("[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n"),
+            ..common::Options::default()
+        },
+    );
+    for (login, account) in [("anna", "101"), ("boris", "102")] {
+        let (ok, out) = z.cli(
+            &["user", "add", "--login", login, "--role", "operator"],
+            &format!("пароль {login} 1\n"),
+        );
+        assert!(ok, "{out}");
+        let (ok, out) = z.cli(
+            &["sip-account", "add", account, "--login", login],
+            &format!("secret-{account}\n"),
+        );
+        assert!(ok, "{out}");
+    }
+    let (anna_port, boris_port) = (free_port(), free_port());
+    z.register_account("101", "secret-101", anna_port);
+    z.register_account("102", "secret-102", boris_port);
+    // boris's phone answers and waits for the BYE zvonar passes on when anna hangs up.
+    let boris_xml = "  <recv request=\"BYE\" timeout=\"30000\"/>\n  \
+         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  </send>\n";
+    let boris = desk_phone(
+        &z.dir,
+        &phone_scenario(&z.dir, "boris", boris_xml),
+        "127.0.0.1",
+        boris_port,
+        false,
+    );
+    let anna =
+        common::desk_phone_call_scenario(&z.dir, "anna-dials", "101", "secret-101", "102", 3000);
+    let out = common::caller_command_from(
+        &z.dir,
+        &anna,
+        &format!("127.0.0.1:{}", z.sip_port),
+        "127.0.0.1",
+        anna_port,
+        common::free_media_port(),
+        40,
+    )
+    .output()
+    .expect("sipp anna");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "anna's phone: 407, INVITE with credentials, 200, BYE:\n{text}\n{}",
+        z.log()
+    );
+    let (ok, out) = finish(boris);
+    assert!(
+        ok,
+        "boris's phone rang and got the BYE:\n{out}\n{}",
+        z.log()
+    );
+    let calls = z.get_json("/api/v1/calls?limit=1");
+    assert_eq!(calls[0]["flow"], "agent_call", "{}", calls[0]);
+    assert_eq!(calls[0]["callee"], "102", "{}", calls[0]);
+}

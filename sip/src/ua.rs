@@ -285,6 +285,11 @@ pub struct IncomingCall {
     pub callee: String,
     /// `udp`, `tcp` or `ws` (SIP over WebSocket, RFC 7118: a browser).
     pub transport: &'static str,
+    /// The SIP account of a desk phone registered over UDP whose INVITE (from its registered
+    /// source, with the account in From) passed digest authentication (407, RFC 3261
+    /// §22.3): the agent's own call, like [`IncomingCall::connection_peer`]'s; `None`
+    /// otherwise.
+    pub authenticated_account: Option<String>,
     /// Over TCP or WebSocket, the peer of the connection the INVITE came on (a registered
     /// device's calls come on the connection it registered over; see
     /// [`crate::registrar::Registrar::account_of_connection`]); `None` over UDP.
@@ -776,6 +781,40 @@ async fn incoming_loop(
                         .await;
                     continue;
                 }
+                // A desk phone registered over UDP dialling out (its own registered source,
+                // its account in From): authenticated by digest first (407, RFC 3261 §22.3),
+                // then its call is the agent's own call, as one over the connection a
+                // device registered on is. Other INVITEs (the trunk, residents) are not
+                // challenged.
+                let mut authenticated_account = None;
+                if let (Some((state, store)), Some(source)) = (
+                    &registrar,
+                    udp_source(&tx.original).filter(|_| transport_of(&tx) == "udp"),
+                ) {
+                    let from = from_user_of(&tx.original);
+                    let registered = state
+                        .lock()
+                        .map(|r| r.udp_account_from(&from, source, now_s()))
+                        .unwrap_or(false);
+                    if registered {
+                        match desk_phone_auth(state, store.as_ref(), &tx.original, &from, source)
+                            .await
+                        {
+                            Ok(()) => authenticated_account = Some(from),
+                            Err(reply) => {
+                                let headers = reply
+                                    .headers
+                                    .into_iter()
+                                    .map(|(n, v)| Header::Other(n, v))
+                                    .collect();
+                                let _ = tx
+                                    .reply_with(StatusCode::from(reply.status), headers, None)
+                                    .await;
+                                continue;
+                            }
+                        }
+                    }
+                }
                 let permit = match admission.as_ref().map(|a| a.admit()).transpose() {
                     Ok(p) => p,
                     Err(refusal) => {
@@ -838,6 +877,7 @@ async fn incoming_loop(
                         .and_then(|c| c.get_remote_addr())
                         .and_then(|a| a.get_socketaddr().ok()),
                     udp_source: (transport == "udp").then(|| udp_source(req)).flatten(),
+                    authenticated_account,
                     offer: if body.trim().is_empty() {
                         None
                     } else {
@@ -951,6 +991,44 @@ fn udp_source(req: &rsipstack::sip::Request) -> Option<SocketAddr> {
         })
         .unwrap_or(5060);
     Some(SocketAddr::new(ip, port))
+}
+
+/// Digest authentication of a registered desk phone's INVITE (RFC 3261 §22.3): `Ok(())`
+/// when its `Proxy-Authorization` answers for SIP account `account` with the account's
+/// password, else the reply to send (407 with a challenge; 403 for another account's
+/// credentials or while locked out). One credential-store lookup, awaited in the incoming
+/// loop (a local SQLite read).
+async fn desk_phone_auth(
+    state: &SharedRegistrar,
+    store: &dyn crate::registrar::CredentialStore,
+    req: &rsipstack::sip::Request,
+    account: &str,
+    source: SocketAddr,
+) -> Result<(), crate::registrar::Reply> {
+    let values: Vec<String> = req
+        .headers
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case("Proxy-Authorization"))
+        .map(|h| h.value().trim().to_string())
+        .collect();
+    let internal = || crate::registrar::Reply {
+        status: 500,
+        headers: Vec::new(),
+    };
+    let (pending, realm) = {
+        let mut r = state.lock().map_err(|_| internal())?;
+        let p = r.authorize_request(&values, source.ip(), now_s())?;
+        (p, r.config().realm.clone())
+    };
+    let ha1s = store
+        .ha1s(pending.username(), &realm, pending.algorithm)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = e, "SIP credential store failed");
+            internal()
+        })?;
+    let mut r = state.lock().map_err(|_| internal())?;
+    r.verify_request("INVITE", account, source.ip(), pending, &ha1s, now_s())
 }
 
 /// Answers one REGISTER (RFC 3261 §10.3) through the registrar.

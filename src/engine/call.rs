@@ -63,9 +63,12 @@ pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
     }
     let caller = identity.verified;
     // A call from a device on the connection it registered over (the console's softphone,
-    // a desk phone over TCP) is the agent's own call (click-to-call): not routed by the
-    // dialplan's routes, which are for callers from outside.
-    let agent_account = call.connection_peer.and_then(|peer| {
+    // a desk phone over TCP), or from a desk phone registered over UDP that passed digest
+    // authentication on its INVITE (407, `IncomingCall::authenticated_account`), is the
+    // agent's own call (click-to-call, dialling out): not routed by the dialplan's routes,
+    // which are for callers from outside.
+    let agent_account = call.authenticated_account.clone().or_else(|| {
+        let peer = call.connection_peer?;
         let reg = shared.sip()?.registrar()?;
         let now_s = super::queue::now_ms() / 1000;
         let account = reg.lock().ok()?.account_of_connection(peer, now_s);
@@ -79,20 +82,8 @@ pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
         None => route(&shared.dialplan, &call.callee, Utc::now(), shared.time_zone).cloned(),
     };
     // The agent is busy in the queues from the moment the call is placed (ringing included)
-    // until it ends: a call from the console or a desk phone over the connection it
-    // registered on, or a desk phone over UDP from its registered address with its account in
-    // From (unauthenticated, so that only counts against the agent; it routes as before).
-    let own_account = agent_account.clone().or_else(|| {
-        let source = call.udp_source?;
-        let reg = shared.sip()?.registrar()?;
-        let now_s = super::queue::now_ms() / 1000;
-        let known = reg
-            .lock()
-            .ok()?
-            .udp_account_from(&call.caller, source, now_s);
-        known.then(|| call.caller.clone())
-    });
-    let _own_call = match (&own_account, &shared.queues, &flow) {
+    // until it ends.
+    let _own_call = match (&agent_account, &shared.queues, &flow) {
         (Some(account), Some(queues), Some(_)) => Some(super::queue::OwnCallGuard::start(
             queues,
             account,

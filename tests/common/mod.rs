@@ -779,6 +779,62 @@ pub fn hang_up_scenario(
     sc
 }
 
+/// Writes `dir/NAME.xml`: a desk phone registered as SIP account `account` dials `callee`
+/// through zvonar as phones do: the INVITE is challenged (407, RFC 3261 §22.3), the phone
+/// ACKs it and sends the INVITE again with `Proxy-Authorization` for `password` (SIPp's
+/// `[authentication]`, MD5 with qop=auth), talks `talk_ms` (no RTP sent) and hangs up (BYE).
+/// Run it from the port the account registered from ([`caller_command_from`]).
+pub fn desk_phone_call_scenario(
+    dir: &Path,
+    name: &str,
+    account: &str,
+    password: &str,
+    callee: &str,
+    talk_ms: u64,
+) -> PathBuf {
+    // In-dialog requests (the 2xx's ACK, BYE) carry zvonar's To tag.
+    let headers = |cseq: u32, method: &str, in_dialog: bool| {
+        let tag = if in_dialog { "[peer_tag_param]" } else { "" };
+        format!(
+            "      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n      \
+             From: <sip:{account}@[remote_ip]>;tag=[pid]SIPpTag00[call_number]\n      \
+             To: <sip:{callee}@[remote_ip]:[remote_port]>{tag}\n      Call-ID: [call_id]\n      \
+             CSeq: {cseq} {method}\n      \
+             Contact: <sip:{account}@[local_ip]:[local_port];transport=[transport]>\n      \
+             Max-Forwards: 70\n"
+        )
+    };
+    let sdp =
+        "      Content-Type: application/sdp\n      Content-Length: [len]\n\n      v=0\n      \
+               o=desk 1 1 IN IP[local_ip_type] [local_ip]\n      s=-\n      \
+               c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n      \
+               m=audio [media_port] RTP/AVP 8 101\n      a=rtpmap:8 PCMA/8000\n      \
+               a=rtpmap:101 telephone-event/8000\n";
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"{name}\">\n  \
+         <send retrans=\"500\">\n    <![CDATA[\n      INVITE sip:{callee}@[remote_ip]:[remote_port] SIP/2.0\n{}{sdp}    ]]>\n  </send>\n  \
+         <recv response=\"100\" optional=\"true\"/>\n  <recv response=\"407\" auth=\"true\"/>\n  \
+         <send>\n    <![CDATA[\n      ACK sip:{callee}@[remote_ip]:[remote_port] SIP/2.0\n      [last_Via:]\n      \
+         [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      CSeq: 1 ACK\n      Max-Forwards: 70\n      \
+         Content-Length: 0\n    ]]>\n  </send>\n  \
+         <send retrans=\"500\">\n    <![CDATA[\n      INVITE sip:{callee}@[remote_ip]:[remote_port] SIP/2.0\n{}      \
+         [authentication username={account} password={password}]\n{sdp}    ]]>\n  </send>\n  \
+         <recv response=\"100\" optional=\"true\"/>\n  <recv response=\"180\" optional=\"true\"/>\n  \
+         <recv response=\"183\" optional=\"true\"/>\n  <recv response=\"200\" rrs=\"true\"/>\n  \
+         <send>\n    <![CDATA[\n      ACK sip:{callee}@[remote_ip]:[remote_port] SIP/2.0\n{}      Content-Length: 0\n    ]]>\n  </send>\n  \
+         <pause milliseconds=\"{talk_ms}\"/>\n  \
+         <send retrans=\"500\">\n    <![CDATA[\n      BYE sip:{callee}@[remote_ip]:[remote_port] SIP/2.0\n{}      Content-Length: 0\n    ]]>\n  </send>\n  \
+         <recv response=\"200\"/>\n</scenario>\n",
+        headers(1, "INVITE", false),
+        headers(2, "INVITE", false),
+        headers(2, "ACK", true),
+        headers(3, "BYE", true),
+    );
+    let p = dir.join(format!("{name}.xml"));
+    std::fs::write(&p, xml).expect("scenario");
+    p
+}
+
 /// Runs SIPp with `scenario` against zvonar on loopback with `args` added (call counts,
 /// rate, transport), ending with an error if it takes longer than `timeout_s`; returns
 /// whether every call passed, with SIPp's output.

@@ -129,6 +129,14 @@ impl Reply {
     }
 }
 
+/// Which challenge a request gets: 401 `WWW-Authenticate` from the registrar (REGISTER),
+/// 407 `Proxy-Authenticate` for a desk phone's INVITE (RFC 3261 §22.2, §22.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Auth {
+    Www,
+    Proxy,
+}
+
 /// A REGISTER whose credentials must be checked against the store.
 #[derive(Clone, Debug)]
 pub struct Pending {
@@ -201,24 +209,31 @@ impl Registrar {
     }
 
     /// Whether the SIP account `user` is registered over UDP from `source` now (see
-    /// [`Bindings::udp_binding_from`]): an INVITE from there with `user` in From comes from
-    /// that desk phone. Unauthenticated: zvonar uses it only to count the call against the
-    /// agent in the queues (busy), never to route or to allow dialling out.
+    /// [`Bindings::udp_binding_from`]): an INVITE from there with `user` in From claims to
+    /// come from that desk phone. Not proof by itself (a UDP source can be forged): zvonar
+    /// then challenges the INVITE ([`Registrar::authorize_request`], 407) and only an
+    /// authenticated one is the agent's own call.
     pub fn udp_account_from(&self, user: &str, source: std::net::SocketAddr, now_s: u64) -> bool {
         self.bindings.udp_binding_from(user, source, now_s)
     }
 
-    fn challenge(&self, now_s: u64, stale: bool) -> Reply {
+    /// 401 with `WWW-Authenticate` (REGISTER), or 407 with `Proxy-Authenticate` (a
+    /// desk phone's INVITE; RFC 3261 §22.3), one per configured algorithm (RFC 8760 §2.4).
+    fn challenge_as(&self, auth: Auth, now_s: u64, stale: bool) -> Reply {
         let nonce = self.key.issue(now_s, &self.config.realm);
+        let (status, header) = match auth {
+            Auth::Www => (401, "WWW-Authenticate"),
+            Auth::Proxy => (407, "Proxy-Authenticate"),
+        };
         Reply {
-            status: 401,
+            status,
             headers: self
                 .config
                 .algorithms
                 .iter()
                 .map(|&a| {
                     (
-                        "WWW-Authenticate".to_string(),
+                        header.to_string(),
                         digest::challenge(a, &self.config.realm, &nonce, stale),
                     )
                 })
@@ -238,47 +253,69 @@ impl Registrar {
         }
     }
 
-    fn fail(&mut self, user: &str, ip: IpAddr, now_s: u64) -> Reply {
+    fn fail(&mut self, auth: Auth, user: &str, ip: IpAddr, now_s: u64) -> Reply {
         let f = self.failures.entry((user.to_string(), ip)).or_default();
         f.count += 1;
         if f.count >= self.config.lockout_after.max(1) {
             f.locked_until = Some(now_s + self.config.lockout_s);
-            tracing::warn!(user, %ip, "SIP registration locked out after failures");
+            tracing::warn!(user, %ip, "SIP digest authentication locked out after failures");
             return Reply::plain(403);
         }
-        self.challenge(now_s, false)
+        self.challenge_as(auth, now_s, false)
     }
 
     /// First step: `Err(reply)` to send at once (a challenge, 403 while locked out, 400),
     /// or `Ok(pending)`: fetch the HA1 of `pending.username()` for `pending.algorithm`
     /// and call [`Registrar::complete`].
     pub fn authorize(&mut self, req: &Register, now_s: u64) -> Result<Pending, Reply> {
-        let ours = req.authorization.iter().find_map(|v| {
+        self.authorize_as(Auth::Www, &req.authorization, req.source.ip(), now_s)
+    }
+
+    /// [`Registrar::authorize`] for a request that is not a REGISTER: a registered desk
+    /// phone's INVITE (`proxy_authorization`: its `Proxy-Authorization` values), challenged
+    /// with 407 (RFC 3261 §22.3), from `source`. Then [`Registrar::verify_request`].
+    pub fn authorize_request(
+        &mut self,
+        proxy_authorization: &[String],
+        source: IpAddr,
+        now_s: u64,
+    ) -> Result<Pending, Reply> {
+        self.authorize_as(Auth::Proxy, proxy_authorization, source, now_s)
+    }
+
+    fn authorize_as(
+        &mut self,
+        auth: Auth,
+        authorization: &[String],
+        source: IpAddr,
+        now_s: u64,
+    ) -> Result<Pending, Reply> {
+        let ours = authorization.iter().find_map(|v| {
             digest::parse_authorization(v)
                 .ok()
                 .filter(|c| c.realm == self.config.realm)
         });
         let Some(creds) = ours else {
-            return Err(self.challenge(now_s, false));
+            return Err(self.challenge_as(auth, now_s, false));
         };
-        if self.locked(&creds.username, req.source.ip(), now_s) {
+        if self.locked(&creds.username, source, now_s) {
             return Err(Reply::plain(403));
         }
         let Some(algorithm) =
             Algorithm::from_token(&creds.algorithm).filter(|a| self.config.algorithms.contains(a))
         else {
-            return Err(self.challenge(now_s, false));
+            return Err(self.challenge_as(auth, now_s, false));
         };
         if !creds.qop.eq_ignore_ascii_case("auth") {
             // We offer qop="auth" only; without it nc cannot stop replays.
-            return Err(self.challenge(now_s, false));
+            return Err(self.challenge_as(auth, now_s, false));
         }
         if matches!(
             self.key
                 .check(&creds.nonce, &self.config.realm, now_s, u64::MAX / 2),
             NonceState::Forged
         ) {
-            return Err(self.challenge(now_s, false));
+            return Err(self.challenge_as(auth, now_s, false));
         }
         Ok(Pending { creds, algorithm })
     }
@@ -305,19 +342,60 @@ impl Registrar {
         ha1s: &[String],
         now_s: u64,
     ) -> Reply {
+        match self.verify(
+            Auth::Www,
+            "REGISTER",
+            &req.aor_user,
+            req.source.ip(),
+            pending,
+            ha1s,
+            now_s,
+        ) {
+            Ok(()) => self.bind(req, now_s),
+            Err(reply) => reply,
+        }
+    }
+
+    /// Second step of [`Registrar::authorize_request`]: `Ok(())` when the credentials in
+    /// `pending` answer for SIP account `user` on request `method` (`INVITE`) with one of
+    /// `ha1s`, with a fresh nonce and a new nc; otherwise the reply to send (407 again, 403
+    /// for another account's credentials or while locked out after repeated failures).
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify_request(
+        &mut self,
+        method: &str,
+        user: &str,
+        source: IpAddr,
+        pending: Pending,
+        ha1s: &[String],
+        now_s: u64,
+    ) -> Result<(), Reply> {
+        self.verify(Auth::Proxy, method, user, source, pending, ha1s, now_s)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn verify(
+        &mut self,
+        auth: Auth,
+        method: &str,
+        user: &str,
+        ip: IpAddr,
+        pending: Pending,
+        ha1s: &[String],
+        now_s: u64,
+    ) -> Result<(), Reply> {
         let creds = &pending.creds;
-        let ip = req.source.ip();
         if self.locked(&creds.username, ip, now_s) {
-            return Reply::plain(403);
+            return Err(Reply::plain(403));
         }
         let right = ha1s.iter().any(|h| {
             digest::digests_equal(
-                &digest::response(pending.algorithm, h, "REGISTER", creds),
+                &digest::response(pending.algorithm, h, method, creds),
                 &creds.response,
             )
         });
         if !right {
-            return self.fail(&creds.username, ip, now_s);
+            return Err(self.fail(auth, &creds.username, ip, now_s));
         }
         let nonce_state = self.key.check(
             &creds.nonce,
@@ -327,11 +405,11 @@ impl Registrar {
         );
         match nonce_state {
             NonceState::Fresh(_) => {}
-            NonceState::Stale => return self.challenge(now_s, true),
-            NonceState::Forged => return self.challenge(now_s, false),
+            NonceState::Stale => return Err(self.challenge_as(auth, now_s, true)),
+            NonceState::Forged => return Err(self.challenge_as(auth, now_s, false)),
         }
         let Ok(nc) = u32::from_str_radix(&creds.nc, 16) else {
-            return self.challenge(now_s, false);
+            return Err(self.challenge_as(auth, now_s, false));
         };
         let lifetime = self.config.nonce_lifetime_s;
         if self.nc_seen.len() > 4096 {
@@ -344,14 +422,14 @@ impl Registrar {
         let last = self.nc_seen.entry(creds.nonce.clone()).or_insert(0);
         if nc <= *last {
             tracing::info!(user = creds.username, %ip, nc, "replayed nonce count");
-            return self.challenge(now_s, false);
+            return Err(self.challenge_as(auth, now_s, false));
         }
         *last = nc;
         self.failures.remove(&(creds.username.clone(), ip));
-        if creds.username != req.aor_user {
-            return Reply::plain(403);
+        if creds.username != user {
+            return Err(Reply::plain(403));
         }
-        self.bind(req, now_s)
+        Ok(())
     }
 
     fn bind(&mut self, req: &Register, now_s: u64) -> Reply {

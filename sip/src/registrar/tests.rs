@@ -47,6 +47,18 @@ fn nonce_of(r: &Reply) -> String {
 
 /// What a phone sends: the Authorization for `password` with this nonce and nc.
 fn authorization(alg: Algorithm, user: &str, password: &str, nonce: &str, nc: u32) -> String {
+    authorization_for("REGISTER", alg, user, password, nonce, nc)
+}
+
+/// [`authorization`] for request `method`.
+fn authorization_for(
+    method: &str,
+    alg: Algorithm,
+    user: &str,
+    password: &str,
+    nonce: &str,
+    nc: u32,
+) -> String {
     let mut c = Credentials {
         username: user.into(),
         realm: REALM.into(),
@@ -58,7 +70,7 @@ fn authorization(alg: Algorithm, user: &str, password: &str, nonce: &str, nc: u3
         ..Credentials::default()
     };
     let h = digest::ha1(alg, user, REALM, password);
-    c.response = digest::response(alg, &h, "REGISTER", &c);
+    c.response = digest::response(alg, &h, method, &c);
     format!(
         "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{}\", \
          response=\"{}\", algorithm={}, cnonce=\"{}\", qop=auth, nc={}",
@@ -432,4 +444,85 @@ fn a_desk_phone_over_udp_is_recognised_by_its_account_and_registered_source() {
     assert!(!r.udp_account_from("102", at("10.0.0.3:5062"), 1_001));
     assert!(!r.udp_account_from("101", at("10.0.0.2:40001"), 1_001));
     assert!(!r.udp_account_from("101", at("10.0.0.3:5062"), 1_000 + 7_200));
+}
+
+/// Both steps of a desk phone's INVITE with `proxy_authorization`, the store holding
+/// "s3cret" for 101.
+fn run_invite(r: &mut Registrar, proxy_authorization: &[String], now: u64) -> Result<(), Reply> {
+    let p = r.authorize_request(proxy_authorization, source().ip(), now)?;
+    let ha1s: Vec<String> = (p.username() == "101")
+        .then(|| digest::ha1(p.algorithm, "101", REALM, "s3cret"))
+        .into_iter()
+        .collect();
+    r.verify_request("INVITE", "101", source().ip(), p, &ha1s, now)
+}
+
+#[test]
+fn a_desk_phones_invite_is_challenged_with_407_and_passes_with_its_password() {
+    let mut r = registrar();
+    let challenge = run_invite(&mut r, &[], 1000).expect_err("challenged");
+    assert_eq!(challenge.status, 407, "{challenge:?}");
+    assert!(
+        challenge
+            .headers
+            .iter()
+            .all(|(n, v)| n == "Proxy-Authenticate" && v.contains("qop=\"auth\"")),
+        "{challenge:?}"
+    );
+    let v = &challenge.headers[1].1; // MD5, after SHA-256
+    let start = v.find("nonce=\"").expect("nonce") + 7;
+    let nonce = v[start..start + 64].to_string();
+    let good = authorization_for("INVITE", Algorithm::Md5, "101", "s3cret", &nonce, 1);
+    assert_eq!(
+        run_invite(&mut r, std::slice::from_ref(&good), 1001),
+        Ok(())
+    );
+    // The same nc again is a replay: challenged anew.
+    assert_eq!(
+        run_invite(&mut r, &[good], 1002).map_err(|e| e.status),
+        Err(407)
+    );
+    // A REGISTER's response does not answer for an INVITE (the method is in the digest).
+    let wrong_method = authorization_for("REGISTER", Algorithm::Md5, "101", "s3cret", &nonce, 5);
+    assert_eq!(
+        run_invite(&mut r, &[wrong_method], 1003).map_err(|e| e.status),
+        Err(407)
+    );
+    // Another account's valid credentials do not make this phone's call that account's.
+    let other = authorization_for("INVITE", Algorithm::Md5, "102", "s3cret", &nonce, 6);
+    let p = r
+        .authorize_request(&[other], source().ip(), 1004)
+        .expect("parsed");
+    let ha1s = vec![digest::ha1(p.algorithm, "102", REALM, "s3cret")];
+    assert_eq!(
+        r.verify_request("INVITE", "101", source().ip(), p, &ha1s, 1004)
+            .map_err(|e| e.status),
+        Err(403)
+    );
+}
+
+#[test]
+fn wrong_invite_passwords_lock_the_phone_out() {
+    let mut r = registrar();
+    let nonce = {
+        let c = run_invite(&mut r, &[], 1000).expect_err("challenged");
+        let v = &c.headers[1].1;
+        let start = v.find("nonce=\"").expect("nonce") + 7;
+        v[start..start + 64].to_string()
+    };
+    let statuses: Vec<u16> = (1..=4)
+        .map(|nc| {
+            let bad = authorization_for("INVITE", Algorithm::Md5, "101", "wrong", &nonce, nc);
+            run_invite(&mut r, &[bad], 1000 + u64::from(nc))
+                .map_err(|e| e.status)
+                .expect_err("refused")
+        })
+        .collect();
+    assert_eq!(statuses, [407, 407, 403, 403], "lockout after 3 failures");
+    let good = authorization_for("INVITE", Algorithm::Md5, "101", "s3cret", &nonce, 9);
+    assert_eq!(
+        run_invite(&mut r, &[good], 1010).map_err(|e| e.status),
+        Err(403),
+        "still locked out"
+    );
 }
