@@ -72,9 +72,14 @@ pub struct SipConfig {
     /// TCP listen address; `None` disables TCP.
     pub tcp: Option<SocketAddr>,
     /// SIP over WebSocket (RFC 7118) listen address, plain `ws://` (browsers allow it only
-    /// from pages on loopback or behind a TLS-terminating proxy); `None` disables it. The
+    /// from pages served over plain http, i.e. on loopback; see [`SipConfig::wss`]); `None`
+    /// disables it. The
     /// handshake answers `Sec-WebSocket-Protocol: sip` when the client asks for it (§4.1).
     pub ws: Option<SocketAddr>,
+    /// SIP over secure WebSocket (`wss://`, RFC 7118 §3): a browser's page served over
+    /// HTTPS may open only `wss://`. TLS is terminated here ([`crate::wss`]); `None`
+    /// disables it.
+    pub wss: Option<WssConfig>,
     /// How long a stream connection (TCP, WebSocket) may stay silent before it is closed;
     /// `None` keeps rsipstack's default (300 s). A registered browser is silent between
     /// re-REGISTERs, so this should exceed the registrar's longest registration.
@@ -88,6 +93,15 @@ pub struct SipConfig {
     pub admission: Option<Arc<dyn Admission>>,
     /// The registrar for desk phones and softphones; `None` answers REGISTER with 405.
     pub registrar: Option<RegistrarSetup>,
+}
+
+/// The secure WebSocket listener's settings.
+#[derive(Clone)]
+pub struct WssConfig {
+    /// Listen address, e.g. `0.0.0.0:7443`.
+    pub listen: SocketAddr,
+    /// Certificate and key ([`crate::tls::server_config`]).
+    pub tls: crate::tls::ServerTls,
 }
 
 /// A registrar's settings and where its users' HA1s come from.
@@ -108,6 +122,7 @@ impl std::fmt::Debug for SipConfig {
             .field("udp", &self.udp)
             .field("tcp", &self.tcp)
             .field("ws", &self.ws)
+            .field("wss", &self.wss.as_ref().map(|w| w.listen))
             .field("public_ip", &self.public_ip)
             .field("user_agent", &self.user_agent)
             .field("admission", &self.admission.is_some())
@@ -320,6 +335,8 @@ pub struct SipServer {
     pub tcp_addr: Option<SocketAddr>,
     /// Local SIP-over-WebSocket address, when [`SipConfig::ws`] is set.
     pub ws_addr: Option<SocketAddr>,
+    /// Local secure WebSocket address, when [`SipConfig::wss`] is set.
+    pub wss_addr: Option<SocketAddr>,
     cancel: CancellationToken,
     refusing: Arc<AtomicU32>,
     registrar: Option<SharedRegistrar>,
@@ -454,6 +471,36 @@ pub async fn start(
         transport_layer.add_transport(ws.into());
         ws_addr = Some(bound);
     }
+    // WSS: TLS accepted on `wss.listen`, relayed to a plain WebSocket listener on an
+    // ephemeral loopback port (see `crate::wss`).
+    let mut wss = None;
+    if let Some(w) = &config.wss {
+        let listener = bind_tcp(w.listen).await?;
+        let bound = listener.local_addr().map_err(|e| SipStartError::Bind {
+            addr: w.listen,
+            reason: e.to_string(),
+        })?;
+        let inner_addr = probe_tcp(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let inner = rsipstack::transport::websocket::WebSocketListenerConnection::new(
+            inner_addr, None, false,
+        )
+        .await
+        .map_err(|e| SipStartError::Bind {
+            addr: inner_addr,
+            reason: e.to_string(),
+        })?;
+        transport_layer.add_transport(inner.into());
+        let relayed = crate::wss::Relayed::new(inner_addr);
+        tokio::spawn(crate::wss::serve(
+            listener,
+            w.tls.clone(),
+            relayed.clone(),
+            cancel.child_token(),
+        ));
+        wss = Some((bound, relayed));
+    }
+    let wss_addr = wss.as_ref().map(|(a, _)| *a);
+    let relayed = wss.map(|(_, r)| r);
     if let Some(t) = config.stream_idle_timeout {
         transport_layer.set_stream_idle_timeout(t);
     }
@@ -471,6 +518,7 @@ pub async fn start(
         .with_cancel_token(cancel.child_token())
         .with_transport_inspector(Box::new(ConnectionWatch {
             registrar: registrar.as_ref().map(|(r, _)| r.clone()),
+            relayed: relayed.clone(),
         }))
         .build();
     let incoming = endpoint
@@ -510,6 +558,10 @@ pub async fn start(
             ip: contact_ip,
             udp_port: udp_addr.port(),
             ws_port: ws_addr.map(|a| a.port()),
+            wss: relayed
+                .as_ref()
+                .zip(wss_addr)
+                .map(|(r, a)| (r.inner(), a.port())),
         },
         refusing.clone(),
         config.admission.clone(),
@@ -521,6 +573,7 @@ pub async fn start(
             udp_addr,
             tcp_addr,
             ws_addr,
+            wss_addr,
             cancel,
             refusing,
             registrar: registrar.map(|(r, _)| r),
@@ -546,6 +599,8 @@ pub const CLOSED_CONNECTION_GRACE: std::time::Duration = std::time::Duration::fr
 /// dispatch within a second more.
 struct ConnectionWatch {
     registrar: Option<SharedRegistrar>,
+    /// The WSS relay's connections, when WSS is on.
+    relayed: Option<crate::wss::Relayed>,
 }
 
 #[async_trait::async_trait]
@@ -574,8 +629,54 @@ impl rsipstack::transaction::endpoint::TransportEventInspector for ConnectionWat
             }
             return Some(event);
         }
-        crate::validate::Guard.handle(event).await
+        // A message relayed from a WSS client: its source is the client, not the relay's
+        // loopback socket; one on the inner listener that no relay of ours sent is dropped.
+        let mut client = None;
+        if let (Some(relayed), rsipstack::transport::TransportEvent::Incoming(_, conn, from)) =
+            (&self.relayed, &event)
+        {
+            let local = conn.get_addr().get_socketaddr().ok();
+            if let Ok(peer) = from.get_socketaddr() {
+                match relayed.origin(local, peer) {
+                    crate::wss::Origin::Direct => {}
+                    crate::wss::Origin::Client(c) => client = Some(c),
+                    crate::wss::Origin::Stranger => {
+                        tracing::warn!(%peer, "message on the WSS relay's listener not from the relay: dropped");
+                        return None;
+                    }
+                }
+            }
+        }
+        let event = crate::validate::Guard.handle(event).await?;
+        match (client, event) {
+            (
+                Some(c),
+                rsipstack::transport::TransportEvent::Incoming(
+                    rsipstack::sip::SipMessage::Request(mut req),
+                    conn,
+                    from,
+                ),
+            ) => {
+                crate::validate::stamp_source(&mut req, c.ip());
+                Some(rsipstack::transport::TransportEvent::Incoming(
+                    rsipstack::sip::SipMessage::Request(req),
+                    conn,
+                    from,
+                ))
+            }
+            (_, event) => Some(event),
+        }
     }
+}
+
+/// Binds a TCP listener on `addr` (one we serve ourselves).
+async fn bind_tcp(addr: SocketAddr) -> Result<tokio::net::TcpListener, SipStartError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| SipStartError::Bind {
+            addr,
+            reason: e.to_string(),
+        })
 }
 
 /// Binds `addr` for TCP and lets it go, so a taken port is reported here before rsipstack
@@ -597,15 +698,22 @@ struct Contacts {
     ip: IpAddr,
     udp_port: u16,
     ws_port: Option<u16>,
+    /// The WSS relay's inner listener and the public WSS port.
+    wss: Option<(SocketAddr, u16)>,
 }
 
 impl Contacts {
     /// Our Contact URI for a dialog whose INVITE came over `transport`: a browser's
     /// in-dialog requests go over its WebSocket, so its Contact names that listener with
     /// `transport=ws` (RFC 7118 §5.2); every other peer gets the UDP port.
-    fn uri(&self, transport: &str) -> String {
-        match (transport, self.ws_port) {
-            ("ws", Some(p)) => format!("sip:zvonar@{}:{p};transport=ws", self.ip),
+    /// `local` is the listener the INVITE's connection was accepted on: the WSS relay's
+    /// inner listener gets our WSS port with `transport=wss`.
+    fn uri(&self, transport: &str, local: Option<SocketAddr>) -> String {
+        match (transport, self.ws_port, self.wss) {
+            ("ws", _, Some((inner, p))) if local == Some(inner) => {
+                format!("sip:zvonar@{}:{p};transport=wss", self.ip)
+            }
+            ("ws", Some(p), _) => format!("sip:zvonar@{}:{p};transport=ws", self.ip),
             _ => format!("sip:zvonar@{}:{}", self.ip, self.udp_port),
         }
     }
@@ -836,11 +944,15 @@ async fn incoming_loop(
                     }
                 };
                 let transport = transport_of(&tx);
-                let contact = match rsipstack::sip::Uri::try_from(contacts.uri(transport).as_str())
-                {
-                    Ok(u) => u,
-                    Err(_) => continue,
-                };
+                let local = tx
+                    .connection
+                    .as_ref()
+                    .and_then(|c| c.get_addr().get_socketaddr().ok());
+                let contact =
+                    match rsipstack::sip::Uri::try_from(contacts.uri(transport, local).as_str()) {
+                        Ok(u) => u,
+                        Err(_) => continue,
+                    };
                 let dialog = match dialog_layer.get_or_create_server_invite(
                     &tx,
                     state_tx.clone(),
@@ -968,6 +1080,8 @@ pub fn register_of(
             .unwrap_or_default(),
         cseq: req.cseq_header().ok()?.seq().ok()?,
         source,
+        // The stamped packet source: over WSS the browser's address, not the relay's.
+        client_ip: crate::validate::source_ip(req).unwrap_or(source.ip()),
         transport,
     })
 }

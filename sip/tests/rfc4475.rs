@@ -728,6 +728,7 @@ async fn start_server() -> Server {
         udp: "127.0.0.1:0".parse().expect("addr"),
         tcp: Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), tcp_port)),
         ws: None,
+        wss: None,
         stream_idle_timeout: None,
         public_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         user_agent: "zvonar-rfc4475".into(),

@@ -105,8 +105,13 @@ pub struct Register {
     pub call_id: String,
     /// CSeq number.
     pub cseq: u32,
-    /// Packet source.
+    /// Packet source; over a stream (TCP, WebSocket) the connection's peer, which reaches
+    /// the device and identifies its connection.
     pub source: SocketAddr,
+    /// The client's IP address, which the lockout counts failures by: the packet source's
+    /// IP, except over WSS, where [`Register::source`] is the TLS relay's loopback socket
+    /// and this is the browser's address ([`crate::wss`]).
+    pub client_ip: IpAddr,
     /// `udp` or `tcp`.
     pub transport: &'static str,
 }
@@ -268,7 +273,7 @@ impl Registrar {
     /// or `Ok(pending)`: fetch the HA1 of `pending.username()` for `pending.algorithm`
     /// and call [`Registrar::complete`].
     pub fn authorize(&mut self, req: &Register, now_s: u64) -> Result<Pending, Reply> {
-        self.authorize_as(Auth::Www, &req.authorization, req.source.ip(), now_s)
+        self.authorize_as(Auth::Www, &req.authorization, req.client_ip, now_s)
     }
 
     /// [`Registrar::authorize`] for a request that is not a REGISTER: a registered desk
@@ -346,7 +351,7 @@ impl Registrar {
             Auth::Www,
             "REGISTER",
             &req.aor_user,
-            req.source.ip(),
+            req.client_ip,
             pending,
             ha1s,
             now_s,

@@ -33,6 +33,7 @@ fn register(user: &str, cseq: u32, contact: &str) -> Register {
         call_id: "call-1".into(),
         cseq,
         source: source(),
+        client_ip: source().ip(),
         transport: "udp",
     }
 }
@@ -219,6 +220,7 @@ fn lockout_after_failures_then_expires_with_the_clock() {
     // Another source is not locked.
     let mut other = req.clone();
     other.source = "192.0.2.8:5060".parse().expect("addr");
+    other.client_ip = other.source.ip();
     let n2 = nonce_of(&run(&mut r, &register("101", 1, "<sip:101@h>"), 1_010));
     other.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &n2, 1)];
     assert_eq!(run(&mut r, &other, 1_010).status, 200);
@@ -232,6 +234,37 @@ fn lockout_after_failures_then_expires_with_the_clock() {
     req.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &n3, 1)];
     req.cseq = 2;
     assert_eq!(run(&mut r, &req, 1_003 + 600).status, 200);
+}
+
+#[test]
+fn over_wss_the_lockout_counts_the_browsers_address_not_the_relays() {
+    // Two browsers behind the WSS relay: both connections come from loopback (the relay),
+    // each from its own port, carrying the real client's address.
+    let mut r = registrar();
+    let relayed = |port: u16, client: &str| {
+        let mut req = register("101", 1, "<sip:101@df7jal23ls0d.invalid;transport=ws>");
+        req.source = SocketAddr::from(([127, 0, 0, 1], port));
+        req.client_ip = client.parse().expect("ip");
+        req.transport = "ws";
+        req
+    };
+    let mut attacker = relayed(40001, "203.0.113.5");
+    let nonce = nonce_of(&run(&mut r, &attacker, 1_000));
+    for i in 1..=3 {
+        attacker.authorization = vec![authorization(Algorithm::Md5, "101", "wrong", &nonce, i)];
+        run(&mut r, &attacker, 1_000);
+    }
+    attacker.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &nonce, 9)];
+    assert_eq!(
+        run(&mut r, &attacker, 1_001).status,
+        403,
+        "the attacker is locked out"
+    );
+    // The operator's browser, relayed from loopback too, is not.
+    let mut operator = relayed(40002, "192.0.2.44");
+    let n2 = nonce_of(&run(&mut r, &operator, 1_001));
+    operator.authorization = vec![authorization(Algorithm::Md5, "101", "s3cret", &n2, 1)];
+    assert_eq!(run(&mut r, &operator, 1_001).status, 200);
 }
 
 #[test]

@@ -11,6 +11,7 @@ pub fn loopback_config() -> SipConfig {
         udp: SocketAddr::from(([127, 0, 0, 1], 0)),
         tcp: None,
         ws: None,
+        wss: None,
         stream_idle_timeout: None,
         public_ip: [127, 0, 0, 1].into(),
         user_agent: "zvonar-test".into(),
