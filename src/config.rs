@@ -83,9 +83,18 @@ pub struct SipSection {
     /// TCP listen address; omit to disable TCP.
     pub tcp: Option<SocketAddr>,
     /// SIP over WebSocket (RFC 7118) listen address for the browser console's softphone,
-    /// plain `ws://`; omit to disable. Browsers open `ws://` only from pages on loopback or
-    /// when TLS is terminated in front of it.
+    /// plain `ws://`; omit to disable. Browsers open `ws://` only from pages served over
+    /// plain http (loopback, development); an https console uses `wss_listen`.
     pub ws_listen: Option<SocketAddr>,
+    /// SIP over secure WebSocket (`wss://`, RFC 7118 §3) listen address for consoles opened
+    /// over HTTPS from other machines (an `https://` page may open only `wss://`); omit to
+    /// disable. Needs a certificate: `tls_cert`/`tls_key` here, else `[http]`'s.
+    pub wss_listen: Option<SocketAddr>,
+    /// The WSS listener's certificate chain, PEM (relative to the config's directory);
+    /// with `tls_key`. Omitted: `[http] tls_cert`.
+    pub tls_cert: Option<PathBuf>,
+    /// The WSS listener's private key, PEM; with `tls_cert`.
+    pub tls_key: Option<PathBuf>,
     /// Address announced in Contact and SDP; defaults to the UDP address's IP, or
     /// 127.0.0.1 when that is unspecified.
     pub public_ip: Option<IpAddr>,
@@ -289,6 +298,12 @@ pub struct HttpSection {
     /// files. A directory without `index.html` is a config error.
     #[serde(default)]
     pub console_dir: Option<PathBuf>,
+    /// With `tls_key`: serve HTTPS (TLS 1.3) instead of plain HTTP on `listen`, with this
+    /// certificate chain, PEM (the server's certificate first, then intermediates; relative
+    /// paths are from the config's directory). The session cookie is then always `Secure`.
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert`, PEM (PKCS#8, RSA or EC).
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `[tickets]`: the ticket workflow of the operators' console.
@@ -850,6 +865,13 @@ impl Config {
                 message,
             });
         }
+        if let Err((key, message)) = cfg.check_tls() {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, key),
+                message,
+            });
+        }
         if let Err(message) = token_strength(&cfg.http.token, cfg.http.listen) {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -861,14 +883,77 @@ impl Config {
     }
 
     /// Things that work but should be fixed before production, for the start-up log:
-    /// a weak API token on a loopback-only listener.
+    /// a weak API token on a loopback-only listener; plain HTTP off loopback.
     pub fn warnings(&self) -> Vec<String> {
-        match token_weakness(&self.http.token) {
-            Some(why) => vec![format!(
+        let mut w = Vec::new();
+        if let Some(why) = token_weakness(&self.http.token) {
+            w.push(format!(
                 "http.token {why}; accepted only because http.listen ({}) is loopback",
                 self.http.listen
-            )],
-            None => Vec::new(),
+            ));
+        }
+        if !self.http.listen.ip().is_loopback() && self.http_tls().is_none() {
+            w.push(format!(
+                "http.listen ({}) is not loopback but serves plain HTTP: the console's session \
+                 cookie is Secure (browsers keep it only over HTTPS) and the softphone needs a \
+                 secure context; set [http] tls_cert and tls_key",
+                self.http.listen
+            ));
+        }
+        w
+    }
+
+    /// The certificate settings fit together: each `tls_cert` has its `tls_key`; `[sip]
+    /// wss_listen` has a certificate (its own or `[http]`'s); `[sip]`'s certificate is only
+    /// given with `wss_listen`. Errors: the key to point at and the message.
+    fn check_tls(&self) -> Result<(), (&'static str, String)> {
+        for (section, cert, key) in [
+            ("http", &self.http.tls_cert, &self.http.tls_key),
+            ("sip", &self.sip.tls_cert, &self.sip.tls_key),
+        ] {
+            match (cert, key) {
+                (Some(_), None) => {
+                    return Err(("tls_cert", format!("{section}.tls_cert needs {section}.tls_key")))
+                }
+                (None, Some(_)) => {
+                    return Err(("tls_key", format!("{section}.tls_key needs {section}.tls_cert")))
+                }
+                _ => {}
+            }
+        }
+        match (self.sip.wss_listen, self.sip.tls_cert.is_some()) {
+            (Some(_), _) if self.wss_tls().is_none() => Err((
+                "wss_listen",
+                "sip.wss_listen needs a certificate: [sip] tls_cert and tls_key, or [http] tls_cert and tls_key".into(),
+            )),
+            (None, true) => Err((
+                "tls_cert",
+                "sip.tls_cert is used only with sip.wss_listen".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the console's session cookie is `Secure` (sent back by browsers over HTTPS
+    /// only): over HTTPS always, and on any listener off loopback; plain HTTP on loopback is
+    /// development, where it is not.
+    pub fn secure_cookies(&self) -> bool {
+        self.http_tls().is_some() || !self.http.listen.ip().is_loopback()
+    }
+
+    /// The HTTPS certificate and key files (`[http] tls_cert`, `tls_key`) resolved; `None`:
+    /// plain HTTP.
+    pub fn http_tls(&self) -> Option<(PathBuf, PathBuf)> {
+        let (c, k) = self.http.tls_cert.as_ref().zip(self.http.tls_key.as_ref())?;
+        Some((self.resolve(c), self.resolve(k)))
+    }
+
+    /// The WSS listener's certificate and key files: `[sip] tls_cert`/`tls_key`, else
+    /// `[http]`'s, resolved; `None` when neither is set.
+    pub fn wss_tls(&self) -> Option<(PathBuf, PathBuf)> {
+        match self.sip.tls_cert.as_ref().zip(self.sip.tls_key.as_ref()) {
+            Some((c, k)) => Some((self.resolve(c), self.resolve(k))),
+            None => self.http_tls(),
         }
     }
 
@@ -1111,6 +1196,69 @@ mod tests {
             STRONG
         ))
         .is_err());
+    }
+
+    #[test]
+    fn tls_settings_pair_up_and_wss_needs_a_certificate() {
+        let with = |sip: &str, http: &str| {
+            parse(&text("", sip, "127.0.0.1:8080", STRONG).replace(
+                "[storage]",
+                &format!("{http}\n[storage]"),
+            ))
+        };
+        let cfg = with("", "").expect("config");
+        assert_eq!((cfg.http_tls(), cfg.wss_tls()), (None, None), "plain by default");
+        // HTTPS with relative paths from the config's directory; WSS shares [http]'s pair.
+        let cfg = with(
+            "wss_listen = \"0.0.0.0:7443\"",
+            "tls_cert = \"tls/fullchain.pem\"\ntls_key = \"/etc/ssl/k.pem\"",
+        )
+        .expect("config");
+        let pair = Some((
+            PathBuf::from("/etc/zvonar/tls/fullchain.pem"),
+            PathBuf::from("/etc/ssl/k.pem"),
+        ));
+        assert_eq!(cfg.http_tls(), pair);
+        assert_eq!(cfg.wss_tls(), pair);
+        assert_eq!(cfg.sip.wss_listen, Some("0.0.0.0:7443".parse().expect("addr")));
+        // [sip]'s own pair wins for WSS.
+        let cfg = with(
+            "wss_listen = \"0.0.0.0:7443\"\ntls_cert = \"s.crt\"\ntls_key = \"s.key\"",
+            "tls_cert = \"h.crt\"\ntls_key = \"h.key\"",
+        )
+        .expect("config");
+        assert_eq!(
+            cfg.wss_tls(),
+            Some((PathBuf::from("/etc/zvonar/s.crt"), PathBuf::from("/etc/zvonar/s.key")))
+        );
+        for (sip, http, want) in [
+            ("", "tls_cert = \"h.crt\"", "http.tls_cert needs http.tls_key"),
+            ("", "tls_key = \"h.key\"", "http.tls_key needs http.tls_cert"),
+            ("wss_listen = \"0.0.0.0:7443\"\ntls_cert = \"s.crt\"", "", "sip.tls_cert needs sip.tls_key"),
+            ("wss_listen = \"0.0.0.0:7443\"", "", "sip.wss_listen needs a certificate"),
+            ("tls_cert = \"s.crt\"\ntls_key = \"s.key\"", "", "only with sip.wss_listen"),
+        ] {
+            let e = with(sip, http).unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains("zvonar.toml:"), "{sip} {http}: {e}");
+        }
+    }
+
+    #[test]
+    fn session_cookies_are_secure_over_https_or_off_loopback() {
+        let tls = "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n[storage]";
+        for (listen, https, want) in [
+            ("127.0.0.1:8080", false, false),
+            ("127.0.0.1:8080", true, true),
+            ("0.0.0.0:8080", false, true),
+            ("192.0.2.1:8443", true, true),
+        ] {
+            let mut t = text("", "", listen, STRONG);
+            if https {
+                t = t.replace("[storage]", tls);
+            }
+            let cfg = parse(&t).expect("config");
+            assert_eq!(cfg.secure_cookies(), want, "{listen} https={https}");
+        }
     }
 
     #[test]
@@ -1391,8 +1539,13 @@ mod tests {
         assert!(token_weakness("change-me-please").is_some());
         let e = parse(&text("", "", "192.0.2.1:8080", "change-me-please")).unwrap_err();
         assert!(e.to_string().contains("example value"), "{e}");
-        // A strong token is fine anywhere, without warnings.
+        // A strong token is fine anywhere; off loopback plain HTTP is warned about.
         let cfg = parse(&text("", "", "0.0.0.0:8080", STRONG)).expect("strong token");
+        let w = cfg.warnings();
+        assert!(w.len() == 1 && w[0].contains("tls_cert"), "{w:?}");
+        let https = text("", "", "0.0.0.0:8080", STRONG)
+            .replace("[storage]", "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n[storage]");
+        let cfg = parse(&https).expect("https");
         assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
     }
 
@@ -1409,6 +1562,31 @@ mod tests {
         }
         // Empty is never a token.
         assert!(parse(&text("", "", "127.0.0.1:8080", "")).is_err());
+    }
+
+    #[test]
+    fn example_config_tls_lines_work_once_uncommented() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml");
+        let text = std::fs::read_to_string(&p).expect("example config");
+        let cfg = Config::parse(&text, &p).expect("example config");
+        assert_eq!((cfg.http_tls(), cfg.sip.wss_listen), (None, None), "off as shipped");
+        assert!(!cfg.secure_cookies(), "plain HTTP on loopback");
+        let mut uncommented = String::new();
+        for line in text.lines() {
+            let on = ["# wss_listen = ", "# tls_cert = ", "# tls_key = "]
+                .iter()
+                .any(|k| line.starts_with(k));
+            uncommented.push_str(if on { &line[2..] } else { line });
+            uncommented.push('\n');
+        }
+        assert_eq!(uncommented.matches("\ntls_cert = ").count(), 2, "in [sip] and [http]");
+        let cfg = Config::parse(&uncommented, &p).expect("uncommented");
+        let le = |f: &str| PathBuf::from(format!("/etc/letsencrypt/live/zvonar.example.ru/{f}"));
+        let pair = Some((le("fullchain.pem"), le("privkey.pem")));
+        assert_eq!(cfg.http_tls(), pair);
+        assert_eq!(cfg.wss_tls(), pair);
+        assert_eq!(cfg.sip.wss_listen, Some("0.0.0.0:7443".parse().expect("addr")));
+        assert!(cfg.secure_cookies(), "HTTPS: Secure cookies");
     }
 
     #[test]

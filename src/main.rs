@@ -47,7 +47,7 @@ enum Command {
         #[command(subcommand)]
         what: ImportWhat,
     },
-    /// Validate the configuration and the dialplan, then exit.
+    /// Validate the configuration, the TLS certificates and the dialplan, then exit.
     CheckConfig,
     /// Console and API user accounts.
     User {
@@ -161,6 +161,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve => serve(cfg).await,
             Command::CheckConfig => {
+                load_tls(&cfg)?;
                 let dialplan = zvonar_dialplan::Dialplan::load(cfg.resolve(&cfg.dialplan))?;
                 for file in dialplan.prompt_files() {
                     zvonar_voice::tts::load_sound_file(&cfg.resolve(Path::new(&file)))
@@ -499,9 +500,41 @@ fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = &'static st
     })
 }
 
+/// The TLS settings of the WSS listener (`[sip] wss_listen`) and of HTTPS (`[http]
+/// tls_cert`), their certificates and keys read and checked.
+///
+/// Errors: a file cannot be read, holds no certificate/key, or the key is not the
+/// certificate's — each naming the file and the setting.
+fn load_tls(
+    cfg: &Config,
+) -> anyhow::Result<(
+    Option<zvonar_sip::ua::WssConfig>,
+    Option<zvonar_sip::tls::ServerTls>,
+)> {
+    let wss = match (cfg.sip.wss_listen, cfg.wss_tls()) {
+        (Some(listen), Some((cert, key))) => Some(zvonar_sip::ua::WssConfig {
+            listen,
+            tls: zvonar_sip::tls::server_config(&cert, &key, &[])
+                .context("the certificate of [sip] wss_listen")?,
+        }),
+        _ => None,
+    };
+    let https = match cfg.http_tls() {
+        // HTTP/1.1 only: the monitor's WebSocket upgrades an HTTP/1.1 request.
+        Some((cert, key)) => Some(
+            zvonar_sip::tls::server_config(&cert, &key, &[b"http/1.1"])
+                .context("[http] tls_cert/tls_key")?,
+        ),
+        None => None,
+    };
+    Ok((wss, https))
+}
+
 async fn serve(cfg: Config) -> anyhow::Result<()> {
     // Installed first, so a stop signal during start-up is a graceful stop too.
     let stop = stop_signal()?;
+    // Certificates first: a missing or mismatched file stops the start at once, named.
+    let (wss, https) = load_tls(&cfg)?;
     let dialplan = zvonar_dialplan::Dialplan::load(cfg.resolve(&cfg.dialplan))?;
     let pool = open_db(&cfg).await?;
     let registry: Arc<dyn zvonar_billing::Registry> =
@@ -702,6 +735,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
                 udp: cfg.sip.udp,
                 tcp: cfg.sip.tcp,
                 ws: cfg.sip.ws_listen,
+                wss,
                 // A registered browser or phone says nothing between re-REGISTERs: keep its
                 // connection open a minute longer than the longest registration we grant.
                 stream_idle_timeout: cfg.sip.registrar.as_ref().map(|r| {
@@ -726,7 +760,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             cancel.clone(),
         )
         .await?;
-    tracing::info!(udp = %cfg.sip.udp, tcp = ?cfg.sip.tcp, ws = ?sip.ws_addr, port = sip.udp_addr.port(), "SIP listening");
+    tracing::info!(udp = %cfg.sip.udp, tcp = ?cfg.sip.tcp, ws = ?sip.ws_addr, wss = ?sip.wss_addr, port = sip.udp_addr.port(), "SIP listening");
     let sip = Arc::new(sip);
     shared.set_sip(sip.clone());
     // Trunk registrations run until the stop signal, then un-REGISTER.
@@ -743,12 +777,15 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
                 cfg.monitor
                     .settings(cfg.time_zone)
                     .map_err(|(_, m)| anyhow::anyhow!(m))?,
-                sip.ws_addr.zip(cfg.sip.registrar.as_ref()).map(|(ws, r)| {
-                    queue_api::SoftphoneSettings {
+                cfg.sip
+                    .registrar
+                    .as_ref()
+                    .filter(|_| sip.ws_addr.is_some() || sip.wss_addr.is_some())
+                    .map(|r| queue_api::SoftphoneSettings {
                         realm: r.realm.clone(),
-                        ws_port: ws.port(),
-                    }
-                }),
+                        ws_port: sip.ws_addr.map(|a| a.port()),
+                        wss_port: sip.wss_addr.map(|a| a.port()),
+                    }),
             )
             .await?,
         ),
@@ -828,8 +865,8 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     )
     .with_health(checks)
     .with_operations(operations)
-    // Plain-HTTP cookies only for a loopback (development) listener.
-    .with_access(access, !cfg.http.listen.ip().is_loopback())
+    // Plain-HTTP cookies only for a loopback (development) listener without TLS.
+    .with_access(access, cfg.secure_cookies())
     .with_console(cfg.console_dir())
     .with_duty(zvonar_web::Duty {
         store: sqlite_store.clone(),
@@ -853,8 +890,8 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .with_context(|| format!("HTTP listen on {}", cfg.http.listen))?;
-    tracing::info!(addr = %cfg.http.listen, "HTTP API listening");
-    let mut server = tokio::spawn(axum_serve(listener, web));
+    tracing::info!(addr = %cfg.http.listen, tls = https.is_some(), "HTTP API listening");
+    let mut server = tokio::spawn(axum_serve(listener, https, web));
     tokio::select! {
         r = &mut server => return r.context("HTTP server task")?,
         signal = stop => tracing::info!(signal, "stopping"),
@@ -1008,9 +1045,13 @@ async fn graceful_stop(
 
 async fn axum_serve(
     listener: tokio::net::TcpListener,
+    tls: Option<zvonar_sip::tls::ServerTls>,
     state: zvonar_web::AppState,
 ) -> anyhow::Result<()> {
-    zvonar_web::serve(listener, state).await?;
+    match tls {
+        Some(tls) => zvonar_web::serve_tls(listener, tls, state).await?,
+        None => zvonar_web::serve(listener, state).await?,
+    }
     Ok(())
 }
 

@@ -29,8 +29,12 @@ pub struct EngineQueues {
 pub struct SoftphoneSettings {
     /// The registrar's digest realm (`[sip.registrar] realm`).
     pub realm: String,
-    /// The SIP-over-WebSocket port (`[sip] ws_listen`); the page connects to its own host.
-    pub ws_port: u16,
+    /// The SIP-over-WebSocket port (`[sip] ws_listen`), for a page loaded over http; the
+    /// page connects to its own host. `None`: plain `ws://` is off.
+    pub ws_port: Option<u16>,
+    /// The secure WebSocket port (`[sip] wss_listen`), for a page loaded over https (which
+    /// may open only `wss://`). `None`: WSS is off.
+    pub wss_port: Option<u16>,
 }
 
 fn stopped() -> QueueError {
@@ -125,7 +129,7 @@ impl QueueControl for EngineQueues {
     async fn softphone(&self, login: &str) -> Result<serde_json::Value, QueueError> {
         let Some(settings) = &self.softphone else {
             return Err(QueueError::Conflict(
-                "программный телефон в консоли выключен: нужны [sip] ws_listen и [sip.registrar]"
+                "программный телефон в консоли выключен: нужны [sip] ws_listen или wss_listen и [sip.registrar]"
                     .into(),
             ));
         };
@@ -159,6 +163,7 @@ impl QueueControl for EngineQueues {
             "realm": settings.realm,
             "password": password,
             "ws_port": settings.ws_port,
+            "wss_port": settings.wss_port,
             "expires_in_s": crate::sip_accounts::SESSION_CREDENTIAL_S,
         }))
     }

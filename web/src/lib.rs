@@ -37,7 +37,7 @@
 //! | `GET /api/v1/queue/agent` | my agent state (`state`, `pause_reason`, `endpoint`, `call`) |
 //! | `POST /api/v1/queue/agent/login` | start taking calls `{"skills": [...]}` (optional) on the phone registered with my SIP account; 409 when none is registered |
 //! | `POST /api/v1/queue/agent/logout`, `…/resume`, `…/pause` `{"reason"}` | stop (after the call in progress), ready again, pause with a reason; 409 when logged out |
-//! | `POST /api/v1/queue/agent/softphone` | take_calls: the console softphone's SIP credential `{username, realm, password, ws_port, expires_in_s}`: my SIP account and a fresh random password for this console session only (`Cache-Control: no-store`; audited); 409 without a SIP account or `[sip] ws_listen` |
+//! | `POST /api/v1/queue/agent/softphone` | take_calls: the console softphone's SIP credential `{username, realm, password, ws_port, wss_port, expires_in_s}` (a port is `null` when its listener is off): my SIP account and a fresh random password for this console session only (`Cache-Control: no-store`; audited); 409 without a SIP account or without `[sip] ws_listen`/`wss_listen` |
 //! | `GET /api/v1/monitor` | the live monitor: agents with state and time in state, calls in each queue with wait and position, today's KPIs per queue and in total (offered, answered, abandoned, service level within `[monitor] service_level_s`, within 5 minutes (ПП 416), ASA, abandonment rate, AHT, occupancy), tickets by status, building and executor; see module `monitor` |
 //! | `GET /api/v1/monitor/ws` | WebSocket: the same snapshot pushed on every queue change and at least every 3 s; same-origin only; closed with 4401/4403 when the session ends or loses the permission |
 //! | `POST /api/v1/campaigns` | create an outbound campaign (not started): `name`, `template` (or `template_id`: a stored template's text and question are copied, unless given), `question`?, `start`, `end` (RFC 3339), `time_zone` (IANA), `channels`, `per_minute`, `retries` {`busy`, `busy_gap_min`, `no_answer`, `no_answer_gap_min`}, `ring_timeout_s`?, `debt`?, `recipients` [{`phone`, `consent`, `id`?, `fio`?, `address`?, `account`?, `debt_kopecks`?, `due_date`?, `period`?}] and/or `selection` (the filter of `GET /api/v1/campaigns/recipients`: `organisations`, `districts`, `buildings`, `premises`, `accounts`, `debt` {`min_kopecks`, `min_months`}); 201 with the progress document |
@@ -53,7 +53,7 @@
 //! # Who may do what
 //!
 //! Every route but `/health` and `/api/v1/login` needs one of: a session cookie from
-//! login (HttpOnly, SameSite=Strict, Secure unless the listener is loopback; unsafe methods
+//! login (HttpOnly, SameSite=Strict, Secure over HTTPS or when the listener is not loopback; unsafe methods
 //! must also send the login's `csrf_token` in `X-CSRF-Token`, else 403), a user's API key,
 //! or the config's `[http] token` — the key of the built-in service account with every
 //! permission — as `Authorization: Bearer …`; else 401. Then the role's permission
@@ -83,6 +83,7 @@ mod queue;
 mod ratings;
 mod routes;
 mod tickets;
+mod tls;
 
 pub use auth::{Caller, CSRF_HEADER, SESSION_COOKIE};
 pub use campaign_control::{
@@ -97,6 +98,7 @@ pub use ops::{parse_time, report_csv, Operations};
 pub use queue::{AgentAction, QueueControl, QueueError};
 pub use ratings::{audit_outcome, MAX_COMMENT_CHARS};
 pub use routes::{app, AppState};
+pub use tls::{serve_tls, HANDSHAKE_TIMEOUT};
 pub use tickets::{
     sniff_image, status_ru, TicketSettings, TopicInfo, EXPORT_COLUMNS, MAX_EXPORT_ROWS,
 };

@@ -105,7 +105,8 @@ pub trait QueueControl: Send + Sync + 'static {
         action: AgentAction,
     ) -> Result<serde_json::Value, QueueError>;
     /// A SIP credential for the console's softphone of agent `login`: `{ "username",
-    /// "realm", "password", "ws_port", "expires_in_s" }`, where `username` is the agent's SIP
+    /// "realm", "password", "ws_port", "wss_port", "expires_in_s" }` (each port `null` when
+    /// that listener is off; a page over https uses `wss_port`), where `username` is the agent's SIP
     /// account and `password` a fresh random one valid for this console session only (the
     /// account's own password is never sent). 409 when the agent has no SIP account or SIP
     /// over WebSocket is off.

@@ -120,9 +120,17 @@ export function startPhone(slot, { api }) {
   async function connect() {
     if (phone) return phone;
     const cred = await api('/api/v1/queue/agent/softphone', { method: 'POST' });
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    // A page served over https may open only wss:// (and gets the microphone only in a
+    // secure context): [sip] wss_listen; over http (loopback, development) ws://.
+    const secure = location.protocol === 'https:';
+    const port = secure ? cred.wss_port : cred.ws_port;
+    if (!port) {
+      throw new Error(secure
+        ? 'консоль открыта по https, а SIP по защищённому WebSocket не включён ([sip] wss_listen)'
+        : 'SIP по WebSocket без шифрования не включён ([sip] ws_listen): откройте консоль по https');
+    }
     const p = await Softphone.create({
-      wsUrl: `${scheme}://${location.hostname}:${cred.ws_port}`,
+      wsUrl: `${secure ? 'wss' : 'ws'}://${location.hostname}:${port}`,
       username: cred.username,
       realm: cred.realm,
       password: cred.password,
