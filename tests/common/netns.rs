@@ -9,6 +9,21 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Whether this machine can make network namespaces (root with CAP_NET_ADMIN and `ip`);
+/// the reason when not.
+pub fn possible() -> Result<(), String> {
+    let name = format!("zvprobe{}", std::process::id());
+    let out = Command::new("ip")
+        .args(["netns", "add", &name])
+        .output()
+        .map_err(|e| format!("cannot run `ip`: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    let _ = Command::new("ip").args(["netns", "del", &name]).output();
+    Ok(())
+}
+
 /// A network namespace with a veth pair: `host_ip` on our side, `ns_ip` inside.
 pub struct Netns {
     /// The namespace's name (`ip netns exec NAME …`).
@@ -166,6 +181,9 @@ pub struct NsZvonar {
     pub http: SocketAddr,
     /// API token.
     pub token: String,
+    /// The certificate (PEM) the HTTP API is served with, when over HTTPS
+    /// ([`NsZvonar::start_https`]); [`NsZvonar::get`] then trusts it.
+    pub https: Option<PathBuf>,
 }
 
 impl NsZvonar {
@@ -183,6 +201,31 @@ impl NsZvonar {
         dialplan: Option<&str>,
         sip_extra: &str,
         extra: &str,
+    ) -> NsZvonar {
+        NsZvonar::start_inner(ns, name, dialplan, sip_extra, extra, None)
+    }
+
+    /// [`NsZvonar::start_with`] with the HTTP API and console over HTTPS with the PEM
+    /// certificate `cert` and key `key` (`[http] tls_cert`/`tls_key`; for the namespace's
+    /// address, which [`NsZvonar::get`] checks it against).
+    pub fn start_https(
+        ns: &Netns,
+        name: &str,
+        dialplan: Option<&str>,
+        sip_extra: &str,
+        extra: &str,
+        (cert, key): (&std::path::Path, &std::path::Path),
+    ) -> NsZvonar {
+        NsZvonar::start_inner(ns, name, dialplan, sip_extra, extra, Some((cert, key)))
+    }
+
+    fn start_inner(
+        ns: &Netns,
+        name: &str,
+        dialplan: Option<&str>,
+        sip_extra: &str,
+        extra: &str,
+        https: Option<(&std::path::Path, &std::path::Path)>,
     ) -> NsZvonar {
         let dir = std::env::temp_dir().join(format!("zvonar-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -215,6 +258,7 @@ port_max = 30999
 [http]
 listen = "{ip}:8080"
 token = "{token}"
+{http_tls}
 [storage]
 database = "zvonar.sqlite"
 recordings = "recordings"
@@ -226,6 +270,13 @@ espeak_rate_wpm = 170
 {extra}
 "#,
             dialplan = dialplan_path.display(),
+            http_tls = https
+                .map(|(c, k)| format!(
+                    "tls_cert = {:?}\ntls_key = {:?}",
+                    c.display().to_string(),
+                    k.display().to_string()
+                ))
+                .unwrap_or_default(),
             sip_extra = if sip_extra.is_empty() {
                 "trusted = []"
             } else {
@@ -265,6 +316,7 @@ espeak_rate_wpm = 170
             ws: SocketAddr::from((ip, 5066)),
             http: SocketAddr::from((ip, 8080)),
             token,
+            https: https.map(|(c, _)| c.to_path_buf()),
         };
         let t0 = Instant::now();
         loop {
@@ -316,13 +368,27 @@ espeak_rate_wpm = 170
         use std::io::{Read, Write};
         let mut s = TcpStream::connect_timeout(&self.http, Duration::from_secs(2))?;
         s.set_read_timeout(Some(Duration::from_secs(10)))?;
-        write!(
-            s,
+        let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
             self.http, self.token
-        )?;
+        );
         let mut buf = Vec::new();
-        s.read_to_end(&mut buf)?;
+        match &self.https {
+            None => {
+                s.write_all(request.as_bytes())?;
+                s.read_to_end(&mut buf)?;
+            }
+            Some(cert) => {
+                let mut tls = rustls::StreamOwned::new(tls_client(cert, self.http.ip())?, s);
+                tls.write_all(request.as_bytes())?;
+                // A peer closing without close_notify after the response is the end too.
+                if let Err(e) = tls.read_to_end(&mut buf) {
+                    if e.kind() != std::io::ErrorKind::UnexpectedEof || buf.is_empty() {
+                        return Err(e);
+                    }
+                }
+            }
+        }
         let text = String::from_utf8_lossy(&buf);
         let status = text
             .split_whitespace()
@@ -353,6 +419,29 @@ espeak_rate_wpm = 170
         walk(&self.dir.join("recordings"), &mut out);
         out
     }
+}
+
+/// A TLS client session to `ip` trusting only the PEM certificate `cert`.
+fn tls_client(
+    cert: &std::path::Path,
+    ip: std::net::IpAddr,
+) -> std::io::Result<rustls::ClientConnection> {
+    use rustls::pki_types::pem::PemObject;
+    let other = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(cert).map_err(|e| other(&e))? {
+        roots
+            .add(c.map_err(|e| other(&e))?)
+            .map_err(|e| other(&e))?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| other(&e))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    rustls::ClientConnection::new(std::sync::Arc::new(config), ip.into()).map_err(|e| other(&e))
 }
 
 /// Stops zvonar; its directory is removed when the test passed and kept when it failed, or
