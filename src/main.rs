@@ -505,36 +505,80 @@ fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = &'static st
 ///
 /// Errors: a file cannot be read, holds no certificate/key, or the key is not the
 /// certificate's — each naming the file and the setting.
-fn load_tls(
-    cfg: &Config,
-) -> anyhow::Result<(
-    Option<zvonar_sip::ua::WssConfig>,
-    Option<zvonar_sip::tls::ServerTls>,
-)> {
+fn load_tls(cfg: &Config) -> anyhow::Result<Tls> {
+    use zvonar_sip::tls::{reloading, server_config_with};
+    let mut certs = Vec::new();
     let wss = match (cfg.sip.wss_listen, cfg.wss_tls()) {
-        (Some(listen), Some((cert, key))) => Some(zvonar_sip::ua::WssConfig {
-            listen,
-            tls: zvonar_sip::tls::server_config(&cert, &key, &[])
-                .context("the certificate of [sip] wss_listen")?,
-        }),
+        (Some(listen), Some((cert, key))) => {
+            let c = reloading(&cert, &key).context("the certificate of [sip] wss_listen")?;
+            certs.push(("[sip] wss_listen", c.clone()));
+            Some(zvonar_sip::ua::WssConfig {
+                listen,
+                tls: server_config_with(c, &[]),
+            })
+        }
         _ => None,
     };
     let https = match cfg.http_tls() {
-        // HTTP/1.1 only: the monitor's WebSocket upgrades an HTTP/1.1 request.
-        Some((cert, key)) => Some(
-            zvonar_sip::tls::server_config(&cert, &key, &[b"http/1.1"])
-                .context("[http] tls_cert/tls_key")?,
-        ),
+        Some((cert, key)) => {
+            let c = reloading(&cert, &key).context("[http] tls_cert/tls_key")?;
+            certs.push(("[http]", c.clone()));
+            // HTTP/1.1 only: the monitor's WebSocket upgrades an HTTP/1.1 request.
+            Some(server_config_with(c, &[b"http/1.1"]))
+        }
         None => None,
     };
-    Ok((wss, https))
+    Ok(Tls { wss, https, certs })
+}
+
+/// What [`load_tls`] read.
+struct Tls {
+    wss: Option<zvonar_sip::ua::WssConfig>,
+    https: Option<zvonar_sip::tls::ServerTls>,
+    /// Each certificate in use, with the setting it came from, for [`watch_certificate`].
+    certs: Vec<(
+        &'static str,
+        Arc<zvonar_sip::tls::ReloadingCert>,
+    )>,
+}
+
+/// How often certificate files are re-read; a renewed certificate is served from the next
+/// handshake after that.
+const CERT_RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Re-reads `cert`'s files every [`CERT_RELOAD_EVERY`] and serves them when they changed and
+/// fit together; otherwise keeps the served pair and logs why (a renewal caught halfway is
+/// taken at the next look).
+async fn watch_certificate(setting: &'static str, cert: Arc<zvonar_sip::tls::ReloadingCert>) {
+    let mut tick = tokio::time::interval(CERT_RELOAD_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let c = cert.clone();
+        match tokio::task::spawn_blocking(move || c.reload_if_changed()).await {
+            Ok(Ok(true)) => tracing::info!(
+                setting,
+                cert = %cert.files().0.display(),
+                "TLS certificate changed on disk: serving the new one"
+            ),
+            Ok(Ok(false)) | Err(_) => {}
+            Ok(Err(e)) => tracing::warn!(
+                setting,
+                error = %e,
+                "TLS certificate not reloaded; still serving the previous one"
+            ),
+        }
+    }
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
     // Installed first, so a stop signal during start-up is a graceful stop too.
     let stop = stop_signal()?;
     // Certificates first: a missing or mismatched file stops the start at once, named.
-    let (wss, https) = load_tls(&cfg)?;
+    let Tls { wss, https, certs } = load_tls(&cfg)?;
+    for (setting, cert) in certs {
+        tokio::spawn(watch_certificate(setting, cert));
+    }
     let dialplan = zvonar_dialplan::Dialplan::load(cfg.resolve(&cfg.dialplan))?;
     let pool = open_db(&cfg).await?;
     let registry: Arc<dyn zvonar_billing::Registry> =

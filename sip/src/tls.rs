@@ -52,11 +52,100 @@ pub enum TlsError {
 /// Reads a certificate chain (`cert`: PEM `CERTIFICATE` sections, the server's own first,
 /// then intermediates, as Let's Encrypt's `fullchain.pem`) and its private key (`key`: PEM
 /// PKCS#8, PKCS#1 RSA or SEC1 EC) and builds a TLS 1.3 server configuration with the
-/// ALPN protocols `alpn` (e.g. `["http/1.1"]`; empty for none).
+/// ALPN protocols `alpn` (e.g. `["http/1.1"]`; empty for none). The files are re-read by
+/// [`ReloadingCert::reload_if_changed`] (see [`reloading`] and [`server_config_with`]).
 ///
 /// Errors: [`TlsError::Read`] when a file cannot be read, [`TlsError::Empty`] when it holds
 /// no certificate/key, [`TlsError::Mismatch`] when the key is not the certificate's.
 pub fn server_config(cert: &Path, key: &Path, alpn: &[&[u8]]) -> Result<ServerTls, TlsError> {
+    Ok(server_config_with(reloading(cert, key)?, alpn))
+}
+
+/// The certificate and key of `cert`/`key` (as [`server_config`] reads them), re-readable.
+///
+/// Errors: as [`server_config`].
+pub fn reloading(cert: &Path, key: &Path) -> Result<Arc<ReloadingCert>, TlsError> {
+    let files = (cert.to_path_buf(), key.to_path_buf());
+    let pems = read_pems(&files)?;
+    let certified = certified_key(&files, &pems)?;
+    Ok(Arc::new(ReloadingCert {
+        files,
+        current: std::sync::RwLock::new(Arc::new(certified)),
+        loaded: std::sync::Mutex::new(pems),
+    }))
+}
+
+/// A TLS 1.3 server configuration serving `cert`'s current certificate (so a reload takes
+/// effect from the next handshake), with the ALPN protocols `alpn`.
+pub fn server_config_with(cert: Arc<ReloadingCert>, alpn: &[&[u8]]) -> ServerTls {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+        .expect("the ring provider supports the default versions")
+        .with_no_client_auth()
+        .with_cert_resolver(cert);
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A certificate and key from files, re-read on demand: a renewed certificate (Let's
+/// Encrypt renews every 60 days) is served from the next handshake without a restart.
+#[derive(Debug)]
+pub struct ReloadingCert {
+    files: (PathBuf, PathBuf),
+    current: std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>,
+    /// The PEM text of the certificate and key being served.
+    loaded: std::sync::Mutex<(Vec<u8>, Vec<u8>)>,
+}
+
+impl ReloadingCert {
+    /// Re-reads the two files; when their text differs from what is served and they make a
+    /// valid pair, serves them from the next handshake: `Ok(true)`. Unchanged: `Ok(false)`.
+    ///
+    /// Errors: as [`server_config`]; the served pair is then kept (a renewal caught between
+    /// writing the certificate and the key succeeds at the next call).
+    pub fn reload_if_changed(&self) -> Result<bool, TlsError> {
+        let pems = read_pems(&self.files)?;
+        if self.loaded.lock().map(|l| *l == pems).unwrap_or(false) {
+            return Ok(false);
+        }
+        let certified = certified_key(&self.files, &pems)?;
+        if let Ok(mut c) = self.current.write() {
+            *c = Arc::new(certified);
+        }
+        if let Ok(mut l) = self.loaded.lock() {
+            *l = pems;
+        }
+        Ok(true)
+    }
+
+    /// The certificate chain being served (DER, the server's own first).
+    pub fn chain(&self) -> Vec<CertificateDer<'static>> {
+        self.current
+            .read()
+            .map(|c| c.cert.clone())
+            .unwrap_or_default()
+    }
+
+    /// The certificate and key files.
+    pub fn files(&self) -> (&Path, &Path) {
+        (&self.files.0, &self.files.1)
+    }
+}
+
+impl rustls::server::ResolvesServerCert for ReloadingCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.current.read().ok().map(|c| c.clone())
+    }
+}
+
+fn read_pems((cert, key): &(PathBuf, PathBuf)) -> Result<(Vec<u8>, Vec<u8>), TlsError> {
     let read = |what: &'static str, path: &Path| {
         std::fs::read(path).map_err(|e| TlsError::Read {
             what,
@@ -64,45 +153,42 @@ pub fn server_config(cert: &Path, key: &Path, alpn: &[&[u8]]) -> Result<ServerTl
             reason: e.to_string(),
         })
     };
-    let cert_pem = read("certificate", cert)?;
-    let key_pem = read("private key", key)?;
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+    Ok((read("certificate", cert)?, read("private key", key)?))
+}
+
+fn certified_key(
+    (cert, key): &(PathBuf, PathBuf),
+    (cert_pem, key_pem): &(Vec<u8>, Vec<u8>),
+) -> Result<rustls::sign::CertifiedKey, TlsError> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| TlsError::Empty {
             what: "certificate",
-            path: cert.to_path_buf(),
+            path: cert.clone(),
             expected: "BEGIN CERTIFICATE",
             reason: e.to_string(),
         })?;
     if chain.is_empty() {
         return Err(TlsError::Empty {
             what: "certificate",
-            path: cert.to_path_buf(),
+            path: cert.clone(),
             expected: "BEGIN CERTIFICATE",
             reason: "no section found".into(),
         });
     }
-    let private = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| TlsError::Empty {
+    let private = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| TlsError::Empty {
         what: "private key",
-        path: key.to_path_buf(),
+        path: key.clone(),
         expected: "BEGIN PRIVATE KEY, BEGIN RSA PRIVATE KEY or BEGIN EC PRIVATE KEY",
         reason: e.to_string(),
     })?;
-    let mismatch = |e: rustls::Error| TlsError::Mismatch {
-        cert: cert.to_path_buf(),
-        key: key.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(mismatch)?
-    .with_no_client_auth()
-    .with_single_cert(chain, private)
-    .map_err(mismatch)?;
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Ok(Arc::new(config))
+    rustls::sign::CertifiedKey::from_der(chain, private, &provider()).map_err(|e| {
+        TlsError::Mismatch {
+            cert: cert.clone(),
+            key: key.clone(),
+            reason: e.to_string(),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -136,6 +222,29 @@ mod tests {
         let (cert, key) = pair(&d.0, "a");
         let cfg = server_config(&cert, &key, &[b"http/1.1"]).unwrap();
         assert_eq!(cfg.alpn_protocols, vec![b"http/1.1".to_vec()]);
+    }
+
+    #[test]
+    fn a_renewed_certificate_is_served_after_a_reload_and_a_bad_one_is_not() {
+        let d = dir("reload");
+        let (cert, key) = pair(&d.0, "live");
+        let (new_cert, new_key) = pair(&d.0, "renewed");
+        let r = reloading(&cert, &key).unwrap();
+        let first = r.chain();
+        assert!(!r.reload_if_changed().unwrap(), "nothing changed");
+        // The renewal writes the certificate first: a mismatched pair is refused and the
+        // served one kept.
+        std::fs::copy(&new_cert, &cert).unwrap();
+        let e = r.reload_if_changed().unwrap_err().to_string();
+        assert!(e.contains("cannot be used together"), "{e}");
+        assert_eq!(r.chain(), first, "still the old certificate");
+        // Then the key: the new pair is served from now on.
+        std::fs::copy(&new_key, &key).unwrap();
+        assert!(r.reload_if_changed().unwrap());
+        assert_ne!(r.chain(), first);
+        let renewed = reloading(&new_cert, &new_key).unwrap().chain();
+        assert_eq!(r.chain(), renewed);
+        assert!(!r.reload_if_changed().unwrap());
     }
 
     #[test]

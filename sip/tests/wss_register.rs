@@ -6,7 +6,8 @@
 //! stamped with the client's address (`received`, RFC 3261 §18.2.1); the registrar's lockout
 //! counts that address — one client locked out leaves another, relayed the same way, able
 //! to register; an INVITE over WSS reaches the engine with the client as its source (what
-//! `[sip] trusted` decides by) and its own connection as the peer, answered on it.
+//! `[sip] trusted` decides by) and its own connection as the peer, answered on it; a
+//! certificate renewed on disk is served from the next handshake once re-read.
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod support;
@@ -304,4 +305,69 @@ fn now_s() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// Whether a TLS client trusting only `cert` completes a handshake with `server`.
+async fn trusts(server: SocketAddr, cert: &rcgen::Certificate) -> bool {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(server).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_is_served_from_the_next_handshake() {
+    let dir =
+        TempDir(std::env::temp_dir().join(format!("zvonar-wss-renew-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let make = || {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        (cert, key)
+    };
+    let ((old, old_key), (new, new_key)) = (make(), make());
+    let (cert_path, key_path) = (dir.0.join("fullchain.pem"), dir.0.join("privkey.pem"));
+    std::fs::write(&cert_path, old.pem()).unwrap();
+    std::fs::write(&key_path, old_key.serialize_pem()).unwrap();
+    let reloading = zvonar_sip::tls::reloading(&cert_path, &key_path).unwrap();
+    let cancel = CancellationToken::new();
+    let (server, _calls) = ua::start(
+        SipConfig {
+            wss: Some(WssConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                tls: zvonar_sip::tls::server_config_with(reloading.clone(), &[]),
+            }),
+            ..support::loopback_config()
+        },
+        cancel.clone(),
+    )
+    .await
+    .unwrap();
+    let wss = server.wss_addr.unwrap();
+    assert!(trusts(wss, &old).await, "the configured certificate");
+    assert!(
+        !trusts(wss, &new).await,
+        "a client trusting only the new one fails"
+    );
+    // Renewed on disk (as certbot does) and re-read: new handshakes get the new one.
+    std::fs::write(&cert_path, new.pem()).unwrap();
+    std::fs::write(&key_path, new_key.serialize_pem()).unwrap();
+    assert!(reloading.reload_if_changed().unwrap());
+    assert!(trusts(wss, &new).await, "the renewed certificate");
+    assert!(!trusts(wss, &old).await, "the old one no longer");
+    cancel.cancel();
 }
