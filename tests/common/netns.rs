@@ -9,21 +9,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Whether this machine can make network namespaces (root with CAP_NET_ADMIN and `ip`);
-/// the reason when not.
-pub fn possible() -> Result<(), String> {
-    let name = format!("zvprobe{}", std::process::id());
-    let out = Command::new("ip")
-        .args(["netns", "add", &name])
-        .output()
-        .map_err(|e| format!("cannot run `ip`: {e}"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
-    }
-    let _ = Command::new("ip").args(["netns", "del", &name]).output();
-    Ok(())
-}
-
 /// A network namespace with a veth pair: `host_ip` on our side, `ns_ip` inside.
 pub struct Netns {
     /// The namespace's name (`ip netns exec NAME …`).
