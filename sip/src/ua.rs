@@ -547,6 +547,7 @@ pub async fn start(
         udp_port: udp_addr.port(),
         tcp_port: tcp_addr.map(|a| a.port()),
         ws_port: ws_addr.map(|a| a.port()),
+        wss: relayed.clone().zip(wss_addr.map(|a| a.port())),
     };
     tokio::spawn(incoming_loop(
         incoming,

@@ -367,6 +367,8 @@ pub(crate) struct UacContext {
     pub(crate) udp_port: u16,
     pub(crate) tcp_port: Option<u16>,
     pub(crate) ws_port: Option<u16>,
+    /// The WSS relay and our public WSS port, when WSS is on.
+    pub(crate) wss: Option<(crate::wss::Relayed, u16)>,
 }
 
 fn uri(text: &str) -> Result<rsipstack::sip::Uri, DialError> {
@@ -394,7 +396,13 @@ pub(crate) fn dial(
     ctx: &UacContext,
     req: DialRequest,
 ) -> Result<(OutgoingLeg, mpsc::UnboundedReceiver<LegSignal>), DialError> {
+    // A browser reached over WSS: its connection is one of the relay's.
+    let wss_port = match (&ctx.wss, req.destination) {
+        (Some((relayed, port)), Some(d)) if req.ws && relayed.is_relayed(d) => Some(*port),
+        _ => None,
+    };
     let port = match (req.ws, req.tcp) {
+        (true, _) if wss_port.is_some() => wss_port.unwrap_or(ctx.udp_port),
         (true, _) => ctx.ws_port.unwrap_or(ctx.udp_port),
         (false, true) => ctx.tcp_port.unwrap_or(ctx.udp_port),
         (false, false) => ctx.udp_port,
@@ -427,8 +435,10 @@ pub(crate) fn dial(
         content_type: Some("application/sdp".into()),
         offer: Some(req.offer.into_bytes()),
         // Over WebSocket the browser's in-dialog requests come back on its connection; the
-        // Contact names our listener with `transport=ws` (RFC 7118 §5.2).
-        contact: uri(&if req.ws {
+        // Contact names our listener with `transport=ws`, or `wss` (RFC 7118 §5.2).
+        contact: uri(&if wss_port.is_some() {
+            format!("sip:zvonar@{host};transport=wss")
+        } else if req.ws {
             format!("sip:zvonar@{host};transport=ws")
         } else {
             format!("sip:zvonar@{host}")

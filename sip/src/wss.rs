@@ -77,6 +77,16 @@ impl Relayed {
         }
     }
 
+    /// Whether `peer` (as the inner listener sees it) is a relay of ours.
+    pub(crate) fn is_relayed(&self, peer: SocketAddr) -> bool {
+        peer.ip().is_loopback()
+            && self
+                .clients
+                .lock()
+                .map(|m| m.contains_key(&peer.port()))
+                .unwrap_or(false)
+    }
+
     fn insert(&self, port: u16, client: SocketAddr) {
         if let Ok(mut m) = self.clients.lock() {
             m.insert(port, client);
@@ -175,6 +185,7 @@ mod tests {
         r.insert(41000, client);
         let from = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
         assert_eq!(r.origin(Some(inner), from(41000)), Origin::Client(client));
+        assert!(r.is_relayed(from(41000)) && !r.is_relayed(from(41001)));
         assert_eq!(r.origin(Some(inner), from(41001)), Origin::Stranger);
         assert_eq!(
             r.origin(Some(inner), "10.0.0.8:41000".parse().unwrap()),

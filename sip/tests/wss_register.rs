@@ -297,6 +297,37 @@ async fn browsers_register_and_call_over_wss_seen_from_their_own_addresses() {
         busy.starts_with("SIP/2.0 486"),
         "answered on its connection: {busy}"
     );
+
+    // A call to the page (as the queue offers one): over its WSS connection, with our
+    // Contact naming the WSS listener (RFC 7118 §5.2).
+    let (_leg, _signals) = server
+        .dial(zvonar_sip::uac::DialRequest {
+            target: "sip:k2hs8d7f@df7jal23ls0d.invalid;transport=ws".into(),
+            destination: Some(peer),
+            tcp: false,
+            ws: true,
+            headers: Vec::new(),
+            from_user: "zvonar".into(),
+            from_display: None,
+            from_host: None,
+            asserted_identity: None,
+            offer: "v=0\r\n".into(),
+            credential: None,
+        })
+        .unwrap();
+    let invite = loop {
+        let m = next_text(&mut operator).await;
+        if m.starts_with("INVITE ") {
+            break m;
+        }
+    };
+    let contact = header(&invite, "Contact").unwrap();
+    assert!(
+        contact
+            .to_ascii_lowercase()
+            .contains(&format!(":{};transport=wss", wss.port())),
+        "{invite}"
+    );
     cancel.cancel();
 }
 
