@@ -913,10 +913,16 @@ impl Config {
         ] {
             match (cert, key) {
                 (Some(_), None) => {
-                    return Err(("tls_cert", format!("{section}.tls_cert needs {section}.tls_key")))
+                    return Err((
+                        "tls_cert",
+                        format!("{section}.tls_cert needs {section}.tls_key"),
+                    ))
                 }
                 (None, Some(_)) => {
-                    return Err(("tls_key", format!("{section}.tls_key needs {section}.tls_cert")))
+                    return Err((
+                        "tls_key",
+                        format!("{section}.tls_key needs {section}.tls_cert"),
+                    ))
                 }
                 _ => {}
             }
@@ -944,7 +950,11 @@ impl Config {
     /// The HTTPS certificate and key files (`[http] tls_cert`, `tls_key`) resolved; `None`:
     /// plain HTTP.
     pub fn http_tls(&self) -> Option<(PathBuf, PathBuf)> {
-        let (c, k) = self.http.tls_cert.as_ref().zip(self.http.tls_key.as_ref())?;
+        let (c, k) = self
+            .http
+            .tls_cert
+            .as_ref()
+            .zip(self.http.tls_key.as_ref())?;
         Some((self.resolve(c), self.resolve(k)))
     }
 
@@ -1201,13 +1211,17 @@ mod tests {
     #[test]
     fn tls_settings_pair_up_and_wss_needs_a_certificate() {
         let with = |sip: &str, http: &str| {
-            parse(&text("", sip, "127.0.0.1:8080", STRONG).replace(
-                "[storage]",
-                &format!("{http}\n[storage]"),
-            ))
+            parse(
+                &text("", sip, "127.0.0.1:8080", STRONG)
+                    .replace("[storage]", &format!("{http}\n[storage]")),
+            )
         };
         let cfg = with("", "").expect("config");
-        assert_eq!((cfg.http_tls(), cfg.wss_tls()), (None, None), "plain by default");
+        assert_eq!(
+            (cfg.http_tls(), cfg.wss_tls()),
+            (None, None),
+            "plain by default"
+        );
         // HTTPS with relative paths from the config's directory; WSS shares [http]'s pair.
         let cfg = with(
             "wss_listen = \"0.0.0.0:7443\"",
@@ -1220,7 +1234,10 @@ mod tests {
         ));
         assert_eq!(cfg.http_tls(), pair);
         assert_eq!(cfg.wss_tls(), pair);
-        assert_eq!(cfg.sip.wss_listen, Some("0.0.0.0:7443".parse().expect("addr")));
+        assert_eq!(
+            cfg.sip.wss_listen,
+            Some("0.0.0.0:7443".parse().expect("addr"))
+        );
         // [sip]'s own pair wins for WSS.
         let cfg = with(
             "wss_listen = \"0.0.0.0:7443\"\ntls_cert = \"s.crt\"\ntls_key = \"s.key\"",
@@ -1229,17 +1246,43 @@ mod tests {
         .expect("config");
         assert_eq!(
             cfg.wss_tls(),
-            Some((PathBuf::from("/etc/zvonar/s.crt"), PathBuf::from("/etc/zvonar/s.key")))
+            Some((
+                PathBuf::from("/etc/zvonar/s.crt"),
+                PathBuf::from("/etc/zvonar/s.key")
+            ))
         );
         for (sip, http, want) in [
-            ("", "tls_cert = \"h.crt\"", "http.tls_cert needs http.tls_key"),
-            ("", "tls_key = \"h.key\"", "http.tls_key needs http.tls_cert"),
-            ("wss_listen = \"0.0.0.0:7443\"\ntls_cert = \"s.crt\"", "", "sip.tls_cert needs sip.tls_key"),
-            ("wss_listen = \"0.0.0.0:7443\"", "", "sip.wss_listen needs a certificate"),
-            ("tls_cert = \"s.crt\"\ntls_key = \"s.key\"", "", "only with sip.wss_listen"),
+            (
+                "",
+                "tls_cert = \"h.crt\"",
+                "http.tls_cert needs http.tls_key",
+            ),
+            (
+                "",
+                "tls_key = \"h.key\"",
+                "http.tls_key needs http.tls_cert",
+            ),
+            (
+                "wss_listen = \"0.0.0.0:7443\"\ntls_cert = \"s.crt\"",
+                "",
+                "sip.tls_cert needs sip.tls_key",
+            ),
+            (
+                "wss_listen = \"0.0.0.0:7443\"",
+                "",
+                "sip.wss_listen needs a certificate",
+            ),
+            (
+                "tls_cert = \"s.crt\"\ntls_key = \"s.key\"",
+                "",
+                "only with sip.wss_listen",
+            ),
         ] {
             let e = with(sip, http).unwrap_err().to_string();
-            assert!(e.contains(want) && e.contains("zvonar.toml:"), "{sip} {http}: {e}");
+            assert!(
+                e.contains(want) && e.contains("zvonar.toml:"),
+                "{sip} {http}: {e}"
+            );
         }
     }
 
@@ -1543,8 +1586,10 @@ mod tests {
         let cfg = parse(&text("", "", "0.0.0.0:8080", STRONG)).expect("strong token");
         let w = cfg.warnings();
         assert!(w.len() == 1 && w[0].contains("tls_cert"), "{w:?}");
-        let https = text("", "", "0.0.0.0:8080", STRONG)
-            .replace("[storage]", "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n[storage]");
+        let https = text("", "", "0.0.0.0:8080", STRONG).replace(
+            "[storage]",
+            "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n[storage]",
+        );
         let cfg = parse(&https).expect("https");
         assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
     }
@@ -1569,7 +1614,11 @@ mod tests {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zvonar.toml");
         let text = std::fs::read_to_string(&p).expect("example config");
         let cfg = Config::parse(&text, &p).expect("example config");
-        assert_eq!((cfg.http_tls(), cfg.sip.wss_listen), (None, None), "off as shipped");
+        assert_eq!(
+            (cfg.http_tls(), cfg.sip.wss_listen),
+            (None, None),
+            "off as shipped"
+        );
         assert!(!cfg.secure_cookies(), "plain HTTP on loopback");
         let mut uncommented = String::new();
         for line in text.lines() {
@@ -1579,13 +1628,20 @@ mod tests {
             uncommented.push_str(if on { &line[2..] } else { line });
             uncommented.push('\n');
         }
-        assert_eq!(uncommented.matches("\ntls_cert = ").count(), 2, "in [sip] and [http]");
+        assert_eq!(
+            uncommented.matches("\ntls_cert = ").count(),
+            2,
+            "in [sip] and [http]"
+        );
         let cfg = Config::parse(&uncommented, &p).expect("uncommented");
         let le = |f: &str| PathBuf::from(format!("/etc/letsencrypt/live/zvonar.example.ru/{f}"));
         let pair = Some((le("fullchain.pem"), le("privkey.pem")));
         assert_eq!(cfg.http_tls(), pair);
         assert_eq!(cfg.wss_tls(), pair);
-        assert_eq!(cfg.sip.wss_listen, Some("0.0.0.0:7443".parse().expect("addr")));
+        assert_eq!(
+            cfg.sip.wss_listen,
+            Some("0.0.0.0:7443".parse().expect("addr"))
+        );
         assert!(cfg.secure_cookies(), "HTTPS: Secure cookies");
     }
 

@@ -536,10 +536,7 @@ struct Tls {
     wss: Option<zvonar_sip::ua::WssConfig>,
     https: Option<zvonar_sip::tls::ServerTls>,
     /// Each certificate in use, with the setting it came from, for [`watch_certificate`].
-    certs: Vec<(
-        &'static str,
-        Arc<zvonar_sip::tls::ReloadingCert>,
-    )>,
+    certs: Vec<(&'static str, Arc<zvonar_sip::tls::ReloadingCert>)>,
 }
 
 /// How often certificate files are re-read; a renewed certificate is served from the next

@@ -98,10 +98,10 @@ pub use ops::{parse_time, report_csv, Operations};
 pub use queue::{AgentAction, QueueControl, QueueError};
 pub use ratings::{audit_outcome, MAX_COMMENT_CHARS};
 pub use routes::{app, AppState};
-pub use tls::{serve_tls, HANDSHAKE_TIMEOUT};
 pub use tickets::{
     sniff_image, status_ru, TicketSettings, TopicInfo, EXPORT_COLUMNS, MAX_EXPORT_ROWS,
 };
+pub use tls::{serve_tls, HANDSHAKE_TIMEOUT};
 
 /// The console's static files in the source tree (`web/console`), the default of
 /// `[http] console_dir` for development and tests.
