@@ -1122,6 +1122,50 @@ fn two_operators(ns: &Netns, name: &str) -> (NsZvonar, u16) {
     (z, phone_port)
 }
 
+/// A console test's start: one browser test at a time ([`BROWSER`]), a network namespace
+/// `tag` with [`two_operators`]' zvonar `name` in it, and boris's phone port; `None` (with a
+/// message) where namespaces cannot be made.
+fn console_setup(
+    tag: &str,
+    name: &str,
+) -> Option<(std::sync::MutexGuard<'static, ()>, Netns, NsZvonar, u16)> {
+    let guard = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err(why) = common::netns::possible() {
+        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
+        return None;
+    }
+    let ns = Netns::create(tag);
+    let (z, phone_port) = two_operators(&ns, name);
+    Some((guard, ns, z, phone_port))
+}
+
+/// An RTP port for boris's phone and a capture of what zvonar sends to it.
+fn boris_rx(ns: &Netns, z: &NsZvonar) -> (u16, common::Capture) {
+    let port = common::free_media_port();
+    let capture = common::Capture::start(
+        &format!("{}h", ns.name),
+        &format!("udp and dst host {} and dst port {port}", ns.host_ip),
+        &z.dir.join("boris-rx.pcap"),
+    );
+    (port, capture)
+}
+
+/// The CDRs of the queued caller's call (flow `operators`) and of anna's own call
+/// (`agent_call`: the consultation), once both have ended.
+fn caller_and_agent_call(z: &NsZvonar) -> (Value, Value) {
+    wait_for("both calls ended", Duration::from_secs(20), || {
+        let calls = ns_json(z, "/api/v1/calls?limit=5");
+        let ended = |flow: &str| {
+            calls
+                .as_array()?
+                .iter()
+                .find(|c| c["flow"] == flow && !c["ended_at"].is_null())
+                .cloned()
+        };
+        Some((ended("operators")?, ended("agent_call")?))
+    })
+}
+
 /// anna's console in Chromium running `script` (tests/browser) with `env`, once it has
 /// printed `READY` (taking calls).
 fn anna_in_console(z: &NsZvonar, script: &str, env: &[(&str, &str)]) -> LiveScript {
@@ -1193,22 +1237,12 @@ fn pcma_heard(bytes: &[u8], keep: impl Fn(i64) -> bool) -> Vec<i16> {
 
 #[test]
 fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
-    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Err(why) = common::netns::possible() {
-        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
+    let Some((_one_at_a_time, ns, z, phone_port)) = console_setup("tb", "transfer-browser") else {
         return;
-    }
-    let ns = Netns::create("tb");
-    let (z, phone_port) = two_operators(&ns, "transfer-browser");
+    };
     let host = ns.host_ip.to_string();
     // boris's desk phone (102) on our side of the veth: answers, listens 5 s, hangs up.
-    let boris_media = common::free_media_port();
-    let capture = z.dir.join("boris-rx.pcap");
-    let tcpdump = common::Capture::start(
-        &format!("{}h", ns.name),
-        &format!("udp and dst host {host} and dst port {boris_media}"),
-        &capture,
-    );
+    let (boris_media, tcpdump) = boris_rx(&ns, &z);
     let boris_xml = format!(
         "  <pause milliseconds=\"5000\"/>\n{}  <recv response=\"200\"/>\n",
         phone_request("BYE", 1, "")
@@ -1269,23 +1303,13 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
 /// anna's calls end, and the consultation's CDR says `transferred`.
 #[test]
 fn an_operator_consults_a_colleague_then_joins_the_caller_to_them_attended_transfer() {
-    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Err(why) = common::netns::possible() {
-        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
+    let Some((_one_at_a_time, ns, z, phone_port)) = console_setup("ta", "attended-browser") else {
         return;
-    }
-    let ns = Netns::create("ta");
-    let (z, phone_port) = two_operators(&ns, "attended-browser");
+    };
     let host = ns.host_ip.to_string();
     // boris's desk phone (102): answers the consultation, echoes what it hears, hangs up
     // 16 s after answering (some 4 s of consultation, then 12 s of the caller).
-    let boris_media = common::free_media_port();
-    let capture = z.dir.join("boris-rx.pcap");
-    let tcpdump = common::Capture::start(
-        &format!("{}h", ns.name),
-        &format!("udp and dst host {host} and dst port {boris_media}"),
-        &capture,
-    );
+    let (boris_media, tcpdump) = boris_rx(&ns, &z);
     let boris_xml = format!(
         "  <pause milliseconds=\"16000\"/>\n{}  <recv response=\"200\"/>\n",
         phone_request("BYE", 1, "")
@@ -1326,17 +1350,7 @@ fn an_operator_consults_a_colleague_then_joins_the_caller_to_them_attended_trans
     );
 
     // The two calls: the caller's (queued, then boris) and anna's consultation.
-    let (callers, consultation) = wait_for("both calls ended", Duration::from_secs(20), || {
-        let calls = ns_json(&z, "/api/v1/calls?limit=5");
-        let ended = |flow: &str| {
-            calls
-                .as_array()?
-                .iter()
-                .find(|c| c["flow"] == flow && !c["ended_at"].is_null())
-                .cloned()
-        };
-        Some((ended("operators")?, ended("agent_call")?))
-    });
+    let (callers, consultation) = caller_and_agent_call(&z);
     assert_eq!(
         consultation["hangup_cause"], "transferred",
         "the consultation ended by the hand-over: {consultation}"
@@ -1419,13 +1433,9 @@ fn an_operator_consults_a_colleague_then_joins_the_caller_to_them_attended_trans
 /// anna ends the call herself.
 #[test]
 fn a_consultation_the_colleague_refuses_returns_the_operator_to_the_caller() {
-    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Err(why) = common::netns::possible() {
-        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
+    let Some((_one_at_a_time, ns, z, phone_port)) = console_setup("tc", "attended-busy") else {
         return;
-    }
-    let ns = Netns::create("tc");
-    let (z, phone_port) = two_operators(&ns, "attended-busy");
+    };
     let host = ns.host_ip.to_string();
     let busy = z.dir.join("boris-busy.xml");
     std::fs::write(
@@ -1477,17 +1487,7 @@ fn a_consultation_the_colleague_refuses_returns_the_operator_to_the_caller() {
         packets > 50,
         "after the un-hold the caller's audio reaches the page again: {packets} packets in 2 s"
     );
-    let calls = wait_for("both calls ended", Duration::from_secs(20), || {
-        let calls = ns_json(&z, "/api/v1/calls?limit=5");
-        let ended = |flow: &str| {
-            calls
-                .as_array()?
-                .iter()
-                .find(|c| c["flow"] == flow && !c["ended_at"].is_null())
-                .cloned()
-        };
-        Some((ended("operators")?, ended("agent_call")?))
-    });
+    let calls = caller_and_agent_call(&z);
     assert_eq!(calls.1["hangup_cause"], "sip_486", "{}", calls.1);
     let id = calls.0["call_id"].as_str().expect("call id");
     let q = ns_json(&z, &format!("/api/v1/queue/calls/{id}"));
@@ -1503,21 +1503,11 @@ fn a_consultation_the_colleague_refuses_returns_the_operator_to_the_caller() {
 /// NOTIFYs end with 200 when boris answers.
 #[test]
 fn an_operator_joins_the_caller_to_a_colleague_who_still_rings() {
-    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Err(why) = common::netns::possible() {
-        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
+    let Some((_one_at_a_time, ns, z, phone_port)) = console_setup("td", "attended-early") else {
         return;
-    }
-    let ns = Netns::create("td");
-    let (z, phone_port) = two_operators(&ns, "attended-early");
+    };
     let host = ns.host_ip.to_string();
-    let boris_media = common::free_media_port();
-    let capture = z.dir.join("boris-rx.pcap");
-    let tcpdump = common::Capture::start(
-        &format!("{}h", ns.name),
-        &format!("udp and dst host {host} and dst port {boris_media}"),
-        &capture,
-    );
+    let (boris_media, tcpdump) = boris_rx(&ns, &z);
     // Rings 6 s, answers, listens 8 s, hangs up.
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<scenario name=\"late\">\n{}  \
@@ -1554,17 +1544,7 @@ fn an_operator_joins_the_caller_to_a_colleague_who_still_rings() {
         ["accepted", "done"],
         "the panel showed the REFER accepted, then done when boris answered: {r}"
     );
-    let calls = wait_for("both calls ended", Duration::from_secs(20), || {
-        let calls = ns_json(&z, "/api/v1/calls?limit=5");
-        let ended = |flow: &str| {
-            calls
-                .as_array()?
-                .iter()
-                .find(|c| c["flow"] == flow && !c["ended_at"].is_null())
-                .cloned()
-        };
-        Some((ended("operators")?, ended("agent_call")?))
-    });
+    let calls = caller_and_agent_call(&z);
     assert_eq!(calls.1["hangup_cause"], "transferred", "{}", calls.1);
     assert_eq!(calls.0["hangup_cause"], "party_bye", "{}", calls.0);
     let heard = pcma_heard(&tcpdump.finish(), |_| true);
@@ -1682,21 +1662,11 @@ fn a_refer_replacing_an_unknown_dialog_fails_with_481_and_the_call_goes_on() {
 /// the recording has both sides.
 #[test]
 fn a_browser_offering_only_opus_is_transcoded_to_and_from_g711() {
-    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Err(why) = common::netns::possible() {
-        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
+    let Some((_one_at_a_time, ns, z, phone_port)) = console_setup("to", "opus-browser") else {
         return;
-    }
-    let ns = Netns::create("to");
-    let (z, phone_port) = two_operators(&ns, "opus-browser");
+    };
     let host = ns.host_ip.to_string();
-    let boris_media = common::free_media_port();
-    let capture = z.dir.join("boris-rx.pcap");
-    let tcpdump = common::Capture::start(
-        &format!("{}h", ns.name),
-        &format!("udp and dst host {host} and dst port {boris_media}"),
-        &capture,
-    );
+    let (boris_media, tcpdump) = boris_rx(&ns, &z);
     // Answers, echoes for 20 s (anna hangs up before), takes her BYE.
     let boris_xml = "  <recv request=\"BYE\" timeout=\"30000\"/>\n  \
          <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  </send>\n";

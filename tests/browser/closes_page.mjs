@@ -7,16 +7,11 @@
 //
 // Environment (besides lib.mjs's): ZVONAR_LOGIN, ZVONAR_PASSWORD.
 
-import { run, need, login } from './lib.mjs';
+import { run, takeCalls } from './lib.mjs';
 
 await run(async (t) => {
   const { page, url, shot } = t;
-  page.on('console', (m) => console.error(`page ${m.type()}: ${m.text()}`));
-  await login(page, url, need('ZVONAR_LOGIN'), need('ZVONAR_PASSWORD'));
-  await page.waitForSelector('#phone-toggle');
-  await page.click('#phone-toggle');
-  await page.waitForSelector('#phone-status[data-state="available"][data-registered="yes"]', { timeout: 20_000 });
-  console.log('READY');
+  await takeCalls(page, url);
   await page.waitForSelector('#phone-call[data-state="ringing"] #phone-answer', { timeout: 60_000 });
   await shot('ringing_then_closed');
   console.log('RINGING');

@@ -85,3 +85,18 @@ export async function login(page, url, loginName, password) {
   await page.click('button[type=submit]');
   await page.waitForSelector('nav.menu, #new, .form-error .error');
 }
+
+/**
+ * The operator's start of a softphone test: echoes the page's console to stderr, logs in as
+ * ZVONAR_LOGIN / ZVONAR_PASSWORD, clicks «Начать приём звонков», waits until the agent is
+ * available with the softphone registered, and prints `READY` (the Rust test then starts
+ * its caller).
+ */
+export async function takeCalls(page, url) {
+  page.on('console', (m) => console.error(`page ${m.type()}: ${m.text()}`));
+  await login(page, url, need('ZVONAR_LOGIN'), need('ZVONAR_PASSWORD'));
+  await page.waitForSelector('#phone-toggle');
+  await page.click('#phone-toggle');
+  await page.waitForSelector('#phone-status[data-state="available"][data-registered="yes"]', { timeout: 20_000 });
+  console.log('READY');
+}

@@ -7,16 +7,11 @@
 //
 // Environment (besides lib.mjs's): ZVONAR_LOGIN, ZVONAR_PASSWORD, ZVONAR_TARGET.
 
-import { run, need, check, login } from './lib.mjs';
+import { run, need, check, takeCalls } from './lib.mjs';
 
 await run(async (t) => {
   const { page, url, shot } = t;
-  page.on('console', (m) => console.error(`page ${m.type()}: ${m.text()}`));
-  await login(page, url, need('ZVONAR_LOGIN'), need('ZVONAR_PASSWORD'));
-  await page.waitForSelector('#phone-toggle');
-  await page.click('#phone-toggle');
-  await page.waitForSelector('#phone-status[data-state="available"][data-registered="yes"]', { timeout: 20_000 });
-  console.log('READY');
+  await takeCalls(page, url);
   await page.evaluate(() => {
     // Every offer this page sends: only Opus (and telephone-event) in the audio section.
     window.zvonarPhone.phone.ua.on('newRTCSession', (e) => {

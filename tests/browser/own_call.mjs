@@ -10,17 +10,12 @@
 // Environment (besides lib.mjs's): ZVONAR_LOGIN, ZVONAR_PASSWORD, ZVONAR_TARGET,
 // ZVONAR_HANGUP_FILE.
 
-import { run, need, check, login } from './lib.mjs';
+import { run, need, check, takeCalls } from './lib.mjs';
 import fs from 'node:fs';
 
 await run(async (t) => {
   const { page, url, shot } = t;
-  page.on('console', (m) => console.error(`page ${m.type()}: ${m.text()}`));
-  await login(page, url, need('ZVONAR_LOGIN'), need('ZVONAR_PASSWORD'));
-  await page.waitForSelector('#phone-toggle');
-  await page.click('#phone-toggle');
-  await page.waitForSelector('#phone-status[data-state="available"][data-registered="yes"]', { timeout: 20_000 });
-  console.log('READY');
+  await takeCalls(page, url);
   const placed = await page.evaluate((n) => window.zvonarPhone.call(n), need('ZVONAR_TARGET'));
   check(placed, 'the call was not placed');
   await page.waitForSelector('#phone-call[data-state="talking"] #phone-hangup', { timeout: 30_000 });

@@ -6,16 +6,11 @@
 //
 // Environment (besides lib.mjs's): ZVONAR_LOGIN, ZVONAR_PASSWORD, ZVONAR_TARGET.
 
-import { run, need, login } from './lib.mjs';
+import { run, need, takeCalls } from './lib.mjs';
 
 await run(async (t) => {
   const { page, url, shot } = t;
-  page.on('console', (m) => console.error(`page ${m.type()}: ${m.text()}`));
-  await login(page, url, need('ZVONAR_LOGIN'), need('ZVONAR_PASSWORD'));
-  await page.waitForSelector('#phone-toggle');
-  await page.click('#phone-toggle');
-  await page.waitForSelector('#phone-status[data-state="available"][data-registered="yes"]', { timeout: 20_000 });
-  console.log('READY');
+  await takeCalls(page, url);
   await page.waitForSelector('#phone-call[data-state="ringing"] #phone-answer', { timeout: 60_000 });
   await page.click('#phone-answer');
   await page.waitForSelector('#phone-call[data-state="talking"] #phone-transfer', { timeout: 15_000 });
