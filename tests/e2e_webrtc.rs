@@ -6,8 +6,9 @@
 //! Chromium refuses WebRTC to 127.0.0.1, so zvonar runs in a network namespace this test
 //! creates (a veth pair with 10.x addresses, [`common::netns`]); the page is zvonar's own
 //! `/console/` at `http://10.x…:8080`, treated as a secure context with Chromium's
-//! `--unsafely-treat-insecure-origin-as-secure` (production puts TLS in front). The RTP the
-//! caller receives is captured with tcpdump on our end of the veth.
+//! `--unsafely-treat-insecure-origin-as-secure` (in production zvonar serves https and wss
+//! itself: tests/e2e_wss.rs). The RTP the caller receives is captured with tcpdump on our
+//! end of the veth.
 //!
 //! Screenshots: `target/browser-artifacts/e2e_webrtc/{ringing,in_call}.png`.
 //! Needs root for `ip netns`; skips with a message only where namespaces cannot be made.
