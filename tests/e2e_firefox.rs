@@ -19,38 +19,6 @@ use serde_json::Value;
 use std::time::Duration;
 use zvonar_voice::codec::Codec;
 
-const DIALPLAN: &str = r#"
-[[route]]
-number = "*"
-flow = "operators"
-
-[flow.dispatcher]
-kind = "dispatcher_robot"
-company = "управляющую компанию «Наш дом»"
-operator_flow = "operators"
-
-[[queue]]
-name = "operators"
-strategy = "ring_all"
-max_wait_s = 120
-wrap_up_s = 5
-ring_timeout_s = 60
-announce_every_s = 120
-overflow = "dispatcher"
-
-[flow.operators]
-kind = "queue"
-queue = "operators"
-"#;
-
-/// The largest RMS of any 500 ms window of `samples`.
-fn loudest_window(samples: &[i16]) -> f64 {
-    samples
-        .chunks(4000)
-        .map(|c| (c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
-        .fold(0.0, f64::max)
-}
-
 #[test]
 fn an_operator_takes_a_queued_call_in_firefox() {
     if let Err(why) = common::netns::possible() {
@@ -67,7 +35,7 @@ fn an_operator_takes_a_queued_call_in_firefox() {
     let z = NsZvonar::start_with(
         &ns,
         "firefox",
-        Some(DIALPLAN),
+        Some(common::browser::QUEUE_DIALPLAN),
         &format!("trusted = [\"{host}/32\"]"),
         "[sip.registrar]\nrealm = \"e2e.zvonar\"\n",
     );
@@ -193,7 +161,10 @@ fn an_operator_takes_a_queued_call_in_firefox() {
     let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
     let s: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
     let (left, right): (Vec<i16>, Vec<i16>) = s.chunks(2).map(|c| (c[0], c[1])).unzip();
-    let (caller_rms, operator_rms) = (loudest_window(&left), loudest_window(&right));
+    let (caller_rms, operator_rms) = (
+        common::loudest_window(&left),
+        common::loudest_window(&right),
+    );
     assert!(
         caller_rms > 300.0 && operator_rms > 300.0,
         "both sides in the recording: caller rms {caller_rms:.0}, operator rms {operator_rms:.0}"
@@ -205,7 +176,7 @@ fn an_operator_takes_a_queued_call_in_firefox() {
         .filter(|(_, pt, _)| *pt == 8)
         .flat_map(|(_, _, p)| Codec::Pcma.decode(p))
         .collect();
-    let heard_rms = loudest_window(&heard);
+    let heard_rms = common::loudest_window(&heard);
     assert!(
         heard_rms > 300.0,
         "the caller hears the operator in Firefox: rms {heard_rms:.0}"

@@ -525,14 +525,6 @@ fn a_caller_waits_hears_the_queue_and_overflows_at_max_wait_with_the_context_on_
     assert_eq!(status, 409);
 }
 
-/// The largest RMS of any 500 ms window of `samples`.
-fn loudest_window(samples: &[i16]) -> f64 {
-    samples
-        .chunks(4000)
-        .map(|c| (c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
-        .fold(0.0, f64::max)
-}
-
 #[test]
 fn a_desk_phone_takes_the_queued_call_audio_flows_both_ways_then_wrap_up() {
     let z = start("queue-desk", 120, 60);
@@ -651,8 +643,8 @@ fn a_desk_phone_takes_the_queued_call_audio_flows_both_ways_then_wrap_up() {
         "recording too short: {} samples",
         right.len()
     );
-    let caller_loud = loudest_window(&left[from..]);
-    let echo_loud = loudest_window(&right[from..]);
+    let caller_loud = common::loudest_window(&left[from..]);
+    let echo_loud = common::loudest_window(&right[from..]);
     assert!(
         caller_loud > 300.0,
         "the caller spoke after the answer: rms {caller_loud:.0}"

@@ -397,31 +397,23 @@ fn contour_match(channel: &[i16], reference: &[i16]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-fn loudest_window(samples: &[i16]) -> f64 {
-    samples
-        .chunks(4000)
-        .map(|c| (c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
-        .fold(0.0, f64::max)
-}
-
-/// One NOTIFY of the REFER's subscription whose sipfrag must say `status`, answered 200.
-fn notify_step(status: u16, state: &str) -> String {
+/// A phone's last steps: waits up to `timeout_ms` for the BYE and answers it 200.
+fn bye_answered(timeout_ms: u32) -> String {
     format!(
-        "  <recv request=\"NOTIFY\">\n    <action>\n      \
-         <ereg regexp=\"^SIP/2.0 {status} \" search_in=\"body\" check_it=\"true\" assign_to=\"frag{status}\"/>\n      \
-         <ereg regexp=\"{state}\" search_in=\"hdr\" header=\"Subscription-State:\" check_it=\"true\" assign_to=\"sub{status}\"/>\n      \
-         <ereg regexp=\"refer\" search_in=\"hdr\" header=\"Event:\" check_it=\"true\" assign_to=\"ev{status}\"/>\n    \
-         </action>\n  </recv>\n  \
-         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  </send>\n"
+        "  <recv request=\"BYE\" timeout=\"{timeout_ms}\"/>\n  \
+         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      \
+         [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  \
+         </send>\n"
     )
 }
 
-#[test]
-fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches_the_colleague() {
+/// zvonar on loopback with `dialplan`, operators anna (101) and boris (102), and both desk
+/// phones registered over UDP (digest, MD5) from the returned ports: (zvonar, anna's, boris's).
+fn two_desk_phones(name: &str, dialplan: String) -> (common::Zvonar, u16, u16) {
     let z = common::Zvonar::start_with(
-        "transfer-blind",
+        name,
         common::Options {
-            dialplan: Some(DESK_DIALPLAN.to_string()),
+            dialplan: Some(dialplan),
             extra_config: format!("[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n"),
             ..common::Options::default()
         },
@@ -438,11 +430,29 @@ fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches
         );
         assert!(ok, "{out}");
     }
-    // anna takes queue calls on her desk phone (101); boris's phone (102) is registered, and
-    // boris starts taking queue calls once anna talks to the caller (so the caller is hers).
     let (anna_port, boris_port) = (free_port(), free_port());
     z.register_account("101", "secret-101", anna_port);
     z.register_account("102", "secret-102", boris_port);
+    (z, anna_port, boris_port)
+}
+
+/// One NOTIFY of the REFER's subscription whose sipfrag must say `status`, answered 200.
+fn notify_step(status: u16, state: &str) -> String {
+    format!(
+        "  <recv request=\"NOTIFY\">\n    <action>\n      \
+         <ereg regexp=\"^SIP/2.0 {status} \" search_in=\"body\" check_it=\"true\" assign_to=\"frag{status}\"/>\n      \
+         <ereg regexp=\"{state}\" search_in=\"hdr\" header=\"Subscription-State:\" check_it=\"true\" assign_to=\"sub{status}\"/>\n      \
+         <ereg regexp=\"refer\" search_in=\"hdr\" header=\"Event:\" check_it=\"true\" assign_to=\"ev{status}\"/>\n    \
+         </action>\n  </recv>\n  \
+         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  </send>\n"
+    )
+}
+
+#[test]
+fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches_the_colleague() {
+    // anna takes queue calls on her desk phone (101); boris's phone (102) is registered, and
+    // boris starts taking queue calls once anna talks to the caller (so the caller is hers).
+    let (z, anna_port, boris_port) = two_desk_phones("transfer-blind", DESK_DIALPLAN.to_string());
     let anna = z.log_in("anna", "пароль anna 1");
     let (status, _, body) =
         common::http_request(z.http_port, "POST", "/api/v1/queue/agent/login", &anna, "");
@@ -490,12 +500,12 @@ fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches
     );
     let anna_xml = format!(
         "  <pause milliseconds=\"2000\"/>\n{refer}  <recv response=\"202\"/>\n{}{}{}  \
-         <recv request=\"BYE\" timeout=\"20000\"/>\n  \
-         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  </send>\n  \
+         {bye}  \
          <Reference variables=\"frag100,sub100,ev100,frag180,sub180,ev180,frag200,sub200,ev200\"/>\n",
         notify_step(100, "active"),
         notify_step(180, "active"),
         notify_step(200, "terminated"),
+        bye = bye_answered(20_000),
     );
     let anna_phone = desk_phone(
         &z.dir,
@@ -626,7 +636,7 @@ fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches
         "RTP at boris's phone: {} samples",
         heard.len()
     );
-    let rms = loudest_window(&heard);
+    let rms = common::loudest_window(&heard);
     assert!(rms > 300.0, "boris hears the caller: rms {rms:.0}");
     // The recording goes on after the transfer: boris's side (his echo of the caller) is on
     // the right channel in the last seconds.
@@ -635,7 +645,7 @@ fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches
     let s: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
     let right: Vec<i16> = s.chunks(2).map(|c| c[1]).collect();
     let tail = &right[right.len().saturating_sub(8000 * 4)..];
-    let right_rms = loudest_window(tail);
+    let right_rms = common::loudest_window(tail);
     assert!(
         right_rms > 300.0,
         "boris's side in the recording after the transfer: rms {right_rms:.0}"
@@ -687,29 +697,7 @@ prompt = {{ file = "{}" }}
 "#,
         bye.display()
     );
-    let z = common::Zvonar::start_with(
-        "transfer-busy",
-        common::Options {
-            dialplan: Some(dialplan),
-            extra_config: format!("[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n"),
-            ..common::Options::default()
-        },
-    );
-    for (login, account) in [("anna", "101"), ("boris", "102")] {
-        let (ok, out) = z.cli(
-            &["user", "add", "--login", login, "--role", "operator"],
-            &format!("пароль {login} 1\n"),
-        );
-        assert!(ok, "{out}");
-        let (ok, out) = z.cli(
-            &["sip-account", "add", account, "--login", login],
-            &format!("secret-{account}\n"),
-        );
-        assert!(ok, "{out}");
-    }
-    let (anna_port, boris_port) = (free_port(), free_port());
-    z.register_account("101", "secret-101", anna_port);
-    z.register_account("102", "secret-102", boris_port);
+    let (z, anna_port, boris_port) = two_desk_phones("transfer-busy", dialplan);
     let anna = z.log_in("anna", "пароль anna 1");
     let (status, _, body) =
         common::http_request(z.http_port, "POST", "/api/v1/queue/agent/login", &anna, "");
@@ -717,11 +705,11 @@ prompt = {{ file = "{}" }}
     let refer = phone_request("REFER", 1, "      Refer-To: <sip:102@127.0.0.1>\n");
     let anna_xml = format!(
         "  <pause milliseconds=\"1000\"/>\n{refer}  <recv response=\"202\"/>\n{}{}  \
-         <recv request=\"BYE\" timeout=\"20000\"/>\n  \
-         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  </send>\n  \
+         {bye}  \
          <Reference variables=\"frag100,sub100,ev100,frag486,sub486,ev486\"/>\n",
         notify_step(100, "active"),
         notify_step(486, "terminated"),
+        bye = bye_answered(20_000),
     );
     let anna_phone = desk_phone(
         &z.dir,
@@ -819,10 +807,10 @@ fn resident_scenario(dir: &Path, caller_id: &str, pcap: &Path) -> PathBuf {
          m=audio [media_port] RTP/AVP 8 101\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000\n    ]]>\n  </send>\n  \
          <recv request=\"ACK\" crlf=\"true\"/>\n  \
          <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  \
-         <recv request=\"BYE\" timeout=\"60000\"/>\n  \
-         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  </send>\n  \
+         {bye}  \
          <Reference variables=\"from\"/>\n</scenario>\n",
-        pcap.display()
+        pcap.display(),
+        bye = bye_answered(60_000),
     );
     let p = dir.join("resident.xml");
     std::fs::write(&p, xml).expect("scenario");
@@ -1041,7 +1029,7 @@ fn click_to_call(from: CallBackFrom) {
         .filter(|(_, pt, _)| *pt == 8)
         .flat_map(|(_, _, p)| zvonar_voice::codec::Codec::Pcma.decode(p))
         .collect();
-    let rms = loudest_window(&heard);
+    let rms = common::loudest_window(&heard);
     assert!(
         heard.len() > 8000 * 2 && rms > 300.0,
         "the resident hears the operator: {} samples, rms {rms:.0}",
@@ -1286,7 +1274,7 @@ fn an_operator_transfers_a_call_from_the_console_to_a_colleagues_desk_phone() {
     // (anna's wrap-up is checked in the desk-phone test: here her browser has closed by now,
     // so she is `disconnected`, the wrap-up kept for her return.)
     let heard = pcma_heard(&tcpdump.finish(), |_| true);
-    let rms = loudest_window(&heard);
+    let rms = common::loudest_window(&heard);
     assert!(
         heard.len() > 8000 * 2 && rms > 300.0,
         "boris hears the caller: {} samples, rms {rms:.0}",
@@ -1402,12 +1390,12 @@ fn an_operator_consults_a_colleague_then_joins_the_caller_to_them_attended_trans
     );
     assert!(
         before.len() > 8000 * 2
-            && loudest_window(&before) > 300.0
+            && common::loudest_window(&before) > 300.0
             && caller_before < caller_after - 0.2,
         "before the join boris heard anna, not the caller: {} samples, rms {:.0}, caller's \
          contour {caller_before:.2}",
         before.len(),
-        loudest_window(&before)
+        common::loudest_window(&before)
     );
     // The caller's recording goes on with boris (who echoes the caller) on the right.
     let rec = detail["cdr"]["recording"].as_str().expect("recording");
@@ -1668,9 +1656,8 @@ fn a_browser_offering_only_opus_is_transcoded_to_and_from_g711() {
     let host = ns.host_ip.to_string();
     let (boris_media, tcpdump) = boris_rx(&ns, &z);
     // Answers, echoes for 20 s (anna hangs up before), takes her BYE.
-    let boris_xml = "  <recv request=\"BYE\" timeout=\"30000\"/>\n  \
-         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  </send>\n";
-    let boris_scenario = phone_scenario(&z.dir, "boris-echo", boris_xml);
+    let boris_xml = bye_answered(30_000);
+    let boris_scenario = phone_scenario(&z.dir, "boris-echo", &boris_xml);
     let boris = Killed(
         common::uas_command(
             &z.dir,
@@ -1701,7 +1688,7 @@ fn a_browser_offering_only_opus_is_transcoded_to_and_from_g711() {
         "boris's echo reached the page through Opus: {r}"
     );
     let heard = pcma_heard(&tcpdump.finish(), |_| true);
-    let rms = loudest_window(&heard);
+    let rms = common::loudest_window(&heard);
     assert!(
         heard.len() > 8000 * 3 && rms > 300.0,
         "boris hears anna (Opus → PCMA): {} samples, rms {rms:.0}",
@@ -1717,7 +1704,10 @@ fn a_browser_offering_only_opus_is_transcoded_to_and_from_g711() {
     let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
     let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
     let (left, right): (Vec<i16>, Vec<i16>) = all.chunks(2).map(|c| (c[0], c[1])).unzip();
-    let (party, operator) = (loudest_window(&left), loudest_window(&right));
+    let (party, operator) = (
+        common::loudest_window(&left),
+        common::loudest_window(&right),
+    );
     assert!(
         party > 300.0 && operator > 300.0,
         "both sides recorded: boris (left) rms {party:.0}, anna (right) rms {operator:.0}"
@@ -1736,35 +1726,12 @@ fn a_browser_offering_only_opus_is_transcoded_to_and_from_g711() {
 /// extension 102 rings (the dialplan would have put a caller from outside in the queue).
 #[test]
 fn a_desk_phone_over_udp_dials_an_extension_after_digest_authentication() {
-    let z = common::Zvonar::start_with(
-        "desk-dial-out",
-        common::Options {
-            dialplan: Some(DESK_DIALPLAN.to_string()),
-            extra_config: format!("[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n"),
-            ..common::Options::default()
-        },
-    );
-    for (login, account) in [("anna", "101"), ("boris", "102")] {
-        let (ok, out) = z.cli(
-            &["user", "add", "--login", login, "--role", "operator"],
-            &format!("пароль {login} 1\n"),
-        );
-        assert!(ok, "{out}");
-        let (ok, out) = z.cli(
-            &["sip-account", "add", account, "--login", login],
-            &format!("secret-{account}\n"),
-        );
-        assert!(ok, "{out}");
-    }
-    let (anna_port, boris_port) = (free_port(), free_port());
-    z.register_account("101", "secret-101", anna_port);
-    z.register_account("102", "secret-102", boris_port);
+    let (z, anna_port, boris_port) = two_desk_phones("desk-dial-out", DESK_DIALPLAN.to_string());
     // boris's phone answers and waits for the BYE zvonar passes on when anna hangs up.
-    let boris_xml = "  <recv request=\"BYE\" timeout=\"30000\"/>\n  \
-         <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]>\n  </send>\n";
+    let boris_xml = bye_answered(30_000);
     let boris = desk_phone(
         &z.dir,
-        &phone_scenario(&z.dir, "boris", boris_xml),
+        &phone_scenario(&z.dir, "boris", &boris_xml),
         "127.0.0.1",
         boris_port,
         false,

@@ -24,30 +24,6 @@ use zvonar_voice::codec::Codec;
 
 const REALM: &str = "e2e.zvonar";
 
-const DIALPLAN: &str = r#"
-[[route]]
-number = "*"
-flow = "operators"
-
-[flow.dispatcher]
-kind = "dispatcher_robot"
-company = "управляющую компанию «Наш дом»"
-operator_flow = "operators"
-
-[[queue]]
-name = "operators"
-strategy = "ring_all"
-max_wait_s = 120
-wrap_up_s = 5
-ring_timeout_s = 60
-announce_every_s = 120
-overflow = "dispatcher"
-
-[flow.operators]
-kind = "queue"
-queue = "operators"
-"#;
-
 /// GET `path` (API token) as JSON; panics on failure.
 fn get_json(z: &NsZvonar, path: &str) -> Value {
     let (status, body) = z.get(path).expect("GET");
@@ -65,14 +41,6 @@ fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) ->
         assert!(t0.elapsed() < limit, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// The largest RMS of any 500 ms window of `samples`.
-fn loudest_window(samples: &[i16]) -> f64 {
-    samples
-        .chunks(4000)
-        .map(|c| (c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
-        .fold(0.0, f64::max)
 }
 
 /// `at` of the first timeline event `kind` of call `id`, µs since the epoch.
@@ -101,7 +69,7 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
     let z = NsZvonar::start_with(
         &ns,
         "webrtc",
-        Some(DIALPLAN),
+        Some(common::browser::QUEUE_DIALPLAN),
         // The caller's number is taken from our (the «trunk's») address: the card finds it.
         &format!("trusted = [\"{host}/32\"]"),
         // The default challenges (SHA-256, then MD5): JsSIP answers the last, MD5.
@@ -281,8 +249,8 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
         right.len()
     );
     let (caller_rms, operator_rms) = (
-        loudest_window(&left[from..]),
-        loudest_window(&right[from..]),
+        common::loudest_window(&left[from..]),
+        common::loudest_window(&right[from..]),
     );
     assert!(
         caller_rms > 300.0,
@@ -316,13 +284,13 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
         "RTP to the caller after the answer: {} samples",
         heard.len()
     );
-    let heard_rms = loudest_window(&heard);
+    let heard_rms = common::loudest_window(&heard);
     assert!(
         heard_rms > 300.0,
         "the caller hears the operator: rms {heard_rms:.0}"
     );
     // The operator's microphone input itself was speech (the check above is not vacuous).
-    assert!(loudest_window(&mic) > 300.0);
+    assert!(common::loudest_window(&mic) > 300.0);
     eprintln!(
         "webrtc e2e: page inbound {} packets, level max {:.3}; recording rms caller {caller_rms:.0} operator {operator_rms:.0}; caller heard rms {heard_rms:.0}",
         r["inbound"]["packetsReceived"], r["maxLevel"].as_f64().unwrap_or(0.0)

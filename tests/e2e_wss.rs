@@ -20,30 +20,6 @@ use std::time::Duration;
 
 const REALM: &str = "e2e.zvonar";
 
-const DIALPLAN: &str = r#"
-[[route]]
-number = "*"
-flow = "operators"
-
-[flow.dispatcher]
-kind = "dispatcher_robot"
-company = "управляющую компанию «Наш дом»"
-operator_flow = "operators"
-
-[[queue]]
-name = "operators"
-strategy = "ring_all"
-max_wait_s = 120
-wrap_up_s = 5
-ring_timeout_s = 60
-announce_every_s = 120
-overflow = "dispatcher"
-
-[flow.operators]
-kind = "queue"
-queue = "operators"
-"#;
-
 #[test]
 fn the_console_over_https_takes_a_call_over_wss() {
     if let Err(why) = common::netns::possible() {
@@ -76,7 +52,7 @@ fn the_console_over_https_takes_a_call_over_wss() {
     let z = NsZvonar::start_https(
         &ns,
         "wss",
-        Some(DIALPLAN),
+        Some(common::browser::QUEUE_DIALPLAN),
         // WSS on its own port with [http]'s certificate; the caller's number is trusted
         // from our (the «trunk's») address, never from the browser's.
         &format!(

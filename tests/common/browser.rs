@@ -10,6 +10,32 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// The dialplan of the console's softphone tests: every number to the queue `operators`
+/// (ring-all, 5 s wrap-up), which overflows to the dispatcher robot.
+pub const QUEUE_DIALPLAN: &str = r#"
+[[route]]
+number = "*"
+flow = "operators"
+
+[flow.dispatcher]
+kind = "dispatcher_robot"
+company = "управляющую компанию «Наш дом»"
+operator_flow = "operators"
+
+[[queue]]
+name = "operators"
+strategy = "ring_all"
+max_wait_s = 120
+wrap_up_s = 5
+ring_timeout_s = 60
+announce_every_s = 120
+overflow = "dispatcher"
+
+[flow.operators]
+kind = "queue"
+queue = "operators"
+"#;
+
 /// Where a browser test's screenshots go: `target/browser-artifacts/<test>/`.
 pub fn artifacts_dir_path(test: &str) -> PathBuf {
     root().join("target/browser-artifacts").join(test)

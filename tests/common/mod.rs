@@ -1451,3 +1451,12 @@ impl Drop for Capture {
         }
     }
 }
+
+/// The largest RMS of any 500 ms window (4000 samples at 8 kHz) of `samples`: whether a
+/// stream or a recording's channel carries audio (speech or a tone is above ~300).
+pub fn loudest_window(samples: &[i16]) -> f64 {
+    samples
+        .chunks(4000)
+        .map(|c| (c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
+        .fold(0.0, f64::max)
+}
