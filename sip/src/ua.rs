@@ -37,6 +37,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
+
+use crate::registrar::Reply;
 use tokio_util::sync::CancellationToken;
 
 /// Methods we serve, for Allow headers.
@@ -911,14 +913,7 @@ async fn incoming_loop(
                         {
                             Ok(()) => authenticated_account = Some(from),
                             Err(reply) => {
-                                let headers = reply
-                                    .headers
-                                    .into_iter()
-                                    .map(|(n, v)| Header::Other(n, v))
-                                    .collect();
-                                let _ = tx
-                                    .reply_with(StatusCode::from(reply.status), headers, None)
-                                    .await;
+                                send_reply(&mut tx, reply).await;
                                 continue;
                             }
                         }
@@ -1119,20 +1114,41 @@ async fn desk_phone_auth(
     req: &rsipstack::sip::Request,
     account: &str,
     source: SocketAddr,
-) -> Result<(), crate::registrar::Reply> {
+) -> Result<(), Reply> {
     let values: Vec<String> = req
         .headers
         .iter()
         .filter(|h| h.name().eq_ignore_ascii_case("Proxy-Authorization"))
         .map(|h| h.value().trim().to_string())
         .collect();
-    let internal = || crate::registrar::Reply {
+    let ip = source.ip();
+    with_credentials(
+        state,
+        store,
+        |r| r.authorize_request(&values, ip, now_s()),
+        |r, pending, ha1s| r.verify_request("INVITE", account, ip, pending, ha1s, now_s()),
+    )
+    .await?
+}
+
+/// The registrar's two digest steps around the credential store (RFC 3261 §22.4): `first`
+/// parses the credentials or decides the reply at once (a challenge, 403 while locked
+/// out); then the user's HA1s are read from `store` and `last` checks them (and, for a
+/// REGISTER, applies the bindings). `Err`: the reply to send, 500 for a poisoned lock or a
+/// failed store.
+async fn with_credentials<R>(
+    state: &SharedRegistrar,
+    store: &dyn crate::registrar::CredentialStore,
+    first: impl FnOnce(&mut crate::registrar::Registrar) -> Result<crate::registrar::Pending, Reply>,
+    last: impl FnOnce(&mut crate::registrar::Registrar, crate::registrar::Pending, &[String]) -> R,
+) -> Result<R, Reply> {
+    let internal = || Reply {
         status: 500,
         headers: Vec::new(),
     };
     let (pending, realm) = {
         let mut r = state.lock().map_err(|_| internal())?;
-        let p = r.authorize_request(&values, source.ip(), now_s())?;
+        let p = first(&mut r)?;
         (p, r.config().realm.clone())
     };
     let ha1s = store
@@ -1143,7 +1159,19 @@ async fn desk_phone_auth(
             internal()
         })?;
     let mut r = state.lock().map_err(|_| internal())?;
-    r.verify_request("INVITE", account, source.ip(), pending, &ha1s, now_s())
+    Ok(last(&mut r, pending, &ha1s))
+}
+
+/// Sends the registrar's `reply` (status and headers) on `tx`.
+async fn send_reply(tx: &mut Transaction, reply: Reply) {
+    let headers = reply
+        .headers
+        .into_iter()
+        .map(|(n, v)| Header::Other(n, v))
+        .collect();
+    let _ = tx
+        .reply_with(StatusCode::from(reply.status), headers, None)
+        .await;
 }
 
 /// Answers one REGISTER (RFC 3261 §10.3) through the registrar.
@@ -1170,49 +1198,15 @@ async fn register(
         let _ = tx.reply(StatusCode::BadRequest).await;
         return;
     };
-    let first = match state.lock() {
-        Ok(mut r) => r.authorize(&req, now_s()),
-        Err(_) => Err(crate::registrar::Reply {
-            status: 500,
-            headers: Vec::new(),
-        }),
-    };
-    let reply = match first {
-        Err(reply) => reply,
-        Ok(pending) => {
-            let realm = state
-                .lock()
-                .map(|r| r.config().realm.clone())
-                .unwrap_or_default();
-            match store
-                .ha1s(pending.username(), &realm, pending.algorithm)
-                .await
-            {
-                Ok(ha1s) => match state.lock() {
-                    Ok(mut r) => r.complete_any(&req, pending, &ha1s, now_s()),
-                    Err(_) => crate::registrar::Reply {
-                        status: 500,
-                        headers: Vec::new(),
-                    },
-                },
-                Err(e) => {
-                    tracing::error!(error = e, "SIP credential store failed");
-                    crate::registrar::Reply {
-                        status: 500,
-                        headers: Vec::new(),
-                    }
-                }
-            }
-        }
-    };
-    let headers = reply
-        .headers
-        .into_iter()
-        .map(|(n, v)| Header::Other(n, v))
-        .collect();
-    let _ = tx
-        .reply_with(StatusCode::from(reply.status), headers, None)
-        .await;
+    let reply = with_credentials(
+        &state,
+        store.as_ref(),
+        |r| r.authorize(&req, now_s()),
+        |r, pending, ha1s| r.complete_any(&req, pending, ha1s, now_s()),
+    )
+    .await
+    .unwrap_or_else(|reply| reply);
+    send_reply(&mut tx, reply).await;
 }
 
 fn has_to_tag(tx: &Transaction) -> bool {
