@@ -76,6 +76,13 @@ pub async fn run(
         headers: Vec::new(),
         refers: None,
     };
+    // The conversation may be taken by an attended transfer ([`super::consult`]) from now on:
+    // offered before the INVITE goes out, since the agent's own call is answered at once and
+    // the agent may join it to the held caller while the party is still being dialled. A
+    // claim that comes meanwhile waits in the channel until the leg exists.
+    let consulted = target.to_string();
+    let (offer, claims) = shared.consultations.offer(&call_id, &io.leg, &consulted);
+    let (mut offered, mut claims) = (Some(offer), Some(claims));
     let mut leg = match dial::dial(shared, spec).await {
         Ok(l) => l,
         Err(e) => {
@@ -91,6 +98,8 @@ pub async fn run(
                     },
                 )
                 .await;
+            // Nothing to hand over: a transfer asked meanwhile fails (481).
+            drop((offered, claims));
             return fallback(shared, settings, io, depth, e.outcome()).await;
         }
     };
@@ -110,10 +119,6 @@ pub async fn run(
         pcm: ringback.clone(),
     });
     let mut bridged_at: Option<Instant> = None;
-    // While the party rings or talks, an attended transfer may take it to another call
-    // ([`super::consult`]): the offer and the claims that arrive for it.
-    let (offer, claims) = shared.consultations.offer(&call_id, &io.leg, &party);
-    let (mut offered, mut claims) = (Some(offer), Some(claims));
     loop {
         tokio::select! {
             claim = super::consult::next_claim(&mut claims) => {
@@ -139,7 +144,7 @@ pub async fn run(
                         } else {
                             let _ = io.media.send(MediaCommand::Play { id: RINGBACK_ID, pcm: ringback.clone() });
                         }
-                        let (o, c) = shared.consultations.offer(&call_id, &io.leg, &party);
+                        let (o, c) = shared.consultations.offer(&call_id, &io.leg, &consulted);
                         (offered, claims) = (Some(o), Some(c));
                     }
                 }
@@ -164,6 +169,7 @@ pub async fn run(
                         outcome: outcome.code().to_string(),
                         status,
                     }).await;
+                    drop((offered.take(), claims.take()));
                     return fallback(shared, settings, io, depth, outcome).await;
                 }
                 Some(DialEvent::HungUp(end)) => {
