@@ -38,12 +38,22 @@ pub fn whisper_model() -> PathBuf {
     p
 }
 
-/// A free UDP+TCP port on 127.0.0.1.
+/// A port free now for both UDP and TCP on 127.0.0.1, in 20000–29999: below the kernel's
+/// ephemeral range (32768–60999 on Linux), so no outgoing connection or `bind(:0)` of
+/// another process (a browser, SIPp, another test's zvonar) can take it between this choice
+/// and zvonar binding it a few seconds later — which happened with ports from that range
+/// («HTTP listen … Address already in use»). Walked from a per-process start, so parallel
+/// tests and test processes try different ports.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = (std::process::id() % 10_000) as u16;
     loop {
-        let u = UdpSocket::bind("127.0.0.1:0").expect("udp");
-        let port = u.local_addr().expect("addr").port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + start.wrapping_add(n) % 10_000;
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
             return port;
         }
     }
