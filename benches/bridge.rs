@@ -1,28 +1,39 @@
 //! Issue 7's benchmark: 20 simultaneous caller↔operator calls bridged by zvonar's queue, on a
 //! real `zvonar serve` (release build) on loopback.
 //!
-//! `cargo bench --bench bridge` — 20 operators, each a console user logged in as a queue
-//! agent over the JSON API with a SIP account whose desk phone (a SIPp UAS) registered with
-//! digest auth; 20 SIPp callers (one SIPp, 20 calls within a second) routed straight to the
-//! queue (`longest_idle`), each playing ~65 s of Russian speech (PCMA); each desk phone
-//! answers after 0.5 s, echoes the RTP it gets (`-rtp_echo`: the caller's speech comes back
-//! through the bridge) and hangs up after `TALK_S` (60) s; zvonar then ends the caller's call.
-//! tcpdump captures the RTP on `lo`.
+//! `cargo bench --bench bridge` — 20 operators logged in to the queue, each with a SIP
+//! account. One of them works in the console in headless Chromium (Debian's `chromium`,
+//! driven by playwright-core: `tests/browser/bench_agent.mjs`): its softphone registers over
+//! SIP/WebSocket and takes the call over WebRTC (ICE, DTLS-SRTP, G.711), with a fake
+//! microphone playing Russian speech. The other 19 are desk phones (SIPp UAS) that
+//! registered with digest auth, logged in to the queue over the JSON API. 20 SIPp callers
+//! (one SIPp, 20 calls within a second) are routed straight to the queue (`longest_idle`),
+//! each playing ~65 s of Russian speech (PCMA); each desk phone answers after 0.5 s, echoes
+//! the RTP it gets (`-rtp_echo`: the caller's speech comes back through the bridge) and hangs
+//! up after `TALK_S` (60) s; the browser answers as soon as it rings and hangs up after
+//! `TALK_S` s; zvonar then ends the caller's call. tcpdump captures the RTP (and the SRTP to
+//! the browser, whose header is plain RTP) on `lo`. Chromium is started with
+//! `--allow-loopback-in-peer-connection`: it refuses ICE to 127.0.0.1 otherwise, and the
+//! media path in zvonar is the same whatever the address.
 //!
-//! Printed: for the streams zvonar sends (to the callers and to the desk phones) during the
-//! steady bridged window (all 20 connected + 1 s until the first desk phone's BYE − 0.5 s):
+//! Printed: for the streams zvonar sends (to the callers, the desk phones and the browser)
+//! during the steady bridged window (all 20 connected + 1 s until the first hang-up − 0.5 s):
 //! the largest inter-arrival gap at the receiving side (max and p50 over streams) and packets
 //! lost by sequence number; the same for the streams SIPp sends into zvonar, for reference
-//! (SIPp's own pacing); zvonar's CPU seconds per bridged call-minute in the window and over
-//! the whole run; peak RSS (VmHWM); the largest gap zvonar itself logged per leg
-//! (`max_gap_ms` of each leg's end). Needs sip-tester (SIPp), tcpdump and root (capture).
-//! `CALLS=…`, `TALK_S=…` change the sizes.
+//! (SIPp's own pacing); the browser's stream alone, and what the page's WebRTC stats say of
+//! it (jitter, loss, concealed samples, jitter-buffer delay); zvonar's CPU seconds per
+//! bridged call-minute in the window and over the whole run; peak RSS (VmHWM); the largest gap
+//! zvonar itself logged per leg (`max_gap_ms` of each leg's end). Needs sip-tester (SIPp),
+//! tcpdump and root (capture), and for the browser Node.js with the npm dependencies
+//! (`deploy/install-npm.sh`) and `chromium`. `CALLS=…`, `TALK_S=…` change the sizes;
+//! `BROWSER=0` makes every operator a desk phone.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "measure/mod.rs"]
 mod measure;
 
+use common::browser::LiveScript;
 use common::{
     desk_phone_scenario, free_port, start_uas_with, write_scenario, Options, Step, Zvonar,
 };
@@ -90,9 +101,63 @@ fn gaps_line(s: &[StreamStats]) -> String {
     )
 }
 
+/// The operator in the browser: a console user and SIP account `account`, taking calls in
+/// the console's softphone (`tests/browser/bench_agent.mjs`); returns once the agent is
+/// available with the page registered (`READY`).
+fn start_browser_agent(z: &Zvonar, login: &str, account: &str, talk_s: u32) -> LiveScript {
+    let password = "пароль оператора в браузере";
+    z.add_user(login, "operator", password, &[]);
+    let (ok, out) = z.cli(
+        &["sip-account", "add", account, "--login", login],
+        "secret-browser\n",
+    );
+    assert!(ok, "sip-account add {account}: {out}");
+    // The operator's microphone: Russian speech, looped by Chromium.
+    let mic = z.dir.join("browser-mic.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&mic, spec).expect("mic wav");
+    for s in common::problem_speech() {
+        w.write_sample(s).expect("sample");
+    }
+    w.finalize().expect("mic wav");
+    let url = format!("http://127.0.0.1:{}", z.http_port);
+    let args = [
+        "--use-fake-device-for-media-stream".to_string(),
+        "--use-fake-ui-for-media-stream".to_string(),
+        format!("--use-file-for-fake-audio-capture={}", mic.display()),
+        "--allow-loopback-in-peer-connection".to_string(),
+        "--autoplay-policy=no-user-gesture-required".to_string(),
+    ];
+    let talk = talk_s.to_string();
+    let mut page = LiveScript::start(
+        "bench_agent.mjs",
+        "bench_bridge",
+        &url,
+        &args,
+        &[
+            ("ZVONAR_LOGIN", login),
+            ("ZVONAR_PASSWORD", password),
+            ("ZVONAR_TALK_S", &talk),
+        ],
+    );
+    if let Err(e) = page.wait_line("READY", Duration::from_secs(90)) {
+        panic!(
+            "the browser operator never became ready: {e}\nzvonar log:\n{}",
+            z.log()
+        );
+    }
+    page
+}
+
 fn main() {
     let calls = env_u32("CALLS", 20) as usize;
     let talk_s = env_u32("TALK_S", 60);
+    let browsers = env_u32("BROWSER", 1).min(1) as usize;
     let z = Zvonar::start_with(
         "bench-bridge",
         Options {
@@ -100,16 +165,19 @@ fn main() {
             // Logging at info (a debug line per RTP event would cost more than the calls), and
             // the caller leg's end with its largest send gap (debug).
             log_filter: "info,zvonar::engine::call=debug,rsipstack=warn,whisper_rs=warn,ort=warn",
-            extra_config:
-                "[sip.registrar]\nrealm = \"bench.zvonar\"\nalgorithms = [\"MD5\", \"SHA-256\"]\n"
-                    .to_string(),
+            // MD5 only: SIPp answers the first challenge and JsSIP the last, and neither
+            // speaks SHA-256.
+            extra_config: "[sip.registrar]\nrealm = \"bench.zvonar\"\nalgorithms = [\"MD5\"]\n"
+                .to_string(),
+            ws: browsers > 0,
             ..Options::default()
         },
     );
+    let mut browser = (browsers > 0).then(|| start_browser_agent(&z, "op00", "201", talk_s));
     // Operators: a console user and a SIP account each; the desk phone registers from its
     // port, the user logs in to the queue.
     let mut phones = Vec::new();
-    for i in 0..calls {
+    for i in browsers..calls {
         let login = format!("op{i:02}");
         let account = format!("{}", 201 + i);
         let password = format!("пароль оператора {i:02}");
@@ -220,6 +288,10 @@ fn main() {
             phones_ok += 1;
         }
     }
+    let page = browser.as_mut().map(|b| {
+        b.result(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("the browser operator: {e}"))
+    });
     let pcap = capture.path.clone();
     let dump = capture.stop();
     let packets = read_rtp(&pcap);
@@ -228,11 +300,25 @@ fn main() {
     let from = connected_at.timestamp_micros() + 1_000_000;
     let to = ended_at.timestamp_micros() - 600_000;
     let window_s = (to - from) as f64 / 1e6;
-    let from_zvonar = |p: &measure::RtpPacket| ZVONAR_RTP.contains(&p.src_port);
-    let to_zvonar = |p: &measure::RtpPacket| ZVONAR_RTP.contains(&p.dst_port);
+    // The page's ports (its own and zvonar's, of the selected ICE pair): Chromium's port may
+    // fall in zvonar's RTP range, so the browser's own stream is told apart by it.
+    let port_of = |k: &str| page.as_ref().and_then(|p| p[k].as_u64()).map(|p| p as u16);
+    let (browser_port, browser_zvonar_port) = (port_of("localPort"), port_of("remotePort"));
+    let from_zvonar = |p: &measure::RtpPacket| {
+        ZVONAR_RTP.contains(&p.src_port) && Some(p.src_port) != browser_port
+    };
+    let to_zvonar = |p: &measure::RtpPacket| {
+        ZVONAR_RTP.contains(&p.dst_port) && Some(p.dst_port) != browser_port
+    };
     let out_streams = streams(&packets, from_zvonar, from, to);
     let in_streams = streams(&packets, to_zvonar, from, to);
     let whole_out = streams(&packets, from_zvonar, i64::MIN, i64::MAX);
+    // The browser's stream: SRTP from zvonar's port to the page's, of the selected ICE pair.
+    let browser_out: Vec<StreamStats> = out_streams
+        .iter()
+        .filter(|s| Some(s.dst_port) == browser_port && Some(s.src_port) == browser_zvonar_port)
+        .cloned()
+        .collect();
     // zvonar's own count per leg (logged as each leg's media ends).
     std::thread::sleep(Duration::from_millis(500));
     let log = z.log();
@@ -258,12 +344,13 @@ fn main() {
         (
             "configured".into(),
             format!(
-                "{calls} callers (1 SIPp, {calls} calls/s, PCMA speech) → queue longest_idle → {calls} registered desk phones (SIPp -rtp_echo, PCMA), bridged {talk_s} s each"
+                "{calls} callers (1 SIPp, {calls} calls/s, PCMA speech) → queue longest_idle → {} registered desk phones (SIPp -rtp_echo, PCMA) and {browsers} console softphone in Chromium (WebRTC, DTLS-SRTP), bridged {talk_s} s each",
+                calls - browsers
             ),
         ),
         (
             "SIPp callers / desk phones passed".into(),
-            format!("{sipp_ok} / {phones_ok} of {calls}"),
+            format!("{sipp_ok} / {phones_ok} of {}", calls - browsers),
         ),
         (
             "max /metrics active_calls".into(),
@@ -274,8 +361,37 @@ fn main() {
             format!("{window_s:.1} s (all {calls} bridged + 1 s → first BYE − 0.5 s)"),
         ),
         ("RTP zvonar → parties, window".into(), gaps_line(&out_streams)),
-        ("RTP parties → zvonar, window (SIPp)".into(), gaps_line(&in_streams)),
+        ("RTP parties → zvonar, window (SIPp, the browser)".into(), gaps_line(&in_streams)),
         ("RTP zvonar → parties, whole calls".into(), gaps_line(&whole_out)),
+        (
+            "SRTP zvonar → browser, window".into(),
+            match browser_port {
+                None if browsers == 0 => "no browser (BROWSER=0)".to_string(),
+                None => "the page did not report its port".to_string(),
+                Some(port) => format!("to the page's port {port}: {}", gaps_line(&browser_out)),
+            },
+        ),
+        (
+            "browser's WebRTC stats at hang-up".into(),
+            page.as_ref().map_or_else(
+                || "no browser (BROWSER=0)".to_string(),
+                |p| {
+                    let i = &p["inbound"];
+                    let f = |k: &str| i[k].as_f64().unwrap_or(0.0);
+                    format!(
+                        "{}: {} packets, lost {}, jitter {:.1} ms, concealed {:.2} % of {} samples (most in one second: {}), mean jitter-buffer delay {:.0} ms",
+                        i["codec"].as_str().unwrap_or("?"),
+                        f("packetsReceived"),
+                        f("packetsLost"),
+                        f("jitter") * 1000.0,
+                        f("concealedSamples") * 100.0 / f("totalSamplesReceived").max(1.0),
+                        f("totalSamplesReceived"),
+                        p["maxConcealedPerS"],
+                        f("jitterBufferDelay") * 1000.0 / f("jitterBufferEmittedCount").max(1.0)
+                    )
+                },
+            ),
+        ),
         (
             "zvonar's own largest send gap per leg".into(),
             format!(

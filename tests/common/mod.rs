@@ -93,6 +93,8 @@ pub struct Zvonar {
     pub http_port: u16,
     /// API token.
     pub token: String,
+    /// SIP-over-WebSocket port (`[sip] ws_listen` on 127.0.0.1) when [`Options::ws`].
+    pub ws_port: Option<u16>,
 }
 
 /// Settings that differ between tests and benchmarks.
@@ -119,6 +121,9 @@ pub struct Options {
     pub dialplan: Option<String>,
     /// More settings of the `[asr]` section, one `key = value` a line (`workers = 2`).
     pub asr: String,
+    /// `[sip] ws_listen` on a free loopback port ([`Zvonar::ws_port`]), for the console's
+    /// softphone (it also needs a `[sip.registrar]` section in `extra_config`).
+    pub ws: bool,
 }
 
 impl Default for Options {
@@ -134,6 +139,7 @@ impl Default for Options {
             extra_config: String::new(),
             dialplan: None,
             asr: String::new(),
+            ws: false,
         }
     }
 }
@@ -151,6 +157,7 @@ impl Zvonar {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let sip_port = free_port();
         let http_port = free_port();
+        let ws_port = opts.ws.then(free_port);
         // RTP sockets take a random free even port of the range and skip taken ones, so
         // instances running side by side may share the range.
         let rtp_base = 30000u16;
@@ -175,6 +182,7 @@ answer_after_ms = {answer_after_ms}
 max_calls = {max_calls}
 busy_retry_after_s = {busy_retry_after_s}
 trusted = [{trusted}]
+{ws}
 [rtp]
 port_min = {rtp_min}
 port_max = {rtp_max}
@@ -193,6 +201,9 @@ espeak_rate_wpm = 170
 {extra}
 "#,
             extra = opts.extra_config,
+            ws = ws_port
+                .map(|p| format!("ws_listen = \"127.0.0.1:{p}\""))
+                .unwrap_or_default(),
             tts_cache = shared_tts_cache().display(),
             asr = opts.asr,
             dialplan = dialplan.display(),
@@ -233,6 +244,7 @@ espeak_rate_wpm = 170
             sip_port,
             http_port,
             token,
+            ws_port,
         };
         z.wait_ready();
         z
