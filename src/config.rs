@@ -298,7 +298,7 @@ pub struct HttpSection {
     /// files. A directory without `index.html` is a config error.
     #[serde(default)]
     pub console_dir: Option<PathBuf>,
-    /// With `tls_key`: serve HTTPS (TLS 1.3) instead of plain HTTP on `listen`, with this
+    /// With `tls_key`: serve HTTPS (TLS 1.3 and 1.2) instead of plain HTTP on `listen`, with this
     /// certificate chain, PEM (the server's certificate first, then intermediates; relative
     /// paths are from the config's directory). The session cookie is then always `Secure`.
     pub tls_cert: Option<PathBuf>,

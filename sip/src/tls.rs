@@ -51,7 +51,7 @@ pub enum TlsError {
 
 /// Reads a certificate chain (`cert`: PEM `CERTIFICATE` sections, the server's own first,
 /// then intermediates, as Let's Encrypt's `fullchain.pem`) and its private key (`key`: PEM
-/// PKCS#8, PKCS#1 RSA or SEC1 EC) and builds a TLS 1.3 server configuration with the
+/// PKCS#8, PKCS#1 RSA or SEC1 EC) and builds a TLS 1.3 and 1.2 server configuration with the
 /// ALPN protocols `alpn` (e.g. `["http/1.1"]`; empty for none). The files are re-read by
 /// [`ReloadingCert::reload_if_changed`] (see [`reloading`] and [`server_config_with`]).
 ///
@@ -75,7 +75,8 @@ pub fn reloading(cert: &Path, key: &Path) -> Result<Arc<ReloadingCert>, TlsError
     }))
 }
 
-/// A TLS 1.3 server configuration serving `cert`'s current certificate (so a reload takes
+/// A TLS 1.3 and 1.2 server configuration (`rustls::DEFAULT_VERSIONS`: 1.2 for the API's older
+/// clients; RFC 8446, RFC 5246 with rustls's AEAD-only ECDHE suites) serving `cert`'s current certificate (so a reload takes
 /// effect from the next handshake), with the ALPN protocols `alpn`.
 pub fn server_config_with(cert: Arc<ReloadingCert>, alpn: &[&[u8]]) -> ServerTls {
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
@@ -214,6 +215,64 @@ mod tests {
         std::fs::write(&cert, c.cert.pem()).unwrap();
         std::fs::write(&key, c.signing_key.serialize_pem()).unwrap();
         (cert, key)
+    }
+
+    /// Runs a handshake in memory between a client limited to `version` and our server:
+    /// the version negotiated, or the error.
+    fn handshake(
+        server: ServerTls,
+        cert: &Path,
+        version: &'static rustls::SupportedProtocolVersion,
+    ) -> Result<rustls::ProtocolVersion, rustls::Error> {
+        use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(cert).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let client = rustls::ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut c = rustls::ClientConnection::new(
+            Arc::new(client),
+            ServerName::try_from("localhost").unwrap(),
+        )
+        .unwrap();
+        let mut s = rustls::ServerConnection::new(server).unwrap();
+        for _ in 0..10 {
+            let mut buf = Vec::new();
+            while c.wants_write() {
+                c.write_tls(&mut buf).unwrap();
+            }
+            s.read_tls(&mut buf.as_slice()).unwrap();
+            s.process_new_packets()?;
+            let mut buf = Vec::new();
+            while s.wants_write() {
+                s.write_tls(&mut buf).unwrap();
+            }
+            c.read_tls(&mut buf.as_slice()).unwrap();
+            c.process_new_packets()?;
+            if !c.is_handshaking() && !s.is_handshaking() {
+                return Ok(s.protocol_version().unwrap());
+            }
+        }
+        panic!("the handshake did not finish")
+    }
+
+    #[test]
+    fn clients_speaking_tls_1_3_or_only_1_2_are_served() {
+        let d = dir("versions");
+        let (cert, key) = pair(&d.0, "v");
+        let server = server_config(&cert, &key, &[b"http/1.1"]).unwrap();
+        assert_eq!(
+            handshake(server.clone(), &cert, &rustls::version::TLS13),
+            Ok(rustls::ProtocolVersion::TLSv1_3)
+        );
+        assert_eq!(
+            handshake(server, &cert, &rustls::version::TLS12),
+            Ok(rustls::ProtocolVersion::TLSv1_2)
+        );
     }
 
     #[test]
