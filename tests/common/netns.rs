@@ -295,7 +295,7 @@ espeak_rate_wpm = 170
             .stderr(log)
             .spawn()
             .expect("ip netns exec zvonar serve");
-        let z = NsZvonar {
+        let mut z = NsZvonar {
             child,
             dir,
             ws: SocketAddr::from((ip, 5066)),
@@ -307,6 +307,13 @@ espeak_rate_wpm = 170
         loop {
             if let Ok((200, _)) = z.get("/health") {
                 break;
+            }
+            // A server that exited (a config it refused) is reported at once, not after 90 s.
+            if let Ok(Some(status)) = z.child.try_wait() {
+                panic!(
+                    "zvonar in the namespace exited ({status}); log:\n{}",
+                    z.log()
+                );
             }
             assert!(
                 t0.elapsed() < Duration::from_secs(90),
