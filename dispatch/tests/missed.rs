@@ -80,6 +80,11 @@ impl<'a> Call<'a> {
         self.flow = f;
         self
     }
+    /// No verified caller ID (the engine's `caller: None`).
+    fn anonymous(mut self) -> Self {
+        self.number = None;
+        self
+    }
     fn cause(mut self, c: &'a str) -> Self {
         self.cause = c;
         self
@@ -228,6 +233,24 @@ async fn the_rule_on_hand_made_calls() {
         (
             Call::new("nobody", "+79160000017", t(9, 16)).kinds(&["dialling"]),
             Some(MissedReason::AgentNoAnswer),
+        ),
+        // An operator's callback nobody answered, and one the operator cancelled: the
+        // company's own calls, not missed ones (the agent's phone is anonymous to the rule:
+        // its From is an extension).
+        (
+            Call::new("callback-busy", "101", t(9, 17))
+                .anonymous()
+                .flow("agent_call")
+                .kinds(&["dialling"])
+                .cause("sip_486"),
+            None,
+        ),
+        (
+            Call::new("callback-cancel", "101", t(9, 18))
+                .anonymous()
+                .flow("agent_call")
+                .unanswered(Missed, "cancel"),
+            None,
         ),
         (
             Call::new("night", "+79160000013", t(9, 12))

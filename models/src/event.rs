@@ -31,6 +31,11 @@ pub enum Disposition {
     Failed,
 }
 
+/// The flow name (`CallEventKind::Started::flow`) of a call an agent placed: click-to-call or
+/// a callback from the console, a desk phone dialling out, a consultation. Such a call is the
+/// company's own outgoing call, never a resident's missed call.
+pub const AGENT_CALL_FLOW: &str = "agent_call";
+
 impl Disposition {
     /// The stable snake_case name used in the CDR, metrics and the API.
     pub fn as_str(self) -> &'static str {

@@ -12,7 +12,9 @@ pub mod money;
 pub mod phone;
 pub mod pii;
 
-pub use event::{CallEvent, CallEventKind, CallbackRequest, Disposition, TicketRequest};
+pub use event::{
+    CallEvent, CallEventKind, CallbackRequest, Disposition, TicketRequest, AGENT_CALL_FLOW,
+};
 pub use expect::{Expect, NumberSlot};
 pub use handover::{HandoverContext, HandoverReason, HeardUtterance};
 pub use hangup::HangupCause;

@@ -9,6 +9,10 @@
 //! * a flow that only plays a message (no robot outcome, no queue) ended normally: the caller or
 //!   zvonar hung up after it (`caller_bye`, `robot_bye`).
 //!
+//! A call an agent placed (flow `agent_call`: click-to-call, a callback, a desk phone
+//! dialling out, a consultation) is the company's own call, never a missed one, whether the
+//! party answered or not: the operator records a callback's outcome on its entry.
+//!
 //! Every other ended call is **missed**, with the first reason of this list that applies:
 //!
 //! | reason | when |
@@ -137,7 +141,8 @@ pub struct CallFacts {
 pub enum Verdict {
     /// Not ended yet: decided when it ends.
     InProgress,
-    /// A person or the robot completed it (or it was not ours: no route).
+    /// A person or the robot completed it (or it was not a resident's call to us: no route,
+    /// or an agent placed it).
     Completed,
     /// Nobody completed it.
     Missed(MissedReason),
@@ -151,6 +156,9 @@ pub fn classify(call: &CallFacts, after_hours_flows: &[String]) -> Verdict {
     };
     let cause = call.cause.as_deref().unwrap_or_default();
     let has = |kind: &str| call.kinds.iter().any(|k| k == kind);
+    if call.flow.as_deref() == Some(zvonar_models::AGENT_CALL_FLOW) {
+        return Verdict::Completed;
+    }
     match disposition {
         Disposition::Missed => return Verdict::Missed(MissedReason::RangOut),
         Disposition::Rejected | Disposition::Failed if cause == "no_route" => {
