@@ -237,7 +237,7 @@ espeak_rate_wpm = 170
             );
         }
         let child = spawn_serve(&dir, opts.log_filter);
-        let z = Zvonar {
+        let mut z = Zvonar {
             child,
             log_filter: opts.log_filter,
             dir,
@@ -250,11 +250,15 @@ espeak_rate_wpm = 170
         z
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) {
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(60) {
             if let Ok((200, _)) = self.try_get("/health") {
                 return;
+            }
+            // A server that exited (a config it refused) is reported at once.
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("zvonar exited ({status}); log:\n{}", self.log());
             }
             std::thread::sleep(Duration::from_millis(200));
         }
