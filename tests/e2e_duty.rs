@@ -15,7 +15,9 @@
 //!    called again.
 //! 4. A dispatcher assigns the ticket the usual way while the first phone rings: the call is
 //!    cancelled, the escalation stops, the assignment stands.
-//! 5. (Second test, headless Chromium.) The journal's alarm for a ticket nobody accepted,
+//! 5. (Second test.) A call-out answered at a queue agent's desk phone keeps the agent busy
+//!    in the queue (`on_call`, then `wrap_up`).
+//! 6. (Third test, headless Chromium.) The journal's alarm for a ticket nobody accepted,
 //!    the escalation on the card, «Принять заявку» while the phone rings.
 //!
 //! Also: only `manage_duty` may store a roster (403 and nothing changes for a dispatcher),
@@ -452,6 +454,89 @@ fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
         vec![("Иванов".into(), "stopped".into(), Some(487))]
     );
     assert_eq!(card["ticket"]["executor_id"], ivanov);
+}
+
+/// A duty call-out answered at a queue agent's desk phone keeps that agent busy in the
+/// queue while it lasts and for the wrap-up after (`OutboundLeg::agent_busy`): a queue must
+/// not ring a phone whose owner is taking an emergency.
+#[test]
+fn a_duty_call_out_answered_at_an_agents_desk_phone_keeps_the_agent_busy() {
+    let port = free_port();
+    let z = start("duty-busy", 10, None);
+    cli(
+        &z,
+        &["user", "add", "--login", "anna", "--role", "operator"],
+        "пароль оператора 1\n",
+    );
+    cli(
+        &z,
+        &["sip-account", "add", "101", "--login", "anna"],
+        "secret-101\n",
+    );
+    z.register_account("101", "secret-101", port);
+    let session = z.log_in("anna", "пароль оператора 1");
+    let (status, _, body) = common::http_request(
+        z.http_port,
+        "POST",
+        "/api/v1/queue/agent/login",
+        &session,
+        "",
+    );
+    assert_eq!(status, 200, "agent login: {body}");
+    let anna = user_id(&z, "anna");
+    let roster = json!({"shifts": [
+        {"days": [1,2,3,4,5,6,7], "start": "00:00", "end": "00:00", "order": 1,
+         "user_id": anna, "name": "Анна", "phone": "account:101"},
+    ]});
+    let auth = [format!("Authorization: Bearer {}", z.token)];
+    let (status, body) = set_roster(&z, &auth, &roster);
+    assert_eq!(status, 200, "{body}");
+    let state = || {
+        let q = z.get_json("/api/v1/queue");
+        q["agents"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["login"] == "anna"))
+            .and_then(|a| a["state"].as_str())
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    assert_eq!(state(), "available");
+
+    // The desk phone answers, listens 2 s, presses 1 (accepts) and is hung up by zvonar.
+    let answers = UasParty::AnswersThenPlays {
+        delay_ms: 2000,
+        pcap: common::root().join("tests/fixtures/pcap/dtmf_2833_1.pcap"),
+    };
+    let phone = start_uas(&z.dir, &uas_scenario(&z.dir, "anna", &answers), port, 1);
+    let t = file_ticket(&z, first_building(&z), "Искрит щиток в подъезде");
+    let mut seen: Vec<String> = Vec::new();
+    let t0 = Instant::now();
+    loop {
+        let s = state();
+        if seen.last() != Some(&s) {
+            seen.push(s.clone());
+        }
+        let (_, v) = z.api("GET", &format!("/api/v1/tickets/{t}"), "");
+        if v["ticket"]["executor_id"] == anna && s != "on_call" {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the call-out never ended accepted; states {seen:?}; ticket {v}\n{}",
+            z.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (ok, out) = finish_uas(phone);
+    assert!(
+        ok,
+        "anna's phone answered, pressed 1 and was hung up:\n{out}"
+    );
+    assert_eq!(
+        seen,
+        ["available", "on_call", "wrap_up"],
+        "anna was busy during the call-out, then in wrap-up (deploy/dialplan.toml: 30 s)"
+    );
 }
 
 /// The console in headless Chromium: the journal's red alarm for a ticket nobody on duty

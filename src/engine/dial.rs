@@ -199,13 +199,19 @@ impl OutboundLeg {
         &self.sip_call_id
     }
 
+    /// Marks this leg as the queue's own offer to an agent, which the queue counts itself:
+    /// its answer does not make the agent busy a second time ([`OutboundLeg::next_event`]).
+    pub fn offered_by_queue(&mut self) {
+        self.account = None;
+    }
+
     /// An answered leg to a SIP account outside the queues (a transfer or consultation to a
-    /// colleague's extension, a `dial` flow to an account) keeps that account's agent busy in
-    /// the queues until the leg is dropped (on a call, offered nothing, then wrap-up:
-    /// [`super::queue::OwnCallGuard`]), so a queue does not ring a phone that is talking.
-    /// Call it when the leg is answered; again, or for a number or URI, it does nothing. Not
-    /// for the queue's own offers, which the queue counts itself.
-    pub fn agent_busy(&mut self) {
+    /// colleague's extension, a `dial` flow to an account, a duty call-out to an account)
+    /// keeps that account's agent busy in the queues until the leg is dropped (on a call,
+    /// offered nothing, then wrap-up: [`super::queue::OwnCallGuard`]), so a queue does not
+    /// ring a phone that is talking. Called by [`OutboundLeg::next_event`] when it yields
+    /// `Answered`; again, or for a number or URI, it does nothing.
+    fn agent_busy(&mut self) {
         if self.busy.is_some() {
             return;
         }
@@ -218,9 +224,16 @@ impl OutboundLeg {
         }
     }
 
-    /// The next event; `None` once the leg is over (after `Failed` or `HungUp`).
+    /// The next event; `None` once the leg is over (after `Failed` or `HungUp`). An
+    /// `Answered` leg to an agent's account makes the agent busy in the queues
+    /// ([`OutboundLeg::agent_busy`]) unless it is the queue's own offer
+    /// ([`OutboundLeg::offered_by_queue`]).
     pub async fn next_event(&mut self) -> Option<DialEvent> {
-        self.events.recv().await
+        let ev = self.events.recv().await;
+        if matches!(ev, Some(DialEvent::Answered { .. })) {
+            self.agent_busy();
+        }
+        ev
     }
 
     /// Stops ringing: CANCEL (RFC 3261 §9.1); the leg then reports

@@ -153,7 +153,6 @@ pub async fn run(
                 Some(DialEvent::Ringing) => {}
                 Some(DialEvent::Answered { codec }) => {
                     tracing::info!(%call_id, %party, ?codec, "party answered: bridging");
-                    leg.agent_busy();
                     dial::bridge(&io.media, &leg);
                     bridged_at = Some(Instant::now());
                     shared.events.publish(&call_id, CallEventKind::Bridged { party: party.clone() }).await;

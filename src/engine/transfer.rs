@@ -344,7 +344,6 @@ async fn with_party(
     let mut bridged_at: Option<Instant> = None;
     if answered {
         let _ = io.media.send(MediaCommand::StopPlayback);
-        leg.agent_busy();
         dial::bridge(&io.media, &leg);
         bridged_at = Some(Instant::now());
         publish(
@@ -370,7 +369,6 @@ async fn with_party(
                 Some(DialEvent::Ringing) => progress.send(TransferProgress::Ringing),
                 Some(DialEvent::Answered { .. }) => {
                     tracing::info!(%call_id, %party, "transfer target answered: bridging");
-                    leg.agent_busy();
                     dial::bridge(&io.media, &leg);
                     bridged_at = Some(Instant::now());
                     publish(shared, io, CallEventKind::Bridged { party: party.clone() }).await;

@@ -250,7 +250,10 @@ impl AgentLines for SipLines {
             let weak = Arc::downgrade(&shared);
             drop(shared);
             let mut leg = match started {
-                Ok(leg) => leg,
+                Ok(mut leg) => {
+                    leg.offered_by_queue();
+                    leg
+                }
                 Err(e) => {
                     tracing::info!(%call, %agent, error = %e, "agent's phone not rung");
                     handle.line_event(LineEvent::Failed { call, agent });
