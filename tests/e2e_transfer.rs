@@ -994,6 +994,12 @@ fn click_to_call(from: CallBackFrom) {
         r["inbound"]["packetsReceived"].as_u64().unwrap_or(0) >= 300,
         "audio reached the page: {r}"
     );
+    // The panel said «Вызов» until the resident answered (after ringing 1 s): zvonar
+    // answers the operator's call when the party answers.
+    assert!(
+        r["ringingMs"].as_i64().unwrap_or(0) >= 700,
+        "the operator's call was answered only when the resident answered: {r}"
+    );
 
     // The CDR: the agent's call, to the number, recorded, the resident bridged.
     let calls = ns_json(&z, "/api/v1/calls?limit=1");
@@ -1336,6 +1342,16 @@ fn an_operator_consults_a_colleague_then_joins_the_caller_to_them_attended_trans
         consult_packets > 50,
         "anna heard boris in the consultation (WebRTC inbound): {r}"
     );
+    // zvonar answered anna's consultation when boris answered, not before: her page saw its
+    // 183 (ringback as early media), then the 200.
+    let steps: Vec<&str> = r["consultLog"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(
+        steps.starts_with(&["ringing", "progress", "talking"]),
+        "the consultation rang (183), then was answered: {r}"
+    );
 
     // The two calls: the caller's (queued, then boris) and anna's consultation.
     let (callers, consultation) = caller_and_agent_call(&z);
@@ -1466,9 +1482,11 @@ fn a_consultation_the_colleague_refuses_returns_the_operator_to_the_caller() {
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
+    // zvonar had not answered the consultation (boris never did): it failed with boris's 486
+    // as its final response, not with a BYE after an answer.
     assert!(
-        steps.first() == Some(&"ringing") && matches!(steps.last(), Some(&"ended" | &"failed")),
-        "the consultation was placed and ended: {r}"
+        steps.first() == Some(&"ringing") && steps.last() == Some(&"failed"),
+        "the consultation was placed and failed: {r}"
     );
     let packets = r["packetsAfterUnhold"].as_i64().unwrap_or(0);
     assert!(
@@ -1484,6 +1502,10 @@ fn a_consultation_the_colleague_refuses_returns_the_operator_to_the_caller() {
         (Some("ended"), Some("anna")),
         "the caller stayed with anna until she hung up: {q}"
     );
+    // Neither call is a missed one: the caller was answered by anna, and anna's unanswered
+    // consultation is the company's own call (flow `agent_call`).
+    let missed = ns_json(&z, "/api/v1/missed?status=all");
+    assert_eq!(missed, serde_json::json!([]), "the missed-calls list");
 }
 
 /// Semi-attended transfer: anna joins the caller to boris while boris's phone still rings
@@ -1531,6 +1553,14 @@ fn an_operator_joins_the_caller_to_a_colleague_who_still_rings() {
         seen(&r),
         ["accepted", "done"],
         "the panel showed the REFER accepted, then done when boris answered: {r}"
+    );
+    // While boris rang, anna's panel said so: zvonar answers her consultation only when
+    // boris answers (183 until then), and «Соединить» worked on the early dialog.
+    assert!(
+        r["consultStatus"]
+            .as_str()
+            .is_some_and(|t| t.contains("вызов…")),
+        "the panel showed the colleague still ringing when «Соединить» was clicked: {r}"
     );
     let calls = caller_and_agent_call(&z);
     assert_eq!(calls.1["hangup_cause"], "transferred", "{}", calls.1);

@@ -240,6 +240,21 @@ impl Leg {
         }
     }
 
+    /// Sends 183 Session Progress with our SDP answer (early media, RFC 3261 §13.3.1.1,
+    /// RFC 3960 §3): the caller hears what we play — ringback — before the call is answered
+    /// with [`Leg::answer`] (the same SDP). Used for an agent's own call, which is answered
+    /// only when its party answers. A 183 is not retransmitted (no PRACK), so a phone that
+    /// lost it hears nothing until the 200.
+    pub fn early_media(&self, sdp: String) {
+        let headers = vec![
+            Header::ContentType("application/sdp".into()),
+            Header::Allow(ALLOW.into()),
+        ];
+        if let Err(e) = self.dialog.ringing(Some(headers), Some(sdp.into_bytes())) {
+            tracing::debug!(error = %e, "183 not sent");
+        }
+    }
+
     /// Sends 200 OK with our SDP answer. Errors: the transaction is gone (caller cancelled).
     pub fn answer(&self, sdp: String) -> Result<(), String> {
         let headers = vec![

@@ -46,6 +46,19 @@ pub struct CallIo {
     /// with 488 and the media stays as it is (RFC 3261 §14.2), since [`CallSdp`] answers
     /// only plain RTP.
     pub webrtc: bool,
+    /// An agent's own call that is answered only when its party answers
+    /// ([`CallIo::answer_pending`]); `None` once answered, and for every other call.
+    pub pending_answer: Option<PendingAnswer>,
+}
+
+/// The 200 OK an agent's own call still owes (its 183 carried the same SDP, so the agent
+/// hears the ringback as early media, RFC 3960 §3): the call is answered when the party
+/// answers, so the operator's phone shows «вызов» until then, and a party that does not
+/// answer is reported to it as the final response (486, 480…).
+#[derive(Debug)]
+pub struct PendingAnswer {
+    sdp: String,
+    answered_at: Arc<std::sync::OnceLock<Instant>>,
 }
 
 /// Runs one incoming call to its end. Never panics on peer input; every path publishes
@@ -112,8 +125,24 @@ pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
         Some(_) => ChannelLayout::CallerRight,
         None => ChannelLayout::CallerLeft,
     };
-    let (disposition, cause, recording, talk_ms) =
-        answer_and_run(&shared, call, &call_id, caller, flow, layout).await;
+    // An agent's own call to a party (click-to-call, a callback, dialling out, a
+    // consultation) is answered when the party answers; a queue or the robot the agent
+    // dialled answers at once, as for anyone.
+    let answer_with_party = agent_account.is_some()
+        && flow.as_ref().is_some_and(|f| {
+            f.name == super::transfer::AGENT_CALL_FLOW
+                && matches!(f.kind, zvonar_dialplan::FlowKind::Dial(_))
+        });
+    let (disposition, cause, recording, talk_ms) = answer_and_run(
+        &shared,
+        call,
+        &call_id,
+        caller,
+        flow,
+        layout,
+        answer_with_party,
+    )
+    .await;
     shared.metrics.active_calls.dec();
     shared
         .metrics
@@ -143,6 +172,7 @@ async fn answer_and_run(
     caller: Option<PhoneNumber>,
     flow: Option<zvonar_dialplan::Flow>,
     layout: ChannelLayout,
+    answer_with_party: bool,
 ) -> (Disposition, HangupCause, Option<String>, u64) {
     let Some(flow) = flow else {
         call.leg.reject(404, Some("no route"));
@@ -182,6 +212,7 @@ async fn answer_and_run(
                     Some(media),
                     invited,
                     layout,
+                    answer_with_party,
                 )
                 .await;
                 leg.close().await;
@@ -254,6 +285,7 @@ async fn answer_and_run(
         early_media,
         invited,
         layout,
+        answer_with_party,
     )
     .await
 }
@@ -262,7 +294,9 @@ async fn answer_and_run(
 /// before the call is given up.
 const WEBRTC_CONNECT_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Rings, answers with `our_sdp`, and runs the flow on `leg` until the call ends.
+/// Rings, answers with `our_sdp`, and runs the flow on `leg` until the call ends. With
+/// `answer_with_party` (an agent's own call with its offer in the INVITE) it sends the SDP
+/// in a 183 instead and leaves the 200 to the flow ([`CallIo::pending_answer`]).
 #[allow(clippy::too_many_arguments)]
 async fn ring_answer_run(
     shared: &Arc<Shared>,
@@ -276,7 +310,16 @@ async fn ring_answer_run(
     early_media: Option<super::reoffer::MediaState>,
     invited: Instant,
     layout: ChannelLayout,
+    answer_with_party: bool,
 ) -> (Disposition, HangupCause, Option<String>, u64) {
+    if answer_with_party {
+        if let Some(media) = early_media {
+            return early_media_run(
+                shared, call, call_id, caller, flow, leg, sdp, our_sdp, media, invited, layout,
+            )
+            .await;
+        }
+    }
     call.leg.ringing();
     // Ring for the configured time; a caller who gives up meanwhile (CANCEL → 487) is a
     // missed call: CDR, no recording.
@@ -314,6 +357,91 @@ async fn ring_answer_run(
             }
         },
     };
+    let (cause, recording) = run_answered(
+        shared, call, call_id, caller, flow, leg, sdp, media, invited, layout, None,
+    )
+    .await;
+    match cause {
+        Some(cause) => (
+            Disposition::Answered,
+            cause,
+            recording,
+            answered.elapsed().as_millis() as u64,
+        ),
+        None => (Disposition::Failed, HangupCause::MediaLost, None, 0),
+    }
+}
+
+/// An agent's own call with its offer in the INVITE: our SDP goes in a 183 at once (the
+/// agent hears the ringback as early media) and the flow sends the 200 when the party
+/// answers ([`CallIo::answer_pending`]). Unanswered, it ends with the party's status (486,
+/// 480…: `rejected`) or the agent's CANCEL (`missed`; neither is a resident's missed call,
+/// see `zvonar_dispatch::missed::rule`).
+#[allow(clippy::too_many_arguments)]
+async fn early_media_run(
+    shared: &Arc<Shared>,
+    call: IncomingCall,
+    call_id: &CallId,
+    caller: Option<PhoneNumber>,
+    flow: zvonar_dialplan::Flow,
+    leg: MediaLeg,
+    sdp: CallSdp,
+    our_sdp: String,
+    media: super::reoffer::MediaState,
+    invited: Instant,
+    layout: ChannelLayout,
+) -> (Disposition, HangupCause, Option<String>, u64) {
+    call.leg.early_media(our_sdp.clone());
+    let answered_at = Arc::new(std::sync::OnceLock::new());
+    let pending = PendingAnswer {
+        sdp: our_sdp,
+        answered_at: answered_at.clone(),
+    };
+    let (cause, recording) = run_answered(
+        shared,
+        call,
+        call_id,
+        caller,
+        flow,
+        leg,
+        sdp,
+        media,
+        invited,
+        layout,
+        Some(pending),
+    )
+    .await;
+    let cause = cause.unwrap_or(HangupCause::MediaLost);
+    match answered_at.get() {
+        Some(at) => (
+            Disposition::Answered,
+            cause,
+            recording,
+            at.elapsed().as_millis() as u64,
+        ),
+        None if cause == HangupCause::Cancel => (Disposition::Missed, cause, recording, 0),
+        None => (Disposition::Rejected, cause, recording, 0),
+    }
+}
+
+/// The answered (or early-media) call from its media on: points the leg at the caller's
+/// media, waits for a browser's ICE and DTLS, starts the recording and the media task and
+/// runs `flow` to its end. Returns the flow's hang-up cause and the recording's path, or
+/// `None` as the cause when a browser's media never connected (the call is then ended).
+#[allow(clippy::too_many_arguments)]
+async fn run_answered(
+    shared: &Arc<Shared>,
+    call: IncomingCall,
+    call_id: &CallId,
+    caller: Option<PhoneNumber>,
+    flow: zvonar_dialplan::Flow,
+    leg: MediaLeg,
+    sdp: CallSdp,
+    media: super::reoffer::MediaState,
+    invited: Instant,
+    layout: ChannelLayout,
+    pending_answer: Option<PendingAnswer>,
+) -> (Option<HangupCause>, Option<String>) {
     match &leg {
         MediaLeg::Rtp(socket) => {
             socket.set_remote(media.remote);
@@ -329,8 +457,11 @@ async fn ring_answer_run(
             } else {
                 tracing::warn!(%call_id, limit_s = WEBRTC_CONNECT_LIMIT.as_secs(),
                     "WebRTC did not connect; hanging up");
-                call.leg.hangup().await;
-                return (Disposition::Failed, HangupCause::MediaLost, None, 0);
+                match pending_answer {
+                    Some(_) => call.leg.reject(500, Some("media not connected")),
+                    None => call.leg.hangup().await,
+                }
+                return (None, None);
             }
         }
     }
@@ -386,6 +517,7 @@ async fn ring_answer_run(
         sdp,
         recording: recording.clone(),
         webrtc,
+        pending_answer,
     };
     let end = run_flow(shared.clone(), flow, io, 0).await;
     let _ = cmd_tx.send(MediaCommand::Stop);
@@ -402,8 +534,7 @@ async fn ring_answer_run(
             tracing::error!(%call_id, error = %e, "recording not finalised");
         }
     }
-    let talk_ms = answered.elapsed().as_millis() as u64;
-    (Disposition::Answered, end.cause, recording, talk_ms)
+    (Some(end.cause), recording)
 }
 
 /// Runs `flow` on an answered call until the call ends; a `dial` flow's fallback runs
@@ -446,6 +577,37 @@ pub fn run_flow(
 }
 
 impl CallIo {
+    /// Sends the 200 OK an agent's own call owes (its party answered; the SDP is the 183's),
+    /// and does nothing for a call already answered. `false` when the agent's side has gone
+    /// meanwhile (its CANCEL crossed the party's answer): the caller must then be treated as
+    /// gone.
+    pub fn answer_pending(&mut self) -> bool {
+        let Some(p) = self.pending_answer.take() else {
+            return true;
+        };
+        match self.leg.answer(p.sdp) {
+            Ok(()) => {
+                let _ = p.answered_at.set(Instant::now());
+                tracing::info!(call_id = %self.call_id, "the agent's call answered: its party answered");
+                true
+            }
+            Err(e) => {
+                tracing::info!(call_id = %self.call_id, error = %e, "the agent's call could not be answered");
+                false
+            }
+        }
+    }
+
+    /// Ends the call from our side: BYE once answered; an agent's own call still unanswered
+    /// gets the final response `status` instead (486 busy, 480 no answer, 404…, RFC 3261
+    /// §21.4), so the operator's phone shows why.
+    pub async fn end(&mut self, status: u16) {
+        match self.pending_answer.take() {
+            Some(_) => self.leg.reject(status, None),
+            None => self.leg.hangup().await,
+        }
+    }
+
     /// Answers an offer inside the call (re-INVITE or UPDATE, RFC 3264 §8) and applies the
     /// media it changes: new peer address or port, codec, hold and resume.
     pub async fn answer_offer(

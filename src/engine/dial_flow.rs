@@ -11,7 +11,11 @@
 //! The caller's call is answered before the party is rung (like the robot's), so the
 //! recording holds the whole call in one file: the ringback and then the party on the right
 //! channel, the caller on the left, on one timeline; a fallback flow (the robot) goes on in
-//! the same file.
+//! the same file. An agent's own call ([`super::transfer::agent_call_flow`]) has the same
+//! media and recording from the start, but its 200 OK waits for the party's answer
+//! ([`CallIo::answer_pending`]): until then the agent hears the ringback as early media
+//! (183), so the operator's phone shows «вызов», and a party that does not answer is the
+//! agent call's final response (486, 480…) rather than a BYE.
 
 use super::call::{CallIo, FlowEnd};
 use super::dial::{self, DialEvent, DialSpec, DialTarget, OutboundLeg};
@@ -77,9 +81,9 @@ pub async fn run(
         refers: None,
     };
     // The conversation may be taken by an attended transfer ([`super::consult`]) from now on:
-    // offered before the INVITE goes out, since the agent's own call is answered at once and
-    // the agent may join it to the held caller while the party is still being dialled. A
-    // claim that comes meanwhile waits in the channel until the leg exists.
+    // offered before the INVITE goes out, since the agent (who has our 183 and its tags) may
+    // join it to the held caller while the party is still being dialled. A claim that comes
+    // meanwhile waits in the channel until the leg exists.
     let consulted = target.to_string();
     let (offer, claims) = shared.consultations.offer(&call_id, &io.leg, &consulted);
     let (mut offered, mut claims) = (Some(offer), Some(claims));
@@ -133,7 +137,9 @@ pub async fn run(
                         shared.events.publish(&call_id, CallEventKind::Outcome {
                             outcome: format!("transferred_to:{}", claim.to_call),
                         }).await;
-                        io.leg.hangup().await;
+                        // Still unanswered (the party rings): 487, the agent's INVITE ends
+                        // as replaced (RFC 3891 §3).
+                        io.end(487).await;
                         return FlowEnd { cause: HangupCause::Transferred };
                     }
                     Err(back) => {
@@ -153,6 +159,11 @@ pub async fn run(
                 Some(DialEvent::Ringing) => {}
                 Some(DialEvent::Answered { codec }) => {
                     tracing::info!(%call_id, %party, ?codec, "party answered: bridging");
+                    if !io.answer_pending() {
+                        // The agent cancelled as the party answered.
+                        end_leg(shared, &io, &party, &mut leg).await;
+                        return FlowEnd { cause: HangupCause::Cancel };
+                    }
                     dial::bridge(&io.media, &leg);
                     bridged_at = Some(Instant::now());
                     shared.events.publish(&call_id, CallEventKind::Bridged { party: party.clone() }).await;
@@ -182,7 +193,7 @@ pub async fn run(
                 None => {
                     tracing::warn!(%call_id, "outgoing leg task gone");
                     unbridged(shared, &io, &party, bridged_at, "zvonar").await;
-                    io.leg.hangup().await;
+                    io.end(500).await;
                     return FlowEnd { cause: HangupCause::MediaLost };
                 }
             },
@@ -220,14 +231,14 @@ pub async fn run(
                 None => {
                     end_leg(shared, &io, &party, &mut leg).await;
                     unbridged(shared, &io, &party, bridged_at, "zvonar").await;
-                    io.leg.hangup().await;
+                    io.end(500).await;
                     return FlowEnd { cause: HangupCause::MediaLost };
                 }
             },
             _ = shared.shutdown.cancelled() => {
                 end_leg(shared, &io, &party, &mut leg).await;
                 unbridged(shared, &io, &party, bridged_at, "zvonar").await;
-                io.leg.hangup().await;
+                io.end(503).await;
                 return FlowEnd { cause: HangupCause::Shutdown };
             }
         }
@@ -291,12 +302,13 @@ async fn unbridged(
 async fn fallback(
     shared: &Arc<Shared>,
     settings: &DialSettings,
-    io: CallIo,
+    mut io: CallIo,
     depth: u8,
     outcome: zvonar_sip::uac::DialOutcome,
 ) -> FlowEnd {
     if settings.fallback.is_empty() {
-        io.leg.hangup().await;
+        // An agent's own call still unanswered gets the party's status as its final response.
+        io.end(super::transfer::status_of(outcome)).await;
         return FlowEnd {
             cause: HangupCause::Sip(super::transfer::status_of(outcome)),
         };

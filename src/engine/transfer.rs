@@ -123,9 +123,12 @@ pub const AGENT_CALL_RING_TIMEOUT_S: u32 = 60;
 /// ([`classify`]): an extension or registered account is rung at its registration, an outside
 /// number goes through the trunks with the company's caller ID (`[[trunk]] caller_id`), a
 /// queue or flow name takes the call there. An unanswered attempt ends the call (no fallback
-/// flow: the agent hears it end and records the outcome). The call is answered and recorded
-/// like any other, the agent on the right channel ([`zvonar_voice::recorder::ChannelLayout::CallerRight`]), the party on the left. `None`: nothing
-/// matches (404).
+/// flow: the agent's phone gets the party's status, 486, 480…, and the operator records the
+/// outcome). A dialled party is answered for: the agent's call gets its 200 OK when the party
+/// answers, hearing the ringback as early media (183) until then ([`super::dial_flow`]). It is
+/// recorded like any other call, the agent on the right channel
+/// ([`zvonar_voice::recorder::ChannelLayout::CallerRight`]), the party on the left. `None`:
+/// nothing matches (404).
 pub fn agent_call_flow(shared: &Shared, dialled: &str) -> Option<zvonar_dialplan::Flow> {
     use zvonar_dialplan::config::{DialSettings, DialTo};
     use zvonar_dialplan::{Flow, FlowKind};
@@ -177,7 +180,7 @@ pub fn agent_call_flow(shared: &Shared, dialled: &str) -> Option<zvonar_dialplan
 }
 
 /// The flow name calls placed by agents report (`CallEventKind::Started::flow`).
-pub const AGENT_CALL_FLOW: &str = "agent_call";
+pub const AGENT_CALL_FLOW: &str = zvonar_models::AGENT_CALL_FLOW;
 
 /// The SIP status the transferor's NOTIFY reports for an unanswered target (RFC 3515
 /// §2.4.5: the final response of the new call): busy 486, no answer 480, declined 603,

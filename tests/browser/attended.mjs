@@ -33,9 +33,8 @@ await run(async (t) => {
     // conversation goes on (the caller's audio reaches the page again); then hang up.
     await page.waitForFunction(() => {
       const p = window.zvonarPhone.phone;
-      // zvonar answers the operator's call at once and rings the colleague with in-band
-      // ringback, so a refused consultation ends ('ended', zvonar's BYE with the 486 as
-      // its cause) rather than failing.
+      // zvonar answers the operator's call only when the colleague answers, so a refused
+      // consultation fails with the colleague's 486.
       const log = window.zvonarPhone.consultLog;
       return (log.includes('ended') || log.includes('failed')) && p.consultation === null && !p.held;
     }, null, { timeout: 30_000 });
@@ -50,12 +49,19 @@ await run(async (t) => {
     const seen = await page.evaluate(() => window.zvonarPhone.transferLog);
     return { seen, status, consultLog, packetsAfterUnhold: b.packetsReceived - a.packetsReceived };
   }
-  await page.waitForSelector('#phone-transfer[data-consult="talking"] #phone-consult-join:not([disabled])', { timeout: 30_000 });
+  // ZVONAR_CONSULT=early: join while the colleague still rings. The panel then says «вызов…»
+  // (zvonar answers the consultation only when the colleague answers) and «Соединить» is
+  // already enabled (zvonar's 183 is in).
+  const early = process.env.ZVONAR_CONSULT === 'early';
+  await page.waitForSelector(`#phone-transfer[data-consult="${early ? 'ringing' : 'talking'}"] #phone-consult-join:not([disabled])`, { timeout: 30_000 });
+  // Still so a second later (the colleague rings 6 s).
+  if (early) await page.waitForTimeout(1000);
+  const consultStatus = await page.textContent('#phone-consult-status');
   const held = await page.evaluate(() => window.zvonarPhone.phone.held);
   check(held, 'the caller is on hold while the operator consults');
   // Let the colleague's echo of the operator's microphone come back for a while (unless
   // the operator joins at once, while the colleague still rings).
-  if (process.env.ZVONAR_CONSULT !== 'early') await page.waitForTimeout(3000);
+  if (!early) await page.waitForTimeout(3000);
   const consultAudio = await page.evaluate(() => window.zvonarPhone.phone.inboundAudio(true));
   await shot('consultation');
   const joinedAt = Date.now();
@@ -64,5 +70,6 @@ await run(async (t) => {
   await page.waitForSelector('#phone-call', { state: 'hidden', timeout: 40_000 });
   const seen = await page.evaluate(() => window.zvonarPhone.transferLog);
   const after = await page.textContent('#phone-status');
-  return { seen, after, consultAudio, joinedAt };
+  const consultLog = await page.evaluate(() => window.zvonarPhone.consultLog);
+  return { seen, after, consultAudio, joinedAt, consultStatus, consultLog };
 });

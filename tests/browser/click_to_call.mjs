@@ -9,7 +9,7 @@
 // Environment (besides lib.mjs's): ZVONAR_LOGIN, ZVONAR_PASSWORD, and ZVONAR_TICKET or
 // ZVONAR_MISSED.
 
-import { run, need, login } from './lib.mjs';
+import { run, need, check, login } from './lib.mjs';
 
 async function until(what, fn, timeoutMs = 30_000) {
   const end = Date.now() + timeoutMs;
@@ -38,7 +38,14 @@ await run(async (t) => {
     await page.waitForSelector('#ticket-dial');
     await page.click('#ticket-dial');
   }
+  // «Вызов» with «Отменить» while the resident's phone rings (1 s): zvonar answers the
+  // operator's call only when the resident answers.
+  await page.waitForSelector('#phone-call[data-state="dialling"] #phone-hangup', { timeout: 30_000 });
+  const diallingAt = Date.now();
   await page.waitForSelector('#phone-call[data-state="talking"] #phone-hangup', { timeout: 30_000 });
+  const ringingMs = Date.now() - diallingAt;
+  // A call the operator placed offers no transfer (zvonar cannot transfer it yet).
+  check(!(await page.isVisible('#phone-transfer')), 'no «Перевести» on a call the operator placed');
   let maxLevel = 0;
   const inbound = await until('inbound audio', async () => {
     const s = await page.evaluate(() => window.zvonarPhone.phone.inboundAudio());
@@ -59,5 +66,5 @@ await run(async (t) => {
     await shot('missed_called_back');
     closed = (await row.count()) === 0;
   }
-  return { inbound, outbound, maxLevel, closed };
+  return { inbound, outbound, maxLevel, closed, ringingMs };
 });

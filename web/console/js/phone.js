@@ -201,9 +201,11 @@ export function startPhone(slot, { api }) {
         button('phone-hangup', 'Завершить', () => phone.hangup(), 'danger'),
         button('phone-hold', phone.held ? 'Снять с удержания' : 'Удержание', () => phone.hold(!phone.held)),
         button('phone-mute', phone.muted ? 'Включить микрофон' : 'Выключить микрофон', () => phone.mute(!phone.muted)),
-        button('phone-transfer', 'Перевести', () => openTransfer()),
+        // A call the operator placed cannot be transferred yet: zvonar answers a REFER on
+        // it 405, so the button is not offered.
+        current.outgoing ? null : button('phone-transfer', 'Перевести', () => openTransfer()),
         keypad(),
-        transferBox())
+        current.outgoing ? null : transferBox())
       : h('div', { class: 'phone-controls' },
         button('phone-answer', 'Ответить', () => { unlock(); phone.answer(); }, 'primary'),
         button('phone-decline', 'Отклонить', () => phone.hangup()));
@@ -215,7 +217,7 @@ export function startPhone(slot, { api }) {
   // a free number; «Перевести» sends the REFER (softphone.js) and shows how it goes.
   let transferState = null; // null (closed) | { options: [...], status: '' }
   const transferLog = []; // every status shown, in order (support and tests read it)
-  const consultLog = []; // the consultations' steps: 'ringing', 'talking', 'ended', 'failed'
+  const consultLog = []; // the consultations' steps: 'ringing', 'progress' (zvonar's 183), 'talking', 'ended', 'failed'
 
   /** The status of a transfer for the panel; logged for support and tests. */
   function transferStatus(st) {
@@ -234,7 +236,7 @@ export function startPhone(slot, { api }) {
       drawCall();
       phone.completeTransfer(transferStatus);
     }, 'primary');
-    join.disabled = !talking || !!transferState.status;
+    join.disabled = !phone.canJoin || !!transferState.status;
     const back = button('phone-consult-cancel', 'Вернуться к абоненту', () => phone.cancelConsult());
     return h('div', { id: 'phone-transfer', class: 'phone-transfer', dataset: { status: transferState.status || '', consult: phone.consultState } },
       h('p', { id: 'phone-consult-status' },
@@ -341,13 +343,15 @@ export function startPhone(slot, { api }) {
     if (what === 'accepted' || what === 'confirmed' || what === 'ended' || what === 'failed') ringer.stop();
     if (what === 'ended' || what === 'failed') current = null;
     if (what.startsWith('consult-')) consultLog.push(what.slice('consult-'.length));
-    if (what === 'consult-failed') toast('Коллега не ответил: абонент снят с удержания', 'error');
+    // A consultation joined to the caller ends too (a 487 while the colleague still rang):
+    // that is the transfer going through, not a refusal.
+    if (what === 'consult-failed' && !phone.transferring) toast('Коллега не ответил: абонент снят с удержания', 'error');
     if ((what === 'consult-ended' || what === 'consult-failed') && transferState && !phone.transferring) {
       transferState.consulting = null;
       transferState.status = '';
     }
     if (['accepted', 'confirmed', 'ended', 'failed', 'hold', 'unhold', 'mute', 'outgoing',
-      'consult-ringing', 'consult-talking', 'consult-ended', 'consult-failed'].includes(what)) drawCall();
+      'consult-ringing', 'consult-progress', 'consult-talking', 'consult-ended', 'consult-failed'].includes(what)) drawCall();
     render();
     if (what === 'ended' || what === 'failed' || what === 'confirmed') refreshAgent();
   }
@@ -394,7 +398,7 @@ export function startPhone(slot, { api }) {
     get phone() { return phone; },
     /** The transfers' statuses so far (blind and attended): 'accepted', 'done', 'failed'. */
     get transferLog() { return transferLog.slice(); },
-    /** The consultations' steps so far: 'ringing', 'talking', 'ended', 'failed'. */
+    /** The consultations' steps so far: 'ringing', 'progress', 'talking', 'ended', 'failed'. */
     get consultLog() { return consultLog.slice(); },
     call,
     stop() {

@@ -247,7 +247,15 @@ export class Softphone {
     const c = this.ua.call(this.consultTarget, RTC);
     this.consultation = c;
     this.consultState = 'ringing';
+    this.consultToTag = null;
     c.on('peerconnection', (e) => this.attach(e.peerconnection));
+    // zvonar answers the consultation only when the colleague answers; meanwhile its 183
+    // (ringback as early media) carries the dialog's to-tag, which «Соединить» needs.
+    c.on('progress', (e) => {
+      if (e.originator !== 'remote' || !e.response || !e.response.to_tag || this.consultToTag) return;
+      this.consultToTag = e.response.to_tag;
+      this.changed('consult-progress');
+    });
     c.on('confirmed', () => { this.consultState = 'talking'; this.changed('consult-talking'); });
     const over = (why) => {
       if (this.consultation !== c) return;
@@ -269,11 +277,17 @@ export class Softphone {
    * `transfer`.
    */
   completeTransfer(onStatus = () => {}) {
-    if (this.state !== 'talking' || this.consultState !== 'talking') return;
+    if (this.state !== 'talking' || !this.canJoin) return;
     this.transferring = true;
     const failed = () => { this.transferring = false; onStatus('failed'); };
+    const c = this.consultation;
+    // While the colleague still rings, the consultation is an early dialog, which JsSIP's
+    // `replaces` does not name (it knows the to-tag only once confirmed): the same three ids
+    // (RFC 3891 §3) are given with the 183's to-tag, read as JsSIP's ReferSubscriber reads them.
+    const replaces = this.consultState === 'talking' ? c
+      : { _request: { call_id: c._request.call_id }, _from_tag: c._from_tag, _to_tag: this.consultToTag };
     this.session.refer(this.consultTarget, {
-      replaces: this.consultation,
+      replaces,
       eventHandlers: {
         requestSucceeded: () => onStatus('accepted'),
         requestFailed: failed,
@@ -281,6 +295,11 @@ export class Softphone {
         failed,
       },
     });
+  }
+
+  /** Whether «Соединить» can be sent: the colleague talks, or rings with zvonar's 183 in. */
+  get canJoin() {
+    return !!this.consultation && (this.consultState === 'talking' || !!this.consultToTag);
   }
 
   /** Ends the consultation; the caller comes off hold. */
