@@ -458,7 +458,10 @@ fn the_robot_calls_residents_through_the_trunk_voice_and_keys_ratings_low_one_ma
     };
     assert_eq!((avg("leak"), avg("lift")), (Some(5.0), Some(2.0)), "{rep}");
 
-    // The console's ticket card shows the rating and links the quality-control ticket.
+    // The console's ticket card shows the rating and links the quality-control ticket. The
+    // supervisor's browser is in the company's zone: the report's default period is the
+    // page's "this month", which the server reads as the company's local days (with the
+    // browser in Moscow and the company at UTC−12, their dates differ 15 hours a day).
     let r = common::browser::run_script(
         &z,
         "rating.mjs",
@@ -467,6 +470,7 @@ fn the_robot_calls_residents_through_the_trunk_voice_and_keys_ratings_low_one_ma
             ("SUPERVISOR", "sveta"),
             ("SUPERVISOR_PASSWORD", SUPERVISOR_PASSWORD),
             ("TICKET", &keys_ticket["id"].to_string()),
+            ("TZ_NAME", zone),
         ],
     );
     let shown = r["rating"].as_str().unwrap_or("");
