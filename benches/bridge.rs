@@ -114,17 +114,7 @@ fn start_browser_agent(z: &Zvonar, login: &str, account: &str, talk_s: u32) -> L
     assert!(ok, "sip-account add {account}: {out}");
     // The operator's microphone: Russian speech, looped by Chromium.
     let mic = z.dir.join("browser-mic.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&mic, spec).expect("mic wav");
-    for s in common::problem_speech() {
-        w.write_sample(s).expect("sample");
-    }
-    w.finalize().expect("mic wav");
+    common::write_mono_wav(&mic, &common::problem_speech());
     let url = format!("http://127.0.0.1:{}", z.http_port);
     let args = [
         "--use-fake-device-for-media-stream".to_string(),
@@ -182,27 +172,8 @@ fn main() {
         let account = format!("{}", 201 + i);
         let password = format!("пароль оператора {i:02}");
         let sip_secret = format!("secret-{account}");
-        let (ok, out) = z.cli(
-            &["user", "add", "--login", &login, "--role", "operator"],
-            &format!("{password}\n"),
-        );
-        assert!(ok, "user add {login}: {out}");
-        let (ok, out) = z.cli(
-            &["sip-account", "add", &account, "--login", &login],
-            &format!("{sip_secret}\n"),
-        );
-        assert!(ok, "sip-account add {account}: {out}");
         let port = free_port();
-        z.register_account(&account, &sip_secret, port);
-        let session = z.log_in(&login, &password);
-        let (status, _, body) = common::http_request(
-            z.http_port,
-            "POST",
-            "/api/v1/queue/agent/login",
-            &session,
-            "",
-        );
-        assert_eq!(status, 200, "agent login {login}: {body}");
+        z.desk_phone_agent(&login, &password, &account, &sip_secret, port);
         let sc = desk_phone_scenario(
             &z.dir,
             &format!("desk-{account}"),

@@ -25,17 +25,7 @@ const PARTY_HZ: f64 = 1000.0;
 
 /// A mono 8 kHz WAV of `ms` of a `hz` tone, for the fallback flow's prompt.
 fn tone_wav(path: &Path, hz: f64, ms: u32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).expect("wav");
-    for s in tone(hz, ms) {
-        w.write_sample(s).expect("sample");
-    }
-    w.finalize().expect("wav");
+    common::write_mono_wav(path, &tone(hz, ms));
 }
 
 fn tone(hz: f64, ms: u32) -> Vec<i16> {

@@ -463,26 +463,7 @@ fn emergency_ticket_escalates_along_the_roster_console_accept_and_restart() {
 fn a_duty_call_out_answered_at_an_agents_desk_phone_keeps_the_agent_busy() {
     let port = free_port();
     let z = start("duty-busy", 10, None);
-    cli(
-        &z,
-        &["user", "add", "--login", "anna", "--role", "operator"],
-        "пароль оператора 1\n",
-    );
-    cli(
-        &z,
-        &["sip-account", "add", "101", "--login", "anna"],
-        "secret-101\n",
-    );
-    z.register_account("101", "secret-101", port);
-    let session = z.log_in("anna", "пароль оператора 1");
-    let (status, _, body) = common::http_request(
-        z.http_port,
-        "POST",
-        "/api/v1/queue/agent/login",
-        &session,
-        "",
-    );
-    assert_eq!(status, 200, "agent login: {body}");
+    z.desk_phone_agent("anna", "пароль оператора 1", "101", "secret-101", port);
     let anna = user_id(&z, "anna");
     let roster = json!({"shifts": [
         {"days": [1,2,3,4,5,6,7], "start": "00:00", "end": "00:00", "order": 1,

@@ -658,19 +658,7 @@ fn a_transfer_target_that_is_busy_sends_the_caller_back_to_the_queue() {
     // After the failed transfer the caller waits in the queue again; nobody else is there,
     // so it overflows after max_wait_s to a short goodbye (a prompt file, no TTS).
     let bye = std::env::temp_dir().join(format!("zvonar-transfer-bye-{}.wav", std::process::id()));
-    {
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 8000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(&bye, spec).expect("wav");
-        for s in common::digits_wav("1") {
-            w.write_sample(s).expect("sample");
-        }
-        w.finalize().expect("wav");
-    }
+    common::write_mono_wav(&bye, &common::digits_wav("1"));
     let dialplan = format!(
         r#"
 [[route]]
@@ -947,19 +935,7 @@ fn click_to_call(from: CallBackFrom) {
         .flat_map(|d| common::digits_wav(d))
         .collect();
     let mic_wav = z.dir.join("operator-mic.wav");
-    {
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 8000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(&mic_wav, spec).expect("wav");
-        for s in &mic {
-            w.write_sample(*s).expect("sample");
-        }
-        w.finalize().expect("wav");
-    }
+    common::write_mono_wav(&mic_wav, &mic);
     let url = format!("http://{}", z.http);
     let chromium_args = [
         "--use-fake-device-for-media-stream".to_string(),

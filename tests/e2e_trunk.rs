@@ -393,18 +393,12 @@ fn call_scenario(
 
 /// A mono 8 kHz WAV of a 600 Hz tone, the fallback flow's prompt.
 fn tone_wav(path: &Path) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).expect("wav");
-    for n in 0..8000 {
-        let v = 6000.0 * (2.0 * std::f64::consts::PI * 600.0 * f64::from(n) / 8000.0).sin();
-        w.write_sample(v as i16).expect("sample");
-    }
-    w.finalize().expect("wav");
+    let tone: Vec<i16> = (0..8000)
+        .map(|n| {
+            (6000.0 * (2.0 * std::f64::consts::PI * 600.0 * f64::from(n) / 8000.0).sin()) as i16
+        })
+        .collect();
+    common::write_mono_wav(path, &tone);
 }
 
 /// zvonar whose every call is dialled to `+79161234567` through `trunks` (TOML), falling

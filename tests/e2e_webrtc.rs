@@ -90,19 +90,7 @@ fn an_operator_takes_a_queued_call_in_the_console_softphone_audio_both_ways() {
         .flat_map(|d| common::digits_wav(d))
         .collect();
     let mic_wav = z.dir.join("operator-mic.wav");
-    {
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 8000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(&mic_wav, spec).expect("wav");
-        for s in &mic {
-            w.write_sample(*s).expect("sample");
-        }
-        w.finalize().expect("wav");
-    }
+    common::write_mono_wav(&mic_wav, &mic);
 
     // What the caller receives, captured on our end of the veth.
     let caller_media_port = common::free_media_port();

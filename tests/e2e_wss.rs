@@ -75,19 +75,7 @@ fn the_console_over_https_takes_a_call_over_wss() {
         .flat_map(|d| common::digits_wav(d))
         .collect();
     let mic_wav = z.dir.join("operator-mic.wav");
-    {
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 8000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(&mic_wav, spec).expect("wav");
-        for s in &mic {
-            w.write_sample(*s).expect("sample");
-        }
-        w.finalize().expect("wav");
-    }
+    common::write_mono_wav(&mic_wav, &mic);
 
     let url = format!("https://{}", z.http);
     let chromium_args = [

@@ -474,6 +474,22 @@ pub enum Step {
     ReInvite(&'static str),
 }
 
+/// Writes `samples` as a mono 8 kHz 16-bit WAV at `path` (a prompt, a browser's fake
+/// microphone); panics on an I/O error.
+pub fn write_mono_wav(path: &Path, samples: &[i16]) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("wav");
+    for s in samples {
+        w.write_sample(*s).expect("sample");
+    }
+    w.finalize().expect("wav");
+}
+
 /// A problem description spoken by a person (Tinkoff VoiceKit sample_4, 3.5 s:
 /// «6 часов 45 минут, 3 доллара 5 центов»).
 pub fn problem_speech() -> Vec<i16> {
@@ -1011,6 +1027,41 @@ impl Zvonar {
             login,
             password,
         )
+    }
+
+    /// An operator who works from a desk phone: console user `login` (role operator,
+    /// `password`) with SIP account `account` (`secret`), which SIPp registers from
+    /// 127.0.0.1:`port` ([`Zvonar::register_account`]), logged in to the queues over the API.
+    /// Returns the user's session headers. Panics on any failure.
+    pub fn desk_phone_agent(
+        &self,
+        login: &str,
+        password: &str,
+        account: &str,
+        secret: &str,
+        port: u16,
+    ) -> Vec<String> {
+        let (ok, out) = self.cli(
+            &["user", "add", "--login", login, "--role", "operator"],
+            &format!("{password}\n"),
+        );
+        assert!(ok, "user add {login}: {out}");
+        let (ok, out) = self.cli(
+            &["sip-account", "add", account, "--login", login],
+            &format!("{secret}\n"),
+        );
+        assert!(ok, "sip-account add {account}: {out}");
+        self.register_account(account, secret, port);
+        let session = self.log_in(login, password);
+        let (status, _, body) = http_request(
+            self.http_port,
+            "POST",
+            "/api/v1/queue/agent/login",
+            &session,
+            "",
+        );
+        assert_eq!(status, 200, "agent login {login}: {body}");
+        session
     }
 
     /// SIPp registers SIP account `user` (digest, MD5) from 127.0.0.1:`port` for an hour,
