@@ -229,26 +229,7 @@ fn a_browser_agent_that_vanishes_while_ringing_the_call_rings_the_desk_phone_age
     line("READY");
 
     // boris: a desk phone registered with digest auth on our side of the veth, logged in.
-    let phone_port = free_port();
-    let reg = common::register_scenario(&z.dir, "102", "secret-102");
-    let out = Command::new("sipp")
-        .arg(format!("{}:5060", ns.ns_ip))
-        .args(["-sf", &reg.to_string_lossy()])
-        .args([
-            "-m",
-            "1",
-            "-l",
-            "1",
-            "-t",
-            "u1",
-            "-p",
-            &phone_port.to_string(),
-        ])
-        .args(["-i", &host, "-timeout", "20s", "-timeout_error", "-nostdin"])
-        .current_dir(&z.dir)
-        .output()
-        .expect("sipp");
-    assert!(out.status.success(), "REGISTER 102: {out:?}\n{}", z.log());
+    let phone_port = register_from_host(&ns, &z, "102", "secret-102");
     let boris = common::log_in_at(z.http, "boris", "пароль boris 1");
     let (status, _, body) =
         common::http_request_to(z.http, "POST", "/api/v1/queue/agent/login", &boris, "");
@@ -407,14 +388,17 @@ fn bye_answered(timeout_ms: u32) -> String {
     )
 }
 
-/// zvonar on loopback with `dialplan`, operators anna (101) and boris (102), and both desk
-/// phones registered over UDP (digest, MD5) from the returned ports: (zvonar, anna's, boris's).
-fn two_desk_phones(name: &str, dialplan: String) -> (common::Zvonar, u16, u16) {
+/// zvonar on loopback with `dialplan` (and `extra` configuration), operators anna (101) and
+/// boris (102), and both desk phones registered over UDP (digest, MD5) from the returned
+/// ports: (zvonar, anna's, boris's).
+fn two_desk_phones(name: &str, dialplan: String, extra: &str) -> (common::Zvonar, u16, u16) {
     let z = common::Zvonar::start_with(
         name,
         common::Options {
             dialplan: Some(dialplan),
-            extra_config: format!("[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n"),
+            extra_config: format!(
+                "[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n\n{extra}"
+            ),
             ..common::Options::default()
         },
     );
@@ -452,7 +436,8 @@ fn notify_step(status: u16, state: &str) -> String {
 fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches_the_colleague() {
     // anna takes queue calls on her desk phone (101); boris's phone (102) is registered, and
     // boris starts taking queue calls once anna talks to the caller (so the caller is hers).
-    let (z, anna_port, boris_port) = two_desk_phones("transfer-blind", DESK_DIALPLAN.to_string());
+    let (z, anna_port, boris_port) =
+        two_desk_phones("transfer-blind", DESK_DIALPLAN.to_string(), "");
     let anna = z.log_in("anna", "пароль anna 1");
     let (status, _, body) =
         common::http_request(z.http_port, "POST", "/api/v1/queue/agent/login", &anna, "");
@@ -685,7 +670,7 @@ prompt = {{ file = "{}" }}
 "#,
         bye.display()
     );
-    let (z, anna_port, boris_port) = two_desk_phones("transfer-busy", dialplan);
+    let (z, anna_port, boris_port) = two_desk_phones("transfer-busy", dialplan, "");
     let anna = z.log_in("anna", "пароль anna 1");
     let (status, _, body) =
         common::http_request(z.http_port, "POST", "/api/v1/queue/agent/login", &anna, "");
@@ -805,6 +790,26 @@ fn resident_scenario(dir: &Path, caller_id: &str, pcap: &Path) -> PathBuf {
     p
 }
 
+/// A ticket «Перезвонить жильцу» with the resident's number `number`; its id.
+fn ticket_to_call_back(z: &NsZvonar, number: &str) -> i64 {
+    let (status, _, body) = common::http_request_to(
+        z.http,
+        "POST",
+        "/api/v1/tickets",
+        &[format!("Authorization: Bearer {}", z.token)],
+        &serde_json::json!({
+            "topic": "other", "description": "Перезвонить жильцу", "caller": number
+        })
+        .to_string(),
+    );
+    assert_eq!(status, 201, "{body}");
+    let t: Value = serde_json::from_str(&body).expect("json");
+    t["id"]
+        .as_i64()
+        .or_else(|| t["ticket"]["id"].as_i64())
+        .expect("ticket id")
+}
+
 /// Where the operator clicks «Позвонить».
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum CallBackFrom {
@@ -857,23 +862,7 @@ fn click_to_call(from: CallBackFrom) {
         &["sip-account", "add", "101", "--login", "anna"],
         "secret-101\n",
     );
-    // A ticket with the resident's number.
-    let (status, _, body) = common::http_request_to(
-        z.http,
-        "POST",
-        "/api/v1/tickets",
-        &[format!("Authorization: Bearer {}", z.token)],
-        &serde_json::json!({
-            "topic": "other", "description": "Перезвонить жильцу", "caller": RESIDENT
-        })
-        .to_string(),
-    );
-    assert_eq!(status, 201, "{body}");
-    let t: Value = serde_json::from_str(&body).expect("json");
-    let ticket = t["id"]
-        .as_i64()
-        .or_else(|| t["ticket"]["id"].as_i64())
-        .expect("ticket id");
+    let ticket = ticket_to_call_back(&z, RESIDENT);
     // For a call back: the resident called and hung up on the robot, a missed call.
     let missed = (from == CallBackFrom::MissedCall).then(|| {
         let sc = common::hang_up_scenario(&z.dir, "gave-up", RESIDENT, "100", &[Step::Pause(2000)]);
@@ -1069,8 +1058,15 @@ fn two_operators(ns: &Netns, name: &str) -> (NsZvonar, u16) {
             &format!("secret-{account}\n"),
         );
     }
+    let phone_port = register_from_host(ns, &z, "102", "secret-102");
+    (z, phone_port)
+}
+
+/// Registers SIP account `account` (password `secret`) over UDP from our side of the veth,
+/// as a desk phone there does: the port the phone then listens on.
+fn register_from_host(ns: &Netns, z: &NsZvonar, account: &str, secret: &str) -> u16 {
     let phone_port = free_port();
-    let reg = common::register_scenario(&z.dir, "102", "secret-102");
+    let reg = common::register_scenario(&z.dir, account, secret);
     let out = Command::new("sipp")
         .arg(format!("{}:5060", ns.ns_ip))
         .args(["-sf", &reg.to_string_lossy()])
@@ -1084,12 +1080,23 @@ fn two_operators(ns: &Netns, name: &str) -> (NsZvonar, u16) {
             "-p",
             &phone_port.to_string(),
         ])
-        .args(["-i", &host, "-timeout", "20s", "-timeout_error", "-nostdin"])
+        .args([
+            "-i",
+            &ns.host_ip.to_string(),
+            "-timeout",
+            "20s",
+            "-timeout_error",
+            "-nostdin",
+        ])
         .current_dir(&z.dir)
         .output()
         .expect("sipp");
-    assert!(out.status.success(), "REGISTER 102: {out:?}\n{}", z.log());
-    (z, phone_port)
+    assert!(
+        out.status.success(),
+        "REGISTER {account}: {out:?}\n{}",
+        z.log()
+    );
+    phone_port
 }
 
 /// A console test's start: one browser test at a time ([`BROWSER`]), a network namespace
@@ -1408,15 +1415,9 @@ fn an_operator_consults_a_colleague_then_joins_the_caller_to_them_attended_trans
     );
 }
 
-/// The colleague anna consults is busy: the consultation fails (486), the console takes the
-/// caller off hold (the caller's audio reaches the page again), nothing is transferred, and
-/// anna ends the call herself.
-#[test]
-fn a_consultation_the_colleague_refuses_returns_the_operator_to_the_caller() {
-    let Some((_one_at_a_time, ns, z, phone_port)) = console_setup("tc", "attended-busy") else {
-        return;
-    };
-    let host = ns.host_ip.to_string();
+/// boris's desk phone on `port` (our side of the veth) answering the one INVITE it gets
+/// with 486 Busy Here.
+fn busy_phone(ns: &Netns, z: &NsZvonar, port: u16) -> Killed {
     let busy = z.dir.join("boris-busy.xml");
     std::fs::write(
         &busy,
@@ -1427,19 +1428,30 @@ fn a_consultation_the_colleague_refuses_returns_the_operator_to_the_caller() {
         ),
     )
     .expect("scenario");
-    let boris = Killed(
+    Killed(
         common::uas_command(
             &z.dir,
             &busy,
-            &host,
-            phone_port,
+            &ns.host_ip.to_string(),
+            port,
             common::free_media_port(),
             1,
             120,
         )
         .spawn()
         .expect("sipp boris"),
-    );
+    )
+}
+
+/// The colleague anna consults is busy: the consultation fails (486), the console takes the
+/// caller off hold (the caller's audio reaches the page again), nothing is transferred, and
+/// anna ends the call herself.
+#[test]
+fn a_consultation_the_colleague_refuses_returns_the_operator_to_the_caller() {
+    let Some((_one_at_a_time, ns, z, phone_port)) = console_setup("tc", "attended-busy") else {
+        return;
+    };
+    let boris = busy_phone(&ns, &z, phone_port);
     let mut browser = anna_in_console(
         &z,
         "attended.mjs",
@@ -1732,7 +1744,8 @@ fn a_browser_offering_only_opus_is_transcoded_to_and_from_g711() {
 /// extension 102 rings (the dialplan would have put a caller from outside in the queue).
 #[test]
 fn a_desk_phone_over_udp_dials_an_extension_after_digest_authentication() {
-    let (z, anna_port, boris_port) = two_desk_phones("desk-dial-out", DESK_DIALPLAN.to_string());
+    let (z, anna_port, boris_port) =
+        two_desk_phones("desk-dial-out", DESK_DIALPLAN.to_string(), "");
     // boris's phone answers and waits for the BYE zvonar passes on when anna hangs up.
     let boris_xml = bye_answered(30_000);
     let boris = desk_phone(
@@ -1774,4 +1787,649 @@ fn a_desk_phone_over_udp_dials_an_extension_after_digest_authentication() {
     let calls = z.get_json("/api/v1/calls?limit=1");
     assert_eq!(calls[0]["flow"], "agent_call", "{}", calls[0]);
     assert_eq!(calls[0]["callee"], "102", "{}", calls[0]);
+}
+
+/// The number of the resident the own-call tests call back (behind the trunk).
+const RESIDENT: &str = "+79035550303";
+
+/// An own-call test's world ([`own_call_setup`]).
+struct OwnCallSetup {
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+    ns: Netns,
+    z: NsZvonar,
+    /// Where boris's desk phone (102, registered from our side of the veth) listens.
+    boris_port: u16,
+    /// A ticket with the resident's number, to call back from.
+    ticket: i64,
+    /// The resident behind the trunk ([`resident_scenario`]): answers, speaks, waits for BYE.
+    resident: Killed,
+}
+
+/// An own-call test's start: one browser test at a time, a namespace `tag`, zvonar `name`
+/// with [`DESK_DIALPLAN`] and a trunk on our side of the veth (caller ID 74951234567),
+/// operators anna (101) and boris (102, desk phone registered), a ticket with [`RESIDENT`]'s
+/// number, and the resident answering the trunk and saying the problem `times` times. `None`
+/// (with a message) where namespaces cannot be made.
+fn own_call_setup(tag: &str, name: &str, times: usize) -> Option<OwnCallSetup> {
+    let guard = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err(why) = common::netns::possible() {
+        eprintln!("SKIPPED: network namespaces cannot be made here ({why}); needs root");
+        return None;
+    }
+    let ns = Netns::create(tag);
+    let host = ns.host_ip.to_string();
+    let trunk_port = free_port();
+    const COMPANY: &str = "74951234567";
+    let z = NsZvonar::start_with(
+        &ns,
+        name,
+        Some(DESK_DIALPLAN),
+        &format!("trusted = [\"{host}/32\"]"),
+        &format!(
+            "[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n\n\
+             [[trunk]]\nname = \"provider\"\nregistrar = \"sip:{host}:{trunk_port}\"\n\
+             username = \"74950001122\"\npassword = \"trunk-secret\"\nregister = false\n\
+             caller_id = \"{COMPANY}\"\n"
+        ),
+    );
+    for (login, account) in [("anna", "101"), ("boris", "102")] {
+        z.cli(
+            &["user", "add", "--login", login, "--role", "operator"],
+            &format!("пароль {login} 1\n"),
+        );
+        z.cli(
+            &["sip-account", "add", account, "--login", login],
+            &format!("secret-{account}\n"),
+        );
+    }
+    let boris_port = register_from_host(&ns, &z, "102", "secret-102");
+    let ticket = ticket_to_call_back(&z, RESIDENT);
+    let speech: Vec<i16> = std::iter::repeat_n(common::problem_speech(), times)
+        .flatten()
+        .collect();
+    let pcap = z.dir.join("resident-speech.pcap");
+    let (mut seq, mut ts) = (100u16, 1000u32);
+    common::write_pcap(&pcap, &common::speech_packets(&speech, &mut seq, &mut ts));
+    let resident = Killed(
+        common::uas_command(
+            &z.dir,
+            &resident_scenario(&z.dir, COMPANY, &pcap),
+            &host,
+            trunk_port,
+            common::free_media_port(),
+            1,
+            120,
+        )
+        .spawn()
+        .expect("sipp resident"),
+    );
+    Some(OwnCallSetup {
+        _one_at_a_time: guard,
+        ns,
+        z,
+        boris_port,
+        ticket,
+        resident,
+    })
+}
+
+/// anna's console in Chromium (fake microphone: Chromium's beeps) running `script` with
+/// `env`, calling back from `ticket`; its `RESULT`.
+fn anna_calls_back(z: &NsZvonar, ticket: i64, script: &str, env: &[(&str, &str)]) -> Value {
+    let url = format!("http://{}", z.http);
+    let chromium_args = [
+        "--use-fake-device-for-media-stream".to_string(),
+        "--use-fake-ui-for-media-stream".to_string(),
+        format!("--unsafely-treat-insecure-origin-as-secure={url}"),
+    ];
+    let ticket = ticket.to_string();
+    let mut env = env.to_vec();
+    env.extend([
+        ("ZVONAR_LOGIN", "anna"),
+        ("ZVONAR_PASSWORD", "пароль anna 1"),
+        ("ZVONAR_TICKET", ticket.as_str()),
+    ]);
+    LiveScript::start(script, "e2e_transfer", &url, &chromium_args, &env)
+        .result(Duration::from_secs(180))
+        .unwrap_or_else(|e| panic!("{e}\nzvonar log:\n{}", z.log()))
+}
+
+/// The CDR of anna's call to the resident (flow `agent_call`, callee [`RESIDENT`]) with its
+/// timeline, once it has ended and its recording is known.
+fn own_call_cdr(z: &NsZvonar) -> Value {
+    wait_for("the own call's CDR", Duration::from_secs(20), || {
+        let calls = ns_json(z, "/api/v1/calls?limit=5");
+        let id = calls
+            .as_array()?
+            .iter()
+            .find(|c| c["callee"] == RESIDENT && c["flow"] == "agent_call")?["call_id"]
+            .as_str()?
+            .to_string();
+        let d = ns_json(z, &format!("/api/v1/calls/{id}"));
+        (!d["cdr"]["hangup_cause"].is_null() && !d["cdr"]["recording"].is_null()).then_some(d)
+    })
+}
+
+/// The operator calls a resident back from a ticket (click-to-call through the trunk) and
+/// then transfers the resident to boris's desk phone (102) with «Перевести»: a blind transfer
+/// of a call the operator placed. zvonar rings boris for the resident (two outgoing legs
+/// bridged), reports the progress in NOTIFYs, ends anna's call once boris answered, and the
+/// call's one recording goes on: the resident on the left all along, boris on the right
+/// after anna. boris hangs up after a few seconds, and zvonar ends the resident's leg.
+#[test]
+fn an_operator_transfers_the_resident_she_called_to_a_colleagues_desk_phone() {
+    let Some(OwnCallSetup {
+        _one_at_a_time,
+        ns,
+        z,
+        boris_port,
+        ticket,
+        resident,
+    }) = own_call_setup("to", "transfer-own", 5)
+    else {
+        return;
+    };
+    let host = ns.host_ip.to_string();
+    // boris answers, says digits, and hangs up 8 s later; what reaches him is captured.
+    let boris_says: Vec<i16> = ["4", "5", "6", "7", "8", "9"]
+        .iter()
+        .flat_map(|d| common::digits_wav(d))
+        .collect();
+    let boris_pcap = z.dir.join("boris-speech.pcap");
+    let (mut seq, mut ts) = (500u16, 9000u32);
+    common::write_pcap(
+        &boris_pcap,
+        &common::speech_packets(&boris_says, &mut seq, &mut ts),
+    );
+    let (boris_media, tcpdump) = boris_rx(&ns, &z);
+    let boris_xml = format!(
+        "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  \
+         <pause milliseconds=\"8000\"/>\n{}  <recv response=\"200\"/>\n",
+        boris_pcap.display(),
+        phone_request("BYE", 1, "")
+    );
+    let boris = Killed(
+        common::uas_command(
+            &z.dir,
+            &phone_scenario(&z.dir, "boris-desk", &boris_xml),
+            &host,
+            boris_port,
+            boris_media,
+            1,
+            120,
+        )
+        .spawn()
+        .expect("sipp boris"),
+    );
+
+    let r = anna_calls_back(&z, ticket, "own_transfer.mjs", &[("ZVONAR_TARGET", "102")]);
+    let (ok, out) = finish(boris);
+    assert!(
+        ok,
+        "boris's phone answered and hung up:\n{out}\n{}",
+        z.log()
+    );
+    let (ok, out) = finish(resident);
+    assert!(
+        ok,
+        "the resident got our BYE after boris hung up:\n{out}\n{}",
+        z.log()
+    );
+    assert_eq!(
+        seen(&r),
+        ["accepted", "done"],
+        "the panel showed the REFER accepted (202), then the transfer done (NOTIFY 200): {r}"
+    );
+    let choices: Vec<&str> = r["choices"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(
+        !choices.iter().any(|c| c.contains("Очередь")),
+        "no queue is offered for a call the operator placed: {choices:?}"
+    );
+
+    // boris hears the resident.
+    let heard = pcma_heard(&tcpdump.finish(), |_| true);
+    let rms = common::loudest_window(&heard);
+    let resident_at_boris = contour_match(&heard, &common::problem_speech());
+    assert!(
+        heard.len() > 8000 * 3 && rms > 300.0 && resident_at_boris > 0.6,
+        "boris hears the resident: {} samples, rms {rms:.0}, contour match {resident_at_boris:.2}",
+        heard.len()
+    );
+
+    // One CDR: anna's call to the resident, transferred by anna to 102, ended by boris.
+    let detail = own_call_cdr(&z);
+    assert_eq!(detail["cdr"]["hangup_cause"], "party_bye", "{detail}");
+    let timeline = detail["timeline"].as_array().expect("timeline");
+    let kinds: Vec<&str> = timeline.iter().filter_map(|e| e["kind"].as_str()).collect();
+    let at = |k: &str, from: usize| {
+        kinds[from..]
+            .iter()
+            .position(|x| *x == k)
+            .map(|p| p + from)
+            .unwrap_or_else(|| panic!("no {k} after {from} in {kinds:?}"))
+    };
+    let transferred = at("transferred", 0);
+    assert!(
+        at("bridged", 0) < transferred && at("dialling", transferred) < at("bridged", transferred),
+        "the resident bridged to anna, transferred, boris rung and bridged: {kinds:?}"
+    );
+    let t = &timeline[transferred]["payload"];
+    assert_eq!(
+        (t["agent"].as_str(), t["target"].as_str()),
+        (Some("anna"), Some("account:102")),
+        "{t}"
+    );
+    let ends: Vec<&str> = timeline
+        .iter()
+        .filter(|e| e["kind"] == "unbridged")
+        .filter_map(|e| e["payload"]["ended_by"].as_str())
+        .collect();
+    assert_eq!(
+        ends,
+        ["transferred", "party"],
+        "anna's part ended by the transfer, boris's by boris: {kinds:?}"
+    );
+
+    // The recording: one file, the resident on the left from the start, boris on the right
+    // after the transfer (his digits), not on the left.
+    let rec = detail["cdr"]["recording"].as_str().expect("recording");
+    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
+    assert_eq!(w.spec().channels, 2);
+    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let (left, right): (Vec<i16>, Vec<i16>) = all.chunks(2).map(|c| (c[0], c[1])).unzip();
+    let resident_left = contour_match(&left, &common::problem_speech());
+    let (boris_left, boris_right) = (
+        contour_match(&left, &boris_says),
+        contour_match(&right, &boris_says),
+    );
+    assert!(
+        resident_left > 0.6 && boris_right > 0.6 && boris_right > boris_left + 0.2,
+        "resident's contour on the left {resident_left:.2}; boris's on the right {boris_right:.2}, \
+         on the left {boris_left:.2}"
+    );
+    // It lasts past boris's 8 s with the resident.
+    let secs = left.len() as f64 / 8000.0;
+    assert!(secs > 9.0, "recording of {secs:.1} s");
+    eprintln!(
+        "own-call transfer e2e: transfer took {} ms; boris heard rms {rms:.0} (match {resident_at_boris:.2}); \
+         recording {secs:.1} s: resident left {resident_left:.2}, boris right {boris_right:.2} / left {boris_left:.2}",
+        r["transferMs"]
+    );
+}
+
+/// anna calls the resident back and transfers the resident to boris (102), whose phone is
+/// busy (486): the panel says the transfer failed, the call goes on (the resident's speech
+/// reaches anna's page again, after the ringback), the timeline shows the attempt, and anna
+/// then hangs up, which ends the resident's leg. The recording is one file to the end.
+#[test]
+fn a_transfer_of_a_call_the_operator_placed_that_the_colleague_refuses_leaves_the_resident_with_her(
+) {
+    let Some(OwnCallSetup {
+        _one_at_a_time,
+        ns,
+        z,
+        boris_port,
+        ticket,
+        resident,
+    }) = own_call_setup("tf", "transfer-own-busy", 6)
+    else {
+        return;
+    };
+    let boris = busy_phone(&ns, &z, boris_port);
+    let r = anna_calls_back(
+        &z,
+        ticket,
+        "own_transfer.mjs",
+        &[("ZVONAR_TARGET", "102"), ("ZVONAR_EXPECT", "failed")],
+    );
+    let (ok, out) = finish(boris);
+    assert!(ok, "boris's phone (486):\n{out}\n{}", z.log());
+    let (ok, out) = finish(resident);
+    assert!(
+        ok,
+        "the resident stayed on the call and got our BYE when anna hung up:\n{out}\n{}",
+        z.log()
+    );
+    assert_eq!(
+        seen(&r),
+        ["accepted", "failed"],
+        "the panel showed the REFER accepted (202), then the transfer failed (NOTIFY 486): {r}"
+    );
+    let (energy, packets) = (
+        r["energyAfter"].as_f64().unwrap_or(0.0),
+        r["packetsAfter"].as_i64().unwrap_or(0),
+    );
+    assert!(
+        packets > 50 && energy > 0.0005,
+        "after the failed transfer the resident's speech reaches anna again: {packets} packets, \
+         energy {energy} in 2 s"
+    );
+    let detail = own_call_cdr(&z);
+    let kinds: Vec<&str> = detail["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    let pos = |k: &str| kinds.iter().position(|x| *x == k);
+    assert!(
+        matches!((pos("transferred"), pos("dial_failed")), (Some(t), Some(f)) if t < f),
+        "transferred, then the attempt failed: {kinds:?}"
+    );
+    assert_eq!(detail["cdr"]["hangup_cause"], "caller_bye", "{detail}");
+    // One recording to the end: the resident on the left, before and after the attempt.
+    let rec = detail["cdr"]["recording"].as_str().expect("recording");
+    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
+    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let left: Vec<i16> = all.chunks(2).map(|c| c[0]).collect();
+    let tail = &left[left.len().saturating_sub(8000 * 2)..];
+    let secs = left.len() as f64 / 8000.0;
+    let talk_s = detail["cdr"]["talk_ms"].as_f64().unwrap_or(0.0) / 1000.0;
+    assert!(
+        secs + 0.5 >= talk_s && common::loudest_window(tail) > 300.0,
+        "the recording ({secs:.1} s, talk {talk_s:.1} s) has the resident to its end"
+    );
+    eprintln!(
+        "own-call transfer to a busy colleague e2e: failed after {} ms; then {packets} packets, \
+         energy {energy:.4} in 2 s at anna's page; recording {secs:.1} s",
+        r["transferMs"]
+    );
+}
+
+/// anna calls the resident back, consults boris about it («Консультация»: the resident on
+/// hold, boris's desk phone echoes), and joins them («Соединить», REFER with Replaces on the
+/// call she placed): boris's leg is taken out of the consultation and bridged to the
+/// resident's, both of anna's calls end, boris hears the resident, and the recording goes on
+/// with boris's echo of the resident on the right.
+#[test]
+fn an_operator_consults_a_colleague_about_the_resident_she_called_then_joins_them() {
+    let Some(OwnCallSetup {
+        _one_at_a_time,
+        ns,
+        z,
+        boris_port,
+        ticket,
+        resident,
+    }) = own_call_setup("tj", "attended-own", 10)
+    else {
+        return;
+    };
+    let (boris_media, tcpdump) = boris_rx(&ns, &z);
+    let boris_xml = format!(
+        "  <pause milliseconds=\"16000\"/>\n{}  <recv response=\"200\"/>\n",
+        phone_request("BYE", 1, "")
+    );
+    let boris = Killed(
+        common::uas_command(
+            &z.dir,
+            &phone_scenario(&z.dir, "boris-desk", &boris_xml),
+            &ns.host_ip.to_string(),
+            boris_port,
+            boris_media,
+            1,
+            120,
+        )
+        .arg("-rtp_echo")
+        .spawn()
+        .expect("sipp boris"),
+    );
+    let r = anna_calls_back(&z, ticket, "attended.mjs", &[("ZVONAR_TARGET", "102")]);
+    let (ok, out) = finish(boris);
+    assert!(ok, "boris's phone:\n{out}\n{}", z.log());
+    let (ok, out) = finish(resident);
+    assert!(ok, "the resident got our BYE:\n{out}\n{}", z.log());
+    assert_eq!(
+        seen(&r),
+        ["accepted", "done"],
+        "the panel showed the REFER accepted (202), then the transfer done (NOTIFY 200): {r}"
+    );
+    let steps: Vec<&str> = r["consultLog"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(
+        steps.starts_with(&["ringing", "progress", "talking"]),
+        "the consultation rang (183), then was answered: {r}"
+    );
+    let detail = own_call_cdr(&z);
+    let events: Vec<(&str, &Value)> = detail["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap_or_default(), &e["payload"]))
+        .collect();
+    let transferred = events
+        .iter()
+        .position(|(k, p)| {
+            *k == "transferred"
+                && p["agent"] == "anna"
+                && p["target"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("attended:"))
+        })
+        .unwrap_or_else(|| panic!("an attended `transferred` by anna: {events:?}"));
+    assert!(
+        events[transferred..].iter().any(|(k, _)| *k == "bridged"),
+        "bridged to boris after the transfer: {events:?}"
+    );
+    assert_eq!(
+        detail["cdr"]["hangup_cause"], "party_bye",
+        "{}",
+        detail["cdr"]
+    );
+    let consultation = wait_for("the consultation's CDR", Duration::from_secs(20), || {
+        ns_json(&z, "/api/v1/calls?limit=5")
+            .as_array()?
+            .iter()
+            .find(|c| c["callee"] == "102" && !c["ended_at"].is_null())
+            .cloned()
+    });
+    assert_eq!(
+        consultation["hangup_cause"], "transferred",
+        "the consultation ended by the hand-over: {consultation}"
+    );
+    // At boris's phone, after the join: the resident.
+    let joined_us = r["joinedAt"].as_i64().expect("joinedAt") * 1000;
+    let after = pcma_heard(&tcpdump.finish(), |at| at > joined_us + 1_000_000);
+    let resident_at_boris = contour_match(&after, &common::problem_speech());
+    assert!(
+        after.len() > 8000 * 5 && resident_at_boris > 0.6,
+        "boris hears the resident after the join: {} samples, contour {resident_at_boris:.2}",
+        after.len()
+    );
+    // The recording: the resident on the left; boris's echo of the resident on the right at
+    // the end.
+    let rec = detail["cdr"]["recording"].as_str().expect("recording");
+    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
+    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let (left, right): (Vec<i16>, Vec<i16>) = all.chunks(2).map(|c| (c[0], c[1])).unzip();
+    let resident_left = contour_match(&left, &common::problem_speech());
+    let echoed = contour_match(
+        &right[right.len().saturating_sub(8000 * 8)..],
+        &common::problem_speech(),
+    );
+    assert!(
+        resident_left > 0.6 && echoed > 0.6,
+        "the resident on the left ({resident_left:.2}), boris's echo on the right at the end \
+         ({echoed:.2})"
+    );
+    eprintln!(
+        "own-call attended transfer e2e: at boris after the join: contour {resident_at_boris:.2}; \
+         recording: resident left {resident_left:.2}, echo right {echoed:.2}"
+    );
+}
+
+/// A desk phone over UDP calls a resident through the trunk and transfers the resident to
+/// boris (102) the way many desk phones do a blind transfer: REFER, the 202 and the first
+/// NOTIFY, then BYE at once. zvonar goes on ringing boris for the resident (his phone rings
+/// 1 s), bridges them when he answers, and the call's recording goes on with boris (who
+/// echoes the resident) on the right. On loopback.
+#[test]
+fn a_desk_phone_transfers_the_resident_it_called_and_hangs_up_at_once() {
+    const COMPANY: &str = "74951234567";
+    let trunk_port = free_port();
+    let (z, anna_port, boris_port) = two_desk_phones(
+        "desk-own-transfer",
+        DESK_DIALPLAN.to_string(),
+        &format!(
+            "[[trunk]]\nname = \"provider\"\nregistrar = \"sip:127.0.0.1:{trunk_port}\"\n\
+             username = \"74950001122\"\npassword = \"trunk-secret\"\nregister = false\n\
+             caller_id = \"{COMPANY}\"\n"
+        ),
+    );
+    // The resident behind the trunk speaks all along and waits for our BYE.
+    let speech: Vec<i16> = std::iter::repeat_n(common::problem_speech(), 6)
+        .flatten()
+        .collect();
+    let pcap = z.dir.join("resident-speech.pcap");
+    let (mut seq, mut ts) = (100u16, 1000u32);
+    common::write_pcap(&pcap, &common::speech_packets(&speech, &mut seq, &mut ts));
+    let resident = Killed(
+        common::uas_command(
+            &z.dir,
+            &resident_scenario(&z.dir, COMPANY, &pcap),
+            "127.0.0.1",
+            trunk_port,
+            common::free_media_port(),
+            1,
+            120,
+        )
+        .spawn()
+        .expect("sipp resident"),
+    );
+    // boris's phone rings 1 s (so that anna's phone has hung up before it does), answers,
+    // echoes what it hears for 9 s (so it holds a whole 3.5 s phrase of the resident's
+    // however the phrases fall) and hangs up.
+    let boris_media = common::free_media_port();
+    let tcpdump = common::Capture::start(
+        "lo",
+        &format!("udp and dst port {boris_media}"),
+        &z.dir.join("boris-rx.pcap"),
+    );
+    let boris_xml = format!(
+        "  <pause milliseconds=\"9000\"/>\n{}  <recv response=\"200\"/>\n",
+        phone_request("BYE", 1, "")
+    );
+    let boris_scenario = phone_scenario(&z.dir, "boris", &boris_xml);
+    let slow = std::fs::read_to_string(&boris_scenario)
+        .expect("scenario")
+        .replacen(
+            "  <send>\n    <![CDATA[\n      SIP/2.0 180",
+            "  <pause milliseconds=\"1000\"/>\n  <send>\n    <![CDATA[\n      SIP/2.0 180",
+            1,
+        );
+    std::fs::write(&boris_scenario, slow).expect("scenario");
+    let boris = Killed(
+        common::uas_command(
+            &z.dir,
+            &boris_scenario,
+            "127.0.0.1",
+            boris_port,
+            boris_media,
+            1,
+            120,
+        )
+        .arg("-rtp_echo")
+        .spawn()
+        .expect("sipp boris"),
+    );
+    let anna = common::desk_phone_call_scenario_then(
+        &z.dir,
+        "anna-transfers",
+        "101",
+        "secret-101",
+        RESIDENT,
+        3000,
+        Some("102"),
+    );
+    let out = common::caller_command_from(
+        &z.dir,
+        &anna,
+        &format!("127.0.0.1:{}", z.sip_port),
+        "127.0.0.1",
+        anna_port,
+        common::free_media_port(),
+        40,
+    )
+    .output()
+    .expect("sipp anna");
+    assert!(
+        out.status.success(),
+        "anna's phone: the call, REFER, 202, NOTIFY, BYE:\n{}{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        z.log()
+    );
+    let (ok, boris_out) = finish(boris);
+    assert!(ok, "boris's phone:\n{boris_out}\n{}", z.log());
+    let (ok, resident_out) = finish(resident);
+    assert!(
+        ok,
+        "the resident got our BYE when boris hung up:\n{resident_out}\n{}",
+        z.log()
+    );
+    // boris hears the resident.
+    let heard = pcma_heard(&tcpdump.finish(), |_| true);
+    let resident_at_boris = contour_match(&heard, &common::problem_speech());
+    assert!(
+        heard.len() > 8000 * 3 && resident_at_boris > 0.6,
+        "boris hears the resident: {} samples, rms {:.0}, contour {resident_at_boris:.2}\n{}",
+        heard.len(),
+        common::loudest_window(&heard),
+        z.log()
+    );
+    let calls = z.get_json("/api/v1/calls?limit=1");
+    let id = calls[0]["call_id"].as_str().expect("call id").to_string();
+    let detail = wait_for("the CDR", Duration::from_secs(20), || {
+        let d = z.get_json(&format!("/api/v1/calls/{id}"));
+        (!d["cdr"]["hangup_cause"].is_null() && !d["cdr"]["recording"].is_null()).then_some(d)
+    });
+    assert_eq!(
+        (
+            detail["cdr"]["flow"].as_str(),
+            detail["cdr"]["callee"].as_str()
+        ),
+        (Some("agent_call"), Some(RESIDENT)),
+        "{detail}"
+    );
+    let timeline = detail["timeline"].as_array().expect("timeline");
+    let t = timeline
+        .iter()
+        .find(|e| e["kind"] == "transferred")
+        .map(|e| &e["payload"])
+        .unwrap_or_else(|| panic!("no transferred in {timeline:?}"));
+    assert_eq!(
+        (t["agent"].as_str(), t["target"].as_str()),
+        (Some("anna"), Some("account:102")),
+        "{t}"
+    );
+    let ends: Vec<&str> = timeline
+        .iter()
+        .filter(|e| e["kind"] == "unbridged")
+        .filter_map(|e| e["payload"]["ended_by"].as_str())
+        .collect();
+    assert_eq!(ends, ["transferred", "party"], "{timeline:?}");
+    // The recording: the resident on the left; boris's echo of the resident on the right at
+    // the end.
+    let rec = detail["cdr"]["recording"].as_str().expect("recording");
+    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
+    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let (left, right): (Vec<i16>, Vec<i16>) = all.chunks(2).map(|c| (c[0], c[1])).unzip();
+    let resident_left = contour_match(&left, &common::problem_speech());
+    let echoed = contour_match(
+        &right[right.len().saturating_sub(8000 * 8)..],
+        &common::problem_speech(),
+    );
+    assert!(
+        resident_left > 0.6 && echoed > 0.6,
+        "the resident on the left ({resident_left:.2}), boris's echo on the right at the end \
+         ({echoed:.2})"
+    );
+    eprintln!(
+        "desk-phone own-call transfer e2e: boris heard contour {resident_at_boris:.2}; \
+         recording: resident left {resident_left:.2}, echo right {echoed:.2}"
+    );
 }

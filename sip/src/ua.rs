@@ -14,7 +14,10 @@
 //!   in [`crate::validate::Guard`];
 //! - over UDP, requests rsipstack cannot parse: 501 for extension methods (§8.2.1,
 //!   §21.5.2), else 400 ([`crate::validate::UdpGuard`]);
-//! - OPTIONS inside a dialog: 200.
+//! - OPTIONS inside a dialog: 200;
+//! - REFER inside a dialog before it is confirmed, or on a call whose engine does not take
+//!   transfers (it dropped [`IncomingCall::refers`]): 405. Otherwise the REFER goes to the
+//!   engine on [`IncomingCall::refers`] (an agent's own call: RFC 3515).
 //!
 //! CANCEL before answer is handled by rsipstack (200 to the CANCEL, 487 to the INVITE) and
 //! reported as [`CallSignal::Terminated`] with [`EndReason::Cancelled`].
@@ -337,12 +340,23 @@ pub struct IncomingCall {
     pub leg: Leg,
     /// Later signals for this call.
     pub signals: mpsc::UnboundedReceiver<CallSignal>,
+    /// REFERs on this call once it is answered (the agent on this leg transfers its party,
+    /// RFC 3515): answer each with [`crate::uac::ReferRequest::accept`] or `reject`. Once this
+    /// receiver is dropped a REFER is answered 405, as before the call is answered.
+    pub refers: mpsc::UnboundedReceiver<crate::uac::ReferRequest>,
     /// What [`SipConfig::admission`] gave for this call (`None` without admission
     /// control): keep it for the call's life.
     pub permit: Option<CallPermit>,
 }
 
-type Routes = Arc<Mutex<HashMap<DialogId, mpsc::UnboundedSender<CallSignal>>>>;
+/// Where a call's in-dialog requests go, by its dialog.
+#[derive(Clone)]
+struct Route {
+    signals: mpsc::UnboundedSender<CallSignal>,
+    refers: mpsc::UnboundedSender<crate::uac::ReferRequest>,
+}
+
+type Routes = Arc<Mutex<HashMap<DialogId, Route>>>;
 
 /// A running SIP stack.
 pub struct SipServer {
@@ -978,8 +992,15 @@ async fn incoming_loop(
                     }
                 };
                 let (sig_tx, sig_rx) = mpsc::unbounded_channel();
+                let (refer_tx, refer_rx) = mpsc::unbounded_channel();
                 if let Ok(mut r) = routes.lock() {
-                    r.insert(dialog.id(), sig_tx);
+                    r.insert(
+                        dialog.id(),
+                        Route {
+                            signals: sig_tx,
+                            refers: refer_tx,
+                        },
+                    );
                 }
                 let req = &tx.original;
                 let body = String::from_utf8_lossy(req.body()).into_owned();
@@ -1010,6 +1031,7 @@ async fn incoming_loop(
                         dialog: dialog.clone(),
                     },
                     signals: sig_rx,
+                    refers: refer_rx,
                     permit,
                 };
                 if calls_tx.try_send(call).is_err() {
@@ -1292,9 +1314,28 @@ async fn state_loop(mut rx: DialogStateReceiver, routes: Routes, dialog_layer: A
                     .await;
                 continue;
             }
+            DialogState::Refer(id, req, handle) => {
+                let confirmed = match dialog_layer.get_dialog(&id) {
+                    Some(Dialog::Invite(d)) if d.state().is_confirmed() => Some(d),
+                    _ => None,
+                };
+                let route = routes.lock().ok().and_then(|r| r.get(&id).cloned());
+                match (confirmed, route) {
+                    (Some(dialog), Some(route)) => {
+                        let refer = crate::uac::ReferRequest::new(&req, handle, dialog);
+                        if let Err(refused) = route.refers.send(refer) {
+                            tracing::debug!(%id, "REFER on a call that does not transfer: 405");
+                            refused.0.reject(405).await;
+                        }
+                    }
+                    _ => {
+                        let _ = handle.reply(StatusCode::MethodNotAllowed).await;
+                    }
+                }
+                continue;
+            }
             DialogState::Message(_id, _req, handle)
             | DialogState::Notify(_id, _req, handle)
-            | DialogState::Refer(_id, _req, handle)
             | DialogState::Publish(_id, _req, handle) => {
                 let _ = handle.reply(StatusCode::MethodNotAllowed).await;
                 continue;
@@ -1313,7 +1354,7 @@ async fn state_loop(mut rx: DialogStateReceiver, routes: Routes, dialog_layer: A
                 };
                 let sender = routes.lock().ok().and_then(|mut r| r.remove(&id));
                 if let Some(s) = sender {
-                    let _ = s.send(CallSignal::Terminated(reason));
+                    let _ = s.signals.send(CallSignal::Terminated(reason));
                 }
                 dialog_layer.remove_dialog(&id);
                 continue;
@@ -1324,7 +1365,7 @@ async fn state_loop(mut rx: DialogStateReceiver, routes: Routes, dialog_layer: A
             let sender = routes.lock().ok().and_then(|r| r.get(&id).cloned());
             match sender {
                 Some(s) => {
-                    let _ = s.send(signal);
+                    let _ = s.signals.send(signal);
                 }
                 None => {
                     if let Some(Dialog::Invite(_)) = dialog_layer.get_dialog(&id) {

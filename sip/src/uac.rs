@@ -229,6 +229,26 @@ pub struct ReferRequest {
 }
 
 impl ReferRequest {
+    /// The REFER `req` received in `dialog`, answered through `handle`.
+    pub(crate) fn new(
+        req: &rsipstack::sip::Request,
+        handle: rsipstack::dialog::dialog::TransactionHandle,
+        dialog: InviteDialog,
+    ) -> Self {
+        let value = |name: &str| {
+            req.headers
+                .iter()
+                .find(|h| h.name().eq_ignore_ascii_case(name))
+                .map(|h| h.value().trim().to_string())
+        };
+        ReferRequest {
+            refer_to: value("Refer-To").or_else(|| value("r")).unwrap_or_default(),
+            referred_by: value("Referred-By").or_else(|| value("b")),
+            handle,
+            dialog,
+        }
+    }
+
     /// Refuses the REFER with `status` (400 malformed, 404 unknown target, 403, 488…); no
     /// subscription is created (RFC 3515 §2.4.2).
     pub async fn reject(self, status: u16) {
@@ -691,18 +711,11 @@ async fn on_state(
             phase
         }
         DialogState::Refer(_, req, handle) if phase == Phase::Answered => {
-            let value = |name: &str| {
-                req.headers
-                    .iter()
-                    .find(|h| h.name().eq_ignore_ascii_case(name))
-                    .map(|h| h.value().trim().to_string())
-            };
-            send(LegSignal::Refer(ReferRequest {
-                refer_to: value("Refer-To").or_else(|| value("r")).unwrap_or_default(),
-                referred_by: value("Referred-By").or_else(|| value("b")),
+            send(LegSignal::Refer(ReferRequest::new(
+                &req,
                 handle,
-                dialog: dialog.clone(),
-            }));
+                dialog.clone(),
+            )));
             phase
         }
         DialogState::Message(_, _, handle)

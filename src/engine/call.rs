@@ -42,13 +42,33 @@ pub struct CallIo {
     pub sdp: CallSdp,
     /// The recording's path relative to the recordings directory, when one is written.
     pub recording: Option<String>,
-    /// The media runs over WebRTC (a browser): new offers inside the call are refused
-    /// with 488 and the media stays as it is (RFC 3261 §14.2), since [`CallSdp`] answers
-    /// only plain RTP.
-    pub webrtc: bool,
+    /// The browser's WebRTC leg when the media runs over WebRTC (the console's softphone):
+    /// its new offers inside the call (JsSIP's hold, `sendonly`, and resume) are answered on
+    /// the same peer connection ([`WebRtcLeg::reoffer`]), since [`CallSdp`] answers only
+    /// plain RTP. `None` for SIP/RTP.
+    pub webrtc: Option<Arc<WebRtcLeg>>,
     /// An agent's own call that is answered only when its party answers
     /// ([`CallIo::answer_pending`]); `None` once answered, and for every other call.
     pub pending_answer: Option<PendingAnswer>,
+    /// The agent on the calling leg, for an agent's own call; `None` for every other call.
+    pub own: Option<OwnCall>,
+}
+
+/// The agent on the calling leg of an agent's own call (click-to-call, a callback, a desk
+/// phone dialling out; [`super::transfer::agent_call_flow`]).
+pub struct OwnCall {
+    /// The agent's SIP account.
+    pub account: String,
+    /// Keeps the agent busy in the queues while the agent's leg is in the call; dropped when
+    /// the agent leaves it (the call ends, or the agent transferred the party), which starts
+    /// the agent's wrap-up.
+    pub busy: Option<super::queue::OwnCallGuard>,
+    /// REFERs on the agent's leg, for a call to a party (a `dial` flow): the agent transfers
+    /// the party ([`super::own_transfer`]). `None` for a queue or the robot the agent
+    /// dialled, whose REFERs are answered 405.
+    pub refers: Option<mpsc::UnboundedReceiver<zvonar_sip::uac::ReferRequest>>,
+    /// The call is answered when its party answers (183 with the ringback until then).
+    pub answer_with_party: bool,
 }
 
 /// The 200 OK an agent's own call still owes (its 183 carried the same SDP, so the agent
@@ -63,8 +83,11 @@ pub struct PendingAnswer {
 
 /// Runs one incoming call to its end. Never panics on peer input; every path publishes
 /// `Started` and `Ended` so the CDR is complete.
-pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
+pub async fn run(shared: Arc<Shared>, mut call: IncomingCall) {
     let call_id = CallId::new_random();
+    // REFERs on the caller's leg are served only on an agent's own call to a party (below);
+    // the receiver is dropped otherwise, which answers them 405.
+    let refers = std::mem::replace(&mut call.refers, mpsc::unbounded_channel().1);
     let identity = super::caller_id::identify(
         &call.caller,
         call.asserted_identity.as_deref(),
@@ -96,7 +119,7 @@ pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
     };
     // The agent is busy in the queues from the moment the call is placed (ringing included)
     // until it ends.
-    let _own_call = match (&agent_account, &shared.queues, &flow) {
+    let busy = match (&agent_account, &shared.queues, &flow) {
         (Some(account), Some(queues), Some(_)) => Some(super::queue::OwnCallGuard::start(
             queues,
             account,
@@ -133,16 +156,14 @@ pub async fn run(shared: Arc<Shared>, call: IncomingCall) {
             f.name == super::transfer::AGENT_CALL_FLOW
                 && matches!(f.kind, zvonar_dialplan::FlowKind::Dial(_))
         });
-    let (disposition, cause, recording, talk_ms) = answer_and_run(
-        &shared,
-        call,
-        &call_id,
-        caller,
-        flow,
-        layout,
+    let own = agent_account.map(|account| OwnCall {
+        account,
+        busy,
+        refers: answer_with_party.then_some(refers),
         answer_with_party,
-    )
-    .await;
+    });
+    let (disposition, cause, recording, talk_ms) =
+        answer_and_run(&shared, call, &call_id, caller, flow, layout, own).await;
     shared.metrics.active_calls.dec();
     shared
         .metrics
@@ -172,7 +193,7 @@ async fn answer_and_run(
     caller: Option<PhoneNumber>,
     flow: Option<zvonar_dialplan::Flow>,
     layout: ChannelLayout,
-    answer_with_party: bool,
+    own: Option<OwnCall>,
 ) -> (Disposition, HangupCause, Option<String>, u64) {
     let Some(flow) = flow else {
         call.leg.reject(404, Some("no route"));
@@ -212,7 +233,7 @@ async fn answer_and_run(
                     Some(media),
                     invited,
                     layout,
-                    answer_with_party,
+                    own,
                 )
                 .await;
                 leg.close().await;
@@ -285,7 +306,7 @@ async fn answer_and_run(
         early_media,
         invited,
         layout,
-        answer_with_party,
+        own,
     )
     .await
 }
@@ -294,9 +315,10 @@ async fn answer_and_run(
 /// before the call is given up.
 const WEBRTC_CONNECT_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Rings, answers with `our_sdp`, and runs the flow on `leg` until the call ends. With
-/// `answer_with_party` (an agent's own call with its offer in the INVITE) it sends the SDP
-/// in a 183 instead and leaves the 200 to the flow ([`CallIo::pending_answer`]).
+/// Rings, answers with `our_sdp`, and runs the flow on `leg` until the call ends. For an
+/// agent's own call to a party ([`OwnCall::answer_with_party`]) with its offer in the INVITE
+/// it sends the SDP in a 183 instead and leaves the 200 to the flow
+/// ([`CallIo::pending_answer`]).
 #[allow(clippy::too_many_arguments)]
 async fn ring_answer_run(
     shared: &Arc<Shared>,
@@ -310,12 +332,12 @@ async fn ring_answer_run(
     early_media: Option<super::reoffer::MediaState>,
     invited: Instant,
     layout: ChannelLayout,
-    answer_with_party: bool,
+    own: Option<OwnCall>,
 ) -> (Disposition, HangupCause, Option<String>, u64) {
-    if answer_with_party {
+    if own.as_ref().is_some_and(|o| o.answer_with_party) {
         if let Some(media) = early_media {
             return early_media_run(
-                shared, call, call_id, caller, flow, leg, sdp, our_sdp, media, invited, layout,
+                shared, call, call_id, caller, flow, leg, sdp, our_sdp, media, invited, layout, own,
             )
             .await;
         }
@@ -358,7 +380,7 @@ async fn ring_answer_run(
         },
     };
     let (cause, recording) = run_answered(
-        shared, call, call_id, caller, flow, leg, sdp, media, invited, layout, None,
+        shared, call, call_id, caller, flow, leg, sdp, media, invited, layout, None, own,
     )
     .await;
     match cause {
@@ -390,6 +412,7 @@ async fn early_media_run(
     media: super::reoffer::MediaState,
     invited: Instant,
     layout: ChannelLayout,
+    own: Option<OwnCall>,
 ) -> (Disposition, HangupCause, Option<String>, u64) {
     call.leg.early_media(our_sdp.clone());
     let answered_at = Arc::new(std::sync::OnceLock::new());
@@ -409,6 +432,7 @@ async fn early_media_run(
         invited,
         layout,
         Some(pending),
+        own,
     )
     .await;
     let cause = cause.unwrap_or(HangupCause::MediaLost);
@@ -441,6 +465,7 @@ async fn run_answered(
     invited: Instant,
     layout: ChannelLayout,
     pending_answer: Option<PendingAnswer>,
+    own: Option<OwnCall>,
 ) -> (Option<HangupCause>, Option<String>) {
     match &leg {
         MediaLeg::Rtp(socket) => {
@@ -493,7 +518,10 @@ async fn run_answered(
 
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-    let webrtc = matches!(leg, MediaLeg::WebRtc(_));
+    let webrtc = match &leg {
+        MediaLeg::WebRtc(w) => Some(w.clone()),
+        MediaLeg::Rtp(_) => None,
+    };
     let media_task = tokio::spawn(media::run(
         leg,
         MediaParams {
@@ -518,6 +546,7 @@ async fn run_answered(
         recording: recording.clone(),
         webrtc,
         pending_answer,
+        own,
     };
     let end = run_flow(shared.clone(), flow, io, 0).await;
     let _ = cmd_tx.send(MediaCommand::Stop);
@@ -617,9 +646,34 @@ impl CallIo {
         reinvite: bool,
         responder: zvonar_sip::ua::Responder,
     ) {
-        if self.webrtc {
-            tracing::info!(call_id = %self.call_id, "offer inside a WebRTC call refused (488)");
-            responder.respond(488, None).await;
+        if let Some(w) = &self.webrtc {
+            // The console's hold and resume. Refusing them would end the call: JsSIP hangs
+            // up a call whose hold re-INVITE fails ("Hold Failed").
+            match w.reoffer(sdp).await {
+                Ok((answer, receives)) => {
+                    let c = w.choice();
+                    let _ =
+                        self.media
+                            .send(MediaCommand::Renegotiate(super::reoffer::MediaState {
+                                remote: w.local_addr(),
+                                codec: c.codec,
+                                audio_pt: c.audio_pt,
+                                te_pt: c.te_pt,
+                                send: receives,
+                            }));
+                    tracing::info!(call_id = %self.call_id, hold = !receives, "browser re-INVITE answered");
+                    responder
+                        .respond(
+                            200,
+                            Some(("application/sdp".to_string(), answer.into_bytes())),
+                        )
+                        .await;
+                }
+                Err(e) => {
+                    tracing::info!(call_id = %self.call_id, error = %e, "browser re-INVITE refused (488); media unchanged");
+                    responder.respond(488, None).await;
+                }
+            }
             return;
         }
         let reply = self.sdp.on_offer(sdp, cseq, reinvite);

@@ -155,6 +155,21 @@ pub async fn run(
                     }
                 }
             }
+            refer = next_refer(&mut io.own) => {
+                // The agent transfers the party (REFER on the agent's own call; it comes only
+                // once the call is answered, so the party is bridged).
+                let Some(talk_started) = bridged_at else {
+                    tokio::spawn(refer.reject(491));
+                    continue;
+                };
+                match super::own_transfer::run(shared, &mut io, &mut leg, talk_started, refer).await {
+                    super::own_transfer::Outcome::Back => {}
+                    super::own_transfer::Outcome::Ended(end) => {
+                        drop((offered.take(), claims.take()));
+                        return end;
+                    }
+                }
+            }
             ev = leg.next_event() => match ev {
                 Some(DialEvent::Ringing) => {}
                 Some(DialEvent::Answered { codec }) => {
@@ -242,6 +257,18 @@ pub async fn run(
                 return FlowEnd { cause: HangupCause::Shutdown };
             }
         }
+    }
+}
+
+/// The next REFER on an agent's own call ([`super::call::OwnCall::refers`]); never ready for
+/// other calls.
+async fn next_refer(own: &mut Option<super::call::OwnCall>) -> zvonar_sip::uac::ReferRequest {
+    match own.as_mut().and_then(|o| o.refers.as_mut()) {
+        Some(rx) => match rx.recv().await {
+            Some(r) => r,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
     }
 }
 

@@ -131,6 +131,28 @@ pub enum MediaCommand {
     Bridge(super::bridge::BridgePort),
     /// Leave the bridge: back to prompts and comfort silence.
     Unbridge,
+    /// Hand this task's recording (if it writes one) to another leg's media task `to`,
+    /// which goes on writing the same file on the same timeline ([`MediaCommand::Record`]):
+    /// a call an agent placed and then transferred, whose conversation goes on without the
+    /// agent's leg ([`super::own_transfer`]). `rx_side`: where `to`'s received audio goes.
+    MoveRecorder {
+        /// The media task that records from now on.
+        to: mpsc::UnboundedSender<MediaCommand>,
+        /// The side of the file the receiving leg's incoming audio belongs to (what it
+        /// sends is the other side).
+        rx_side: Side,
+    },
+    /// Go on writing `recorder`, whose timeline is at `at` samples now: the incoming audio
+    /// on `rx_side`, what this task sends on the other side. Replaces a recording this task
+    /// may write (that one is finalised in the background).
+    Record {
+        /// The recording.
+        recorder: RecorderThread,
+        /// Its position now, samples (8 kHz) from its start.
+        at: u64,
+        /// The side the incoming audio goes to.
+        rx_side: Side,
+    },
     /// End the media task; it returns its statistics.
     Stop,
 }
@@ -282,6 +304,10 @@ pub async fn run(
     let mut out: Vec<MediaEvent> = Vec::new();
     let silence = vec![0i16; FRAME_SAMPLES];
     let mut recorder = recorder;
+    // Where the recording's timeline is relative to `pos` (it may have come from another leg,
+    // [`MediaCommand::Record`]), and which side the received audio is on.
+    let mut rec_base: (u64, u64) = (0, 0); // (recording position, our `pos`) at the start
+    let mut rx_side = Side::Caller;
     let mut params = params;
     let mut bridge: Option<super::bridge::BridgePort> = None;
     let mut from_bridge = super::bridge::FrameQueue::default();
@@ -327,6 +353,19 @@ pub async fn run(
                     params.send = m.send;
                 }
                 Some(MediaCommand::MaxUtterance { ms }) => vad.set_max_utterance_ms(ms),
+                Some(MediaCommand::MoveRecorder { to, rx_side: theirs }) => {
+                    if let Some(rec) = recorder.take() {
+                        let at = rec_base.0 + (pos - rec_base.1);
+                        tracing::debug!(at, "recording handed to another leg");
+                        let _ = to.send(MediaCommand::Record { recorder: rec, at, rx_side: theirs });
+                    }
+                }
+                Some(MediaCommand::Record { recorder: rec, at, rx_side: side }) => {
+                    tracing::debug!(at, ?side, "recording taken over from another leg");
+                    recorder = Some(rec);
+                    rec_base = (at, pos);
+                    rx_side = side;
+                }
                 Some(MediaCommand::Stop) | None => break,
             },
             _ = tick.tick() => {
@@ -419,8 +458,13 @@ pub async fn run(
                 }
                 if let Some(rec) = &recorder {
                     let ours = frame.unwrap_or_else(|| silence.clone());
-                    let ok = rec.write(Side::Caller, pos, caller_samples.to_vec()).is_ok()
-                        && rec.write(Side::Zvonar, pos, ours).is_ok();
+                    let at = rec_base.0 + (pos - rec_base.1);
+                    let tx_side = match rx_side {
+                        Side::Caller => Side::Zvonar,
+                        Side::Zvonar => Side::Caller,
+                    };
+                    let ok = rec.write(rx_side, at, caller_samples.to_vec()).is_ok()
+                        && rec.write(tx_side, at, ours).is_ok();
                     if !ok {
                         tracing::error!("recorder stopped; the call goes on unrecorded");
                         recorder = None;

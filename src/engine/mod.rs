@@ -22,6 +22,7 @@ pub mod events;
 pub mod filler;
 pub mod media;
 pub mod metrics;
+pub mod own_transfer;
 pub mod playback;
 pub mod queue;
 pub mod rating;

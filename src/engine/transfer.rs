@@ -115,6 +115,37 @@ pub fn classify(
     None
 }
 
+/// [`classify`] against the engine's dialplan (its queues and flows) and its registrar's
+/// bindings now.
+pub fn classify_in(shared: &Shared, user: &str) -> Option<TransferTarget> {
+    use zvonar_dialplan::FlowKind;
+    let queues: Vec<String> = shared
+        .dialplan
+        .queues()
+        .iter()
+        .map(|q| q.id.0.clone())
+        .collect();
+    let names: Vec<&str> = queues.iter().map(String::as_str).collect();
+    let registrar = shared.sip().and_then(|s| s.registrar());
+    let now_s = super::queue::now_ms() / 1000;
+    classify(
+        user,
+        &names,
+        |f| {
+            shared.dialplan.flow(f).map(|flow| match &flow.kind {
+                FlowKind::Queue(q) => Some(q.queue.0.clone()),
+                _ => None,
+            })
+        },
+        |a| {
+            registrar
+                .as_ref()
+                .and_then(|r| r.lock().ok().map(|mut r| !r.bindings(a, now_s).is_empty()))
+                .unwrap_or(false)
+        },
+    )
+}
+
 /// Ring time of a call an agent places (click-to-call, or dialling from a desk phone), s.
 pub const AGENT_CALL_RING_TIMEOUT_S: u32 = 60;
 
@@ -132,31 +163,7 @@ pub const AGENT_CALL_RING_TIMEOUT_S: u32 = 60;
 pub fn agent_call_flow(shared: &Shared, dialled: &str) -> Option<zvonar_dialplan::Flow> {
     use zvonar_dialplan::config::{DialSettings, DialTo};
     use zvonar_dialplan::{Flow, FlowKind};
-    let queues: Vec<String> = shared
-        .dialplan
-        .queues()
-        .iter()
-        .map(|q| q.id.0.clone())
-        .collect();
-    let names: Vec<&str> = queues.iter().map(String::as_str).collect();
-    let registrar = shared.sip().and_then(|s| s.registrar());
-    let now_s = super::queue::now_ms() / 1000;
-    let target = classify(
-        dialled,
-        &names,
-        |f| {
-            shared.dialplan.flow(f).map(|flow| match &flow.kind {
-                FlowKind::Queue(q) => Some(q.queue.0.clone()),
-                _ => None,
-            })
-        },
-        |a| {
-            registrar
-                .as_ref()
-                .and_then(|r| r.lock().ok().map(|mut r| !r.bindings(a, now_s).is_empty()))
-                .unwrap_or(false)
-        },
-    )?;
+    let target = classify_in(shared, dialled)?;
     let dial = |to: DialTo| Flow {
         name: AGENT_CALL_FLOW.to_string(),
         kind: FlowKind::Dial(DialSettings {

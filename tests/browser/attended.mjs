@@ -12,17 +12,28 @@
 // off hold, hear the caller again, and then the operator hangs up (`RESULT` has the inbound
 // packets of the 2 s after the un-hold).
 //
+// With ZVONAR_TICKET the operator does not take a queued call but calls the resident of that
+// ticket back («Позвонить»), and consults about that call the same way.
+//
 // Environment (besides lib.mjs's): ZVONAR_LOGIN, ZVONAR_PASSWORD, ZVONAR_TARGET,
-// ZVONAR_CONSULT (optional).
+// ZVONAR_CONSULT (optional), ZVONAR_TICKET (optional).
 
-import { run, need, check, takeCalls } from './lib.mjs';
+import { run, need, check, login, takeCalls } from './lib.mjs';
 
 await run(async (t) => {
   const { page, url, shot } = t;
-  await takeCalls(page, url);
-  await page.waitForSelector('#phone-call[data-state="ringing"] #phone-answer', { timeout: 60_000 });
-  await page.click('#phone-answer');
-  await page.waitForSelector('#phone-call[data-state="talking"] #phone-transfer', { timeout: 15_000 });
+  const ticket = process.env.ZVONAR_TICKET;
+  if (ticket) {
+    await login(page, url, need('ZVONAR_LOGIN'), need('ZVONAR_PASSWORD'));
+    await page.goto(`${url}/console/#/tickets/${ticket}`);
+    await page.waitForSelector('#ticket-dial');
+    await page.click('#ticket-dial');
+  } else {
+    await takeCalls(page, url);
+    await page.waitForSelector('#phone-call[data-state="ringing"] #phone-answer', { timeout: 60_000 });
+    await page.click('#phone-answer');
+  }
+  await page.waitForSelector('#phone-call[data-state="talking"] #phone-transfer', { timeout: 30_000 });
   await page.click('#phone-transfer');
   // The picker's list has arrived (the panel is drawn anew then).
   await page.waitForSelector('#phone-transfer[data-loaded="yes"] #phone-transfer-number');

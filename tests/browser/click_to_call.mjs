@@ -4,6 +4,7 @@
 // registers (if it was not) and calls through zvonar, which dials the number through the
 // trunk. Once the call is up and the resident's audio arrives, the operator hangs up; for a
 // missed call the operator then records «Дозвонились» and the entry leaves the open list.
+// Before hanging up, the operator holds the resident and resumes: the call must go on.
 // Prints `RESULT <json>` with the page's inbound audio stats (and `closed` for a missed call).
 //
 // Environment (besides lib.mjs's): ZVONAR_LOGIN, ZVONAR_PASSWORD, and ZVONAR_TICKET or
@@ -44,8 +45,8 @@ await run(async (t) => {
   const diallingAt = Date.now();
   await page.waitForSelector('#phone-call[data-state="talking"] #phone-hangup', { timeout: 30_000 });
   const ringingMs = Date.now() - diallingAt;
-  // A call the operator placed offers no transfer (zvonar cannot transfer it yet).
-  check(!(await page.isVisible('#phone-transfer')), 'no «Перевести» on a call the operator placed');
+  // A call the operator placed can be transferred too (e2e_transfer's own-call test does).
+  check(await page.isVisible('#phone-transfer'), '«Перевести» on a call the operator placed');
   let maxLevel = 0;
   const inbound = await until('inbound audio', async () => {
     const s = await page.evaluate(() => window.zvonarPhone.phone.inboundAudio());
@@ -54,6 +55,19 @@ await run(async (t) => {
   }, 40_000);
   const outbound = await page.evaluate(() => window.zvonarPhone.phone.outboundAudio());
   await shot('click_to_call');
+  // Hold and resume: JsSIP's re-INVITEs (sendonly, then sendrecv), which zvonar answers on
+  // the same peer connection. (A refused hold makes JsSIP hang up the call.)
+  await page.click('#phone-hold');
+  await page.waitForSelector('#phone-hold:text("Снять с удержания")', { timeout: 15_000 });
+  await page.waitForTimeout(1500);
+  await page.click('#phone-hold');
+  await page.waitForSelector('#phone-call[data-state="talking"] #phone-hold:text("Удержание")', { timeout: 15_000 });
+  const resumedAt = (await page.evaluate(() => window.zvonarPhone.phone.inboundAudio())).packetsReceived;
+  const afterResume = await until('audio after resume', async () => {
+    const s = await page.evaluate(() => window.zvonarPhone.phone.inboundAudio());
+    return s && s.packetsReceived >= resumedAt + 100 ? s.packetsReceived - resumedAt : null;
+  }, 15_000);
+  check(await page.isVisible('#phone-call[data-state="talking"]'), 'the call goes on after hold and resume');
   await page.click('#phone-hangup');
   await page.waitForSelector('#phone-call', { state: 'hidden', timeout: 15_000 });
   let closed = null;
@@ -66,5 +80,5 @@ await run(async (t) => {
     await shot('missed_called_back');
     closed = (await row.count()) === 0;
   }
-  return { inbound, outbound, maxLevel, closed, ringingMs };
+  return { inbound, outbound, maxLevel, closed, ringingMs, afterResume };
 });

@@ -834,6 +834,22 @@ pub fn desk_phone_call_scenario(
     callee: &str,
     talk_ms: u64,
 ) -> PathBuf {
+    desk_phone_call_scenario_then(dir, name, account, password, callee, talk_ms, None)
+}
+
+/// [`desk_phone_call_scenario`], and with `transfer_to` the phone then transfers the party
+/// the way many desk phones do a blind transfer: REFER with `Refer-To: <sip:TRANSFER_TO@…>`
+/// (RFC 3515), the 202, the first NOTIFY (answered 200), and BYE at once, without waiting for
+/// the outcome.
+pub fn desk_phone_call_scenario_then(
+    dir: &Path,
+    name: &str,
+    account: &str,
+    password: &str,
+    callee: &str,
+    talk_ms: u64,
+    transfer_to: Option<&str>,
+) -> PathBuf {
     // In-dialog requests (the 2xx's ACK, BYE) carry zvonar's To tag.
     let headers = |cseq: u32, method: &str, in_dialog: bool| {
         let tag = if in_dialog { "[peer_tag_param]" } else { "" };
@@ -864,13 +880,25 @@ pub fn desk_phone_call_scenario(
          <recv response=\"100\" optional=\"true\"/>\n  <recv response=\"180\" optional=\"true\"/>\n  \
          <recv response=\"183\" optional=\"true\"/>\n  <recv response=\"200\" rrs=\"true\"/>\n  \
          <send>\n    <![CDATA[\n      ACK sip:{callee}@[remote_ip]:[remote_port] SIP/2.0\n{}      Content-Length: 0\n    ]]>\n  </send>\n  \
-         <pause milliseconds=\"{talk_ms}\"/>\n  \
+         <pause milliseconds=\"{talk_ms}\"/>\n{transfer}  \
          <send retrans=\"500\">\n    <![CDATA[\n      BYE sip:{callee}@[remote_ip]:[remote_port] SIP/2.0\n{}      Content-Length: 0\n    ]]>\n  </send>\n  \
          <recv response=\"200\"/>\n</scenario>\n",
         headers(1, "INVITE", false),
         headers(2, "INVITE", false),
         headers(2, "ACK", true),
-        headers(3, "BYE", true),
+        headers(4, "BYE", true),
+        transfer = match transfer_to {
+            None => String::new(),
+            Some(to) => format!(
+                "  <send retrans=\"500\">\n    <![CDATA[\n      REFER sip:{callee}@[remote_ip]:[remote_port] SIP/2.0\n{}      \
+                 Refer-To: <sip:{to}@[remote_ip]>\n      Referred-By: <sip:{account}@[remote_ip]>\n      \
+                 Content-Length: 0\n    ]]>\n  </send>\n  <recv response=\"202\"/>\n  \
+                 <recv request=\"NOTIFY\"/>\n  <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      \
+                 [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      \
+                 Content-Length: 0\n    ]]>\n  </send>\n",
+                headers(3, "REFER", true)
+            ),
+        },
     );
     let p = dir.join(format!("{name}.xml"));
     std::fs::write(&p, xml).expect("scenario");

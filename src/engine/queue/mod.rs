@@ -179,6 +179,13 @@ pub enum Msg {
     },
     /// That call ended (answered or not).
     OwnCallEnded(CallId),
+    /// The agent login the SIP account `account` is bound to, if any.
+    LoginOf {
+        /// The SIP account.
+        account: String,
+        /// The login; `None` for an account bound to no agent (or unreadable).
+        reply: oneshot::Sender<Option<String>>,
+    },
     /// The whole state, for the API.
     State(oneshot::Sender<QueueState>),
 }
@@ -764,6 +771,20 @@ impl QueueHandle {
         });
     }
 
+    /// The agent login the SIP account `account` is bound to (`zvonar sip-account add NAME
+    /// --login LOGIN`); `None` for an account bound to no agent, or when the runtime has
+    /// stopped.
+    pub async fn login_of_account(&self, account: &str) -> Option<String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::LoginOf {
+                account: account.to_string(),
+                reply,
+            })
+            .ok()?;
+        rx.await.ok().flatten()
+    }
+
     /// The call of [`QueueHandle::own_call_started`] ended.
     pub fn own_call_ended(&self, call: &str) {
         let _ = self.tx.send(Msg::OwnCallEnded(CallId(call.to_string())));
@@ -849,6 +870,14 @@ pub async fn run(
                         }
                     }
                     Msg::OwnCallEnded(call) => core.own_call_ended(now_ms(), &call),
+                    Msg::LoginOf { account, reply } => {
+                        let login = store.login_of_account(&account).await.unwrap_or_else(|e| {
+                            tracing::error!(error = %e, %account, "SIP account's agent not read");
+                            None
+                        });
+                        let _ = reply.send(login);
+                        continue;
+                    }
                     Msg::State(reply) => {
                         let _ = reply.send(core.state(now));
                         continue;

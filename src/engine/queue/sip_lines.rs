@@ -139,31 +139,7 @@ async fn refer(
             r.reject(503).await;
             return None;
         };
-        let queues: Vec<String> = shared
-            .dialplan
-            .queues()
-            .iter()
-            .map(|q| q.id.0.clone())
-            .collect();
-        let names: Vec<&str> = queues.iter().map(String::as_str).collect();
-        let registrar = shared.sip().and_then(|s| s.registrar());
-        let now_s = super::now_ms() / 1000;
-        transfer::classify(
-            &to.user,
-            &names,
-            |f| {
-                shared.dialplan.flow(f).map(|flow| match &flow.kind {
-                    zvonar_dialplan::FlowKind::Queue(q) => Some(q.queue.0.clone()),
-                    _ => None,
-                })
-            },
-            |a| {
-                registrar
-                    .as_ref()
-                    .and_then(|r| r.lock().ok().map(|mut r| !r.bindings(a, now_s).is_empty()))
-                    .unwrap_or(false)
-            },
-        )
+        transfer::classify_in(&shared, &to.user)
     };
     let Some(target) = target else {
         tracing::info!(%call, %agent, user = %to.user, "REFER to an unknown target: 404");

@@ -6,7 +6,8 @@
 // to another agent's extension, a queue or a number; REFER, zvonar moves the caller),
 // attended transfer («Консультация»: the caller waits on hold while the agent talks to the
 // colleague, then «Соединить» joins them; REFER with Replaces), and click-to-call
-// (`phone.call(number)` from a ticket or a missed call).
+// (`phone.call(number)` from a ticket or a missed call), whose resident can be transferred
+// the same ways, to a colleague or a number (not to a queue).
 //
 // After a page refresh an agent who was taking calls is registered again at once, with the
 // same device id (one binding: see softphone.js), and the queue keeps their state.
@@ -201,11 +202,9 @@ export function startPhone(slot, { api }) {
         button('phone-hangup', 'Завершить', () => phone.hangup(), 'danger'),
         button('phone-hold', phone.held ? 'Снять с удержания' : 'Удержание', () => phone.hold(!phone.held)),
         button('phone-mute', phone.muted ? 'Включить микрофон' : 'Выключить микрофон', () => phone.mute(!phone.muted)),
-        // A call the operator placed cannot be transferred yet: zvonar answers a REFER on
-        // it 405, so the button is not offered.
-        current.outgoing ? null : button('phone-transfer', 'Перевести', () => openTransfer()),
+        button('phone-transfer', 'Перевести', () => openTransfer()),
         keypad(),
-        current.outgoing ? null : transferBox())
+        transferBox())
       : h('div', { class: 'phone-controls' },
         button('phone-answer', 'Ответить', () => { unlock(); phone.answer(); }, 'primary'),
         button('phone-decline', 'Отклонить', () => phone.hangup()));
@@ -224,7 +223,12 @@ export function startPhone(slot, { api }) {
     if (!transferState) return;
     transferState.status = { accepted: 'принят, соединяем…', done: 'переведено', failed: 'не удалось' }[st] || st;
     transferLog.push(st);
-    if (st === 'failed') toast('Перевод не удался: абонент вернётся в очередь', 'error');
+    // A queued caller goes back to the queue; the resident of a call the operator placed
+    // stays with the operator.
+    if (st === 'failed') {
+      toast(current && current.outgoing ? 'Перевод не удался: абонент снова на линии с вами'
+        : 'Перевод не удался: абонент вернётся в очередь', 'error');
+    }
     drawCall();
   }
 
@@ -300,7 +304,9 @@ export function startPhone(slot, { api }) {
           const ext = a.endpoint.split('/')[1];
           return { value: ext, label: `Оператор ${a.login} (${ext}) — ${STATE_NAMES[a.state] || a.state}` };
         });
-      if (transferState) transferState.options = [...agents, ...queues];
+      // A call the operator placed goes to a person or a number only (zvonar refuses a queue
+      // for it: waiting there needs the caller's own leg).
+      if (transferState) transferState.options = current && current.outgoing ? agents : [...agents, ...queues];
     } catch (e) {
       toast(`Список для перевода: ${e.message}`, 'error');
     }

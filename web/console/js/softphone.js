@@ -216,8 +216,9 @@ export class Softphone {
    * extension (SIP account), a queue name, a flow name (the robot) or a phone number; zvonar
    * answers the REFER itself and moves the caller. `onStatus(status)` hears the outcome:
    * 'accepted' (202), 'done' (NOTIFY 200: the target took the call; zvonar then ends this
-   * call), 'failed' (the REFER was refused or the target did not answer: the caller goes back
-   * to the queue).
+   * call), 'failed' (the REFER was refused or the target did not answer: a queued caller goes
+   * back to the queue; the party of a call the agent placed stays on this call, and a queue or
+   * flow is refused for it).
    */
   transfer(target, onStatus = () => {}) {
     if (this.state !== 'talking') return;
