@@ -158,6 +158,8 @@ fn user_add_then_log_in_over_http() {
     );
     assert_eq!(status, 200);
     assert!(body.contains("\"login\":\"boss\""), "{body}");
+    // The company's zone, in which the console shows and takes times.
+    assert!(body.contains("\"time_zone\":\"Europe/Moscow\""), "{body}");
     // The session works for an admin's change only with the CSRF token.
     let new_user = r#"{"login":"petrova","role":"operator","password":"пароль оператора"}"#;
     let (status, _, _) = http(

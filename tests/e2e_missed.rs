@@ -308,7 +308,8 @@ fn outage_from_the_api_is_announced_on_the_next_call_and_not_after_closing() {
 }
 
 /// The console's pages in headless Chromium: «Пропущенные звонки» (list with the recording,
-/// a callback attempt, the caller's card) and «Аварии и отключения» (register, close).
+/// a callback attempt, the caller's card) and «Аварии и отключения» (register, close). The
+/// browser runs in Vladivostok, the company in Moscow: times are shown and typed in Moscow's.
 #[test]
 fn console_pages_for_missed_calls_and_outages() {
     let z = Zvonar::start("missed-console");
@@ -336,7 +337,59 @@ fn console_pages_for_missed_calls_and_outages() {
             ("DISPATCHER_PASSWORD", "пароль диспетчера 2"),
             ("NUMBER", "+79161234567"),
             ("BUILDING", "проспект Мира"),
+            ("OUTAGE_START", "2026-11-01T10:00"),
+            ("TZ_NAME", "Asia/Vladivostok"),
         ],
+    );
+    // Times in the company's zone (Moscow, UTC+3), not the browser's (UTC+10): the missed
+    // call's time in the list, the outage form's default start (now), and the start typed.
+    let moscow = chrono_tz::Europe::Moscow;
+    let missed = z.get_json("/api/v1/missed");
+    let last_at = missed
+        .as_array()
+        .and_then(|l| l.iter().find(|m| m["number"] == "+79161234567"))
+        .and_then(|m| m["last_at"].as_str())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .expect("the missed call's last_at");
+    let shown = last_at
+        .with_timezone(&moscow)
+        .format("%d.%m.%Y, %H:%M")
+        .to_string();
+    assert_eq!(r["last"].as_str(), Some(shown.as_str()), "{r}");
+    let default_start = r["startDefault"].as_str().unwrap_or_default();
+    let now = chrono::Utc::now();
+    let near: Vec<String> = (0..3)
+        .map(|m| {
+            (now - chrono::Duration::minutes(m))
+                .with_timezone(&moscow)
+                .format("%Y-%m-%dT%H:%M")
+                .to_string()
+        })
+        .collect();
+    assert!(
+        near.iter().any(|n| n == default_start),
+        "the outage starts now in Moscow by default: {default_start} (Moscow now {})",
+        near[0]
+    );
+    assert!(
+        r["registered"]
+            .as_str()
+            .unwrap_or("")
+            .contains("01.11.2026, 10:00"),
+        "{r}"
+    );
+    let outages = z.get_json("/api/v1/outages?state=recent");
+    let started = outages
+        .as_array()
+        .and_then(|l| l.iter().find(|o| o["text"] == "Порыв на вводе"))
+        .map(|o| o["starts_at"].clone())
+        .unwrap_or_default();
+    assert_eq!(
+        started
+            .as_str()
+            .map(|t| chrono::DateTime::parse_from_rfc3339(t).map(|t| t.to_utc())),
+        Some(Ok("2026-11-01T07:00:00Z".parse().expect("time"))),
+        "10:00 typed means 10:00 in Moscow: {outages}"
     );
     assert!(
         r["attempts"].as_str().unwrap_or("").contains("не отвечает"),

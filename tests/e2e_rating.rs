@@ -459,9 +459,23 @@ fn the_robot_calls_residents_through_the_trunk_voice_and_keys_ratings_low_one_ma
     assert_eq!((avg("leak"), avg("lift")), (Some(5.0), Some(2.0)), "{rep}");
 
     // The console's ticket card shows the rating and links the quality-control ticket. The
-    // supervisor's browser is in the company's zone: the report's default period is the
-    // page's "this month", which the server reads as the company's local days (with the
-    // browser in Moscow and the company at UTC−12, their dates differ 15 hours a day).
+    // supervisor's browser sits in a zone whose date is not the company's today (one exists
+    // at any hour: the zones span 26 hours), so the report's default period («this month»
+    // up to today) finds today's ratings only when the page takes its dates in the company's
+    // zone, as the server counts them.
+    let today_there = |name: &str| {
+        chrono::Utc::now()
+            .with_timezone(&name.parse::<chrono_tz::Tz>().expect("zone"))
+            .date_naive()
+    };
+    let browser_zone = (-12i32..=14)
+        .map(|off| match off {
+            0 => "Etc/GMT".to_string(),
+            o if o > 0 => format!("Etc/GMT-{o}"),
+            o => format!("Etc/GMT+{}", -o),
+        })
+        .find(|name| today_there(name) != today_there(zone))
+        .expect("a zone with another date");
     let r = common::browser::run_script(
         &z,
         "rating.mjs",
@@ -470,8 +484,16 @@ fn the_robot_calls_residents_through_the_trunk_voice_and_keys_ratings_low_one_ma
             ("SUPERVISOR", "sveta"),
             ("SUPERVISOR_PASSWORD", SUPERVISOR_PASSWORD),
             ("TICKET", &keys_ticket["id"].to_string()),
-            ("TZ_NAME", zone),
+            ("TZ_NAME", &browser_zone),
         ],
+    );
+    let day = today.format("%Y-%m-%d").to_string();
+    let month_start = today.format("%Y-%m-01").to_string();
+    assert_eq!(
+        r["period"],
+        serde_json::json!([month_start, day]),
+        "the report's default period is the company's month so far, not the browser's \
+         ({browser_zone}, company {zone})"
     );
     let shown = r["rating"].as_str().unwrap_or("");
     assert!(

@@ -3,7 +3,11 @@
 // an outage on a building and closes it.
 //
 // Env: ZVONAR_URL, OPERATOR/OPERATOR_PASSWORD, DISPATCHER/DISPATCHER_PASSWORD, NUMBER (the
-// missed caller, E.164), BUILDING (an address to register the outage on).
+// missed caller, E.164), BUILDING (an address to register the outage on), OUTAGE_START (a
+// `datetime-local` value the dispatcher types as the outage's start). The test may run the
+// browser in another time zone than the company's (TZ_NAME): the pages show and take times in
+// the company's zone. `RESULT` has the missed call's `last` column, the outage form's default
+// start and the registered row.
 
 import { run, need, check, login } from './lib.mjs';
 
@@ -15,6 +19,7 @@ run(async ({ page, url, shot }) => {
   await page.goto(`${url}/console/#/missed`);
   const row = page.locator(`table#missed tr[data-number="${number}"]`);
   await row.waitFor();
+  const last = await row.locator('td:nth-child(3)').innerText();
   check(await row.locator('audio').count() === 1, 'a recording to play');
   const src = await row.locator('audio').getAttribute('src');
   const wav = await page.evaluate(async (s) => (await fetch(s)).status, src);
@@ -39,6 +44,8 @@ run(async ({ page, url, shot }) => {
   const building = need('BUILDING');
   await page.locator('form#new-outage label', { hasText: building }).locator('input').check();
   await page.fill('form#new-outage textarea[name=text]', 'Порыв на вводе');
+  const startDefault = await page.inputValue('form#new-outage input[name=starts_at]');
+  await page.fill('form#new-outage input[name=starts_at]', need('OUTAGE_START'));
   await page.click('form#new-outage button[type=submit]');
   const outRow = page.locator('table#outages tr', { hasText: 'Порыв на вводе' });
   await outRow.waitFor();
@@ -48,5 +55,5 @@ run(async ({ page, url, shot }) => {
   // Closed: gone from the current list (the imported outage on another street stays).
   await outRow.waitFor({ state: 'detached' });
   const left = await page.locator('table#outages tbody tr').count();
-  return { menu, attempts, card, registered, left };
+  return { menu, attempts, card, registered, left, last, startDefault };
 });

@@ -24,6 +24,8 @@ run(async ({ page, url, shot }) => {
   const menu = await page.locator('nav.menu a').allInnerTexts();
   check(menu.includes('Оценки жителей'), 'menu has the ratings report', menu);
   await page.goto(`${url}/console/#/ratings`);
+  // The default period: this month up to today, in the company's time zone.
+  const period = [await page.inputValue('input[name=from]'), await page.inputValue('input[name=to]')];
   await page.selectOption('select[name=by]', 'topic');
   await page.locator('table#ratings tbody tr', { hasText: 'Лифт' }).waitFor();
   const report = await page.locator('table#ratings').innerText();
@@ -32,5 +34,5 @@ run(async ({ page, url, shot }) => {
     return `${r.status} ${await r.text()}`;
   });
   await shot('ratings-report');
-  return { rating, qc, qcDetails, report, csv };
+  return { rating, qc, qcDetails, report, csv, period };
 });

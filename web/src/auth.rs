@@ -178,7 +178,7 @@ fn session_cookie(value: &str, max_age_s: u64, secure: bool) -> Result<HeaderVal
     .map_err(internal)
 }
 
-fn me_json(who: &Principal) -> serde_json::Value {
+fn me_json(who: &Principal, s: &AppState) -> serde_json::Value {
     serde_json::json!({
         "user_id": who.user_id,
         "login": who.login,
@@ -186,6 +186,8 @@ fn me_json(who: &Principal) -> serde_json::Value {
         "permissions": who.permissions,
         "visibility": who.visibility,
         "must_change_password": who.must_change_password,
+        // The console shows and enters times in it.
+        "time_zone": s.company_zone().map(|z| z.name()),
     })
 }
 
@@ -217,7 +219,7 @@ pub(crate) async fn login(State(s): State<AppState>, req: Request) -> Result<Res
             e => internal(e),
         })?;
     let max_age = u64::from(a.policy().session_max_hours) * 3600;
-    let mut body = me_json(&session.principal);
+    let mut body = me_json(&session.principal, &s);
     body["csrf_token"] = session.csrf_token.clone().into();
     let mut resp = Json(body).into_response();
     resp.headers_mut().insert(
@@ -245,9 +247,13 @@ pub(crate) async fn logout(
     Ok(resp)
 }
 
-/// `GET /api/v1/me`: who I am, my role, permissions and visibility.
-pub(crate) async fn me(Extension(c): Extension<Caller>) -> Json<serde_json::Value> {
-    Json(me_json(&c.who))
+/// `GET /api/v1/me`: who I am, my role, permissions and visibility, and the company's time
+/// zone (`time_zone`, IANA; `null` when no module that knows it is served).
+pub(crate) async fn me(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+) -> Json<serde_json::Value> {
+    Json(me_json(&c.who, &s))
 }
 
 /// `POST /api/v1/me/password` body.

@@ -24,7 +24,7 @@
 //! | `PUT /api/v1/tickets/{id}/topic` | change the topic `{"topic"}` |
 //! | `POST /api/v1/login` | `{"login","password"}` → 200 with the user and `csrf_token`, session cookie; 401 wrong login or password, 423 locked, 429 too many attempts from this address (`Retry-After`); no token |
 //! | `POST /api/v1/logout` | ends the session, clears the cookie (204) |
-//! | `GET /api/v1/me` | who I am: login, role, permissions, visibility, `must_change_password` |
+//! | `GET /api/v1/me` | who I am: login, role, permissions, visibility, `must_change_password`, and the company's `time_zone` (IANA) the console shows times in |
 //! | `POST /api/v1/me/password` | `{"current_password","new_password"}` (204) |
 //! | `GET /api/v1/users`, `POST /api/v1/users` | list; create `{"login","display_name","role","topics","buildings","password"}` (must change it at first login) → 201, 409 login taken |
 //! | `PATCH /api/v1/users/{id}` | any of `display_name`, `role`, `disabled`, `topics`, `buildings` |

@@ -42,6 +42,15 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The company's time zone (`[company] time_zone`), as the ticket and operations
+    /// modules were given it; `None` when neither is served.
+    pub(crate) fn company_zone(&self) -> Option<chrono_tz::Tz> {
+        self.ops
+            .as_ref()
+            .map(|o| o.time_zone)
+            .or_else(|| self.ticket_settings.as_ref().map(|t| t.time_zone))
+    }
+
     /// `token` is the config's `[http] token`: the API key of the built-in service account
     /// (every permission); `recordings` the root recording paths in CDRs are relative to;
     /// `metrics` what `/metrics` renders. Without [`AppState::with_access`] only that

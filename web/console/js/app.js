@@ -6,7 +6,7 @@ import { api, ApiError, hasCsrf, onSessionExpired, setCsrf } from './api.js';
 import { showLogin, showPasswordChange } from './login.js';
 import { GROUPS, PAGES } from './pages.js';
 import { startPhone } from './phone.js';
-import { h, errorBox } from './ui.js';
+import { h, errorBox, setTimeZone } from './ui.js';
 
 const ROLE_NAMES = {
   operator: 'оператор', dispatcher: 'диспетчер', executor: 'исполнитель',
@@ -134,6 +134,7 @@ async function start() {
     await showPasswordChange(root, me);
     me = await api('/api/v1/me');
   }
+  if (me.time_zone) setTimeZone(me.time_zone);
   frame = shell();
   route();
 }

@@ -10,7 +10,7 @@
 //                    refreshed while it runs; CSV and XLSX download.
 // API: /api/v1/campaigns…, /api/v1/campaigns/templates…, /api/v1/campaigns/recipients.
 
-import { h, fmtDateTime, toast, errorBox } from '../js/ui.js';
+import { h, fmtDateTime, toast, errorBox, timeZone, zoneInput, zoneInputToIso } from '../js/ui.js';
 
 const STATE = {
   draft: 'черновик', running: 'идёт', paused: 'приостановлена',
@@ -19,9 +19,14 @@ const STATE = {
 const DEFAULT_QUESTION = 'Если вы поняли сообщение, нажмите один. Чтобы поговорить с оператором или оставить просьбу перезвонить, нажмите два. Чтобы мы больше не звонили вам, нажмите девять.';
 const REFRESH_MS = 2000;
 
-function localInput(d) {
-  const p = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+/** The IANA zone `name` if the browser knows it, else the company's (ui.js). */
+function knownZone(name) {
+  try {
+    new Intl.DateTimeFormat('ru-RU', { timeZone: name });
+    return name;
+  } catch (_) {
+    return timeZone();
+  }
 }
 
 function pct(v) {
@@ -258,10 +263,24 @@ async function newForm({ api, navigate }) {
   }
 
   // Schedule and pacing.
-  const now = new Date();
-  const start = h('input', { type: 'datetime-local', name: 'start', value: localInput(now) });
-  const end = h('input', { type: 'datetime-local', name: 'end', value: localInput(new Date(now.getTime() + 8 * 3600e3)) });
-  const tz = h('input', { name: 'time_zone', value: Intl.DateTimeFormat().resolvedOptions().timeZone || 'Europe/Moscow', style: 'width:12em' });
+  // The schedule is entered in the campaign's zone, by default the company's.
+  const now = Date.now();
+  const zone0 = timeZone() || Intl.DateTimeFormat().resolvedOptions().timeZone || 'Europe/Moscow';
+  const start = h('input', { type: 'datetime-local', name: 'start', value: zoneInput(now, zone0) });
+  const end = h('input', { type: 'datetime-local', name: 'end', value: zoneInput(now + 8 * 3600e3, zone0) });
+  // A new zone keeps the schedule's instants: its wall clock times are shown in that zone.
+  let shownZone = zone0;
+  const tz = h('input', {
+    name: 'time_zone', value: zone0, style: 'width:12em',
+    oninput: () => {
+      const z = knownZone(tz.value.trim());
+      if (!z || z === shownZone) return;
+      for (const input of [start, end]) {
+        if (input.value) input.value = zoneInput(Date.parse(zoneInputToIso(input.value, shownZone)), z);
+      }
+      shownZone = z;
+    },
+  });
   const num = (nm, v, min, max) => h('input', { type: 'number', name: nm, value: v, min, max, style: 'width:5em' });
   const channels = num('channels', 2, 1, 500);
   const perMinute = num('per_minute', 10, 1, 6000);
@@ -313,8 +332,8 @@ async function newForm({ api, navigate }) {
       name: name.value,
       debt: kind.value === 'debt',
       template: text.value,
-      start: start.value ? new Date(start.value).toISOString() : null,
-      end: end.value ? new Date(end.value).toISOString() : null,
+      start: zoneInputToIso(start.value, knownZone(tz.value.trim())),
+      end: zoneInputToIso(end.value, knownZone(tz.value.trim())),
       time_zone: tz.value.trim(),
       channels: Number(channels.value),
       per_minute: Number(perMinute.value),

@@ -3,7 +3,7 @@
 // comment (click-to-call is wired by the softphone later). Needs take_calls; the report link
 // needs view_monitor.
 
-import { h, fmtDateTime, toast, errorBox } from '../js/ui.js';
+import { h, fmtDateTime, toast, errorBox, zoneDate } from '../js/ui.js';
 import { cardView } from '../js/card.js';
 
 const OUTCOMES = [
@@ -144,7 +144,8 @@ export async function render(root, { api, can }) {
 }
 
 function reportForm(api) {
-  const today = new Date().toISOString().slice(0, 10);
+  // «Today» is the company's (the server counts the report's days in its zone).
+  const today = zoneDate();
   const from = h('input', { type: 'date', name: 'from', value: today });
   const to = h('input', { type: 'date', name: 'to', value: today });
   const out = h('div', { id: 'missed-report' });

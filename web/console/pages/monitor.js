@@ -5,7 +5,7 @@
 // (close 4401) goes back to the login form, a lost permission (4403) is said and not retried.
 
 import { api } from '../js/api.js';
-import { h, errorBox } from '../js/ui.js';
+import { h, errorBox, fmtTime } from '../js/ui.js';
 import { STATUS } from './tickets.js';
 
 const STATE = {
@@ -128,7 +128,7 @@ export async function render(root, { navigate }) {
 
   function draw() {
     const m = snap;
-    updated.textContent = `обновлено ${new Date(m.at || Date.now()).toLocaleTimeString('ru-RU')}`;
+    updated.textContent = `обновлено ${fmtTime(m.at || Date.now())}`;
     const queues = m.queues || [];
     const kpis = h('div', { class: 'card' },
       h('h3', {}, `Сегодня${m.day ? ` (${m.day.split('-').reverse().join('.')})` : ''}`),

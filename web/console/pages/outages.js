@@ -2,20 +2,11 @@
 // on chosen buildings or a whole street, change its expected end and close it. The robot
 // announces an outage on the next call from those buildings and stops once it is closed.
 
-import { h, fmtDateTime, toast, errorBox } from '../js/ui.js';
+import { h, fmtDateTime, toast, errorBox, zoneInput, zoneInputToIso } from '../js/ui.js';
 
 const STATE = { active: 'действует', planned: 'запланировано', ended: 'закончено' };
 
-/** `datetime-local` value for a Date, in the browser's time zone. */
-function localInput(d) {
-  const p = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
-}
-
-/** A `datetime-local` value as RFC 3339 with the browser's offset (the server takes both). */
-function toRfc3339(v) {
-  return v ? new Date(v).toISOString() : null;
-}
+// Times are entered and shown in the company's time zone (ui.js), as the robot announces them.
 
 export async function render(root, { api, can }) {
   const manage = can('manage_outages');
@@ -52,11 +43,11 @@ export async function render(root, { api, can }) {
     const where = n.street ? `${n.street} (вся улица)` : n.buildings.map((b) => b.address).join('; ');
     const actions = [];
     if (manage && n.state !== 'ended') {
-      const end = h('input', { type: 'datetime-local', name: 'ends_at', value: n.ends_at ? localInput(new Date(n.ends_at)) : '' });
+      const end = h('input', { type: 'datetime-local', name: 'ends_at', value: n.ends_at ? zoneInput(n.ends_at) : '' });
       actions.push(end,
         h('button', { class: 'change-end', onclick: async () => {
           try {
-            await api(`/api/v1/outages/${n.id}`, { method: 'PATCH', body: { ends_at: toRfc3339(end.value) } });
+            await api(`/api/v1/outages/${n.id}`, { method: 'PATCH', body: { ends_at: zoneInputToIso(end.value) } });
             toast('Окончание изменено');
             load();
           } catch (e) { toast(e.message, 'error'); }
@@ -100,7 +91,7 @@ async function newForm(api, reload) {
     street.hidden = !whole;
     boxes.hidden = whole;
   });
-  const starts = h('input', { type: 'datetime-local', name: 'starts_at', value: localInput(new Date()) });
+  const starts = h('input', { type: 'datetime-local', name: 'starts_at', value: zoneInput(Date.now()) });
   const ends = h('input', { type: 'datetime-local', name: 'ends_at' });
   const text = h('textarea', { name: 'text', rows: 2, maxlength: 2000, placeholder: 'Причина, что делать жителям' });
   const err = h('div', { class: 'form-error' });
@@ -113,14 +104,14 @@ async function newForm(api, reload) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.textContent = '';
-    const body = { resource: resource.value, starts_at: toRfc3339(starts.value), ends_at: toRfc3339(ends.value), text: text.value };
+    const body = { resource: resource.value, starts_at: zoneInputToIso(starts.value), ends_at: zoneInputToIso(ends.value), text: text.value };
     if (scope.value === 'street') body.street = street.value;
     else body.building_ids = [...boxes.querySelectorAll('input:checked')].map((c) => Number(c.value));
     try {
       await api('/api/v1/outages', { method: 'POST', body });
       toast('Отключение зарегистрировано: робот сообщит о нём со следующего звонка');
       form.reset();
-      starts.value = localInput(new Date());
+      starts.value = zoneInput(Date.now());
       reload();
     } catch (e2) {
       err.textContent = e2.message;

@@ -3,19 +3,15 @@
 // (at or below the quality-control threshold), the share of 4 and 5, each value; CSV download.
 // Ratings come from the rating robot's calls and the residents' app.
 
-import { h, errorBox } from '../js/ui.js';
+import { h, errorBox, zoneDate } from '../js/ui.js';
 
 const BY = { executor: 'исполнителям', topic: 'темам', building: 'домам' };
 
-function ymd(d) {
-  const p = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
-}
-
 export async function render(root, { api }) {
-  const today = new Date();
-  const from = h('input', { type: 'date', name: 'from', value: ymd(new Date(today.getFullYear(), today.getMonth(), 1)) });
-  const to = h('input', { type: 'date', name: 'to', value: ymd(today) });
+  // This month so far, in the company's zone (the server counts days in it).
+  const today = zoneDate();
+  const from = h('input', { type: 'date', name: 'from', value: `${today.slice(0, 8)}01` });
+  const to = h('input', { type: 'date', name: 'to', value: today });
   const by = h('select', { name: 'by' }, Object.entries(BY).map(([k, v]) => h('option', { value: k }, `по ${v}`)));
   const csv = h('a', { id: 'ratings-csv', download: '' }, 'Скачать CSV');
   const body = h('div', { id: 'ratings-body' });
