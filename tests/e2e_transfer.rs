@@ -2336,6 +2336,41 @@ fn a_desk_phone_transfers_the_resident_it_called_and_hangs_up_at_once() {
         .spawn()
         .expect("sipp boris"),
     );
+    // anna takes queue calls; her states are watched: on a call from her INVITE on, and in
+    // wrap-up from the transfer on, while the resident still talks to boris.
+    let anna_session = z.log_in("anna", "пароль anna 1");
+    let (status, _, body) = common::http_request(
+        z.http_port,
+        "POST",
+        "/api/v1/queue/agent/login",
+        &anna_session,
+        "",
+    );
+    assert_eq!(status, 200, "anna logs in to the queue: {body}");
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (port, token, done) = (z.http_port, z.token.clone(), done.clone());
+        std::thread::spawn(move || {
+            // (anna's state, whether the resident's call was still up), each change.
+            let mut seen: Vec<(String, bool)> = Vec::new();
+            let auth = [format!("Authorization: Bearer {token}")];
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let (_, _, q) = common::http_request(port, "GET", "/api/v1/queue", &auth, "");
+                let (_, _, c) =
+                    common::http_request(port, "GET", "/api/v1/calls?limit=1", &auth, "");
+                let q: Value = serde_json::from_str(&q).unwrap_or(Value::Null);
+                let c: Value = serde_json::from_str(&c).unwrap_or(Value::Null);
+                let up = c[0]["call_id"].is_string() && c[0]["ended_at"].is_null();
+                if let Some(st) = agent_of(&q, "anna")["state"].as_str() {
+                    if seen.last().map(|(s, _)| s.as_str()) != Some(st) {
+                        seen.push((st.to_string(), up));
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            seen
+        })
+    };
     let anna = common::desk_phone_call_scenario_then(
         &z.dir,
         "anna-transfers",
@@ -2370,6 +2405,15 @@ fn a_desk_phone_transfers_the_resident_it_called_and_hangs_up_at_once() {
         ok,
         "the resident got our BYE when boris hung up:\n{resident_out}\n{}",
         z.log()
+    );
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let anna_states = watcher.join().expect("watcher");
+    let on_call = anna_states.iter().position(|(s, _)| s == "on_call");
+    let wrap_up = anna_states.iter().position(|(s, _)| s == "wrap_up");
+    assert!(
+        matches!((on_call, wrap_up), (Some(o), Some(w)) if o < w && anna_states[w].1),
+        "anna on a call, then in wrap-up while the resident's call went on with boris: \
+         {anna_states:?}"
     );
     // boris hears the resident.
     let heard = pcma_heard(&tcpdump.finish(), |_| true);
