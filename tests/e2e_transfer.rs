@@ -347,6 +347,46 @@ queue = "operators"
 "#;
 
 /// The largest RMS of any 500 ms window of `samples`.
+/// The timeline of a call anna handed to boris by an attended transfer: `transferred` by
+/// anna to `attended:…`, then `bridged` to boris, who hung up last (`party_bye`).
+fn assert_attended_by_anna(detail: &Value) {
+    let events: Vec<(&str, &Value)> = detail["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap_or_default(), &e["payload"]))
+        .collect();
+    let transferred = events
+        .iter()
+        .position(|(k, p)| {
+            *k == "transferred"
+                && p["agent"] == "anna"
+                && p["target"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("attended:"))
+        })
+        .unwrap_or_else(|| panic!("an attended `transferred` by anna: {events:?}"));
+    assert!(
+        events[transferred..].iter().any(|(k, _)| *k == "bridged"),
+        "bridged to boris after the transfer: {events:?}"
+    );
+    assert_eq!(
+        detail["cdr"]["hangup_cause"], "party_bye",
+        "boris hung up last: {}",
+        detail["cdr"]
+    );
+}
+
+/// The call's recording (the CDR's `recording` under `dir/recordings`): its left and right
+/// channels, 8 kHz.
+fn recording_of(dir: &Path, detail: &Value) -> (Vec<i16>, Vec<i16>) {
+    let rec = detail["cdr"]["recording"].as_str().expect("recording");
+    let mut w = hound::WavReader::open(dir.join("recordings").join(rec)).expect("wav");
+    assert_eq!(w.spec().channels, 2, "a stereo recording");
+    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
+    all.chunks(2).map(|c| (c[0], c[1])).unzip()
+}
+
 /// How well `reference` (8 kHz) appears in `channel`: the best Pearson correlation of their
 /// loudness contours (RMS of 20 ms frames, first 4 s of the reference) over every offset.
 /// Near 1: the channel carries that recording; another speaker's speech scores far lower.
@@ -450,7 +490,10 @@ fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches
             // boris's queue states, in order, as the queue shows them.
             let mut seen: Vec<String> = Vec::new();
             let auth = [format!("Authorization: Bearer {token}")];
-            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            // Polls once more after `done`: the state the test waited for is then seen
+            // even when it came after this thread's last poll.
+            loop {
+                let last = done.load(std::sync::atomic::Ordering::SeqCst);
                 let (_, _, body) = common::http_request(port, "GET", "/api/v1/queue", &auth, "");
                 let st: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                 let state = |who: &str| agent_of(&st, who)["state"].as_str().map(str::to_string);
@@ -468,6 +511,9 @@ fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches
                     if seen.last() != Some(&b) {
                         seen.push(b);
                     }
+                }
+                if last {
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -625,10 +671,7 @@ fn a_desk_phone_agent_transfers_the_caller_to_a_colleague_by_refer_audio_reaches
     assert!(rms > 300.0, "boris hears the caller: rms {rms:.0}");
     // The recording goes on after the transfer: boris's side (his echo of the caller) is on
     // the right channel in the last seconds.
-    let rec = detail["cdr"]["recording"].as_str().expect("recording");
-    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
-    let s: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
-    let right: Vec<i16> = s.chunks(2).map(|c| c[1]).collect();
+    let (_, right) = recording_of(&z.dir, &detail);
     let tail = &right[right.len().saturating_sub(8000 * 4)..];
     let right_rms = common::loudest_window(tail);
     assert!(
@@ -1009,11 +1052,7 @@ fn click_to_call(from: CallBackFrom) {
     // The recording: the resident on the left, the operator on the right (as in every
     // recording), told apart by matching each channel's loudness contour against what the
     // resident played and what the resident heard of the operator.
-    let rec = detail["cdr"]["recording"].as_str().expect("recording");
-    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
-    assert_eq!(w.spec().channels, 2);
-    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
-    let (left, right): (Vec<i16>, Vec<i16>) = all.chunks(2).map(|c| (c[0], c[1])).unzip();
+    let (left, right) = recording_of(&z.dir, &detail);
     let resident_in = |ch: &[i16]| contour_match(ch, &common::problem_speech());
     let operator_in = |ch: &[i16]| contour_match(ch, &heard);
     let (rl, rr, ol, or) = (
@@ -1344,31 +1383,7 @@ fn an_operator_consults_a_colleague_then_joins_the_caller_to_them_attended_trans
     );
     let id = callers["call_id"].as_str().expect("call id").to_string();
     let detail = ns_json(&z, &format!("/api/v1/calls/{id}"));
-    let events: Vec<(&str, &Value)> = detail["timeline"]
-        .as_array()
-        .expect("timeline")
-        .iter()
-        .map(|e| (e["kind"].as_str().unwrap_or_default(), &e["payload"]))
-        .collect();
-    let transferred = events
-        .iter()
-        .position(|(k, p)| {
-            *k == "transferred"
-                && p["agent"] == "anna"
-                && p["target"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with("attended:"))
-        })
-        .unwrap_or_else(|| panic!("an attended `transferred` by anna: {events:?}"));
-    assert!(
-        events[transferred..].iter().any(|(k, _)| *k == "bridged"),
-        "bridged to boris after the transfer: {events:?}"
-    );
-    assert_eq!(
-        detail["cdr"]["hangup_cause"], "party_bye",
-        "boris hung up last: {}",
-        detail["cdr"]
-    );
+    assert_attended_by_anna(&detail);
     let q = ns_json(&z, &format!("/api/v1/queue/calls/{id}"));
     assert_eq!(q["state"], "transferred", "{q}");
     assert_eq!(q["agent"], "anna", "{q}");
@@ -1397,10 +1412,7 @@ fn an_operator_consults_a_colleague_then_joins_the_caller_to_them_attended_trans
         common::loudest_window(&before)
     );
     // The caller's recording goes on with boris (who echoes the caller) on the right.
-    let rec = detail["cdr"]["recording"].as_str().expect("recording");
-    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
-    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
-    let right: Vec<i16> = all.chunks(2).map(|c| c[1]).collect();
+    let (_, right) = recording_of(&z.dir, &detail);
     // 8 s: more than the caller's 3.5 s phrase plus any offset of it.
     let tail = &right[right.len().saturating_sub(8000 * 8)..];
     let echoed = contour_match(tail, &common::problem_speech());
@@ -1718,10 +1730,7 @@ fn a_browser_offering_only_opus_is_transcoded_to_and_from_g711() {
         let d = ns_json(&z, &format!("/api/v1/calls/{id}"));
         (!d["cdr"]["recording"].is_null() && !d["cdr"]["hangup_cause"].is_null()).then_some(d)
     });
-    let rec = detail["cdr"]["recording"].as_str().expect("recording");
-    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
-    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
-    let (left, right): (Vec<i16>, Vec<i16>) = all.chunks(2).map(|c| (c[0], c[1])).unzip();
+    let (left, right) = recording_of(&z.dir, &detail);
     let (party, operator) = (
         common::loudest_window(&left),
         common::loudest_window(&right),
@@ -2035,11 +2044,7 @@ fn an_operator_transfers_the_resident_she_called_to_a_colleagues_desk_phone() {
 
     // The recording: one file, the resident on the left from the start, boris on the right
     // after the transfer (his digits), not on the left.
-    let rec = detail["cdr"]["recording"].as_str().expect("recording");
-    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
-    assert_eq!(w.spec().channels, 2);
-    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
-    let (left, right): (Vec<i16>, Vec<i16>) = all.chunks(2).map(|c| (c[0], c[1])).unzip();
+    let (left, right) = recording_of(&z.dir, &detail);
     let resident_left = contour_match(&left, &common::problem_speech());
     let (boris_left, boris_right) = (
         contour_match(&left, &boris_says),
@@ -2121,10 +2126,7 @@ fn a_transfer_of_a_call_the_operator_placed_that_the_colleague_refuses_leaves_th
     );
     assert_eq!(detail["cdr"]["hangup_cause"], "caller_bye", "{detail}");
     // One recording to the end: the resident on the left, before and after the attempt.
-    let rec = detail["cdr"]["recording"].as_str().expect("recording");
-    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
-    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
-    let left: Vec<i16> = all.chunks(2).map(|c| c[0]).collect();
+    let (left, _) = recording_of(&z.dir, &detail);
     let tail = &left[left.len().saturating_sub(8000 * 2)..];
     let secs = left.len() as f64 / 8000.0;
     let talk_s = detail["cdr"]["talk_ms"].as_f64().unwrap_or(0.0) / 1000.0;
@@ -2195,31 +2197,7 @@ fn an_operator_consults_a_colleague_about_the_resident_she_called_then_joins_the
         "the consultation rang (183), then was answered: {r}"
     );
     let detail = own_call_cdr(&z);
-    let events: Vec<(&str, &Value)> = detail["timeline"]
-        .as_array()
-        .expect("timeline")
-        .iter()
-        .map(|e| (e["kind"].as_str().unwrap_or_default(), &e["payload"]))
-        .collect();
-    let transferred = events
-        .iter()
-        .position(|(k, p)| {
-            *k == "transferred"
-                && p["agent"] == "anna"
-                && p["target"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with("attended:"))
-        })
-        .unwrap_or_else(|| panic!("an attended `transferred` by anna: {events:?}"));
-    assert!(
-        events[transferred..].iter().any(|(k, _)| *k == "bridged"),
-        "bridged to boris after the transfer: {events:?}"
-    );
-    assert_eq!(
-        detail["cdr"]["hangup_cause"], "party_bye",
-        "{}",
-        detail["cdr"]
-    );
+    assert_attended_by_anna(&detail);
     let consultation = wait_for("the consultation's CDR", Duration::from_secs(20), || {
         ns_json(&z, "/api/v1/calls?limit=5")
             .as_array()?
@@ -2242,10 +2220,7 @@ fn an_operator_consults_a_colleague_about_the_resident_she_called_then_joins_the
     );
     // The recording: the resident on the left; boris's echo of the resident on the right at
     // the end.
-    let rec = detail["cdr"]["recording"].as_str().expect("recording");
-    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
-    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
-    let (left, right): (Vec<i16>, Vec<i16>) = all.chunks(2).map(|c| (c[0], c[1])).unzip();
+    let (left, right) = recording_of(&z.dir, &detail);
     let resident_left = contour_match(&left, &common::problem_speech());
     let echoed = contour_match(
         &right[right.len().saturating_sub(8000 * 8)..],
@@ -2354,7 +2329,8 @@ fn a_desk_phone_transfers_the_resident_it_called_and_hangs_up_at_once() {
             // (anna's state, whether the resident's call was still up), each change.
             let mut seen: Vec<(String, bool)> = Vec::new();
             let auth = [format!("Authorization: Bearer {token}")];
-            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            loop {
+                let last = done.load(std::sync::atomic::Ordering::SeqCst);
                 let (_, _, q) = common::http_request(port, "GET", "/api/v1/queue", &auth, "");
                 let (_, _, c) =
                     common::http_request(port, "GET", "/api/v1/calls?limit=1", &auth, "");
@@ -2365,6 +2341,9 @@ fn a_desk_phone_transfers_the_resident_it_called_and_hangs_up_at_once() {
                     if seen.last().map(|(s, _)| s.as_str()) != Some(st) {
                         seen.push((st.to_string(), up));
                     }
+                }
+                if last {
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -2458,10 +2437,7 @@ fn a_desk_phone_transfers_the_resident_it_called_and_hangs_up_at_once() {
     assert_eq!(ends, ["transferred", "party"], "{timeline:?}");
     // The recording: the resident on the left; boris's echo of the resident on the right at
     // the end.
-    let rec = detail["cdr"]["recording"].as_str().expect("recording");
-    let mut w = hound::WavReader::open(z.dir.join("recordings").join(rec)).expect("wav");
-    let all: Vec<i16> = w.samples::<i16>().map(|s| s.expect("sample")).collect();
-    let (left, right): (Vec<i16>, Vec<i16>) = all.chunks(2).map(|c| (c[0], c[1])).unzip();
+    let (left, right) = recording_of(&z.dir, &detail);
     let resident_left = contour_match(&left, &common::problem_speech());
     let echoed = contour_match(
         &right[right.len().saturating_sub(8000 * 8)..],

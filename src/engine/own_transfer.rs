@@ -95,12 +95,18 @@ pub async fn run(
             }
         },
     };
-    if matches!(target, TransferTarget::Queue(_) | TransferTarget::Flow(_)) {
-        tracing::info!(%call_id, target = %target.label(),
-            "own call: REFER to a queue or a flow refused (403): only a person or a number");
-        r.reject(403).await;
-        return Outcome::Back;
-    }
+    let label = target.label();
+    let person = match target {
+        TransferTarget::Account(a) => Person::Dial(DialTarget::Account(a)),
+        TransferTarget::Number(n) => Person::Dial(DialTarget::Number(n)),
+        TransferTarget::Consulted(c) => Person::Consulted(c),
+        TransferTarget::Queue(_) | TransferTarget::Flow(_) => {
+            tracing::info!(%call_id, target = %label,
+                "own call: REFER to a queue or a flow refused (403): only a person or a number");
+            r.reject(403).await;
+            return Outcome::Back;
+        }
+    };
     let account = io
         .own
         .as_ref()
@@ -111,14 +117,14 @@ pub async fn run(
         None => None,
     }
     .unwrap_or(account);
-    tracing::info!(%call_id, %agent, target = %target.label(), party = %party_leg.party(), "own call: transfer");
+    tracing::info!(%call_id, %agent, target = %label, party = %party_leg.party(), "own call: transfer");
     let notifier = r.accept().await;
     publish(
         shared,
         io,
         CallEventKind::Transferred {
             agent,
-            target: target.label(),
+            target: label,
         },
     )
     .await;
@@ -150,8 +156,8 @@ pub async fn run(
         agent_gone: false,
         ringback,
     };
-    let (leg, answered) = match target {
-        TransferTarget::Consulted(c) => match c.take(&call_id).await {
+    let (leg, answered) = match person {
+        Person::Consulted(c) => match c.take(&call_id).await {
             Some(h) => (h.leg, h.answered),
             None => {
                 tracing::info!(%call_id, consultation = %c.call_id, "own call: the consultation ended first");
@@ -168,18 +174,21 @@ pub async fn run(
                 return t.back(io, party_leg, 481).await;
             }
         },
-        TransferTarget::Account(a) => match t.dial(io, party_leg, DialTarget::Account(a)).await {
+        Person::Dial(target) => match t.dial(io, party_leg, target).await {
             Ok(l) => (l, false),
             Err(status) => return t.back(io, party_leg, status).await,
         },
-        TransferTarget::Number(n) => match t.dial(io, party_leg, DialTarget::Number(n)).await {
-            Ok(l) => (l, false),
-            Err(status) => return t.back(io, party_leg, status).await,
-        },
-        TransferTarget::Queue(_) | TransferTarget::Flow(_) => unreachable!("refused above"),
     };
     t.conversation(io, party_leg, leg, answered, talk_started)
         .await
+}
+
+/// Whom the party goes to.
+enum Person {
+    /// An extension or an outside number, rung now.
+    Dial(DialTarget),
+    /// The party of the agent's consultation call, taken out of it.
+    Consulted(super::consult::Consultation),
 }
 
 /// Periods of the ringback the resident's leg is given at once (its leg reports no playback
