@@ -2239,7 +2239,7 @@ fn an_operator_consults_a_colleague_about_the_resident_she_called_then_joins_the
 
 /// A desk phone over UDP calls a resident through the trunk and transfers the resident to
 /// boris (102) the way many desk phones do a blind transfer: REFER, the 202 and the first
-/// NOTIFY, then BYE at once. zvonar goes on ringing boris for the resident (his phone rings
+/// NOTIFY (and a second REFER, refused 491 while the first one rings), then BYE at once. zvonar goes on ringing boris for the resident (his phone rings
 /// 1 s), bridges them when he answers, and the call's recording goes on with boris (who
 /// echoes the resident) on the right. On loopback.
 #[test]
@@ -2359,6 +2359,20 @@ fn a_desk_phone_transfers_the_resident_it_called_and_hangs_up_at_once() {
         3000,
         Some("102"),
     );
+    // Before hanging up, the phone sends the REFER again: one transfer at a time, so 491.
+    let xml = std::fs::read_to_string(&anna).expect("scenario");
+    let refer_at = xml.find("REFER sip:").expect("REFER");
+    let start = xml[..refer_at].rfind("  <send").expect("REFER's send");
+    let end = refer_at + xml[refer_at..].find("</send>\n").expect("REFER's end") + 8;
+    let again = xml[start..end].replace("CSeq: 3 REFER", "CSeq: 4 REFER");
+    let bye_at = xml.find("BYE sip:").expect("BYE");
+    let bye = xml[..bye_at].rfind("  <send").expect("BYE's send");
+    let xml = format!(
+        "{}{again}  <recv response=\"491\"/>\n{}",
+        &xml[..bye],
+        xml[bye..].replace("CSeq: 4 BYE", "CSeq: 5 BYE")
+    );
+    std::fs::write(&anna, xml).expect("scenario");
     let out = common::caller_command_from(
         &z.dir,
         &anna,
@@ -2372,7 +2386,7 @@ fn a_desk_phone_transfers_the_resident_it_called_and_hangs_up_at_once() {
     .expect("sipp anna");
     assert!(
         out.status.success(),
-        "anna's phone: the call, REFER, 202, NOTIFY, BYE:\n{}{}\n{}",
+        "anna's phone: the call, REFER, 202, NOTIFY, REFER again, 491, BYE:\n{}{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
         z.log()

@@ -71,6 +71,20 @@ pub struct OwnCall {
     pub answer_with_party: bool,
 }
 
+impl OwnCall {
+    /// The next REFER on an agent's own call ([`OwnCall::refers`]); never ready for other
+    /// calls (`None`) or once the agent's leg is gone.
+    pub async fn next_refer(own: &mut Option<OwnCall>) -> zvonar_sip::uac::ReferRequest {
+        match own.as_mut().and_then(|o| o.refers.as_mut()) {
+            Some(rx) => match rx.recv().await {
+                Some(r) => r,
+                None => std::future::pending().await,
+            },
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// The 200 OK an agent's own call still owes (its 183 carried the same SDP, so the agent
 /// hears the ringback as early media, RFC 3960 §3): the call is answered when the party
 /// answers, so the operator's phone shows «вызов» until then, and a party that does not

@@ -155,7 +155,7 @@ pub async fn run(
                     }
                 }
             }
-            refer = next_refer(&mut io.own) => {
+            refer = super::call::OwnCall::next_refer(&mut io.own) => {
                 // The agent transfers the party (REFER on the agent's own call; it comes only
                 // once the call is answered, so the party is bridged).
                 let Some(talk_started) = bridged_at else {
@@ -257,18 +257,6 @@ pub async fn run(
                 return FlowEnd { cause: HangupCause::Shutdown };
             }
         }
-    }
-}
-
-/// The next REFER on an agent's own call ([`super::call::OwnCall::refers`]); never ready for
-/// other calls.
-async fn next_refer(own: &mut Option<super::call::OwnCall>) -> zvonar_sip::uac::ReferRequest {
-    match own.as_mut().and_then(|o| o.refers.as_mut()) {
-        Some(rx) => match rx.recv().await {
-            Some(r) => r,
-            None => std::future::pending().await,
-        },
-        None => std::future::pending().await,
     }
 }
 

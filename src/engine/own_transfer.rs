@@ -23,6 +23,7 @@
 //! `bridged` (or `dial_failed`, and the conversation goes on), and `unbridged` for each part.
 //! A blind transfer goes on when the agent's phone hangs up right after the 202 (many desk
 //! phones do); if it then fails, nobody is left to take the resident back and the call ends.
+//! Another REFER while the target rings is answered 491 Request Pending.
 
 use super::call::{CallIo, FlowEnd};
 use super::dial::{self, DialEvent, DialSpec, DialTarget, OutboundLeg};
@@ -351,6 +352,12 @@ impl Transfer<'_> {
                     }
                     Some(_) => {}
                 },
+                refer = super::call::OwnCall::next_refer(&mut io.own), if !self.agent_gone => {
+                    // One transfer at a time (the agent's phone sent another REFER while the
+                    // target rings): 491 Request Pending (RFC 3261 §21.4.27).
+                    tracing::info!(%call_id, "own call: another REFER during the transfer: 491");
+                    tokio::spawn(refer.reject(491));
+                }
                 sig = io.signals.recv(), if !self.agent_gone => match sig {
                     Some(CallSignal::Terminated(_)) | None => {
                         // The agent's phone hung up: expected once the transfer is done, and
