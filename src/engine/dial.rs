@@ -254,6 +254,20 @@ impl OutboundLeg {
     }
 }
 
+/// The `dial_failed` event of a leg to `party` that rang and failed with `outcome`: its
+/// final SIP status when the far end gave one (`Failed(s)`; the other outcomes are named by
+/// their code).
+pub fn failed_event(party: &str, outcome: DialOutcome) -> zvonar_models::CallEventKind {
+    zvonar_models::CallEventKind::DialFailed {
+        party: party.to_string(),
+        outcome: outcome.code().to_string(),
+        status: match outcome {
+            DialOutcome::Failed(s) if s > 0 => Some(s),
+            _ => None,
+        },
+    }
+}
+
 /// Connects two legs' media tasks with a new bridge ([`bridge::pair`]): from the next tick
 /// each sends what the other receives. A later [`MediaCommand::Unbridge`] or a leg's media
 /// ending leaves the other on comfort silence.

@@ -185,15 +185,7 @@ pub async fn run(
                 }
                 Some(DialEvent::Failed(outcome)) => {
                     let _ = io.media.send(MediaCommand::StopPlayback);
-                    let status = match outcome {
-                        zvonar_sip::uac::DialOutcome::Failed(s) if s > 0 => Some(s),
-                        _ => None,
-                    };
-                    shared.events.publish(&call_id, CallEventKind::DialFailed {
-                        party: party.clone(),
-                        outcome: outcome.code().to_string(),
-                        status,
-                    }).await;
+                    shared.events.publish(&call_id, dial::failed_event(&party, outcome)).await;
                     drop((offered.take(), claims.take()));
                     return fallback(shared, settings, io, depth, outcome).await;
                 }

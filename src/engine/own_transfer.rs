@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zvonar_models::{CallEventKind, HangupCause};
 use zvonar_sip::ua::CallSignal;
-use zvonar_sip::uac::{DialOutcome, LegEnd, ReferNotifier, ReferRequest};
+use zvonar_sip::uac::{LegEnd, ReferNotifier, ReferRequest};
 use zvonar_voice::recorder::Side;
 
 /// Prompt id of the ringback tone played while the transfer target rings.
@@ -312,15 +312,7 @@ impl Transfer<'_> {
                         bridged_at = Some(self.connect(io, party_leg, &leg, talk_started).await);
                     }
                     Some(DialEvent::Failed(outcome)) => {
-                        let status = match outcome {
-                            DialOutcome::Failed(s) if s > 0 => Some(s),
-                            _ => None,
-                        };
-                        publish(shared, io, CallEventKind::DialFailed {
-                            party: target.clone(),
-                            outcome: outcome.code().to_string(),
-                            status,
-                        }).await;
+                        publish(shared, io, dial::failed_event(&target, outcome)).await;
                         return self.back(io, party_leg, status_of(outcome)).await;
                     }
                     Some(DialEvent::HungUp(end)) => {

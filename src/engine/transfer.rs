@@ -386,15 +386,7 @@ async fn with_party(
                 }
                 Some(DialEvent::Failed(outcome)) => {
                     let _ = io.media.send(MediaCommand::StopPlayback);
-                    let status = match outcome {
-                        DialOutcome::Failed(s) if s > 0 => Some(s),
-                        _ => None,
-                    };
-                    publish(shared, io, CallEventKind::DialFailed {
-                        party: party.clone(),
-                        outcome: outcome.code().to_string(),
-                        status,
-                    }).await;
+                    publish(shared, io, dial::failed_event(&party, outcome)).await;
                     progress.send(TransferProgress::Failed(status_of(outcome)));
                     return None;
                 }
