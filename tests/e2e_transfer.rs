@@ -387,6 +387,24 @@ fn recording_of(dir: &Path, detail: &Value) -> (Vec<i16>, Vec<i16>) {
     all.chunks(2).map(|c| (c[0], c[1])).unzip()
 }
 
+/// Checks the recording of a call transferred to boris's echoing phone: the resident's speech
+/// on the left, and boris's echo of it on the right in the last 8 s (more than the 3.5 s
+/// phrase plus any offset of it). Returns the two contour matches.
+fn resident_left_echo_right(dir: &Path, detail: &Value) -> (f64, f64) {
+    let (left, right) = recording_of(dir, detail);
+    let resident_left = contour_match(&left, &common::problem_speech());
+    let echoed = contour_match(
+        &right[right.len().saturating_sub(8000 * 8)..],
+        &common::problem_speech(),
+    );
+    assert!(
+        resident_left > 0.6 && echoed > 0.6,
+        "the resident on the left ({resident_left:.2}), boris's echo on the right at the end \
+         ({echoed:.2})"
+    );
+    (resident_left, echoed)
+}
+
 /// How well `reference` (8 kHz) appears in `channel`: the best Pearson correlation of their
 /// loudness contours (RMS of 20 ms frames, first 4 s of the reference) over every offset.
 /// Near 1: the channel carries that recording; another speaker's speech scores far lower.
@@ -853,6 +871,43 @@ fn ticket_to_call_back(z: &NsZvonar, number: &str) -> i64 {
         .expect("ticket id")
 }
 
+/// The company's number, which the trunk presents on calls zvonar places.
+const COMPANY: &str = "74951234567";
+
+/// The `[[trunk]]` of the own-call tests: a provider at `host:port` presenting [`COMPANY`].
+fn trunk_toml(host: &str, port: u16) -> String {
+    format!(
+        "[[trunk]]\nname = \"provider\"\nregistrar = \"sip:{host}:{port}\"\n\
+         username = \"74950001122\"\npassword = \"trunk-secret\"\nregister = false\n\
+         caller_id = \"{COMPANY}\"\n"
+    )
+}
+
+/// The resident behind the trunk (SIPp on `ip:port`, RTP on `media_port`): answers a call
+/// from [`COMPANY`], says the problem `times` times and waits for our BYE
+/// ([`resident_scenario`]).
+fn resident_behind_trunk(dir: &Path, ip: &str, port: u16, media_port: u16, times: usize) -> Killed {
+    let speech: Vec<i16> = std::iter::repeat_n(common::problem_speech(), times)
+        .flatten()
+        .collect();
+    let pcap = dir.join("resident-speech.pcap");
+    let (mut seq, mut ts) = (100u16, 1000u32);
+    common::write_pcap(&pcap, &common::speech_packets(&speech, &mut seq, &mut ts));
+    Killed(
+        common::uas_command(
+            dir,
+            &resident_scenario(dir, COMPANY, &pcap),
+            ip,
+            port,
+            media_port,
+            1,
+            120,
+        )
+        .spawn()
+        .expect("sipp resident"),
+    )
+}
+
 /// Where the operator clicks «Позвонить».
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum CallBackFrom {
@@ -883,18 +938,14 @@ fn click_to_call(from: CallBackFrom) {
     let ns = Netns::create("tc");
     let host = ns.host_ip.to_string();
     let trunk_port = free_port();
-    const COMPANY: &str = "74951234567";
-    const RESIDENT: &str = "+79035550303";
     let z = NsZvonar::start_with(
         &ns,
         "transfer-c2c",
         None,
         &format!("trusted = [\"{host}/32\"]"),
         &format!(
-            "[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n\n\
-             [[trunk]]\nname = \"provider\"\nregistrar = \"sip:{host}:{trunk_port}\"\n\
-             username = \"74950001122\"\npassword = \"trunk-secret\"\nregister = false\n\
-             caller_id = \"{COMPANY}\"\n"
+            "[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n\n{}",
+            trunk_toml(&host, trunk_port)
         ),
     );
     z.cli(
@@ -934,12 +985,6 @@ fn click_to_call(from: CallBackFrom) {
     });
 
     // The resident behind the trunk speaks; what reaches the resident is captured.
-    let speech: Vec<i16> = std::iter::repeat_n(common::problem_speech(), 3)
-        .flatten()
-        .collect();
-    let pcap = z.dir.join("resident-speech.pcap");
-    let (mut seq, mut ts) = (100u16, 1000u32);
-    common::write_pcap(&pcap, &common::speech_packets(&speech, &mut seq, &mut ts));
     let resident_media = common::free_media_port();
     let capture = z.dir.join("resident-rx.pcap");
     let tcpdump = common::Capture::start(
@@ -947,19 +992,7 @@ fn click_to_call(from: CallBackFrom) {
         &format!("udp and dst host {host} and dst port {resident_media}"),
         &capture,
     );
-    let resident = Killed(
-        common::uas_command(
-            &z.dir,
-            &resident_scenario(&z.dir, COMPANY, &pcap),
-            &host,
-            trunk_port,
-            resident_media,
-            1,
-            120,
-        )
-        .spawn()
-        .expect("sipp resident"),
-    );
+    let resident = resident_behind_trunk(&z.dir, &host, trunk_port, resident_media, 3);
 
     // The operator's microphone: Russian digits, 8 kHz.
     let mic: Vec<i16> = ["1", "2", "3", "4", "5", "6", "7", "8", "9"]
@@ -1828,17 +1861,14 @@ fn own_call_setup(tag: &str, name: &str, times: usize) -> Option<OwnCallSetup> {
     let ns = Netns::create(tag);
     let host = ns.host_ip.to_string();
     let trunk_port = free_port();
-    const COMPANY: &str = "74951234567";
     let z = NsZvonar::start_with(
         &ns,
         name,
         Some(DESK_DIALPLAN),
         &format!("trusted = [\"{host}/32\"]"),
         &format!(
-            "[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n\n\
-             [[trunk]]\nname = \"provider\"\nregistrar = \"sip:{host}:{trunk_port}\"\n\
-             username = \"74950001122\"\npassword = \"trunk-secret\"\nregister = false\n\
-             caller_id = \"{COMPANY}\"\n"
+            "[sip.registrar]\nrealm = \"{REALM}\"\nalgorithms = [\"MD5\"]\n\n{}",
+            trunk_toml(&host, trunk_port)
         ),
     );
     for (login, account) in [("anna", "101"), ("boris", "102")] {
@@ -1853,25 +1883,8 @@ fn own_call_setup(tag: &str, name: &str, times: usize) -> Option<OwnCallSetup> {
     }
     let boris_port = register_from_host(&ns, &z, "102", "secret-102");
     let ticket = ticket_to_call_back(&z, RESIDENT);
-    let speech: Vec<i16> = std::iter::repeat_n(common::problem_speech(), times)
-        .flatten()
-        .collect();
-    let pcap = z.dir.join("resident-speech.pcap");
-    let (mut seq, mut ts) = (100u16, 1000u32);
-    common::write_pcap(&pcap, &common::speech_packets(&speech, &mut seq, &mut ts));
-    let resident = Killed(
-        common::uas_command(
-            &z.dir,
-            &resident_scenario(&z.dir, COMPANY, &pcap),
-            &host,
-            trunk_port,
-            common::free_media_port(),
-            1,
-            120,
-        )
-        .spawn()
-        .expect("sipp resident"),
-    );
+    let resident =
+        resident_behind_trunk(&z.dir, &host, trunk_port, common::free_media_port(), times);
     Some(OwnCallSetup {
         _one_at_a_time: guard,
         ns,
@@ -2220,17 +2233,7 @@ fn an_operator_consults_a_colleague_about_the_resident_she_called_then_joins_the
     );
     // The recording: the resident on the left; boris's echo of the resident on the right at
     // the end.
-    let (left, right) = recording_of(&z.dir, &detail);
-    let resident_left = contour_match(&left, &common::problem_speech());
-    let echoed = contour_match(
-        &right[right.len().saturating_sub(8000 * 8)..],
-        &common::problem_speech(),
-    );
-    assert!(
-        resident_left > 0.6 && echoed > 0.6,
-        "the resident on the left ({resident_left:.2}), boris's echo on the right at the end \
-         ({echoed:.2})"
-    );
+    let (resident_left, echoed) = resident_left_echo_right(&z.dir, &detail);
     eprintln!(
         "own-call attended transfer e2e: at boris after the join: contour {resident_at_boris:.2}; \
          recording: resident left {resident_left:.2}, echo right {echoed:.2}"
@@ -2244,36 +2247,19 @@ fn an_operator_consults_a_colleague_about_the_resident_she_called_then_joins_the
 /// echoes the resident) on the right. On loopback.
 #[test]
 fn a_desk_phone_transfers_the_resident_it_called_and_hangs_up_at_once() {
-    const COMPANY: &str = "74951234567";
     let trunk_port = free_port();
     let (z, anna_port, boris_port) = two_desk_phones(
         "desk-own-transfer",
         DESK_DIALPLAN.to_string(),
-        &format!(
-            "[[trunk]]\nname = \"provider\"\nregistrar = \"sip:127.0.0.1:{trunk_port}\"\n\
-             username = \"74950001122\"\npassword = \"trunk-secret\"\nregister = false\n\
-             caller_id = \"{COMPANY}\"\n"
-        ),
+        &trunk_toml("127.0.0.1", trunk_port),
     );
     // The resident behind the trunk speaks all along and waits for our BYE.
-    let speech: Vec<i16> = std::iter::repeat_n(common::problem_speech(), 6)
-        .flatten()
-        .collect();
-    let pcap = z.dir.join("resident-speech.pcap");
-    let (mut seq, mut ts) = (100u16, 1000u32);
-    common::write_pcap(&pcap, &common::speech_packets(&speech, &mut seq, &mut ts));
-    let resident = Killed(
-        common::uas_command(
-            &z.dir,
-            &resident_scenario(&z.dir, COMPANY, &pcap),
-            "127.0.0.1",
-            trunk_port,
-            common::free_media_port(),
-            1,
-            120,
-        )
-        .spawn()
-        .expect("sipp resident"),
+    let resident = resident_behind_trunk(
+        &z.dir,
+        "127.0.0.1",
+        trunk_port,
+        common::free_media_port(),
+        6,
     );
     // boris's phone rings 1 s (so that anna's phone has hung up before it does), answers,
     // echoes what it hears for 9 s (so it holds a whole 3.5 s phrase of the resident's
@@ -2451,17 +2437,7 @@ fn a_desk_phone_transfers_the_resident_it_called_and_hangs_up_at_once() {
     assert_eq!(ends, ["transferred", "party"], "{timeline:?}");
     // The recording: the resident on the left; boris's echo of the resident on the right at
     // the end.
-    let (left, right) = recording_of(&z.dir, &detail);
-    let resident_left = contour_match(&left, &common::problem_speech());
-    let echoed = contour_match(
-        &right[right.len().saturating_sub(8000 * 8)..],
-        &common::problem_speech(),
-    );
-    assert!(
-        resident_left > 0.6 && echoed > 0.6,
-        "the resident on the left ({resident_left:.2}), boris's echo on the right at the end \
-         ({echoed:.2})"
-    );
+    let (resident_left, echoed) = resident_left_echo_right(&z.dir, &detail);
     eprintln!(
         "desk-phone own-call transfer e2e: boris heard contour {resident_at_boris:.2}; \
          recording: resident left {resident_left:.2}, echo right {echoed:.2}"
